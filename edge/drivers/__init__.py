@@ -1,0 +1,99 @@
+"""Device drivers, registered by name (the Telegraf pattern).
+
+A driver turns one device into readings. Each driver module declares a pydantic
+config model and registers a factory:
+
+    @register("scale_modbus", ScaleModbusConfig)
+    class ScaleModbus:
+        def __init__(self, config: ScaleModbusConfig, clock: Clock): ...
+        async def read(self) -> list[Sample]: ...   # one sampling round
+        async def aclose(self) -> None: ...
+
+The agent calls `read()` on the driver's own schedule; blocking I/O belongs in
+`asyncio.to_thread` inside the driver so it never stalls the agent's loop.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+from pydantic import BaseModel, ValidationError
+
+# Driver modules shipped with the agent; importing one registers its drivers.
+BUILTIN_DRIVER_MODULES = ("edge.drivers.simulated",)
+
+
+class DriverError(Exception):
+    """A device misbehaved or could not be reached (not a bug of ours)."""
+
+
+class DriverConfigError(ValueError):
+    """A driver's config block is wrong; the message names the field."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One measurement as a driver reports it, before batching and signing."""
+
+    sensor: str
+    kind: str  # one of edge.protocol.READING_KINDS
+    time_ms: int  # device time, ms since the Unix epoch
+    values: dict[str, Any] = field(default_factory=dict)
+    quality: str = "good"
+
+
+class Driver(Protocol):
+    async def read(self) -> list[Sample]: ...
+
+    async def aclose(self) -> None: ...
+
+
+Clock = Callable[[], float]  # seconds since the Unix epoch
+
+
+@dataclass(frozen=True)
+class _Entry:
+    factory: Callable[..., Driver]
+    config_model: type[BaseModel]
+
+
+_REGISTRY: dict[str, _Entry] = {}
+
+
+def register(name: str, config_model: type[BaseModel]):
+    def decorate(factory):
+        if name in _REGISTRY:
+            raise RuntimeError(f"driver {name!r} registered twice")
+        _REGISTRY[name] = _Entry(factory, config_model)
+        return factory
+
+    return decorate
+
+
+def _load_builtins() -> None:
+    for module in BUILTIN_DRIVER_MODULES:
+        importlib.import_module(module)
+
+
+def driver_names() -> list[str]:
+    _load_builtins()
+    return sorted(_REGISTRY)
+
+
+def parse_driver_config(name: str, raw: dict[str, Any]) -> BaseModel:
+    """Validate one driver block; errors name the driver and the field."""
+    _load_builtins()
+    if name not in _REGISTRY:
+        raise DriverConfigError(f"unknown driver {name!r} (known: {', '.join(sorted(_REGISTRY))})")
+    try:
+        return _REGISTRY[name].config_model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(block)"
+        raise DriverConfigError(f"driver {name}: {where}: {first['msg']}") from exc
+
+
+def create_driver(name: str, config: BaseModel, clock: Clock) -> Driver:
+    _load_builtins()
+    return _REGISTRY[name].factory(config, clock)
