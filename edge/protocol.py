@@ -1,0 +1,415 @@
+"""PledgeWatch wire protocol, version 1: the one definition of topics and payloads.
+
+Everything that crosses MQTT is spelled here and nowhere else; the edge agent, the
+backend and the simulators import it. Only the standard library and `cryptography`.
+docs/protocol.md describes the same format for people (with a real example).
+
+Topics (``<gw>`` is the gateway id):
+    pw/v1/<gw>/data   gateway -> backend   signed batch of readings (QoS 1)
+    pw/v1/<gw>/state  gateway -> all       birth / death (retained; death is the will)
+    pw/v1/<gw>/ack    backend -> gateway   highest contiguous seq stored, per boot epoch
+    pw/v1/<gw>/cmd    backend -> gateway   remote commands
+
+Signatures: Ed25519 over CONTEXT + canonical bytes, where the canonical bytes are the
+envelope without ``sig`` as compact JSON with sorted keys (UTF-8, no NaN). The decoder
+keeps those bytes, so a verifier checks exactly what was parsed.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+PROTOCOL_VERSION = 1
+TOPIC_ROOT = "pw/v1"
+CHANNELS = ("data", "state", "ack", "cmd")
+MAX_MESSAGE_BYTES = 256 * 1024
+MAX_READINGS_PER_MESSAGE = 1000
+READING_KINDS = ("rfid", "weight", "temperature", "humidity")
+QUALITIES = ("good", "uncertain", "bad")
+SIGNATURE_ALG = "ed25519"
+# Domain separation: a data signature can never be replayed as another message type.
+DATA_SIGNING_CONTEXT = b"pledgewatch/v1/data\x00"
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_EPC_HEX = re.compile(r"^[0-9a-f]{8,64}$")
+_MAX_INT = 2**53 - 1  # what every JSON reader keeps exact
+
+# Machine-readable reasons a payload is refused.
+DECODE_REASONS = (
+    "oversize", "bad_json", "non_finite", "wrong_type", "missing_field", "unknown_field",
+    "unsupported_version", "invalid_id", "batch_size", "unknown_kind", "negative_weight",
+    "out_of_range", "gateway_mismatch", "bad_topic", "bad_signature",
+)
+
+
+class DecodeError(ValueError):
+    """The other side sent something we refuse; `reason` is one of DECODE_REASONS."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        assert reason in DECODE_REASONS, reason
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+# ---------------------------------------------------------------- topics
+
+def topic(gateway: str, channel: str) -> str:
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown channel {channel!r}")
+    if not _ID.match(gateway):
+        raise ValueError(f"invalid gateway id {gateway!r}")
+    return f"{TOPIC_ROOT}/{gateway}/{channel}"
+
+
+def subscription(channel: str, share_group: str | None = None) -> str:
+    """Filter for one channel of every gateway, optionally as an MQTT 5 shared subscription."""
+    pattern = f"{TOPIC_ROOT}/+/{channel}"
+    return f"$share/{share_group}/{pattern}" if share_group else pattern
+
+
+def parse_topic(name: str) -> tuple[str, str]:
+    """'pw/v1/gw-1/data' -> ('gw-1', 'data')."""
+    parts = name.split("/")
+    if len(parts) != 4 or f"{parts[0]}/{parts[1]}" != TOPIC_ROOT or parts[3] not in CHANNELS \
+            or not _ID.match(parts[2]):
+        raise DecodeError("bad_topic", f"not a {TOPIC_ROOT} topic: {name!r}")
+    return parts[2], parts[3]
+
+
+# ---------------------------------------------------------------- values
+
+@dataclass(frozen=True)
+class Reading:
+    sensor: str
+    kind: str
+    time_ms: int  # device time, ms since the Unix epoch
+    values: Mapping[str, Any]
+    quality: str = "good"
+    clock_synced: bool = True  # False: taken before the gateway's clock was synced
+    error: str | None = None  # device error code when quality is "bad"
+
+    def to_json(self) -> dict[str, Any]:
+        out = {"sensor": self.sensor, "kind": self.kind, "time_ms": self.time_ms,
+               "values": dict(self.values), "quality": self.quality}
+        if not self.clock_synced:
+            out["clock_synced"] = False
+        if self.error is not None:
+            out["error"] = self.error
+        return out
+
+
+@dataclass(frozen=True)
+class Signature:
+    key_id: str  # fingerprint of the public key that signed
+    value: bytes
+
+
+@dataclass(frozen=True)
+class Envelope:
+    gateway: str
+    epoch: int  # boot epoch, persisted by the gateway, +1 per start
+    seq: int  # 1, 2, 3 ... within an epoch
+    sent_at_ms: int
+    readings: tuple[Reading, ...]
+    signature: Signature | None = None
+    # The exact bytes the signature covers (set by decode/encode).
+    signed_bytes: bytes = field(default=b"", compare=False, repr=False)
+
+    def body(self) -> dict[str, Any]:
+        return {"v": PROTOCOL_VERSION, "gateway": self.gateway, "epoch": self.epoch,
+                "seq": self.seq, "sent_at_ms": self.sent_at_ms,
+                "readings": [r.to_json() for r in self.readings]}
+
+
+def canonical_bytes(body: Mapping[str, Any]) -> bytes:
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode()
+
+
+# ---------------------------------------------------------------- signing
+
+def key_fingerprint(public_key: Ed25519PublicKey) -> str:
+    raw = public_key.public_bytes_raw()
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+class Signer:
+    """Signs data envelopes with a gateway's Ed25519 key."""
+
+    def __init__(self, private_key: Ed25519PrivateKey) -> None:
+        self._key = private_key
+        self.key_id = key_fingerprint(private_key.public_key())
+
+    def sign(self, message: bytes) -> Signature:
+        return Signature(self.key_id, self._key.sign(DATA_SIGNING_CONTEXT + message))
+
+
+def verify(envelope: Envelope, public_key: Ed25519PublicKey) -> None:
+    """Raise DecodeError('bad_signature') unless `envelope` is signed by `public_key`."""
+    if envelope.signature is None:
+        raise DecodeError("bad_signature", "message is not signed")
+    if envelope.signature.key_id != key_fingerprint(public_key):
+        raise DecodeError("bad_signature", f"signed by unknown key {envelope.signature.key_id}")
+    try:
+        public_key.verify(envelope.signature.value, DATA_SIGNING_CONTEXT + envelope.signed_bytes)
+    except InvalidSignature as exc:
+        raise DecodeError("bad_signature", "signature does not match the content") from exc
+
+
+# ---------------------------------------------------------------- encode
+
+def encode(gateway: str, epoch: int, seq: int, sent_at_ms: int, readings: list[Reading],
+           signer: Signer | None) -> bytes:
+    """Build the wire bytes of one data message (signed when a signer is given)."""
+    envelope = Envelope(gateway, epoch, seq, sent_at_ms, tuple(readings))
+    body = envelope.body()
+    if signer is not None:
+        signature = signer.sign(canonical_bytes(body))
+        body["sig"] = {"alg": SIGNATURE_ALG, "kid": signature.key_id,
+                       "value": base64.b64encode(signature.value).decode()}
+    return canonical_bytes(body)
+
+
+# ---------------------------------------------------------------- decode
+
+def _reject_constant(name: str) -> None:
+    raise DecodeError("non_finite", f"{name} is not a number JSON allows")
+
+
+def decode(payload: bytes, topic_name: str | None = None) -> Envelope:
+    """Parse and strictly validate one data message. Raises DecodeError."""
+    if len(payload) > MAX_MESSAGE_BYTES:
+        raise DecodeError("oversize", f"{len(payload)} bytes > {MAX_MESSAGE_BYTES}")
+    try:
+        body = json.loads(payload, parse_constant=_reject_constant)
+    except DecodeError:
+        raise
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise DecodeError("bad_json", str(exc)[:120]) from exc
+    envelope = _envelope_from(body)
+    if topic_name is not None:
+        topic_gateway, channel = parse_topic(topic_name)
+        if channel != "data":
+            raise DecodeError("bad_topic", f"data message on the {channel} channel")
+        if topic_gateway != envelope.gateway:
+            raise DecodeError("gateway_mismatch",
+                              f"topic says {topic_gateway!r}, payload says {envelope.gateway!r}")
+    return envelope
+
+
+_ENVELOPE_FIELDS = {"v", "gateway", "epoch", "seq", "sent_at_ms", "readings"}
+
+
+def _envelope_from(body: Any) -> Envelope:
+    _check_fields(body, "message", _ENVELOPE_FIELDS, {"sig"})
+    if _int(body, "v", "message") != PROTOCOL_VERSION:
+        raise DecodeError("unsupported_version", f"v={body['v']}, this side speaks {PROTOCOL_VERSION}")
+    gateway = _ident(body, "gateway", "message")
+    epoch = _int(body, "epoch", "message", minimum=0)
+    seq = _int(body, "seq", "message", minimum=1)
+    sent_at_ms = _int(body, "sent_at_ms", "message", minimum=0)
+    raw_readings = body["readings"]
+    if not isinstance(raw_readings, list):
+        raise DecodeError("wrong_type", "readings must be a list")
+    if not 1 <= len(raw_readings) <= MAX_READINGS_PER_MESSAGE:
+        raise DecodeError("batch_size", f"{len(raw_readings)} readings; allowed 1..{MAX_READINGS_PER_MESSAGE}")
+    readings = tuple(_reading_from(raw, n) for n, raw in enumerate(raw_readings))
+    signature = _signature_from(body.pop("sig")) if "sig" in body else None
+    return Envelope(gateway, epoch, seq, sent_at_ms, readings, signature, canonical_bytes(body))
+
+
+def _signature_from(raw: Any) -> Signature:
+    _check_fields(raw, "sig", {"alg", "kid", "value"}, set())
+    if raw["alg"] != SIGNATURE_ALG:
+        raise DecodeError("bad_signature", f"unsupported signature algorithm {raw['alg']!r}")
+    if not isinstance(raw["kid"], str) or not isinstance(raw["value"], str):
+        raise DecodeError("wrong_type", "sig.kid and sig.value must be strings")
+    try:
+        value = base64.b64decode(raw["value"], validate=True)
+    except ValueError as exc:
+        raise DecodeError("bad_signature", "sig.value is not base64") from exc
+    if len(value) != 64:
+        raise DecodeError("bad_signature", f"an Ed25519 signature has 64 bytes, got {len(value)}")
+    return Signature(raw["kid"], value)
+
+
+_READING_FIELDS = {"sensor", "kind", "time_ms", "values", "quality"}
+
+
+def _reading_from(raw: Any, index: int) -> Reading:
+    where = f"readings[{index}]"
+    _check_fields(raw, where, _READING_FIELDS, {"clock_synced", "error"})
+    sensor = _ident(raw, "sensor", where)
+    kind = raw["kind"]
+    if kind not in READING_KINDS:
+        raise DecodeError("unknown_kind", f"{where}.kind={kind!r}; known: {', '.join(READING_KINDS)}")
+    time_ms = _int(raw, "time_ms", where, minimum=0)
+    quality = raw["quality"]
+    if quality not in QUALITIES:
+        raise DecodeError("out_of_range", f"{where}.quality={quality!r}; allowed: {', '.join(QUALITIES)}")
+    clock_synced = raw.get("clock_synced", True)
+    if not isinstance(clock_synced, bool):
+        raise DecodeError("wrong_type", f"{where}.clock_synced must be a boolean")
+    error = raw.get("error")
+    if error is not None and not (isinstance(error, str) and len(error) <= 64):
+        raise DecodeError("wrong_type", f"{where}.error must be a short string")
+    values = raw["values"]
+    if not isinstance(values, dict):
+        raise DecodeError("wrong_type", f"{where}.values must be an object")
+    _VALUE_CHECKS[kind](values, f"{where}.values", measurement_required=quality != "bad")
+    return Reading(sensor, kind, time_ms, values, quality, clock_synced, error)
+
+
+# ---------------------------------------------------------------- per-kind values
+
+def _check_weight(values: dict, where: str, measurement_required: bool) -> None:
+    _check_fields(values, where, {"weight_kg"} if measurement_required else set(), {"weight_kg", "stable"})
+    if "weight_kg" in values and _number(values, "weight_kg", where) < 0:
+        raise DecodeError("negative_weight", f"{where}.weight_kg={values['weight_kg']}")
+    if "stable" in values and not isinstance(values["stable"], bool):
+        raise DecodeError("wrong_type", f"{where}.stable must be a boolean")
+
+
+def _check_temperature(values: dict, where: str, measurement_required: bool) -> None:
+    _check_fields(values, where, {"temperature_c"} if measurement_required else set(), {"temperature_c"})
+    if "temperature_c" in values and not -273.15 <= _number(values, "temperature_c", where) <= 1000:
+        raise DecodeError("out_of_range", f"{where}.temperature_c={values['temperature_c']}")
+
+
+def _check_humidity(values: dict, where: str, measurement_required: bool) -> None:
+    _check_fields(values, where, {"humidity_pct"} if measurement_required else set(), {"humidity_pct"})
+    if "humidity_pct" in values and not 0 <= _number(values, "humidity_pct", where) <= 100:
+        raise DecodeError("out_of_range", f"{where}.humidity_pct={values['humidity_pct']}")
+
+
+_TAG_FIELDS = {"epc"}
+_TAG_OPTIONAL = {"antenna", "rssi_dbm", "seen_count"}
+
+
+def _check_rfid(values: dict, where: str, measurement_required: bool) -> None:
+    _check_fields(values, where, {"tags"} if measurement_required else set(), {"tags"})
+    tags = values.get("tags", [])
+    if not isinstance(tags, list):
+        raise DecodeError("wrong_type", f"{where}.tags must be a list")
+    if len(tags) > 10_000:
+        raise DecodeError("batch_size", f"{where}: {len(tags)} tags in one round")
+    for n, tag in enumerate(tags):
+        tag_where = f"{where}.tags[{n}]"
+        _check_fields(tag, tag_where, _TAG_FIELDS, _TAG_OPTIONAL)
+        if not isinstance(tag["epc"], str) or not _EPC_HEX.match(tag["epc"]):
+            raise DecodeError("invalid_id", f"{tag_where}.epc must be 8-64 lowercase hex digits")
+        if "antenna" in tag:
+            _int(tag, "antenna", tag_where, minimum=1)
+        if "seen_count" in tag:
+            _int(tag, "seen_count", tag_where, minimum=1)
+        if "rssi_dbm" in tag and not -128 <= _number(tag, "rssi_dbm", tag_where) <= 127:
+            raise DecodeError("out_of_range", f"{tag_where}.rssi_dbm={tag['rssi_dbm']}")
+
+
+_VALUE_CHECKS = {"weight": _check_weight, "temperature": _check_temperature,
+                 "humidity": _check_humidity, "rfid": _check_rfid}
+
+
+# ---------------------------------------------------------------- field helpers
+
+def _check_fields(obj: Any, where: str, required: set[str], optional: set[str]) -> None:
+    if not isinstance(obj, dict):
+        raise DecodeError("wrong_type", f"{where} must be an object")
+    missing = required - obj.keys()
+    if missing:
+        raise DecodeError("missing_field", f"{where} lacks {', '.join(sorted(missing))}")
+    unknown = obj.keys() - required - optional
+    if unknown:
+        raise DecodeError("unknown_field", f"{where} has unknown {', '.join(sorted(unknown))}")
+
+
+def _int(obj: dict, name: str, where: str, minimum: int = 0) -> int:
+    value = obj[name]
+    if type(value) is not int:  # bool is an int subclass; refuse it
+        raise DecodeError("wrong_type", f"{where}.{name} must be an integer")
+    if not minimum <= value <= _MAX_INT:
+        raise DecodeError("out_of_range", f"{where}.{name}={value}")
+    return value
+
+
+def _number(obj: dict, name: str, where: str) -> float:
+    value = obj[name]
+    if type(value) not in (int, float):
+        raise DecodeError("wrong_type", f"{where}.{name} must be a number")
+    if not math.isfinite(value):  # 1e999 parses as inf
+        raise DecodeError("non_finite", f"{where}.{name} is not finite")
+    return value
+
+
+def _ident(obj: dict, name: str, where: str) -> str:
+    value = obj[name]
+    if not isinstance(value, str):
+        raise DecodeError("wrong_type", f"{where}.{name} must be a string")
+    if not _ID.match(value):
+        raise DecodeError("invalid_id", f"{where}.{name}={value[:70]!r}")
+    return value
+
+
+# ---------------------------------------------------------------- ack and state
+
+def encode_ack(gateway: str, epoch: int, acked_seq: int) -> bytes:
+    """Backend -> gateway: every seq <= acked_seq of this epoch is durably stored."""
+    return canonical_bytes({"v": PROTOCOL_VERSION, "gateway": gateway, "epoch": epoch,
+                            "acked_seq": acked_seq})
+
+
+@dataclass(frozen=True)
+class Ack:
+    gateway: str
+    epoch: int
+    acked_seq: int
+
+
+def decode_ack(payload: bytes) -> Ack:
+    try:
+        body = json.loads(payload)
+    except ValueError as exc:
+        raise DecodeError("bad_json", str(exc)[:120]) from exc
+    _check_fields(body, "ack", {"v", "gateway", "epoch", "acked_seq"}, set())
+    if body["v"] != PROTOCOL_VERSION:
+        raise DecodeError("unsupported_version", f"v={body['v']}")
+    return Ack(_ident(body, "gateway", "ack"), _int(body, "epoch", "ack"),
+               _int(body, "acked_seq", "ack"))
+
+
+@dataclass(frozen=True)
+class GatewayState:
+    gateway: str
+    online: bool
+    epoch: int
+    info: Mapping[str, Any]  # birth only: firmware, drivers, key id, clock sync, counters
+
+
+def encode_state(gateway: str, online: bool, epoch: int, info: Mapping[str, Any] | None = None) -> bytes:
+    """Birth (online) or death (offline; registered as the MQTT will) message."""
+    return canonical_bytes({"v": PROTOCOL_VERSION, "gateway": gateway,
+                            "state": "online" if online else "offline", "epoch": epoch,
+                            "info": dict(info or {})})
+
+
+def decode_state(payload: bytes) -> GatewayState:
+    try:
+        body = json.loads(payload)
+    except ValueError as exc:
+        raise DecodeError("bad_json", str(exc)[:120]) from exc
+    _check_fields(body, "state", {"v", "gateway", "state", "epoch", "info"}, set())
+    if body["state"] not in ("online", "offline"):
+        raise DecodeError("out_of_range", f"state={body['state']!r}")
+    if not isinstance(body["info"], dict):
+        raise DecodeError("wrong_type", "state.info must be an object")
+    return GatewayState(_ident(body, "gateway", "state"), body["state"] == "online",
+                        _int(body, "epoch", "state"), body["info"])
