@@ -1,0 +1,172 @@
+"""Shared pieces of the Modbus TCP drivers: the register map, codecs and one link.
+
+The register map is documented in docs/modbus-devices.md; the names below mirror
+it, and the simulated devices in firmware_sim/modbus_devices.py serve it.
+"""
+from __future__ import annotations
+
+import asyncio
+import enum
+import struct
+from collections.abc import Awaitable, Callable
+
+from pymodbus.client import AsyncModbusTcpClient
+from pymodbus.exceptions import ModbusException
+from pymodbus.pdu import ModbusPDU
+
+from edge.drivers import DriverError
+
+# A Modbus read of registers carries at most 125 of them (spec, FC03/FC04).
+MAX_REGISTERS_PER_READ = 125
+
+
+class ScaleInput(enum.IntEnum):
+    """Input registers (FC04) of the weighing indicator: default addresses."""
+
+    NET_WEIGHT = 0  # int32, 2 registers, high word first, in units of 10**-decimals kg
+    GROSS_WEIGHT = 2  # int32, same encoding
+    DECIMALS = 4  # uint16, digits after the decimal point of both weights
+    STATUS = 5  # uint16, ScaleStatus bits
+    ERROR_CODE = 6  # uint16, ScaleError
+
+
+class ScaleCoil(enum.IntEnum):
+    """Coils (FC05 write ON): commands that run once and read back OFF."""
+
+    ZERO = 0
+    TARE = 1
+    CLEAR_TARE = 2
+
+
+class ScaleStatus(enum.IntFlag):
+    STABLE = 1 << 0
+    OVERLOAD = 1 << 1
+    UNDERLOAD = 1 << 2
+    ERROR = 1 << 3
+    TARE_ACTIVE = 1 << 4
+
+
+class ScaleError(enum.IntEnum):
+    NONE = 0
+    LOAD_CELL_SIGNAL_LOST = 1
+
+
+class ProbeInput(enum.IntEnum):
+    """Input registers (FC04) of the temperature probe: default addresses."""
+
+    TEMPERATURE = 0  # int16, °C x 100
+    STATUS = 1  # uint16, ProbeStatus bits
+    ERROR_CODE = 2  # uint16, ProbeError
+
+
+class ProbeStatus(enum.IntFlag):
+    ERROR = 1 << 0
+    OUT_OF_RANGE = 1 << 1
+
+
+class ProbeError(enum.IntEnum):
+    NONE = 0
+    SENSOR_OPEN_CIRCUIT = 1
+    OUT_OF_RANGE = 2
+
+
+def int32_to_registers(value: int) -> list[int]:
+    """Signed 32-bit value as two registers, high word first (Modbus big-endian)."""
+    high, low = struct.unpack(">HH", struct.pack(">i", value))
+    return [high, low]
+
+
+def registers_to_int32(registers: list[int]) -> int:
+    return struct.unpack(">i", struct.pack(">HH", registers[0], registers[1]))[0]
+
+
+def int16_to_register(value: int) -> int:
+    return struct.unpack(">H", struct.pack(">h", value))[0]
+
+
+def register_to_int16(register: int) -> int:
+    return struct.unpack(">h", struct.pack(">H", register))[0]
+
+
+def kg_to_counts(weight_kg: float, decimals: int) -> int:
+    """Weight as the indicator's integer display counts (0.1 kg steps for decimals=1)."""
+    return round(weight_kg * 10**decimals)
+
+
+def counts_to_kg(counts: int, decimals: int) -> float:
+    return round(counts / 10**decimals, decimals)
+
+
+def read_range(registers: dict[str, tuple[int, int]]) -> tuple[int, int]:
+    """(first address, count) of the one read that covers every named register.
+
+    `registers` maps a name to (address, width in registers). Raises ValueError
+    naming the culprit when two overlap or when they do not fit in one read.
+    """
+    owner_by_address: dict[int, str] = {}
+    for name, (address, width) in registers.items():
+        for taken in range(address, address + width):
+            if taken in owner_by_address:
+                raise ValueError(f"{name} overlaps {owner_by_address[taken]} at register {taken}")
+            owner_by_address[taken] = name
+    first, last = min(owner_by_address), max(owner_by_address)
+    count = last - first + 1
+    if count > MAX_REGISTERS_PER_READ:
+        raise ValueError(f"registers {first}..{last} span {count} addresses; "
+                         f"one Modbus read carries at most {MAX_REGISTERS_PER_READ}")
+    return first, count
+
+
+class ModbusTcpLink:
+    """One Modbus TCP device behind pymodbus's async client.
+
+    Every call is bounded by `timeout_s` (connect included). A failed call drops
+    the connection, so the next call connects afresh; pymodbus's own background
+    reconnect is switched off to keep that decision here.
+    """
+
+    def __init__(self, host: str, port: int, unit_id: int, timeout_s: float) -> None:
+        self.host, self.port, self.unit_id, self.timeout_s = host, port, unit_id, timeout_s
+        self._client: AsyncModbusTcpClient | None = None
+
+    async def read_input_registers(self, address: int, count: int) -> list[int]:
+        response = await self._call(
+            lambda client: client.read_input_registers(address, count=count, device_id=self.unit_id))
+        if len(response.registers) != count:
+            raise DriverError(f"modbus device {self.host}:{self.port} sent "
+                              f"{len(response.registers)} registers, asked for {count}")
+        return list(response.registers)
+
+    async def write_coil(self, address: int, value: bool) -> None:
+        await self._call(
+            lambda client: client.write_coil(address, value, device_id=self.unit_id))
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    async def _call(self, request: Callable[[AsyncModbusTcpClient], Awaitable[ModbusPDU]]) -> ModbusPDU:
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                client = await self._connected_client()
+                response = await request(client)
+        except (TimeoutError, OSError, ModbusException) as exc:
+            await self.aclose()
+            raise DriverError(f"modbus device {self.host}:{self.port} unreachable: {exc!r}") from exc
+        if response.isError():
+            raise DriverError(f"modbus device {self.host}:{self.port} answered "
+                              f"exception code {response.exception_code}")
+        return response
+
+    async def _connected_client(self) -> AsyncModbusTcpClient:
+        if self._client is not None and self._client.connected:
+            return self._client
+        await self.aclose()
+        client = AsyncModbusTcpClient(self.host, port=self.port, timeout=self.timeout_s,
+                                      retries=0, reconnect_delay=0)
+        if not await client.connect():
+            client.close()
+            raise ConnectionRefusedError(f"cannot connect to {self.host}:{self.port}")
+        self._client = client
+        return client
