@@ -108,7 +108,7 @@ def indicator_sample(display: IndicatorDisplay, sensor: str, time_ms: int) -> Sa
     quality = weighing_quality(display)
     if display.error_code or ScaleStatus.ERROR in display.status:
         # No weight at all: a lost signal must not read as an empty scale.
-        values = {"stable": False, "error_code": display.error_code}
+        values = {"stable": False}
     else:
         values = {"weight_kg": max(0.0, display.net_kg),
                   "stable": ScaleStatus.STABLE in display.status}

@@ -72,12 +72,12 @@ def decode_probe(block: list[int], first: int, registers: ProbeInputRegisters,
 
 
 def probe_sample(display: ProbeDisplay, sensor: str, time_ms: int) -> Sample:
-    """good, or bad with what the probe still shows: its range limit, or only the error code."""
+    """good, or bad with what the probe still shows: its range limit, or nothing."""
     sensor_failed = ProbeStatus.ERROR in display.status
     if ProbeStatus.OUT_OF_RANGE in display.status and not sensor_failed:
-        values = {"temperature_c": display.temperature_c, "error_code": display.error_code}
+        values = {"temperature_c": display.temperature_c}
     elif sensor_failed or display.error_code:
-        values = {"error_code": display.error_code}
+        values = {}
     else:
         return Sample(sensor, "temperature", time_ms, {"temperature_c": display.temperature_c})
     return Sample(sensor, "temperature", time_ms, values, quality="bad")
