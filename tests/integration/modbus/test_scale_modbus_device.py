@@ -5,8 +5,11 @@ import time
 from contextlib import asynccontextmanager
 
 import pytest
+from pymodbus.client import AsyncModbusTcpClient
+from pymodbus.constants import ExcCodes
 
 from edge.drivers import DriverError
+from edge.drivers._modbus import ScaleCoil, ScaleStatus
 from edge.drivers.scale_modbus import ScaleModbus, ScaleModbusConfig
 from firmware_sim.modbus_devices import SimulatedScale
 from firmware_sim.models import Fault, Lot, ScaleModel
@@ -185,5 +188,27 @@ def test_unreachable_device_fails_within_the_timeout():
                 await driver.read()
         finally:
             await driver.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_device_speaks_the_documented_map_to_a_plain_modbus_client():
+    async def scenario():
+        clock, lot = FakeClock(), Lot.of_items("39", 2, 1_000.05)
+        async with scale_rig(lot, clock) as (device, _):
+            client = AsyncModbusTcpClient("127.0.0.1", port=device.port, timeout=TIMEOUT_S,
+                                          reconnect_delay=0)
+            try:
+                assert await client.connect()
+                registers = (await client.read_input_registers(0, count=7)).registers
+                assert registers == [0x0000, 0x4E21, 0x0000, 0x4E21, 1, int(ScaleStatus.STABLE), 0]
+                echo = await client.write_coil(ScaleCoil.TARE, True)
+                assert echo.bits[0] is True  # FC05 echoes the request
+                assert (await client.read_coils(0, count=3)).bits[:3] == [False] * 3
+                assert (await client.write_coil(9, True)).exception_code == ExcCodes.ILLEGAL_ADDRESS
+                refused = await client.read_holding_registers(0, count=1)
+                assert refused.exception_code == ExcCodes.ILLEGAL_FUNCTION
+            finally:
+                client.close()
 
     asyncio.run(scenario())
