@@ -9,18 +9,18 @@ Faults, at run time:
   end one by setting its `end_s`. A dead sensor leaves the device answering, with
   its error bit and error code set (as a real indicator shows a lost load cell);
 - a power cut is the device's: `await device.power_cut()` closes the listener and
-  every connection (clients get "connection refused"); `await device.power_restore()`
-  listens again on the same port.
+  every connection (a request in flight gets no answer, new connects are refused);
+  `await device.power_restore()` listens again on the same port.
 """
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 from pymodbus.constants import ExcCodes
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
+from edge.drivers import Clock
 from edge.drivers._modbus import (
     ProbeError,
     ProbeInput,
@@ -34,8 +34,6 @@ from edge.drivers._modbus import (
     kg_to_counts,
 )
 from firmware_sim.models import ScaleModel, TemperatureModel
-
-Clock = Callable[[], float]  # seconds since the Unix epoch
 
 READ_COILS, READ_INPUT_REGISTERS, WRITE_COIL, WRITE_COILS = 1, 4, 5, 15
 SCALE_INPUT_COUNT = 7  # registers 0..6 of the scale map
