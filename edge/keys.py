@@ -15,13 +15,16 @@ class KeyFileError(ValueError):
 
 
 def new_key_pair(directory: Path, gateway_id: str) -> tuple[Path, Path]:
-    """Write <id>.key (private, mode 600) and <id>.pub into `directory`."""
+    """Write <id>.key (private, mode 600) and <id>.pub into `directory`; never overwrites."""
     directory.mkdir(parents=True, exist_ok=True)
     private_key = Ed25519PrivateKey.generate()
     private_path, public_path = directory / f"{gateway_id}.key", directory / f"{gateway_id}.pub"
     pem = private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                     serialization.NoEncryption())
-    fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError as exc:
+        raise KeyFileError(f"{private_path} exists; refusing to overwrite a gateway key") from exc
     with os.fdopen(fd, "wb") as out:
         out.write(pem)
     public_path.write_bytes(public_key_pem(private_key.public_key()))

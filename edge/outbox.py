@@ -41,10 +41,12 @@ class Outbox:
 
     def next_boot_epoch(self) -> int:
         """Increment and return the persisted boot epoch (seqs restart at 1 per epoch)."""
-        with self._lock, self._db:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
             row = self._db.execute("SELECT value FROM meta WHERE key='epoch'").fetchone()
             epoch = (row[0] if row else 0) + 1
             self._db.execute("INSERT OR REPLACE INTO meta VALUES ('epoch', ?)", (epoch,))
+            self._db.execute("COMMIT")
         return epoch
 
     def append(self, batch: Batch) -> None:

@@ -22,8 +22,8 @@ class Batcher:
     def add(self, samples: list[Sample], now_s: float) -> None:
         if samples and self._oldest_at_s is None:
             self._oldest_at_s = now_s
-        self._readings.extend(protocol.Reading(s.sensor, s.kind, s.time_ms, s.values, s.quality)
-                              for s in samples)
+        self._readings.extend(protocol.Reading(s.sensor, s.kind, s.time_ms, s.values, s.quality,
+                                              error=s.error) for s in samples)
 
     def due(self, now_s: float) -> bool:
         return len(self._readings) >= self.max_readings or (

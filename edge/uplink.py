@@ -66,12 +66,17 @@ class Uplink:
         log.info("connected to %s:%d as %s (epoch %d)", self.settings.broker.host,
                  self.settings.broker.port, self.settings.gateway_id, self.epoch)
         try:
-            async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(self._receive_acks(client), name="uplink-acks")
-                tasks.create_task(self._send_outbox(client), name="uplink-send")
+            await self._exchange(client)
         except asyncio.CancelledError:
             await self._say_goodbye(client)
             raise
+
+    async def _exchange(self, client: aiomqtt.Client) -> None:
+        """Send the outbox and take acks until the connection fails."""
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._receive_acks(client), name="uplink-acks")
+                tasks.create_task(self._send_outbox(client), name="uplink-send")
         except* aiomqtt.MqttError as group:
             raise group.exceptions[0] from None
 

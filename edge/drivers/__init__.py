@@ -20,8 +20,13 @@ from typing import Any, Callable, Protocol
 
 from pydantic import BaseModel, ValidationError
 
-# Driver modules shipped with the agent; importing one registers its drivers.
-BUILTIN_DRIVER_MODULES = ("edge.drivers.simulated",)
+# Drivers shipped with the agent -> the module that registers each. Imported only when
+# a config names the driver, so a gateway loads only the libraries it uses.
+BUILTIN_DRIVERS = {
+    "sim_lot": "edge.drivers.simulated",
+    "scale_modbus": "edge.drivers.scale_modbus",
+    "temperature_modbus": "edge.drivers.temperature_modbus",
+}
 
 
 class DriverError(Exception):
@@ -41,6 +46,7 @@ class Sample:
     time_ms: int  # device time, ms since the Unix epoch
     values: dict[str, Any] = field(default_factory=dict)
     quality: str = "good"
+    error: str | None = None  # the device's own error code, when it reports one
 
 
 class Driver(Protocol):
@@ -71,21 +77,20 @@ def register(name: str, config_model: type[BaseModel]):
     return decorate
 
 
-def _load_builtins() -> None:
-    for module in BUILTIN_DRIVER_MODULES:
-        importlib.import_module(module)
+def _load(name: str) -> None:
+    if name not in _REGISTRY and name in BUILTIN_DRIVERS:
+        importlib.import_module(BUILTIN_DRIVERS[name])
 
 
 def driver_names() -> list[str]:
-    _load_builtins()
-    return sorted(_REGISTRY)
+    return sorted(BUILTIN_DRIVERS.keys() | _REGISTRY.keys())
 
 
 def parse_driver_config(name: str, raw: dict[str, Any]) -> BaseModel:
     """Validate one driver block; errors name the driver and the field."""
-    _load_builtins()
+    _load(name)
     if name not in _REGISTRY:
-        raise DriverConfigError(f"unknown driver {name!r} (known: {', '.join(sorted(_REGISTRY))})")
+        raise DriverConfigError(f"unknown driver {name!r} (known: {', '.join(driver_names())})")
     try:
         return _REGISTRY[name].config_model.model_validate(raw)
     except ValidationError as exc:
@@ -95,5 +100,5 @@ def parse_driver_config(name: str, raw: dict[str, Any]) -> BaseModel:
 
 
 def create_driver(name: str, config: BaseModel, clock: Clock) -> Driver:
-    _load_builtins()
+    _load(name)
     return _REGISTRY[name].factory(config, clock)

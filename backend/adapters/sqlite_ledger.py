@@ -1,0 +1,130 @@
+"""The ingest ledger in SQLite: stored message keys, seq progress, gateway state, quarantine."""
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from backend.adapters.sqlite_db import connect, transaction
+from backend.ports import AcceptedMessage, GatewayStatus, MessageKey, QuarantinedMessage
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    gateway TEXT NOT NULL, epoch INTEGER NOT NULL, seq INTEGER NOT NULL,
+    readings INTEGER NOT NULL, sent_at_ms INTEGER NOT NULL, received_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (gateway, epoch, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS epochs (
+    gateway TEXT NOT NULL, epoch INTEGER NOT NULL,
+    contiguous_seq INTEGER NOT NULL, max_seq INTEGER NOT NULL, received INTEGER NOT NULL,
+    last_seen_ms INTEGER NOT NULL,
+    PRIMARY KEY (gateway, epoch)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS gateway_state (
+    gateway TEXT PRIMARY KEY, online INTEGER NOT NULL, epoch INTEGER NOT NULL,
+    info_json TEXT NOT NULL, changed_at_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS quarantine (
+    id INTEGER PRIMARY KEY, received_at_ms INTEGER NOT NULL, topic TEXT NOT NULL,
+    reason TEXT NOT NULL, detail TEXT NOT NULL, reading_count INTEGER NOT NULL, payload BLOB NOT NULL);
+"""
+
+
+class SqliteIngestLedger:
+    def __init__(self, path: Path) -> None:
+        self._db = connect(path, _SCHEMA)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def already_stored(self, keys: Sequence[MessageKey]) -> set[MessageKey]:
+        if not keys:
+            return set()
+        found: set[MessageKey] = set()
+        with self._lock:
+            for start in range(0, len(keys), 300):  # SQLite caps bound parameters
+                chunk = keys[start:start + 300]
+                rows = self._db.execute(
+                    "SELECT gateway, epoch, seq FROM messages WHERE (gateway, epoch, seq) IN "
+                    f"(VALUES {','.join(['(?,?,?)'] * len(chunk))})",
+                    [part for key in chunk for part in key]).fetchall()
+                found.update(rows)
+        return found
+
+    def record(self, stored: Sequence[AcceptedMessage],
+               quarantined: Sequence[QuarantinedMessage]) -> dict[tuple[str, int], int]:
+        with self._lock, transaction(self._db):
+            self._db.executemany(
+                "INSERT OR IGNORE INTO messages VALUES (?,?,?,?,?,?)",
+                [(*m.key, len(m.envelope.readings), m.envelope.sent_at_ms, m.received_at_ms)
+                 for m in stored])
+            self._db.executemany(
+                "INSERT INTO quarantine (received_at_ms, topic, reason, detail, reading_count, payload) "
+                "VALUES (?,?,?,?,?,?)",
+                [(q.received_at_ms, q.topic, q.reason, q.detail, q.reading_count, q.payload)
+                 for q in quarantined])
+            last_seen: dict[tuple[str, int], int] = {}
+            for m in stored:
+                epoch_key = (m.envelope.gateway, m.envelope.epoch)
+                last_seen[epoch_key] = max(last_seen.get(epoch_key, 0), m.received_at_ms)
+            return {epoch_key: self._advance(epoch_key, seen_ms)
+                    for epoch_key, seen_ms in last_seen.items()}
+
+    def contiguous_seqs(self, epoch_keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        with self._lock:
+            return {key: row[0] for key in epoch_keys for row in self._db.execute(
+                "SELECT contiguous_seq FROM epochs WHERE gateway=? AND epoch=?", key)}
+
+    def _advance(self, epoch_key: tuple[str, int], seen_ms: int) -> int:
+        """Recompute one epoch's progress after new messages; returns its contiguous seq."""
+        gateway, epoch = epoch_key
+        row = self._db.execute("SELECT contiguous_seq FROM epochs WHERE gateway=? AND epoch=?",
+                               epoch_key).fetchone()
+        contiguous = row[0] if row else 0
+        while self._db.execute("SELECT 1 FROM messages WHERE gateway=? AND epoch=? AND seq=?",
+                               (gateway, epoch, contiguous + 1)).fetchone():
+            contiguous += 1
+        max_seq, received = self._db.execute(
+            "SELECT max(seq), count(*) FROM messages WHERE gateway=? AND epoch=? AND seq > ?",
+            (gateway, epoch, contiguous)).fetchone()
+        self._db.execute("INSERT OR REPLACE INTO epochs VALUES (?,?,?,?,?,?)",
+                         (gateway, epoch, contiguous, max_seq or contiguous,
+                          contiguous + (received or 0), seen_ms))
+        return contiguous
+
+    def set_gateway_state(self, gateway: str, online: bool, epoch: int,
+                          info: Mapping[str, Any], now_ms: int) -> None:
+        with self._lock, transaction(self._db):
+            self._db.execute("INSERT OR REPLACE INTO gateway_state VALUES (?,?,?,?,?)",
+                             (gateway, int(online), epoch, json.dumps(dict(info)), now_ms))
+
+    def gateways(self) -> list[GatewayStatus]:
+        with self._lock:
+            progress = self._db.execute(
+                "SELECT gateway, epoch, contiguous_seq, max_seq, received, last_seen_ms FROM epochs "
+                "ORDER BY gateway, epoch").fetchall()
+            states = {row[0]: row[1:] for row in self._db.execute(
+                "SELECT gateway, online, epoch, info_json, changed_at_ms FROM gateway_state")}
+        latest: dict[str, tuple] = {}
+        missing: dict[str, int] = {}
+        for gateway, epoch, contiguous, max_seq, received, seen_ms in progress:
+            latest[gateway] = (epoch, max_seq, contiguous, seen_ms)  # rows ordered by epoch
+            missing[gateway] = missing.get(gateway, 0) + max_seq - received
+        statuses = []
+        for gateway in sorted(latest.keys() | states.keys()):
+            epoch, max_seq, contiguous, seen_ms = latest.get(gateway, (None, None, None, None))
+            online, state_epoch, info_json, changed_ms = states.get(gateway, (0, None, "{}", None))
+            if state_epoch is not None and (epoch is None or state_epoch > epoch):
+                epoch, max_seq, contiguous = state_epoch, None, None  # rebooted, no data yet
+            statuses.append(GatewayStatus(
+                gateway=gateway, online=bool(online), boot_epoch=epoch, last_seq=max_seq,
+                acked_seq=contiguous, last_seen_ms=max(filter(None, (seen_ms, changed_ms)), default=None),
+                missing_seqs=missing.get(gateway, 0), info=json.loads(info_json)))
+        return statuses
+
+    def quarantined(self, limit: int) -> list[QuarantinedMessage]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT topic, payload, reason, detail, received_at_ms, reading_count FROM quarantine "
+                "ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        return [QuarantinedMessage(*row) for row in rows]

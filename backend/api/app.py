@@ -1,0 +1,17 @@
+"""The HTTP application: routes only parse, call a service and shape the answer."""
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from backend.api import gateways, health, readings
+
+
+def create_app(context) -> FastAPI:
+    """`context` is the process's BackendContext (see backend.bootstrap)."""
+    app = FastAPI(title="PledgeWatch", version="1", openapi_url="/openapi.json")
+    app.state.context = context
+    app.include_router(health.router)
+    if "api" in context.settings.roles:
+        app.include_router(readings.router)
+        app.include_router(gateways.router)
+    return app

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from fastapi import APIRouter, Depends, Response
+
+from backend.api.deps import context
+from backend.metrics import CONTENT_TYPE
+
+router = APIRouter()
+
+
+def _version() -> str:
+    try:
+        return version("pledgewatch")
+    except PackageNotFoundError:
+        return "dev"
+
+
+@router.get("/api/v1/health", tags=["operations"])
+def health(ctx=Depends(context)) -> dict:
+    """Liveness and what this process does; no authentication."""
+    ingest = ctx.ingest
+    return {"status": "ok", "version": _version(), "roles": list(ctx.settings.roles),
+            "broker_connected": ingest.connected.is_set() if ingest else None,
+            "readings_stored": ctx.readings.count()}
+
+
+@router.get("/metrics", tags=["operations"], response_class=Response)
+def metrics(ctx=Depends(context)) -> Response:
+    """Prometheus text format."""
+    return Response(ctx.metrics.render(), media_type=CONTENT_TYPE)

@@ -1,0 +1,213 @@
+"""`pledgewatch`: one command, a subcommand per role or tool.
+
+Heavy imports happen inside each subcommand so `pledgewatch --help` stays fast and a
+gateway never loads the backend's web stack.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+
+class CliError(click.ClickException):
+    """One clear line and exit status 2 (bad flag, bad file, bad config)."""
+
+    exit_code = 2
+
+    def show(self, file=None) -> None:
+        click.echo(f"pledgewatch: {self.format_message()}", err=True)
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _not_yet(what: str) -> None:
+    click.echo(f"pledgewatch: {what} is not available yet", err=True)
+    sys.exit(2)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """PledgeWatch: watch the goods that secure loans, and tell the bank when they slip."""
+
+
+config_option = click.option("--config", "config_path", required=True,
+                             type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                             help="YAML config file (PW_* environment variables override it).")
+
+
+def _load(settings_cls, path: Path, **overrides):
+    from edge.config import ConfigError, load_settings
+    try:
+        return load_settings(settings_cls, path, **overrides)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from exc
+
+
+@main.command()
+@click.option("--port", default=8000, show_default=True, help="HTTP port (or the next free one).")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Keep everything the demo makes here (default: a fresh temporary folder).")
+@click.option("--write-config", "write_config", type=click.Path(file_okay=False, path_type=Path),
+              help="Write the demo's config for every role into DIR, with a README, and exit.")
+@click.option("--duration", type=float, help="Stop after this many seconds.")
+@click.option("--no-browser", is_flag=True, help="Do not open a browser.")
+def demo(port, state_dir, write_config, duration, no_browser) -> None:
+    """Broker, backend and three simulated warehouses on this machine."""
+    _logging(False)
+    if write_config:
+        from backend.demo.broker import find_mosquitto
+        from backend.demo.ports import first_free_port
+        from backend.demo.setup import DemoPorts, load_seed, write_config_set
+        ports = DemoPorts(broker=first_free_port(1883), http=first_free_port(port),
+                          broker_protocol=5 if find_mosquitto() else 4)
+        layout = write_config_set(write_config, ports, load_seed())
+        click.echo(f"wrote the demo set-up to {layout.root}; see {layout.root / 'README.md'}")
+        return
+    from backend.demo.run import DemoError, run_demo
+    root = state_dir or Path(tempfile.mkdtemp(prefix="pledgewatch-demo-"))
+    try:
+        code = run_demo(root, port, duration, open_browser=not no_browser, echo=click.echo)
+    except DemoError as exc:
+        raise click.ClickException(str(exc)) from exc
+    sys.exit(code)
+
+
+@main.command()
+@config_option
+@click.option("--role", type=click.Choice(["ingest", "monitor", "api", "all"]), default=None,
+              help="Run one role only (default: the roles in the config, all by default).")
+@click.option("-v", "--verbose", is_flag=True)
+def backend(config_path, role, verbose) -> None:
+    """The backend: REST API, MQTT ingest and the monitor."""
+    from backend.bootstrap import run_backend
+    from backend.settings import ROLES, BackendSettings
+    _logging(verbose)
+    overrides = {} if role is None else {"roles": list(ROLES) if role == "all" else [role]}
+    run_backend(_load(BackendSettings, config_path, **overrides))
+
+
+@main.command()
+@config_option
+@click.option("-v", "--verbose", is_flag=True)
+def edge(config_path, verbose) -> None:
+    """One gateway agent: read devices, sign, buffer, publish."""
+    from edge.agent import EdgeAgent
+    from edge.config import EdgeSettings
+    from edge.keys import KeyFileError
+    _logging(verbose)
+    settings = _load(EdgeSettings, config_path)
+    try:
+        agent = EdgeAgent(settings)
+    except KeyFileError as exc:
+        raise CliError(str(exc)) from exc
+    _run_until_signalled(agent.run())
+
+
+def _run_until_signalled(coroutine) -> None:
+    async def supervise():
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, task.cancel)
+        await coroutine
+
+    try:
+        asyncio.run(supervise())
+    except asyncio.CancelledError:
+        pass
+
+
+@main.group()
+def sim() -> None:
+    """Simulators: devices speaking real protocols, and a fleet load generator."""
+
+
+@sim.command("devices")
+@config_option
+def sim_devices(config_path) -> None:
+    """Simulated scales, probes and RFID readers for one gateway."""
+    _not_yet("sim devices (Modbus/LLRP device simulators)")
+
+
+@sim.command("fleet")
+@click.option("--gateways", default=10, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--sensors", default=5, show_default=True, type=click.IntRange(1, 10_000),
+              help="Sensors per gateway.")
+@click.option("--rate", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Readings per second per sensor.")
+@click.option("--broker", default="mqtt://127.0.0.1:1883", show_default=True)
+@click.option("--duration", type=float, help="Stop after this many seconds.")
+@click.option("--keys-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Sign with <gateway>.key from here (made if missing).")
+def sim_fleet(gateways, sensors, rate, broker, duration, keys_dir) -> None:
+    """Publish signed wire-format messages as N gateways (a load generator)."""
+    from firmware_sim.fleet import FleetError, run_fleet
+    _logging(False)
+    try:
+        totals = run_fleet(broker, gateways, sensors, rate, duration, keys_dir)
+    except FleetError as exc:
+        raise CliError(str(exc)) from exc
+    click.echo(f"published {totals.messages} messages, {totals.readings} readings")
+
+
+@main.group()
+def keys() -> None:
+    """Key material."""
+
+
+@keys.command("new-gateway")
+@click.argument("gateway_id")
+@click.option("--dir", "directory", default=".", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path))
+def keys_new_gateway(gateway_id, directory) -> None:
+    """Make an Ed25519 key pair for a gateway: <id>.key (private) and <id>.pub."""
+    import re
+
+    from edge.keys import KeyFileError, fingerprint_of_pem, new_key_pair
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", gateway_id):
+        raise CliError(f"invalid gateway id {gateway_id!r}")
+    try:
+        private_path, public_path = new_key_pair(directory, gateway_id)
+    except KeyFileError as exc:
+        raise CliError(str(exc)) from exc
+    click.echo(f"private key {private_path} (keep it on the gateway)\n"
+               f"public key  {public_path} (register it with the backend), "
+               f"fingerprint {fingerprint_of_pem(public_path.read_bytes())}")
+
+
+@main.command("mqtt-acl")
+def mqtt_acl() -> None:
+    """Write Mosquitto's password and ACL files."""
+    _not_yet("mqtt-acl")
+
+
+@main.group()
+def bench() -> None:
+    """Benchmarks."""
+
+
+@bench.command("ingest")
+@click.option("--json", "as_json", is_flag=True)
+def bench_ingest(as_json) -> None:
+    """The ingest path against the broker's own delivery ceiling."""
+    _not_yet("bench ingest")
+
+
+def _attach_optional_groups() -> None:
+    try:
+        from backend.scenario.cli import scenario
+    except ImportError:
+        return
+    main.add_command(scenario)
+
+
+_attach_optional_groups()

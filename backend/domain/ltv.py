@@ -1,0 +1,72 @@
+"""The LTV state machine of one loan.
+
+    normal → warning → margin_call → default (cure deadline passed)
+                     ↘ liquidation (LTV at or above the top threshold)
+
+Up: a status is entered as soon as LTV reaches its threshold. Down: LTV must fall
+`hysteresis` below the threshold it crossed, so noise at a threshold cannot flap. A margin
+call sets a cure deadline (entry + cure period) and a cure amount (outstanding − target ×
+value); leaving margin_call or liquidation downward is a cure (`ltv_cured`); missing the
+deadline is a default, which is final. An unknown LTV (no price yet) changes nothing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
+
+from backend.domain.registry import Thresholds
+
+LoanStatus = Literal["normal", "warning", "margin_call", "liquidation", "default"]
+_RANK = {"normal": 0, "warning": 1, "margin_call": 2, "liquidation": 3}
+
+
+@dataclass(frozen=True, slots=True)
+class LoanStanding:
+    status: LoanStatus = "normal"
+    since_s: float = 0
+    cure_deadline_s: float | None = None
+
+
+def level(ltv: Decimal, thresholds: Thresholds) -> LoanStatus:
+    if ltv >= thresholds.liquidation:
+        return "liquidation"
+    if ltv >= thresholds.margin_call:
+        return "margin_call"
+    if ltv >= thresholds.warning:
+        return "warning"
+    return "normal"
+
+
+def target_status(current: LoanStatus, ltv: Decimal, thresholds: Thresholds,
+                  hysteresis: Decimal) -> LoanStatus:
+    """Up at once; down only as far as LTV + hysteresis allows."""
+    up = level(ltv, thresholds)
+    if _RANK[up] >= _RANK[current]:
+        return up
+    down = level(ltv + hysteresis, thresholds)
+    return down if _RANK[down] < _RANK[current] else current
+
+
+def next_standing(previous: LoanStanding, ltv: Decimal | None, thresholds: Thresholds,
+                  cure_period_s: int, hysteresis: Decimal,
+                  now_s: float) -> tuple[LoanStanding, bool]:
+    """The new standing, and whether this step cured a margin call."""
+    if previous.status == "default" or ltv is None:
+        return previous, False
+    deadline = previous.cure_deadline_s
+    if deadline is not None and now_s >= deadline:
+        return LoanStanding("default", now_s, deadline), False
+    status = target_status(previous.status, ltv, thresholds, hysteresis)
+    if status == previous.status:
+        return previous, False
+    in_call = status in ("margin_call", "liquidation")
+    if in_call and deadline is None:
+        deadline = now_s + cure_period_s
+    cured = previous.status in ("margin_call", "liquidation") and not in_call
+    return LoanStanding(status, now_s, deadline if in_call else None), cured
+
+
+def cure_amount(outstanding: Decimal, target_ltv: Decimal, collateral_value: Decimal) -> Decimal:
+    """What must be repaid to bring LTV back to target."""
+    return max(Decimal(0), outstanding - target_ltv * collateral_value)

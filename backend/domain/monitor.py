@@ -1,0 +1,253 @@
+"""The monitor's step function: (state, registry, messages, market, now) → (state, events).
+
+The monitor service calls `step` periodically and whenever new messages arrive. It is
+pure: everything it needs comes in as values and everything it found goes out as values.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Iterable, Mapping, Sequence
+
+from backend.domain import alerts, gateways, ltv, reconcile, sensors, valuation
+from backend.domain.alerts import AlertBook, Condition
+from backend.domain.config import MonitorConfig
+from backend.domain.observations import GatewayMessage, LotSample, PriceTick
+from backend.domain.registry import Loan, Registry
+from backend.domain.stock import LotView, assess_lot
+
+_CENT = Decimal("0.01")
+DEFAULT_CONFIG = MonitorConfig()
+
+
+@dataclass(frozen=True, slots=True)
+class LotTrack:
+    rfid: sensors.RfidTrack = sensors.RfidTrack()
+    scale: sensors.ScaleTrack = sensors.ScaleTrack()
+    probe: sensors.ProbeTrack = sensors.ProbeTrack()
+
+
+@dataclass(frozen=True, slots=True)
+class LoanView:
+    loan_id: str
+    status: ltv.LoanStatus
+    ltv: Decimal | None                        # None: not valued yet; Infinity: no collateral
+    collateral_value: Decimal | None
+    outstanding: Decimal
+    drawing_power: Decimal | None
+    cure_deadline_s: float | None
+    cure_amount: Decimal | None                # while in margin_call or liquidation
+    price_stale: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Market:
+    ticks: tuple[PriceTick, ...] = ()          # new since the last step
+    fx_rates: Mapping[tuple[str, str], Decimal] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class LoanStatusChanged:
+    loan_id: str
+    previous: str
+    status: str
+    ltv: Decimal | None
+    at_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorState:
+    started_s: float | None = None
+    gateways: Mapping[str, gateways.GatewayTrack] = MappingProxyType({})
+    lots: Mapping[str, LotTrack] = MappingProxyType({})
+    prices: Mapping[str, valuation.PriceMark] = MappingProxyType({})
+    standings: Mapping[str, ltv.LoanStanding] = MappingProxyType({})
+    alerts: AlertBook = AlertBook()
+    lot_views: Mapping[str, LotView] = MappingProxyType({})
+    loan_views: Mapping[str, LoanView] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    state: MonitorState
+    events: tuple[object, ...]                 # AlertOpened, AlertResolved, LoanStatusChanged
+
+
+def step(state: MonitorState, registry: Registry, messages: Sequence[GatewayMessage],
+         market: Market, now_s: float, config: MonitorConfig = DEFAULT_CONFIG,
+         notices: Iterable[Condition] = ()) -> StepResult:
+    """Advance the monitor to `now_s`. `notices` are one-off conditions from registry
+    commands (a refused pledge) to be raised as alerts."""
+    started_s = now_s if state.started_s is None else state.started_s
+    gateway_tracks = _track_gateways(state, registry, messages, started_s, now_s, config)
+    lot_tracks = _track_lots(state, registry, messages, now_s, config)
+    lot_views, conditions = _assess_lots(state, registry, gateway_tracks, lot_tracks, now_s, config)
+    conditions += [c for gw_id, track in gateway_tracks.items()
+                   for c in gateways.gateway_conditions(gw_id, track, now_s, config)]
+    prices, price_conditions = _mark_prices(state, registry, market.ticks, now_s, config)
+    conditions += price_conditions
+    standings, loan_views, loan_conditions, changes = _value_loans(
+        state, registry, lot_views, lot_tracks, prices, market, now_s, config)
+    conditions += loan_conditions
+    book, alert_events = alerts.update(state.alerts, [*conditions, *notices], int(now_s),
+                                       config.confirmation_s, config.clear_s)
+    new_state = MonitorState(started_s, gateway_tracks, lot_tracks, prices, standings, book,
+                             lot_views, loan_views)
+    return StepResult(new_state, (*changes, *alert_events))
+
+
+def _by_gateway(messages: Sequence[GatewayMessage]) -> dict[str, list[GatewayMessage]]:
+    grouped: dict[str, list[GatewayMessage]] = {}
+    for message in messages:
+        grouped.setdefault(message.gateway_id, []).append(message)
+    return grouped
+
+
+def _track_gateways(state: MonitorState, registry: Registry, messages: Sequence[GatewayMessage],
+                    started_s: float, now_s: float,
+                    config: MonitorConfig) -> dict[str, gateways.GatewayTrack]:
+    grouped = _by_gateway(messages)
+    tracks = {}
+    for gateway_id in registry.gateways:
+        previous = state.gateways.get(gateway_id) or gateways.GatewayTrack(started_s)
+        tracks[gateway_id] = gateways.track_gateway(previous, grouped.get(gateway_id, ()),
+                                                    now_s, config)
+    return tracks
+
+
+def _trusted_samples(messages: Sequence[GatewayMessage]) -> list[LotSample]:
+    samples = [s for m in messages if m.signature_ok for s in m.samples]
+    samples.sort(key=lambda s: s.at_s)         # a replayed backlog arrives in order of time
+    return samples
+
+
+def _track_lots(state: MonitorState, registry: Registry, messages: Sequence[GatewayMessage],
+                now_s: float, config: MonitorConfig) -> dict[str, LotTrack]:
+    tracks = {lot_id: state.lots.get(lot_id) or LotTrack() for lot_id in registry.lots}
+    for sample in _trusted_samples(messages):
+        track = tracks.get(sample.lot_id)
+        if track is None:
+            continue                           # a lot the registry does not know
+        commodity = registry.commodities[registry.lots[sample.lot_id].commodity_id]
+        tracks[sample.lot_id] = LotTrack(
+            sensors.track_rfid(track.rfid, sample, now_s, config),
+            sensors.track_scale(track.scale, sample, now_s, config),
+            sensors.track_probe(track.probe, sample, commodity, now_s, config))
+    return tracks
+
+
+def _assess_lots(state: MonitorState, registry: Registry,
+                 gateway_tracks: Mapping[str, gateways.GatewayTrack],
+                 lot_tracks: Mapping[str, LotTrack], now_s: float,
+                 config: MonitorConfig) -> tuple[dict[str, LotView], list[Condition]]:
+    views, conditions = {}, []
+    for lot_id, lot in registry.lots.items():
+        track, gateway_id = lot_tracks[lot_id], registry.gateway_of_lot(lot_id)
+        gateway = gateway_tracks[gateway_id]
+        healthy = gateways.is_healthy(gateway, now_s, config)
+        view = assess_lot(lot, registry, track.rfid, track.scale, state.lot_views.get(lot_id),
+                          now_s, config)
+        views[lot_id] = view
+        conditions += sensors.sensor_conditions(lot, track.rfid, track.scale, track.probe,
+                                                gateway_id, gateway, now_s, config)
+        if lot_id in registry.loan_of_lot:
+            conditions += reconcile.stock_conditions(lot, view, registry, healthy)
+        if view.foreign_epcs:
+            conditions += reconcile.tag_conflicts(lot, view, registry)
+        probe_ok = lot.probe_id is not None and sensors.probe_usable(track.probe, now_s, config)
+        conditions += reconcile.temperature_condition(lot, registry, track.probe.temperature_c,
+                                                      probe_ok)
+    return views, conditions
+
+
+def _mark_prices(state: MonitorState, registry: Registry, ticks: Sequence[PriceTick],
+                 now_s: float, config: MonitorConfig
+                 ) -> tuple[dict[str, valuation.PriceMark], list[Condition]]:
+    marks = dict(state.prices)
+    for tick in sorted(ticks, key=lambda t: t.at_s):
+        if tick.commodity_id in registry.commodities:
+            previous = marks.get(tick.commodity_id) or valuation.PriceMark()
+            marks[tick.commodity_id] = valuation.mark_price(previous, tick, config)
+    conditions = []
+    for commodity_id, mark in marks.items():
+        commodity = registry.commodities[commodity_id]
+        if valuation.price_is_stale(mark, commodity, now_s):
+            conditions.append(Condition("price_stale", commodity_id, details={
+                "commodity": commodity_id, "age_s": int(now_s - mark.accepted.at_s)}))
+        if mark.suspect is not None:
+            conditions.append(Condition("price_outlier", commodity_id, details={
+                "commodity": commodity_id, "accepted": float(mark.accepted.price),
+                "quoted": float(mark.suspect.price)}))
+    return marks, conditions
+
+
+def _collateral_value(loan: Loan, registry: Registry, lot_views: Mapping[str, LotView],
+                      lot_tracks: Mapping[str, LotTrack],
+                      prices: Mapping[str, valuation.PriceMark],
+                      market: Market, now_s: float) -> tuple[Decimal | None, bool]:
+    """The loan's collateral value (None until every commodity has a price), and staleness."""
+    total, stale = Decimal(0), False
+    for lot_id in loan.lot_ids:
+        lot = registry.lots[lot_id]
+        commodity = registry.commodities[lot.commodity_id]
+        mark = prices.get(commodity.id)
+        if mark is None or mark.accepted is None:
+            return None, stale
+        stale = stale or valuation.price_is_stale(mark, commodity, now_s)
+        price = valuation.unit_price(mark.accepted, commodity, loan.currency, market.fx_rates)
+        quality = valuation.quality_factor(lot_tracks[lot_id].probe.exposure_degree_min,
+                                           commodity)
+        total += valuation.lot_value(lot_views[lot_id].observed_quantity, price, loan.haircut,
+                                     quality)
+    return total.quantize(_CENT), stale
+
+
+def _loan_condition(kind: str, loan: Loan, **details: object) -> Condition:
+    return Condition(kind, loan.id, loan=loan.id, lender=loan.lender_id, details=details)
+
+
+def _ltv_conditions(loan: Loan, view: LoanView, cured: bool) -> list[Condition]:
+    ratio = None if view.ltv is None or not view.ltv.is_finite() else round(float(view.ltv), 4)
+    conditions = []
+    if view.status == "warning":
+        conditions.append(_loan_condition("ltv_warning", loan, ltv=ratio))
+    elif view.status == "margin_call":
+        conditions.append(_loan_condition(
+            "margin_call", loan, ltv=ratio, cure_deadline_s=int(view.cure_deadline_s),
+            cure_amount=float(view.cure_amount)))
+    elif view.status in ("liquidation", "default"):
+        reason = "cure period expired" if view.status == "default" else "above liquidation threshold"
+        conditions.append(_loan_condition("liquidation", loan, ltv=ratio, reason=reason))
+    if cured:
+        conditions.append(_loan_condition("ltv_cured", loan, ltv=ratio))
+    return conditions
+
+
+def _value_loans(state: MonitorState, registry: Registry, lot_views: Mapping[str, LotView],
+                 lot_tracks: Mapping[str, LotTrack], prices: Mapping[str, valuation.PriceMark],
+                 market: Market, now_s: float, config: MonitorConfig):
+    standings, views, conditions, changes = {}, {}, [], []
+    for loan_id, loan in registry.loans.items():
+        value, stale = _collateral_value(loan, registry, lot_views, lot_tracks, prices, market,
+                                         now_s)
+        ratio = None if value is None else valuation.loan_to_value(loan.outstanding, value)
+        previous = state.standings.get(loan_id) or ltv.LoanStanding(since_s=now_s)
+        standing, cured = ltv.next_standing(previous, ratio, loan.thresholds,
+                                            loan.cure_period_s, config.ltv_hysteresis, now_s)
+        if standing.status != previous.status:
+            changes.append(LoanStatusChanged(loan_id, previous.status, standing.status, ratio,
+                                             now_s))
+        in_call = standing.status in ("margin_call", "liquidation", "default")
+        view = LoanView(
+            loan_id, standing.status, ratio, value, loan.outstanding,
+            None if value is None else valuation.drawing_power(loan.target_ltv, value,
+                                                               loan.outstanding),
+            standing.cure_deadline_s,
+            ltv.cure_amount(loan.outstanding, loan.target_ltv, value)
+            if in_call and value is not None else None,
+            stale)
+        standings[loan_id], views[loan_id] = standing, view
+        if loan.active:
+            conditions += _ltv_conditions(loan, view, cured)
+    return standings, views, conditions, changes

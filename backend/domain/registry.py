@@ -1,0 +1,220 @@
+"""Who and what the monitor watches: a frozen snapshot of the collateral registry.
+
+Entities are plain values. A `Registry` is replaced, never mutated: the functions in
+`pledges.py` return a new one. Money is `Decimal`; quantities are in the commodity's unit.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import cached_property
+from types import MappingProxyType
+from typing import Literal, Mapping
+
+from backend.domain.errors import RegistryError
+
+SensorKind = Literal["scale", "rfid", "temperature"]
+
+
+@dataclass(frozen=True, slots=True)
+class Lender:
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Borrower:
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Warehouse:
+    id: str
+    gateway_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Gateway:
+    id: str
+    warehouse_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Sensor:
+    id: str
+    kind: SensorKind
+    gateway_id: str
+    lot_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Commodity:
+    id: str
+    unit: str                                  # "t", "kg", "bag", ...
+    perishable: bool = False
+    temperature_max_c: float | None = None
+    price_max_age_s: int = 86_400              # an older price is stale
+    # Share of value lost per degree-minute above temperature_max_c (perishables only).
+    quality_loss_per_degree_minute: Decimal = Decimal("0.0001")
+
+
+@dataclass(frozen=True, slots=True)
+class TaggedItem:
+    epc: str
+    quantity: Decimal                          # in the commodity's unit
+    weight_kg: float
+
+
+@dataclass(frozen=True)
+class Lot:
+    """Goods on one scale under one RFID reader (and, optionally, one temperature probe)."""
+
+    id: str
+    warehouse_id: str
+    commodity_id: str
+    items: tuple[TaggedItem, ...]
+    scale_id: str
+    reader_id: str
+    probe_id: str | None = None
+    tare_kg: float = 0.0
+
+    @cached_property
+    def items_by_epc(self) -> Mapping[str, TaggedItem]:
+        return MappingProxyType({item.epc: item for item in self.items})
+
+    @cached_property
+    def epcs(self) -> frozenset[str]:
+        return frozenset(self.items_by_epc)
+
+    def weight_kg(self, epcs: frozenset[str]) -> float:
+        """What the items with these EPCs weigh (EPCs of other lots are ignored)."""
+        if epcs == self.epcs:
+            return self.total_weight_kg
+        items = self.items_by_epc
+        return sum(items[epc].weight_kg for epc in epcs if epc in items)
+
+    def quantity(self, epcs: frozenset[str]) -> Decimal:
+        if epcs == self.epcs:
+            return self.total_quantity
+        items = self.items_by_epc
+        return sum((items[epc].quantity for epc in epcs if epc in items), Decimal(0))
+
+    @cached_property
+    def total_weight_kg(self) -> float:
+        return sum(item.weight_kg for item in self.items)
+
+    @cached_property
+    def total_quantity(self) -> Decimal:
+        return sum((item.quantity for item in self.items), Decimal(0))
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    warning: Decimal
+    margin_call: Decimal
+    liquidation: Decimal
+
+    def __post_init__(self) -> None:
+        if not Decimal(0) < self.warning < self.margin_call < self.liquidation:
+            raise RegistryError(
+                f"thresholds must rise: 0 < warning {self.warning} < margin_call "
+                f"{self.margin_call} < liquidation {self.liquidation}")
+
+
+@dataclass(frozen=True, slots=True)
+class Loan:
+    id: str
+    lender_id: str
+    borrower_id: str
+    outstanding: Decimal
+    currency: str
+    lot_ids: tuple[str, ...]
+    haircut: Decimal
+    thresholds: Thresholds
+    target_ltv: Decimal                        # what a cure or a release must restore
+    cure_period_s: int
+
+    @property
+    def active(self) -> bool:
+        return self.outstanding > 0
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseOrder:
+    """The lender lets `epcs` leave `lot_id` against `repayment`, paid at `at_s`."""
+
+    id: str
+    loan_id: str
+    lot_id: str
+    epcs: frozenset[str]
+    approved_by: str
+    repayment: Decimal
+    at_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class Repayment:
+    loan_id: str
+    amount: Decimal
+    at_s: int
+
+
+def _frozen(mapping: Mapping | None) -> Mapping:
+    return MappingProxyType(dict(mapping or {}))
+
+
+@dataclass(frozen=True)
+class Registry:
+    """One consistent snapshot; mappings are keyed by id."""
+
+    lenders: Mapping[str, Lender] = field(default_factory=dict)
+    borrowers: Mapping[str, Borrower] = field(default_factory=dict)
+    warehouses: Mapping[str, Warehouse] = field(default_factory=dict)
+    gateways: Mapping[str, Gateway] = field(default_factory=dict)
+    sensors: Mapping[str, Sensor] = field(default_factory=dict)
+    commodities: Mapping[str, Commodity] = field(default_factory=dict)
+    lots: Mapping[str, Lot] = field(default_factory=dict)
+    loans: Mapping[str, Loan] = field(default_factory=dict)
+    releases: tuple[ReleaseOrder, ...] = ()
+    repayments: tuple[Repayment, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("lenders", "borrowers", "warehouses", "gateways", "sensors",
+                     "commodities", "lots", "loans"):
+            object.__setattr__(self, name, _frozen(getattr(self, name)))
+
+    @cached_property
+    def loan_of_lot(self) -> Mapping[str, str]:
+        """Lot id → the id of the active loan it backs."""
+        return MappingProxyType({lot_id: loan.id for loan in self.loans.values() if loan.active
+                                 for lot_id in loan.lot_ids})
+
+    @cached_property
+    def lot_of_epc(self) -> Mapping[str, str]:
+        return MappingProxyType({epc: lot.id for lot in self.lots.values() for epc in lot.epcs})
+
+    @cached_property
+    def released_epcs(self) -> Mapping[str, frozenset[str]]:
+        """Lot id → EPCs released from it (allowed to leave)."""
+        released: dict[str, set[str]] = {}
+        for order in self.releases:
+            released.setdefault(order.lot_id, set()).update(order.epcs)
+        return MappingProxyType({lot_id: frozenset(epcs) for lot_id, epcs in released.items()})
+
+    @cached_property
+    def pledged_epcs(self) -> Mapping[str, frozenset[str]]:
+        """Lot id → EPCs still pledged: the lot's items minus the released ones."""
+        none: frozenset[str] = frozenset()
+        return MappingProxyType({lot.id: lot.epcs - self.released_epcs.get(lot.id, none)
+                                 for lot in self.lots.values()})
+
+    @cached_property
+    def pledged_quantity(self) -> Mapping[str, Decimal]:
+        return MappingProxyType({lot_id: self.lots[lot_id].quantity(epcs)
+                                 for lot_id, epcs in self.pledged_epcs.items()})
+
+    def gateway_of_lot(self, lot_id: str) -> str:
+        return self.warehouses[self.lots[lot_id].warehouse_id].gateway_id
+
+    def lender_of_lot(self, lot_id: str) -> str | None:
+        loan_id = self.loan_of_lot.get(lot_id)
+        return self.loans[loan_id].lender_id if loan_id else None

@@ -1,0 +1,126 @@
+"""Per-lot sensor tracks: the recent readings the monitor keeps, and sensor health.
+
+A track only changes when its sensor reports. Health is judged relative to the gateway:
+a sensor is *dead* only when its gateway delivers trusted messages without it, and *stuck*
+when it repeats the very same reading (or the same RFID round) many times in a row.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from backend.domain.alerts import Condition
+from backend.domain.config import MonitorConfig
+from backend.domain.gateways import GatewayTrack, is_healthy
+from backend.domain.observations import LotSample, RfidRound
+from backend.domain.registry import Commodity, Lot
+
+
+@dataclass(frozen=True, slots=True)
+class RfidTrack:
+    rounds: tuple[RfidRound, ...] = ()         # the last distinct rounds, oldest first
+    heard_s: float | None = None               # receipt time of the last report
+    fresh_s: float | None = None               # receipt time of the last *new* round
+    repeats: int = 0                           # consecutive reports of the same round
+
+
+@dataclass(frozen=True, slots=True)
+class ScaleTrack:
+    weights_kg: tuple[float, ...] = ()         # the last readings, oldest first
+    heard_s: float | None = None
+    repeats: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeTrack:
+    temperature_c: float | None = None
+    at_s: float | None = None                  # device time of the last reading
+    heard_s: float | None = None
+    repeats: int = 0
+    exposure_degree_min: float = 0.0           # accumulated above the commodity's limit
+
+
+def track_rfid(track: RfidTrack, sample: LotSample, now_s: float,
+               config: MonitorConfig) -> RfidTrack:
+    reading = sample.rfid
+    if reading is None:
+        return track
+    if track.rounds and reading.round_at_s <= track.rounds[-1].round_at_s:
+        return RfidTrack(track.rounds, now_s, track.fresh_s, track.repeats + 1)
+    rounds = (track.rounds + (reading,))[-config.read_window_rounds:]
+    return RfidTrack(rounds, now_s, now_s, 0)
+
+
+def track_scale(track: ScaleTrack, sample: LotSample, now_s: float,
+                config: MonitorConfig) -> ScaleTrack:
+    weight_kg = sample.weight_kg
+    if weight_kg is None:
+        return track
+    same = bool(track.weights_kg) and track.weights_kg[-1] == weight_kg
+    weights = (track.weights_kg + (weight_kg,))[-config.weight_window_readings:]
+    return ScaleTrack(weights, now_s, track.repeats + 1 if same else 0)
+
+
+def track_probe(track: ProbeTrack, sample: LotSample, commodity: Commodity, now_s: float,
+                config: MonitorConfig) -> ProbeTrack:
+    temperature_c = sample.temperature_c
+    if temperature_c is None:
+        return track
+    exposure = track.exposure_degree_min
+    limit_c = commodity.temperature_max_c
+    if commodity.perishable and limit_c is not None and track.at_s is not None:
+        gap_s = sample.at_s - track.at_s
+        if 0 < gap_s <= config.max_exposure_gap_s:
+            exposure += max(0.0, temperature_c - limit_c) * gap_s / 60.0
+    same = track.temperature_c == temperature_c
+    return ProbeTrack(temperature_c, sample.at_s, now_s,
+                      track.repeats + 1 if same else 0, exposure)
+
+
+def rfid_usable(track: RfidTrack, now_s: float, config: MonitorConfig) -> bool:
+    return track.fresh_s is not None and now_s - track.fresh_s <= config.stale_after_s
+
+
+def scale_usable(track: ScaleTrack, now_s: float, config: MonitorConfig) -> bool:
+    return (track.heard_s is not None and now_s - track.heard_s <= config.stale_after_s
+            and not scale_stuck(track, config))
+
+
+def probe_usable(track: ProbeTrack, now_s: float, config: MonitorConfig) -> bool:
+    return (track.heard_s is not None and now_s - track.heard_s <= config.stale_after_s
+            and track.repeats + 1 < config.stuck_after_readings)
+
+
+def scale_stuck(track: ScaleTrack, config: MonitorConfig) -> bool:
+    """Repeats mean something only when the scale's noise is well above its resolution."""
+    if track.repeats + 1 < config.stuck_after_readings or not track.weights_kg:
+        return False
+    noise_kg = track.weights_kg[-1] * config.scale_error_fraction / 4
+    return noise_kg >= 5 * config.scale_resolution_kg
+
+
+def _fault(lot: Lot, sensor_id: str, gateway_id: str, kind: str, mode: str) -> Condition:
+    return Condition("sensor_fault", sensor_id, lot=lot.id, gateway=gateway_id,
+                     details={"sensor": kind, "mode": mode})
+
+
+def sensor_conditions(lot: Lot, rfid: RfidTrack, scale: ScaleTrack, probe: ProbeTrack,
+                      gateway_id: str, gateway: GatewayTrack, now_s: float,
+                      config: MonitorConfig) -> list[Condition]:
+    """Dead and stuck sensors of one lot (an over-reading scale is found in reconcile)."""
+    conditions = []
+    heard = [("rfid", lot.reader_id, rfid.heard_s), ("scale", lot.scale_id, scale.heard_s)]
+    if lot.probe_id is not None:
+        heard.append(("temperature", lot.probe_id, probe.heard_s))
+    if is_healthy(gateway, now_s, config):
+        for kind, sensor_id, heard_s in heard:
+            since_s = max(heard_s if heard_s is not None else gateway.watched_since_s,
+                          gateway.healthy_since_s)
+            if now_s - since_s >= config.silent_after_s:
+                conditions.append(_fault(lot, sensor_id, gateway_id, kind, "dead"))
+    if rfid.repeats + 1 >= config.stuck_after_readings:
+        conditions.append(_fault(lot, lot.reader_id, gateway_id, "rfid", "stuck"))
+    if scale_stuck(scale, config):
+        conditions.append(_fault(lot, lot.scale_id, gateway_id, "scale", "stuck"))
+    if lot.probe_id is not None and probe.repeats + 1 >= config.stuck_after_readings:
+        conditions.append(_fault(lot, lot.probe_id, gateway_id, "temperature", "stuck"))
+    return conditions

@@ -1,0 +1,83 @@
+"""Observed stock of one lot, from two independent sources, fused conservatively.
+
+RFID says *which* pledged items are present: a tag counts as present when any of the last
+`read_window_rounds` inventory rounds read it, so a 97 % per-round read rate does not make
+items vanish. The scale says *how much* is there: the median of the last readings, net of
+tare, compared with the weight the present tags should weigh, within
+
+    tolerance_kg = expected_kg × (scale_error_fraction + shrink_allowance_fraction)
+                   + scale_resolution_kg
+
+Fusion is conservative: the observed quantity is the lowest quantity any usable source
+supports. A scale within tolerance agrees (noise does not move the value); below it, the
+weight lowers the quantity. With no usable source the last observed value is held, and
+the gaps are reported by the sensor and gateway rules, not here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from statistics import median
+
+from backend.domain.config import MonitorConfig
+from backend.domain.registry import Lot, Registry
+from backend.domain.sensors import RfidTrack, ScaleTrack, rfid_usable, scale_usable
+
+_QUANTITY_STEP = Decimal("0.001")
+
+
+@dataclass(frozen=True, slots=True)
+class LotView:
+    lot_id: str
+    pledged_items: int
+    pledged_quantity: Decimal
+    observed_items: int
+    observed_quantity: Decimal
+    rfid_ok: bool
+    scale_ok: bool
+    missing_epcs: frozenset[str]               # pledged, not read (empty when RFID unusable)
+    foreign_epcs: frozenset[str]               # read here, registered to another lot
+    weight_net_kg: float | None                # None when the scale is unusable
+    expected_weight_kg: float                  # what the present tags (or the pledge) weigh
+    tolerance_kg: float
+
+
+def _scale_quantity(pledged_quantity: Decimal, pledged_kg: float, pledged_here_kg: float,
+                    reference_kg: float, tolerance_kg: float) -> Decimal | None:
+    """The pledged quantity the weight supports, or None when it agrees with the reference."""
+    if pledged_here_kg >= reference_kg - tolerance_kg or pledged_kg <= 0:
+        return None
+    share = Decimal(repr(round(max(0.0, pledged_here_kg) / pledged_kg, 6)))
+    return (pledged_quantity * share).quantize(_QUANTITY_STEP)
+
+
+def assess_lot(lot: Lot, registry: Registry, rfid: RfidTrack, scale: ScaleTrack,
+               held: LotView | None, now_s: float, config: MonitorConfig) -> LotView:
+    pledged = registry.pledged_epcs[lot.id]
+    pledged_quantity = registry.pledged_quantity[lot.id]
+    rfid_ok = rfid_usable(rfid, now_s, config)
+    scale_ok = scale_usable(scale, now_s, config)
+    seen = frozenset().union(*(r.epcs for r in rfid.rounds)) if rfid_ok else frozenset()
+    # Without RFID the pledge itself is the reference the scale is checked against.
+    own_seen = seen & lot.epcs if rfid_ok else pledged
+    present = pledged & own_seen
+    missing = pledged - present
+    present_kg = lot.weight_kg(present)
+    expected_kg = lot.weight_kg(own_seen)          # released items still here weigh too
+    tolerance_kg = expected_kg * config.weight_tolerance_fraction + config.scale_resolution_kg
+    observed_quantity = lot.quantity(present)
+    observed_items = len(present)
+    weight_net_kg = median(scale.weights_kg) - lot.tare_kg if scale_ok else None
+    if weight_net_kg is not None:
+        pledged_here_kg = weight_net_kg - (expected_kg - present_kg)
+        by_weight = _scale_quantity(pledged_quantity, lot.weight_kg(pledged), pledged_here_kg,
+                                    present_kg, tolerance_kg)
+        if by_weight is not None and by_weight < observed_quantity:
+            observed_quantity = by_weight
+            if not rfid_ok and pledged_quantity > 0:
+                observed_items = int(len(pledged) * by_weight / pledged_quantity)
+    if not rfid_ok and not scale_ok and held is not None:
+        observed_quantity, observed_items = held.observed_quantity, held.observed_items
+    return LotView(lot.id, len(pledged), pledged_quantity, observed_items, observed_quantity,
+                   rfid_ok, scale_ok, missing, seen - lot.epcs, weight_net_kg, expected_kg,
+                   tolerance_kg)

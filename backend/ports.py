@@ -1,0 +1,101 @@
+"""Ports: what the services need from storage, typed as Protocols.
+
+Adapters in backend/adapters implement them; tests may use the same adapters on a
+temporary file or fakes. Values crossing a port are frozen dataclasses.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Protocol, Sequence
+
+from edge.protocol import Envelope
+
+MessageKey = tuple[str, int, int]  # (gateway, boot epoch, seq): the idempotency key
+
+
+@dataclass(frozen=True)
+class AcceptedMessage:
+    envelope: Envelope
+    received_at_ms: int
+    live_after_ms: int  # readings with device time before this are stored as historical
+
+    @property
+    def key(self) -> MessageKey:
+        return (self.envelope.gateway, self.envelope.epoch, self.envelope.seq)
+
+
+@dataclass(frozen=True)
+class QuarantinedMessage:
+    topic: str
+    payload: bytes
+    reason: str
+    detail: str
+    received_at_ms: int
+    reading_count: int  # how many readings it carried (1 when it could not be counted)
+
+
+@dataclass(frozen=True)
+class StoredReading:
+    id: int
+    gateway: str
+    sensor: str
+    kind: str
+    time_ms: int
+    quality: str
+    values: Mapping[str, Any]
+    historical: bool
+
+
+@dataclass(frozen=True)
+class ReadingQuery:
+    sensors: Sequence[str] = ()
+    gateway: str | None = None
+    kind: str | None = None
+    from_ms: int | None = None
+    to_ms: int | None = None
+    after_id: int = 0
+    limit: int = 1000
+
+
+@dataclass(frozen=True)
+class GatewayStatus:
+    gateway: str
+    online: bool
+    boot_epoch: int | None
+    last_seq: int | None  # highest seq received in the current epoch
+    acked_seq: int | None  # highest contiguous seq stored in the current epoch
+    last_seen_ms: int | None
+    missing_seqs: int  # seqs never received, over all epochs (gaps not filled)
+    info: Mapping[str, Any]
+
+
+class ReadingStore(Protocol):
+    def append(self, messages: Sequence[AcceptedMessage]) -> int:
+        """Durably store every reading; idempotent per (gateway, epoch, seq, index)."""
+
+    def query(self, query: ReadingQuery) -> list[StoredReading]: ...
+
+    def count(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
+class IngestLedger(Protocol):
+    """Which messages were stored, per-gateway seq progress, gateway state, quarantine."""
+
+    def already_stored(self, keys: Sequence[MessageKey]) -> set[MessageKey]: ...
+
+    def record(self, stored: Sequence[AcceptedMessage],
+               quarantined: Sequence[QuarantinedMessage]) -> dict[tuple[str, int], int]:
+        """Commit; returns the highest contiguous seq per touched (gateway, epoch)."""
+
+    def contiguous_seqs(self, epoch_keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], int]: ...
+
+    def set_gateway_state(self, gateway: str, online: bool, epoch: int,
+                          info: Mapping[str, Any], now_ms: int) -> None: ...
+
+    def gateways(self) -> list[GatewayStatus]: ...
+
+    def quarantined(self, limit: int) -> list[QuarantinedMessage]: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,68 @@
+"""Settings of the backend process (one class; YAML file + PW_* environment)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from edge.config import BrokerSettings, RoleSettings
+from edge.keys import KeyFileError, load_public_key
+
+ROLES = ("ingest", "api", "monitor")
+
+
+class GatewayEntry(BaseModel):
+    """A gateway the backend accepts data from, with its Ed25519 public key (PEM)."""
+
+    model_config = {"extra": "forbid"}
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+    public_key_pem: str | None = None
+
+    @field_validator("public_key_pem")
+    @classmethod
+    def _parses(cls, pem: str | None) -> str | None:
+        if pem is not None:
+            try:
+                load_public_key(pem)
+            except KeyFileError as exc:
+                raise ValueError(str(exc)) from exc
+        return pem
+
+
+class ApiKeyEntry(BaseModel):
+    """An API key, stored only as a salted hash (`sha256$<salt hex>$<digest hex>`)."""
+
+    model_config = {"extra": "forbid"}
+    name: str
+    role: Literal["admin", "supervisor", "lender", "gateway"]
+    lender: str | None = None
+    key_hash: str = Field(pattern=r"^sha256\$[0-9a-f]{32}\$[0-9a-f]{64}$")
+
+
+class IngestSettings(BaseModel):
+    model_config = {"extra": "forbid"}
+    client_id: str = "pw-ingest-1"  # one per ingest process; the session persists under it
+    share_group: str = "pw-ingest"  # processes in one group split the data stream
+    session_expiry_s: int = Field(7 * 24 * 3600, ge=0)
+    max_messages_per_commit: int = Field(200, ge=1)
+    future_tolerance_s: float = Field(600, ge=0)  # device time further ahead: quarantined
+    live_window_s: float = Field(300, ge=0)  # older readings are stored as historical
+    accept_unsigned: bool = False  # only for gateways registered without a key
+
+
+class HttpSettings(BaseModel):
+    model_config = {"extra": "forbid"}
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+
+
+class BackendSettings(RoleSettings):
+    roles: list[Literal["ingest", "api", "monitor"]] = Field(default_factory=lambda: list(ROLES))
+    data_dir: Path = Path("pledgewatch-data")  # embedded SQLite databases live here
+    broker: BrokerSettings = BrokerSettings()
+    http: HttpSettings = HttpSettings()
+    ingest: IngestSettings = IngestSettings()
+    gateways: list[GatewayEntry] = Field(default_factory=list)
+    api_keys: list[ApiKeyEntry] = Field(default_factory=list)
+    demo_mode: bool = False
