@@ -120,6 +120,7 @@ class _Session:
         self.rospecs: dict[int, _ROSpecEntry] = {}
         self.keepalive_ms = 0
         self.keepalive_changed = asyncio.Event()
+        self.rospecs_changed = asyncio.Event()
         self.aispec_events = False
         self.report_spec = p.ROReportSpec()
         self._message_ids = itertools.count(1)
@@ -184,10 +185,14 @@ class _Session:
     async def _inventory_loop(self) -> None:
         """Returns (ending the session) when the model says the reader is dead."""
         while True:
+            if not self._active():
+                self.rospecs_changed.clear()
+                await self.rospecs_changed.wait()
+                continue
             await asyncio.sleep(self._round_period_s())
             active = self._active()
             if not active:
-                continue
+                continue  # disabled during the round: nothing to report
             now_us = self.reader.now_us()
             reads = self.reader.model.inventory_round(now_us / 1_000_000)
             if reads is None:
@@ -256,6 +261,7 @@ class _Session:
         for entry in self.rospecs.values():
             if rospec_id in (0, entry.spec.rospec_id):
                 entry.state = new_state(entry)
+        self.rospecs_changed.set()
         return response()
 
     def _enable(self, request: m.EnableROSpec) -> m.Message:

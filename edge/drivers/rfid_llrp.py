@@ -81,9 +81,11 @@ class RfidLlrpConfig(BaseModel):
         return antennas
 
     @model_validator(mode="after")
-    def _backoff_ordered(self) -> "RfidLlrpConfig":
+    def _timings_consistent(self) -> "RfidLlrpConfig":
         if self.reconnect_max_s < self.reconnect_min_s:
             raise ValueError("reconnect_max_s must be >= reconnect_min_s")
+        if self.round_period_ms and self.dead_after_s * 1000 <= 2 * self.round_period_ms:
+            raise ValueError("dead_after_s must exceed two round periods (round_period_ms)")
         return self
 
 
