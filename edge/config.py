@@ -42,7 +42,10 @@ def load_settings(cls: type[S], path: str | Path | None, **overrides: Any) -> S:
         except OSError as exc:
             raise ConfigError(f"cannot read config {path}: {exc.strerror}") from exc
         except yaml.YAMLError as exc:
-            raise ConfigError(f"config {path} is not valid YAML: {exc}") from exc
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(exc, "problem", None) or "unreadable"
+            raise ConfigError(f"config {path} is not valid YAML{where}: {problem}") from exc
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"config {path}: the top level must be a mapping")
         data = loaded or {}

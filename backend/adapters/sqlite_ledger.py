@@ -95,8 +95,12 @@ class SqliteIngestLedger:
     def set_gateway_state(self, gateway: str, online: bool, epoch: int,
                           info: Mapping[str, Any], now_ms: int) -> None:
         with self._lock, transaction(self._db):
-            self._db.execute("INSERT OR REPLACE INTO gateway_state VALUES (?,?,?,?,?)",
-                             (gateway, int(online), epoch, json.dumps(dict(info)), now_ms))
+            # A death message carries no info: keep what the last birth said.
+            self._db.execute(
+                "INSERT INTO gateway_state VALUES (?,?,?,?,?) ON CONFLICT (gateway) DO UPDATE SET "
+                "online=excluded.online, epoch=excluded.epoch, changed_at_ms=excluded.changed_at_ms, "
+                "info_json=CASE WHEN excluded.online THEN excluded.info_json ELSE info_json END",
+                (gateway, int(online), epoch, json.dumps(dict(info)), now_ms))
 
     def gateways(self) -> list[GatewayStatus]:
         with self._lock:

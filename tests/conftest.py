@@ -1,0 +1,22 @@
+"""Fixtures shared by every test level."""
+from __future__ import annotations
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from backend.demo.broker import find_mosquitto, start_broker
+
+
+@pytest.fixture
+def gateway_key() -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.generate()
+
+
+@pytest.fixture
+def mosquitto(tmp_path):
+    """A real Mosquitto on a free port with its own config and data dir, stopped after."""
+    if find_mosquitto() is None:
+        pytest.fail("mosquitto is not installed: run `make test`, which installs it")
+    broker = start_broker(tmp_path / "broker", prefer="mosquitto")
+    yield broker
+    broker.stop()

@@ -1,0 +1,107 @@
+"""`pledgewatch demo` as a user runs it: real broker, backend and gateway processes."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from backend.demo.ports import free_port
+
+def processes_mentioning(text: str) -> list[int]:
+    """PIDs whose command line contains `text` (how we find what the demo left behind)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if text in (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def start_demo(state_dir: Path, port: int, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "backend.cli", "demo", "--no-browser",
+                             "--state-dir", str(state_dir), "--port", str(port), *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def reading_count(base: str, admin_key: str) -> int:
+    return httpx.get(f"{base}/api/v1/health", timeout=5).json()["readings_stored"]
+
+
+def wait_for_health(base: str, demo: subprocess.Popen, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert demo.poll() is None, demo.stdout.read()
+        try:
+            if httpx.get(f"{base}/api/v1/health", timeout=2).json()["status"] == "ok":
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError("the demo's backend never answered /api/v1/health")
+
+
+def test_demo_streams_readings_and_leaves_nothing_behind(tmp_path):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    demo = start_demo(tmp_path / "state", port, "--duration", "20")
+    try:
+        wait_for_health(base, demo, timeout_s=15)
+        keys = json.loads((tmp_path / "state" / "api-keys.json").read_text())
+        first = reading_count(base, keys["admin"])
+        time.sleep(4)
+        assert reading_count(base, keys["admin"]) > first
+        page = httpx.get(f"{base}/api/v1/readings", params={"limit": 5},
+                         headers={"Authorization": f"Bearer {keys['admin']}"}).json()
+        assert {r["kind"] for r in page["readings"]} <= {"weight", "rfid", "temperature"}
+        gateways = httpx.get(f"{base}/api/v1/gateways",
+                             headers={"Authorization": f"Bearer {keys['supervisor']}"}).json()
+        assert sorted(g["id"] for g in gateways) == ["gw-ningbo", "gw-qingdao", "gw-shanghai"]
+        output, _ = demo.communicate(timeout=40)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+    assert demo.returncode == 0, output
+    assert "API keys" in output and keys["admin"] in output
+    assert processes_mentioning(str(tmp_path)) == []
+
+
+def test_sigterm_stops_every_child_and_a_resumed_demo_keeps_its_keys(tmp_path):
+    port = free_port()
+    state = tmp_path / "state"
+    demo = start_demo(state, port)
+    wait_for_health(f"http://127.0.0.1:{port}", demo, timeout_s=15)
+    keys = json.loads((state / "api-keys.json").read_text())
+    assert len(processes_mentioning(str(tmp_path))) >= 5  # demo, broker, backend, 3 edges
+    demo.send_signal(signal.SIGTERM)
+    demo.communicate(timeout=40)
+    assert demo.returncode == 0
+    assert processes_mentioning(str(tmp_path)) == []
+
+    demo = start_demo(state, port, "--duration", "3")
+    output, _ = demo.communicate(timeout=60)
+    assert demo.returncode == 0, output
+    assert json.loads((state / "api-keys.json").read_text()) == keys
+    assert keys["admin"] in output
+
+
+def test_write_config_writes_a_runnable_set_for_every_role(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "backend.cli", "demo", "--write-config",
+                           str(tmp_path / "cfg")], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    written = sorted(p.name for p in (tmp_path / "cfg").iterdir())
+    assert {"README.md", "api-keys.json", "backend.yaml", "broker", "keys",
+            "edge-gw-shanghai.yaml", "edge-gw-qingdao.yaml", "edge-gw-ningbo.yaml"} <= set(written)
+    assert "pledgewatch backend --config" in (tmp_path / "cfg" / "README.md").read_text()
+    bad = subprocess.run([sys.executable, "-m", "backend.cli", "backend", "--config",
+                          str(tmp_path / "cfg" / "README.md")], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2
+    assert bad.stderr.strip().count("\n") == 0 and "config" in bad.stderr

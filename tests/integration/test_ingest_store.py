@@ -1,0 +1,121 @@
+"""Ingest service on the real SQLite stores: dedup, quarantine, acks, the books balance."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from backend.adapters.sqlite_ledger import SqliteIngestLedger
+from backend.adapters.sqlite_readings import SqliteReadingStore
+from backend.metrics import Metrics
+from backend.ports import ReadingQuery
+from backend.services.ingest import InboundMessage, IngestService
+from backend.settings import IngestSettings
+from edge import protocol
+
+NOW_S = 1_800_000_000.0
+KEY = Ed25519PrivateKey.generate()
+SIGNER = protocol.Signer(KEY)
+
+
+@pytest.fixture
+def ingest(tmp_path):
+    readings = SqliteReadingStore(tmp_path / "readings.sqlite")
+    ledger = SqliteIngestLedger(tmp_path / "state.sqlite")
+    service = IngestService(readings, ledger, {"gw-1": KEY.public_key(), "gw-open": None},
+                            IngestSettings(), Metrics())
+    yield service
+    readings.close()
+    ledger.close()
+
+
+def message(seq: int, n: int = 3, gateway: str = "gw-1", epoch: int = 1, t_ms: int | None = None,
+            signer=SIGNER) -> InboundMessage:
+    t_ms = int(NOW_S * 1000) if t_ms is None else t_ms
+    readings = [protocol.Reading(f"s-{i}", "weight", t_ms, {"weight_kg": 10.0 * i}) for i in range(n)]
+    payload = protocol.encode(gateway, epoch, seq, t_ms, readings, signer)
+    return InboundMessage(protocol.topic(gateway, "data"), payload, NOW_S)
+
+
+def counter(service, name: str, **labels) -> float:
+    return service.metrics.registry.get_sample_value(name, labels or None) or 0.0
+
+
+def test_redelivered_messages_are_stored_once(ingest):
+    acks = ingest.ingest([message(1), message(2), message(2)], NOW_S)
+    assert acks == {("gw-1", 1): 2}
+    assert ingest.ingest([message(1)], NOW_S) == {("gw-1", 1): 2}  # re-ack for a resend
+    assert ingest.readings.count() == 6
+    assert counter(ingest, "pw_messages_duplicate_total") == 2
+    assert counter(ingest, "pw_readings_duplicate_total") == 6
+
+
+def test_the_ack_is_the_highest_contiguous_seq_per_epoch(ingest):
+    assert ingest.ingest([message(1), message(3)], NOW_S) == {("gw-1", 1): 1}
+    assert ingest.ingest([message(2)], NOW_S) == {("gw-1", 1): 3}
+    assert ingest.ingest([message(1, epoch=2)], NOW_S) == {("gw-1", 2): 1}
+    status = {g.gateway: g for g in ingest.ledger.gateways()}["gw-1"]
+    assert (status.boot_epoch, status.last_seq, status.acked_seq, status.missing_seqs) == (2, 1, 1, 0)
+
+
+def test_gaps_are_counted_as_missing_seqs(ingest):
+    ingest.ingest([message(1), message(4), message(5)], NOW_S)
+    status = ingest.ledger.gateways()[0]
+    assert (status.last_seq, status.acked_seq, status.missing_seqs) == (5, 1, 2)
+
+
+def test_bad_messages_are_quarantined_with_reasons_and_good_ones_flow(ingest):
+    good = [message(seq) for seq in (1, 2, 3)]
+    forged = message(4, signer=protocol.Signer(Ed25519PrivateKey.generate()))
+    body = json.loads(message(5).payload)
+    body["readings"][0]["values"]["weight_kg"] = 999.0  # tampered after signing
+    tampered = InboundMessage(good[0].topic, json.dumps(body).encode(), NOW_S)
+    stranger = message(1, gateway="gw-x")
+    future = message(6, t_ms=int((NOW_S + 3600) * 1000))
+    garbage = InboundMessage(good[0].topic, b"\x00garbage", NOW_S)
+    nan = InboundMessage(good[0].topic, message(7).payload.replace(b"0.0", b"NaN", 1), NOW_S)
+    wrong_topic = InboundMessage("pw/v1/gw-2/data", message(8).payload, NOW_S)
+
+    ingest.ingest([good[0], forged, tampered, good[1], stranger, future, garbage, nan, wrong_topic,
+                   good[2]], NOW_S)
+
+    reasons = sorted(q.reason for q in ingest.ledger.quarantined(100))
+    assert reasons == sorted(["bad_signature", "bad_signature", "unknown_gateway", "future_timestamp",
+                              "bad_json", "non_finite", "gateway_mismatch"])
+    assert ingest.readings.count() == 9
+    assert counter(ingest, "pw_messages_quarantined_total", reason="bad_signature") == 2
+    received = counter(ingest, "pw_readings_received_total")
+    assert received == (counter(ingest, "pw_readings_stored_total") + counter(ingest, "pw_readings_duplicate_total")
+                        + counter(ingest, "pw_readings_quarantined_total"))
+    assert received == 9 + 6 * 3 + 1  # garbage counts as one reading
+
+
+def test_an_unsigned_message_from_a_keyed_gateway_is_refused(ingest):
+    ingest.ingest([message(1, signer=None), message(1, gateway="gw-open", signer=None)], NOW_S)
+    assert sorted(q.reason for q in ingest.ledger.quarantined(10)) == ["bad_signature", "unsigned"]
+
+
+def test_old_readings_are_stored_as_historical(ingest):
+    ingest.ingest([message(1, t_ms=int((NOW_S - 3600) * 1000)), message(2)], NOW_S)
+    rows = ingest.readings.query(ReadingQuery())
+    assert [r.historical for r in rows] == [True] * 3 + [False] * 3
+
+
+def test_query_filters_and_pages(ingest):
+    ingest.ingest([message(seq, n=10) for seq in range(1, 4)], NOW_S)
+    first = ingest.readings.query(ReadingQuery(sensors=["s-1", "s-2"], limit=4))
+    assert [r.sensor for r in first] == ["s-1", "s-2", "s-1", "s-2"]
+    rest = ingest.readings.query(ReadingQuery(sensors=["s-1", "s-2"], after_id=first[-1].id))
+    assert len(rest) == 2
+    assert ingest.readings.query(ReadingQuery(from_ms=int(NOW_S * 1000) + 1)) == []
+
+
+def test_birth_and_death_update_the_gateway_state(ingest):
+    topic = protocol.topic("gw-1", "state")
+    ingest.gateway_state(InboundMessage(topic, protocol.encode_state("gw-1", True, 9, {"fw": "1"}), NOW_S))
+    assert ingest.ledger.gateways()[0].online and ingest.ledger.gateways()[0].boot_epoch == 9
+    ingest.gateway_state(InboundMessage(topic, protocol.encode_state("gw-1", False, 9), NOW_S + 1))
+    assert not ingest.ledger.gateways()[0].online
+    ingest.gateway_state(InboundMessage(topic, protocol.encode_state("gw-2", True, 1), NOW_S))
+    assert [q.reason for q in ingest.ledger.quarantined(10)] == ["gateway_mismatch"]

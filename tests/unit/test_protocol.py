@@ -1,0 +1,151 @@
+"""The wire protocol: round trips, signatures and every rejection reason."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edge import protocol
+from edge.protocol import DecodeError, Reading
+
+ident = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,20}", fullmatch=True)
+finite = st.floats(allow_nan=False, allow_infinity=False, min_value=-1e9, max_value=1e9)
+time_ms = st.integers(min_value=0, max_value=2**53 - 1)
+tag = st.fixed_dictionaries({"epc": st.from_regex(r"[0-9a-f]{24}", fullmatch=True)},
+                            optional={"antenna": st.integers(1, 64), "rssi_dbm": st.integers(-128, 127),
+                                      "seen_count": st.integers(1, 1000)})
+values_by_kind = {
+    "weight": st.fixed_dictionaries({"weight_kg": st.floats(0, 1e7)}, optional={"stable": st.booleans()}),
+    "temperature": st.fixed_dictionaries({"temperature_c": st.floats(-273.15, 1000)}),
+    "humidity": st.fixed_dictionaries({"humidity_pct": st.floats(0, 100)}),
+    "rfid": st.fixed_dictionaries({"tags": st.lists(tag, max_size=5)}),
+}
+reading = st.sampled_from(sorted(values_by_kind)).flatmap(lambda kind: st.builds(
+    Reading, sensor=ident, kind=st.just(kind), time_ms=time_ms, values=values_by_kind[kind],
+    quality=st.sampled_from(["good", "uncertain"]), clock_synced=st.booleans(),
+    error=st.none() | st.text(max_size=10)))
+
+KEY = Ed25519PrivateKey.generate()
+SIGNER = protocol.Signer(KEY)
+
+
+@settings(max_examples=150, deadline=None)
+@given(gateway=ident, epoch=st.integers(0, 2**40), seq=st.integers(1, 2**40), sent=time_ms,
+       readings=st.lists(reading, min_size=1, max_size=8))
+def test_signed_round_trip_gives_back_every_field(gateway, epoch, seq, sent, readings):
+    payload = protocol.encode(gateway, epoch, seq, sent, readings, SIGNER)
+    envelope = protocol.decode(payload, protocol.topic(gateway, "data"))
+    assert (envelope.gateway, envelope.epoch, envelope.seq, envelope.sent_at_ms) == (gateway, epoch, seq, sent)
+    assert envelope.readings == tuple(readings)
+    protocol.verify(envelope, KEY.public_key())
+
+
+def valid_body() -> dict:
+    reading = Reading("lot-1-scale", "weight", 1_700_000_000_000, {"weight_kg": 500.0, "stable": True})
+    return json.loads(protocol.encode("gw-1", 3, 7, 1_700_000_000_100, [reading], SIGNER))
+
+
+def mutate(change) -> bytes:
+    body = valid_body()
+    change(body)
+    return json.dumps(body).encode()
+
+
+def set_value(**values):
+    return lambda body: body["readings"][0]["values"].update(values)
+
+
+REJECTIONS = [
+    ("bad_json", b"{not json"),
+    ("bad_json", b"\xff\xfe"),
+    ("wrong_type", b"[1, 2]"),
+    ("non_finite", json.dumps(valid_body()).replace("500.0", "NaN").encode()),
+    ("non_finite", json.dumps(valid_body()).replace("500.0", "Infinity").encode()),
+    ("non_finite", json.dumps(valid_body()).replace("500.0", "1e999").encode()),
+    ("negative_weight", mutate(set_value(weight_kg=-0.5))),
+    ("unknown_kind", mutate(lambda b: b["readings"][0].update(kind="pressure"))),
+    ("unknown_field", mutate(lambda b: b.update(extra=1))),
+    ("unknown_field", mutate(lambda b: b["readings"][0].update(colour="red"))),
+    ("unknown_field", mutate(set_value(weight_lb=3))),
+    ("missing_field", mutate(lambda b: b.pop("seq"))),
+    ("missing_field", mutate(lambda b: b["readings"][0]["values"].pop("weight_kg"))),
+    ("wrong_type", mutate(lambda b: b.update(seq="7"))),
+    ("wrong_type", mutate(lambda b: b.update(epoch=True))),
+    ("wrong_type", mutate(set_value(weight_kg="500"))),
+    ("wrong_type", mutate(lambda b: b.update(readings={}))),
+    ("unsupported_version", mutate(lambda b: b.update(v=2))),
+    ("invalid_id", mutate(lambda b: b.update(gateway="gw/1"))),
+    ("batch_size", mutate(lambda b: b.update(readings=[]))),
+    ("out_of_range", mutate(lambda b: b.update(seq=0))),
+    ("out_of_range", mutate(lambda b: b["readings"][0].update(quality="great"))),
+    ("out_of_range", mutate(lambda b: b["readings"][0].update(kind="humidity", values={"humidity_pct": 101}))),
+    ("oversize", b" " * (protocol.MAX_MESSAGE_BYTES + 1)),
+]
+
+
+@pytest.mark.parametrize("reason,payload", REJECTIONS, ids=[r for r, _ in REJECTIONS])
+def test_each_bad_payload_is_refused_with_its_reason(reason, payload):
+    with pytest.raises(DecodeError) as refused:
+        protocol.decode(payload)
+    assert refused.value.reason == reason
+
+
+def test_gateway_in_topic_must_match_the_payload():
+    payload = json.dumps(valid_body()).encode()
+    assert protocol.decode(payload, "pw/v1/gw-1/data").gateway == "gw-1"
+    with pytest.raises(DecodeError) as refused:
+        protocol.decode(payload, "pw/v1/gw-2/data")
+    assert refused.value.reason == "gateway_mismatch"
+
+
+@pytest.mark.parametrize("topic", ["pw/v1/gw-1", "pw/v2/gw-1/data", "pw/v1/gw-1/other", "pw/v1/+/data"])
+def test_malformed_topics_are_refused(topic):
+    with pytest.raises(DecodeError) as refused:
+        protocol.decode(json.dumps(valid_body()).encode(), topic)
+    assert refused.value.reason == "bad_topic"
+
+
+def test_a_changed_value_breaks_the_signature():
+    envelope = protocol.decode(mutate(set_value(weight_kg=5000.0)))
+    with pytest.raises(DecodeError) as refused:
+        protocol.verify(envelope, KEY.public_key())
+    assert refused.value.reason == "bad_signature"
+
+
+def test_another_gateways_key_does_not_verify():
+    envelope = protocol.decode(json.dumps(valid_body()).encode())
+    with pytest.raises(DecodeError, match="unknown key"):
+        protocol.verify(envelope, Ed25519PrivateKey.generate().public_key())
+
+
+def test_key_order_and_spacing_do_not_matter_to_the_signature():
+    reordered = json.dumps(valid_body(), sort_keys=False, indent=2).encode()
+    protocol.verify(protocol.decode(reordered), KEY.public_key())
+
+
+def test_unsigned_messages_decode_but_do_not_verify():
+    reading = Reading("s-1", "temperature", 1, {"temperature_c": -20.5})
+    envelope = protocol.decode(protocol.encode("gw-1", 1, 1, 1, [reading], None))
+    assert envelope.signature is None
+    with pytest.raises(DecodeError, match="not signed"):
+        protocol.verify(envelope, KEY.public_key())
+
+
+def test_a_bad_reading_may_carry_no_measurement_but_an_error_code():
+    reading = Reading("lot-1-scale", "weight", 1, {}, quality="bad", error="E07")
+    envelope = protocol.decode(protocol.encode("gw-1", 1, 1, 1, [reading], None))
+    assert envelope.readings[0].error == "E07"
+
+
+def test_ack_and_state_round_trip():
+    assert protocol.decode_ack(protocol.encode_ack("gw-1", 4, 99)) == protocol.Ack("gw-1", 4, 99)
+    state = protocol.decode_state(protocol.encode_state("gw-1", True, 4, {"firmware": "1.0"}))
+    assert (state.gateway, state.online, state.epoch, state.info) == ("gw-1", True, 4, {"firmware": "1.0"})
+
+
+def test_shared_subscription_filter():
+    assert protocol.subscription("data") == "pw/v1/+/data"
+    assert protocol.subscription("data", "pw-ingest") == "$share/pw-ingest/pw/v1/+/data"
