@@ -23,6 +23,10 @@ Severity = Literal["info", "warning", "critical"]
 AlertState = Literal["open", "acknowledged", "resolved"]
 
 
+def _empty() -> Mapping:
+    return MappingProxyType({})
+
+
 @dataclass(frozen=True, slots=True)
 class Policy:
     severity: Severity
@@ -100,9 +104,9 @@ class AlertResolved:
 
 @dataclass(frozen=True, slots=True)
 class AlertBook:
-    active: Mapping[tuple[str, str], Alert] = MappingProxyType({})   # open or acknowledged
-    pending_since: Mapping[tuple[str, str], int] = MappingProxyType({})  # seen, not confirmed
-    absent_since: Mapping[tuple[str, str], int] = MappingProxyType({})   # active, not seen
+    active: Mapping[tuple[str, str], Alert] = field(default_factory=_empty)   # open or acknowledged
+    pending_since: Mapping[tuple[str, str], int] = field(default_factory=_empty)  # seen, not confirmed
+    absent_since: Mapping[tuple[str, str], int] = field(default_factory=_empty)   # active, not seen
 
 
 def alert_id(condition_type: str, subject: str, opened_at_s: int) -> str:

@@ -15,10 +15,14 @@ from backend.domain.alerts import AlertBook, Condition
 from backend.domain.config import MonitorConfig
 from backend.domain.observations import GatewayMessage, LotSample, PriceTick
 from backend.domain.registry import Loan, Registry
-from backend.domain.stock import LotView, assess_lot
+from backend.domain.stock import LotView, QuantityHistory, assess_lot, valued_quantity
 
 _CENT = Decimal("0.01")
 DEFAULT_CONFIG = MonitorConfig()
+
+
+def _empty() -> Mapping:
+    return MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,13 +63,16 @@ class LoanStatusChanged:
 @dataclass(frozen=True, slots=True)
 class MonitorState:
     started_s: float | None = None
-    gateways: Mapping[str, gateways.GatewayTrack] = MappingProxyType({})
-    lots: Mapping[str, LotTrack] = MappingProxyType({})
-    prices: Mapping[str, valuation.PriceMark] = MappingProxyType({})
-    standings: Mapping[str, ltv.LoanStanding] = MappingProxyType({})
+    gateways: Mapping[str, gateways.GatewayTrack] = field(default_factory=_empty)
+    lots: Mapping[str, LotTrack] = field(default_factory=_empty)
+    prices: Mapping[str, valuation.PriceMark] = field(default_factory=_empty)
+    standings: Mapping[str, ltv.LoanStanding] = field(default_factory=_empty)
     alerts: AlertBook = AlertBook()
-    lot_views: Mapping[str, LotView] = MappingProxyType({})
-    loan_views: Mapping[str, LoanView] = MappingProxyType({})
+    lot_views: Mapping[str, LotView] = field(default_factory=_empty)
+    # Lot id → recent observed quantities, and the quantity valuation uses now.
+    quantity_history: Mapping[str, QuantityHistory] = field(default_factory=_empty)
+    valued_quantities: Mapping[str, Decimal] = field(default_factory=_empty)
+    loan_views: Mapping[str, LoanView] = field(default_factory=_empty)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,15 +92,19 @@ def step(state: MonitorState, registry: Registry, messages: Sequence[GatewayMess
     lot_views, conditions = _assess_lots(state, registry, gateway_tracks, lot_tracks, now_s, config)
     conditions += [c for gw_id, track in gateway_tracks.items()
                    for c in gateways.gateway_conditions(gw_id, track, now_s, config)]
+    history, valued = {}, {}
+    for lot_id, view in lot_views.items():
+        valued[lot_id], history[lot_id] = valued_quantity(
+            state.quantity_history.get(lot_id, ()), view, now_s, config.confirmation_s)
     prices, price_conditions = _mark_prices(state, registry, market.ticks, now_s, config)
     conditions += price_conditions
     standings, loan_views, loan_conditions, changes = _value_loans(
-        state, registry, lot_views, lot_tracks, prices, market, now_s, config)
+        state, registry, valued, lot_tracks, prices, market, now_s, config)
     conditions += loan_conditions
     book, alert_events = alerts.update(state.alerts, [*conditions, *notices], int(now_s),
                                        config.confirmation_s, config.clear_s)
     new_state = MonitorState(started_s, gateway_tracks, lot_tracks, prices, standings, book,
-                             lot_views, loan_views)
+                             lot_views, history, valued, loan_views)
     return StepResult(new_state, (*changes, *alert_events))
 
 
@@ -182,7 +193,7 @@ def _mark_prices(state: MonitorState, registry: Registry, ticks: Sequence[PriceT
     return marks, conditions
 
 
-def _collateral_value(loan: Loan, registry: Registry, lot_views: Mapping[str, LotView],
+def _collateral_value(loan: Loan, registry: Registry, quantities: Mapping[str, Decimal],
                       lot_tracks: Mapping[str, LotTrack],
                       prices: Mapping[str, valuation.PriceMark],
                       market: Market, now_s: float) -> tuple[Decimal | None, bool]:
@@ -198,7 +209,7 @@ def _collateral_value(loan: Loan, registry: Registry, lot_views: Mapping[str, Lo
         price = valuation.unit_price(mark.accepted, commodity, loan.currency, market.fx_rates)
         quality = valuation.quality_factor(lot_tracks[lot_id].probe.exposure_degree_min,
                                            commodity)
-        total += valuation.lot_value(lot_views[lot_id].observed_quantity, price, loan.haircut,
+        total += valuation.lot_value(quantities[lot_id], price, loan.haircut,
                                      quality)
     return total.quantize(_CENT), stale
 
@@ -224,12 +235,12 @@ def _ltv_conditions(loan: Loan, view: LoanView, cured: bool) -> list[Condition]:
     return conditions
 
 
-def _value_loans(state: MonitorState, registry: Registry, lot_views: Mapping[str, LotView],
+def _value_loans(state: MonitorState, registry: Registry, quantities: Mapping[str, Decimal],
                  lot_tracks: Mapping[str, LotTrack], prices: Mapping[str, valuation.PriceMark],
                  market: Market, now_s: float, config: MonitorConfig):
     standings, views, conditions, changes = {}, {}, [], []
     for loan_id, loan in registry.loans.items():
-        value, stale = _collateral_value(loan, registry, lot_views, lot_tracks, prices, market,
+        value, stale = _collateral_value(loan, registry, quantities, lot_tracks, prices, market,
                                          now_s)
         ratio = None if value is None else valuation.loan_to_value(loan.outstanding, value)
         previous = state.standings.get(loan_id) or ltv.LoanStanding(since_s=now_s)
@@ -251,3 +262,18 @@ def _value_loans(state: MonitorState, registry: Registry, lot_views: Mapping[str
         if loan.active:
             conditions += _ltv_conditions(loan, view, cured)
     return standings, views, conditions, changes
+
+
+def value_per_item(state: MonitorState, registry: Registry, lot_id: str, loan: Loan,
+                   fx_rates: Mapping[tuple[str, str], Decimal] | None = None) -> Decimal:
+    """What one pledged item of the lot adds to the loan's collateral value now (0 if unpriced)."""
+    lot = registry.lots[lot_id]
+    commodity = registry.commodities[lot.commodity_id]
+    mark = state.prices.get(commodity.id)
+    if mark is None or mark.accepted is None or not lot.items:
+        return Decimal(0)
+    price = valuation.unit_price(mark.accepted, commodity, loan.currency, fx_rates or {})
+    track = state.lots.get(lot_id) or LotTrack()
+    quality = valuation.quality_factor(track.probe.exposure_degree_min, commodity)
+    quantity = lot.total_quantity / len(lot.items)
+    return valuation.lot_value(quantity, price, loan.haircut, quality)

@@ -81,3 +81,19 @@ def assess_lot(lot: Lot, registry: Registry, rfid: RfidTrack, scale: ScaleTrack,
     return LotView(lot.id, len(pledged), pledged_quantity, observed_items, observed_quantity,
                    rfid_ok, scale_ok, missing, seen - lot.epcs, weight_net_kg, expected_kg,
                    tolerance_kg)
+
+
+QuantityHistory = tuple[tuple[float, Decimal], ...]
+
+
+def valued_quantity(history: QuantityHistory, view: LotView, now_s: float,
+                    window_s: float) -> tuple[Decimal, QuantityHistory]:
+    """The quantity to value: the highest observed over the confirmation window, capped at
+    the pledge. A loss moves the valuation only once it has lasted the window, exactly when
+    its stock alert confirms, so a missed read can never flip a loan's status. Before any
+    history the pledge itself is the starting point."""
+    if not history:
+        history = ((now_s, view.pledged_quantity),)
+    kept = tuple(entry for entry in history if now_s - entry[0] < window_s)
+    kept += ((now_s, view.observed_quantity),)
+    return min(view.pledged_quantity, max(q for _, q in kept)), kept

@@ -1,0 +1,1 @@
+"""`pledgewatch scenario run FILE`: what-if runs of a collateral book in simulated time."""

@@ -1,0 +1,114 @@
+"""Simulated devices of a scenario, built on the physical models of `firmware_sim.models`.
+
+Each lot has a scale, a temperature probe and an RFID reader, each with its own seeded
+`random.Random`, so a run is reproducible. Each gateway has an outbox that keeps
+readings while it is offline and replays them, in order, when it returns.
+"""
+from __future__ import annotations
+
+import bisect
+import math
+import random
+from dataclasses import dataclass, field
+
+from backend.domain.observations import GatewayMessage, LotSample, RfidRound
+from firmware_sim.models import Fault, Lot, RfidModel, ScaleModel, TemperatureModel
+
+
+class SampledReader(RfidModel):
+    """`RfidModel` with the same odds, drawn in bulk: the number of missed tags in a round is
+    binomial and which ones are missed is uniform, which is exactly independent per-tag reads
+    at `read_rate`, at a fraction of the cost. Faults: `dead` (no round) and `stuck` (the last
+    round repeated, reader timestamp included)."""
+
+    def __init__(self, lot: Lot, rng: random.Random, read_rate: float) -> None:
+        super().__init__(lot, rng, read_rate)
+        self.faults: list[Fault] = []
+        self._in_range: tuple[str, ...] | None = None
+        self._all_read: frozenset[str] = frozenset()
+        self._miss_odds: dict[int, list[float]] = {}
+        self._last: RfidRound | None = None
+
+    def changed(self) -> None:
+        """Tags left or joined the reader's field."""
+        self._in_range = None
+
+    def _cumulative_misses(self, tags: int) -> list[float]:
+        """P(misses ≤ k) for k = 0..tags, cached per tag count."""
+        if tags not in self._miss_odds:
+            miss = 1.0 - self.read_rate
+            odds = [math.comb(tags, k) * miss ** k * self.read_rate ** (tags - k)
+                    for k in range(tags + 1)]
+            self._miss_odds[tags] = [sum(odds[:k + 1]) for k in range(tags + 1)]
+        return self._miss_odds[tags]
+
+    def read_round(self, now_s: float) -> RfidRound | None:
+        mode = next((f.mode for f in self.faults if f.active(now_s)), None)
+        if mode == "dead":
+            return None
+        if mode == "stuck" and self._last is not None:
+            return self._last
+        if self._in_range is None:
+            self._in_range = tuple(sorted(set(self.lot.items) | self.extra_epcs))
+            self._all_read = frozenset(self._in_range)
+        tags = self._in_range
+        cumulative = self._cumulative_misses(len(tags))
+        missed = min(bisect.bisect_left(cumulative, self.rng.random()), len(tags))
+        epcs = self._all_read
+        if missed:
+            epcs = epcs.difference(self.rng.sample(tags, missed))
+        self._last = RfidRound(epcs, now_s)
+        return self._last
+
+
+@dataclass
+class SimLot:
+    lot_id: str
+    goods: Lot
+    scale: ScaleModel
+    probe: TemperatureModel
+    reader: SampledReader
+    normal_c: float
+    # (start_s, end_s, temperature_c): the lot's temperature is forced there meanwhile.
+    excursions: list[tuple[float, float, float]] = field(default_factory=list)
+
+    def sample(self, now_s: float, device_s: float) -> LotSample:
+        setpoint = next((c for start, end, c in self.excursions if start <= now_s < end),
+                        self.normal_c)
+        if setpoint != self.probe.setpoint_c:
+            self.probe.set_setpoint(setpoint)
+        return LotSample(self.lot_id, device_s, self.reader.read_round(device_s),
+                         self.scale.read_kg(now_s), self.probe.read_c(now_s))
+
+
+@dataclass
+class SimGateway:
+    gateway_id: str
+    lots: list[SimLot]
+    offline: list[tuple[float, float]] = field(default_factory=list)
+    tampered: list[tuple[float, float]] = field(default_factory=list)
+    skews: list[tuple[float, float, float]] = field(default_factory=list)
+    outbox: list[GatewayMessage] = field(default_factory=list)
+
+    @staticmethod
+    def _during(spans: list[tuple[float, float]], now_s: float) -> bool:
+        return any(start <= now_s < end for start, end in spans)
+
+    def report(self, now_s: float) -> list[GatewayMessage]:
+        """Sample every lot; returns what reaches the backend now."""
+        device_s = now_s + sum(o for start, end, o in self.skews if start <= now_s < end)
+        samples = tuple(lot.sample(now_s, device_s) for lot in self.lots)
+        signed = not self._during(self.tampered, now_s)
+        message = GatewayMessage(self.gateway_id, device_s, now_s, signed, samples)
+        if self._during(self.offline, now_s):
+            self.outbox.append(message)
+            return []
+        backlog = [GatewayMessage(m.gateway_id, m.sent_at_s, now_s, m.signature_ok, m.samples)
+                   for m in self.outbox]
+        self.outbox.clear()
+        return [*backlog, message]
+
+
+def device_rng(seed: int, lot_id: str, device: str) -> random.Random:
+    """One independent, reproducible stream per device (string seeds hash stably)."""
+    return random.Random(f"{seed}/{lot_id}/{device}")

@@ -1,0 +1,259 @@
+"""Run a scenario in simulated time, as fast as the machine allows, through the domain core.
+
+Each step: apply the events that are due, let every gateway report (or buffer, or send
+forged messages), tick the price feeds, and call `monitor.step`. Transports are skipped;
+the gateway outbox and the signature verdict are simulated in `devices.py`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from backend.domain import monitor, pledges
+from backend.domain.alerts import Alert, AlertOpened, AlertResolved, Condition
+from backend.domain.observations import PriceTick
+from backend.domain.registry import Registry, ReleaseOrder, Repayment
+from backend.domain.releases import decide_release
+from backend.scenario import model as m
+from backend.scenario.devices import SimGateway, SimLot
+from backend.scenario.errors import ScenarioFileError
+from backend.scenario.references import problems
+from backend.scenario.world import build_world, monitor_config
+from firmware_sim.models import Fault
+
+
+@dataclass
+class TimelineEntry:
+    at_s: float
+    text: str
+
+
+@dataclass
+class ScenarioResult:
+    scenario: m.Scenario
+    alerts: dict[str, Alert]                   # by id, in order of opening
+    state: monitor.MonitorState
+    registry: Registry
+    timeline: list[TimelineEntry]
+
+
+@dataclass
+class _PriceFeed:
+    spec: m.PriceSpec
+    stopped: bool = False
+
+    def price_at(self, now_s: float) -> Decimal:
+        price = self.spec.start
+        for move in sorted(self.spec.moves, key=lambda mv: mv.at):
+            if move.at <= now_s:
+                price = move.to
+        return price
+
+
+@dataclass
+class _Run:
+    scenario: m.Scenario
+    registry: Registry
+    lots: dict[str, SimLot]
+    gateways: dict[str, SimGateway]
+    feeds: list[_PriceFeed]
+    fx: dict
+    state: monitor.MonitorState = field(default_factory=monitor.MonitorState)
+    notices: list[Condition] = field(default_factory=list)
+    timeline: list[TimelineEntry] = field(default_factory=list)
+    alerts: dict[str, Alert] = field(default_factory=dict)
+
+    def note(self, now_s: float, text: str) -> None:
+        self.timeline.append(TimelineEntry(now_s, text))
+
+
+def check(scenario: m.Scenario, root, path: str) -> None:
+    for loc, message in problems(scenario):
+        raise m.file_error(path, root, loc, message)
+
+
+def run_scenario(scenario: m.Scenario) -> ScenarioResult:
+    registry, lots, gateways = build_world(scenario)
+    fx = {(x.from_, x.to): x.rate for x in scenario.fx}
+    run = _Run(scenario, registry, lots, gateways, [_PriceFeed(p) for p in scenario.prices], fx)
+    for spec in scenario.loans:
+        for lot_id in spec.lots:
+            _pledge(run, 0, lot_id, spec.id)
+    config = monitor_config(scenario)
+    events = sorted(enumerate(scenario.events), key=lambda pair: (pair[1].at, pair[0]))
+    due = 0
+    for now_s in range(0, scenario.duration + 1, scenario.step):
+        while due < len(events) and events[due][1].at <= now_s:
+            _apply(run, events[due][1], now_s)
+            due += 1
+        messages = [msg for gateway in gateways.values() for msg in gateway.report(now_s)]
+        ticks = tuple(PriceTick(f.spec.commodity, f.price_at(now_s), f.spec.currency,
+                                f.spec.per, now_s) for f in run.feeds if not f.stopped)
+        result = monitor.step(run.state, run.registry, messages, monitor.Market(ticks, fx),
+                              now_s, config, run.notices)
+        run.notices = []
+        run.state = result.state
+        _record(run, result.events, now_s)
+    return ScenarioResult(scenario, run.alerts, run.state, run.registry, run.timeline)
+
+
+def _record(run: _Run, events, now_s: float) -> None:
+    for event in events:
+        if isinstance(event, AlertOpened):
+            run.alerts[event.alert.id] = event.alert
+            run.note(now_s, f"ALERT   {event.alert.type} ({event.alert.severity}) "
+                            f"{_about(event.alert)}")
+        elif isinstance(event, AlertResolved):
+            run.alerts[event.alert.id] = event.alert
+            run.note(now_s, f"RESOLVE {event.alert.type} {_about(event.alert)}")
+        elif isinstance(event, monitor.LoanStatusChanged):
+            ltv = "n/a" if event.ltv is None or not event.ltv.is_finite() else f"{event.ltv:.4f}"
+            run.note(now_s, f"LOAN    {event.loan_id}: {event.previous} → {event.status} (LTV {ltv})")
+
+
+def _about(alert: Alert) -> str:
+    parts = [f"{k}={v}" for k, v in (("loan", alert.loan), ("lot", alert.lot),
+                                      ("gateway", alert.gateway)) if v]
+    parts += [f"{k}={v}" for k, v in alert.details.items()]
+    return " ".join(parts)
+
+
+def _pledge(run: _Run, now_s: float, lot_id: str, loan_id: str) -> None:
+    outcome = pledges.pledge_lot(run.registry, lot_id, loan_id)
+    run.registry = outcome.registry
+    if outcome.refused_reason:
+        run.notices.append(outcome.notice)
+        run.note(now_s, f"PLEDGE  {lot_id} to {loan_id} refused: {outcome.refused_reason}")
+    elif now_s > 0:
+        run.note(now_s, f"PLEDGE  {lot_id} to {loan_id} recorded")
+
+
+def _apply(run: _Run, event, now_s: float) -> None:
+    handler = _HANDLERS[type(event)]
+    handler(run, event, now_s)
+
+
+def _remove_items(run: _Run, event: m.RemoveItems, now_s: float) -> None:
+    lot = run.lots[event.lot]
+    gone = lot.goods.remove(event.count)
+    lot.reader.changed()
+    run.note(now_s, f"EVENT   {len(gone)} items leave {event.lot}")
+
+
+def _release(run: _Run, event: m.Release, now_s: float) -> None:
+    loan_id = run.registry.loan_of_lot.get(event.lot)
+    reason = _release_refusal(run, event, loan_id)
+    if reason is None:
+        loan = run.registry.loans[loan_id]
+        view = run.state.loan_views.get(loan_id)
+        value = view.collateral_value if view and view.collateral_value is not None else Decimal(0)
+        per_item = monitor.value_per_item(run.state, run.registry, event.lot, loan, run.fx)
+        decision = decide_release(event.items, per_item, loan.outstanding, event.repayment,
+                                  value, loan.target_ltv)
+        reason = None if decision.approved else decision.reason
+    if reason is not None:
+        run.note(now_s, f"RELEASE {event.items} items of {event.lot} refused: {reason}")
+        return
+    pledged = run.registry.pledged_epcs[event.lot]
+    # The goods the borrower will take next: Lot.remove takes the highest EPCs first.
+    epcs = frozenset([e for e in sorted(run.lots[event.lot].goods.items) if e in pledged][-event.items:])
+    order = ReleaseOrder(f"release-{event.lot}-{int(now_s)}", loan_id, event.lot, epcs,
+                         event.approved_by, event.repayment, int(now_s))
+    run.registry = pledges.apply_release(run.registry, order)
+    run.note(now_s, f"RELEASE {len(epcs)} items of {event.lot} approved by {event.approved_by} "
+                    f"against {event.repayment}")
+
+
+def _release_refusal(run: _Run, event: m.Release, loan_id: str | None) -> str | None:
+    if loan_id is None:
+        return "the lot backs no active loan"
+    if run.registry.loans[loan_id].lender_id != event.approved_by:
+        return f"{event.approved_by} is not the lender of {loan_id}"
+    if event.items > len(run.registry.pledged_epcs[event.lot]):
+        return "more items than are pledged"
+    return None
+
+
+def _repay(run: _Run, event: m.Repay, now_s: float) -> None:
+    run.registry = pledges.apply_repayment(run.registry, Repayment(event.loan, event.amount,
+                                                                   int(now_s)))
+    run.note(now_s, f"REPAY   {event.amount} on {event.loan}")
+
+
+def _replace_contents(run: _Run, event: m.ReplaceContents, now_s: float) -> None:
+    goods = run.lots[event.lot].goods
+    goods.missing_fraction = 1 - (1 - goods.missing_fraction) * (1 - event.fraction)
+    run.note(now_s, f"EVENT   {event.fraction:.0%} of {event.lot}'s weight replaced by nothing")
+
+
+def _sensor_fault(run: _Run, event: m.SensorFault, now_s: float) -> None:
+    lot = run.lots[event.lot]
+    fault = Fault(event.mode, now_s, now_s + event.for_)
+    device = {"scale": lot.scale, "temperature": lot.probe}.get(event.sensor)
+    if device is None:
+        lot.reader.faults.append(fault)
+    else:
+        device.inject(fault)
+    run.note(now_s, f"EVENT   {event.lot} {event.sensor} {event.mode} for {event.for_}s")
+
+
+def _gateway_offline(run: _Run, event: m.GatewayOffline, now_s: float) -> None:
+    run.gateways[event.gateway].offline.append((now_s, now_s + event.for_))
+    run.note(now_s, f"EVENT   {event.gateway} offline for {event.for_}s")
+
+
+def _pledge_event(run: _Run, event: m.Pledge, now_s: float) -> None:
+    _pledge(run, now_s, event.lot, event.loan)
+
+
+def _temperature(run: _Run, event: m.Temperature, now_s: float) -> None:
+    run.lots[event.lot].excursions.append((now_s, now_s + event.for_, event.to_c))
+    run.note(now_s, f"EVENT   {event.lot} held at {event.to_c} °C for {event.for_}s")
+
+
+def _price_feed_stop(run: _Run, event: m.PriceFeedStop, now_s: float) -> None:
+    for feed in run.feeds:
+        if feed.spec.commodity == event.commodity:
+            feed.stopped = True
+    run.note(now_s, f"EVENT   price feed for {event.commodity} stops")
+
+
+def _clone_tags(run: _Run, event: m.CloneTags, now_s: float) -> None:
+    source = run.lots[event.lot].goods
+    target = next(lot for lot in run.gateways[_gateway(run, event.warehouse)].lots)
+    target.reader.extra_epcs.update(sorted(source.items)[:event.count])
+    target.reader.changed()
+    run.note(now_s, f"EVENT   {event.count} EPCs of {event.lot} cloned at {event.warehouse}")
+
+
+def _gateway(run: _Run, warehouse_id: str) -> str:
+    return run.registry.warehouses[warehouse_id].gateway_id
+
+
+def _tamper(run: _Run, event: m.Tamper, now_s: float) -> None:
+    run.gateways[event.gateway].tampered.append((now_s, now_s + event.for_))
+    run.note(now_s, f"EVENT   {event.gateway} messages forged for {event.for_}s")
+
+
+def _clock_skew(run: _Run, event: m.ClockSkew, now_s: float) -> None:
+    run.gateways[event.gateway].skews.append((now_s, now_s + event.for_, event.offset))
+    run.note(now_s, f"EVENT   {event.gateway} clock off by {event.offset}s for {event.for_}s")
+
+
+_HANDLERS = {
+    m.RemoveItems: _remove_items, m.Release: _release, m.Repay: _repay,
+    m.ReplaceContents: _replace_contents, m.SensorFault: _sensor_fault,
+    m.GatewayOffline: _gateway_offline, m.Pledge: _pledge_event, m.Temperature: _temperature,
+    m.PriceFeedStop: _price_feed_stop, m.CloneTags: _clone_tags, m.Tamper: _tamper,
+    m.ClockSkew: _clock_skew,
+}
+
+
+def run_file(path: str) -> ScenarioResult:
+    """Load, check and run a scenario file; raises ScenarioFileError on a bad file."""
+    scenario, root = m.load_scenario(path)
+    check(scenario, root, path)
+    return run_scenario(scenario)
+
+
+__all__ = ["ScenarioFileError", "ScenarioResult", "run_file", "run_scenario"]

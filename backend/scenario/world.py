@@ -1,0 +1,99 @@
+"""Turn a validated scenario into the domain's registry and the simulated devices."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from backend.domain import registry as reg
+from backend.domain.config import MonitorConfig
+from backend.domain.valuation import KG_PER_UNIT
+from backend.scenario.devices import SampledReader, SimGateway, SimLot, device_rng
+from backend.scenario.model import LotSpec, Scenario
+from firmware_sim.models import Lot, ScaleModel, TemperatureModel
+
+
+def lot_epc_prefix(index: int) -> str:
+    return f"E2{index + 1:06X}"
+
+
+def item_weight_kg(spec: LotSpec, unit: str) -> float:
+    if spec.item_weight_kg is not None:
+        return spec.item_weight_kg
+    return float(spec.item_quantity * KG_PER_UNIT[unit])
+
+
+def normal_temperature_c(spec: LotSpec, commodity: reg.Commodity) -> float:
+    if spec.temperature_c is not None:
+        return spec.temperature_c
+    if commodity.temperature_max_c is not None:
+        return commodity.temperature_max_c - 4.0
+    return 20.0
+
+
+def build_commodities(scenario: Scenario) -> dict[str, reg.Commodity]:
+    max_age_s = {p.commodity: p.max_age for p in scenario.prices}
+    return {c.id: reg.Commodity(c.id, c.unit, c.perishable, c.temperature_max_c,
+                                max_age_s.get(c.id, 86_400))
+            for c in scenario.commodities}
+
+
+def build_lot(spec: LotSpec, index: int, commodity: reg.Commodity,
+              goods: Lot) -> reg.Lot:
+    quantity = Decimal(str(spec.item_quantity))
+    items = tuple(reg.TaggedItem(epc, quantity, item.weight_kg)
+                  for epc, item in sorted(goods.items.items()))
+    return reg.Lot(spec.id, spec.warehouse, commodity.id, items, scale_id=f"{spec.id}/scale",
+                   reader_id=f"{spec.id}/rfid", probe_id=f"{spec.id}/probe")
+
+
+def build_loan(spec) -> reg.Loan:
+    thresholds = reg.Thresholds(spec.thresholds.warning, spec.thresholds.margin_call,
+                                spec.thresholds.liquidation)
+    target = spec.target_ltv if spec.target_ltv is not None else thresholds.warning - Decimal("0.10")
+    return reg.Loan(spec.id, spec.lender, spec.borrower, spec.outstanding, spec.currency,
+                    (), spec.haircut, thresholds, target, spec.cure_period)
+
+
+def build_world(scenario: Scenario) -> tuple[reg.Registry, dict[str, SimLot], dict[str, SimGateway]]:
+    """The registry with every loan still unpledged (the runner pledges at t=0) and devices."""
+    commodities = build_commodities(scenario)
+    noise = scenario.noise
+    lots, sim_lots = {}, {}
+    for index, spec in enumerate(scenario.lots):
+        commodity = commodities[spec.commodity]
+        goods = Lot.of_items(lot_epc_prefix(index), spec.items, item_weight_kg(spec, commodity.unit))
+        lots[spec.id] = build_lot(spec, index, commodity, goods)
+        normal_c = normal_temperature_c(spec, commodity)
+        sim_lots[spec.id] = SimLot(
+            spec.id, goods,
+            ScaleModel(goods, device_rng(scenario.seed, spec.id, "scale"), noise.scale_sigma),
+            TemperatureModel(normal_c, device_rng(scenario.seed, spec.id, "probe"),
+                             noise.temperature_sigma_c),
+            SampledReader(goods, device_rng(scenario.seed, spec.id, "rfid"), noise.rfid_read_rate),
+            normal_c)
+    gateways = {w.gateway: SimGateway(w.gateway, [sim_lots[s.id] for s in scenario.lots
+                                                  if s.warehouse == w.id])
+                for w in scenario.warehouses}
+    sensors = {sensor_id: reg.Sensor(sensor_id, kind, _gateway_of(scenario, lot.warehouse_id), lot.id)
+               for lot in lots.values()
+               for sensor_id, kind in ((lot.scale_id, "scale"), (lot.reader_id, "rfid"),
+                                       (lot.probe_id, "temperature"))}
+    registry = reg.Registry(
+        lenders={x.id: reg.Lender(x.id) for x in scenario.lenders},
+        borrowers={x.id: reg.Borrower(x.id) for x in scenario.borrowers},
+        warehouses={w.id: reg.Warehouse(w.id, w.gateway) for w in scenario.warehouses},
+        gateways={w.gateway: reg.Gateway(w.gateway, w.id) for w in scenario.warehouses},
+        sensors=sensors, commodities=commodities, lots=lots,
+        loans={spec.id: build_loan(spec) for spec in scenario.loans})
+    return registry, sim_lots, gateways
+
+
+def _gateway_of(scenario: Scenario, warehouse_id: str) -> str:
+    return next(w.gateway for w in scenario.warehouses if w.id == warehouse_id)
+
+
+def monitor_config(scenario: Scenario) -> MonitorConfig:
+    """The monitor's tolerances match the scenario's instruments: its scale error is 4σ."""
+    defaults = MonitorConfig()
+    return MonitorConfig(reporting_period_s=scenario.step,
+                         scale_error_fraction=max(defaults.scale_error_fraction,
+                                                  4 * scenario.noise.scale_sigma))
