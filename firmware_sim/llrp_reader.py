@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from edge.drivers import Clock
 from edge.llrp import messages as m
 from edge.llrp import params as p
-from edge.llrp.errors import LlrpConnectionClosed, LlrpDecodeError
+from edge.llrp.errors import LlrpConnectionClosed, LlrpDecodeError, LlrpFramingError
 from edge.llrp.stream import LlrpStream
 from firmware_sim.models import RfidModel, TagRead
 
@@ -155,6 +155,8 @@ class _Session:
                 request = await self.stream.receive()
             except LlrpDecodeError as exc:
                 await self._send(m.ErrorMessage(p.LlrpStatus(p.STATUS_PARAMETER_ERROR, str(exc))))
+                if isinstance(exc, LlrpFramingError):
+                    return  # cannot find the next message boundary: hang up
                 continue
             except LlrpConnectionClosed:
                 return

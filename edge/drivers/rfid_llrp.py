@@ -96,7 +96,7 @@ class RfidLlrpDriver:
         self.dropped_rounds = 0  # rounds lost to the max_pending_rounds bound
         self._rounds: deque[Sample] = deque()
         self._round_tags: list[dict] = []
-        self._last_round_s = clock()
+        self._last_round_s = 0.0  # clock() of the last completed round (or of the first read)
         self._rounds_completed = 0
         self._last_failure = "none yet"
         self._stream: LlrpStream | None = None
@@ -114,7 +114,10 @@ class RfidLlrpDriver:
     async def read(self) -> list[Sample]:
         """Every inventory round completed since the last call, oldest first."""
         if self._runner is None:
+            self._last_round_s = self.clock()  # the silence clock starts with the client
             self._runner = asyncio.create_task(self._run(), name=f"rfid_llrp {self.config.sensor}")
+        if self._runner.done():
+            self._runner.result()  # the client loop only ends on a bug of ours: surface it
         if self._rounds:
             samples = list(self._rounds)
             self._rounds.clear()

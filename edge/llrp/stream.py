@@ -35,7 +35,11 @@ class LlrpStream:
         await self._writer.drain()
 
     async def receive(self) -> Message:
-        """The next whole message; LlrpDecodeError for a bad one (the stream stays usable)."""
+        """The next whole message.
+
+        LlrpDecodeError for a bad message (the stream stays usable); LlrpFramingError
+        when the stream itself is corrupt (close it).
+        """
         while not self._frames:
             chunk = await self._reader.read(READ_CHUNK_BYTES)
             if not chunk:

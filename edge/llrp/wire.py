@@ -9,7 +9,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from edge.llrp.errors import LlrpDecodeError, LlrpEncodeError
+from edge.llrp.errors import LlrpDecodeError, LlrpEncodeError, LlrpFramingError
 
 PROTOCOL_VERSION = 1  # LLRP 1.0.1
 HEADER = struct.Struct("!HII")  # version|type, total length, message id
@@ -154,7 +154,7 @@ def frame_length(header: bytes) -> int:
     """Total message length announced by a 10-byte header; rejects impossible lengths."""
     _, length, _ = ByteReader(header, "message header").unpack("HII")
     if not HEADER_BYTES <= length <= MAX_MESSAGE_BYTES:
-        raise LlrpDecodeError(f"message length {length} outside {HEADER_BYTES}..{MAX_MESSAGE_BYTES}")
+        raise LlrpFramingError(f"message length {length} outside {HEADER_BYTES}..{MAX_MESSAGE_BYTES}")
     return length
 
 

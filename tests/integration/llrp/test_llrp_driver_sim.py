@@ -192,3 +192,32 @@ def test_aclose_leaves_the_reader_without_connections():
             assert not driver.is_connected
 
     asyncio.run(scenario())
+
+
+class FakeClock:
+    def __init__(self, now_s: float = 1_700_000_000.0) -> None:
+        self.now_s = now_s
+
+    def __call__(self) -> float:
+        return self.now_s
+
+
+def test_silence_is_measured_on_the_injected_clock_from_the_first_read():
+    async def scenario():
+        async with SimulatedLlrpReader(RecordingRfidModel()) as reader:
+            port = reader.port  # closed again: nothing listens there
+        clock = FakeClock()
+        config = RfidLlrpConfig(sensor="lot-1-rfid", host="127.0.0.1", port=port, dead_after_s=30)
+        driver = RfidLlrpDriver(config, clock)
+        try:
+            clock.now_s += 3600  # constructed long before the agent starts reading
+            assert await driver.read() == []
+            clock.now_s += 29.9
+            assert await driver.read() == []
+            clock.now_s += 0.1
+            with pytest.raises(DriverError, match="no inventory round for 30 s"):
+                await driver.read()
+        finally:
+            await driver.aclose()
+
+    asyncio.run(scenario())

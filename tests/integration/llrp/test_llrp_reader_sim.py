@@ -162,3 +162,19 @@ async def _messages(tcp_reader: asyncio.StreamReader, count: int) -> list[m.Mess
     while len(frames) < count:
         frames += reassembler.feed(await tcp_reader.read(4096))
     return [m.decode_message(frame) for frame in frames]
+
+
+def test_corrupt_framing_gets_an_error_message_then_a_hang_up():
+    async def scenario():
+        async with SimulatedLlrpReader(RecordingRfidModel()) as reader:
+            tcp_reader, tcp_writer = await asyncio.open_connection("127.0.0.1", reader.port)
+            try:
+                tcp_writer.write(struct.pack("!HII", (1 << 10) | 1, 3, 7))  # length below the header
+                replies = await asyncio.wait_for(_messages(tcp_reader, 2), 2.0)
+                assert await asyncio.wait_for(tcp_reader.read(), 2.0) == b""  # closed by the reader
+            finally:
+                tcp_writer.close()
+                await tcp_writer.wait_closed()
+        assert isinstance(replies[1], m.ErrorMessage)
+
+    asyncio.run(scenario())

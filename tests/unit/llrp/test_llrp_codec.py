@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge.llrp import FrameReassembler, LlrpDecodeError, LlrpEncodeError, UnknownMessage, decode_message, encode_message
+from edge.llrp import (FrameReassembler, LlrpDecodeError, LlrpEncodeError, LlrpFramingError, UnknownMessage,
+                       decode_message, encode_message)
 from edge.llrp import messages as m
 from edge.llrp import params as p
 from edge.llrp.wire import MAX_MESSAGE_BYTES
@@ -117,7 +118,7 @@ def test_reassembler_byte_by_byte():
 
 @pytest.mark.parametrize("length", [0, 9, MAX_MESSAGE_BYTES + 1])
 def test_reassembler_rejects_impossible_lengths(length):
-    with pytest.raises(LlrpDecodeError):
+    with pytest.raises(LlrpFramingError):
         FrameReassembler().feed(struct.pack("!HII", (1 << 10) | 62, length, 1))
 
 
