@@ -15,7 +15,7 @@ from backend.domain.alerts import AlertBook, Condition
 from backend.domain.config import MonitorConfig
 from backend.domain.observations import GatewayMessage, LotSample, PriceTick
 from backend.domain.registry import Loan, Registry
-from backend.domain.stock import LotView, QuantityHistory, assess_lot, valued_quantity
+from backend.domain.stock import LotView, ValuedQuantity, assess_lot, next_valued
 
 _CENT = Decimal("0.01")
 DEFAULT_CONFIG = MonitorConfig()
@@ -69,9 +69,7 @@ class MonitorState:
     standings: Mapping[str, ltv.LoanStanding] = field(default_factory=_empty)
     alerts: AlertBook = AlertBook()
     lot_views: Mapping[str, LotView] = field(default_factory=_empty)
-    # Lot id → recent observed quantities, and the quantity valuation uses now.
-    quantity_history: Mapping[str, QuantityHistory] = field(default_factory=_empty)
-    valued_quantities: Mapping[str, Decimal] = field(default_factory=_empty)
+    valued: Mapping[str, ValuedQuantity] = field(default_factory=_empty)
     loan_views: Mapping[str, LoanView] = field(default_factory=_empty)
 
 
@@ -92,10 +90,8 @@ def step(state: MonitorState, registry: Registry, messages: Sequence[GatewayMess
     lot_views, conditions = _assess_lots(state, registry, gateway_tracks, lot_tracks, now_s, config)
     conditions += [c for gw_id, track in gateway_tracks.items()
                    for c in gateways.gateway_conditions(gw_id, track, now_s, config)]
-    history, valued = {}, {}
-    for lot_id, view in lot_views.items():
-        valued[lot_id], history[lot_id] = valued_quantity(
-            state.quantity_history.get(lot_id, ()), view, now_s, config.confirmation_s)
+    valued = {lot_id: next_valued(state.valued.get(lot_id), view, now_s, config.confirmation_s)
+              for lot_id, view in lot_views.items()}
     prices, price_conditions = _mark_prices(state, registry, market.ticks, now_s, config)
     conditions += price_conditions
     standings, loan_views, loan_conditions, changes = _value_loans(
@@ -104,7 +100,7 @@ def step(state: MonitorState, registry: Registry, messages: Sequence[GatewayMess
     book, alert_events = alerts.update(state.alerts, [*conditions, *notices], int(now_s),
                                        config.confirmation_s, config.clear_s)
     new_state = MonitorState(started_s, gateway_tracks, lot_tracks, prices, standings, book,
-                             lot_views, history, valued, loan_views)
+                             lot_views, valued, loan_views)
     return StepResult(new_state, (*changes, *alert_events))
 
 
@@ -193,7 +189,7 @@ def _mark_prices(state: MonitorState, registry: Registry, ticks: Sequence[PriceT
     return marks, conditions
 
 
-def _collateral_value(loan: Loan, registry: Registry, quantities: Mapping[str, Decimal],
+def _collateral_value(loan: Loan, registry: Registry, valued: Mapping[str, ValuedQuantity],
                       lot_tracks: Mapping[str, LotTrack],
                       prices: Mapping[str, valuation.PriceMark],
                       market: Market, now_s: float) -> tuple[Decimal | None, bool]:
@@ -209,7 +205,7 @@ def _collateral_value(loan: Loan, registry: Registry, quantities: Mapping[str, D
         price = valuation.unit_price(mark.accepted, commodity, loan.currency, market.fx_rates)
         quality = valuation.quality_factor(lot_tracks[lot_id].probe.exposure_degree_min,
                                            commodity)
-        total += valuation.lot_value(quantities[lot_id], price, loan.haircut,
+        total += valuation.lot_value(valued[lot_id].quantity, price, loan.haircut,
                                      quality)
     return total.quantize(_CENT), stale
 
@@ -235,12 +231,12 @@ def _ltv_conditions(loan: Loan, view: LoanView, cured: bool) -> list[Condition]:
     return conditions
 
 
-def _value_loans(state: MonitorState, registry: Registry, quantities: Mapping[str, Decimal],
+def _value_loans(state: MonitorState, registry: Registry, valued: Mapping[str, ValuedQuantity],
                  lot_tracks: Mapping[str, LotTrack], prices: Mapping[str, valuation.PriceMark],
                  market: Market, now_s: float, config: MonitorConfig):
     standings, views, conditions, changes = {}, {}, [], []
     for loan_id, loan in registry.loans.items():
-        value, stale = _collateral_value(loan, registry, quantities, lot_tracks, prices, market,
+        value, stale = _collateral_value(loan, registry, valued, lot_tracks, prices, market,
                                          now_s)
         ratio = None if value is None else valuation.loan_to_value(loan.outstanding, value)
         previous = state.standings.get(loan_id) or ltv.LoanStanding(since_s=now_s)

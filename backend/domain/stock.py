@@ -83,17 +83,24 @@ def assess_lot(lot: Lot, registry: Registry, rfid: RfidTrack, scale: ScaleTrack,
                    tolerance_kg)
 
 
-QuantityHistory = tuple[tuple[float, Decimal], ...]
+
+@dataclass(frozen=True, slots=True)
+class ValuedQuantity:
+    """The quantity valuation uses. A fall is adopted only once it has lasted the
+    confirmation window, exactly when its stock alert confirms, so a missed read can never
+    flip a loan's status; a rise is adopted at once. Never above the pledge."""
+
+    quantity: Decimal
+    lower_since_s: float | None = None         # observed below `quantity` since then
 
 
-def valued_quantity(history: QuantityHistory, view: LotView, now_s: float,
-                    window_s: float) -> tuple[Decimal, QuantityHistory]:
-    """The quantity to value: the highest observed over the confirmation window, capped at
-    the pledge. A loss moves the valuation only once it has lasted the window, exactly when
-    its stock alert confirms, so a missed read can never flip a loan's status. Before any
-    history the pledge itself is the starting point."""
-    if not history:
-        history = ((now_s, view.pledged_quantity),)
-    kept = tuple(entry for entry in history if now_s - entry[0] < window_s)
-    kept += ((now_s, view.observed_quantity),)
-    return min(view.pledged_quantity, max(q for _, q in kept)), kept
+def next_valued(previous: ValuedQuantity | None, view: LotView, now_s: float,
+                window_s: float) -> ValuedQuantity:
+    observed, pledged = view.observed_quantity, view.pledged_quantity
+    previous = previous or ValuedQuantity(pledged)   # before any history, the pledge
+    if observed >= previous.quantity:
+        return ValuedQuantity(min(observed, pledged))
+    since_s = now_s if previous.lower_since_s is None else previous.lower_since_s
+    if now_s - since_s >= window_s:
+        return ValuedQuantity(min(observed, pledged))
+    return ValuedQuantity(min(previous.quantity, pledged), since_s)

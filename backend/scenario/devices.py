@@ -15,6 +15,20 @@ from backend.domain.observations import GatewayMessage, LotSample, RfidRound
 from firmware_sim.models import Fault, Lot, RfidModel, ScaleModel, TemperatureModel
 
 
+class WeighedLot(Lot):
+    """`Lot` that remembers its goods weight until items leave or contents change (the
+    scale reads it every step; summing every item each time dominated the run time)."""
+
+    _weight_key: tuple[int, float] | None = None
+    _weight_kg: float = 0.0
+
+    def goods_weight_kg(self) -> float:
+        key = (len(self.items), self.missing_fraction)
+        if key != self._weight_key:
+            self._weight_key, self._weight_kg = key, super().goods_weight_kg()
+        return self._weight_kg
+
+
 class SampledReader(RfidModel):
     """`RfidModel` with the same odds, drawn in bulk: the number of missed tags in a round is
     binomial and which ones are missed is uniform, which is exactly independent per-tag reads

@@ -6,7 +6,7 @@ from decimal import Decimal
 from backend.domain import registry as reg
 from backend.domain.config import MonitorConfig
 from backend.domain.valuation import KG_PER_UNIT
-from backend.scenario.devices import SampledReader, SimGateway, SimLot, device_rng
+from backend.scenario.devices import SampledReader, SimGateway, SimLot, WeighedLot, device_rng
 from backend.scenario.model import LotSpec, Scenario
 from firmware_sim.models import Lot, ScaleModel, TemperatureModel
 
@@ -60,7 +60,7 @@ def build_world(scenario: Scenario) -> tuple[reg.Registry, dict[str, SimLot], di
     lots, sim_lots = {}, {}
     for index, spec in enumerate(scenario.lots):
         commodity = commodities[spec.commodity]
-        goods = Lot.of_items(lot_epc_prefix(index), spec.items, item_weight_kg(spec, commodity.unit))
+        goods = WeighedLot.of_items(lot_epc_prefix(index), spec.items, item_weight_kg(spec, commodity.unit))
         lots[spec.id] = build_lot(spec, index, commodity, goods)
         normal_c = normal_temperature_c(spec, commodity)
         sim_lots[spec.id] = SimLot(
