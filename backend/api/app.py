@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 
 from backend.api import gateways, health, readings
 
@@ -11,6 +12,11 @@ def create_app(context) -> FastAPI:
     app = FastAPI(title="PledgeWatch", version="1", openapi_url="/openapi.json")
     app.state.context = context
     app.include_router(health.router)
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/docs")  # the supervisor dashboard will live here
+
     if "api" in context.settings.roles:
         app.include_router(readings.router)
         app.include_router(gateways.router)

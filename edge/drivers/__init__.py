@@ -26,6 +26,7 @@ BUILTIN_DRIVERS = {
     "sim_lot": "edge.drivers.simulated",
     "scale_modbus": "edge.drivers.scale_modbus",
     "temperature_modbus": "edge.drivers.temperature_modbus",
+    "rfid_llrp": "edge.drivers.rfid_llrp",
 }
 
 
