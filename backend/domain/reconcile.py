@@ -4,7 +4,7 @@
 |-------------------------------------------------------|---------------------------|
 | pledged tags not read (RFID usable)                   | unauthorized_removal      |
 | every tag read, but the weight is below what they weigh | weight_count_mismatch   |
-| weight above what the read tags can weigh             | sensor_fault (over-read)  |
+| weight above what every item of the lot can weigh     | sensor_fault (over-read)  |
 | RFID unusable, weight below the pledge                | stock_shortfall           |
 | neither RFID nor scale usable, gateway delivering     | monitoring_blind          |
 | our EPCs read at another warehouse                    | tag_conflict              |
@@ -38,14 +38,14 @@ def stock_conditions(lot: Lot, view: LotView, registry: Registry,
     weight_kg = view.weight_net_kg
     if weight_kg is not None:
         low = weight_kg < view.expected_weight_kg - view.tolerance_kg
-        high = weight_kg > view.expected_weight_kg + view.tolerance_kg
+        high = weight_kg > view.max_weight_kg
         measured = {"weight_kg": round(weight_kg, 1),
                     "expected_kg": round(view.expected_weight_kg, 1)}
         if low and view.rfid_ok:
             conditions.append(_lot_condition("weight_count_mismatch", lot, registry, **measured))
         elif low:
             conditions.append(_lot_condition("stock_shortfall", lot, registry, **measured))
-        elif high and view.rfid_ok and not view.missing_epcs:
+        elif high:
             conditions.append(Condition("sensor_fault", lot.scale_id, lot=lot.id,
                                         gateway=registry.gateway_of_lot(lot.id),
                                         details={"sensor": "scale", "mode": "over-read",

@@ -40,6 +40,10 @@ class LotView:
     weight_net_kg: float | None                # None when the scale is unusable
     expected_weight_kg: float                  # what the present tags (or the pledge) weigh
     tolerance_kg: float
+    # Every item of the lot, released ones included, plus tolerance: a heavier reading is
+    # the scale's fault (checked against the lot, not the tags read, so a missed read
+    # cannot look like drift).
+    max_weight_kg: float
 
 
 def _scale_quantity(pledged_quantity: Decimal, pledged_kg: float, pledged_here_kg: float,
@@ -80,7 +84,8 @@ def assess_lot(lot: Lot, registry: Registry, rfid: RfidTrack, scale: ScaleTrack,
         observed_quantity, observed_items = held.observed_quantity, held.observed_items
     return LotView(lot.id, len(pledged), pledged_quantity, observed_items, observed_quantity,
                    rfid_ok, scale_ok, missing, seen - lot.epcs, weight_net_kg, expected_kg,
-                   tolerance_kg)
+                   tolerance_kg, lot.total_weight_kg * (1 + config.weight_tolerance_fraction)
+                   + config.scale_resolution_kg)
 
 
 
