@@ -249,7 +249,8 @@ def file_error(path: str, root: yaml.Node | None, loc: tuple, message: str) -> S
 
 
 def _first_error(error: ValidationError) -> tuple[tuple, str]:
-    detail = error.errors()[0]
+    # An unknown key explains more than the "missing" errors a misspelt key also causes.
+    detail = min(error.errors(), key=lambda d: d["type"] != "extra_forbidden")
     loc = tuple(detail["loc"])
     if loc[:1] == ("events",) and len(loc) > 2 and loc[2] in _EVENT_TYPES:
         loc = loc[:2] + loc[3:]                # drop the union's tag from the path
