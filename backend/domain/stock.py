@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from statistics import median
 
 from backend.domain.config import MonitorConfig
 from backend.domain.registry import Lot, Registry
@@ -55,23 +54,37 @@ def _scale_quantity(pledged_quantity: Decimal, pledged_kg: float, pledged_here_k
     return (pledged_quantity * share).quantize(_QUANTITY_STEP)
 
 
+def _median(values: tuple[float, ...]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def _rfid_sets(lot: Lot, pledged: frozenset[str], rfid: RfidTrack):
+    """(own EPCs read, pledged present, foreign EPCs read) over the read window."""
+    seen = frozenset().union(*(r.epcs for r in rfid.rounds))
+    if seen == lot.epcs:                           # the usual case: everything, nothing else
+        return lot.epcs, pledged, frozenset()
+    own_seen = seen & lot.epcs
+    return own_seen, pledged & own_seen, seen - lot.epcs
+
+
 def assess_lot(lot: Lot, registry: Registry, rfid: RfidTrack, scale: ScaleTrack,
                held: LotView | None, now_s: float, config: MonitorConfig) -> LotView:
     pledged = registry.pledged_epcs[lot.id]
     pledged_quantity = registry.pledged_quantity[lot.id]
     rfid_ok = rfid_usable(rfid, now_s, config)
     scale_ok = scale_usable(scale, now_s, config)
-    seen = frozenset().union(*(r.epcs for r in rfid.rounds)) if rfid_ok else frozenset()
     # Without RFID the pledge itself is the reference the scale is checked against.
-    own_seen = seen & lot.epcs if rfid_ok else pledged
-    present = pledged & own_seen
-    missing = pledged - present
+    own_seen, present, foreign = (_rfid_sets(lot, pledged, rfid) if rfid_ok
+                                  else (pledged, pledged, frozenset()))
+    missing = pledged - present if len(present) < len(pledged) else frozenset()
     present_kg = lot.weight_kg(present)
     expected_kg = lot.weight_kg(own_seen)          # released items still here weigh too
     tolerance_kg = expected_kg * config.weight_tolerance_fraction + config.scale_resolution_kg
-    observed_quantity = lot.quantity(present)
+    observed_quantity = pledged_quantity if not missing else lot.quantity(present)
     observed_items = len(present)
-    weight_net_kg = median(scale.weights_kg) - lot.tare_kg if scale_ok else None
+    weight_net_kg = _median(scale.weights_kg) - lot.tare_kg if scale_ok else None
     if weight_net_kg is not None:
         pledged_here_kg = weight_net_kg - (expected_kg - present_kg)
         by_weight = _scale_quantity(pledged_quantity, lot.weight_kg(pledged), pledged_here_kg,
@@ -83,10 +96,9 @@ def assess_lot(lot: Lot, registry: Registry, rfid: RfidTrack, scale: ScaleTrack,
     if not rfid_ok and not scale_ok and held is not None:
         observed_quantity, observed_items = held.observed_quantity, held.observed_items
     return LotView(lot.id, len(pledged), pledged_quantity, observed_items, observed_quantity,
-                   rfid_ok, scale_ok, missing, seen - lot.epcs, weight_net_kg, expected_kg,
+                   rfid_ok, scale_ok, missing, foreign, weight_net_kg, expected_kg,
                    tolerance_kg, lot.total_weight_kg * (1 + config.weight_tolerance_fraction)
                    + config.scale_resolution_kg)
-
 
 
 @dataclass(frozen=True, slots=True)
