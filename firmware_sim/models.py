@@ -145,6 +145,7 @@ class RfidModel:
                  antennas: int = 1) -> None:
         self.lot, self.rng, self.read_rate, self.antennas = lot, rng, read_rate, antennas
         self.extra_epcs: set[str] = set()  # foreign tags also in range (cloned tags)
+        self.unreadable_epcs: set[str] = set()  # tags lost or damaged: goods present, never read
         self.dead_until_s: float = -math.inf
         self.dead_from_s: float = math.inf
 
@@ -153,7 +154,7 @@ class RfidModel:
         if self.dead_from_s <= now_s < self.dead_until_s:
             return None
         reads = []
-        for epc in sorted(set(self.lot.items) | self.extra_epcs):
+        for epc in sorted((set(self.lot.items) | self.extra_epcs) - self.unreadable_epcs):
             if self.rng.random() < self.read_rate:
                 antenna = 1 + self.rng.randrange(self.antennas)
                 rssi = int(round(self.rng.gauss(-58.0, 4.0)))

@@ -133,9 +133,19 @@ def sim() -> None:
 
 @sim.command("devices")
 @config_option
-def sim_devices(config_path) -> None:
-    """Simulated scales, probes and RFID readers for one gateway."""
-    _not_yet("sim devices (Modbus/LLRP device simulators)")
+@click.option("-v", "--verbose", is_flag=True)
+def sim_devices(config_path, verbose) -> None:
+    """Simulated scales, probes and RFID readers for one gateway (Modbus TCP, LLRP).
+
+    Prints the bound ports as one JSON line; faults go to the HTTP control port
+    (see docs/edge.md)."""
+    from firmware_sim.devices import SimDevicesSettings, run_devices
+    _logging(verbose)
+    settings = _load(SimDevicesSettings, config_path)
+    try:
+        _run_until_signalled(run_devices(settings, echo=lambda line: click.echo(line)))
+    except OSError as exc:  # a port already taken, an unknown host
+        raise CliError(f"sim devices: {exc}") from exc
 
 
 @sim.command("fleet")
