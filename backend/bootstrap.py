@@ -2,11 +2,17 @@
 from __future__ import annotations
 
 import logging
+import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Callable
 
 import uvicorn
 
+from backend.adapters.db.engine import make_engine, migrate
+from backend.adapters.db.monitor_repo import SqlAlerts, SqlPriceMarks, SqlStandings
+from backend.adapters.db.registry_repo import SqlRegistry
 from backend.adapters.mqtt_ingest import MqttIngest
 from backend.adapters.sqlite_ledger import SqliteIngestLedger
 from backend.adapters.sqlite_readings import SqliteReadingStore
@@ -14,8 +20,17 @@ from backend.api.app import create_app
 from backend.metrics import Metrics
 from backend.ports import IngestLedger, ReadingStore
 from backend.services.api_keys import ApiKeyring
+from backend.domain.config import MonitorConfig
+from backend.domain.observations import PriceTick
+from backend.scenario.errors import ScenarioError
+from backend.scenario.model import load_scenario
+from backend.services.book import opening_prices, registry_from_book
 from backend.services.ingest import IngestService
+from backend.services.monitor import MonitorLoop, MonitorService
+from backend.services.registry import RegistryService
+from backend.services.releases import ReleaseService
 from backend.settings import BackendSettings
+from edge.config import ConfigError
 from edge.keys import load_public_key
 
 log = logging.getLogger("pledgewatch.backend")
@@ -24,30 +39,89 @@ log = logging.getLogger("pledgewatch.backend")
 @dataclass
 class BackendContext:
     settings: BackendSettings
+    clock: Callable[[], float]
     metrics: Metrics
     readings: ReadingStore
     ledger: IngestLedger
     keyring: ApiKeyring
+    registry: RegistryService
+    alerts: SqlAlerts
+    standings: SqlStandings
+    prices: SqlPriceMarks
+    releases: ReleaseService
+    monitor: MonitorService | None
     ingest: MqttIngest | None
+    monitor_loop: MonitorLoop | None
+
+    def start(self) -> None:
+        if self.ingest:
+            self.ingest.start()
+        if self.monitor_loop:
+            self.monitor_loop.start()
 
     def close(self) -> None:
+        if self.monitor_loop:
+            self.monitor_loop.stop()
         if self.ingest:
             self.ingest.stop()
         self.readings.close()
         self.ledger.close()
 
 
-def build_context(settings: BackendSettings) -> BackendContext:
+def _reading_store(settings: BackendSettings) -> ReadingStore:
+    return SqliteReadingStore(settings.data_dir / "readings.sqlite")
+
+
+def _ingest(settings: BackendSettings, readings: ReadingStore, ledger: IngestLedger,
+            metrics: Metrics) -> MqttIngest:
+    keys = {g.id: load_public_key(g.public_key_pem) if g.public_key_pem else None
+            for g in settings.gateways}
+    return MqttIngest(settings.broker, settings.ingest,
+                      IngestService(readings, ledger, keys, settings.ingest, metrics))
+
+
+def _monitor_config(settings: BackendSettings) -> MonitorConfig:
+    m = settings.monitor
+    return MonitorConfig(reporting_period_s=m.reporting_period_s, confirmation_s=m.confirmation_s,
+                         clear_s=m.clear_s)
+
+
+def _load_book(settings: BackendSettings, registry: RegistryService, prices: SqlPriceMarks,
+               clock: Callable[[], float]) -> None:
+    """Fill an empty registry from the configured book file, with its opening prices."""
+    if settings.book is None:
+        return
+    try:
+        book, _ = load_scenario(settings.book)
+    except ScenarioError as exc:
+        raise ConfigError(f"book {settings.book}: {exc}") from exc
+    if registry.seed_if_empty(registry_from_book(book)):
+        for mark in opening_prices(book):
+            prices.add(PriceTick(mark.commodity_id, mark.price, mark.currency, mark.per_unit, clock()),
+                       source="book")
+        log.info("registry loaded from %s", settings.book)
+
+
+def build_context(settings: BackendSettings, clock: Callable[[], float] = time.time) -> BackendContext:
     metrics = Metrics()
-    readings = SqliteReadingStore(settings.data_dir / "readings.sqlite")
+    readings = _reading_store(settings)
     ledger = SqliteIngestLedger(settings.data_dir / "state.sqlite")
-    ingest = None
-    if "ingest" in settings.roles:
-        keys = {g.id: load_public_key(g.public_key_pem) if g.public_key_pem else None
-                for g in settings.gateways}
-        service = IngestService(readings, ledger, keys, settings.ingest, metrics)
-        ingest = MqttIngest(settings.broker, settings.ingest, service)
-    return BackendContext(settings, metrics, readings, ledger, ApiKeyring(settings.api_keys), ingest)
+    engine = make_engine(settings.resolved_database_url())
+    migrate(engine)
+    registry = RegistryService(SqlRegistry(engine), clock)
+    alerts, standings, prices = SqlAlerts(engine), SqlStandings(engine), SqlPriceMarks(engine)
+    _load_book(settings, registry, prices, clock)
+    ingest = _ingest(settings, readings, ledger, metrics) if "ingest" in settings.roles else None
+    monitor = loop = None
+    if "monitor" in settings.roles:
+        monitor = MonitorService(registry, readings, alerts, standings, prices,
+                                 _monitor_config(settings), clock, metrics)
+        loop = MonitorLoop(monitor, settings.monitor.interval_s)
+    releases = ReleaseService(
+        registry, lambda loan_id: getattr(standings.all().get(loan_id), "collateral_value", None),
+        monitor.value_per_item if monitor else lambda lot_id, loan_id: Decimal(0), clock)
+    return BackendContext(settings, clock, metrics, readings, ledger, ApiKeyring(settings.api_keys),
+                          registry, alerts, standings, prices, releases, monitor, ingest, loop)
 
 
 def run_backend(settings: BackendSettings) -> None:
@@ -56,8 +130,7 @@ def run_backend(settings: BackendSettings) -> None:
 
     @asynccontextmanager
     async def lifespan(app):
-        if context.ingest:
-            context.ingest.start()
+        context.start()
         try:
             yield
         finally:

@@ -51,6 +51,16 @@ class IngestSettings(BaseModel):
     accept_unsigned: bool = False  # only for gateways registered without a key
 
 
+class MonitorSettings(BaseModel):
+    """How the monitor judges the book (see backend/domain/config.py for the meaning)."""
+
+    model_config = {"extra": "forbid"}
+    interval_s: float = Field(2.0, gt=0)  # how often it looks at new readings and prices
+    reporting_period_s: int = Field(60, ge=1)  # how often gateways report each sensor
+    confirmation_s: int = Field(600, ge=0, le=900)  # a noisy condition must hold this long
+    clear_s: int = Field(300, ge=0)
+
+
 class HttpSettings(BaseModel):
     model_config = {"extra": "forbid"}
     host: str = "127.0.0.1"
@@ -60,9 +70,17 @@ class HttpSettings(BaseModel):
 class BackendSettings(RoleSettings):
     roles: list[Literal["ingest", "api", "monitor"]] = Field(default_factory=lambda: list(ROLES))
     data_dir: Path = Path("pledgewatch-data")  # embedded SQLite databases live here
+    # Registry, alerts and standings; default SQLite in data_dir. PostgreSQL for several
+    # backend processes: postgresql+psycopg://user@host/db
+    database_url: str | None = None
+    book: Path | None = None  # a book file (scenario format) loaded when the registry is empty
+    monitor: MonitorSettings = MonitorSettings()
     broker: BrokerSettings = BrokerSettings()
     http: HttpSettings = HttpSettings()
     ingest: IngestSettings = IngestSettings()
     gateways: list[GatewayEntry] = Field(default_factory=list)
     api_keys: list[ApiKeyEntry] = Field(default_factory=list)
     demo_mode: bool = False
+
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'registry.sqlite').resolve()}"

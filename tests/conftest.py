@@ -20,3 +20,23 @@ def mosquitto(tmp_path):
     broker = start_broker(tmp_path / "broker", prefer="mosquitto")
     yield broker
     broker.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One real PostgreSQL for the run (a fresh database per test via `database_url`)."""
+    from tests_pg import PostgresServer  # tests/ is on sys.path (rootdir conftest)
+    if not PostgresServer.available():
+        pytest.fail("PostgreSQL server binaries are missing: run `make test`, which installs them")
+    server = PostgresServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """Each relational test runs on SQLite and on a real PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'registry.sqlite'}"
+    return request.getfixturevalue("postgres_server").new_database()

@@ -218,3 +218,15 @@ class Registry:
     def lender_of_lot(self, lot_id: str) -> str | None:
         loan_id = self.loan_of_lot.get(lot_id)
         return self.loans[loan_id].lender_id if loan_id else None
+
+
+def derive_sensors(lots: Mapping[str, Lot], warehouses: Mapping[str, Warehouse]) -> dict[str, Sensor]:
+    """The sensors implied by the lots: each lot's scale, reader and (optional) probe."""
+    sensors = {}
+    for lot in lots.values():
+        gateway_id = warehouses[lot.warehouse_id].gateway_id
+        for sensor_id, kind in ((lot.scale_id, "scale"), (lot.reader_id, "rfid"),
+                                (lot.probe_id, "temperature")):
+            if sensor_id is not None:
+                sensors[sensor_id] = Sensor(sensor_id, kind, gateway_id, lot.id)
+    return sensors

@@ -1,0 +1,11 @@
+"""Alembic environment: the engine comes from backend.adapters.db.engine.migrate."""
+from alembic import context
+
+from backend.adapters.db.tables import metadata
+
+engine = context.config.attributes["engine"]
+with engine.begin() as connection:
+    context.configure(connection=connection, target_metadata=metadata,
+                      render_as_batch=connection.dialect.name == "sqlite")
+    with context.begin_transaction():
+        context.run_migrations()

@@ -1,0 +1,157 @@
+"""What the monitor keeps in the relational database: alerts, loan standings, price marks."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Mapping, Sequence
+
+from sqlalchemy import Engine, and_, insert, select, update
+
+from backend.adapters.db import tables as t
+from backend.domain.alerts import Alert, AlertOpened, AlertResolved
+from backend.domain.ltv import LoanStanding
+from backend.domain.observations import PriceTick
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    id: str
+    type: str
+    subject: str
+    severity: str
+    state: str
+    opened_at_s: float
+    acknowledged_at_s: float | None
+    acknowledged_by: str | None
+    ack_note: str | None
+    resolved_at_s: float | None
+    resolved_by: str | None
+    loan: str | None
+    lot: str | None
+    lender: str | None
+    gateway: str | None
+    details: Mapping[str, Any]
+
+
+def _record(row) -> AlertRecord:
+    return AlertRecord(row.id, row.type, row.subject, row.severity, row.state, row.opened_at_s,
+                       row.acknowledged_at_s, row.acknowledged_by, row.ack_note, row.resolved_at_s,
+                       row.resolved_by, row.loan_id, row.lot_id, row.lender_id, row.gateway_id,
+                       row.details)
+
+
+class SqlAlerts:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def apply(self, events: Sequence[object], subjects: Mapping[str, str]) -> None:
+        """Store opened alerts and resolutions; `subjects` maps alert id -> condition subject."""
+        with self.engine.begin() as db:
+            for event in events:
+                if isinstance(event, AlertOpened):
+                    db.execute(insert(t.alerts).values(_opened_row(event.alert, subjects[event.alert.id])))
+                elif isinstance(event, AlertResolved):
+                    db.execute(update(t.alerts).where(t.alerts.c.id == event.alert.id)
+                               .values(state="resolved", resolved_at_s=event.alert.resolved_at_s))
+
+    def active(self) -> list[AlertRecord]:
+        with self.engine.connect() as db:
+            rows = db.execute(select(t.alerts).where(t.alerts.c.state != "resolved"))
+            return [_record(r) for r in rows]
+
+    def resolved_by_people_since(self, since_s: float) -> list[AlertRecord]:
+        with self.engine.connect() as db:
+            rows = db.execute(select(t.alerts).where(and_(
+                t.alerts.c.resolved_by.is_not(None), t.alerts.c.resolved_at_s >= since_s)))
+            return [_record(r) for r in rows]
+
+    def find(self, *, state: str | None = None, type_: str | None = None,
+             lender: str | None = None, limit: int = 100, offset: int = 0) -> list[AlertRecord]:
+        query = select(t.alerts)
+        for column, value in ((t.alerts.c.state, state), (t.alerts.c.type, type_),
+                              (t.alerts.c.lender_id, lender)):
+            if value is not None:
+                query = query.where(column == value)
+        query = query.order_by(t.alerts.c.opened_at_s.desc(), t.alerts.c.id).limit(limit).offset(offset)
+        with self.engine.connect() as db:
+            return [_record(r) for r in db.execute(query)]
+
+    def get(self, alert_id: str) -> AlertRecord | None:
+        with self.engine.connect() as db:
+            row = db.execute(select(t.alerts).where(t.alerts.c.id == alert_id)).first()
+        return _record(row) if row else None
+
+    def acknowledge(self, alert_id: str, by: str, note: str | None, at_s: float) -> bool:
+        """Open -> acknowledged; False when the alert is not open."""
+        with self.engine.begin() as db:
+            done = db.execute(update(t.alerts).where(and_(t.alerts.c.id == alert_id,
+                                                          t.alerts.c.state == "open"))
+                              .values(state="acknowledged", acknowledged_at_s=at_s,
+                                      acknowledged_by=by, ack_note=note))
+        return done.rowcount == 1
+
+    def resolve(self, alert_id: str, by: str, at_s: float) -> bool:
+        with self.engine.begin() as db:
+            done = db.execute(update(t.alerts).where(and_(t.alerts.c.id == alert_id,
+                                                          t.alerts.c.state != "resolved"))
+                              .values(state="resolved", resolved_at_s=at_s, resolved_by=by))
+        return done.rowcount == 1
+
+
+def _opened_row(alert: Alert, subject: str) -> dict:
+    return {"id": alert.id, "type": alert.type, "subject": subject, "severity": alert.severity,
+            "state": "open", "opened_at_s": alert.opened_at_s, "loan_id": alert.loan,
+            "lot_id": alert.lot, "lender_id": alert.lender, "gateway_id": alert.gateway,
+            "details": dict(alert.details)}
+
+
+@dataclass(frozen=True)
+class StandingRecord:
+    loan_id: str
+    status: str
+    ltv: Decimal | None
+    collateral_value: Decimal | None
+    drawing_power: Decimal | None
+    cure_deadline_s: float | None
+    cure_amount: Decimal | None
+    price_stale: bool
+    updated_at_s: float
+
+
+class SqlStandings:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def save(self, records: Sequence[StandingRecord]) -> None:
+        with self.engine.begin() as db:
+            db.execute(t.loan_standings.delete().where(
+                t.loan_standings.c.loan_id.in_([r.loan_id for r in records])))
+            if records:
+                db.execute(insert(t.loan_standings), [r.__dict__ for r in records])
+
+    def all(self) -> dict[str, StandingRecord]:
+        with self.engine.connect() as db:
+            return {r.loan_id: StandingRecord(**r._mapping) for r in db.execute(select(t.loan_standings))}
+
+    def standings(self) -> dict[str, LoanStanding]:
+        """What the LTV state machine needs to carry on after a restart."""
+        return {loan_id: LoanStanding(r.status, r.updated_at_s, r.cure_deadline_s)
+                for loan_id, r in self.all().items()}
+
+
+class SqlPriceMarks:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def add(self, tick: PriceTick, source: str) -> int:
+        with self.engine.begin() as db:
+            return db.execute(insert(t.price_marks).values(
+                commodity_id=tick.commodity_id, price=tick.price, currency=tick.currency,
+                per_unit=tick.per_unit, at_s=tick.at_s, source=source)).inserted_primary_key[0]
+
+    def after(self, mark_id: int) -> list[tuple[int, PriceTick]]:
+        with self.engine.connect() as db:
+            rows = db.execute(select(t.price_marks).where(t.price_marks.c.id > mark_id)
+                              .order_by(t.price_marks.c.id))
+            return [(r.id, PriceTick(r.commodity_id, r.price, r.currency, r.per_unit, r.at_s))
+                    for r in rows]

@@ -1,0 +1,127 @@
+"""The collateral registry in the relational database, loaded as a domain `Registry`."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from backend.adapters.db import tables as t
+from backend.domain import registry as reg
+
+
+class AlreadyPledged(Exception):
+    """The database refused a second active pledge of the same lot."""
+
+
+class DuplicateEntity(Exception):
+    """An id (or an EPC) that already exists."""
+
+
+class SqlRegistry:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- reading ---------------------------------------------------------------------
+
+    def load(self) -> reg.Registry:
+        with self.engine.connect() as db:
+            warehouses = {r.id: reg.Warehouse(r.id, r.gateway_id) for r in db.execute(select(t.warehouses))}
+            commodities = {r.id: reg.Commodity(r.id, r.unit, r.perishable, r.temperature_max_c,
+                                               r.price_max_age_s, r.quality_loss_per_degree_minute)
+                           for r in db.execute(select(t.commodities))}
+            items: dict[str, list[reg.TaggedItem]] = {}
+            for r in db.execute(select(t.lot_items).order_by(t.lot_items.c.epc)):
+                items.setdefault(r.lot_id, []).append(reg.TaggedItem(r.epc, r.quantity, r.weight_kg))
+            lots = {r.id: reg.Lot(r.id, r.warehouse_id, r.commodity_id, tuple(items.get(r.id, ())),
+                                  r.scale_id, r.reader_id, r.probe_id, r.tare_kg)
+                    for r in db.execute(select(t.lots))}
+            lots_of_loan: dict[str, list[str]] = {}
+            for r in db.execute(select(t.loan_lots).where(t.loan_lots.c.active)
+                                .order_by(t.loan_lots.c.position)):
+                lots_of_loan.setdefault(r.loan_id, []).append(r.lot_id)
+            loans = {r.id: _loan(r, tuple(lots_of_loan.get(r.id, ()))) for r in db.execute(select(t.loans))}
+            releases = tuple(reg.ReleaseOrder(r.id, r.loan_id, r.lot_id, frozenset(r.epcs),
+                                              r.approved_by, r.repayment, r.at_s)
+                             for r in db.execute(select(t.releases).order_by(t.releases.c.at_s)))
+            repayments = tuple(reg.Repayment(r.loan_id, r.amount, r.at_s)
+                               for r in db.execute(select(t.repayments).order_by(t.repayments.c.id)))
+            lenders = {r.id: reg.Lender(r.id) for r in db.execute(select(t.lenders))}
+            borrowers = {r.id: reg.Borrower(r.id) for r in db.execute(select(t.borrowers))}
+        gateways = {w.gateway_id: reg.Gateway(w.gateway_id, w.id) for w in warehouses.values()}
+        return reg.Registry(lenders, borrowers, warehouses, gateways, reg.derive_sensors(lots, warehouses),
+                            commodities, lots, loans, releases, repayments)
+
+    # -- writing ---------------------------------------------------------------------
+
+    def add(self, registry_delta: reg.Registry) -> None:
+        """Insert every entity of `registry_delta` (a registry holding only new entities)."""
+        with self.engine.begin() as db:
+            try:
+                _insert_all(db, registry_delta)
+            except IntegrityError as exc:
+                raise DuplicateEntity(str(exc.orig).splitlines()[0]) from exc
+
+    def pledge(self, loan_id: str, lot_id: str) -> None:
+        with self.engine.begin() as db:
+            position = db.scalar(select(func.count()).select_from(t.loan_lots)
+                                 .where(t.loan_lots.c.loan_id == loan_id))
+            try:
+                db.execute(insert(t.loan_lots).values(loan_id=loan_id, lot_id=lot_id,
+                                                      position=position, active=True))
+            except IntegrityError as exc:
+                raise AlreadyPledged(lot_id) from exc
+
+    def record_repayment(self, repayment: reg.Repayment, outstanding_after: Decimal) -> None:
+        with self.engine.begin() as db:
+            db.execute(insert(t.repayments).values(loan_id=repayment.loan_id, amount=repayment.amount,
+                                                   at_s=repayment.at_s))
+            self._set_outstanding(db, repayment.loan_id, outstanding_after)
+
+    def record_release(self, order: reg.ReleaseOrder, outstanding_after: Decimal) -> None:
+        with self.engine.begin() as db:
+            db.execute(insert(t.releases).values(
+                id=order.id, loan_id=order.loan_id, lot_id=order.lot_id, approved_by=order.approved_by,
+                repayment=order.repayment, at_s=order.at_s, epcs=sorted(order.epcs)))
+            if order.repayment > 0:
+                db.execute(insert(t.repayments).values(loan_id=order.loan_id, amount=order.repayment,
+                                                       at_s=order.at_s))
+            self._set_outstanding(db, order.loan_id, outstanding_after)
+
+    @staticmethod
+    def _set_outstanding(db, loan_id: str, outstanding: Decimal) -> None:
+        db.execute(update(t.loans).where(t.loans.c.id == loan_id).values(outstanding=outstanding))
+        if outstanding <= 0:  # repaid: its goods are free to back another loan
+            db.execute(update(t.loan_lots).where(t.loan_lots.c.loan_id == loan_id).values(active=False))
+
+
+def _loan(row, lot_ids: tuple[str, ...]) -> reg.Loan:
+    return reg.Loan(row.id, row.lender_id, row.borrower_id, row.outstanding, row.currency, lot_ids,
+                    row.haircut, reg.Thresholds(row.warning, row.margin_call, row.liquidation),
+                    row.target_ltv, row.cure_period_s)
+
+
+def _insert_all(db, new: reg.Registry) -> None:
+    for table, rows in (
+        (t.lenders, [{"id": x.id} for x in new.lenders.values()]),
+        (t.borrowers, [{"id": x.id} for x in new.borrowers.values()]),
+        (t.commodities, [{"id": c.id, "unit": c.unit, "perishable": c.perishable,
+                          "temperature_max_c": c.temperature_max_c, "price_max_age_s": c.price_max_age_s,
+                          "quality_loss_per_degree_minute": c.quality_loss_per_degree_minute}
+                         for c in new.commodities.values()]),
+        (t.warehouses, [{"id": w.id, "gateway_id": w.gateway_id} for w in new.warehouses.values()]),
+        (t.lots, [{"id": lot.id, "warehouse_id": lot.warehouse_id, "commodity_id": lot.commodity_id,
+                   "scale_id": lot.scale_id, "reader_id": lot.reader_id, "probe_id": lot.probe_id,
+                   "tare_kg": lot.tare_kg} for lot in new.lots.values()]),
+        (t.lot_items, [{"epc": i.epc, "lot_id": lot.id, "quantity": i.quantity, "weight_kg": i.weight_kg}
+                       for lot in new.lots.values() for i in lot.items]),
+        (t.loans, [{"id": x.id, "lender_id": x.lender_id, "borrower_id": x.borrower_id,
+                    "outstanding": x.outstanding, "currency": x.currency, "haircut": x.haircut,
+                    "warning": x.thresholds.warning, "margin_call": x.thresholds.margin_call,
+                    "liquidation": x.thresholds.liquidation, "target_ltv": x.target_ltv,
+                    "cure_period_s": x.cure_period_s} for x in new.loans.values()]),
+        (t.loan_lots, [{"loan_id": x.id, "lot_id": lot_id, "position": n, "active": True}
+                       for x in new.loans.values() for n, lot_id in enumerate(x.lot_ids)]),
+    ):
+        if rows:
+            db.execute(insert(table), rows)

@@ -1,0 +1,159 @@
+"""Relational state (SQLAlchemy Core): the collateral registry, alerts, loan standings, prices.
+
+SQLite by default, PostgreSQL for several backend processes; the schema is created and
+changed only by Alembic migrations (backend/adapters/db/migrations). Money and ratios are
+stored exactly (NUMERIC on PostgreSQL, decimal text on SQLite) and read back as Decimal.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import (JSON, Boolean, Column, Float, ForeignKey, Index, Integer, MetaData,
+                        Numeric, String, Table, Text, text)
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(naming_convention={
+    "pk": "pk_%(table_name)s", "fk": "fk_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s", "ix": "ix_%(table_name)s_%(column_0_name)s"})
+
+
+class ExactDecimal(TypeDecorator):
+    """Decimal in, Decimal out, never through a float."""
+
+    impl = String(40)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(Numeric(28, 10))
+        return dialect.type_descriptor(String(40))
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        return Decimal(value) if dialect.name == "postgresql" else str(Decimal(value))
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else Decimal(value)
+
+
+def _id(name: str = "id") -> Column:
+    return Column(name, String(64), primary_key=True)
+
+
+def _ref(name: str, target: str, nullable: bool = False) -> Column:
+    return Column(name, String(64), ForeignKey(target), nullable=nullable)
+
+
+lenders = Table("lenders", metadata, _id(), Column("name", Text, nullable=False, default=""))
+borrowers = Table("borrowers", metadata, _id(), Column("name", Text, nullable=False, default=""))
+
+commodities = Table(
+    "commodities", metadata, _id(),
+    Column("unit", String(16), nullable=False),
+    Column("perishable", Boolean, nullable=False, default=False),
+    Column("temperature_max_c", Float),
+    Column("price_max_age_s", Integer, nullable=False),
+    Column("quality_loss_per_degree_minute", ExactDecimal, nullable=False))
+
+warehouses = Table("warehouses", metadata, _id(), Column("gateway_id", String(64), nullable=False,
+                                                         unique=True))
+
+lots = Table(
+    "lots", metadata, _id(),
+    _ref("warehouse_id", "warehouses.id"),
+    _ref("commodity_id", "commodities.id"),
+    Column("scale_id", String(64), nullable=False, unique=True),
+    Column("reader_id", String(64), nullable=False, unique=True),
+    Column("probe_id", String(64), unique=True),
+    Column("tare_kg", Float, nullable=False, default=0.0))
+
+# An EPC is one physical item: it belongs to one lot, whatever the loans say.
+lot_items = Table(
+    "lot_items", metadata,
+    Column("epc", String(64), primary_key=True),
+    _ref("lot_id", "lots.id"),
+    Column("quantity", ExactDecimal, nullable=False),
+    Column("weight_kg", Float, nullable=False))
+
+loans = Table(
+    "loans", metadata, _id(),
+    _ref("lender_id", "lenders.id"),
+    _ref("borrower_id", "borrowers.id"),
+    Column("outstanding", ExactDecimal, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("haircut", ExactDecimal, nullable=False),
+    Column("warning", ExactDecimal, nullable=False),
+    Column("margin_call", ExactDecimal, nullable=False),
+    Column("liquidation", ExactDecimal, nullable=False),
+    Column("target_ltv", ExactDecimal, nullable=False),
+    Column("cure_period_s", Integer, nullable=False))
+
+# The double-pledge guard, enforced by the database too: a lot backs one active pledge.
+loan_lots = Table(
+    "loan_lots", metadata,
+    _ref("loan_id", "loans.id"),
+    _ref("lot_id", "lots.id"),
+    Column("position", Integer, nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Index("uq_loan_lots_active_lot", "lot_id", unique=True,
+          sqlite_where=text("active"), postgresql_where=text("active")))
+
+releases = Table(
+    "releases", metadata, _id(),
+    _ref("loan_id", "loans.id"),
+    _ref("lot_id", "lots.id"),
+    Column("approved_by", String(64), nullable=False),
+    Column("repayment", ExactDecimal, nullable=False),
+    Column("at_s", Float, nullable=False),
+    Column("epcs", JSON, nullable=False))
+
+repayments = Table(
+    "repayments", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _ref("loan_id", "loans.id"),
+    Column("amount", ExactDecimal, nullable=False),
+    Column("at_s", Float, nullable=False))
+
+alerts = Table(
+    "alerts", metadata, _id(),
+    Column("type", String(32), nullable=False),
+    Column("subject", String(128), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("opened_at_s", Float, nullable=False),
+    Column("acknowledged_at_s", Float),
+    Column("acknowledged_by", String(128)),
+    Column("ack_note", Text),
+    Column("resolved_at_s", Float),
+    Column("resolved_by", String(128)),
+    Column("loan_id", String(64)),
+    Column("lot_id", String(64)),
+    Column("lender_id", String(64)),
+    Column("gateway_id", String(64)),
+    Column("details", JSON, nullable=False),
+    Index("ix_alerts_state_type", "state", "type"),
+    Index("ix_alerts_lender", "lender_id"))
+
+loan_standings = Table(
+    "loan_standings", metadata,
+    Column("loan_id", String(64), ForeignKey("loans.id"), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("ltv", ExactDecimal),
+    Column("collateral_value", ExactDecimal),
+    Column("drawing_power", ExactDecimal),
+    Column("cure_deadline_s", Float),
+    Column("cure_amount", ExactDecimal),
+    Column("price_stale", Boolean, nullable=False),
+    Column("updated_at_s", Float, nullable=False))
+
+price_marks = Table(
+    "price_marks", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _ref("commodity_id", "commodities.id"),
+    Column("price", ExactDecimal, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("per_unit", String(16), nullable=False),
+    Column("at_s", Float, nullable=False),
+    Column("source", String(32), nullable=False),
+    Index("ix_price_marks_commodity_at", "commodity_id", "at_s"))

@@ -1,0 +1,181 @@
+"""Loans, lots and the registry over HTTP. Routes parse, call a service, shape the answer."""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException
+from pydantic import BaseModel, Field
+
+from backend.api.deps import context, principal, require_role
+from backend.domain import registry as reg
+from backend.services import access
+from backend.services.api_keys import Principal
+from backend.services.registry import Conflict, NotFound
+
+router = APIRouter(prefix="/api/v1", tags=["book"])
+Caller = Annotated[Principal, Depends(principal)]
+Staff = Annotated[Principal, Depends(require_role("admin", "supervisor"))]
+Ident = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+Money = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=2)]
+Ratio = Annotated[Decimal, Field(gt=0, lt=1, max_digits=6, decimal_places=4)]
+
+
+class LoanOut(BaseModel):
+    id: str
+    lender: str
+    borrower: str
+    currency: str
+    outstanding: Decimal
+    lots: list[str]
+    haircut: Decimal
+    thresholds: dict[str, Decimal]
+    target_ltv: Decimal
+    status: str
+    ltv: Decimal | None
+    collateral_value: Decimal | None
+    drawing_power: Decimal | None
+    cure_deadline_s: float | None
+    cure_amount: Decimal | None
+    price_stale: bool
+
+
+def _loan_out(loan: reg.Loan, standing) -> LoanOut:
+    return LoanOut(
+        id=loan.id, lender=loan.lender_id, borrower=loan.borrower_id, currency=loan.currency,
+        outstanding=loan.outstanding, lots=list(loan.lot_ids), haircut=loan.haircut,
+        thresholds={"warning": loan.thresholds.warning, "margin_call": loan.thresholds.margin_call,
+                    "liquidation": loan.thresholds.liquidation},
+        target_ltv=loan.target_ltv, status=standing.status if standing else "normal",
+        ltv=standing.ltv if standing else None,
+        collateral_value=standing.collateral_value if standing else None,
+        drawing_power=standing.drawing_power if standing else None,
+        cure_deadline_s=standing.cure_deadline_s if standing else None,
+        cure_amount=standing.cure_amount if standing else None,
+        price_stale=standing.price_stale if standing else False)
+
+
+@router.get("/loans", response_model=list[LoanOut])
+def list_loans(caller: Caller, ctx=Depends(context)) -> list[LoanOut]:
+    registry, standings = ctx.registry.snapshot(), ctx.standings.all()
+    return [_loan_out(loan, standings.get(loan.id)) for loan in registry.loans.values()
+            if access.sees_loan(caller, registry, loan.id)]
+
+
+@router.get("/loans/{loan_id}", response_model=LoanOut)
+def get_loan(loan_id: str, caller: Caller, ctx=Depends(context)) -> LoanOut:
+    registry = ctx.registry.snapshot()
+    if not access.sees_loan(caller, registry, loan_id):
+        raise HTTPException(404, f"no loan {loan_id!r}")
+    return _loan_out(registry.loans[loan_id], ctx.standings.all().get(loan_id))
+
+
+class SensorOut(BaseModel):
+    id: str
+    kind: str
+
+
+class LotOut(BaseModel):
+    id: str
+    warehouse: str
+    commodity: str
+    loan: str | None
+    pledged_items: int
+    pledged_quantity: Decimal
+    observed_items: int | None
+    observed_quantity: Decimal | None
+    rfid_ok: bool | None
+    scale_ok: bool | None
+    weight_net_kg: float | None
+    expected_weight_kg: float | None
+    missing_epcs: list[str]
+    sensors: list[SensorOut]
+
+
+@router.get("/lots/{lot_id}", response_model=LotOut)
+def get_lot(lot_id: str, caller: Caller, ctx=Depends(context)) -> LotOut:
+    """Pledged against observed, and the sensors that observe it."""
+    registry = ctx.registry.snapshot()
+    if not access.sees_lot(caller, registry, lot_id):
+        raise HTTPException(404, f"no lot {lot_id!r}")
+    lot = registry.lots[lot_id]
+    view = ctx.monitor.lot_view(lot_id) if ctx.monitor else None
+    return LotOut(
+        id=lot.id, warehouse=lot.warehouse_id, commodity=lot.commodity_id,
+        loan=registry.loan_of_lot.get(lot_id), pledged_items=len(registry.pledged_epcs[lot_id]),
+        pledged_quantity=registry.pledged_quantity[lot_id],
+        observed_items=view.observed_items if view else None,
+        observed_quantity=view.observed_quantity if view else None,
+        rfid_ok=view.rfid_ok if view else None, scale_ok=view.scale_ok if view else None,
+        weight_net_kg=view.weight_net_kg if view else None,
+        expected_weight_kg=view.expected_weight_kg if view else None,
+        missing_epcs=sorted(view.missing_epcs) if view else [],
+        sensors=[SensorOut(id=s.id, kind=s.kind) for s in registry.sensors.values() if s.lot_id == lot_id])
+
+
+class PledgeIn(BaseModel):
+    lot: Ident
+
+
+@router.post("/loans/{loan_id}/pledges", status_code=201)
+def pledge(loan_id: str, body: PledgeIn, caller: Staff, ctx=Depends(context)) -> dict:
+    """Add a lot to a loan's collateral. 409 'already pledged' if it backs another loan."""
+    try:
+        ctx.registry.pledge(body.lot, loan_id)
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except Conflict as exc:
+        raise HTTPException(409, str(exc)) from exc
+    return {"loan": loan_id, "lot": body.lot}
+
+
+class RepaymentIn(BaseModel):
+    amount: Money
+
+
+@router.post("/loans/{loan_id}/repayments", status_code=201)
+def repay(loan_id: str, body: RepaymentIn, caller: Caller, ctx=Depends(context)) -> dict:
+    """Record a repayment (staff, or the loan's own lender)."""
+    if not access.sees_loan(caller, ctx.registry.snapshot(), loan_id):
+        raise HTTPException(404, f"no loan {loan_id!r}")
+    try:
+        loan = ctx.registry.repay(loan_id, body.amount)
+    except Conflict as exc:
+        raise HTTPException(409, str(exc)) from exc
+    return {"loan": loan_id, "outstanding": str(loan.outstanding)}
+
+
+class ReleaseIn(BaseModel):
+    lot: Ident
+    items: int = Field(ge=1, le=100_000)
+    repayment: Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=2)]
+
+
+@router.post("/loans/{loan_id}/releases/quote")
+def quote_release(loan_id: str, body: ReleaseIn, caller: Caller, ctx=Depends(context)) -> dict:
+    """How many items this repayment can free while LTV stays at or below target."""
+    decision = _decide(ctx, caller, loan_id, lambda: ctx.releases.decide(
+        loan_id, body.lot, body.items, body.repayment))
+    return {"approved": decision.approved, "max_items": decision.max_items, "reason": decision.reason}
+
+
+@router.post("/loans/{loan_id}/releases", status_code=201)
+def release(loan_id: str, body: ReleaseIn, caller: Caller, ctx=Depends(context)) -> dict:
+    """The loan's lender (or an admin) lets items leave against a repayment; 409 beyond target."""
+    if caller.role not in ("admin", "lender"):
+        raise HTTPException(404, "not found")
+    order, loan = _decide(ctx, caller, loan_id, lambda: ctx.releases.release(
+        loan_id, body.lot, body.items, body.repayment))
+    return {"id": order.id, "lot": order.lot_id, "items": len(order.epcs),
+            "epcs": sorted(order.epcs), "outstanding": str(loan.outstanding)}
+
+
+def _decide(ctx, caller: Principal, loan_id: str, action):
+    if not access.sees_loan(caller, ctx.registry.snapshot(), loan_id):
+        raise HTTPException(404, f"no loan {loan_id!r}")
+    try:
+        return action()
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except Conflict as exc:
+        raise HTTPException(409, str(exc)) from exc

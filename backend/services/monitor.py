@@ -1,0 +1,164 @@
+"""The monitor use case: feed new readings and prices to the pure core, keep what it says.
+
+Each `tick` reads the readings stored since the last one, the new price marks and the
+registry, calls `backend.domain.monitor.step`, and stores alerts and loan standings.
+The core's state lives in memory; on start it is rebuilt from the database (open alerts,
+loan standings) and refilled by the readings that follow.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from dataclasses import replace
+from types import MappingProxyType
+from typing import Callable, Sequence
+
+from backend.adapters.db.monitor_repo import SqlAlerts, SqlPriceMarks, SqlStandings, StandingRecord
+from backend.domain import monitor as core
+from backend.domain.alerts import Alert, AlertBook, AlertOpened, resolve
+from backend.domain.config import MonitorConfig
+from backend.domain.observations import GatewayMessage, LotSample, RfidRound
+from backend.domain.registry import Registry
+from backend.metrics import Metrics
+from backend.ports import ReadingQuery, ReadingStore, StoredReading
+from backend.services.registry import RegistryService
+
+log = logging.getLogger("pledgewatch.monitor")
+READINGS_PER_TICK = 50_000
+WARM_UP_S = 600  # readings this recent are judged when the monitor starts
+
+
+def lot_samples(rows: Sequence[StoredReading], registry: Registry) -> dict[str, list[LotSample]]:
+    """Live, trusted readings of registered sensors as per-lot samples, by gateway.
+
+    Historical readings (a replayed backlog) never re-trigger live alerts; a `bad` reading
+    carries no measurement, so to the core its sensor simply said nothing.
+    """
+    merged: dict[tuple[str, str, int], dict] = {}
+    for row in rows:
+        sensor = registry.sensors.get(row.sensor)
+        if row.historical or row.quality == "bad" or sensor is None:
+            continue
+        fields = merged.setdefault((sensor.gateway_id, sensor.lot_id, row.time_ms), {})
+        if sensor.kind == "rfid":
+            fields["rfid"] = RfidRound(frozenset(tag["epc"] for tag in row.values.get("tags", ())),
+                                       row.time_ms / 1000)
+        elif sensor.kind == "scale" and "weight_kg" in row.values:
+            fields["weight_kg"] = float(row.values["weight_kg"])
+        elif sensor.kind == "temperature" and "temperature_c" in row.values:
+            fields["temperature_c"] = float(row.values["temperature_c"])
+    by_gateway: dict[str, list[LotSample]] = defaultdict(list)
+    for (gateway_id, lot_id, time_ms), fields in sorted(merged.items(), key=lambda kv: kv[0][2]):
+        by_gateway[gateway_id].append(LotSample(lot_id, time_ms / 1000, **fields))
+    return by_gateway
+
+
+def gateway_messages(samples: dict[str, list[LotSample]], received_at_s: float) -> list[GatewayMessage]:
+    return [GatewayMessage(gateway_id, max(s.at_s for s in lot_samples_), received_at_s, True,
+                           tuple(lot_samples_))
+            for gateway_id, lot_samples_ in samples.items()]
+
+
+class MonitorService:
+    def __init__(self, registry: RegistryService, readings: ReadingStore, alerts: SqlAlerts,
+                 standings: SqlStandings, prices: SqlPriceMarks, config: MonitorConfig,
+                 clock: Callable[[], float], metrics: Metrics,
+                 on_events: Callable[[Sequence[object]], None] = lambda events: None) -> None:
+        self.registry, self.readings, self.alerts = registry, readings, alerts
+        self.standings, self.prices, self.config = standings, prices, config
+        self.clock, self.metrics, self.on_events = clock, metrics, on_events
+        self._lock = threading.Lock()
+        self._reading_cursor: int | None = None  # None: start with the warm-up window
+        self._price_cursor = 0
+        self._people_checked_s = clock()
+        self.state = self._restored_state()
+
+    def _restored_state(self) -> core.MonitorState:
+        """Open alerts and loan standings from the database, so a restart opens nothing twice."""
+        active = {(a.type, a.subject): Alert(
+            a.id, a.type, a.severity, a.state, int(a.opened_at_s), None,
+            int(a.acknowledged_at_s) if a.acknowledged_at_s else None, a.loan, a.lot, a.lender,
+            a.gateway, MappingProxyType(dict(a.details))) for a in self.alerts.active()}
+        return core.MonitorState(alerts=AlertBook(MappingProxyType(active)),
+                                 standings=MappingProxyType(self.standings.standings()))
+
+    def tick(self) -> tuple[object, ...]:
+        with self._lock:
+            now_s = self.clock()
+            registry = self.registry.snapshot()
+            rows = self._new_readings(now_s)
+            marks = self.prices.after(self._price_cursor)
+            if marks:
+                self._price_cursor = marks[-1][0]
+            state = self._apply_people_resolutions(self.state, now_s)
+            result = core.step(state, registry, gateway_messages(lot_samples(rows, registry), now_s),
+                               core.Market(tuple(tick for _, tick in marks)), now_s, self.config,
+                               self.registry.take_notices())
+            self.state = result.state
+            self._store(result, now_s)
+        if result.events:
+            self.on_events(result.events)
+        return result.events
+
+    def _new_readings(self, now_s: float) -> list[StoredReading]:
+        if self._reading_cursor is None:  # first tick: what the last few minutes said
+            query = ReadingQuery(from_ms=int((now_s - WARM_UP_S) * 1000), limit=READINGS_PER_TICK)
+        else:
+            query = ReadingQuery(after_id=self._reading_cursor, limit=READINGS_PER_TICK)
+        rows = self.readings.query(query)
+        if rows:
+            self._reading_cursor = rows[-1].id
+        return rows
+
+    def _apply_people_resolutions(self, state: core.MonitorState, now_s: float) -> core.MonitorState:
+        """A person closed an alert through the API: drop it from the book too."""
+        book = state.alerts
+        active_ids = {a.id for a in book.active.values()}
+        for record in self.alerts.resolved_by_people_since(self._people_checked_s - 1):
+            if record.id in active_ids:
+                book, _ = resolve(book, record.id, int(now_s))
+        self._people_checked_s = now_s
+        return replace(state, alerts=book)
+
+    def _store(self, result: core.StepResult, now_s: float) -> None:
+        subjects = {alert.id: key[1] for key, alert in result.state.alerts.active.items()}
+        opened = [e for e in result.events if isinstance(e, AlertOpened)]
+        self.alerts.apply(result.events, subjects)
+        for event in opened:
+            self.metrics.alerts_opened.labels(event.alert.type).inc()
+        self.standings.save([StandingRecord(
+            v.loan_id, v.status, v.ltv if v.ltv is None or v.ltv.is_finite() else None,
+            v.collateral_value, v.drawing_power, v.cure_deadline_s, v.cure_amount, v.price_stale,
+            now_s) for v in result.state.loan_views.values()])
+
+    def lot_view(self, lot_id: str):
+        return self.state.lot_views.get(lot_id)
+
+    def value_per_item(self, lot_id: str, loan_id: str):
+        registry = self.registry.snapshot()
+        return core.value_per_item(self.state, registry, lot_id, registry.loans[loan_id])
+
+
+class MonitorLoop:
+    """Calls `tick` every `interval_s` on a named thread until stopped."""
+
+    def __init__(self, service: MonitorService, interval_s: float) -> None:
+        self.service, self.interval_s = service, interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="monitor", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.service.tick()
+            except Exception:  # a bug must not stop monitoring: log it and try again
+                log.exception("monitor tick failed")

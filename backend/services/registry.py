@@ -1,0 +1,100 @@
+"""Registry use cases: add entities, pledge, repay. Domain rules decide; the repo stores."""
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+from typing import Callable
+
+from backend.adapters.db.registry_repo import AlreadyPledged, DuplicateEntity, SqlRegistry
+from backend.domain import pledges
+from backend.domain import registry as reg
+from backend.domain.alerts import Condition
+from backend.domain.errors import RegistryError
+
+
+class NotFound(LookupError):
+    pass
+
+
+class Conflict(ValueError):
+    """The request contradicts the registry (already pledged, duplicate id, ...)."""
+
+
+class RegistryService:
+    def __init__(self, repo: SqlRegistry, clock: Callable[[], float]) -> None:
+        self.repo, self.clock = repo, clock
+        self._lock = threading.Lock()
+        self._snapshot: reg.Registry | None = None
+        self._notices: list[Condition] = []
+
+    def snapshot(self) -> reg.Registry:
+        with self._lock:
+            if self._snapshot is None:
+                self._snapshot = self.repo.load()
+            return self._snapshot
+
+    def _changed(self) -> None:
+        with self._lock:
+            self._snapshot = None
+
+    def take_notices(self) -> list[Condition]:
+        """One-off conditions (refused pledges) for the monitor's next step."""
+        with self._lock:
+            notices, self._notices = self._notices, []
+        return notices
+
+    def seed_if_empty(self, book: reg.Registry) -> bool:
+        if self.snapshot().lenders:
+            return False
+        self.add(book)
+        return True
+
+    def add(self, new_entities: reg.Registry) -> None:
+        try:
+            self.repo.add(new_entities)
+        except DuplicateEntity as exc:
+            raise Conflict(f"already exists: {exc}") from exc
+        finally:
+            self._changed()
+
+    def pledge(self, lot_id: str, loan_id: str) -> None:
+        """Add a lot to a loan's collateral; Conflict('already pledged') if it backs another."""
+        registry = self.snapshot()
+        if lot_id not in registry.lots or loan_id not in registry.loans:
+            raise NotFound("no such lot or loan")
+        outcome = pledges.pledge_lot(registry, lot_id, loan_id)
+        if outcome.refused_reason is None and outcome.registry is not registry:
+            try:
+                self.repo.pledge(loan_id, lot_id)
+                return
+            except AlreadyPledged:  # a concurrent pledge won the race in the database
+                outcome = pledges.pledge_lot(self.repo.load(), lot_id, loan_id)
+            finally:
+                self._changed()
+        if outcome.refused_reason is not None:
+            with self._lock:
+                self._notices.append(outcome.notice)
+            raise Conflict(pledges.ALREADY_PLEDGED)
+
+    def repay(self, loan_id: str, amount: Decimal) -> reg.Loan:
+        registry = self.snapshot()
+        if loan_id not in registry.loans:
+            raise NotFound(f"no loan {loan_id!r}")
+        repayment = reg.Repayment(loan_id, amount, self.clock())
+        try:
+            after = pledges.apply_repayment(registry, repayment)
+        except RegistryError as exc:
+            raise Conflict(str(exc)) from exc
+        self.repo.record_repayment(repayment, after.loans[loan_id].outstanding)
+        self._changed()
+        return after.loans[loan_id]
+
+    def record_release(self, order: reg.ReleaseOrder) -> reg.Loan:
+        registry = self.snapshot()
+        try:
+            after = pledges.apply_release(registry, order)
+        except RegistryError as exc:
+            raise Conflict(str(exc)) from exc
+        self.repo.record_release(order, after.loans[order.loan_id].outstanding)
+        self._changed()
+        return after.loans[order.loan_id]

@@ -1,0 +1,198 @@
+"""The registry, monitor and book API on a real database (SQLite and PostgreSQL)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from backend.api.app import create_app
+from backend.bootstrap import build_context
+from backend.ports import AcceptedMessage
+from backend.services.api_keys import hash_api_key
+from backend.services.book import simulated_epcs
+from backend.settings import BackendSettings
+from edge import protocol
+
+BOOK = Path(__file__).resolve().parents[2] / "seeds" / "demo.yaml"
+KEYS = {"admin": "k-admin", "supervisor": "k-super", "bank-north": "k-north", "bank-south": "k-south"}
+DEMO_LOTS = {"lot-sh-1": ("gw-shanghai", 40, 12_500.0), "lot-sh-2": ("gw-shanghai", 24, 15_000.0),
+             "lot-qd-1": ("gw-qingdao", 60, 2_500.0), "lot-qd-2": ("gw-qingdao", 30, 12_500.0),
+             "lot-nb-1": ("gw-ningbo", 50, 1_000.0)}
+
+
+class Clock:
+    def __init__(self, now_s: float = 1_800_000_000.0) -> None:
+        self.now_s = now_s
+
+    def __call__(self) -> float:
+        return self.now_s
+
+
+def api_keys() -> list[dict]:
+    entries = [{"name": "admin", "role": "admin", "key_hash": hash_api_key(KEYS["admin"])},
+               {"name": "supervisor", "role": "supervisor", "key_hash": hash_api_key(KEYS["supervisor"])}]
+    return entries + [{"name": lender, "role": "lender", "lender": lender,
+                       "key_hash": hash_api_key(KEYS[lender])} for lender in ("bank-north", "bank-south")]
+
+
+@pytest.fixture
+def book(tmp_path, database_url):
+    clock = Clock()
+    settings = BackendSettings(data_dir=tmp_path / "data", database_url=database_url, book=BOOK,
+                               roles=["api", "monitor"], api_keys=api_keys(),
+                               monitor={"reporting_period_s": 60, "confirmation_s": 600})
+    context = build_context(settings, clock)
+    client = TestClient(create_app(context))
+    yield context, client, clock
+    context.close()
+
+
+def as_(who: str) -> dict:
+    return {"Authorization": f"Bearer {KEYS[who]}"}
+
+
+def report(context, clock, seq: int, lots=DEMO_LOTS, missing: dict[str, int] | None = None) -> None:
+    """Every lot's devices report once, as a gateway would: all tags, the full weight, with
+    the last digit of a real scale and probe moving (identical readings mean a stuck sensor)."""
+    missing = missing or {}
+    now_ms = int(clock() * 1000)
+    by_gateway: dict[str, list] = {}
+    for lot_id, (gateway, items, item_kg) in lots.items():
+        present = simulated_epcs(lot_id, items)[:items - missing.get(lot_id, 0)]
+        readings = by_gateway.setdefault(gateway, [])
+        readings.append(protocol.Reading(f"{lot_id}-scale", "weight", now_ms,
+                                         {"weight_kg": len(present) * item_kg + seq % 3 / 10}))
+        readings.append(protocol.Reading(f"{lot_id}-rfid", "rfid", now_ms,
+                                         {"tags": [{"epc": epc} for epc in present]}))
+        if lot_id == "lot-nb-1":
+            readings.append(protocol.Reading(f"{lot_id}-temp", "temperature", now_ms, {"temperature_c": -22.0 + seq % 3 / 10}))
+    messages = [AcceptedMessage(protocol.Envelope(gw, 1, seq, now_ms, tuple(rs)), now_ms, now_ms - 300_000)
+                for gw, rs in by_gateway.items()]
+    context.readings.append(messages)
+
+
+def run_for(context, clock, minutes: int, start_seq: int = 1, **kwargs) -> int:
+    seq = start_seq
+    for _ in range(minutes):
+        report(context, clock, seq, **kwargs)
+        context.monitor.tick()
+        clock.now_s += 60
+        seq += 1
+    return seq
+
+
+def test_the_book_is_loaded_and_valued(book):
+    context, client, clock = book
+    run_for(context, clock, 3)
+    loans = {loan["id"]: loan for loan in client.get("/api/v1/loans", headers=as_("supervisor")).json()}
+    assert sorted(loans) == ["loan-acme-1", "loan-acme-2", "loan-delta-1", "loan-river-1"]
+    acme = loans["loan-acme-1"]
+    assert acme["status"] == "normal"
+    assert float(acme["collateral_value"]) == pytest.approx(1_800_000)  # 500 t × 4000 × 0.9
+    assert float(acme["ltv"]) == pytest.approx(1_000_000 / 1_800_000, abs=1e-4)
+    assert float(acme["drawing_power"]) == pytest.approx(0.6 * 1_800_000 - 1_000_000)
+    river = loans["loan-river-1"]  # 150 t copper × 68000 + 375 t steel × 4000, 15 % haircut
+    assert float(river["collateral_value"]) == pytest.approx(9_945_000)
+    lot = client.get("/api/v1/lots/lot-sh-1", headers=as_("admin")).json()
+    assert (lot["pledged_items"], lot["observed_items"]) == (40, 40)
+    assert {s["kind"] for s in lot["sensors"]} == {"scale", "rfid"}
+    assert client.get("/api/v1/alerts", headers=as_("admin")).json() == []
+
+
+def test_a_lender_sees_only_its_own_loans_lots_and_alerts(book):
+    context, client, clock = book
+    mine = [loan["id"] for loan in client.get("/api/v1/loans", headers=as_("bank-north")).json()]
+    assert sorted(mine) == ["loan-acme-1", "loan-river-1"]
+    assert client.get("/api/v1/loans/loan-acme-2", headers=as_("bank-north")).status_code == 404
+    assert client.get("/api/v1/lots/lot-sh-2", headers=as_("bank-north")).status_code == 404
+    assert client.get("/api/v1/lots/lot-sh-1", headers=as_("bank-north")).status_code == 200
+    assert client.get("/api/v1/loans/nope", headers=as_("admin")).status_code == 404
+
+
+def test_a_second_pledge_is_refused_and_reported_to_the_holder(book):
+    context, client, clock = book
+    refused = client.post("/api/v1/loans/loan-acme-2/pledges", json={"lot": "lot-sh-1"}, headers=as_("admin"))
+    assert refused.status_code == 409
+    assert refused.json() == {"detail": "already pledged"}
+    assert "bank-north" not in refused.text
+    context.monitor.tick()
+    [alert] = client.get("/api/v1/alerts", params={"type": "double_pledge_attempt"},
+                         headers=as_("bank-north")).json()
+    assert (alert["lender"], alert["lot"], alert["state"]) == ("bank-north", "lot-sh-1", "open")
+    assert client.get("/api/v1/alerts", headers=as_("bank-south")).json() == []
+    acked = client.post(f"/api/v1/alerts/{alert['id']}/ack", json={"note": "calling the borrower"},
+                        headers=as_("bank-north")).json()
+    assert (acked["state"], acked["acknowledged_by"], acked["ack_note"]) == (
+        "acknowledged", "bank-north", "calling the borrower")
+    assert client.post(f"/api/v1/alerts/{alert['id']}/ack", headers=as_("bank-north")).status_code == 409
+    assert client.post(f"/api/v1/alerts/{alert['id']}/ack", headers=as_("bank-south")).status_code == 404
+
+
+def test_goods_leaving_without_release_raise_one_alert_after_the_window(book):
+    context, client, clock = book
+    seq = run_for(context, clock, 3)
+    seq = run_for(context, clock, 20, start_seq=seq, missing={"lot-sh-1": 4})
+    alerts = client.get("/api/v1/alerts", headers=as_("admin")).json()
+    assert [a["type"] for a in alerts] == ["unauthorized_removal"]
+    opened_after_s = alerts[0]["opened_at_s"] - (1_800_000_000 + 3 * 60)
+    assert 0 < opened_after_s <= 15 * 60
+    assert context.metrics.registry.get_sample_value(
+        "pw_alerts_opened_total", {"type": "unauthorized_removal"}) == 1
+
+
+def test_a_release_within_target_is_approved_and_its_removal_is_silent(book):
+    context, client, clock = book
+    seq = run_for(context, clock, 3)
+    quote = client.post("/api/v1/loans/loan-acme-1/releases/quote",
+                        json={"lot": "lot-sh-1", "items": 10, "repayment": 0}, headers=as_("bank-north")).json()
+    assert quote["approved"] is False and quote["max_items"] < 10
+    refused = client.post("/api/v1/loans/loan-acme-1/releases",
+                          json={"lot": "lot-sh-1", "items": 10, "repayment": 0}, headers=as_("bank-north"))
+    assert refused.status_code == 409 and "target" in refused.json()["detail"]
+    done = client.post("/api/v1/loans/loan-acme-1/releases",
+                       json={"lot": "lot-sh-1", "items": 4, "repayment": 300000}, headers=as_("bank-north"))
+    assert done.status_code == 201, done.text
+    assert float(done.json()["outstanding"]) == 700_000
+    run_for(context, clock, 20, start_seq=seq, missing={"lot-sh-1": 4})
+    assert client.get("/api/v1/alerts", headers=as_("admin")).json() == []
+    lot = client.get("/api/v1/lots/lot-sh-1", headers=as_("admin")).json()
+    assert (lot["pledged_items"], lot["observed_items"]) == (36, 36)
+
+
+def test_a_price_crash_confirmed_by_marks_brings_a_margin_call(book):
+    context, client, clock = book
+    seq = run_for(context, clock, 2)
+    for _ in range(4):  # a jump beyond the outlier guard needs confirming marks
+        posted = client.post("/api/v1/prices", json={"commodity": "steel_coil", "price": 2400,
+                                                    "currency": "CNY", "per": "t"}, headers=as_("admin"))
+        assert posted.status_code == 201
+        seq = run_for(context, clock, 1, start_seq=seq)
+    loan = client.get("/api/v1/loans/loan-acme-1", headers=as_("bank-north")).json()
+    assert float(loan["cure_amount"]) > 0
+    # 1.0 M outstanding against 500 t × 2400 × 0.9: LTV 0.93, above the 0.90 liquidation line.
+    assert loan["status"] == "liquidation"
+    assert {a["type"] for a in client.get("/api/v1/alerts", headers=as_("bank-north")).json()} == {"liquidation"}
+    # The jump was first held as an outlier: a market-wide alert, for staff only.
+    assert "price_outlier" in {a["type"] for a in client.get("/api/v1/alerts", headers=as_("admin")).json()}
+    assert client.post("/api/v1/prices", json={"commodity": "steel_coil", "price": 1, "currency": "CNY",
+                                               "per": "t"}, headers=as_("bank-north")).status_code == 404
+    assert client.post("/api/v1/prices", json={"commodity": "steel_coil", "price": -5, "currency": "CNY",
+                                               "per": "t"}, headers=as_("admin")).status_code == 422
+
+
+def test_a_restart_keeps_open_alerts_and_opens_nothing_twice(book, tmp_path):
+    context, client, clock = book
+    client.post("/api/v1/loans/loan-acme-2/pledges", json={"lot": "lot-sh-1"}, headers=as_("admin"))
+    seq = run_for(context, clock, 3)
+    seq = run_for(context, clock, 20, start_seq=seq, missing={"lot-sh-1": 4})
+    before = {a["id"] for a in client.get("/api/v1/alerts", headers=as_("admin")).json()}
+    assert len(before) == 2
+    context.close()
+    again = build_context(context.settings, clock)
+    try:
+        run_for(again, clock, 10, start_seq=seq, missing={"lot-sh-1": 4})
+        after = {a["id"] for a in TestClient(create_app(again)).get("/api/v1/alerts", headers=as_("admin")).json()}
+        assert after == before
+    finally:
+        again.close()
