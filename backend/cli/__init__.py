@@ -14,6 +14,8 @@ from pathlib import Path
 
 import click
 
+from backend.scenario.cli import scenario
+
 
 class CliError(click.ClickException):
     """One clear line and exit status 2 (bad flag, bad file, bad config)."""
@@ -212,12 +214,4 @@ def bench_ingest(as_json) -> None:
     _not_yet("bench ingest")
 
 
-def _attach_optional_groups() -> None:
-    try:
-        from backend.scenario.cli import scenario
-    except ImportError:
-        return
-    main.add_command(scenario)
-
-
-_attach_optional_groups()
+main.add_command(scenario)

@@ -196,3 +196,32 @@ def test_a_restart_keeps_open_alerts_and_opens_nothing_twice(book, tmp_path):
         assert after == before
     finally:
         again.close()
+
+
+def test_the_registry_grows_through_the_api_and_guards_every_pledge(book):
+    context, client, clock = book
+    staff = as_("supervisor")
+    for path, body in (("/lenders", {"id": "bank-east"}), ("/borrowers", {"id": "zinc-co"}),
+                       ("/commodities", {"id": "zinc_ingot", "unit": "t"}),
+                       ("/warehouses", {"id": "wh-tianjin", "gateway": "gw-tianjin"})):
+        assert client.post(f"/api/v1{path}", json=body, headers=staff).status_code == 201, path
+    items = [{"epc": f"aa{n:022x}", "quantity": 1, "weight_kg": 1000} for n in range(5)]
+    lot = {"id": "lot-tj-1", "warehouse": "wh-tianjin", "commodity": "zinc_ingot",
+           "scale": "lot-tj-1-scale", "reader": "lot-tj-1-rfid", "items": items}
+    assert client.post("/api/v1/lots", json=lot, headers=staff).status_code == 201
+    clash = {**lot, "id": "lot-tj-2", "scale": "s2", "reader": "r2", "items": items[:1]}
+    assert client.post("/api/v1/lots", json=clash, headers=staff).status_code == 409  # same EPC
+    loan = {"id": "loan-zinc-1", "lender": "bank-east", "borrower": "zinc-co", "outstanding": 5000,
+            "currency": "CNY", "thresholds": {"warning": 0.7, "margin_call": 0.8, "liquidation": 0.9},
+            "target_ltv": 0.6, "lots": ["lot-tj-1"]}
+    assert client.post("/api/v1/loans", json=loan, headers=staff).status_code == 201
+    second = {**loan, "id": "loan-zinc-2"}
+    refused = client.post("/api/v1/loans", json=second, headers=staff)
+    assert (refused.status_code, refused.json()["detail"]) == (409, "already pledged")
+    assert client.post("/api/v1/loans", json=loan, headers=staff).status_code == 409  # same id
+    assert client.post("/api/v1/loans", json={**loan, "id": "x", "lender": "nobody"},
+                       headers=staff).status_code == 404
+    assert client.post("/api/v1/loans", json={**loan, "id": "y", "target_ltv": 0.75},
+                       headers=staff).status_code == 422
+    assert client.post("/api/v1/lenders", json={"id": "bank-x"}, headers=as_("bank-north")).status_code == 404
+    assert "lot-tj-1" in context.registry.snapshot().loans["loan-zinc-1"].lot_ids

@@ -1,0 +1,156 @@
+"""Adding to the registry (admin, supervisor): lenders, borrowers, commodities, warehouses,
+lots with their tagged items, loans. A loan's lots are pledged one by one through the
+double-pledge guard, so creating a loan can never pledge goods twice."""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException
+from pydantic import BaseModel, Field, model_validator
+
+from backend.api.deps import context, require_role
+from backend.domain import registry as reg
+from backend.domain.errors import RegistryError
+from backend.services.registry import Conflict, NotFound
+
+router = APIRouter(prefix="/api/v1", tags=["registry"])
+staff = require_role("admin", "supervisor")
+Ident = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+Share = Annotated[Decimal, Field(ge=0, lt=1, max_digits=6, decimal_places=4)]
+Ratio = Annotated[Decimal, Field(gt=0, lt=2, max_digits=6, decimal_places=4)]
+
+
+class PartyIn(BaseModel):
+    id: Ident
+
+
+class CommodityIn(BaseModel):
+    id: Ident
+    unit: Annotated[str, Field(pattern=r"^(t|kg)$")]
+    perishable: bool = False
+    temperature_max_c: float | None = Field(None, ge=-100, le=100)
+    price_max_age_s: int = Field(86_400, ge=60)
+
+
+class WarehouseIn(BaseModel):
+    id: Ident
+    gateway: Ident
+
+
+class ItemIn(BaseModel):
+    epc: Annotated[str, Field(pattern=r"^[0-9a-f]{8,64}$")]
+    quantity: Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=6)]
+    weight_kg: float = Field(gt=0)
+
+
+class LotIn(BaseModel):
+    id: Ident
+    warehouse: Ident
+    commodity: Ident
+    scale: Ident
+    reader: Ident
+    probe: Ident | None = None
+    tare_kg: float = Field(0.0, ge=0)
+    items: list[ItemIn] = Field(min_length=1, max_length=100_000)
+
+
+class ThresholdsIn(BaseModel):
+    warning: Ratio
+    margin_call: Ratio
+    liquidation: Ratio
+
+
+class LoanIn(BaseModel):
+    id: Ident
+    lender: Ident
+    borrower: Ident
+    outstanding: Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=2)]
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+    haircut: Share = Decimal(0)
+    thresholds: ThresholdsIn
+    target_ltv: Ratio
+    cure_period_s: int = Field(86_400, ge=0)
+    lots: list[Ident] = []
+
+    @model_validator(mode="after")
+    def _rising(self) -> "LoanIn":
+        t = self.thresholds
+        if not self.target_ltv < t.warning < t.margin_call < t.liquidation:
+            raise ValueError("need target_ltv < warning < margin_call < liquidation")
+        return self
+
+
+def _add(ctx, delta: reg.Registry) -> None:
+    known = ctx.registry.snapshot()
+    for lot in delta.lots.values():
+        if lot.warehouse_id not in known.warehouses or lot.commodity_id not in known.commodities:
+            raise HTTPException(404, f"lot {lot.id}: no warehouse {lot.warehouse_id!r} or commodity {lot.commodity_id!r}")
+    for loan in delta.loans.values():
+        if loan.lender_id not in known.lenders or loan.borrower_id not in known.borrowers:
+            raise HTTPException(404, f"loan {loan.id}: no lender {loan.lender_id!r} or borrower {loan.borrower_id!r}")
+    try:
+        ctx.registry.add(delta)
+    except Conflict as exc:
+        raise HTTPException(409, str(exc)) from exc
+
+
+@router.post("/lenders", status_code=201)
+def add_lender(body: PartyIn, ctx=Depends(context), caller=Depends(staff)) -> dict:
+    _add(ctx, reg.Registry(lenders={body.id: reg.Lender(body.id)}))
+    return {"id": body.id}
+
+
+@router.post("/borrowers", status_code=201)
+def add_borrower(body: PartyIn, ctx=Depends(context), caller=Depends(staff)) -> dict:
+    _add(ctx, reg.Registry(borrowers={body.id: reg.Borrower(body.id)}))
+    return {"id": body.id}
+
+
+@router.post("/commodities", status_code=201)
+def add_commodity(body: CommodityIn, ctx=Depends(context), caller=Depends(staff)) -> dict:
+    if body.perishable and body.temperature_max_c is None:
+        raise HTTPException(422, "a perishable commodity needs temperature_max_c")
+    commodity = reg.Commodity(body.id, body.unit, body.perishable, body.temperature_max_c,
+                              body.price_max_age_s)
+    _add(ctx, reg.Registry(commodities={body.id: commodity}))
+    return {"id": body.id}
+
+
+@router.post("/warehouses", status_code=201)
+def add_warehouse(body: WarehouseIn, ctx=Depends(context), caller=Depends(staff)) -> dict:
+    _add(ctx, reg.Registry(warehouses={body.id: reg.Warehouse(body.id, body.gateway)}))
+    return {"id": body.id, "gateway": body.gateway}
+
+
+@router.post("/lots", status_code=201)
+def add_lot(body: LotIn, ctx=Depends(context), caller=Depends(staff)) -> dict:
+    items = tuple(reg.TaggedItem(i.epc, i.quantity, i.weight_kg) for i in body.items)
+    if len({i.epc for i in items}) != len(items):
+        raise HTTPException(422, "an EPC appears twice in the lot")
+    lot = reg.Lot(body.id, body.warehouse, body.commodity, items, body.scale, body.reader,
+                  body.probe, body.tare_kg)
+    _add(ctx, reg.Registry(lots={body.id: lot}))
+    return {"id": body.id, "items": len(items)}
+
+
+@router.post("/loans", status_code=201)
+def add_loan(body: LoanIn, ctx=Depends(context), caller=Depends(staff)) -> dict:
+    """The loan is created first, then each lot pledged: 409 'already pledged' stops at the
+    first lot that backs another loan (the loan exists, with the lots pledged before it)."""
+    try:
+        thresholds = reg.Thresholds(body.thresholds.warning, body.thresholds.margin_call,
+                                    body.thresholds.liquidation)
+    except RegistryError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    loan = reg.Loan(body.id, body.lender, body.borrower, body.outstanding, body.currency, (),
+                    body.haircut, thresholds, body.target_ltv, body.cure_period_s)
+    _add(ctx, reg.Registry(loans={body.id: loan}))
+    for lot_id in body.lots:
+        try:
+            ctx.registry.pledge(lot_id, body.id)
+        except NotFound as exc:
+            raise HTTPException(404, f"no lot {lot_id!r}") from exc
+        except Conflict as exc:
+            raise HTTPException(409, str(exc)) from exc
+    return {"id": body.id, "lots": body.lots}
