@@ -69,11 +69,45 @@ class GatewayStatus:
     info: Mapping[str, Any]
 
 
+@dataclass(frozen=True)
+class LatestValue:
+    """The newest live reading of one sensor (historical readings never replace it)."""
+
+    sensor: str
+    gateway: str
+    kind: str
+    time_ms: int
+    quality: str
+    value: float | None  # the kind's main number: weight_kg, temperature_c, humidity_pct, tag count
+    values: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class TagPresence:
+    """An RFID tag as last seen by one reader (sensor)."""
+
+    reader: str
+    epc: str
+    last_seen_ms: int  # device time of the newest inventory round that saw the tag
+    present: bool  # in the reader's newest inventory round
+
+
+@dataclass(frozen=True)
+class Recorded:
+    new_keys: frozenset[MessageKey]  # recorded by this call (not by an earlier one or another process)
+    acks: Mapping[tuple[str, int], int]  # highest contiguous seq per touched (gateway, epoch)
+
+
 class ReadingStore(Protocol):
     def append(self, messages: Sequence[AcceptedMessage]) -> int:
-        """Durably store every reading; idempotent per (gateway, epoch, seq, index)."""
+        """Durably store every reading and the latest state; idempotent per (gateway, epoch, seq, index)."""
 
     def query(self, query: ReadingQuery) -> list[StoredReading]: ...
+
+    def latest(self, sensors: Sequence[str] = ()) -> list[LatestValue]:
+        """Last value per sensor (every sensor when `sensors` is empty)."""
+
+    def tags(self, reader: str) -> list[TagPresence]: ...
 
     def count(self) -> int: ...
 
@@ -86,8 +120,8 @@ class IngestLedger(Protocol):
     def already_stored(self, keys: Sequence[MessageKey]) -> set[MessageKey]: ...
 
     def record(self, stored: Sequence[AcceptedMessage],
-               quarantined: Sequence[QuarantinedMessage]) -> dict[tuple[str, int], int]:
-        """Commit; returns the highest contiguous seq per touched (gateway, epoch)."""
+               quarantined: Sequence[QuarantinedMessage]) -> Recorded:
+        """Commit, once per key even across processes (the database's key decides)."""
 
     def contiguous_seqs(self, epoch_keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], int]: ...
 
@@ -99,3 +133,16 @@ class IngestLedger(Protocol):
     def quarantined(self, limit: int) -> list[QuarantinedMessage]: ...
 
     def close(self) -> None: ...
+
+
+class SensorRegistry(Protocol):
+    """Which sensors a gateway may report (the seam for the registry to come)."""
+
+    def unknown_sensors(self, gateway: str, sensors: set[str]) -> set[str]: ...
+
+
+class AnySensor:
+    """No sensor registry yet: every sensor of a registered gateway is accepted."""
+
+    def unknown_sensors(self, gateway: str, sensors: set[str]) -> set[str]:
+        return set()

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from backend.adapters.sqlite_db import connect, transaction
-from backend.ports import AcceptedMessage, GatewayStatus, MessageKey, QuarantinedMessage
+from backend.ports import AcceptedMessage, GatewayStatus, MessageKey, QuarantinedMessage, Recorded
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -29,6 +29,9 @@ CREATE TABLE IF NOT EXISTS quarantine (
 
 
 class SqliteIngestLedger:
+    """Safe to share between ingest processes on one host (one file, WAL, BEGIN IMMEDIATE):
+    the messages table's primary key decides which process recorded a message first."""
+
     def __init__(self, path: Path) -> None:
         self._db = connect(path, _SCHEMA)
         self._lock = threading.Lock()
@@ -38,37 +41,41 @@ class SqliteIngestLedger:
             self._db.close()
 
     def already_stored(self, keys: Sequence[MessageKey]) -> set[MessageKey]:
-        if not keys:
-            return set()
-        found: set[MessageKey] = set()
         with self._lock:
-            for start in range(0, len(keys), 300):  # SQLite caps bound parameters
-                chunk = keys[start:start + 300]
-                rows = self._db.execute(
-                    "SELECT gateway, epoch, seq FROM messages WHERE (gateway, epoch, seq) IN "
-                    f"(VALUES {','.join(['(?,?,?)'] * len(chunk))})",
-                    [part for key in chunk for part in key]).fetchall()
-                found.update(rows)
+            return self._existing(keys)
+
+    def _existing(self, keys: Sequence[MessageKey]) -> set[MessageKey]:
+        found: set[MessageKey] = set()
+        for start in range(0, len(keys), 300):  # SQLite caps bound parameters
+            chunk = keys[start:start + 300]
+            rows = self._db.execute(
+                "SELECT gateway, epoch, seq FROM messages WHERE (gateway, epoch, seq) IN "
+                f"(VALUES {','.join(['(?,?,?)'] * len(chunk))})",
+                [part for key in chunk for part in key]).fetchall()
+            found.update(rows)
         return found
 
     def record(self, stored: Sequence[AcceptedMessage],
-               quarantined: Sequence[QuarantinedMessage]) -> dict[tuple[str, int], int]:
+               quarantined: Sequence[QuarantinedMessage]) -> Recorded:
         with self._lock, transaction(self._db):
+            # The write lock is ours until COMMIT: no other process can slip a key in between.
+            existing = self._existing([m.key for m in stored])
+            new = [m for m in stored if m.key not in existing]
             self._db.executemany(
-                "INSERT OR IGNORE INTO messages VALUES (?,?,?,?,?,?)",
+                "INSERT INTO messages VALUES (?,?,?,?,?,?)",
                 [(*m.key, len(m.envelope.readings), m.envelope.sent_at_ms, m.received_at_ms)
-                 for m in stored])
+                 for m in new])
             self._db.executemany(
                 "INSERT INTO quarantine (received_at_ms, topic, reason, detail, reading_count, payload) "
                 "VALUES (?,?,?,?,?,?)",
                 [(q.received_at_ms, q.topic, q.reason, q.detail, q.reading_count, q.payload)
                  for q in quarantined])
             last_seen: dict[tuple[str, int], int] = {}
-            for m in stored:
+            for m in new:
                 epoch_key = (m.envelope.gateway, m.envelope.epoch)
                 last_seen[epoch_key] = max(last_seen.get(epoch_key, 0), m.received_at_ms)
-            return {epoch_key: self._advance(epoch_key, seen_ms)
-                    for epoch_key, seen_ms in last_seen.items()}
+            acks = {epoch_key: self._advance(epoch_key, seen_ms) for epoch_key, seen_ms in last_seen.items()}
+        return Recorded(frozenset(m.key for m in new), acks)
 
     def contiguous_seqs(self, epoch_keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], int]:
         with self._lock:

@@ -1,33 +1,54 @@
 """The embedded time-series store: readings in SQLite (the default `ReadingStore`).
 
-One row per reading, keyed by (gateway, epoch, seq, index) so a redelivered message
-is ignored. `value` holds the kind's main number (weight_kg, temperature_c,
+One row per reading. A redelivered message is ignored: `stored_messages` holds the
+keys (gateway, epoch, seq) written in the same transaction (a key per message costs
+1/50 of a unique index per reading). `value` holds the kind's main number (weight_kg, temperature_c,
 humidity_pct, tag count) for quick range queries; `values_json` keeps everything.
+The latest state (last value per sensor, tag presence per reader) is updated in the
+same transaction. Retention: `expire` folds raw readings older than the cut-off into
+hourly rows (`readings_hourly`: count, min, max and sum of the main value; readings without one are
+not counted there) and deletes them (docs/storage.md).
 """
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Iterable, Sequence
+
+import orjson
 
 from backend.adapters.sqlite_db import connect, transaction
-from backend.ports import AcceptedMessage, ReadingQuery, StoredReading
+from backend.ports import AcceptedMessage, LatestValue, ReadingQuery, StoredReading, TagPresence
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS readings (
     id INTEGER PRIMARY KEY,
     gateway TEXT NOT NULL, epoch INTEGER NOT NULL, seq INTEGER NOT NULL, idx INTEGER NOT NULL,
     sensor TEXT NOT NULL, kind TEXT NOT NULL, time_ms INTEGER NOT NULL, quality TEXT NOT NULL,
-    value REAL, values_json TEXT NOT NULL, historical INTEGER NOT NULL,
-    UNIQUE (gateway, epoch, seq, idx));
+    value REAL, values_json TEXT NOT NULL, historical INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS stored_messages (
+    gateway TEXT NOT NULL, epoch INTEGER NOT NULL, seq INTEGER NOT NULL,
+    PRIMARY KEY (gateway, epoch, seq)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS readings_by_sensor_time ON readings (sensor, time_ms);
+CREATE TABLE IF NOT EXISTS latest (
+    sensor TEXT PRIMARY KEY, gateway TEXT NOT NULL, kind TEXT NOT NULL, time_ms INTEGER NOT NULL,
+    quality TEXT NOT NULL, value REAL, values_json TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS rfid_rounds (reader TEXT PRIMARY KEY, last_round_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS tag_presence (
+    reader TEXT NOT NULL, epc TEXT NOT NULL, last_seen_ms INTEGER NOT NULL,
+    PRIMARY KEY (reader, epc)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS readings_hourly (
+    sensor TEXT NOT NULL, kind TEXT NOT NULL, hour_ms INTEGER NOT NULL, count INTEGER NOT NULL,
+    min_value REAL NOT NULL, max_value REAL NOT NULL, sum_value REAL NOT NULL,
+    PRIMARY KEY (sensor, kind, hour_ms)) WITHOUT ROWID;
 """
 
 _MAIN_VALUE = {"weight": "weight_kg", "temperature": "temperature_c", "humidity": "humidity_pct"}
+_HOUR_MS = 3_600_000
+_EXPIRE_CHUNK_ROWS = 20_000
 
 
-def _main_value(kind: str, values: dict) -> float | None:
+def main_value(kind: str, values: Any) -> float | None:
     if kind == "rfid":
         return float(len(values.get("tags", ())))
     return values.get(_MAIN_VALUE[kind])
@@ -43,17 +64,77 @@ class SqliteReadingStore:
             self._db.close()
 
     def append(self, messages: Sequence[AcceptedMessage]) -> int:
-        rows = [
-            (m.envelope.gateway, m.envelope.epoch, m.envelope.seq, idx, r.sensor, r.kind, r.time_ms,
-             r.quality, _main_value(r.kind, r.values), json.dumps(r.values, separators=(",", ":")),
-             int(r.time_ms < m.live_after_ms))
-            for m in messages for idx, r in enumerate(m.envelope.readings)]
         with self._lock, transaction(self._db):
-            before = self._db.total_changes
+            fresh = self._not_yet_stored(messages)
+            rows = [
+                (m.envelope.gateway, m.envelope.epoch, m.envelope.seq, idx, r.sensor, r.kind, r.time_ms,
+                 r.quality, main_value(r.kind, r.values), orjson.dumps(r.values).decode(),
+                 int(r.time_ms < m.live_after_ms))
+                for m in fresh for idx, r in enumerate(m.envelope.readings)]
             self._db.executemany(
-                "INSERT OR IGNORE INTO readings (gateway, epoch, seq, idx, sensor, kind, time_ms, "
+                "INSERT INTO readings (gateway, epoch, seq, idx, sensor, kind, time_ms, "
                 "quality, value, values_json, historical) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
-            return self._db.total_changes - before
+            self._update_latest(fresh)
+            return len(rows)
+
+    def _not_yet_stored(self, messages: Sequence[AcceptedMessage]) -> list[AcceptedMessage]:
+        """Record the keys of the messages not stored before, and return those messages."""
+        before = self._db.total_changes
+        fresh = []
+        for m in messages:
+            self._db.execute("INSERT OR IGNORE INTO stored_messages VALUES (?,?,?)", m.key)
+            if self._db.total_changes > before:
+                fresh.append(m)
+                before = self._db.total_changes
+        return fresh
+
+    def _update_latest(self, messages: Sequence[AcceptedMessage]) -> None:
+        """Newest live reading per sensor, and which tags each reader saw in its rounds."""
+        newest: dict[str, tuple[int, str, Any]] = {}  # sensor -> (time_ms, gateway, reading)
+        rounds: dict[str, int] = {}
+        tags_seen: dict[tuple[str, str], int] = {}
+        for m in messages:
+            for r in m.envelope.readings:
+                if r.time_ms < m.live_after_ms:
+                    continue  # store-and-forward history never moves the live state
+                known = newest.get(r.sensor)
+                if known is None or r.time_ms >= known[0]:
+                    newest[r.sensor] = (r.time_ms, m.envelope.gateway, r)
+                if r.kind == "rfid" and r.quality != "bad":
+                    rounds[r.sensor] = max(rounds.get(r.sensor, 0), r.time_ms)
+                    for tag in r.values.get("tags", ()):
+                        key = (r.sensor, tag["epc"])
+                        tags_seen[key] = max(tags_seen.get(key, 0), r.time_ms)
+        latest_rows = [(r.sensor, gateway, r.kind, r.time_ms, r.quality, main_value(r.kind, r.values),
+                        orjson.dumps(r.values).decode()) for _, gateway, r in newest.values()]
+        self._db.executemany(
+            "INSERT INTO latest VALUES (?,?,?,?,?,?,?) ON CONFLICT (sensor) DO UPDATE SET "
+            "gateway=excluded.gateway, kind=excluded.kind, time_ms=excluded.time_ms, "
+            "quality=excluded.quality, value=excluded.value, values_json=excluded.values_json "
+            "WHERE excluded.time_ms >= latest.time_ms", latest_rows)
+        self._db.executemany(
+            "INSERT INTO rfid_rounds VALUES (?,?) ON CONFLICT (reader) DO UPDATE SET "
+            "last_round_ms=max(last_round_ms, excluded.last_round_ms)", rounds.items())
+        self._db.executemany(
+            "INSERT INTO tag_presence VALUES (?,?,?) ON CONFLICT (reader, epc) DO UPDATE SET "
+            "last_seen_ms=max(last_seen_ms, excluded.last_seen_ms)",
+            [(reader, epc, seen_ms) for (reader, epc), seen_ms in tags_seen.items()])
+
+    def latest(self, sensors: Sequence[str] = ()) -> list[LatestValue]:
+        sql = "SELECT sensor, gateway, kind, time_ms, quality, value, values_json FROM latest"
+        if sensors:
+            sql += f" WHERE sensor IN ({','.join('?' * len(sensors))})"
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY sensor", list(sensors)).fetchall()
+        return [LatestValue(*row[:6], orjson.loads(row[6])) for row in rows]
+
+    def tags(self, reader: str) -> list[TagPresence]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT t.epc, t.last_seen_ms, t.last_seen_ms >= r.last_round_ms FROM tag_presence t "
+                "JOIN rfid_rounds r ON r.reader = t.reader WHERE t.reader = ? ORDER BY t.epc",
+                (reader,)).fetchall()
+        return [TagPresence(reader, epc, seen_ms, bool(present)) for epc, seen_ms, present in rows]
 
     def query(self, query: ReadingQuery) -> list[StoredReading]:
         where, args = ["id > ?"], [query.after_id]
@@ -74,9 +155,34 @@ class SqliteReadingStore:
                f"FROM readings WHERE {' AND '.join(where)} ORDER BY id LIMIT ?")
         with self._lock:
             rows = self._db.execute(sql, (*args, query.limit)).fetchall()
-        return [StoredReading(row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6]),
+        return [StoredReading(row[0], row[1], row[2], row[3], row[4], row[5], orjson.loads(row[6]),
                               bool(row[7])) for row in rows]
 
     def count(self) -> int:
         with self._lock:
             return self._db.execute("SELECT count(*) FROM readings").fetchone()[0]
+
+    def expire(self, before_ms: int) -> int:
+        """Fold raw readings with device time before `before_ms` into hourly rows, delete them."""
+        expired = 0
+        while True:
+            with self._lock, transaction(self._db):
+                ids = [row[0] for row in self._db.execute(
+                    "SELECT id FROM readings WHERE time_ms < ? LIMIT ?", (before_ms, _EXPIRE_CHUNK_ROWS))]
+                self._fold_into_hourly(ids)
+                self._db.executemany("DELETE FROM readings WHERE id = ?", ((i,) for i in ids))
+            expired += len(ids)
+            if len(ids) < _EXPIRE_CHUNK_ROWS:
+                return expired
+
+    def _fold_into_hourly(self, ids: Iterable[int]) -> None:
+        self._db.execute("CREATE TEMP TABLE IF NOT EXISTS expiring (id INTEGER PRIMARY KEY)")
+        self._db.execute("DELETE FROM expiring")
+        self._db.executemany("INSERT INTO expiring VALUES (?)", ((i,) for i in ids))
+        self._db.execute(
+            "INSERT INTO readings_hourly SELECT sensor, kind, time_ms / ? * ?, count(value), min(value), "
+            "max(value), total(value) FROM readings WHERE id IN (SELECT id FROM expiring) "
+            "AND value IS NOT NULL GROUP BY sensor, kind, time_ms / ? "
+            "ON CONFLICT (sensor, kind, hour_ms) DO UPDATE SET count = count + excluded.count, "
+            "min_value = min(min_value, excluded.min_value), max_value = max(max_value, excluded.max_value), "
+            "sum_value = sum_value + excluded.sum_value", (_HOUR_MS, _HOUR_MS, _HOUR_MS))

@@ -7,17 +7,26 @@ Every message ends in exactly one bucket: stored, duplicate or quarantined.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
+import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from backend.metrics import Metrics
-from backend.ports import AcceptedMessage, IngestLedger, QuarantinedMessage, ReadingStore
+from backend.ports import (AcceptedMessage, AnySensor, IngestLedger, QuarantinedMessage, ReadingStore,
+                           SensorRegistry)
+from backend.services import wire_fast
 from backend.settings import IngestSettings
 from edge import protocol
 
-QUARANTINE_REASONS = protocol.DECODE_REASONS + ("unknown_gateway", "unsigned", "future_timestamp")
+# decoder_error: the reference decoder raised something other than DecodeError (a bug
+# there); the message is quarantined so that it cannot block the stream.
+QUARANTINE_REASONS = protocol.DECODE_REASONS + (
+    "unknown_gateway", "unsigned", "unknown_sensor", "future_timestamp", "decoder_error")
+
+log = logging.getLogger("pledgewatch.ingest")
 
 
 @dataclass(frozen=True)
@@ -30,18 +39,23 @@ class InboundMessage:
 def count_readings_leniently(payload: bytes) -> int:
     """How many readings a refused message carried, if that can be told; else 1."""
     try:
-        readings = json.loads(payload).get("readings")
-        return len(readings) if isinstance(readings, list) and readings else 1
-    except (ValueError, AttributeError, RecursionError):
-        return 1
+        body = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        try:
+            body = json.loads(payload)  # lenient: also takes NaN and huge numbers
+        except (ValueError, RecursionError):
+            return 1
+    readings = body.get("readings") if isinstance(body, dict) else None
+    return len(readings) if isinstance(readings, list) and readings else 1
 
 
 class IngestService:
     def __init__(self, readings: ReadingStore, ledger: IngestLedger,
                  gateway_keys: Mapping[str, Ed25519PublicKey | None], settings: IngestSettings,
-                 metrics: Metrics) -> None:
-        self.readings, self.ledger = readings, ledger
+                 metrics: Metrics, sensors: SensorRegistry = AnySensor()) -> None:
+        self.readings, self.ledger, self.sensors = readings, ledger, sensors
         self.gateway_keys, self.settings, self.metrics = gateway_keys, settings, metrics
+        self._verifier = wire_fast.Verifier()
 
     def ingest(self, inbound: Sequence[InboundMessage], now_s: float) -> dict[tuple[str, int], int]:
         accepted: list[AcceptedMessage] = []
@@ -49,13 +63,16 @@ class IngestService:
         for message in inbound:
             try:
                 accepted.append(self._accept(message, now_s))
-            except protocol.DecodeError as exc:
+            except (protocol.DecodeError, _Refused) as exc:
                 quarantined.append(self._quarantine(message, exc.reason, exc.detail))
-            except _Refused as exc:
-                quarantined.append(self._quarantine(message, exc.reason, exc.detail))
-        new, duplicates = self._split_duplicates(accepted)
-        self.readings.append(new)  # durable before anything is acknowledged
-        acks = self.ledger.record(new, quarantined)
+        candidates, duplicates = self._split_duplicates(accepted)
+        self.readings.append(candidates)  # durable before anything is acknowledged
+        recorded = self.ledger.record(candidates, quarantined)
+        # Another ingest process may have recorded the same message meanwhile: the
+        # ledger's primary key decided, and the store ignored the second copy.
+        new = [m for m in candidates if m.key in recorded.new_keys]
+        duplicates += [m for m in candidates if m.key not in recorded.new_keys]
+        acks = dict(recorded.acks)
         # A gateway that resends may have missed our ack: answer for its epoch too.
         resent_epochs = {(m.envelope.gateway, m.envelope.epoch) for m in duplicates} - acks.keys()
         acks.update(self.ledger.contiguous_seqs(sorted(resent_epochs)))
@@ -63,14 +80,17 @@ class IngestService:
         return acks
 
     def _accept(self, message: InboundMessage, now_s: float) -> AcceptedMessage:
-        envelope = protocol.decode(message.payload, message.topic)
+        envelope = self._decode(message)
         if envelope.gateway not in self.gateway_keys:
             raise _Refused("unknown_gateway", f"gateway {envelope.gateway!r} is not registered")
         public_key = self.gateway_keys[envelope.gateway]
         if public_key is not None:
-            protocol.verify(envelope, public_key)
+            self._verify(envelope, public_key, message)
         elif not self.settings.accept_unsigned:
             raise _Refused("unsigned", f"gateway {envelope.gateway!r} has no registered key")
+        unknown = self.sensors.unknown_sensors(envelope.gateway, {r.sensor for r in envelope.readings})
+        if unknown:
+            raise _Refused("unknown_sensor", f"not registered: {', '.join(sorted(unknown))[:200]}")
         now_ms = int(now_s * 1000)
         latest_ms = max(r.time_ms for r in envelope.readings)
         if latest_ms > now_ms + self.settings.future_tolerance_s * 1000:
@@ -78,12 +98,32 @@ class IngestService:
         return AcceptedMessage(envelope, int(message.received_at_s * 1000),
                                live_after_ms=now_ms - int(self.settings.live_window_s * 1000))
 
+    @staticmethod
+    def _decode(message: InboundMessage) -> protocol.Envelope:
+        envelope = wire_fast.decode_plain(message.payload, message.topic)
+        if envelope is not None:
+            return envelope
+        try:
+            return protocol.decode(message.payload, message.topic)  # the verdict and its reason
+        except protocol.DecodeError:
+            raise
+        except Exception as exc:  # a decoder bug must not block the stream behind this message
+            log.exception("the decoder failed on a message from %s", message.topic)
+            raise _Refused("decoder_error", f"{type(exc).__name__}: {exc}") from exc
+
+    def _verify(self, envelope: protocol.Envelope, public_key: Ed25519PublicKey,
+                message: InboundMessage) -> None:
+        if not self._verifier.verify(envelope, public_key):
+            # The fast path's canonical bytes may differ from the reference's: its verdict rules.
+            protocol.verify(protocol.decode(message.payload, message.topic), public_key)
+
     def _quarantine(self, message: InboundMessage, reason: str, detail: str) -> QuarantinedMessage:
         return QuarantinedMessage(message.topic, message.payload, reason, detail[:500],
                                   int(message.received_at_s * 1000),
                                   count_readings_leniently(message.payload))
 
     def _split_duplicates(self, accepted: list[AcceptedMessage]):
+        """Messages the ledger already holds (or repeated in this batch) vs candidates."""
         seen = self.ledger.already_stored([m.key for m in accepted])
         new, duplicates = [], []
         for message in accepted:

@@ -1,0 +1,170 @@
+"""The backend's fast path for data messages: orjson to parse, PyNaCl to verify.
+
+edge/protocol.py stays the one definition of the wire format (stdlib + cryptography).
+This module only *accepts*: when a message is anything but plainly valid it answers
+None and the caller falls back to `protocol.decode`, which gives the verdict and the
+reason. A signature that does not verify over orjson's canonical bytes is checked
+again over the reference bytes, so the verdict is always the reference's.
+tests/integration/ingest/test_decoder_fuzz.py holds the two paths together.
+"""
+from __future__ import annotations
+
+import base64
+import math
+import re
+from typing import Any
+
+import orjson
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from nacl.exceptions import BadSignatureError
+from nacl.signing import VerifyKey
+
+from edge import protocol
+
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_EPC_HEX = re.compile(r"[0-9a-f]{8,64}")
+_MAX_INT = 2**53 - 1
+_ENVELOPE_KEYS = frozenset({"v", "gateway", "epoch", "seq", "sent_at_ms", "readings"})
+_SIGNED_KEYS = _ENVELOPE_KEYS | {"sig"}
+_READING_REQUIRED = frozenset({"sensor", "kind", "time_ms", "values", "quality"})
+_READING_ALLOWED = _READING_REQUIRED | {"clock_synced", "error"}
+_TAG_ALLOWED = frozenset({"epc", "antenna", "rssi_dbm", "seen_count"})
+# kind -> (main value, its range); rfid is checked on its own
+_SCALARS = {"weight": ("weight_kg", 0.0, math.inf), "temperature": ("temperature_c", -273.15, 1000.0),
+            "humidity": ("humidity_pct", 0.0, 100.0)}
+_QUALITIES = frozenset(protocol.QUALITIES)
+
+
+class _NotPlain(Exception):
+    """Not provably valid here: let the reference decoder decide."""
+
+
+def _int(value: Any, minimum: int) -> int:
+    if type(value) is not int or not minimum <= value <= _MAX_INT:
+        raise _NotPlain
+    return value
+
+
+def _number_in(value: Any, low: float, high: float) -> None:
+    if type(value) not in (int, float) or not low <= value <= high or value == math.inf:
+        raise _NotPlain
+
+
+def _ident(value: Any) -> str:
+    if type(value) is not str or not _ID.fullmatch(value):
+        raise _NotPlain
+    return value
+
+
+def _check_values(kind: str, values: Any, required: bool) -> None:
+    if type(values) is not dict:
+        raise _NotPlain
+    if kind == "rfid":
+        _check_tags(values, required)
+        return
+    name, low, high = _SCALARS[kind]
+    allowed = 2 if kind == "weight" else 1
+    if len(values) > allowed or (required and name not in values):
+        raise _NotPlain
+    for key, value in values.items():
+        if key == name:
+            _number_in(value, low, high)
+        elif key != "stable" or kind != "weight" or type(value) is not bool:
+            raise _NotPlain
+
+
+def _check_tags(values: dict, required: bool) -> None:
+    if values.keys() - {"tags"} or (required and "tags" not in values):
+        raise _NotPlain
+    tags = values.get("tags", [])
+    if type(tags) is not list or len(tags) > 10_000:
+        raise _NotPlain
+    for tag in tags:
+        if type(tag) is not dict or tag.keys() - _TAG_ALLOWED:
+            raise _NotPlain
+        epc = tag.get("epc")
+        if type(epc) is not str or not _EPC_HEX.fullmatch(epc):
+            raise _NotPlain
+        if "antenna" in tag:
+            _int(tag["antenna"], 1)
+        if "seen_count" in tag:
+            _int(tag["seen_count"], 1)
+        if "rssi_dbm" in tag:
+            _number_in(tag["rssi_dbm"], -128, 127)
+
+
+def _reading(raw: Any) -> protocol.Reading:
+    if type(raw) is not dict:
+        raise _NotPlain
+    keys = raw.keys()
+    if not _READING_REQUIRED <= keys or not keys <= _READING_ALLOWED:
+        raise _NotPlain
+    kind, quality = raw["kind"], raw["quality"]
+    if kind not in protocol.READING_KINDS or quality not in _QUALITIES:
+        raise _NotPlain
+    clock_synced, error = raw.get("clock_synced", True), raw.get("error")
+    if type(clock_synced) is not bool or (error is not None and (type(error) is not str or len(error) > 64)):
+        raise _NotPlain
+    values = raw["values"]
+    _check_values(kind, values, required=quality != "bad")
+    return protocol.Reading(_ident(raw["sensor"]), kind, _int(raw["time_ms"], 0), values, quality,
+                            clock_synced, error)
+
+
+def _signature(raw: Any) -> protocol.Signature:
+    if type(raw) is not dict or raw.keys() != {"alg", "kid", "value"} or raw["alg"] != protocol.SIGNATURE_ALG:
+        raise _NotPlain
+    if type(raw["kid"]) is not str or type(raw["value"]) is not str:
+        raise _NotPlain
+    try:
+        value = base64.b64decode(raw["value"], validate=True)
+    except ValueError as exc:
+        raise _NotPlain from exc
+    if len(value) != 64:
+        raise _NotPlain
+    return protocol.Signature(raw["kid"], value)
+
+
+def decode_plain(payload: bytes, topic: str) -> protocol.Envelope | None:
+    """The envelope of a plainly valid data message on `topic`, or None to fall back."""
+    if len(payload) > protocol.MAX_MESSAGE_BYTES:
+        return None
+    try:
+        body = orjson.loads(payload)
+        if type(body) is not dict or not _ENVELOPE_KEYS <= body.keys() <= _SIGNED_KEYS:
+            return None
+        gateway = _ident(body["gateway"])
+        if topic != f"{protocol.TOPIC_ROOT}/{gateway}/data" or body["v"] != 1 or type(body["v"]) is not int:
+            return None
+        raw_readings = body["readings"]
+        if type(raw_readings) is not list or not 1 <= len(raw_readings) <= protocol.MAX_READINGS_PER_MESSAGE:
+            return None
+        readings = tuple(map(_reading, raw_readings))
+        signature = _signature(body.pop("sig")) if "sig" in body else None
+        return protocol.Envelope(gateway, _int(body["epoch"], 0), _int(body["seq"], 1),
+                                 _int(body["sent_at_ms"], 0), readings, signature,
+                                 orjson.dumps(body, option=orjson.OPT_SORT_KEYS))
+    except (_NotPlain, orjson.JSONDecodeError):
+        return None
+
+
+class Verifier:
+    """Ed25519 checks with the fingerprint and PyNaCl key of each gateway worked out once."""
+
+    def __init__(self) -> None:
+        self._keys: dict[bytes, tuple[str, VerifyKey]] = {}
+
+    def verify(self, envelope: protocol.Envelope, public_key: Ed25519PublicKey) -> bool:
+        """True when the signature matches `envelope.signed_bytes`; False means: ask the reference."""
+        raw = public_key.public_bytes_raw()
+        if raw not in self._keys:
+            self._keys[raw] = (protocol.key_fingerprint(public_key), VerifyKey(raw))
+        key_id, verify_key = self._keys[raw]
+        signature = envelope.signature
+        if signature is None or signature.key_id != key_id:
+            return False
+        try:
+            verify_key.verify(protocol.DATA_SIGNING_CONTEXT + envelope.signed_bytes, signature.value)
+        except BadSignatureError:
+            return False
+        return True
