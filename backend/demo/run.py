@@ -1,4 +1,4 @@
-"""`pledgewatch demo`: broker + backend + one edge agent per warehouse, as child processes.
+"""`pledgewatch demo`: broker, backend, and per warehouse its simulated devices and its edge agent.
 
 Each child gets SIGTERM if the demo dies (Linux parent-death signal), and the demo
 stops them all on Ctrl-C, SIGTERM or when `--duration` is up: nothing is left behind.
@@ -59,6 +59,12 @@ class Demo:
         self._spawn("backend", ["backend", "--config", str(layout.backend_config)], logs)
         if not wait_until_listening(http_port, timeout_s=30):
             raise DemoError(f"the backend did not start; see {logs / 'backend.log'}")
+        for gateway, config in layout.sim_configs.items():
+            self._spawn(f"sim-devices-{gateway}", ["sim", "devices", "--config", str(config)], logs)
+        for gateway, control_port in layout.sim_control_ports.items():
+            if not wait_until_listening(control_port, timeout_s=30):
+                raise DemoError(f"the devices of {gateway} did not start; "
+                                f"see {logs / f'sim-devices-{gateway}.log'}")
         for gateway, config in layout.edge_configs.items():
             self._spawn(f"edge-{gateway}", ["edge", "--config", str(config)], logs)
         self.http_port = http_port

@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from backend.demo.broker import mosquitto_config_text
+from backend.demo.ports import free_port
 from backend.services.api_keys import hash_api_key, new_api_key
 from edge.keys import new_key_pair
 
@@ -31,6 +32,8 @@ class DemoLayout:
     root: Path
     backend_config: Path
     edge_configs: dict[str, Path]  # gateway id -> config file
+    sim_configs: dict[str, Path]  # gateway id -> its simulated devices (`sim devices`)
+    sim_control_ports: dict[str, int]  # gateway id -> the simulator's HTTP control port
     api_keys: dict
     broker_dir: Path
 
@@ -48,17 +51,22 @@ def write_config_set(root: Path, ports: DemoPorts, seed: dict) -> DemoLayout:
     api_keys = _api_keys(root / "api-keys.json", [lender["id"] for lender in seed["lenders"]])
     backend_config = root / "backend.yaml"
     _write_yaml(backend_config, _backend_config(root, ports, public_keys, api_keys))
-    edge_configs = {}
+    edge_configs, sim_configs, control_ports = {}, {}, {}
     for warehouse in seed["warehouses"]:
         gw = warehouse["gateway"]
+        devices = _sim_devices_config(gw, warehouse["id"], seed)
+        sim_configs[gw] = root / f"sim-devices-{gw}.yaml"
+        _write_yaml(sim_configs[gw], devices)
+        control_ports[gw] = devices["control_port"]
         edge_configs[gw] = root / f"edge-{gw}.yaml"
-        _write_yaml(edge_configs[gw], _edge_config(root, ports, gw, warehouse["id"], seed))
+        _write_yaml(edge_configs[gw], _edge_config(root, ports, gw, devices))
     broker_dir = root / "broker"
     broker_dir.mkdir(exist_ok=True)
     (broker_dir / "mosquitto.conf").write_text(mosquitto_config_text(ports.broker, broker_dir))
     (root / "README.md").write_text(_README.format(root=root, http=ports.http, broker=ports.broker,
                                                    gateways=" ".join(gateways)))
-    return DemoLayout(root, backend_config, edge_configs, api_keys, broker_dir)
+    return DemoLayout(root, backend_config, edge_configs, sim_configs, control_ports, api_keys,
+                      broker_dir)
 
 
 def _gateway_key(key_dir: Path, gateway: str) -> str:
@@ -96,19 +104,44 @@ def _backend_config(root: Path, ports: DemoPorts, public_keys: dict[str, str], a
     }
 
 
-def _edge_config(root: Path, ports: DemoPorts, gateway: str, warehouse: str, seed: dict) -> dict:
+def _sim_devices_config(gateway: str, warehouse: str, seed: dict) -> dict:
+    """One scale, one LLRP reader and (perishables) one probe per lot, each on its own port."""
     commodities = {c["id"]: c for c in seed["commodities"]}
-    drivers = []
-    for n, lot in enumerate(lot for lot in seed["lots"] if lot["warehouse"] == warehouse):
+    lots = []
+    for lot in (lot for lot in seed["lots"] if lot["warehouse"] == warehouse):
         commodity = commodities[lot["commodity"]]
         unit_kg = {"t": 1000.0, "kg": 1.0}.get(commodity["unit"], 1.0)
-        probe_c = (commodity["temperature_max_c"] - 4 if commodity.get("perishable") else None)
-        drivers.append({"driver": "sim_lot", "every_s": 2.0, "config": {
-            "lot": lot["id"], "items": lot["items"],
-            "item_weight_kg": lot.get("item_weight_kg", lot["item_quantity"] * unit_kg),
-            "epc_prefix": hashlib.sha256(lot["id"].encode()).hexdigest()[:8].upper(),
-            "temperature_c": lot.get("temperature_c", probe_c),
-            "seed": seed.get("seed", 0) * 1000 + n}})
+        entry = {"id": lot["id"], "items": lot["items"],
+                 "item_weight_kg": lot.get("item_weight_kg", lot["item_quantity"] * unit_kg),
+                 "epc_prefix": hashlib.sha256(lot["id"].encode()).hexdigest()[:8].upper(),
+                 "scale": {"port": free_port()},
+                 "rfid": {"port": free_port(), "round_period_ms": DEMO_RFID_ROUND_MS}}
+        if commodity.get("perishable"):
+            setpoint_c = lot.get("temperature_c", commodity["temperature_max_c"] - 4)
+            entry["probe"] = {"port": free_port(), "setpoint_c": setpoint_c}
+        lots.append(entry)
+    return {"gateway": gateway, "host": "127.0.0.1", "control_port": free_port(),
+            "seed": seed.get("seed", 0), "lots": lots}
+
+
+DEMO_SAMPLE_EVERY_S = 2.0
+DEMO_RFID_ROUND_MS = 2000
+
+
+def _edge_config(root: Path, ports: DemoPorts, gateway: str, devices: dict) -> dict:
+    """The gateway reads its simulated devices over Modbus TCP and LLRP, as on site."""
+    drivers = []
+    for lot in devices["lots"]:
+        device = {"host": devices["host"]}
+        drivers.append({"driver": "scale_modbus", "every_s": DEMO_SAMPLE_EVERY_S, "config": {
+            **device, "sensor": f"{lot['id']}-scale", "port": lot["scale"]["port"]}})
+        drivers.append({"driver": "rfid_llrp", "every_s": DEMO_SAMPLE_EVERY_S, "config": {
+            **device, "sensor": f"{lot['id']}-rfid", "port": lot["rfid"]["port"],
+            "round_period_ms": DEMO_RFID_ROUND_MS}})
+        if "probe" in lot:
+            drivers.append({"driver": "temperature_modbus", "every_s": DEMO_SAMPLE_EVERY_S,
+                            "config": {**device, "sensor": f"{lot['id']}-temp",
+                                       "port": lot["probe"]["port"]}})
     return {
         "gateway_id": gateway,
         "broker": {"host": "127.0.0.1", "port": ports.broker, "protocol": ports.broker_protocol},
@@ -132,11 +165,16 @@ on PATH):
 
     mosquitto -c {root}/broker/mosquitto.conf              # MQTT broker on 127.0.0.1:{broker}
     pledgewatch backend --config {root}/backend.yaml       # API + ingest on http://127.0.0.1:{http}
+    for gw in {gateways}; do pledgewatch sim devices --config {root}/sim-devices-$gw.yaml & done
     for gw in {gateways}; do pledgewatch edge --config {root}/edge-$gw.yaml & done
 
 What is here:
 - `backend.yaml`   the backend: broker, HTTP port, data dir, registered gateway keys, API key hashes
-- `edge-*.yaml`    one gateway agent each: its key, its outbox dir, its (simulated) devices
+- `sim-devices-*.yaml` each gateway's simulated devices: a Modbus TCP scale, an LLRP reader and
+                   (perishables) a Modbus TCP probe per lot; faults through its HTTP control port,
+                   e.g. `curl -X POST 127.0.0.1:<control_port>/lots/<lot>/remove_items -d '{{"count": 3}}'`
+                   (every action: docs/edge.md)
+- `edge-*.yaml`    one gateway agent each: its key, its outbox dir, drivers pointing at its devices
 - `keys/`          gateway Ed25519 key pairs (`*.key` is private: it never leaves its gateway)
 - `api-keys.json`  the demo API keys in clear (admin, supervisor, one per lender); the backend
                    keeps only salted hashes. Use them as `Authorization: Bearer <key>`.

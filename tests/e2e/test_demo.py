@@ -36,6 +36,21 @@ def reading_count(base: str, admin_key: str) -> int:
     return httpx.get(f"{base}/api/v1/health", timeout=5).json()["readings_stored"]
 
 
+def sensors_seen(base: str, admin_key: str, gateway: str) -> set[str]:
+    page = httpx.get(f"{base}/api/v1/readings", params={"gateway": gateway, "limit": 500},
+                     headers={"Authorization": f"Bearer {admin_key}"}, timeout=5).json()
+    return {r["sensor"] for r in page["readings"]}
+
+
+def wait_until(condition, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.3)
+    return True
+
+
 def wait_for_health(base: str, demo: subprocess.Popen, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -62,6 +77,9 @@ def test_demo_streams_readings_and_leaves_nothing_behind(tmp_path):
         page = httpx.get(f"{base}/api/v1/readings", params={"limit": 5},
                          headers={"Authorization": f"Bearer {keys['admin']}"}).json()
         assert {r["kind"] for r in page["readings"]} <= {"weight", "rfid", "temperature"}
+        # Read over Modbus TCP and LLRP from the `sim devices` processes.
+        assert wait_until(lambda: {"lot-nb-1-scale", "lot-nb-1-rfid", "lot-nb-1-temp"}
+                          <= sensors_seen(base, keys["admin"], "gw-ningbo"), timeout_s=10)
         gateways = httpx.get(f"{base}/api/v1/gateways",
                              headers={"Authorization": f"Bearer {keys['supervisor']}"}).json()
         assert sorted(g["id"] for g in gateways) == ["gw-ningbo", "gw-qingdao", "gw-shanghai"]
@@ -80,7 +98,8 @@ def test_sigterm_stops_every_child_and_a_resumed_demo_keeps_its_keys(tmp_path):
     demo = start_demo(state, port)
     wait_for_health(f"http://127.0.0.1:{port}", demo, timeout_s=15)
     keys = json.loads((state / "api-keys.json").read_text())
-    assert len(processes_mentioning(str(tmp_path))) >= 5  # demo, broker, backend, 3 edges
+    # demo, broker, backend, 3 device simulators, 3 edges
+    assert wait_until(lambda: len(processes_mentioning(str(tmp_path))) >= 9, timeout_s=15)
     demo.send_signal(signal.SIGTERM)
     demo.communicate(timeout=40)
     assert demo.returncode == 0
@@ -99,7 +118,9 @@ def test_write_config_writes_a_runnable_set_for_every_role(tmp_path):
     assert done.returncode == 0, done.stderr
     written = sorted(p.name for p in (tmp_path / "cfg").iterdir())
     assert {"README.md", "api-keys.json", "backend.yaml", "broker", "keys",
-            "edge-gw-shanghai.yaml", "edge-gw-qingdao.yaml", "edge-gw-ningbo.yaml"} <= set(written)
+            "edge-gw-shanghai.yaml", "edge-gw-qingdao.yaml", "edge-gw-ningbo.yaml",
+            "sim-devices-gw-shanghai.yaml", "sim-devices-gw-qingdao.yaml",
+            "sim-devices-gw-ningbo.yaml"} <= set(written)
     assert "pledgewatch backend --config" in (tmp_path / "cfg" / "README.md").read_text()
     bad = subprocess.run([sys.executable, "-m", "backend.cli", "backend", "--config",
                           str(tmp_path / "cfg" / "README.md")], capture_output=True, text=True, timeout=60)
