@@ -4,7 +4,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from backend.api.deps import context, principal, require_role
@@ -179,3 +179,24 @@ def _decide(ctx, caller: Principal, loan_id: str, action):
         raise HTTPException(404, str(exc)) from exc
     except Conflict as exc:
         raise HTTPException(409, str(exc)) from exc
+
+
+class HistoryPointOut(BaseModel):
+    at_s: float
+    status: str
+    ltv: Decimal | None
+    collateral_value: Decimal | None
+    observed_quantity: Decimal | None
+    pledged_quantity: Decimal | None
+
+
+@router.get("/loans/{loan_id}/history", response_model=list[HistoryPointOut])
+def loan_history(loan_id: str, caller: Caller, ctx=Depends(context),
+                 from_s: Annotated[float, Query(ge=0)] = 0,
+                 to_s: Annotated[float, Query(ge=0)] = 1e12,
+                 limit: Annotated[int, Query(ge=1, le=10_000)] = 2000) -> list[HistoryPointOut]:
+    """LTV, value and quantities over time: a point per change, and at least one a minute."""
+    if not access.sees_loan(caller, ctx.registry.snapshot(), loan_id):
+        raise HTTPException(404, f"no loan {loan_id!r}")
+    return [HistoryPointOut(**{k: getattr(p, k) for k in HistoryPointOut.model_fields})
+            for p in ctx.standings.history(loan_id, from_s, to_s, limit)]

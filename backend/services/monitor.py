@@ -11,10 +11,12 @@ import logging
 import threading
 from collections import defaultdict
 from dataclasses import replace
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Callable, Sequence
 
-from backend.adapters.db.monitor_repo import SqlAlerts, SqlPriceMarks, SqlStandings, StandingRecord
+from backend.adapters.db.monitor_repo import (HistoryPoint, SqlAlerts, SqlPriceMarks, SqlStandings,
+                                              StandingRecord)
 from backend.domain import monitor as core
 from backend.domain.alerts import Alert, AlertBook, AlertOpened, resolve
 from backend.domain.config import MonitorConfig
@@ -27,6 +29,7 @@ from backend.services.registry import RegistryService
 log = logging.getLogger("pledgewatch.monitor")
 READINGS_PER_TICK = 50_000
 WARM_UP_S = 600  # readings this recent are judged when the monitor starts
+HISTORY_EVERY_S = 60  # a loan's history gets a point at least this often, and on every change
 
 
 def lot_samples(rows: Sequence[StoredReading], registry: Registry) -> dict[str, list[LotSample]]:
@@ -72,6 +75,7 @@ class MonitorService:
         self._reading_cursor: int | None = None  # None: start with the warm-up window
         self._price_cursor = 0
         self._people_checked_s = clock()
+        self._last_history: dict[str, HistoryPoint] = {}
         self.state = self._restored_state()
 
     def _restored_state(self) -> core.MonitorState:
@@ -97,6 +101,7 @@ class MonitorService:
                                self.registry.take_notices())
             self.state = result.state
             self._store(result, now_s)
+            self._record_history(result.state, registry, now_s)
         if result.events:
             self.on_events(result.events)
         return result.events
@@ -131,6 +136,22 @@ class MonitorService:
             v.loan_id, v.status, v.ltv if v.ltv is None or v.ltv.is_finite() else None,
             v.collateral_value, v.drawing_power, v.cure_deadline_s, v.cure_amount, v.price_stale,
             now_s) for v in result.state.loan_views.values()])
+
+    def _record_history(self, state: core.MonitorState, registry: Registry, now_s: float) -> None:
+        points = []
+        for loan_id, view in state.loan_views.items():
+            lot_ids = registry.loans[loan_id].lot_ids
+            valued = [state.valued[lot_id].quantity for lot_id in lot_ids if lot_id in state.valued]
+            point = HistoryPoint(
+                loan_id, now_s, view.status, view.ltv if view.ltv is None or view.ltv.is_finite() else None,
+                view.collateral_value, sum(valued) if len(valued) == len(lot_ids) else None,
+                sum((registry.pledged_quantity[lot_id] for lot_id in lot_ids), Decimal(0)))
+            last = self._last_history.get(loan_id)
+            if last is None or now_s - last.at_s >= HISTORY_EVERY_S or \
+                    (last.status, last.ltv, last.observed_quantity) != (point.status, point.ltv, point.observed_quantity):
+                points.append(point)
+                self._last_history[loan_id] = point
+        self.standings.append_history(points)
 
     def lot_view(self, lot_id: str):
         return self.state.lot_views.get(lot_id)

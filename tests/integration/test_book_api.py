@@ -225,3 +225,15 @@ def test_the_registry_grows_through_the_api_and_guards_every_pledge(book):
                        headers=staff).status_code == 422
     assert client.post("/api/v1/lenders", json={"id": "bank-x"}, headers=as_("bank-north")).status_code == 404
     assert "lot-tj-1" in context.registry.snapshot().loans["loan-zinc-1"].lot_ids
+
+
+def test_a_loan_has_a_history_of_its_ltv(book):
+    context, client, clock = book
+    seq = run_for(context, clock, 3)
+    run_for(context, clock, 20, start_seq=seq, missing={"lot-sh-1": 8})
+    points = client.get("/api/v1/loans/loan-acme-1/history", headers=as_("bank-north")).json()
+    assert len(points) >= 20  # at least one a minute
+    assert [p["at_s"] for p in points] == sorted(p["at_s"] for p in points)
+    assert float(points[0]["observed_quantity"]) == 500 and float(points[-1]["observed_quantity"]) == 400
+    assert float(points[-1]["ltv"]) > float(points[0]["ltv"])
+    assert client.get("/api/v1/loans/loan-acme-1/history", headers=as_("bank-south")).status_code == 404

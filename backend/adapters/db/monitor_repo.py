@@ -118,6 +118,17 @@ class StandingRecord:
     updated_at_s: float
 
 
+@dataclass(frozen=True)
+class HistoryPoint:
+    loan_id: str
+    at_s: float
+    status: str
+    ltv: Decimal | None
+    collateral_value: Decimal | None
+    observed_quantity: Decimal | None
+    pledged_quantity: Decimal | None
+
+
 class SqlStandings:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -132,6 +143,19 @@ class SqlStandings:
     def all(self) -> dict[str, StandingRecord]:
         with self.engine.connect() as db:
             return {r.loan_id: StandingRecord(**r._mapping) for r in db.execute(select(t.loan_standings))}
+
+    def append_history(self, points: Sequence[HistoryPoint]) -> None:
+        if points:
+            with self.engine.begin() as db:
+                db.execute(insert(t.loan_history), [p.__dict__ for p in points])
+
+    def history(self, loan_id: str, from_s: float, to_s: float, limit: int) -> list[HistoryPoint]:
+        query = (select(t.loan_history).where(and_(
+            t.loan_history.c.loan_id == loan_id, t.loan_history.c.at_s >= from_s,
+            t.loan_history.c.at_s < to_s)).order_by(t.loan_history.c.at_s).limit(limit))
+        with self.engine.connect() as db:
+            return [HistoryPoint(r.loan_id, r.at_s, r.status, r.ltv, r.collateral_value,
+                                 r.observed_quantity, r.pledged_quantity) for r in db.execute(query)]
 
     def standings(self) -> dict[str, LoanStanding]:
         """What the LTV state machine needs to carry on after a restart."""

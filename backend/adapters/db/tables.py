@@ -147,6 +147,20 @@ loan_standings = Table(
     Column("price_stale", Boolean, nullable=False),
     Column("updated_at_s", Float, nullable=False))
 
+# One row per loan per change of status, or per `history_every_s` while nothing changes:
+# what the dashboard draws as LTV over time.
+loan_history = Table(
+    "loan_history", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _ref("loan_id", "loans.id"),
+    Column("at_s", Float, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("ltv", ExactDecimal),
+    Column("collateral_value", ExactDecimal),
+    Column("observed_quantity", ExactDecimal),
+    Column("pledged_quantity", ExactDecimal),
+    Index("ix_loan_history_loan_at", "loan_id", "at_s"))
+
 price_marks = Table(
     "price_marks", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
