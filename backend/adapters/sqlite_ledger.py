@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from backend.adapters.sqlite_db import connect, transaction
 from backend.ports import AcceptedMessage, GatewayStatus, MessageKey, QuarantinedMessage, Recorded
@@ -13,6 +14,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
     gateway TEXT NOT NULL, epoch INTEGER NOT NULL, seq INTEGER NOT NULL,
     readings INTEGER NOT NULL, sent_at_ms INTEGER NOT NULL, received_at_ms INTEGER NOT NULL,
+    recorded_at_ms INTEGER NOT NULL,
     PRIMARY KEY (gateway, epoch, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS epochs (
     gateway TEXT NOT NULL, epoch INTEGER NOT NULL,
@@ -32,8 +34,9 @@ class SqliteIngestLedger:
     """Safe to share between ingest processes on one host (one file, WAL, BEGIN IMMEDIATE):
     the messages table's primary key decides which process recorded a message first."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
         self._db = connect(path, _SCHEMA)
+        self._clock = clock
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -61,9 +64,10 @@ class SqliteIngestLedger:
             # The write lock is ours until COMMIT: no other process can slip a key in between.
             existing = self._existing([m.key for m in stored])
             new = [m for m in stored if m.key not in existing]
+            recorded_at_ms = int(self._clock() * 1000)
             self._db.executemany(
-                "INSERT INTO messages VALUES (?,?,?,?,?,?)",
-                [(*m.key, len(m.envelope.readings), m.envelope.sent_at_ms, m.received_at_ms)
+                "INSERT INTO messages VALUES (?,?,?,?,?,?,?)",
+                [(*m.key, len(m.envelope.readings), m.envelope.sent_at_ms, m.received_at_ms, recorded_at_ms)
                  for m in new])
             self._db.executemany(
                 "INSERT INTO quarantine (received_at_ms, topic, reason, detail, reading_count, payload) "

@@ -208,10 +208,26 @@ def bench() -> None:
 
 
 @bench.command("ingest")
-@click.option("--json", "as_json", is_flag=True)
-def bench_ingest(as_json) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--messages", default=10_000, show_default=True, type=click.IntRange(100, 60_000),
+              help="Signed 50-reading batches in the recorded stream.")
+@click.option("--rounds", default=3, show_default=True, type=click.IntRange(1, 20))
+@click.option("--processes", default=1, show_default=True, type=click.IntRange(1, 8),
+              help="Ingest processes on the shared subscription.")
+def bench_ingest(as_json, messages, rounds, processes) -> None:
     """The ingest path against the broker's own delivery ceiling."""
-    _not_yet("bench ingest")
+    import json
+
+    from backend.bench.ingest import BenchError, run_bench
+    try:
+        result = run_bench(messages, rounds, processes)
+    except BenchError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        for name, value in result.items():
+            click.echo(f"{name:>24}: {value}")
 
 
 main.add_command(scenario)

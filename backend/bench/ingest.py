@@ -1,0 +1,181 @@
+"""`pledgewatch bench ingest`: the full ingest path against the broker's delivery ceiling.
+
+One recorded stream of signed 50-reading batches (made once, before any timing) is
+published at QoS 1 through a real Mosquitto, in interleaved rounds, to
+  (a) a bare paho subscriber that only counts (what the broker can deliver), and
+  (b) real `pledgewatch backend --role ingest` processes on a shared subscription
+      (decode, verify, dedup, durable SQLite write, PUBACK and app-level ack).
+Everything runs on this machine at once: broker, publisher, subscribers. Rates run from
+the first publish to the last delivery (a) or the last durable write (b). The ingest
+lag is from a message's publish to its durable write, under that full-speed burst.
+"""
+from __future__ import annotations
+
+import random
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from backend.demo.broker import BrokerProcess, start_broker
+from backend.demo.ports import free_port
+from edge import protocol
+from firmware_sim.fleet import fleet_readings
+
+READINGS_PER_MESSAGE = 50
+_CHILDREN = [sys.executable, "-m", "backend.bench.children"]
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+def record_stream(folder: Path, messages: int, gateways: int) -> tuple[Path, list[dict], dict]:
+    """Sign `messages` batches round-robin over `gateways`; returns the file, the gateway
+    registry entries and each message's (gateway, epoch, seq) -> position."""
+    rng, now_ms = random.Random(7), int(time.time() * 1000)
+    keys = {f"bench-gw-{n}": Ed25519PrivateKey.generate() for n in range(gateways)}
+    signers = {gw: protocol.Signer(key) for gw, key in keys.items()}
+    names = list(keys)
+    stream, positions = [], {}
+    for position in range(messages):
+        gw_index = position % gateways
+        gw, seq = names[gw_index], position // gateways + 1
+        readings = fleet_readings(gw_index, READINGS_PER_MESSAGE, READINGS_PER_MESSAGE, now_ms, rng)
+        payload = protocol.encode(gw, 1, seq, now_ms, readings, signers[gw])
+        stream.append((protocol.topic(gw, "data"), payload.decode()))
+        positions[(gw, 1, seq)] = position
+    path = folder / "stream.json"
+    path.write_bytes(orjson.dumps(stream))
+    registry = [{"id": gw, "public_key_pem": key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()}
+        for gw, key in keys.items()]
+    return path, registry, positions
+
+
+def _publish(stream_path: Path, port: int, folder: Path) -> list[float]:
+    out = folder / "published.json"
+    subprocess.run([*_CHILDREN, "publish", str(stream_path), str(port), str(out)], check=True)
+    return orjson.loads(out.read_bytes())["published_at_s"]
+
+
+def ceiling_round(stream_path: Path, messages: int, broker: BrokerProcess, folder: Path) -> float:
+    """Readings per second delivered to a subscriber that only counts."""
+    out = folder / "counted.json"
+    counter = subprocess.Popen([*_CHILDREN, "count", str(broker.port), str(messages), str(out)],
+                               stdout=subprocess.PIPE, text=True)
+    if counter.stdout.readline().strip() != "ready":
+        raise BenchError("the counting subscriber did not subscribe")
+    published_at_s = _publish(stream_path, broker.port, folder)
+    if counter.wait(timeout=600) != 0:
+        raise BenchError("the counting subscriber failed")
+    counted = orjson.loads(out.read_bytes())
+    return messages * READINGS_PER_MESSAGE / (counted["last_s"] - published_at_s[0])
+
+
+def _start_ingest(folder: Path, broker: BrokerProcess, registry: list[dict], index: int) -> subprocess.Popen:
+    config = folder / f"ingest-{index}.yaml"
+    config.write_text(yaml.safe_dump({
+        "data_dir": str(folder / "data"), "broker": {"port": broker.port},
+        "http": {"port": free_port()}, "ingest": {"client_id": f"pw-bench-ingest-{index}"},
+        "gateways": registry}))
+    log = folder / f"ingest-{index}.log"
+    with log.open("wb") as log_file:
+        process = subprocess.Popen([sys.executable, "-m", "backend.cli", "backend", "--config", str(config),
+                                    "--role", "ingest"], stdout=log_file, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while b"ingest connected" not in log.read_bytes():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise BenchError(f"ingest process {index} did not connect; see {log}")
+        time.sleep(0.05)
+    return process
+
+
+@dataclass(frozen=True)
+class IngestRound:
+    readings_per_s: float
+    lags_ms: list[float]
+    lost: int
+    duplicates_stored: int
+
+
+def ingest_round(stream_path: Path, registry: list[dict], positions: dict, broker: BrokerProcess,
+                 folder: Path, processes: int) -> IngestRound:
+    ingests = [_start_ingest(folder, broker, registry, n) for n in range(processes)]
+    try:
+        time.sleep(0.5)  # let the SUBACKs land: a shared subscription queues nothing before
+        published_at_s = _publish(stream_path, broker.port, folder)
+        recorded = _wait_for_ledger(folder / "data" / "state.sqlite", len(positions))
+    finally:
+        for process in ingests:
+            process.terminate()
+        for process in ingests:
+            process.wait(timeout=30)
+    last_write_s = max(at_ms for _, at_ms in recorded) / 1000
+    lags_ms = [at_ms - published_at_s[positions[key]] * 1000 for key, at_ms in recorded]
+    lost, duplicates = _audit(folder / "data" / "readings.sqlite", len(positions))
+    return IngestRound(len(positions) * READINGS_PER_MESSAGE / (last_write_s - published_at_s[0]),
+                       lags_ms, lost, duplicates)
+
+
+def _wait_for_ledger(path: Path, messages: int, timeout_s: float = 300) -> list[tuple[tuple, int]]:
+    deadline = time.monotonic() + timeout_s
+    with sqlite3.connect(path) as db:
+        while db.execute("SELECT count(*) FROM messages").fetchone()[0] < messages:
+            if time.monotonic() > deadline:
+                break  # what is missing shows as lost
+            time.sleep(0.05)
+        return [((g, e, s), at_ms) for g, e, s, at_ms in db.execute(
+            "SELECT gateway, epoch, seq, recorded_at_ms FROM messages")]
+
+
+def _audit(path: Path, messages: int) -> tuple[int, int]:
+    """(readings lost, readings stored more than once)."""
+    with sqlite3.connect(path) as db:
+        stored = db.execute("SELECT count(*) FROM readings").fetchone()[0]
+        distinct = db.execute(
+            "SELECT count(*) FROM (SELECT DISTINCT gateway, epoch, seq, idx FROM readings)").fetchone()[0]
+    return messages * READINGS_PER_MESSAGE - distinct, stored - distinct
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def run_bench(messages: int, rounds: int, processes: int, gateways: int = 100) -> dict:
+    with tempfile.TemporaryDirectory(prefix="pw-bench-") as tmp:
+        root = Path(tmp)
+        stream_path, registry, positions = record_stream(root, messages, gateways)
+        broker = start_broker(root / "broker", prefer="mosquitto")
+        if broker.kind != "mosquitto":
+            broker.stop()
+            raise BenchError("the bench needs Mosquitto (apt-get install mosquitto)")
+        try:
+            ceilings, ingests = [], []
+            for n in range(rounds):  # interleaved, so that both see the same machine
+                folder = root / f"round-{n}"
+                folder.mkdir()
+                ceilings.append(ceiling_round(stream_path, messages, broker, folder))
+                ingests.append(ingest_round(stream_path, registry, positions, broker, folder, processes))
+        finally:
+            broker.stop()
+    lags = [lag for r in ingests for lag in r.lags_ms]
+    ceiling = statistics.median(ceilings)
+    ingest = statistics.median(r.readings_per_s for r in ingests)
+    return {"messages": messages, "readings_per_message": READINGS_PER_MESSAGE,
+            "ceiling_readings_per_s": round(ceiling), "ingest_readings_per_s": round(ingest),
+            "ratio": round(statistics.median(r.readings_per_s / c for r, c in zip(ingests, ceilings)), 3),
+            "lost": sum(r.lost for r in ingests), "duplicates_stored": sum(r.duplicates_stored for r in ingests),
+            "p50_ingest_lag_ms": round(_percentile(lags, 0.5), 1),
+            "p99_ingest_lag_ms": round(_percentile(lags, 0.99), 1),
+            "rounds": rounds, "ingest_processes": processes}
