@@ -1,0 +1,114 @@
+"""Tenant isolation, generated from the OpenAPI schema: every route × every role × another
+lender's ids. A lender must get 404 for anything not its own and never see it in a list.
+
+A new route with a path parameter or a body must be added to PATH_IDS / BODIES below,
+or this test fails: isolation is checked for every route, not for the ones we remember.
+"""
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+from fastapi import Depends, HTTPException
+from fastapi.testclient import TestClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from test_book_api import KEYS, as_, book  # noqa: E402,F401  (the fixture: demo book, both DBs)
+
+from backend.api.app import create_app  # noqa: E402
+from backend.api.deps import context as app_context, principal  # noqa: E402
+
+# bank-north is the caller; everything below belongs to bank-south or to staff only.
+THEIRS = {"loan_id": "loan-acme-2", "lot_id": "lot-sh-2", "gateway_id": "gw-shanghai"}
+THEIR_NAMES = ("loan-acme-2", "loan-delta-1", "lot-sh-2", "lot-nb-1", "bank-south")
+BODIES = {
+    ("post", "/api/v1/loans"): {"id": "l-x", "lender": "bank-north", "borrower": "acme-steel",
+                                "outstanding": 1, "currency": "CNY", "target_ltv": 0.5,
+                                "thresholds": {"warning": 0.7, "margin_call": 0.8, "liquidation": 0.9}},
+    ("post", "/api/v1/loans/{loan_id}/pledges"): {"lot": "lot-sh-2"},
+    ("post", "/api/v1/loans/{loan_id}/repayments"): {"amount": 1},
+    ("post", "/api/v1/loans/{loan_id}/releases/quote"): {"lot": "lot-sh-2", "items": 1, "repayment": 0},
+    ("post", "/api/v1/loans/{loan_id}/releases"): {"lot": "lot-sh-2", "items": 1, "repayment": 0},
+    ("post", "/api/v1/alerts/{alert_id}/ack"): {"note": "x"},
+    ("post", "/api/v1/prices"): {"commodity": "steel_coil", "price": 1, "currency": "CNY", "per": "t"},
+    ("post", "/api/v1/lenders"): {"id": "x"},
+    ("post", "/api/v1/borrowers"): {"id": "x"},
+    ("post", "/api/v1/commodities"): {"id": "x", "unit": "t"},
+    ("post", "/api/v1/warehouses"): {"id": "x", "gateway": "gw-x"},
+    ("post", "/api/v1/lots"): {"id": "x", "warehouse": "wh-shanghai", "commodity": "steel_coil",
+                               "scale": "x1", "reader": "x2",
+                               "items": [{"epc": "ab" * 12, "quantity": 1, "weight_kg": 1}]},
+}
+PUBLIC = {("get", "/api/v1/health"), ("get", "/metrics"), ("get", "/api/v1/events")}
+
+
+def routes(app):
+    for path, operations in app.openapi()["paths"].items():
+        for method, operation in operations.items():
+            params = [p["name"] for p in operation.get("parameters", []) if p["in"] == "path"]
+            yield method, path, params, "requestBody" in operation
+
+
+def leaks(app, client: TestClient, their_ids: dict[str, str]) -> list[str]:
+    """What bank-north can reach of bank-south's or staff-only data, route by route."""
+    found = []
+    for method, path, params, has_body in routes(app):
+        if (method, path) in PUBLIC:
+            continue
+        missing = [p for p in params if p not in their_ids]
+        assert not missing, f"{method.upper()} {path}: add another lender's id for {missing} to the matrix"
+        assert not has_body or (method, path) in BODIES, f"{method.upper()} {path}: add a valid body to BODIES"
+        url = re.sub(r"\{(\w+)\}", lambda m: their_ids[m.group(1)], path)
+        answer = client.request(method, url, json=BODIES.get((method, path)), headers=as_("bank-north"))
+        if params or method != "get":
+            if answer.status_code != 404:
+                found.append(f"{method.upper()} {url} answered {answer.status_code}")
+        elif answer.status_code == 200 and any(name in answer.text for name in THEIR_NAMES):
+            found.append(f"{method.upper()} {url} lists another lender's data")
+        elif answer.status_code not in (200, 404):
+            found.append(f"{method.upper()} {url} answered {answer.status_code}")
+    return found
+
+
+def their_alert(client: TestClient, context) -> str:
+    """A double-pledge attempt on bank-south's lot: an alert addressed to bank-south."""
+    client.post("/api/v1/loans/loan-acme-1/pledges", json={"lot": "lot-sh-2"}, headers=as_("admin"))
+    context.monitor.tick()
+    [alert] = client.get("/api/v1/alerts", headers=as_("bank-south")).json()
+    return alert["id"]
+
+
+def test_a_lender_reaches_nothing_of_another_lender(book):
+    context, client, clock = book
+    their_ids = {**THEIRS, "alert_id": their_alert(client, context)}
+    assert leaks(client.app, client, their_ids) == []
+
+
+@pytest.mark.parametrize("role", ["admin", "supervisor", "bank-south"])
+def test_the_owner_and_staff_do_reach_it(book, role):
+    """The 404s above come from the checks, not from broken routes."""
+    context, client, clock = book
+    alert_id = their_alert(client, context)
+    for url in ("/api/v1/loans/loan-acme-2", "/api/v1/lots/lot-sh-2", "/api/v1/loans/loan-acme-2/history",
+                f"/api/v1/alerts?type=double_pledge_attempt"):
+        answer = client.get(url, headers=as_(role))
+        assert answer.status_code == 200, (role, url)
+    assert alert_id in client.get("/api/v1/alerts", headers=as_(role)).text
+
+
+def test_the_matrix_catches_a_route_that_forgets_the_check(book):
+    context, client, clock = book
+    app = create_app(context)
+
+    @app.get("/api/v1/careless/{loan_id}")
+    def careless(loan_id: str, caller=Depends(principal), ctx=Depends(app_context)) -> dict:
+        loan = ctx.registry.snapshot().loans.get(loan_id)
+        if loan is None:
+            raise HTTPException(404, "no loan")
+        return {"id": loan.id, "lender": loan.lender_id}
+
+    app.openapi_schema = None
+    found = leaks(app, TestClient(app), {**THEIRS, "alert_id": their_alert(client, context)})
+    assert found == ["GET /api/v1/careless/loan-acme-2 answered 200"]
