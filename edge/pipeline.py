@@ -19,11 +19,12 @@ class Batcher:
         self._readings: list[protocol.Reading] = []
         self._oldest_at_s: float | None = None
 
-    def add(self, samples: list[Sample], now_s: float) -> None:
+    def add(self, samples: list[Sample], now_s: float, clock_synced: bool = True) -> None:
+        """`clock_synced`: whether the gateway's clock was synced when these were taken."""
         if samples and self._oldest_at_s is None:
             self._oldest_at_s = now_s
         self._readings.extend(protocol.Reading(s.sensor, s.kind, s.time_ms, s.values, s.quality,
-                                              error=s.error) for s in samples)
+                                              clock_synced, s.error) for s in samples)
 
     def due(self, now_s: float) -> bool:
         return len(self._readings) >= self.max_readings or (

@@ -133,13 +133,18 @@ def _edge_config(root: Path, ports: DemoPorts, gateway: str, devices: dict) -> d
     drivers = []
     for lot in devices["lots"]:
         device = {"host": devices["host"]}
-        drivers.append({"driver": "scale_modbus", "every_s": DEMO_SAMPLE_EVERY_S, "config": {
-            **device, "sensor": f"{lot['id']}-scale", "port": lot["scale"]["port"]}})
+        full_kg = lot["items"] * lot["item_weight_kg"]
+        drivers.append({"driver": "scale_modbus", "every_s": DEMO_SAMPLE_EVERY_S,
+                        "filter": {"median_window": 3, "deadband": round(full_kg * 0.002, 1),
+                                   "max_silence_s": 60},
+                        "config": {**device, "sensor": f"{lot['id']}-scale",
+                                   "port": lot["scale"]["port"]}})
         drivers.append({"driver": "rfid_llrp", "every_s": DEMO_SAMPLE_EVERY_S, "config": {
             **device, "sensor": f"{lot['id']}-rfid", "port": lot["rfid"]["port"],
             "round_period_ms": DEMO_RFID_ROUND_MS}})
         if "probe" in lot:
             drivers.append({"driver": "temperature_modbus", "every_s": DEMO_SAMPLE_EVERY_S,
+                            "filter": {"median_window": 3, "deadband": 0.2, "max_silence_s": 60},
                             "config": {**device, "sensor": f"{lot['id']}-temp",
                                        "port": lot["probe"]["port"]}})
     return {
@@ -148,6 +153,8 @@ def _edge_config(root: Path, ports: DemoPorts, gateway: str, devices: dict) -> d
         "state_dir": str(root / "edge" / gateway),
         "key_file": str(root / "keys" / f"{gateway}.key"),
         "batch": {"max_readings": 50, "max_delay_s": 1.0},
+        # The demo's clock is this machine's; a container cannot always see its NTP state.
+        "clock_source": "synced",
         "drivers": drivers,
     }
 

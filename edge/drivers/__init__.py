@@ -30,8 +30,21 @@ BUILTIN_DRIVERS = {
 }
 
 
+# Short codes a DriverError carries into the `error` field of the `bad` reading it becomes.
+DRIVER_ERROR_CODES = ("unreachable", "device_exception", "bad_response", "no_rounds", "driver_error")
+
+
 class DriverError(Exception):
-    """A device misbehaved or could not be reached (not a bug of ours)."""
+    """A device misbehaved or could not be reached (not a bug of ours).
+
+    The agent turns it into a `bad` reading of each of the driver's `sensors`, with
+    `code` as its `error`: the backend sees a sensor fault, never an empty scale.
+    """
+
+    def __init__(self, message: str, code: str = "driver_error") -> None:
+        assert code in DRIVER_ERROR_CODES, code
+        super().__init__(message)
+        self.code = code
 
 
 class DriverConfigError(ValueError):
@@ -51,6 +64,9 @@ class Sample:
 
 
 class Driver(Protocol):
+    # (sensor id, reading kind) of what this driver reports: where a DriverError goes.
+    sensors: tuple[tuple[str, str], ...]
+
     async def read(self) -> list[Sample]: ...
 
     async def aclose(self) -> None: ...

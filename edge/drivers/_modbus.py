@@ -134,7 +134,7 @@ class ModbusTcpLink:
             lambda client: client.read_input_registers(address, count=count, device_id=self.unit_id))
         if len(response.registers) != count:
             raise DriverError(f"modbus device {self.host}:{self.port} sent "
-                              f"{len(response.registers)} registers, asked for {count}")
+                              f"{len(response.registers)} registers, asked for {count}", "bad_response")
         return list(response.registers)
 
     async def write_coil(self, address: int, value: bool) -> None:
@@ -153,10 +153,11 @@ class ModbusTcpLink:
                 response = await request(client)
         except (TimeoutError, OSError, ModbusException) as exc:
             await self.aclose()
-            raise DriverError(f"modbus device {self.host}:{self.port} unreachable: {exc!r}") from exc
+            raise DriverError(f"modbus device {self.host}:{self.port} unreachable: {exc!r}",
+                              "unreachable") from exc
         if response.isError():
             raise DriverError(f"modbus device {self.host}:{self.port} answered "
-                              f"exception code {response.exception_code}")
+                              f"exception code {response.exception_code}", "device_exception")
         return response
 
     async def _connected_client(self) -> AsyncModbusTcpClient:

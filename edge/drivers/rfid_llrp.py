@@ -93,6 +93,7 @@ class RfidLlrpConfig(BaseModel):
 class RfidLlrpDriver:
     def __init__(self, config: RfidLlrpConfig, clock: Clock) -> None:
         self.config, self.clock = config, clock
+        self.sensors = ((config.sensor, "rfid"),)
         self.dropped_rounds = 0  # rounds lost to the max_pending_rounds bound
         self._rounds: deque[Sample] = deque()
         self._round_tags: list[dict] = []
@@ -126,7 +127,7 @@ class RfidLlrpDriver:
         if silent_s >= self.config.dead_after_s:
             link = "connected" if self.is_connected else "not connected"
             raise DriverError(f"RFID reader {self.reader_address}: no inventory round for {silent_s:.0f} s "
-                              f"({link}; last failure: {self._last_failure})")
+                              f"({link}; last failure: {self._last_failure})", "no_rounds")
         return []
 
     async def aclose(self) -> None:

@@ -87,7 +87,7 @@ def decode_indicator(block: list[int], first: int,
 
     decimals = at(registers.decimals)[0]
     if decimals > MAX_DECIMALS:
-        raise DriverError(f"scale sent decimals={decimals} (at most {MAX_DECIMALS})")
+        raise DriverError(f"scale sent decimals={decimals} (at most {MAX_DECIMALS})", "bad_response")
     net_counts = registers_to_int32(at(registers.net_weight, 2))
     return IndicatorDisplay(net_kg=round(net_counts / 10**decimals, decimals),
                             status=ScaleStatus(at(registers.status)[0]),
@@ -119,6 +119,7 @@ def indicator_sample(display: IndicatorDisplay, sensor: str, time_ms: int) -> Sa
 class ScaleModbus:
     def __init__(self, config: ScaleModbusConfig, clock: Clock) -> None:
         self.config, self.clock = config, clock
+        self.sensors = ((config.sensor, "weight"),)
         self._link = ModbusTcpLink(config.host, config.port, config.unit_id, config.timeout_s)
         self._first, self._count = read_range(config.input_registers.layout())
 

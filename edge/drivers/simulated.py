@@ -31,6 +31,8 @@ class SimulatedLot:
     def __init__(self, config: SimLotConfig, clock: Clock) -> None:
         rng = random.Random(config.seed)
         self.config, self.clock = config, clock
+        self.sensors = ((f"{config.lot}-scale", "weight"), (f"{config.lot}-rfid", "rfid")) + (
+            ((f"{config.lot}-temp", "temperature"),) if config.temperature_c is not None else ())
         self.lot = Lot.of_items(config.epc_prefix, config.items, config.item_weight_kg)
         self.scale = ScaleModel(self.lot, rng, sigma=config.scale_sigma)
         self.rfid = RfidModel(self.lot, rng, read_rate=config.rfid_read_rate)

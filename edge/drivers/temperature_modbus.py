@@ -87,6 +87,7 @@ def probe_sample(display: ProbeDisplay, sensor: str, time_ms: int) -> Sample:
 class TemperatureModbus:
     def __init__(self, config: TemperatureModbusConfig, clock: Clock) -> None:
         self.config, self.clock = config, clock
+        self.sensors = ((config.sensor, "temperature"),)
         self._link = ModbusTcpLink(config.host, config.port, config.unit_id, config.timeout_s)
         self._first, self._count = read_range(config.input_registers.layout())
 

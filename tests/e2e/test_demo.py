@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import yaml
 
 from backend.demo.ports import free_port
 
@@ -34,6 +35,12 @@ def start_demo(state_dir: Path, port: int, *extra: str) -> subprocess.Popen:
 
 def reading_count(base: str, admin_key: str) -> int:
     return httpx.get(f"{base}/api/v1/health", timeout=5).json()["readings_stored"]
+
+
+def bad_readings(base: str, admin_key: str, sensor: str) -> list[dict]:
+    page = httpx.get(f"{base}/api/v1/readings", params={"sensor": sensor, "limit": 500},
+                     headers={"Authorization": f"Bearer {admin_key}"}, timeout=5).json()
+    return [r for r in page["readings"] if r["quality"] == "bad"]
 
 
 def sensors_seen(base: str, admin_key: str, gateway: str) -> set[str]:
@@ -80,6 +87,11 @@ def test_demo_streams_readings_and_leaves_nothing_behind(tmp_path):
         # Read over Modbus TCP and LLRP from the `sim devices` processes.
         assert wait_until(lambda: {"lot-nb-1-scale", "lot-nb-1-rfid", "lot-nb-1-temp"}
                           <= sensors_seen(base, keys["admin"], "gw-ningbo"), timeout_s=10)
+        # A device power cut (through the simulator's control port) is a sensor fault.
+        devices = yaml.safe_load((tmp_path / "state" / "sim-devices-gw-ningbo.yaml").read_text())
+        httpx.post(f"http://127.0.0.1:{devices['control_port']}/lots/lot-nb-1/power_cut",
+                   json={"device": "scale"}, timeout=5).raise_for_status()
+        assert wait_until(lambda: bad_readings(base, keys["admin"], "lot-nb-1-scale"), timeout_s=10)
         gateways = httpx.get(f"{base}/api/v1/gateways",
                              headers={"Authorization": f"Bearer {keys['supervisor']}"}).json()
         assert sorted(g["id"] for g in gateways) == ["gw-ningbo", "gw-qingdao", "gw-shanghai"]
