@@ -197,9 +197,28 @@ def keys_new_gateway(gateway_id, directory) -> None:
 
 
 @main.command("mqtt-acl")
-def mqtt_acl() -> None:
-    """Write Mosquitto's password and ACL files."""
-    _not_yet("mqtt-acl")
+@config_option
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Where to write password_file, acl_file and mqtt-credentials.json.")
+@click.option("--backend-user", default="pw-backend", show_default=True)
+@click.option("--tls-host", "tls_hosts", multiple=True,
+              help="Also make a CA, a server certificate for these names/IPs and a client "
+                   "certificate per gateway (CN = gateway id). Repeatable.")
+def mqtt_acl(config_path, out_dir, backend_user, tls_hosts) -> None:
+    """Per-gateway MQTT credentials for Mosquitto, from the backend config's gateways."""
+    from backend.adapters.mosquitto_auth import write_auth_files, write_tls_files
+    from backend.settings import BackendSettings
+    settings = _load(BackendSettings, config_path)
+    gateways = [g.id for g in settings.gateways]
+    if not gateways:
+        raise CliError(f"config {config_path}: gateways: none registered")
+    auth = write_auth_files(out_dir, gateways, backend_user)
+    click.echo(f"wrote {auth.password_file}, {auth.acl_file} and {auth.credentials_file} "
+               f"(passwords for {len(auth.credentials)} users; give each gateway only its own)")
+    if tls_hosts:
+        tls = write_tls_files(out_dir / "tls", gateways, tuple(tls_hosts))
+        click.echo(f"wrote a CA ({tls.ca_cert}), a server certificate and {len(tls.client_certs)} "
+                   f"client certificates in {out_dir / 'tls'}")
 
 
 @main.group()

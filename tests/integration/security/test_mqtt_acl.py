@@ -1,0 +1,191 @@
+"""Per-gateway MQTT credentials on a real Mosquitto run with the files `mqtt-acl` writes."""
+from __future__ import annotations
+
+import getpass
+import json
+import ssl
+import subprocess
+import sys
+import threading
+import time
+
+import paho.mqtt.client as mqtt
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from backend.adapters.mosquitto_auth import mosquitto_listeners, write_auth_files, write_tls_files
+from backend.bootstrap import build_context
+from backend.demo.broker import find_mosquitto
+from backend.demo.ports import free_port, wait_until_listening
+from backend.ports import ReadingQuery
+from backend.settings import BackendSettings
+from edge import protocol
+from edge.keys import public_key_pem
+
+GATEWAYS = ["gw-a", "gw-b"]
+
+
+@pytest.fixture
+def secured_broker(tmp_path):
+    auth = write_auth_files(tmp_path / "auth", GATEWAYS, "pw-backend")
+    tls = write_tls_files(tmp_path / "auth" / "tls", GATEWAYS, ("127.0.0.1",))
+    port, tls_port = free_port(), free_port()
+    config = tmp_path / "mosquitto.conf"
+    config.write_text(mosquitto_listeners(port, auth, tls, tls_port)
+                      + f"persistence false\nuser {getpass.getuser()}\nlog_dest file {tmp_path / 'mosquitto.log'}\n")
+    broker = subprocess.Popen([find_mosquitto(), "-c", str(config)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.STDOUT)
+    assert wait_until_listening(port, 10) and wait_until_listening(tls_port, 10)
+    yield port, tls_port, auth, tls
+    broker.terminate()
+    broker.wait(10)
+
+
+class Session:
+    """A paho client that records what it is told, for assertions."""
+
+    def __init__(self, port: int, user: str | None = None, password: str | None = None,
+                 tls: tuple[str, str, str] | None = None) -> None:
+        self.connected, self.answered = threading.Event(), threading.Event()
+        self.suback, self.received = threading.Event(), []
+        self.reason = None
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5,
+                                  client_id=f"t-{user}-{time.monotonic_ns()}")
+        if user is not None:
+            self.client.username_pw_set(user, password)
+        if tls is not None:
+            ca, cert, key = tls
+            self.client.tls_set(ca_certs=ca, certfile=cert, keyfile=key, cert_reqs=ssl.CERT_REQUIRED)
+        self.client.on_connect = self._on_connect
+        self.client.on_subscribe = lambda c, u, mid, codes, p: (setattr(self, "granted", codes), self.suback.set())
+        self.client.on_message = lambda c, u, m: self.received.append(m.topic)
+        try:
+            self.client.connect("127.0.0.1", port)
+        except (OSError, ssl.SSLError) as exc:
+            self.reason = exc
+            return
+        self.client.loop_start()
+        self.answered.wait(5)
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        self.reason = reason_code
+        if not reason_code.is_failure:
+            self.connected.set()
+        self.answered.set()
+
+    def subscribe(self, topic: str) -> list:
+        self.suback.clear()
+        self.client.subscribe(topic, qos=1)
+        assert self.suback.wait(5)
+        return self.granted
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        self.client.publish(topic, payload, qos=1).wait_for_publish(5)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def data(gateway: str, seq: int) -> bytes:
+    reading = protocol.Reading("s-1", "weight", int(time.time() * 1000), {"weight_kg": 1.0})
+    return protocol.encode(gateway, 1, seq, int(time.time() * 1000), [reading], None)
+
+
+def test_anonymous_and_wrong_passwords_are_refused(secured_broker):
+    port, _, auth, _ = secured_broker
+    for user, password in ((None, None), ("gw-a", "wrong"), ("nobody", "x")):
+        session = Session(port, user, password)
+        assert not session.connected.is_set(), (user, session.reason)
+        session.close()
+
+
+def test_a_gateway_is_confined_to_its_own_topics(secured_broker):
+    port, _, auth, _ = secured_broker
+    backend = Session(port, "pw-backend", auth.credentials["pw-backend"])
+    gw_a = Session(port, "gw-a", auth.credentials["gw-a"])
+    assert backend.connected.is_set() and gw_a.connected.is_set()
+    assert all(not code.is_failure for code in backend.subscribe(protocol.subscription("data")))
+    # Mosquitto 2.0 grants the filter but delivers through it only what the ACL lets the
+    # gateway read: its own ack and cmd.
+    assert not gw_a.subscribe("#")[0].is_failure
+    gw_a.publish(protocol.topic("gw-b", "data"), data("gw-b", 1))  # silently dropped by the broker
+    gw_a.publish(protocol.topic("gw-a", "data"), data("gw-a", 1))
+    deadline = time.monotonic() + 5
+    while not backend.received and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    assert backend.received == [protocol.topic("gw-a", "data")]
+    backend.publish(protocol.topic("gw-b", "cmd"), b"{}")
+    backend.publish(protocol.topic("gw-a", "cmd"), b"{}")
+    deadline = time.monotonic() + 5
+    while not gw_a.received and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    assert gw_a.received == [protocol.topic("gw-a", "cmd")]
+    backend.close()
+    gw_a.close()
+
+
+def test_nothing_published_on_another_gateways_topic_is_stored(secured_broker, tmp_path):
+    port, _, auth, _ = secured_broker
+    keys = {gw: Ed25519PrivateKey.generate() for gw in GATEWAYS}
+    context = build_context(BackendSettings(
+        data_dir=tmp_path / "data", roles=["ingest"], ingest={"client_id": "pw-ingest-acl"},
+        broker={"port": port, "username": "pw-backend", "password": auth.credentials["pw-backend"]},
+        gateways=[{"id": gw, "public_key_pem": public_key_pem(k.public_key()).decode()} for gw, k in keys.items()]))
+    context.start()
+    try:
+        assert context.ingest.connected.wait(10)
+        gw_a = Session(port, "gw-a", auth.credentials["gw-a"])
+        reading = [protocol.Reading("s-1", "weight", int(time.time() * 1000), {"weight_kg": 2.0})]
+        forged = protocol.encode("gw-b", 1, 1, int(time.time() * 1000), reading, protocol.Signer(keys["gw-b"]))
+        gw_a.publish(protocol.topic("gw-b", "data"), forged)  # even with gw-b's key: wrong account
+        gw_a.publish(protocol.topic("gw-a", "data"), protocol.encode(
+            "gw-a", 1, 1, int(time.time() * 1000), reading, protocol.Signer(keys["gw-a"])))
+        deadline = time.monotonic() + 10
+        while context.readings.count() < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        assert [r.gateway for r in context.readings.query(ReadingQuery())] == ["gw-a"]
+        gw_a.close()
+    finally:
+        context.close()
+
+
+def test_tls_client_certificates_name_the_gateway(secured_broker):
+    port, tls_port, auth, tls = secured_broker
+    backend = Session(port, "pw-backend", auth.credentials["pw-backend"])
+    backend.subscribe(protocol.subscription("data"))
+    cert, key = tls.client_certs["gw-a"]
+    gw_a = Session(tls_port, tls=(str(tls.ca_cert), str(cert), str(key)))
+    assert gw_a.connected.is_set(), gw_a.reason
+    gw_a.publish(protocol.topic("gw-b", "data"), data("gw-b", 1))
+    gw_a.publish(protocol.topic("gw-a", "data"), data("gw-a", 1))
+    deadline = time.monotonic() + 5
+    while not backend.received and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    assert backend.received == [protocol.topic("gw-a", "data")]
+    no_cert = Session(tls_port, tls=(str(tls.ca_cert), None, None))
+    assert not no_cert.connected.is_set()
+    for session in (backend, gw_a, no_cert):
+        session.close()
+
+
+def test_the_command_writes_the_files_from_the_backend_config(tmp_path):
+    config = tmp_path / "backend.yaml"
+    config.write_text("gateways: [{id: gw-a}, {id: gw-b}]\n")
+    run = lambda: subprocess.run([sys.executable, "-m", "backend.cli", "mqtt-acl", "--config", str(config),  # noqa: E731
+                                  "--out", str(tmp_path / "out"), "--tls-host", "127.0.0.1"],
+                                 capture_output=True, text=True, timeout=60)
+    first = run()
+    assert first.returncode == 0, first.stderr
+    credentials = (tmp_path / "out" / "mqtt-credentials.json").read_text()
+    assert (tmp_path / "out" / "mqtt-credentials.json").stat().st_mode & 0o077 == 0
+    assert run().returncode == 0
+    assert (tmp_path / "out" / "mqtt-credentials.json").read_text() == credentials  # kept
+    assert "pattern write pw/v1/%u/data" in (tmp_path / "out" / "acl_file").read_text()
+    assert (tmp_path / "out" / "tls" / "client-gw-b.crt").exists()
+    for secret in json.loads(credentials).values():
+        assert secret not in first.stdout + first.stderr
