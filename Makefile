@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # System packages the test suite talks to (real servers, real browser).
-SYSTEM_PACKAGES := mosquitto postgresql chromium
+SYSTEM_PACKAGES := mosquitto postgresql chromium victoria-metrics
 
 .PHONY: demo test venv system-deps unit clean
 

@@ -69,6 +69,13 @@ class BackendContext:
 
 
 def _reading_store(settings: BackendSettings) -> ReadingStore:
+    ts = settings.timeseries
+    if ts.store == "influxdb":
+        from backend.adapters.influx_readings import InfluxReadingStore
+        if not ts.influx_url:
+            raise ValueError("timeseries.influx_url is required when timeseries.store is influxdb")
+        return InfluxReadingStore(ts.influx_url, ts.influx_token, ts.influx_org, ts.influx_bucket,
+                                  settings.data_dir)
     return SqliteReadingStore(settings.data_dir / "readings.sqlite")
 
 
@@ -77,7 +84,8 @@ def _ingest(settings: BackendSettings, readings: ReadingStore, ledger: IngestLed
     keys = {g.id: load_public_key(g.public_key_pem) if g.public_key_pem else None
             for g in settings.gateways}
     return MqttIngest(settings.broker, settings.ingest,
-                      IngestService(readings, ledger, keys, settings.ingest, metrics))
+                      IngestService(readings, ledger, keys, settings.ingest, metrics,
+                                    retention_s=settings.timeseries.retention_days * 86400))
 
 
 def _monitor_config(settings: BackendSettings) -> MonitorConfig:

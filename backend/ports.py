@@ -109,6 +109,9 @@ class ReadingStore(Protocol):
 
     def tags(self, reader: str) -> list[TagPresence]: ...
 
+    def expire(self, before_ms: int) -> int:
+        """Retention: drop (or downsample) readings with device time before `before_ms`."""
+
     def count(self) -> int: ...
 
     def close(self) -> None: ...

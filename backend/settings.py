@@ -51,6 +51,18 @@ class IngestSettings(BaseModel):
     accept_unsigned: bool = False  # only for gateways registered without a key
 
 
+class TimeSeriesSettings(BaseModel):
+    """Where readings go (docs/storage.md)."""
+
+    model_config = {"extra": "forbid"}
+    store: Literal["sqlite", "influxdb"] = "sqlite"
+    retention_days: float = Field(30, gt=0)  # sqlite: older raw readings are folded into hourly rows
+    influx_url: str | None = None  # e.g. http://127.0.0.1:8086
+    influx_token: str = ""
+    influx_org: str = "pledgewatch"
+    influx_bucket: str = "pledgewatch"  # its retention period is the InfluxDB retention
+
+
 class MonitorSettings(BaseModel):
     """How the monitor judges the book (see backend/domain/config.py for the meaning)."""
 
@@ -78,6 +90,7 @@ class BackendSettings(RoleSettings):
     broker: BrokerSettings = BrokerSettings()
     http: HttpSettings = HttpSettings()
     ingest: IngestSettings = IngestSettings()
+    timeseries: TimeSeriesSettings = TimeSeriesSettings()
     gateways: list[GatewayEntry] = Field(default_factory=list)
     api_keys: list[ApiKeyEntry] = Field(default_factory=list)
     demo_mode: bool = False

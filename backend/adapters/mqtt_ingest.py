@@ -96,6 +96,7 @@ class MqttIngest:
             try:
                 first = self._inbox.get(timeout=0.2)
             except queue.Empty:
+                self._housekeeping()
                 continue
             batch = [first]
             while len(batch) < self.settings.max_messages_per_commit:
@@ -104,6 +105,12 @@ class MqttIngest:
                 except queue.Empty:
                     break
             self._handle(batch)
+
+    def _housekeeping(self) -> None:
+        try:
+            self.service.housekeeping(self.clock())
+        except Exception:  # retention can wait for the next quiet moment
+            log.exception("housekeeping failed")
 
     def _handle(self, batch: list[mqtt.MQTTMessage]) -> None:
         inbound = [InboundMessage(m.topic, m.payload, m.timestamp) for m in batch]

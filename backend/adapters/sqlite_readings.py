@@ -11,6 +11,7 @@ not counted there) and deletes them (docs/storage.md).
 """
 from __future__ import annotations
 
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -30,6 +31,8 @@ CREATE TABLE IF NOT EXISTS stored_messages (
     gateway TEXT NOT NULL, epoch INTEGER NOT NULL, seq INTEGER NOT NULL,
     PRIMARY KEY (gateway, epoch, seq)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS readings_by_sensor_time ON readings (sensor, time_ms);
+"""
+_LATEST_SCHEMA = """
 CREATE TABLE IF NOT EXISTS latest (
     sensor TEXT PRIMARY KEY, gateway TEXT NOT NULL, kind TEXT NOT NULL, time_ms INTEGER NOT NULL,
     quality TEXT NOT NULL, value REAL, values_json TEXT NOT NULL);
@@ -37,6 +40,8 @@ CREATE TABLE IF NOT EXISTS rfid_rounds (reader TEXT PRIMARY KEY, last_round_ms I
 CREATE TABLE IF NOT EXISTS tag_presence (
     reader TEXT NOT NULL, epc TEXT NOT NULL, last_seen_ms INTEGER NOT NULL,
     PRIMARY KEY (reader, epc)) WITHOUT ROWID;
+"""
+_HOURLY_SCHEMA = """
 CREATE TABLE IF NOT EXISTS readings_hourly (
     sensor TEXT NOT NULL, kind TEXT NOT NULL, hour_ms INTEGER NOT NULL, count INTEGER NOT NULL,
     min_value REAL NOT NULL, max_value REAL NOT NULL, sum_value REAL NOT NULL,
@@ -54,41 +59,17 @@ def main_value(kind: str, values: Any) -> float | None:
     return values.get(_MAIN_VALUE[kind])
 
 
-class SqliteReadingStore:
-    def __init__(self, path: Path) -> None:
-        self._db = connect(path, _SCHEMA)
-        self._lock = threading.Lock()
+class LatestState:
+    """Last value per sensor and tag presence per reader, on a connection the caller
+    holds a transaction on (so they move with the readings)."""
 
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+    SCHEMA = _LATEST_SCHEMA
 
-    def append(self, messages: Sequence[AcceptedMessage]) -> int:
-        with self._lock, transaction(self._db):
-            fresh = self._not_yet_stored(messages)
-            rows = [
-                (m.envelope.gateway, m.envelope.epoch, m.envelope.seq, idx, r.sensor, r.kind, r.time_ms,
-                 r.quality, main_value(r.kind, r.values), orjson.dumps(r.values).decode(),
-                 int(r.time_ms < m.live_after_ms))
-                for m in fresh for idx, r in enumerate(m.envelope.readings)]
-            self._db.executemany(
-                "INSERT INTO readings (gateway, epoch, seq, idx, sensor, kind, time_ms, "
-                "quality, value, values_json, historical) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
-            self._update_latest(fresh)
-            return len(rows)
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
 
-    def _not_yet_stored(self, messages: Sequence[AcceptedMessage]) -> list[AcceptedMessage]:
-        """Record the keys of the messages not stored before, and return those messages."""
-        before = self._db.total_changes
-        fresh = []
-        for m in messages:
-            self._db.execute("INSERT OR IGNORE INTO stored_messages VALUES (?,?,?)", m.key)
-            if self._db.total_changes > before:
-                fresh.append(m)
-                before = self._db.total_changes
-        return fresh
 
-    def _update_latest(self, messages: Sequence[AcceptedMessage]) -> None:
+    def update(self, messages: Sequence[AcceptedMessage]) -> None:
         """Newest live reading per sensor, and which tags each reader saw in its rounds."""
         newest: dict[str, tuple[int, str, Any]] = {}  # sensor -> (time_ms, gateway, reading)
         rounds: dict[str, int] = {}
@@ -124,17 +105,59 @@ class SqliteReadingStore:
         sql = "SELECT sensor, gateway, kind, time_ms, quality, value, values_json FROM latest"
         if sensors:
             sql += f" WHERE sensor IN ({','.join('?' * len(sensors))})"
-        with self._lock:
-            rows = self._db.execute(sql + " ORDER BY sensor", list(sensors)).fetchall()
+        rows = self._db.execute(sql + " ORDER BY sensor", list(sensors)).fetchall()
         return [LatestValue(*row[:6], orjson.loads(row[6])) for row in rows]
 
     def tags(self, reader: str) -> list[TagPresence]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT t.epc, t.last_seen_ms, t.last_seen_ms >= r.last_round_ms FROM tag_presence t "
-                "JOIN rfid_rounds r ON r.reader = t.reader WHERE t.reader = ? ORDER BY t.epc",
-                (reader,)).fetchall()
+        rows = self._db.execute(
+            "SELECT t.epc, t.last_seen_ms, t.last_seen_ms >= r.last_round_ms FROM tag_presence t "
+            "JOIN rfid_rounds r ON r.reader = t.reader WHERE t.reader = ? ORDER BY t.epc",
+            (reader,)).fetchall()
         return [TagPresence(reader, epc, seen_ms, bool(present)) for epc, seen_ms, present in rows]
+
+
+class SqliteReadingStore:
+    def __init__(self, path: Path) -> None:
+        self._db = connect(path, _SCHEMA + _LATEST_SCHEMA + _HOURLY_SCHEMA)
+        self._lock = threading.Lock()
+        self._latest = LatestState(self._db)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def append(self, messages: Sequence[AcceptedMessage]) -> int:
+        with self._lock, transaction(self._db):
+            fresh = self._not_yet_stored(messages)
+            rows = [
+                (m.envelope.gateway, m.envelope.epoch, m.envelope.seq, idx, r.sensor, r.kind, r.time_ms,
+                 r.quality, main_value(r.kind, r.values), orjson.dumps(r.values).decode(),
+                 int(r.time_ms < m.live_after_ms))
+                for m in fresh for idx, r in enumerate(m.envelope.readings)]
+            self._db.executemany(
+                "INSERT INTO readings (gateway, epoch, seq, idx, sensor, kind, time_ms, "
+                "quality, value, values_json, historical) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+            self._latest.update(fresh)
+            return len(rows)
+
+    def _not_yet_stored(self, messages: Sequence[AcceptedMessage]) -> list[AcceptedMessage]:
+        """Record the keys of the messages not stored before, and return those messages."""
+        before = self._db.total_changes
+        fresh = []
+        for m in messages:
+            self._db.execute("INSERT OR IGNORE INTO stored_messages VALUES (?,?,?)", m.key)
+            if self._db.total_changes > before:
+                fresh.append(m)
+                before = self._db.total_changes
+        return fresh
+
+    def latest(self, sensors: Sequence[str] = ()) -> list[LatestValue]:
+        with self._lock:
+            return self._latest.latest(sensors)
+
+    def tags(self, reader: str) -> list[TagPresence]:
+        with self._lock:
+            return self._latest.tags(reader)
 
     def query(self, query: ReadingQuery) -> list[StoredReading]:
         where, args = ["id > ?"], [query.after_id]

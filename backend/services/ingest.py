@@ -28,6 +28,8 @@ QUARANTINE_REASONS = protocol.DECODE_REASONS + (
 
 log = logging.getLogger("pledgewatch.ingest")
 
+_EXPIRY_EVERY_S = 3600.0
+
 
 @dataclass(frozen=True)
 class InboundMessage:
@@ -52,10 +54,23 @@ def count_readings_leniently(payload: bytes) -> int:
 class IngestService:
     def __init__(self, readings: ReadingStore, ledger: IngestLedger,
                  gateway_keys: Mapping[str, Ed25519PublicKey | None], settings: IngestSettings,
-                 metrics: Metrics, sensors: SensorRegistry = AnySensor()) -> None:
+                 metrics: Metrics, sensors: SensorRegistry = AnySensor(),
+                 retention_s: float | None = None) -> None:
         self.readings, self.ledger, self.sensors = readings, ledger, sensors
         self.gateway_keys, self.settings, self.metrics = gateway_keys, settings, metrics
         self._verifier = wire_fast.Verifier()
+        self.retention_s = retention_s
+        self._next_expiry_s = 0.0
+
+    def housekeeping(self, now_s: float) -> None:
+        """At most hourly: expire readings past the retention (the writer thread calls this
+        between batches, so the store never sees two writers of ours)."""
+        if self.retention_s is None or now_s < self._next_expiry_s:
+            return
+        self._next_expiry_s = now_s + _EXPIRY_EVERY_S
+        expired = self.readings.expire(int((now_s - self.retention_s) * 1000))
+        if expired:
+            log.info("retention: %d readings folded into hourly rows and deleted", expired)
 
     def ingest(self, inbound: Sequence[InboundMessage], now_s: float) -> dict[tuple[str, int], int]:
         accepted: list[AcceptedMessage] = []
