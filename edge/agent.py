@@ -1,17 +1,24 @@
-"""The gateway agent: drivers -> batcher -> outbox -> uplink, as named tasks."""
+"""The gateway agent: drivers -> filters -> batcher -> outbox -> uplink, as named tasks."""
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any, Mapping
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge import protocol
-from edge.config import DriverBlock, EdgeSettings
 from edge.clock import ClockStatus
-from edge.drivers import Clock, Driver, DriverError, Sample, create_driver, parse_driver_config
+from edge.commands import CommandHandler, CommandRefused
+from edge.config import DriverBlock, EdgeSettings
+from edge.drivers import (Clock, Driver, DriverError, Sample, create_driver, driver_version,
+                          parse_driver_config)
 from edge.filtering import SampleFilters
-from edge.keys import load_private_key
+from edge.keys import load_private_key, private_key_pem, public_key_pem
+from edge.metrics import EdgeMetrics
 from edge.outbox import Outbox
 from edge.pipeline import Batcher
 from edge.uplink import Uplink
@@ -31,27 +38,44 @@ class EdgeAgent:
         self.settings, self.clock = settings, clock
         self.signer = (protocol.Signer(load_private_key(settings.key_file))
                        if settings.key_file else None)
-        self.outbox = Outbox(settings.state_dir / "outbox.sqlite")
+        self.outbox = Outbox(settings.state_dir / "outbox.sqlite", settings.outbox.max_bytes)
         self.epoch = self.outbox.next_boot_epoch()
         batch = settings.batch
         self.batcher = Batcher(settings.gateway_id, self.epoch, self.signer,
                                batch.max_readings, batch.max_delay_s)
-        self.uplink = Uplink(settings, self.epoch, self.outbox, self._birth_info)
-        self.readings_total = 0
+        self.metrics = EdgeMetrics(self.outbox.depth)
+        self.metrics_port: int | None = None
         self.sample_every_s = [block.every_s for block in settings.drivers]
         self.clock_status = ClockStatus(settings.clock_source)
+        commands = CommandHandler(settings.gateway_id, settings.commands, self, self._remember_command,
+                                  clock)
+        self.uplink = Uplink(settings, self.epoch, self.outbox, self._birth_info,
+                             self._heartbeat_info, commands, clock)
         self._batch_ready = asyncio.Event()
 
     def _birth_info(self) -> dict:
         return {"firmware": _firmware_version(),
-                "drivers": [block.driver for block in self.settings.drivers],
+                "drivers": {block.driver: driver_version(block.driver) for block in self.settings.drivers},
                 "key_id": self.signer.key_id if self.signer else None,
                 "clock_synced": self.clock_status.synced(),
-                "outbox_depth": self.outbox.depth()}
+                "clock_source": self.settings.clock_source,
+                **self._counters()}
+
+    def _heartbeat_info(self) -> dict:
+        return {"clock_synced": self.clock_status.synced(), "last_seq": self.batcher.last_seq,
+                **self._counters()}
+
+    def _counters(self) -> dict:
+        return {"outbox_depth": self.outbox.depth(), "outbox_bytes": self.outbox.size_bytes(),
+                "dropped_readings": self.outbox.dropped_readings(),
+                "readings_total": int(self.metrics.readings._value.get())}
 
     async def run(self) -> None:
         """Run until cancelled; on the way out, buffered readings go to the outbox."""
         log.info("gateway %s starting, boot epoch %d", self.settings.gateway_id, self.epoch)
+        if self.settings.metrics.port is not None:
+            self.metrics_port = self.metrics.serve(self.settings.metrics.host, self.settings.metrics.port)
+            log.info("metrics on http://%s:%d/metrics", self.settings.metrics.host, self.metrics_port)
         try:
             async with asyncio.TaskGroup() as tasks:
                 for n, block in enumerate(self.settings.drivers):
@@ -60,6 +84,7 @@ class EdgeAgent:
                 tasks.create_task(self.uplink.run(), name="uplink")
         finally:
             await asyncio.to_thread(self._store, self.batcher.flush(self.clock()))
+            self.metrics.stop()
             self.outbox.close()
 
     async def _sample(self, index: int, block: DriverBlock) -> None:
@@ -71,7 +96,7 @@ class EdgeAgent:
                 samples = await self._read(driver, block.driver)
                 now_s = self.clock()
                 samples = filters.apply(samples, now_s)
-                self.readings_total += len(samples)
+                self.metrics.readings.inc(len(samples))
                 self.batcher.add(samples, now_s, self.clock_status.synced())
                 if samples:
                     self._batch_ready.set()  # the batch loop re-arms its flush timer
@@ -104,4 +129,46 @@ class EdgeAgent:
 
     def _store(self, batches) -> None:
         for batch in batches:
-            self.outbox.append(batch)
+            dropped = self.outbox.append(batch)
+            self.metrics.dropped.inc(dropped)
+
+    # --- command actions (edge.commands.CommandActions) ---------------------------------
+
+    def current_signer(self) -> protocol.Signer | None:
+        return self.signer
+
+    async def _remember_command(self, command_id: str, expires_at_ms: int, now_ms: int) -> bool:
+        return await asyncio.to_thread(self.outbox.remember_command, command_id, expires_at_ms, now_ms)
+
+    def set_interval(self, driver_index: int, every_s: float) -> Mapping[str, Any]:
+        """Until the next restart (the config file is not rewritten)."""
+        if not 0 <= driver_index < len(self.sample_every_s):
+            raise CommandRefused(f"no driver {driver_index} (this gateway has {len(self.sample_every_s)})")
+        previous_s, self.sample_every_s[driver_index] = self.sample_every_s[driver_index], every_s
+        return {"driver_index": driver_index, "driver": self.settings.drivers[driver_index].driver,
+                "every_s": every_s, "previous_every_s": previous_s}
+
+    async def rotate_key(self) -> Mapping[str, Any]:
+        """A new key pair replaces the key file (the old one kept as <key_file>.previous)."""
+        if self.settings.key_file is None or self.signer is None:
+            raise CommandRefused("this gateway has no key file to rotate")
+        new_key = Ed25519PrivateKey.generate()
+        await asyncio.to_thread(_replace_key_file, self.settings.key_file, new_key)
+        previous_id, self.signer = self.signer.key_id, protocol.Signer(new_key)
+        self.batcher.signer = self.signer  # batches from now on; those on disk keep the old key
+        log.warning("gateway key rotated: %s -> %s; register the new public key with the backend",
+                    previous_id, self.signer.key_id)
+        return {"previous_key_id": previous_id, "new_key_id": self.signer.key_id,
+                "new_public_key_pem": public_key_pem(new_key.public_key()).decode()}
+
+
+def _replace_key_file(path, new_key: Ed25519PrivateKey) -> None:
+    """Write the new key next to the old, keep the old as .previous, then swap atomically."""
+    fresh = path.with_name(path.name + ".new")
+    fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(private_key_pem(new_key))
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(path, path.with_name(path.name + ".previous"))
+    os.replace(fresh, path)

@@ -19,8 +19,7 @@ def new_key_pair(directory: Path, gateway_id: str) -> tuple[Path, Path]:
     directory.mkdir(parents=True, exist_ok=True)
     private_key = Ed25519PrivateKey.generate()
     private_path, public_path = directory / f"{gateway_id}.key", directory / f"{gateway_id}.pub"
-    pem = private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption())
+    pem = private_key_pem(private_key)
     try:
         fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError as exc:
@@ -29,6 +28,11 @@ def new_key_pair(directory: Path, gateway_id: str) -> tuple[Path, Path]:
         out.write(pem)
     public_path.write_bytes(public_key_pem(private_key.public_key()))
     return private_path, public_path
+
+
+def private_key_pem(private_key: Ed25519PrivateKey) -> bytes:
+    return private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                     serialization.NoEncryption())
 
 
 def public_key_pem(public_key: Ed25519PublicKey) -> bytes:

@@ -47,6 +47,6 @@ class Batcher:
             self.last_seq += 1
             payload = protocol.encode(self.gateway, self.epoch, self.last_seq, int(now_s * 1000),
                                       chunk, self.signer)
-            batches.append(Batch(self.epoch, self.last_seq, payload))
+            batches.append(Batch(self.epoch, self.last_seq, payload, len(chunk)))
         self._oldest_at_s = None
         return batches

@@ -8,11 +8,14 @@ Topics (``<gw>`` is the gateway id):
     pw/v1/<gw>/data   gateway -> backend   signed batch of readings (QoS 1)
     pw/v1/<gw>/state  gateway -> all       birth / death (retained; death is the will)
     pw/v1/<gw>/ack    backend -> gateway   highest contiguous seq stored, per boot epoch
-    pw/v1/<gw>/cmd    backend -> gateway   remote commands
+    pw/v1/<gw>/heartbeat  gateway -> all   liveness and counters every N s (QoS 0)
+    pw/v1/<gw>/cmd    backend -> gateway   remote command, signed by the backend's command key
+    pw/v1/<gw>/cmd-result gateway -> backend  what came of a command, signed by the gateway
 
 Signatures: Ed25519 over CONTEXT + canonical bytes, where the canonical bytes are the
 envelope without ``sig`` as compact JSON with sorted keys (UTF-8, no NaN). The decoder
-keeps those bytes, so a verifier checks exactly what was parsed.
+keeps those bytes, so a verifier checks exactly what was parsed. Each signed message
+type has its own CONTEXT, so no signature can be replayed as another type.
 """
 from __future__ import annotations
 
@@ -29,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 PROTOCOL_VERSION = 1
 TOPIC_ROOT = "pw/v1"
-CHANNELS = ("data", "state", "ack", "cmd")
+CHANNELS = ("data", "state", "ack", "cmd", "heartbeat", "cmd-result")
 MAX_MESSAGE_BYTES = 256 * 1024
 MAX_READINGS_PER_MESSAGE = 1000
 READING_KINDS = ("rfid", "weight", "temperature", "humidity")
@@ -37,6 +40,10 @@ QUALITIES = ("good", "uncertain", "bad")
 SIGNATURE_ALG = "ed25519"
 # Domain separation: a data signature can never be replayed as another message type.
 DATA_SIGNING_CONTEXT = b"pledgewatch/v1/data\x00"
+COMMAND_SIGNING_CONTEXT = b"pledgewatch/v1/cmd\x00"
+COMMAND_RESULT_SIGNING_CONTEXT = b"pledgewatch/v1/cmd-result\x00"
+COMMANDS = ("set_interval", "rebirth", "rotate_key")
+COMMAND_STATUSES = ("ok", "refused", "failed")
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _EPC_HEX = re.compile(r"^[0-9a-f]{8,64}$")
@@ -143,26 +150,40 @@ def key_fingerprint(public_key: Ed25519PublicKey) -> str:
 
 
 class Signer:
-    """Signs data envelopes with a gateway's Ed25519 key."""
+    """Signs messages with an Ed25519 key (a gateway's, or the backend's command key)."""
 
     def __init__(self, private_key: Ed25519PrivateKey) -> None:
         self._key = private_key
         self.key_id = key_fingerprint(private_key.public_key())
 
-    def sign(self, message: bytes) -> Signature:
-        return Signature(self.key_id, self._key.sign(DATA_SIGNING_CONTEXT + message))
+    def sign(self, message: bytes, context: bytes = DATA_SIGNING_CONTEXT) -> Signature:
+        return Signature(self.key_id, self._key.sign(context + message))
 
 
 def verify(envelope: Envelope, public_key: Ed25519PublicKey) -> None:
     """Raise DecodeError('bad_signature') unless `envelope` is signed by `public_key`."""
-    if envelope.signature is None:
+    verify_signature(envelope.signature, envelope.signed_bytes, public_key, DATA_SIGNING_CONTEXT)
+
+
+def verify_signature(signature: Signature | None, signed_bytes: bytes,
+                     public_key: Ed25519PublicKey, context: bytes) -> None:
+    if signature is None:
         raise DecodeError("bad_signature", "message is not signed")
-    if envelope.signature.key_id != key_fingerprint(public_key):
-        raise DecodeError("bad_signature", f"signed by unknown key {envelope.signature.key_id}")
+    if signature.key_id != key_fingerprint(public_key):
+        raise DecodeError("bad_signature", f"signed by unknown key {signature.key_id}")
     try:
-        public_key.verify(envelope.signature.value, DATA_SIGNING_CONTEXT + envelope.signed_bytes)
+        public_key.verify(signature.value, context + signed_bytes)
     except InvalidSignature as exc:
         raise DecodeError("bad_signature", "signature does not match the content") from exc
+
+
+def _signed(body: dict[str, Any], signer: Signer | None, context: bytes) -> bytes:
+    """The wire bytes of `body`, with a `sig` over its canonical form when a signer is given."""
+    if signer is not None:
+        signature = signer.sign(canonical_bytes(body), context)
+        body = {**body, "sig": {"alg": SIGNATURE_ALG, "kid": signature.key_id,
+                                "value": base64.b64encode(signature.value).decode()}}
+    return canonical_bytes(body)
 
 
 # ---------------------------------------------------------------- encode
@@ -171,12 +192,7 @@ def encode(gateway: str, epoch: int, seq: int, sent_at_ms: int, readings: list[R
            signer: Signer | None) -> bytes:
     """Build the wire bytes of one data message (signed when a signer is given)."""
     envelope = Envelope(gateway, epoch, seq, sent_at_ms, tuple(readings))
-    body = envelope.body()
-    if signer is not None:
-        signature = signer.sign(canonical_bytes(body))
-        body["sig"] = {"alg": SIGNATURE_ALG, "kid": signature.key_id,
-                       "value": base64.b64encode(signature.value).decode()}
-    return canonical_bytes(body)
+    return _signed(envelope.body(), signer, DATA_SIGNING_CONTEXT)
 
 
 # ---------------------------------------------------------------- decode
@@ -185,24 +201,31 @@ def _reject_constant(name: str) -> None:
     raise DecodeError("non_finite", f"{name} is not a number JSON allows")
 
 
-def decode(payload: bytes, topic_name: str | None = None) -> Envelope:
-    """Parse and strictly validate one data message. Raises DecodeError."""
+def _json_body(payload: bytes) -> Any:
     if len(payload) > MAX_MESSAGE_BYTES:
         raise DecodeError("oversize", f"{len(payload)} bytes > {MAX_MESSAGE_BYTES}")
     try:
-        body = json.loads(payload, parse_constant=_reject_constant)
+        return json.loads(payload, parse_constant=_reject_constant)
     except DecodeError:
         raise
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise DecodeError("bad_json", str(exc)[:120]) from exc
-    envelope = _envelope_from(body)
-    if topic_name is not None:
-        topic_gateway, channel = parse_topic(topic_name)
-        if channel != "data":
-            raise DecodeError("bad_topic", f"data message on the {channel} channel")
-        if topic_gateway != envelope.gateway:
-            raise DecodeError("gateway_mismatch",
-                              f"topic says {topic_gateway!r}, payload says {envelope.gateway!r}")
+
+
+def _check_topic(topic_name: str | None, channel: str, gateway: str) -> None:
+    if topic_name is None:
+        return
+    topic_gateway, topic_channel = parse_topic(topic_name)
+    if topic_channel != channel:
+        raise DecodeError("bad_topic", f"{channel} message on the {topic_channel} channel")
+    if topic_gateway != gateway:
+        raise DecodeError("gateway_mismatch", f"topic says {topic_gateway!r}, payload says {gateway!r}")
+
+
+def decode(payload: bytes, topic_name: str | None = None) -> Envelope:
+    """Parse and strictly validate one data message. Raises DecodeError."""
+    envelope = _envelope_from(_json_body(payload))
+    _check_topic(topic_name, "data", envelope.gateway)
     return envelope
 
 
@@ -413,3 +436,154 @@ def decode_state(payload: bytes) -> GatewayState:
         raise DecodeError("wrong_type", "state.info must be an object")
     return GatewayState(_ident(body, "gateway", "state"), body["state"] == "online",
                         _int(body, "epoch", "state"), body["info"])
+
+
+# ---------------------------------------------------------------- heartbeat
+
+@dataclass(frozen=True)
+class Heartbeat:
+    gateway: str
+    epoch: int
+    at_ms: int  # gateway clock
+    info: Mapping[str, Any]  # outbox_depth, dropped_readings, readings_total, clock_synced, last_seq
+
+
+def encode_heartbeat(gateway: str, epoch: int, at_ms: int, info: Mapping[str, Any]) -> bytes:
+    """Gateway -> all, every `heartbeat_s`, QoS 0, unsigned (advisory, like birth/death)."""
+    return canonical_bytes({"v": PROTOCOL_VERSION, "gateway": gateway, "epoch": epoch,
+                            "at_ms": at_ms, "info": dict(info)})
+
+
+def decode_heartbeat(payload: bytes, topic_name: str | None = None) -> Heartbeat:
+    body = _json_body(payload)
+    _check_fields(body, "heartbeat", {"v", "gateway", "epoch", "at_ms", "info"}, set())
+    _check_version(body)
+    if not isinstance(body["info"], dict):
+        raise DecodeError("wrong_type", "heartbeat.info must be an object")
+    gateway = _ident(body, "gateway", "heartbeat")
+    _check_topic(topic_name, "heartbeat", gateway)
+    return Heartbeat(gateway, _int(body, "epoch", "heartbeat"), _int(body, "at_ms", "heartbeat"),
+                     body["info"])
+
+
+def _check_version(body: dict) -> None:
+    if body["v"] != PROTOCOL_VERSION:
+        raise DecodeError("unsupported_version", f"v={body['v']}, this side speaks {PROTOCOL_VERSION}")
+
+
+# ---------------------------------------------------------------- commands
+
+_COMMAND_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+@dataclass(frozen=True)
+class Command:
+    """Backend -> gateway, signed with the backend's command key (COMMAND_SIGNING_CONTEXT).
+
+    Replay guard: a gateway runs a command only inside [issued_at_ms, expires_at_ms]
+    (with a small clock allowance), only if that window is short, and only once per id
+    (it remembers ids until they expire).
+    """
+
+    id: str
+    gateway: str
+    name: str  # one of COMMANDS
+    args: Mapping[str, Any]
+    issued_at_ms: int
+    expires_at_ms: int
+    signature: Signature | None = None
+    signed_bytes: bytes = field(default=b"", compare=False, repr=False)
+
+
+def encode_command(command: Command, signer: Signer) -> bytes:
+    body = {"v": PROTOCOL_VERSION, "id": command.id, "gateway": command.gateway,
+            "command": command.name, "args": dict(command.args),
+            "issued_at_ms": command.issued_at_ms, "expires_at_ms": command.expires_at_ms}
+    return _signed(body, signer, COMMAND_SIGNING_CONTEXT)
+
+
+def decode_command(payload: bytes, topic_name: str | None = None) -> Command:
+    """Parse a command (not yet verified: see verify_command). Raises DecodeError."""
+    body = _json_body(payload)
+    _check_fields(body, "command", {"v", "id", "gateway", "command", "args", "issued_at_ms",
+                                    "expires_at_ms"}, {"sig"})
+    _check_version(body)
+    if not isinstance(body["id"], str) or not _COMMAND_ID.match(body["id"]):
+        raise DecodeError("invalid_id", "command.id must be 8-64 of [A-Za-z0-9_-]")
+    if body["command"] not in COMMANDS:
+        raise DecodeError("out_of_range", f"command={body['command']!r}; known: {', '.join(COMMANDS)}")
+    if not isinstance(body["args"], dict):
+        raise DecodeError("wrong_type", "command.args must be an object")
+    gateway = _ident(body, "gateway", "command")
+    _check_topic(topic_name, "cmd", gateway)
+    signature = _signature_from(body.pop("sig")) if "sig" in body else None
+    return Command(body["id"], gateway, body["command"], body["args"],
+                   _int(body, "issued_at_ms", "command"), _int(body, "expires_at_ms", "command"),
+                   signature, canonical_bytes(body))
+
+
+def verify_command(command: Command, public_key: Ed25519PublicKey) -> None:
+    verify_signature(command.signature, command.signed_bytes, public_key, COMMAND_SIGNING_CONTEXT)
+
+
+def command_window_error(command: Command, now_ms: int, max_ttl_ms: int, skew_ms: int) -> str | None:
+    """Why `command` may not run now (None: it may): expired, not yet valid, or too long-lived."""
+    if command.expires_at_ms - command.issued_at_ms > max_ttl_ms:
+        return "ttl_too_long"
+    if command.expires_at_ms <= command.issued_at_ms:
+        return "expired"
+    if now_ms >= command.expires_at_ms:
+        return "expired"
+    if command.issued_at_ms > now_ms + skew_ms:
+        return "not_yet_valid"
+    return None
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """Gateway -> backend, signed with the gateway's key (COMMAND_RESULT_SIGNING_CONTEXT).
+
+    After `rotate_key` the result is signed with the OLD key and `result` carries the new
+    public key: the proof, for whoever trusts the old key, that the new one is the gateway's.
+    """
+
+    gateway: str
+    id: str
+    command: str
+    status: str  # one of COMMAND_STATUSES
+    detail: str
+    result: Mapping[str, Any]
+    at_ms: int
+    signature: Signature | None = None
+    signed_bytes: bytes = field(default=b"", compare=False, repr=False)
+
+
+def encode_command_result(result: CommandResult, signer: Signer | None) -> bytes:
+    body = {"v": PROTOCOL_VERSION, "gateway": result.gateway, "id": result.id,
+            "command": result.command, "status": result.status, "detail": result.detail,
+            "result": dict(result.result), "at_ms": result.at_ms}
+    return _signed(body, signer, COMMAND_RESULT_SIGNING_CONTEXT)
+
+
+def decode_command_result(payload: bytes, topic_name: str | None = None) -> CommandResult:
+    body = _json_body(payload)
+    _check_fields(body, "cmd-result", {"v", "gateway", "id", "command", "status", "detail",
+                                       "result", "at_ms"}, {"sig"})
+    _check_version(body)
+    if body["status"] not in COMMAND_STATUSES:
+        raise DecodeError("out_of_range", f"status={body['status']!r}")
+    if not all(isinstance(body[name], str) for name in ("id", "command", "detail")):
+        raise DecodeError("wrong_type", "cmd-result id, command and detail must be strings")
+    if not isinstance(body["result"], dict):
+        raise DecodeError("wrong_type", "cmd-result.result must be an object")
+    gateway = _ident(body, "gateway", "cmd-result")
+    _check_topic(topic_name, "cmd-result", gateway)
+    signature = _signature_from(body.pop("sig")) if "sig" in body else None
+    return CommandResult(gateway, body["id"], body["command"], body["status"], body["detail"],
+                         body["result"], _int(body, "at_ms", "cmd-result"), signature,
+                         canonical_bytes(body))
+
+
+def verify_command_result(result: CommandResult, public_key: Ed25519PublicKey) -> None:
+    verify_signature(result.signature, result.signed_bytes, public_key,
+                     COMMAND_RESULT_SIGNING_CONTEXT)

@@ -1,53 +1,58 @@
-"""The MQTT session of a gateway (aiomqtt): birth/death, publishing the outbox, acks.
+"""The MQTT session of a gateway (aiomqtt): birth/death, heartbeat, the outbox, acks, commands.
 
 Publishing follows the outbox: everything still unacknowledged is sent in (epoch, seq)
-order, at QoS 1. A batch the backend has not acknowledged `ack_timeout_s` after it was
-sent is sent again (the backend deduplicates by (gateway, epoch, seq)).
+order, at QoS 1, paced by a token bucket (`uplink.max_messages_per_s`, `burst_messages`)
+so a backlog after an outage never floods the broker. A batch the backend has not
+acknowledged `ack_timeout_s` after it was sent is sent again (the backend deduplicates
+by (gateway, epoch, seq)). Reconnects back off exponentially with jitter.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from typing import Any, Callable
 
 import aiomqtt
 
 from edge import protocol
+from edge.commands import CommandHandler
 from edge.config import EdgeSettings
 from edge.outbox import Outbox
+from edge.ratelimit import Backoff, TokenBucket
 
 log = logging.getLogger("pledgewatch.edge.uplink")
 
+Info = Callable[[], dict[str, Any]]
+
 
 class Uplink:
-    def __init__(self, settings: EdgeSettings, epoch: int, outbox: Outbox,
-                 birth_info: Callable[[], dict[str, Any]], ack_timeout_s: float = 15.0) -> None:
+    def __init__(self, settings: EdgeSettings, epoch: int, outbox: Outbox, birth_info: Info,
+                 heartbeat_info: Info, commands: CommandHandler | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.settings, self.epoch, self.outbox = settings, epoch, outbox
-        self.birth_info = birth_info
-        self.ack_timeout_s = ack_timeout_s
+        self.birth_info, self.heartbeat_info, self.commands = birth_info, heartbeat_info, commands
+        self.clock = clock
         self.new_batch = asyncio.Event()
         self.connected = False
-        gateway = settings.gateway_id
-        self._data_topic = protocol.topic(gateway, "data")
-        self._state_topic = protocol.topic(gateway, "state")
-        self._ack_topic = protocol.topic(gateway, "ack")
+        uplink = settings.uplink
+        self._bucket = TokenBucket(uplink.max_messages_per_s, uplink.burst_messages, time.monotonic())
+        self._topics = {channel: protocol.topic(settings.gateway_id, channel)
+                        for channel in protocol.CHANNELS}
 
     async def run(self) -> None:
         """Stay connected forever, reconnecting with jittered exponential backoff."""
-        delay_s = self.settings.reconnect_min_s
+        backoff = Backoff(self.settings.reconnect_min_s, self.settings.reconnect_max_s)
         while True:
             try:
                 async with self._client() as client:
-                    delay_s = self.settings.reconnect_min_s
+                    backoff.reset()
                     await self._session(client)
             except aiomqtt.MqttError as exc:
-                log.warning("broker connection lost or refused: %s; retrying in %.1fs", exc, delay_s)
+                log.warning("broker connection lost or refused: %s", exc)
             finally:
                 self.connected = False
-            await asyncio.sleep(delay_s * random.uniform(0.5, 1.0))
-            delay_s = min(delay_s * 2, self.settings.reconnect_max_s)
+            await asyncio.sleep(backoff.next_delay_s())
 
     def _client(self) -> aiomqtt.Client:
         broker = self.settings.broker
@@ -56,12 +61,12 @@ class Uplink:
             broker.host, broker.port, username=broker.username, password=broker.password,
             identifier=self.settings.gateway_id, keepalive=broker.keepalive_s,
             protocol=aiomqtt.ProtocolVersion(broker.protocol),
-            will=aiomqtt.Will(self._state_topic, death, qos=1, retain=True))
+            will=aiomqtt.Will(self._topics["state"], death, qos=1, retain=True))
 
     async def _session(self, client: aiomqtt.Client) -> None:
-        await client.subscribe(self._ack_topic, qos=1)
-        birth = protocol.encode_state(self.settings.gateway_id, True, self.epoch, self.birth_info())
-        await client.publish(self._state_topic, birth, qos=1, retain=True)
+        await client.subscribe(self._topics["ack"], qos=1)
+        await client.subscribe(self._topics["cmd"], qos=1)
+        await self._publish_birth(client)
         self.connected = True
         log.info("connected to %s:%d as %s (epoch %d)", self.settings.broker.host,
                  self.settings.broker.port, self.settings.gateway_id, self.epoch)
@@ -71,12 +76,18 @@ class Uplink:
             await self._say_goodbye(client)
             raise
 
+    async def _publish_birth(self, client: aiomqtt.Client) -> None:
+        info = await asyncio.to_thread(self.birth_info)
+        birth = protocol.encode_state(self.settings.gateway_id, True, self.epoch, info)
+        await client.publish(self._topics["state"], birth, qos=1, retain=True)
+
     async def _exchange(self, client: aiomqtt.Client) -> None:
-        """Send the outbox and take acks until the connection fails."""
+        """Send the outbox, heartbeats and command results; take acks and commands."""
         try:
             async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(self._receive_acks(client), name="uplink-acks")
+                tasks.create_task(self._receive(client), name="uplink-receive")
                 tasks.create_task(self._send_outbox(client), name="uplink-send")
+                tasks.create_task(self._heartbeat(client), name="uplink-heartbeat")
         except* aiomqtt.MqttError as group:
             raise group.exceptions[0] from None
 
@@ -84,19 +95,44 @@ class Uplink:
         """On a clean stop the will is not sent: publish the death message ourselves."""
         death = protocol.encode_state(self.settings.gateway_id, False, self.epoch)
         try:
-            await asyncio.wait_for(client.publish(self._state_topic, death, qos=1, retain=True), 2.0)
+            await asyncio.wait_for(client.publish(self._topics["state"], death, qos=1, retain=True), 2.0)
         except (aiomqtt.MqttError, TimeoutError, asyncio.CancelledError):
             pass
 
-    async def _receive_acks(self, client: aiomqtt.Client) -> None:
+    async def _heartbeat(self, client: aiomqtt.Client) -> None:
+        while True:
+            await asyncio.sleep(self.settings.uplink.heartbeat_s)
+            info = await asyncio.to_thread(self.heartbeat_info)
+            beat = protocol.encode_heartbeat(self.settings.gateway_id, self.epoch,
+                                             round(self.clock() * 1000), info)
+            await client.publish(self._topics["heartbeat"], beat, qos=0)
+
+    async def _receive(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
-            try:
-                ack = protocol.decode_ack(message.payload)
-            except protocol.DecodeError as exc:
-                log.warning("ignoring malformed ack: %s", exc)
-                continue
-            if ack.gateway == self.settings.gateway_id:
-                await asyncio.to_thread(self.outbox.ack, ack.epoch, ack.acked_seq)
+            if message.topic.matches(self._topics["cmd"]):
+                await self._on_command(client, message.payload, str(message.topic))
+            else:
+                await self._on_ack(message.payload)
+
+    async def _on_ack(self, payload: bytes) -> None:
+        try:
+            ack = protocol.decode_ack(payload)
+        except protocol.DecodeError as exc:
+            log.warning("ignoring malformed ack: %s", exc)
+            return
+        if ack.gateway == self.settings.gateway_id:
+            await asyncio.to_thread(self.outbox.ack, ack.epoch, ack.acked_seq)
+
+    async def _on_command(self, client: aiomqtt.Client, payload: bytes, topic: str) -> None:
+        if self.commands is None:
+            return
+        handled = await self.commands.handle(payload, topic)
+        if handled is None:
+            return
+        result, wire = handled
+        await client.publish(self._topics["cmd-result"], wire, qos=1)
+        if result.command == "rebirth" and result.status == "ok":
+            await self._publish_birth(client)
 
     async def _send_outbox(self, client: aiomqtt.Client) -> None:
         cursor = (0, 0)  # last (epoch, seq) published in this session
@@ -105,7 +141,8 @@ class Uplink:
             self.new_batch.clear()
             batches = await asyncio.to_thread(self.outbox.pending, cursor, 100)
             for batch in batches:
-                await client.publish(self._data_topic, batch.payload, qos=1)
+                await asyncio.sleep(self._bucket.take(time.monotonic()))
+                await client.publish(self._topics["data"], batch.payload, qos=1)
                 cursor = (batch.epoch, batch.seq)
                 sent_at[cursor] = time.monotonic()
             if batches:
@@ -114,7 +151,7 @@ class Uplink:
                 cursor, sent_at = (0, 0), {}
                 continue
             try:
-                await asyncio.wait_for(self.new_batch.wait(), timeout=self.ack_timeout_s / 3)
+                await asyncio.wait_for(self.new_batch.wait(), timeout=self.settings.uplink.ack_timeout_s / 3)
             except TimeoutError:
                 pass
 
@@ -127,4 +164,4 @@ class Uplink:
         for acked in [k for k in sent_at if k < key]:
             del sent_at[acked]
         # Sent in an earlier session, or long ago without an ack: send again.
-        return key not in sent_at or time.monotonic() - sent_at[key] > self.ack_timeout_s
+        return key not in sent_at or time.monotonic() - sent_at[key] > self.settings.uplink.ack_timeout_s

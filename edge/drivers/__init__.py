@@ -79,16 +79,18 @@ Clock = Callable[[], float]  # seconds since the Unix epoch
 class _Entry:
     factory: Callable[..., Driver]
     config_model: type[BaseModel]
+    version: str
 
 
 _REGISTRY: dict[str, _Entry] = {}
 
 
-def register(name: str, config_model: type[BaseModel]):
+def register(name: str, config_model: type[BaseModel], version: str = "1.0"):
+    """`version` is reported in the gateway's birth message: bump it when behaviour changes."""
     def decorate(factory):
         if name in _REGISTRY:
             raise RuntimeError(f"driver {name!r} registered twice")
-        _REGISTRY[name] = _Entry(factory, config_model)
+        _REGISTRY[name] = _Entry(factory, config_model, version)
         return factory
 
     return decorate
@@ -114,6 +116,11 @@ def parse_driver_config(name: str, raw: dict[str, Any]) -> BaseModel:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "(block)"
         raise DriverConfigError(f"driver {name}: {where}: {first['msg']}") from exc
+
+
+def driver_version(name: str) -> str:
+    _load(name)
+    return _REGISTRY[name].version
 
 
 def create_driver(name: str, config: BaseModel, clock: Clock) -> Driver:
