@@ -4,7 +4,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
-from backend.api import alerts, book, gateways, health, prices, readings, registry
+from backend.api import alerts, book, commands, gateways, health, prices, readings, registry
 
 
 def create_app(context) -> FastAPI:
@@ -18,6 +18,6 @@ def create_app(context) -> FastAPI:
         return RedirectResponse("/docs")  # the supervisor dashboard will live here
 
     if "api" in context.settings.roles:
-        for module in (readings, gateways, book, alerts, prices, registry):
+        for module in (readings, gateways, book, alerts, prices, registry, commands):
             app.include_router(module.router)
     return app

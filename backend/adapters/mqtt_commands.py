@@ -1,0 +1,75 @@
+"""Publishing one command to a gateway and waiting for its result (paho-mqtt, MQTT 5/3.1.1).
+
+One short-lived connection per command: commands are rare operator actions, and a
+connection of its own needs no lifecycle in the backend process.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+
+import paho.mqtt.client as mqtt
+
+from edge import protocol
+from edge.config import BrokerSettings
+
+
+class CommandTransportError(Exception):
+    """The broker could not be reached or refused us."""
+
+
+class MqttCommands:
+    def __init__(self, broker: BrokerSettings, connect_timeout_s: float = 5.0) -> None:
+        self.broker, self.connect_timeout_s = broker, connect_timeout_s
+
+    def send(self, gateway: str, command_id: str, wire: bytes, wait_s: float) -> bytes | None:
+        """Publish `wire` on the gateway's cmd topic; the raw result payload, or None on timeout."""
+        subscribed, answered = threading.Event(), threading.Event()
+        answer: list[bytes] = []
+        client = self._client()
+
+        def on_connect(client, userdata, flags, reason_code, properties):
+            if not reason_code.is_failure:
+                client.subscribe(protocol.topic(gateway, "cmd-result"), qos=1)
+
+        def on_message(client, userdata, message):
+            if _result_id(message.payload) == command_id:
+                answer.append(message.payload)
+                answered.set()
+
+        client.on_connect = on_connect
+        client.on_subscribe = lambda *args: subscribed.set()
+        client.on_message = on_message
+        try:
+            client.connect(self.broker.host, self.broker.port, self.broker.keepalive_s)
+        except OSError as exc:
+            raise CommandTransportError(f"broker {self.broker.host}:{self.broker.port}: {exc}") from exc
+        client.loop_start()
+        try:
+            if not subscribed.wait(self.connect_timeout_s):
+                raise CommandTransportError(f"broker {self.broker.host}:{self.broker.port} did not "
+                                            "accept our subscription")
+            client.publish(protocol.topic(gateway, "cmd"), wire, qos=1).wait_for_publish(self.connect_timeout_s)
+            answered.wait(wait_s)
+        finally:
+            client.disconnect()
+            client.loop_stop()
+        return answer[0] if answer else None
+
+    def _client(self) -> mqtt.Client:
+        v5 = self.broker.protocol == 5
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
+                             client_id=f"pw-commands-{secrets.token_hex(4)}",
+                             protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311)
+        if self.broker.username:
+            client.username_pw_set(self.broker.username, self.broker.password)
+        return client
+
+
+def _result_id(payload: bytes) -> str | None:
+    try:
+        body = json.loads(payload)
+    except ValueError:
+        return None
+    return body.get("id") if isinstance(body, dict) else None
