@@ -82,18 +82,23 @@ def ceiling_round(stream_path: Path, messages: int, broker: BrokerProcess, folde
     return messages * READINGS_PER_MESSAGE / (counted["last_s"] - published_at_s[0])
 
 
-def _start_ingest(folder: Path, broker: BrokerProcess, registry: list[dict], index: int) -> subprocess.Popen:
+def start_ingest_process(folder: Path, broker: BrokerProcess, registry: list[dict], index: int,
+                         http_port: int | None = None) -> subprocess.Popen:
+    """`pledgewatch backend --role ingest` as client pw-bench-ingest-<index>, data in folder/data;
+    returns once it is connected (its log: folder/ingest-<index>.log)."""
     config = folder / f"ingest-{index}.yaml"
     config.write_text(yaml.safe_dump({
         "data_dir": str(folder / "data"), "broker": {"port": broker.port},
-        "http": {"port": free_port()}, "ingest": {"client_id": f"pw-bench-ingest-{index}"},
+        "http": {"port": http_port or free_port()}, "ingest": {"client_id": f"pw-bench-ingest-{index}"},
         "gateways": registry}))
     log = folder / f"ingest-{index}.log"
-    with log.open("wb") as log_file:
+    log.touch()
+    connected_before = log.read_bytes().count(b"ingest connected")  # a restart appends
+    with log.open("ab") as log_file:
         process = subprocess.Popen([sys.executable, "-m", "backend.cli", "backend", "--config", str(config),
                                     "--role", "ingest"], stdout=log_file, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
-    while b"ingest connected" not in log.read_bytes():
+    while log.read_bytes().count(b"ingest connected") <= connected_before:
         if process.poll() is not None or time.monotonic() > deadline:
             raise BenchError(f"ingest process {index} did not connect; see {log}")
         time.sleep(0.05)
@@ -110,11 +115,11 @@ class IngestRound:
 
 def ingest_round(stream_path: Path, registry: list[dict], positions: dict, broker: BrokerProcess,
                  folder: Path, processes: int) -> IngestRound:
-    ingests = [_start_ingest(folder, broker, registry, n) for n in range(processes)]
+    ingests = [start_ingest_process(folder, broker, registry, n) for n in range(processes)]
     try:
         time.sleep(0.5)  # let the SUBACKs land: a shared subscription queues nothing before
         published_at_s = _publish(stream_path, broker.port, folder)
-        recorded = _wait_for_ledger(folder / "data" / "state.sqlite", len(positions))
+        recorded = wait_for_ledger(folder / "data" / "state.sqlite", len(positions))
     finally:
         for process in ingests:
             process.terminate()
@@ -122,12 +127,12 @@ def ingest_round(stream_path: Path, registry: list[dict], positions: dict, broke
             process.wait(timeout=30)
     last_write_s = max(at_ms for _, at_ms in recorded) / 1000
     lags_ms = [at_ms - published_at_s[positions[key]] * 1000 for key, at_ms in recorded]
-    lost, duplicates = _audit(folder / "data" / "readings.sqlite", len(positions))
+    lost, duplicates = audit(folder / "data" / "readings.sqlite", len(positions))
     return IngestRound(len(positions) * READINGS_PER_MESSAGE / (last_write_s - published_at_s[0]),
                        lags_ms, lost, duplicates)
 
 
-def _wait_for_ledger(path: Path, messages: int, timeout_s: float = 300) -> list[tuple[tuple, int]]:
+def wait_for_ledger(path: Path, messages: int, timeout_s: float = 300) -> list[tuple[tuple, int]]:
     deadline = time.monotonic() + timeout_s
     with sqlite3.connect(path) as db:
         while db.execute("SELECT count(*) FROM messages").fetchone()[0] < messages:
@@ -138,13 +143,13 @@ def _wait_for_ledger(path: Path, messages: int, timeout_s: float = 300) -> list[
             "SELECT gateway, epoch, seq, recorded_at_ms FROM messages")]
 
 
-def _audit(path: Path, messages: int) -> tuple[int, int]:
+def audit(path: Path, messages: int, readings_per_message: int = READINGS_PER_MESSAGE) -> tuple[int, int]:
     """(readings lost, readings stored more than once)."""
     with sqlite3.connect(path) as db:
         stored = db.execute("SELECT count(*) FROM readings").fetchone()[0]
         distinct = db.execute(
             "SELECT count(*) FROM (SELECT DISTINCT gateway, epoch, seq, idx FROM readings)").fetchone()[0]
-    return messages * READINGS_PER_MESSAGE - distinct, stored - distinct
+    return messages * readings_per_message - distinct, stored - distinct
 
 
 def _percentile(values: list[float], fraction: float) -> float:

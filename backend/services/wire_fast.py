@@ -100,7 +100,8 @@ def _reading(raw: Any) -> protocol.Reading:
     if not _READING_REQUIRED <= keys or not keys <= _READING_ALLOWED:
         raise _NotPlain
     kind, quality = raw["kind"], raw["quality"]
-    if kind not in protocol.READING_KINDS or quality not in _QUALITIES:
+    if type(kind) is not str or type(quality) is not str or kind not in _SCALARS and kind != "rfid" \
+            or quality not in _QUALITIES:
         raise _NotPlain
     clock_synced, error = raw.get("clock_synced", True), raw.get("error")
     if type(clock_synced) is not bool or (error is not None and (type(error) is not str or len(error) > 64)):
@@ -144,8 +145,8 @@ def decode_plain(payload: bytes, topic: str) -> protocol.Envelope | None:
         return protocol.Envelope(gateway, _int(body["epoch"], 0), _int(body["seq"], 1),
                                  _int(body["sent_at_ms"], 0), readings, signature,
                                  orjson.dumps(body, option=orjson.OPT_SORT_KEYS))
-    except (_NotPlain, orjson.JSONDecodeError):
-        return None
+    except (_NotPlain, orjson.JSONDecodeError, TypeError, ValueError, KeyError):
+        return None  # anything odd: the reference decoder decides
 
 
 class Verifier:
