@@ -17,7 +17,8 @@ import yaml
 from backend.demo.broker import mosquitto_config_text
 from backend.demo.ports import free_port
 from backend.services.api_keys import hash_api_key, new_api_key
-from edge.keys import new_key_pair
+from backend.services.commands import COMMAND_KEY_PATH
+from edge.keys import load_private_key, new_key_pair, public_key_pem
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ def write_config_set(root: Path, ports: DemoPorts, seed: dict) -> DemoLayout:
     root.mkdir(parents=True, exist_ok=True)
     gateways = [w["gateway"] for w in seed["warehouses"]]
     public_keys = {gw: _gateway_key(root / "keys", gw) for gw in gateways}
+    command_public_pem = _backend_command_key(root / "data")
     api_keys = _api_keys(root / "api-keys.json", [lender["id"] for lender in seed["lenders"]])
     backend_config = root / "backend.yaml"
     _write_yaml(backend_config, _backend_config(root, ports, public_keys, api_keys))
@@ -59,7 +61,7 @@ def write_config_set(root: Path, ports: DemoPorts, seed: dict) -> DemoLayout:
         _write_yaml(sim_configs[gw], devices)
         control_ports[gw] = devices["control_port"]
         edge_configs[gw] = root / f"edge-{gw}.yaml"
-        _write_yaml(edge_configs[gw], _edge_config(root, ports, gw, devices))
+        _write_yaml(edge_configs[gw], _edge_config(root, ports, gw, devices, command_public_pem))
     broker_dir = root / "broker"
     broker_dir.mkdir(exist_ok=True)
     (broker_dir / "mosquitto.conf").write_text(mosquitto_config_text(ports.broker, broker_dir))
@@ -74,6 +76,14 @@ def _gateway_key(key_dir: Path, gateway: str) -> str:
     if not (key_dir / f"{gateway}.key").exists():
         _, public_path = new_key_pair(key_dir, gateway)
     return public_path.read_text()
+
+
+def _backend_command_key(data_dir: Path) -> str:
+    """The key the backend signs gateway commands with (kept across demo restarts)."""
+    path = data_dir / COMMAND_KEY_PATH
+    if not path.exists():
+        new_key_pair(path.parent, path.stem)
+    return public_key_pem(load_private_key(path).public_key()).decode()
 
 
 def _api_keys(path: Path, lenders: list[str]) -> dict:
@@ -128,7 +138,8 @@ DEMO_SAMPLE_EVERY_S = 2.0
 DEMO_RFID_ROUND_MS = 2000
 
 
-def _edge_config(root: Path, ports: DemoPorts, gateway: str, devices: dict) -> dict:
+def _edge_config(root: Path, ports: DemoPorts, gateway: str, devices: dict,
+                 command_public_pem: str) -> dict:
     """The gateway reads its simulated devices over Modbus TCP and LLRP, as on site."""
     drivers = []
     for lot in devices["lots"]:
@@ -155,6 +166,7 @@ def _edge_config(root: Path, ports: DemoPorts, gateway: str, devices: dict) -> d
         "batch": {"max_readings": 50, "max_delay_s": 1.0},
         # The demo's clock is this machine's; a container cannot always see its NTP state.
         "clock_source": "synced",
+        "commands": {"backend_public_key_pem": command_public_pem},
         "drivers": drivers,
     }
 

@@ -92,6 +92,10 @@ def test_demo_streams_readings_and_leaves_nothing_behind(tmp_path):
         httpx.post(f"http://127.0.0.1:{devices['control_port']}/lots/lot-nb-1/power_cut",
                    json={"device": "scale"}, timeout=5).raise_for_status()
         assert wait_until(lambda: bad_readings(base, keys["admin"], "lot-nb-1-scale"), timeout_s=10)
+        # The backend signs a command; the gateway checks it, runs it and answers signed.
+        answer = httpx.post(f"{base}/api/v1/gateways/gw-ningbo/commands", json={"command": "rebirth"},
+                            headers={"Authorization": f"Bearer {keys['admin']}"}, timeout=15).json()
+        assert (answer["status"], answer["verified"]) == ("ok", True), answer
         gateways = httpx.get(f"{base}/api/v1/gateways",
                              headers={"Authorization": f"Bearer {keys['supervisor']}"}).json()
         assert sorted(g["id"] for g in gateways) == ["gw-ningbo", "gw-qingdao", "gw-shanghai"]
