@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Callable
 
@@ -25,6 +25,7 @@ from backend.domain.observations import PriceTick
 from backend.scenario.errors import ScenarioError
 from backend.scenario.model import load_scenario
 from backend.services.book import opening_prices, registry_from_book
+from backend.services.events import EventBus, StandingsWatcher, monitor_listener
 from backend.services.ingest import IngestService
 from backend.services.monitor import MonitorLoop, MonitorService
 from backend.services.registry import RegistryService
@@ -52,14 +53,21 @@ class BackendContext:
     monitor: MonitorService | None
     ingest: MqttIngest | None
     monitor_loop: MonitorLoop | None
+    events: EventBus = field(default_factory=EventBus)  # live changes for the dashboard (SSE)
+    standings_watcher: StandingsWatcher | None = None
 
     def start(self) -> None:
         if self.ingest:
             self.ingest.start()
         if self.monitor_loop:
             self.monitor_loop.start()
+        if self.standings_watcher:
+            self.standings_watcher.start()
 
     def close(self) -> None:
+        self.events.close()
+        if self.standings_watcher:
+            self.standings_watcher.stop()
         if self.monitor_loop:
             self.monitor_loop.stop()
         if self.ingest:
@@ -120,16 +128,32 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
     alerts, standings, prices = SqlAlerts(engine), SqlStandings(engine), SqlPriceMarks(engine)
     _load_book(settings, registry, prices, clock)
     ingest = _ingest(settings, readings, ledger, metrics) if "ingest" in settings.roles else None
+    events = EventBus()
     monitor = loop = None
     if "monitor" in settings.roles:
         monitor = MonitorService(registry, readings, alerts, standings, prices,
-                                 _monitor_config(settings), clock, metrics)
+                                 _monitor_config(settings), clock, metrics,
+                                 on_events=monitor_listener(events, registry))
         loop = MonitorLoop(monitor, settings.monitor.interval_s)
     releases = ReleaseService(
         registry, lambda loan_id: getattr(standings.all().get(loan_id), "collateral_value", None),
         monitor.value_per_item if monitor else lambda lot_id, loan_id: Decimal(0), clock)
+    watcher = StandingsWatcher(standings, registry, events) if "api" in settings.roles else None
     return BackendContext(settings, clock, metrics, readings, ledger, ApiKeyring(settings.api_keys),
-                          registry, alerts, standings, prices, releases, monitor, ingest, loop)
+                          registry, alerts, standings, prices, releases, monitor, ingest, loop,
+                          events, watcher)
+
+
+class _Server(uvicorn.Server):
+    """Ends open event streams when asked to stop: uvicorn waits for every response first."""
+
+    def __init__(self, config: uvicorn.Config, events: EventBus) -> None:
+        super().__init__(config)
+        self.events = events
+
+    def handle_exit(self, sig, frame) -> None:
+        self.events.close()
+        super().handle_exit(sig, frame)
 
 
 def run_backend(settings: BackendSettings) -> None:
@@ -150,4 +174,4 @@ def run_backend(settings: BackendSettings) -> None:
                             log_level="warning", access_log=False)
     log.info("backend (%s) on http://%s:%d", ",".join(settings.roles), settings.http.host,
              settings.http.port)
-    uvicorn.Server(config).run()
+    _Server(config, context.events).run()

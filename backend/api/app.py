@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
 
-from backend.api import alerts, book, commands, gateways, health, prices, readings, registry
+from backend.api import alerts, book, commands, dashboard, events, gateways, health, prices, readings, registry
 
 
 def create_app(context) -> FastAPI:
@@ -12,12 +11,8 @@ def create_app(context) -> FastAPI:
     app = FastAPI(title="PledgeWatch", version="1", openapi_url="/openapi.json")
     app.state.context = context
     app.include_router(health.router)
-
-    @app.get("/", include_in_schema=False)
-    def home() -> RedirectResponse:
-        return RedirectResponse("/docs")  # the supervisor dashboard will live here
-
     if "api" in context.settings.roles:
-        for module in (readings, gateways, book, alerts, prices, registry, commands):
+        for module in (readings, gateways, book, alerts, prices, registry, commands, events, dashboard):
             app.include_router(module.router)
+        app.mount("/static", dashboard.static_files(), name="static")
     return app

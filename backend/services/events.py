@@ -1,0 +1,188 @@
+"""Live changes for the dashboard: an in-process bus of alert and loan events.
+
+Publishers (the monitor's `on_events`, the alert routes, the standings watcher) may run on
+any thread; subscribers are asyncio consumers (one per open SSE stream) that each receive
+only the events their caller may see. A subscriber too slow to keep up is ended; its client
+reconnects and reloads what it shows, so nothing is silently half-delivered.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from backend.adapters.db.monitor_repo import SqlStandings, StandingRecord
+from backend.domain.alerts import AlertOpened, AlertResolved
+from backend.domain.monitor import LoanStatusChanged
+from backend.domain.registry import Registry
+from backend.services import access
+from backend.services.api_keys import Principal
+from backend.services.registry import RegistryService
+
+log = logging.getLogger("pledgewatch.events")
+ALERT_FIELDS = ("id", "type", "severity", "state", "opened_at_s", "loan", "lot", "lender", "gateway")
+STANDING_FIELDS = ("status", "ltv", "collateral_value", "drawing_power", "cure_deadline_s",
+                   "cure_amount", "price_stale")
+
+
+@dataclass(frozen=True)
+class BusEvent:
+    type: str                # alert.opened | alert.acknowledged | alert.resolved | loan.status_changed | loan.updated
+    lender: str | None       # the lender it concerns; None: staff only
+    data: Mapping[str, Any]  # JSON-ready except Decimal (sent as a string)
+
+
+END = object()  # put on a subscriber's queue: its stream is over
+
+
+class Subscription:
+    def __init__(self, accepts: Callable[[BusEvent], bool], max_queued: int) -> None:
+        self.accepts = accepts
+        self.loop = asyncio.get_running_loop()
+        self.queue: asyncio.Queue = asyncio.Queue(max_queued)
+
+    async def next(self, timeout_s: float):
+        """The next event, None after `timeout_s` of silence, or END."""
+        try:
+            return await asyncio.wait_for(self.queue.get(), timeout_s)
+        except TimeoutError:
+            return None
+
+    def offer(self, item) -> None:
+        """Runs on the subscriber's loop."""
+        try:
+            self.queue.put_nowait(item)
+        except asyncio.QueueFull:  # too slow: drop what is queued and end the stream
+            while not self.queue.empty():
+                self.queue.get_nowait()
+            self.queue.put_nowait(END)
+
+
+class EventBus:
+    def __init__(self, max_queued: int = 1000) -> None:
+        self.max_queued = max_queued
+        self._subscriptions: set[Subscription] = set()
+        self._lock = threading.Lock()
+
+    def subscribe(self, accepts: Callable[[BusEvent], bool]) -> Subscription:
+        """Call on the event loop that will consume the subscription."""
+        subscription = Subscription(accepts, self.max_queued)
+        with self._lock:
+            self._subscriptions.add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        with self._lock:
+            self._subscriptions.discard(subscription)
+
+    def publish(self, events: Iterable[BusEvent]) -> None:
+        """Thread-safe; never blocks the publisher."""
+        with self._lock:
+            subscriptions = list(self._subscriptions)
+        for event in events:
+            for subscription in subscriptions:
+                if subscription.accepts(event):
+                    self._send(subscription, event)
+
+    def close(self) -> None:
+        """End every open stream (the server is stopping)."""
+        with self._lock:
+            subscriptions, self._subscriptions = list(self._subscriptions), set()
+        for subscription in subscriptions:
+            self._send(subscription, END)
+
+    @staticmethod
+    def _send(subscription: Subscription, item) -> None:
+        try:
+            subscription.loop.call_soon_threadsafe(subscription.offer, item)
+        except RuntimeError:  # its loop has closed: nobody is listening any more
+            pass
+
+
+def visible_to(caller: Principal) -> Callable[[BusEvent], bool]:
+    """Staff see every event; a lender only those about its own loans and alerts."""
+    if access.is_staff(caller):
+        return lambda event: True
+    return lambda event: event.lender is not None and event.lender == caller.lender
+
+
+def alert_event(action: str, alert) -> BusEvent:
+    """`alert` is a domain Alert or a stored AlertRecord (same attribute names)."""
+    return BusEvent(f"alert.{action}", alert.lender,
+                    {name: getattr(alert, name) for name in ALERT_FIELDS})
+
+
+def _lender_of(registry: Registry, loan_id: str) -> str | None:
+    loan = registry.loans.get(loan_id)
+    return loan.lender_id if loan else None
+
+
+def monitor_events(events: Sequence[object], registry: Registry) -> list[BusEvent]:
+    """The core's events as bus events."""
+    out = []
+    for event in events:
+        if isinstance(event, AlertOpened):
+            out.append(alert_event("opened", event.alert))
+        elif isinstance(event, AlertResolved):
+            out.append(alert_event("resolved", event.alert))
+        elif isinstance(event, LoanStatusChanged):
+            out.append(BusEvent("loan.status_changed", _lender_of(registry, event.loan_id), {
+                "id": event.loan_id, "previous": event.previous, "status": event.status,
+                "ltv": event.ltv, "at_s": event.at_s}))
+    return out
+
+
+def monitor_listener(bus: EventBus, registry: RegistryService) -> Callable[[Sequence[object]], None]:
+    """What to pass as MonitorService(on_events=...)."""
+    return lambda events: bus.publish(monitor_events(events, registry.snapshot()))
+
+
+class StandingsWatcher:
+    """Publishes `loan.updated` when a loan's stored standing changes (its LTV moves with
+    every price and stock change, which the core reports only when the status changes).
+
+    It reads the database, so it also sees a monitor running in another process.
+    """
+
+    def __init__(self, standings: SqlStandings, registry: RegistryService, bus: EventBus,
+                 interval_s: float = 1.0) -> None:
+        self.standings, self.registry, self.bus, self.interval_s = standings, registry, bus, interval_s
+        self._last: dict[str, tuple] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="standings-watcher", daemon=True)
+
+    def start(self) -> None:
+        self._last = self._current(self.standings.all())
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def check(self) -> None:
+        records = self.standings.all()
+        current = self._current(records)
+        changed = [loan_id for loan_id, values in current.items() if self._last.get(loan_id) != values]
+        self._last = current
+        if changed:
+            registry = self.registry.snapshot()
+            self.bus.publish(self._loan_updated(records[loan_id], registry) for loan_id in changed)
+
+    @staticmethod
+    def _current(records: Mapping[str, StandingRecord]) -> dict[str, tuple]:
+        return {loan_id: tuple(getattr(r, name) for name in STANDING_FIELDS) for loan_id, r in records.items()}
+
+    @staticmethod
+    def _loan_updated(record: StandingRecord, registry: Registry) -> BusEvent:
+        data = {"id": record.loan_id, **{name: getattr(record, name) for name in STANDING_FIELDS}}
+        return BusEvent("loan.updated", _lender_of(registry, record.loan_id), data)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.check()
+            except Exception:  # a database hiccup must not end live updates
+                log.exception("standings check failed")

@@ -1,0 +1,50 @@
+// Building DOM without innerHTML: text from the API is always set as text.
+
+function applyAttributes(element, attributes) {
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name.startsWith("on")) element.addEventListener(name.slice(2), value);
+    else element.setAttribute(name, value === true ? "" : String(value));
+  }
+}
+
+function append(element, children) {
+  for (const child of children.flat()) {
+    if (child === undefined || child === null || child === false) continue;
+    element.append(child instanceof Node ? child : String(child));
+  }
+}
+
+export function h(tag, attributes = {}, ...children) {
+  const element = document.createElement(tag);
+  applyAttributes(element, attributes);
+  append(element, children);
+  return element;
+}
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+export function s(tag, attributes = {}, ...children) {
+  const element = document.createElementNS(SVG_NS, tag);
+  applyAttributes(element, attributes);
+  append(element, children);
+  return element;
+}
+
+// A table in a keyboard-scrollable region (narrow screens scroll it sideways).
+export function table(caption, headers, rows, { id } = {}) {
+  return h("div", { class: "table-scroll", tabindex: 0, role: "region", "aria-label": caption },
+    h("table", { id },
+      h("caption", {}, caption),
+      h("thead", {}, h("tr", {}, headers.map((text) => h("th", { scope: "col" }, text)))),
+      h("tbody", {}, rows)));
+}
+
+export function section(title, ...children) {
+  const id = `s-${title.toLowerCase().replace(/[^a-z0-9]+/g, "-")}`;
+  return h("section", { class: "panel", "aria-labelledby": id }, h("h2", { id }, title), ...children);
+}
+
+export function statusBadge(status) {
+  return h("span", { class: `badge status-${status}` }, status.replaceAll("_", " "));
+}

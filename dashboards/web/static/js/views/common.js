@@ -1,0 +1,70 @@
+// Pieces several views share: the loans table, the lots table, the cure countdown.
+
+import { h, statusBadge, table } from "../dom.js";
+import { countdown, dateTime, label, money, percent, quantity } from "../format.js";
+
+export const STATUS_ORDER = ["normal", "warning", "margin_call", "liquidation", "default"];
+
+export const loanLink = (id) => h("a", { href: `#/loans/${encodeURIComponent(id)}` }, id);
+export const warehouseLink = (id) => h("a", { href: `#/warehouses/${encodeURIComponent(id)}` }, id);
+
+// Counts down to `deadlineS` (epoch seconds); main.js ticks every [data-deadline] each second.
+export function cureCountdown(deadlineS) {
+  if (deadlineS === null || deadlineS === undefined) return "—";
+  return h("span", { class: "countdown" },
+    h("time", { datetime: new Date(deadlineS * 1000).toISOString() }, dateTime(deadlineS)), " — ",
+    h("span", { "data-deadline": deadlineS, role: "timer" }, countdown(deadlineS - Date.now() / 1000)), " left");
+}
+
+function byLtvDescending(a, b) {
+  return (b.ltv === null ? -1 : Number(b.ltv)) - (a.ltv === null ? -1 : Number(a.ltv));
+}
+
+export function loansTable(loans) {
+  const rows = [...loans].sort(byLtvDescending).map((loan) => h("tr", { "data-loan": loan.id },
+    h("th", { scope: "row" }, loanLink(loan.id)),
+    h("td", {}, loan.lender),
+    h("td", {}, loan.borrower),
+    h("td", { "data-field": "status" }, statusBadge(loan.status)),
+    h("td", { class: "num", "data-field": "ltv" }, percent(loan.ltv)),
+    h("td", { class: "num", "data-field": "collateral_value" }, money(loan.collateral_value, loan.currency)),
+    h("td", { class: "num", "data-field": "outstanding" }, money(loan.outstanding, loan.currency)),
+    h("td", {}, cureCountdown(loan.cure_deadline_s))));
+  return table("Loans, highest LTV first",
+    ["Loan", "Lender", "Borrower", "Status", "LTV", "Collateral value", "Outstanding", "Cure deadline"],
+    rows, { id: "loans-table" });
+}
+
+function health(ok) {
+  if (ok === null || ok === undefined) return h("span", { class: "health unknown" }, "no data");
+  return h("span", { class: `health ${ok ? "ok" : "fault"}` }, ok ? "OK" : "fault");
+}
+
+function coverage(lot) {
+  if (lot.observed_quantity === null) return "—";
+  const share = Number(lot.observed_quantity) / Number(lot.pledged_quantity);
+  return h("meter", { min: 0, max: 1, low: 0.98, optimum: 1, value: Math.min(share, 1),
+    "aria-label": `${lot.id} observed share of pledged` }, percent(share));
+}
+
+// lots: LotOut from /lots/{id}; units: commodity id → unit
+export function lotsTable(caption, lots, units) {
+  const rows = lots.map((lot) => h("tr", { "data-lot": lot.id },
+    h("th", { scope: "row" }, lot.id),
+    h("td", {}, warehouseLink(lot.warehouse)),
+    h("td", {}, label(lot.commodity)),
+    h("td", {}, lot.loan ? loanLink(lot.loan) : "—"),
+    h("td", { class: "num", "data-field": "pledged" }, quantity(lot.pledged_quantity, units[lot.commodity])),
+    h("td", { class: "num", "data-field": "observed" }, quantity(lot.observed_quantity, units[lot.commodity])),
+    h("td", {}, coverage(lot), " ", percent(lot.observed_quantity === null ? null
+      : Number(lot.observed_quantity) / Number(lot.pledged_quantity))),
+    h("td", { class: "num" }, lot.observed_items === null ? "—" : `${lot.observed_items} / ${lot.pledged_items}`),
+    h("td", {}, health(lot.rfid_ok)),
+    h("td", {}, health(lot.scale_ok))));
+  return table(caption, ["Lot", "Warehouse", "Commodity", "Loan", "Pledged", "Observed", "Coverage",
+    "Items seen", "RFID", "Scale"], rows);
+}
+
+export function unitsOf(layout) {
+  return Object.fromEntries(layout.commodities.map((c) => [c.id, c.unit]));
+}
