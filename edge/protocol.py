@@ -368,6 +368,8 @@ def _number(obj: dict, name: str, where: str) -> float:
     value = obj[name]
     if type(value) not in (int, float):
         raise DecodeError("wrong_type", f"{where}.{name} must be a number")
+    if type(value) is int and abs(value) > _MAX_INT:  # a float could not hold it exactly
+        raise DecodeError("out_of_range", f"{where}.{name} is too large")
     if not math.isfinite(value):  # 1e999 parses as inf
         raise DecodeError("non_finite", f"{where}.{name} is not finite")
     return value

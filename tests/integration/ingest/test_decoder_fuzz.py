@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -85,9 +84,6 @@ def test_the_fast_check_never_passes_a_signature_the_reference_refuses(seq, weig
     assert fast is not None and not wire_fast.Verifier().verify(fast, KEY.public_key())
 
 
-@pytest.mark.xfail(strict=True, reason="edge/protocol.py: math.isfinite(int) overflows on a huge "
-                                      "integer (OverflowError, not DecodeError); asked of the edge owner. "
-                                      "Ingest quarantines it as decoder_error meanwhile.")
 def test_a_huge_integer_weight_is_a_decode_error():
     body = valid_body(1, 1.0)
     payload = json.dumps(body).encode().replace(b'"weight_kg": 1.0', b'"weight_kg": 1' + b"0" * 400)
