@@ -55,6 +55,7 @@ async function show({ moveFocus }) {
   if (token !== renderCount || !app.api) return; // a newer render (or sign-out) won
   const focusedId = document.activeElement?.id;
   byId("view").replaceChildren(...content.childNodes);
+  byId("view").dataset.shown = location.hash; // what is on screen (tests wait for it)
   currentView = view;
   markCurrentNav(name);
   if (moveFocus) byId("view").querySelector("h1")?.setAttribute("tabindex", "-1");
@@ -115,7 +116,7 @@ async function start(key) {
   byId("sign-in").hidden = true;
   byId("nav").hidden = byId("session").hidden = byId("view").hidden = false;
   stopEvents = connectEvents(key, { onEvent, onState: onLiveState });
-  await Promise.all([show({ moveFocus: true }), refreshOpenAlertCount()]);
+  await Promise.all([show({ moveFocus: false }), refreshOpenAlertCount()]);
 }
 
 function signOut(message = "") {

@@ -65,6 +65,6 @@ export async function render(root, app, { query }) {
   root.append(
     h("h1", {}, "Alerts"),
     filters(state, type, types),
-    section(`${label(state)} alerts`, alertsTable(alerts.filter((alert) => !type || alert.type === type), app,
+    section(`${label(state).replace(/^./, (first) => first.toUpperCase())} alerts`, alertsTable(alerts.filter((alert) => !type || alert.type === type), app,
       "Alerts, newest first")));
 }

@@ -1,0 +1,159 @@
+"""The supervisor dashboard in headless Chromium against a running demo.
+
+Tests run in file order on one demo; the last one moves the steel price, so it stays last.
+"""
+from __future__ import annotations
+
+import time
+
+from browser_demo import Demo, wait_until
+
+TABLET = {"width": 768, "height": 1024}
+VIEWS = ["overview", "loans", "loans/loan-river-1", "warehouses", "warehouses/wh-ningbo", "alerts", "prices"]
+
+
+def percent(ratio) -> str:
+    """As the page formats a ratio (format.js: one decimal, en-US)."""
+    return f"{float(ratio) * 100:,.1f} %"
+
+
+def money(amount, currency: str) -> str:
+    return f"{round(float(amount)):,} {currency}"
+
+
+def shown_loans(page) -> dict[str, dict[str, str]]:
+    return {row.get_attribute("data-loan"): {
+        field: row.locator(f"[data-field={field}]").inner_text() for field in ("status", "ltv", "collateral_value")}
+        for row in page.locator("#loans-table tbody tr").all()}
+
+
+def api_loans(demo: Demo, who: str) -> dict[str, dict[str, str]]:
+    return {loan["id"]: {"status": loan["status"].replace("_", " "), "ltv": percent(loan["ltv"]),
+                         "collateral_value": money(loan["collateral_value"], loan["currency"])}
+            for loan in demo.get("/loans", who)}
+
+
+def test_every_view_loads_without_console_errors(open_session):
+    session = open_session("supervisor")
+    session.sign_in()
+    for route in VIEWS:
+        session.go(route)
+        assert session.page.locator("#view h1").is_visible()
+        assert "Could not load" not in session.page.locator("#view h1").inner_text()
+        session.screenshot(f"view-{route.replace('/', '-')}")
+    assert session.page.evaluate("sessionStorage.getItem('pledgewatch.apiKey')") == session.demo.key("supervisor")
+
+
+def test_the_numbers_shown_match_the_api(open_session, demo):
+    session = open_session("admin")
+    session.sign_in()
+    page = session.page
+    wait_until(lambda: shown_loans(page) == api_loans(demo, "admin"), 10, "the loans table to match /loans")
+    assert page.locator("#tile-loans .tile-value").inner_text() == str(len(demo.get("/loans")))
+    gateways = demo.get("/gateways")
+    assert page.locator("#tile-gateways .tile-value").inner_text() == \
+        f"{sum(g['online'] for g in gateways)} / {len(gateways)}"
+
+    session.go("loans/loan-acme-1")
+    loan = demo.get("/loans/loan-acme-1")
+    assert page.locator("dl [data-field=ltv]").inner_text() == percent(loan["ltv"])
+    assert page.locator("dl [data-field=collateral_value]").inner_text() == money(loan["collateral_value"], "CNY")
+    thresholds = page.locator("figure", has_text="LTV against its thresholds").locator(".reference text").all_text_contents()
+    assert thresholds == [f"target {percent(loan['target_ltv'])}", f"warning {percent(loan['thresholds']['warning'])}",
+                          f"margin call {percent(loan['thresholds']['margin_call'])}",
+                          f"liquidation {percent(loan['thresholds']['liquidation'])}"]
+
+    session.go("warehouses/wh-ningbo")
+    lot = demo.get("/lots/lot-nb-1")
+    row = page.locator("tr[data-lot=lot-nb-1]")
+    assert row.locator("[data-field=pledged]").inner_text() == f"{float(lot['pledged_quantity']):,.1f} t"
+    assert row.locator("[data-field=observed]").inner_text() == f"{float(lot['observed_quantity']):,.1f} t"
+    limit = page.locator("[data-temperature=lot-nb-1] .reference text").text_content()
+    assert limit == "limit -18 °C"  # frozen_shrimp's temperature_max_c in the demo book
+
+
+def test_a_lender_sees_only_its_own_loans(open_session, demo):
+    session = open_session("bank-north")
+    session.sign_in()
+    page = session.page
+    mine = {loan["id"] for loan in demo.get("/loans") if loan["lender"] == "bank-north"}
+    wait_until(lambda: set(shown_loans(page)) == mine, 10, "bank-north's loans")
+    assert mine == {"loan-acme-1", "loan-river-1"}
+    assert page.locator("#tile-gateways").count() == 0
+    session.go("warehouses")
+    assert {s.get_attribute("data-warehouse") for s in page.locator("[data-warehouse]").all()} == {"wh-shanghai", "wh-qingdao"}
+    assert {r.get_attribute("data-lot") for r in page.locator("tr[data-lot]").all()} == {"lot-sh-1", "lot-qd-1", "lot-qd-2"}
+
+
+def test_a_new_alert_appears_without_reload_and_is_acknowledged_from_the_page(open_session, demo):
+    supervisor, north, south = open_session("supervisor"), open_session("bank-north"), open_session("bank-south")
+    for session in (supervisor, north, south):
+        session.sign_in("alerts")
+        session.page.evaluate("window.notReloaded = true")
+
+    refused = demo.post("/loans/loan-acme-2/pledges", {"lot": "lot-sh-1"})
+    assert refused.status_code == 409, refused.text
+    started = time.monotonic()
+    row = supervisor.page.locator("#alerts-table tr[data-type=double_pledge_attempt]")
+    row.wait_for(timeout=10_000)
+    print(f"alert on the page {time.monotonic() - started:.1f}s after the refused pledge")
+    north.page.locator("#alerts-table tr[data-type=double_pledge_attempt]").wait_for(timeout=5_000)
+    assert supervisor.page.evaluate("window.notReloaded") is True
+    assert supervisor.page.locator("#toasts .toast", has_text="New alert: double pledge attempt").count() == 1
+
+    alert_id = row.get_attribute("id").removeprefix("alert-")
+    supervisor.page.click(f"#ack-{alert_id}")
+    supervisor.page.fill("#alert-note", "Called acme-steel; lot-sh-1 stays with bank-north")
+    supervisor.page.click("#alert-dialog-confirm")
+    stored = wait_until(lambda: next((a for a in demo.get("/alerts", state="acknowledged") if a["id"] == alert_id), None),
+                        5, "the acknowledgement")
+    assert stored["acknowledged_by"] == "demo-supervisor"
+    assert stored["ack_note"] == "Called acme-steel; lot-sh-1 stays with bank-north"
+    supervisor.page.locator(f"#alert-{alert_id}").wait_for(state="detached")  # gone from the open inbox
+    north.page.locator(f"#alert-{alert_id}").wait_for(state="detached")  # live on the lender's page too
+
+    south.page.wait_for_timeout(500)
+    assert south.page.locator("#alerts-table tr[data-type=double_pledge_attempt]").count() == 0
+    assert south.page.evaluate("document.getElementById('open-alert-count').textContent") == ""
+
+
+def test_tablet_width_and_keyboard(open_session):
+    session = open_session("supervisor", TABLET)
+    session.sign_in()
+    page = session.page
+    for route in ("overview", "loans/loan-acme-1", "alerts"):
+        session.go(route)
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), f"{route} overflows"
+        session.screenshot(f"tablet-{route.replace('/', '-')}")
+    session.go("overview")
+    page.reload()  # a fresh load signs in again from this tab's session storage
+    page.wait_for_function("() => document.getElementById('view').dataset.shown === '#/overview'")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Overview"
+    for _ in range(3):
+        page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent").startswith("Alerts")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.getElementById('view').dataset.shown === '#/alerts'")
+    assert page.evaluate("document.activeElement.tagName") == "H1"
+
+
+def test_an_ltv_change_appears_without_reload(open_session, demo):
+    session = open_session("bank-south")
+    session.sign_in("loans/loan-acme-2")
+    page = session.page
+    page.evaluate("window.notReloaded = true")
+    before = demo.get("/loans/loan-acme-2", "bank-south")
+    assert page.locator("dl [data-field=ltv]").inner_text() == percent(before["ltv"])
+
+    posted = demo.post("/prices", {"commodity": "steel_coil", "price": 3200, "currency": "CNY", "per": "t"})
+    assert posted.status_code == 201, posted.text
+    after = wait_until(lambda: (loan := demo.get("/loans/loan-acme-2", "bank-south"))["ltv"] != before["ltv"] and loan,
+                       15, "the monitor to revalue loan-acme-2")
+    page.wait_for_function("text => document.querySelector('dl [data-field=ltv]').textContent === text",
+                           arg=percent(after["ltv"]), timeout=10_000)
+    assert after["status"] == "warning"
+    assert page.locator("dl .badge").inner_text() == "warning"
+    assert page.evaluate("window.notReloaded") is True
