@@ -13,6 +13,10 @@ import uvicorn
 from backend.adapters.db.engine import make_engine, migrate
 from backend.adapters.db.monitor_repo import SqlAlerts, SqlPriceMarks, SqlStandings
 from backend.adapters.db.registry_repo import SqlRegistry
+from backend.adapters.price_sources import PriceQuote
+from backend.adapters.webhook_email import SmtpNotifier
+from backend.adapters.webhook_http import HttpSender
+from backend.adapters.webhook_store import SqlWebhooks
 from backend.adapters.mqtt_ingest import MqttIngest
 from backend.adapters.sqlite_ledger import SqliteIngestLedger
 from backend.adapters.sqlite_readings import SqliteReadingStore
@@ -21,15 +25,18 @@ from backend.metrics import Metrics
 from backend.ports import IngestLedger, ReadingStore
 from backend.services.api_keys import ApiKeyring
 from backend.domain.config import MonitorConfig
-from backend.domain.observations import PriceTick
 from backend.scenario.errors import ScenarioError
 from backend.scenario.model import load_scenario
 from backend.services.book import opening_prices, registry_from_book
 from backend.services.events import EventBus, StandingsWatcher, monitor_listener
 from backend.services.ingest import IngestService
 from backend.services.monitor import MonitorLoop, MonitorService
+from backend.services.prices import FxRates, PriceFeedRunner, PriceService
+from backend.services.prices_sources import build_sources
 from backend.services.registry import RegistryService
 from backend.services.releases import ReleaseService
+from backend.services.webhooks import WebhookService
+from backend.services.webhooks_relay import RelayLoop, WebhookRelay
 from backend.settings import BackendSettings
 from edge.config import ConfigError
 from edge.keys import load_public_key
@@ -55,12 +62,20 @@ class BackendContext:
     monitor_loop: MonitorLoop | None
     events: EventBus = field(default_factory=EventBus)  # live changes for the dashboard (SSE)
     standings_watcher: StandingsWatcher | None = None
+    price_service: PriceService | None = None
+    webhooks: WebhookService | None = None
+    price_feeds: PriceFeedRunner | None = None
+    relay_loop: RelayLoop | None = None
 
     def start(self) -> None:
         if self.ingest:
             self.ingest.start()
         if self.monitor_loop:
             self.monitor_loop.start()
+        if self.relay_loop:
+            self.relay_loop.start()
+        if self.price_feeds:
+            self.price_feeds.start()
         if self.standings_watcher:
             self.standings_watcher.start()
 
@@ -68,8 +83,12 @@ class BackendContext:
         self.events.close()
         if self.standings_watcher:
             self.standings_watcher.stop()
+        if self.price_feeds:
+            self.price_feeds.stop()
         if self.monitor_loop:
             self.monitor_loop.stop()
+        if self.relay_loop:
+            self.relay_loop.stop()
         if self.ingest:
             self.ingest.stop()
         self.readings.close()
@@ -102,7 +121,7 @@ def _monitor_config(settings: BackendSettings) -> MonitorConfig:
                          clear_s=m.clear_s)
 
 
-def _load_book(settings: BackendSettings, registry: RegistryService, prices: SqlPriceMarks,
+def _load_book(settings: BackendSettings, registry: RegistryService, prices: PriceService,
                clock: Callable[[], float]) -> None:
     """Fill an empty registry from the configured book file, with its opening prices."""
     if settings.book is None:
@@ -113,9 +132,39 @@ def _load_book(settings: BackendSettings, registry: RegistryService, prices: Sql
         raise ConfigError(f"book {settings.book}: {exc}") from exc
     if registry.seed_if_empty(registry_from_book(book)):
         for mark in opening_prices(book):
-            prices.add(PriceTick(mark.commodity_id, mark.price, mark.currency, mark.per_unit, clock()),
-                       source="book")
+            prices.submit(PriceQuote(mark.commodity_id, mark.price, mark.currency, mark.per_unit, clock()),
+                          source="book")
         log.info("registry loaded from %s", settings.book)
+
+
+def webhook_relay(settings: BackendSettings, store: SqlWebhooks, metrics: Metrics,
+                  clock: Callable[[], float] = time.time) -> WebhookRelay:
+    hooks, email = settings.webhooks, settings.webhooks.email
+    notifier = SmtpNotifier(email.host, email.port, email.sender, starttls=email.starttls,
+                            username=email.username, password=email.password) if email else None
+    return WebhookRelay(store, HttpSender(settings.webhook_allow_private, hooks.timeout_s, clock=clock),
+                        hooks, metrics, clock, notifier=notifier)
+
+
+def _market_and_webhooks(settings: BackendSettings, engine, prices: SqlPriceMarks,
+                         price_service: PriceService, alerts: SqlAlerts, monitor: MonitorService | None,
+                         loop: MonitorLoop | None, metrics: Metrics, clock: Callable[[], float]) -> dict:
+    """Webhook endpoints for the API; with the monitor: FX rates, the wake-up on a new
+    price mark, the delivery relay (woken by new outbox rows) and the price feeds."""
+    store = SqlWebhooks(engine)
+    parts = {"price_service": price_service, "webhooks": WebhookService(
+        store, clock, settings.webhook_allow_private, settings.webhooks.rotation_overlap_s)}
+    if monitor is None or loop is None:
+        return parts
+    monitor.fx_rates = FxRates(prices, monitor.config)
+    price_service.on_mark = loop.wake
+    if settings.webhooks.relay:
+        parts["relay_loop"] = relay_loop = RelayLoop(webhook_relay(settings, store, metrics, clock))
+        alerts.on_outbox = relay_loop.wake
+    sources = build_sources(settings.prices, settings.broker, price_service.latest_price, clock)
+    if sources:
+        parts["price_feeds"] = PriceFeedRunner(sources, price_service, clock)
+    return parts
 
 
 def build_context(settings: BackendSettings, clock: Callable[[], float] = time.time) -> BackendContext:
@@ -126,7 +175,9 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
     migrate(engine)
     registry = RegistryService(SqlRegistry(engine), clock)
     alerts, standings, prices = SqlAlerts(engine), SqlStandings(engine), SqlPriceMarks(engine)
-    _load_book(settings, registry, prices, clock)
+    price_service = PriceService(prices, registry.snapshot, clock,
+                                 settings.prices.future_tolerance_s)
+    _load_book(settings, registry, price_service, clock)
     ingest = _ingest(settings, readings, ledger, metrics) if "ingest" in settings.roles else None
     events = EventBus()
     monitor = loop = None
@@ -135,13 +186,14 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
                                  _monitor_config(settings), clock, metrics,
                                  on_events=monitor_listener(events, registry))
         loop = MonitorLoop(monitor, settings.monitor.interval_s)
+    market = _market_and_webhooks(settings, engine, prices, price_service, alerts, monitor, loop, metrics, clock)
     releases = ReleaseService(
         registry, lambda loan_id: getattr(standings.all().get(loan_id), "collateral_value", None),
         monitor.value_per_item if monitor else lambda lot_id, loan_id: Decimal(0), clock)
     watcher = StandingsWatcher(standings, registry, events) if "api" in settings.roles else None
     return BackendContext(settings, clock, metrics, readings, ledger, ApiKeyring(settings.api_keys),
                           registry, alerts, standings, prices, releases, monitor, ingest, loop,
-                          events, watcher)
+                          events, watcher, **market)
 
 
 class _Server(uvicorn.Server):

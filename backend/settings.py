@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from backend.services.prices_config import PriceSettings
+from backend.services.webhooks_config import WebhookSettings
 from edge.config import BrokerSettings, RoleSettings
 from edge.keys import KeyFileError, load_public_key
 
@@ -94,6 +96,10 @@ class BackendSettings(RoleSettings):
     gateways: list[GatewayEntry] = Field(default_factory=list)
     api_keys: list[ApiKeyEntry] = Field(default_factory=list)
     demo_mode: bool = False
+    prices: PriceSettings = PriceSettings()  # price feeds; they run in the monitor role's process
+    webhooks: WebhookSettings = WebhookSettings()
+    # PW_WEBHOOK_ALLOW_PRIVATE=1: webhooks may target loopback/private addresses (demo, tests)
+    webhook_allow_private: bool = False
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'registry.sqlite').resolve()}"

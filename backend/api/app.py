@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from backend.api import alerts, book, commands, dashboard, events, gateways, health, prices, readings, registry
+from backend.api import alerts, book, commands, dashboard, events, gateways, health, prices, readings, registry, webhooks
 
 
 def create_app(context) -> FastAPI:
@@ -12,7 +12,7 @@ def create_app(context) -> FastAPI:
     app.state.context = context
     app.include_router(health.router)
     if "api" in context.settings.roles:
-        for module in (readings, gateways, book, alerts, prices, registry, commands, events, dashboard):
+        for module in (readings, gateways, book, alerts, prices, registry, commands, events, dashboard, webhooks):
             app.include_router(module.router)
         app.mount("/static", dashboard.static_files(), name="static")
     return app

@@ -1,30 +1,112 @@
-"""Manual price marks (admin): authoritative; simulated feeds continue from them."""
+"""Prices over HTTP: manual marks (admin), price history with EWMA volatility, FX rates,
+and a what-if revaluation of the whole book at a hypothetical price (staff)."""
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
-from backend.api.deps import context, require_role
-from backend.domain.observations import PriceTick
+from backend.adapters.price_sources import FxQuote, PriceQuote
+from backend.api.deps import context, principal, require_role
+from backend.services.prices import PriceRejected, ewma_volatility
+from backend.services.prices_preview import impact
 
 router = APIRouter(prefix="/api/v1", tags=["prices"])
+Price = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=6, allow_inf_nan=False)]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 
 
 class PriceIn(BaseModel):
     commodity: str
-    price: Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=6, allow_inf_nan=False)]
-    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+    price: Price
+    currency: Currency
     per: Annotated[str, Field(pattern=r"^(t|kg)$")]
 
 
 @router.post("/prices", status_code=201)
 def post_price(body: PriceIn, ctx=Depends(context), caller=Depends(require_role("admin"))) -> dict:
+    """A manual, authoritative mark; it goes through the same guard as every feed."""
     if body.commodity not in ctx.registry.snapshot().commodities:
         raise HTTPException(404, f"no commodity {body.commodity!r}")
-    tick = PriceTick(body.commodity, body.price, body.currency, body.per, ctx.clock())
-    mark_id = ctx.prices.add(tick, source="manual")
+    at_s = ctx.clock()
+    try:
+        mark_id = ctx.price_service.submit(PriceQuote(body.commodity, body.price, body.currency, body.per, at_s),
+                                           source="manual")
+    except PriceRejected as exc:
+        raise HTTPException(422, str(exc)) from exc
     return {"id": mark_id, "commodity": body.commodity, "price": str(body.price),
-            "currency": body.currency, "per": body.per, "at_s": tick.at_s}
+            "currency": body.currency, "per": body.per, "at_s": at_s}
+
+
+class MarkOut(BaseModel):
+    price: str
+    currency: str
+    per: str
+    at_s: float
+    source: str
+
+
+class HistoryOut(BaseModel):
+    commodity: str
+    marks: list[MarkOut]
+    ewma_volatility: float | None = Field(description="EWMA volatility of log returns between the marks "
+                                                      "listed, per mark (RiskMetrics λ); null under 2 marks")
+    ewma_lambda: float
+
+
+@router.get("/prices", response_model=HistoryOut)
+def price_history(commodity: str, caller=Depends(principal), ctx=Depends(context),
+                  from_: Annotated[float, Query(alias="from", ge=0)] = 0.0,
+                  to: Annotated[float | None, Query(ge=0)] = None,
+                  limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> HistoryOut:
+    """Marks of one commodity with from ≤ at_s < to (epoch seconds), oldest first."""
+    if commodity not in ctx.registry.snapshot().commodities:
+        raise HTTPException(404, f"no commodity {commodity!r}")
+    to_s = ctx.clock() + 1 if to is None else to
+    if to_s < from_:
+        raise HTTPException(422, "`to` is before `from`")
+    marks = ctx.prices.history(commodity, from_, to_s, limit)
+    decay = ctx.settings.prices.ewma_lambda
+    return HistoryOut(commodity=commodity, ewma_lambda=decay,
+                      ewma_volatility=ewma_volatility([float(tick.price) for tick, _ in marks], decay),
+                      marks=[MarkOut(price=str(tick.price), currency=tick.currency, per=tick.per_unit,
+                                     at_s=tick.at_s, source=source) for tick, source in marks])
+
+
+class FxIn(BaseModel):
+    base: Currency
+    quote: Currency
+    rate: Price
+
+
+@router.post("/fx", status_code=201)
+def post_fx(body: FxIn, ctx=Depends(context), caller=Depends(require_role("admin"))) -> dict:
+    """A manual FX mark: 1 `base` = `rate` `quote`."""
+    at_s = ctx.clock()
+    try:
+        mark_id = ctx.price_service.submit(FxQuote(body.base, body.quote, body.rate, at_s), source="manual")
+    except PriceRejected as exc:
+        raise HTTPException(422, str(exc)) from exc
+    return {"id": mark_id, "base": body.base, "quote": body.quote, "rate": str(body.rate), "at_s": at_s}
+
+
+class ImpactIn(BaseModel):
+    commodity: str
+    price: Price
+    currency: Currency
+    per: Annotated[str, Field(pattern=r"^(t|kg)$")]
+
+
+@router.post("/prices/impact")
+def price_impact(body: ImpactIn, ctx=Depends(context),
+                 caller=Depends(require_role("admin", "supervisor"))) -> dict:
+    """What if `commodity` traded at `price`? Every loan revalued at once (vectorised);
+    nothing is stored. Zones are by threshold only: the monitor's state machine decides."""
+    if body.commodity not in ctx.registry.snapshot().commodities:
+        raise HTTPException(404, f"no commodity {body.commodity!r}")
+    try:
+        return impact(ctx, PriceQuote(body.commodity, body.price, body.currency, body.per, ctx.clock()))
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc

@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import replace
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from backend.adapters.db.monitor_repo import (HistoryPoint, SqlAlerts, SqlPriceMarks, SqlStandings,
                                               StandingRecord)
@@ -67,8 +67,10 @@ class MonitorService:
     def __init__(self, registry: RegistryService, readings: ReadingStore, alerts: SqlAlerts,
                  standings: SqlStandings, prices: SqlPriceMarks, config: MonitorConfig,
                  clock: Callable[[], float], metrics: Metrics,
-                 on_events: Callable[[Sequence[object]], None] = lambda events: None) -> None:
+                 on_events: Callable[[Sequence[object]], None] = lambda events: None,
+                 fx_rates: Callable[[], Mapping[tuple[str, str], Decimal]] = dict) -> None:
         self.registry, self.readings, self.alerts = registry, readings, alerts
+        self.fx_rates = fx_rates
         self.standings, self.prices, self.config = standings, prices, config
         self.clock, self.metrics, self.on_events = clock, metrics, on_events
         self._lock = threading.Lock()
@@ -97,7 +99,7 @@ class MonitorService:
                 self._price_cursor = marks[-1][0]
             state = self._apply_people_resolutions(self.state, now_s)
             result = core.step(state, registry, gateway_messages(lot_samples(rows, registry), now_s),
-                               core.Market(tuple(tick for _, tick in marks)), now_s, self.config,
+                               core.Market(tuple(tick for _, tick in marks), self.fx_rates()), now_s, self.config,
                                self.registry.take_notices())
             self.state = result.state
             self._store(result, now_s)
@@ -162,23 +164,33 @@ class MonitorService:
 
 
 class MonitorLoop:
-    """Calls `tick` every `interval_s` on a named thread until stopped."""
+    """Calls `tick` every `interval_s` on a named thread until stopped, and at once when
+    woken (a new price mark: alert latency after a tick is not the interval)."""
 
     def __init__(self, service: MonitorService, interval_s: float) -> None:
         self.service, self.interval_s = service, interval_s
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="monitor", daemon=True)
+
+    def wake(self) -> None:
+        self._wake.set()
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout=10)
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
+        while True:
+            self._wake.wait(self.interval_s)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             try:
                 self.service.tick()
             except Exception:  # a bug must not stop monitoring: log it and try again

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from sqlalchemy import Engine, and_, insert, select, update
 
 from backend.adapters.db import tables as t
+from backend.adapters.webhook_store import enqueue_alert_events
 from backend.domain.alerts import Alert, AlertOpened, AlertResolved
 from backend.domain.ltv import LoanStanding
 from backend.domain.observations import PriceTick
@@ -43,9 +44,13 @@ def _record(row) -> AlertRecord:
 class SqlAlerts:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.on_outbox: Callable[[], None] = lambda: None  # new webhook rows: wake the relay
 
     def apply(self, events: Sequence[object], subjects: Mapping[str, str]) -> None:
-        """Store opened alerts and resolutions; `subjects` maps alert id -> condition subject."""
+        """Store opened alerts and resolutions; `subjects` maps alert id -> condition subject.
+
+        The banks' webhook outbox rows for these events are written in the same
+        transaction: an alert is never stored without its notifications, nor the reverse."""
         with self.engine.begin() as db:
             for event in events:
                 if isinstance(event, AlertOpened):
@@ -53,6 +58,9 @@ class SqlAlerts:
                 elif isinstance(event, AlertResolved):
                     db.execute(update(t.alerts).where(t.alerts.c.id == event.alert.id)
                                .values(state="resolved", resolved_at_s=event.alert.resolved_at_s))
+            queued = enqueue_alert_events(db, events)
+        if queued:
+            self.on_outbox()
 
     def active(self) -> list[AlertRecord]:
         with self.engine.connect() as db:
@@ -163,7 +171,19 @@ class SqlStandings:
                 for loan_id, r in self.all().items()}
 
 
+@dataclass(frozen=True)
+class FxMark:
+    base: str
+    quote: str
+    rate: Decimal
+    at_s: float
+
+
 class SqlPriceMarks:
+    """Price and FX marks: the history, in order of arrival (the monitor reads by id).
+
+    Only `backend.services.prices.PriceService` should write here: it is the guard."""
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
@@ -177,5 +197,43 @@ class SqlPriceMarks:
         with self.engine.connect() as db:
             rows = db.execute(select(t.price_marks).where(t.price_marks.c.id > mark_id)
                               .order_by(t.price_marks.c.id))
-            return [(r.id, PriceTick(r.commodity_id, r.price, r.currency, r.per_unit, r.at_s))
-                    for r in rows]
+            return [(r.id, _tick(r)) for r in rows]
+
+    def latest(self, commodity_id: str) -> PriceTick | None:
+        """The newest mark of a commodity by quote time (not necessarily accepted by the core)."""
+        with self.engine.connect() as db:
+            row = db.execute(select(t.price_marks).where(t.price_marks.c.commodity_id == commodity_id)
+                             .order_by(t.price_marks.c.at_s.desc(), t.price_marks.c.id.desc())
+                             .limit(1)).first()
+        return _tick(row) if row else None
+
+    def history(self, commodity_id: str, from_s: float, to_s: float,
+                limit: int) -> list[tuple[PriceTick, str]]:
+        query = (select(t.price_marks).where(and_(
+            t.price_marks.c.commodity_id == commodity_id, t.price_marks.c.at_s >= from_s,
+            t.price_marks.c.at_s < to_s)).order_by(t.price_marks.c.at_s, t.price_marks.c.id)
+            .limit(limit))
+        with self.engine.connect() as db:
+            return [(_tick(r), r.source) for r in db.execute(query)]
+
+    def add_fx(self, mark: FxMark, source: str) -> int:
+        with self.engine.begin() as db:
+            return db.execute(insert(t.fx_marks).values(
+                base_ccy=mark.base, quote_ccy=mark.quote, rate=mark.rate, at_s=mark.at_s,
+                source=source)).inserted_primary_key[0]
+
+    def fx_after(self, mark_id: int) -> list[tuple[int, FxMark]]:
+        with self.engine.connect() as db:
+            rows = db.execute(select(t.fx_marks).where(t.fx_marks.c.id > mark_id).order_by(t.fx_marks.c.id))
+            return [(r.id, FxMark(r.base_ccy, r.quote_ccy, r.rate, r.at_s)) for r in rows]
+
+    def latest_fx(self, base: str, quote: str) -> FxMark | None:
+        with self.engine.connect() as db:
+            row = db.execute(select(t.fx_marks).where(and_(
+                t.fx_marks.c.base_ccy == base, t.fx_marks.c.quote_ccy == quote))
+                .order_by(t.fx_marks.c.at_s.desc(), t.fx_marks.c.id.desc()).limit(1)).first()
+        return FxMark(row.base_ccy, row.quote_ccy, row.rate, row.at_s) if row else None
+
+
+def _tick(row) -> PriceTick:
+    return PriceTick(row.commodity_id, row.price, row.currency, row.per_unit, row.at_s)

@@ -171,3 +171,75 @@ price_marks = Table(
     Column("at_s", Float, nullable=False),
     Column("source", String(32), nullable=False),
     Index("ix_price_marks_commodity_at", "commodity_id", "at_s"))
+
+# FX marks: one row per accepted quote, `rate` units of `quote_ccy` per one `base_ccy`.
+fx_marks = Table(
+    "fx_marks", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("base_ccy", String(3), nullable=False),
+    Column("quote_ccy", String(3), nullable=False),
+    Column("rate", ExactDecimal, nullable=False),
+    Column("at_s", Float, nullable=False),
+    Column("source", String(32), nullable=False),
+    Index("ix_fx_marks_pair_at", "base_ccy", "quote_ccy", "at_s"))
+
+# A bank's webhook endpoint. `secret` signs every delivery; during a rotation the previous
+# secret signs too until `previous_secret_until_s`. Deleted endpoints keep their log.
+webhook_endpoints = Table(
+    "webhook_endpoints", metadata, _id(),
+    _ref("lender_id", "lenders.id"),
+    Column("url", Text, nullable=False),
+    Column("secret", String(128), nullable=False),
+    Column("previous_secret", String(128)),
+    Column("previous_secret_until_s", Float),
+    Column("event_types", JSON),  # None: every type
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("disabled_reason", Text),
+    Column("disabled_at_s", Float),
+    Column("deleted_at_s", Float),
+    Column("created_at_s", Float, nullable=False),
+    Index("ix_webhook_endpoints_lender", "lender_id"))
+
+# The transactional outbox: written in the alert's own transaction, emptied by the relay.
+# `body` is the CloudEvent exactly as sent, so every attempt carries the same bytes.
+webhook_outbox = Table(
+    "webhook_outbox", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(96), nullable=False),
+    Column("endpoint_id", String(64), nullable=False),
+    Column("lender_id", String(64), nullable=False),
+    Column("alert_id", String(64)),
+    Column("event_type", String(96), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at_s", Float, nullable=False),
+    Column("state", String(16), nullable=False),  # pending, delivered, failed, cancelled
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at_s", Float, nullable=False),
+    Column("lease_until_s", Float),
+    Column("lease_owner", String(64)),
+    Column("done_at_s", Float),
+    Index("uq_webhook_outbox_endpoint_event", "endpoint_id", "event_id", unique=True),
+    Index("ix_webhook_outbox_due", "state", "next_attempt_at_s"))
+
+# One row per delivery attempt: what the bank (and the admin) can read back.
+webhook_deliveries = Table(
+    "webhook_deliveries", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("outbox_id", Integer, nullable=False),
+    Column("endpoint_id", String(64), nullable=False),
+    Column("event_id", String(96), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("at_s", Float, nullable=False),
+    Column("outcome", String(24), nullable=False),
+    Column("status_code", Integer),
+    Column("error", Text),
+    Column("duration_ms", Float, nullable=False),
+    Column("next_attempt_at_s", Float),
+    Index("ix_webhook_deliveries_endpoint_at", "endpoint_id", "at_s"))
+
+# Reminders of critical alerts nobody acknowledged: how many were sent, and when last.
+alert_reminders = Table(
+    "alert_reminders", metadata,
+    Column("alert_id", String(64), primary_key=True),
+    Column("count", Integer, nullable=False),
+    Column("last_at_s", Float, nullable=False))

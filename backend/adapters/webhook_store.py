@@ -1,0 +1,260 @@
+"""Webhook endpoints, the outbox and the delivery log in the relational database.
+
+`enqueue_alert_events` runs inside the transaction that stores the alerts (SqlAlerts.apply):
+an alert and its outbox rows commit together or not at all. The relay claims due rows
+with a lease (several relays may run; a relay killed mid-send leaves a lease that expires),
+sends them, and records every attempt.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Sequence
+
+from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
+
+from backend.adapters.db import tables as t
+from backend.adapters.webhook_cloudevents import alert_event_body, event_id, event_type
+from backend.domain.alerts import Alert, AlertOpened, AlertResolved
+
+E, O, D = t.webhook_endpoints, t.webhook_outbox, t.webhook_deliveries
+
+
+@dataclass(frozen=True)
+class EndpointRecord:
+    id: str
+    lender: str
+    url: str
+    secret: str
+    previous_secret: str | None
+    previous_secret_until_s: float | None
+    event_types: tuple[str, ...] | None
+    enabled: bool
+    disabled_reason: str | None
+    disabled_at_s: float | None
+    created_at_s: float
+
+    def signing_secrets(self, now_s: float) -> list[str]:
+        """The current secret, and the previous one while a rotation overlaps."""
+        if self.previous_secret and (self.previous_secret_until_s or 0) > now_s:
+            return [self.secret, self.previous_secret]
+        return [self.secret]
+
+    def wants(self, alert_type: str) -> bool:
+        return self.event_types is None or alert_type in self.event_types
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    id: int
+    event_id: str
+    event_type: str
+    body: str
+    attempts: int
+    created_at_s: float
+    endpoint: EndpointRecord
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    id: int
+    endpoint_id: str
+    event_id: str
+    attempt: int
+    at_s: float
+    outcome: str
+    status_code: int | None
+    error: str | None
+    duration_ms: float
+    next_attempt_at_s: float | None
+
+
+def _endpoint(row) -> EndpointRecord:
+    return EndpointRecord(row.id, row.lender_id, row.url, row.secret, row.previous_secret,
+                          row.previous_secret_until_s, tuple(row.event_types) if row.event_types is not None else None,
+                          row.enabled, row.disabled_reason, row.disabled_at_s, row.created_at_s)
+
+
+def alert_data(alert: Alert | Mapping[str, Any]) -> dict[str, Any]:
+    """The alert as the bank reads it in the event's `data`."""
+    get = alert.get if isinstance(alert, Mapping) else (lambda name: getattr(alert, name))
+    return {"id": get("id"), "type": get("type"), "severity": get("severity"), "state": get("state"),
+            "opened_at_s": get("opened_at_s"), "resolved_at_s": get("resolved_at_s"),
+            "loan": get("loan"), "lot": get("lot"), "lender": get("lender"),
+            "details": dict(get("details") or {})}
+
+
+def _live_endpoints(db: Connection, lenders: Iterable[str]) -> dict[str, list[EndpointRecord]]:
+    rows = db.execute(select(E).where(and_(E.c.lender_id.in_(sorted(set(lenders))), E.c.enabled,
+                                           E.c.deleted_at_s.is_(None))))
+    by_lender: dict[str, list[EndpointRecord]] = {}
+    for row in rows:
+        by_lender.setdefault(row.lender_id, []).append(_endpoint(row))
+    return by_lender
+
+
+def _outbox_row(endpoint: EndpointRecord, alert: Mapping[str, Any], change: str, at_s: float,
+                reminder: int | None = None) -> dict:
+    return {"event_id": event_id(alert["id"], change, reminder), "endpoint_id": endpoint.id,
+            "lender_id": endpoint.lender, "alert_id": alert["id"], "event_type": event_type(alert["type"], change),
+            "body": alert_event_body(alert, change, at_s, reminder), "created_at_s": at_s, "state": "pending",
+            "attempts": 0, "next_attempt_at_s": at_s}
+
+
+def enqueue_alert_events(db: Connection, events: Sequence[object]) -> int:
+    """Outbox rows for every opened or resolved alert addressed to a lender, in `db`'s
+    transaction. Returns how many rows were written."""
+    changes = [(e.alert, "opened" if isinstance(e, AlertOpened) else "resolved") for e in events
+               if isinstance(e, (AlertOpened, AlertResolved)) and e.alert.lender]
+    if not changes:
+        return 0
+    endpoints = _live_endpoints(db, (alert.lender for alert, _ in changes))
+    rows = []
+    for alert, change in changes:
+        at_s = alert.opened_at_s if change == "opened" else alert.resolved_at_s
+        data = alert_data(alert)
+        rows += [_outbox_row(endpoint, data, change, at_s) for endpoint in endpoints.get(alert.lender, ())
+                 if endpoint.wants(alert.type)]
+    if rows:
+        db.execute(insert(O), rows)
+    return len(rows)
+
+
+class SqlWebhooks:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- endpoints ---------------------------------------------------------------------
+    def create(self, endpoint_id: str, lender: str, url: str, secret: str,
+               event_types: Sequence[str] | None, now_s: float) -> EndpointRecord:
+        with self.engine.begin() as db:
+            db.execute(insert(E).values(id=endpoint_id, lender_id=lender, url=url, secret=secret,
+                                        event_types=list(event_types) if event_types is not None else None,
+                                        enabled=True, created_at_s=now_s))
+        return self.get(endpoint_id)
+
+    def get(self, endpoint_id: str) -> EndpointRecord | None:
+        with self.engine.connect() as db:
+            row = db.execute(select(E).where(and_(E.c.id == endpoint_id, E.c.deleted_at_s.is_(None)))).first()
+        return _endpoint(row) if row else None
+
+    def endpoints(self, lender: str | None = None) -> list[EndpointRecord]:
+        query = select(E).where(E.c.deleted_at_s.is_(None)).order_by(E.c.created_at_s, E.c.id)
+        if lender is not None:
+            query = query.where(E.c.lender_id == lender)
+        with self.engine.connect() as db:
+            return [_endpoint(r) for r in db.execute(query)]
+
+    def delete(self, endpoint_id: str, now_s: float) -> bool:
+        with self.engine.begin() as db:
+            done = db.execute(update(E).where(and_(E.c.id == endpoint_id, E.c.deleted_at_s.is_(None)))
+                              .values(deleted_at_s=now_s, enabled=False))
+            self._cancel_pending(db, endpoint_id, now_s)
+        return done.rowcount == 1
+
+    def rotate(self, endpoint_id: str, new_secret: str, now_s: float, overlap_s: float) -> bool:
+        with self.engine.begin() as db:
+            current = db.execute(select(E.c.secret).where(E.c.id == endpoint_id)).scalar_one_or_none()
+            if current is None:
+                return False
+            db.execute(update(E).where(E.c.id == endpoint_id).values(
+                secret=new_secret, previous_secret=current, previous_secret_until_s=now_s + overlap_s))
+        return True
+
+    def disable(self, endpoint_id: str, reason: str, now_s: float) -> None:
+        with self.engine.begin() as db:
+            db.execute(update(E).where(E.c.id == endpoint_id).values(
+                enabled=False, disabled_reason=reason, disabled_at_s=now_s))
+            self._cancel_pending(db, endpoint_id, now_s)
+
+    @staticmethod
+    def _cancel_pending(db: Connection, endpoint_id: str, now_s: float) -> None:
+        db.execute(update(O).where(and_(O.c.endpoint_id == endpoint_id, O.c.state == "pending"))
+                   .values(state="cancelled", done_at_s=now_s, lease_until_s=None))
+
+    # -- the relay's side --------------------------------------------------------------
+    def claim_due(self, now_s: float, lease_s: float, limit: int) -> list[OutboxItem]:
+        """Lease up to `limit` due rows to this caller (safe with several relays)."""
+        owner = uuid.uuid4().hex
+        due = and_(O.c.state == "pending", O.c.next_attempt_at_s <= now_s,
+                   or_(O.c.lease_until_s.is_(None), O.c.lease_until_s < now_s))
+        with self.engine.begin() as db:
+            ids = db.execute(select(O.c.id).where(due).order_by(O.c.next_attempt_at_s, O.c.id)
+                             .limit(limit)).scalars().all()
+            if not ids:
+                return []
+            db.execute(update(O).where(and_(O.c.id.in_(ids), due))
+                       .values(lease_until_s=now_s + lease_s, lease_owner=owner))
+            rows = db.execute(select(O, E).join(E, E.c.id == O.c.endpoint_id).where(O.c.lease_owner == owner)
+                              .order_by(O.c.next_attempt_at_s, O.c.id)).all()
+        return [OutboxItem(r.id, r.event_id, r.event_type, r.body, r.attempts, r.created_at_s,
+                           _endpoint(_EndpointRow(r))) for r in rows]
+
+    def record_attempt(self, item: OutboxItem, delivery: Mapping[str, Any], state: str,
+                       next_attempt_at_s: float | None, now_s: float) -> None:
+        """Log one attempt and move the row on (pending with a new due time, or done)."""
+        with self.engine.begin() as db:
+            db.execute(insert(D).values(outbox_id=item.id, endpoint_id=item.endpoint.id, event_id=item.event_id,
+                                        attempt=item.attempts + 1, at_s=now_s,
+                                        next_attempt_at_s=next_attempt_at_s, **delivery))
+            values = {"attempts": item.attempts + 1, "state": state, "lease_until_s": None, "lease_owner": None}
+            if state == "pending":
+                values["next_attempt_at_s"] = next_attempt_at_s
+            else:
+                values["done_at_s"] = now_s
+            db.execute(update(O).where(and_(O.c.id == item.id, O.c.state == "pending")).values(**values))
+
+    def deliveries(self, endpoint_id: str, limit: int = 100, offset: int = 0) -> list[DeliveryRecord]:
+        query = (select(D).where(D.c.endpoint_id == endpoint_id).order_by(D.c.at_s.desc(), D.c.id.desc())
+                 .limit(limit).offset(offset))
+        with self.engine.connect() as db:
+            return [DeliveryRecord(r.id, r.endpoint_id, r.event_id, r.attempt, r.at_s, r.outcome, r.status_code,
+                                   r.error, r.duration_ms, r.next_attempt_at_s) for r in db.execute(query)]
+
+    def outbox_states(self) -> dict[str, int]:
+        with self.engine.connect() as db:
+            return dict(db.execute(select(O.c.state, func.count()).group_by(O.c.state)).all())
+
+    def next_due_s(self) -> float | None:
+        with self.engine.connect() as db:
+            return db.execute(select(func.min(O.c.next_attempt_at_s)).where(O.c.state == "pending")).scalar()
+
+    # -- reminders of unacknowledged critical alerts -------------------------------------
+    def enqueue_reminders(self, now_s: float, after_s: float) -> int:
+        """A reminder event for each critical alert still open (nobody acknowledged it)
+        `after_s` after it opened or after its last reminder. Returns rows written."""
+        A, R = t.alerts, t.alert_reminders
+        query = (select(A, R.c.count.label("reminders"), R.c.last_at_s.label("reminded_at_s"))
+                 .outerjoin(R, R.c.alert_id == A.c.id)
+                 .where(and_(A.c.state == "open", A.c.severity == "critical", A.c.lender_id.is_not(None),
+                             A.c.opened_at_s <= now_s - after_s,
+                             or_(R.c.last_at_s.is_(None), R.c.last_at_s <= now_s - after_s))))
+        written = 0
+        with self.engine.begin() as db:
+            rows = db.execute(query).all()
+            endpoints = _live_endpoints(db, (r.lender_id for r in rows)) if rows else {}
+            for row in rows:
+                count = (row.reminders or 0) + 1
+                if row.reminders is None:
+                    db.execute(insert(R).values(alert_id=row.id, count=1, last_at_s=now_s))
+                else:
+                    db.execute(update(R).where(R.c.alert_id == row.id).values(count=count, last_at_s=now_s))
+                data = alert_data({**row._mapping, "loan": row.loan_id, "lot": row.lot_id, "lender": row.lender_id})
+                outbox = [_outbox_row(e, data, "reminder", now_s, count) for e in endpoints.get(row.lender_id, ())
+                          if e.wants(row.type)]
+                if outbox:
+                    db.execute(insert(O), outbox)
+                written += len(outbox)
+        return written
+
+
+class _EndpointRow:
+    """The endpoint columns of an outbox ⨝ endpoint row, under the endpoint's own names."""
+
+    def __init__(self, row) -> None:
+        mapping = row._mapping
+        self.id = mapping[E.c.id]
+        self.lender_id = mapping[E.c.lender_id]
+        for name in ("url", "secret", "previous_secret", "previous_secret_until_s", "event_types", "enabled",
+                     "disabled_reason", "disabled_at_s", "created_at_s"):
+            setattr(self, name, mapping[E.c[name]])

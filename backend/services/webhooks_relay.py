@@ -1,0 +1,189 @@
+"""The delivery relay: empties the webhook outbox into the banks' endpoints.
+
+Each round it queues reminders of unacknowledged critical alerts, leases the due outbox
+rows, sends each one signed for this attempt, logs the attempt and moves the row on:
+
+- 2xx: delivered.
+- 410 Gone: the endpoint is disabled, its pending rows cancelled, the admins told.
+- anything else (5xx, 429, other 4xx, network error, a blocked address): retried on the
+  schedule (WebhookSettings.retry_schedule_s, jittered), never sooner than Retry-After;
+  after the last retry the row is failed.
+
+Delivery is at least once: a relay killed after the bank answered but before the row was
+marked leaves a lease that expires, and the event goes again under the same webhook-id,
+which is how a bank de-duplicates. Runs as a thread of the monitor process
+(`RelayLoop`), or on its own: `python -m backend.services.webhooks_relay --config FILE`.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import random
+import threading
+import time
+from typing import Callable, Protocol
+
+from sqlalchemy.exc import IntegrityError
+
+from backend.adapters.webhook_cloudevents import delivery_headers
+from backend.adapters.webhook_http import SendResult
+from backend.adapters.webhook_store import OutboxItem, SqlWebhooks
+from backend.metrics import Metrics
+from backend.services.webhooks import next_delay_s
+from backend.services.webhooks_config import WebhookSettings
+
+log = logging.getLogger("pledgewatch.webhooks")
+
+
+class Sender(Protocol):
+    def send(self, url: str, headers: dict[str, str], body: bytes) -> SendResult: ...
+
+
+class Notifier(Protocol):
+    def send(self, to: list[str], subject: str, text: str) -> bool: ...
+
+
+def outcome_of(result: SendResult) -> str:
+    if result.blocked:
+        return "blocked"
+    if result.status_code is None:
+        return "network_error"
+    if 200 <= result.status_code < 300:
+        return "delivered"
+    return "gone" if result.status_code == 410 else "http_error"
+
+
+class WebhookRelay:
+    def __init__(self, store: SqlWebhooks, sender: Sender, settings: WebhookSettings, metrics: Metrics,
+                 clock: Callable[[], float] = time.time, rng: random.Random | None = None,
+                 notifier: Notifier | None = None) -> None:
+        self.store, self.sender, self.settings, self.metrics = store, sender, settings, metrics
+        self.clock, self.rng, self.notifier = clock, rng or random.Random(), notifier
+
+    def run_once(self) -> int:
+        """One round: reminders, then every due row. Returns how many attempts were made."""
+        self._queue_reminders()
+        attempts = 0
+        while True:
+            items = self.store.claim_due(self.clock(), self.settings.lease_s, self.settings.batch_size)
+            for item in items:
+                self.deliver(item)
+            attempts += len(items)
+            if len(items) < self.settings.batch_size:
+                return attempts
+
+    def deliver(self, item: OutboxItem) -> str:
+        now_s = self.clock()
+        body = item.body.encode()
+        headers = delivery_headers(item.endpoint.signing_secrets(now_s), item.event_id, int(now_s), body)
+        result = self.sender.send(item.endpoint.url, headers, body)
+        outcome = outcome_of(result)
+        state, next_at_s = self._next_state(item, outcome, result, now_s)
+        self.store.record_attempt(item, {"outcome": outcome, "status_code": result.status_code,
+                                         "error": result.error, "duration_ms": result.duration_ms},
+                                  state, next_at_s, now_s)
+        self.metrics.webhook_deliveries.labels(outcome).inc()
+        if outcome == "gone":
+            self._disable(item, now_s)
+        elif state == "failed":
+            log.warning("webhook %s to endpoint %s failed for good after %d attempts", item.event_id,
+                        item.endpoint.id, item.attempts + 1)
+        return outcome
+
+    def _next_state(self, item: OutboxItem, outcome: str, result: SendResult,
+                    now_s: float) -> tuple[str, float | None]:
+        if outcome == "delivered":
+            return "delivered", None
+        if outcome == "gone":
+            return "cancelled", None
+        s = self.settings
+        delay_s = next_delay_s(item.attempts + 1, result.retry_after_s, s.retry_schedule_s, s.jitter_fraction,
+                               s.max_retry_after_s, self.rng)
+        return ("failed", None) if delay_s is None else ("pending", now_s + delay_s)
+
+    def _disable(self, item: OutboxItem, now_s: float) -> None:
+        endpoint = item.endpoint
+        reason = f"the endpoint answered 410 Gone to {item.event_id}; disabled"
+        self.store.disable(endpoint.id, reason, now_s)
+        log.warning("webhook endpoint %s of %s disabled: 410 Gone", endpoint.id, endpoint.lender)
+        email = self.settings.email
+        if self.notifier and email and email.admins:
+            self.notifier.send(email.admins, f"PledgeWatch: webhook endpoint {endpoint.id} disabled",
+                               f"The endpoint {endpoint.id} of lender {endpoint.lender} answered 410 Gone "
+                               f"and was disabled. Its pending deliveries were cancelled.\n"
+                               f"Register a new endpoint to resume: POST /api/v1/webhooks.\n")
+
+    def _queue_reminders(self) -> None:
+        if self.settings.renotify_after_s <= 0:
+            return
+        try:
+            written = self.store.enqueue_reminders(self.clock(), self.settings.renotify_after_s)
+        except IntegrityError:  # another relay queued the same reminder first
+            return
+        email = self.settings.email
+        if written and self.notifier and email and email.reminders_to:
+            self.notifier.send(email.reminders_to, "PledgeWatch: critical alerts still unacknowledged",
+                               f"{written} reminder(s) of unacknowledged critical alerts were sent to banks.\n")
+
+    def seconds_until_due(self) -> float:
+        due_s = self.store.next_due_s()
+        return self.settings.poll_interval_s if due_s is None else max(0.0, due_s - self.clock())
+
+
+class RelayLoop:
+    """Runs the relay on a named thread: every poll interval, sooner when woken."""
+
+    def __init__(self, relay: WebhookRelay) -> None:
+        self.relay = relay
+        self._stop, self._wake = threading.Event(), threading.Event()
+        self._thread = threading.Thread(target=self._run, name="webhook-relay", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=15)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.relay.run_once()
+                wait_s = min(self.relay.settings.poll_interval_s, self.relay.seconds_until_due())
+            except Exception:  # the database went away: log it and try again
+                log.exception("webhook relay round failed")
+                wait_s = self.relay.settings.poll_interval_s
+            self._wake.wait(wait_s)
+            self._wake.clear()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The relay as its own process (a backend config file; PW_* overrides apply)."""
+    from backend.adapters.db.engine import make_engine, migrate
+    from backend.bootstrap import webhook_relay
+    from backend.settings import BackendSettings
+    from edge.config import load_settings
+
+    parser = argparse.ArgumentParser(description="PledgeWatch webhook delivery relay")
+    parser.add_argument("--config", help="backend config file (YAML)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = load_settings(BackendSettings, args.config)
+    engine = make_engine(settings.resolved_database_url())
+    migrate(engine)
+    loop = RelayLoop(webhook_relay(settings, SqlWebhooks(engine), Metrics()))
+    loop.start()
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        loop.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,259 @@
+"""Bank webhooks end to end inside one process, on SQLite and PostgreSQL: registration,
+signed CloudEvents verified by `standardwebhooks`, the retry schedule on a fake clock,
+410, secret rotation, reminders, the delivery log, tenancy, and the e-mail channel."""
+from __future__ import annotations
+
+import random
+import socket
+import time
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from fastapi.testclient import TestClient
+
+from backend.adapters.webhook_http import HttpSender
+from backend.api.app import create_app
+from backend.bootstrap import build_context, webhook_relay
+from backend.services.api_keys import hash_api_key
+from backend.settings import BackendSettings
+from bank_receiver import Receiver
+
+BOOK = Path(__file__).resolve().parents[3] / "seeds" / "demo.yaml"
+KEYS = {"admin": "k-admin", "supervisor": "k-super", "bank-north": "k-north", "bank-south": "k-south"}
+SCHEDULE_S = [5, 30, 120]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now_s = float(int(time.time()))  # near real time: banks check webhook-timestamp
+
+    def __call__(self) -> float:
+        return self.now_s
+
+
+def api_keys() -> list[dict]:
+    staff = [{"name": n, "role": n, "key_hash": hash_api_key(KEYS[n])} for n in ("admin", "supervisor")]
+    return staff + [{"name": lender, "role": "lender", "lender": lender, "key_hash": hash_api_key(KEYS[lender])}
+                    for lender in ("bank-north", "bank-south")]
+
+
+def as_(who: str) -> dict:
+    return {"Authorization": f"Bearer {KEYS[who]}"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp():
+    class Inbox:
+        def __init__(self) -> None:
+            self.messages = []
+
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+            self.messages.append((envelope.rcpt_tos, envelope.content.decode()))
+            return "250 OK"
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller, inbox
+    controller.stop()
+
+
+@pytest.fixture
+def world(tmp_path, database_url, smtp):
+    clock = Clock()
+    controller, inbox = smtp
+    settings = BackendSettings(
+        data_dir=tmp_path / "data", database_url=database_url, book=BOOK, roles=["api", "monitor"],
+        api_keys=api_keys(), webhook_allow_private=True,
+        webhooks={"relay": False, "retry_schedule_s": SCHEDULE_S, "renotify_after_s": 600,
+                  "email": {"host": "127.0.0.1", "port": controller.port, "admins": ["ops@bank.test"],
+                            "reminders_to": ["desk@bank.test"]}})
+    context = build_context(settings, clock)
+    relay = webhook_relay(settings, context.webhooks.store, context.metrics, clock)
+    relay.rng = random.Random(7)
+    receivers: list[Receiver] = []
+    yield context, TestClient(create_app(context)), clock, relay, receivers, inbox
+    for receiver in receivers:
+        receiver.stop()
+    context.close()
+
+
+def register(client, who: str, receiver: Receiver, **body) -> dict:
+    answer = client.post("/api/v1/webhooks", json={"url": receiver.url, **body}, headers=as_(who))
+    assert answer.status_code == 201, answer.text
+    receiver.secrets.append(answer.json()["secret"])
+    return answer.json()
+
+
+def double_pledge(client, context) -> None:
+    """A refused second pledge of lot-sh-1: a critical notice for its holder, bank-north."""
+    assert client.post("/api/v1/loans/loan-acme-2/pledges", json={"lot": "lot-sh-1"},
+                       headers=as_("admin")).status_code == 409
+    context.monitor.tick()
+
+
+def test_a_signed_cloudevent_reaches_the_right_bank_once(world):
+    context, client, clock, relay, receivers, _ = world
+    north, south = Receiver(), Receiver()
+    receivers += [north, south]
+    hook = register(client, "bank-north", north)
+    register(client, "admin", south, lender="bank-south")
+    assert hook["secret"].startswith("whsec_") and hook["lender"] == "bank-north"
+    double_pledge(client, context)
+    assert relay.run_once() == 1
+    [delivery] = north.deliveries
+    assert delivery.verified and delivery.status == 200 and south.deliveries == []
+    event = delivery.event
+    assert (event["specversion"], event["id"], event["source"]) == ("1.0", delivery.webhook_id, "/pledgewatch/alerts")
+    assert event["type"] == "com.pledgewatch.double_pledge_attempt.opened"
+    assert event["data"]["lender"] == "bank-north" and event["data"]["lot"] == "lot-sh-1"
+    assert delivery.headers["content-type"] == "application/cloudevents+json"
+    clock.now_s += 300
+    assert relay.run_once() == 0 and len(north.deliveries) == 1  # delivered: never again
+    log = client.get(f"/api/v1/webhooks/{hook['id']}/deliveries", headers=as_("bank-north")).json()
+    assert [(d["outcome"], d["status_code"], d["attempt"]) for d in log] == [("delivered", 200, 1)]
+    assert context.metrics.registry.get_sample_value("pw_webhook_deliveries_total", {"outcome": "delivered"}) == 1
+
+
+def test_503_then_429_then_410_follows_the_schedule_and_disables_the_endpoint(world):
+    context, client, clock, relay, receivers, inbox = world
+    bank = Receiver(script=[(503, {}), (429, {"Retry-After": "100"}), (410, {})])
+    receivers.append(bank)
+    hook = register(client, "bank-north", bank)
+    double_pledge(client, context)
+    start_s = clock.now_s
+    assert relay.run_once() == 1
+    first_retry_s = context.webhooks.deliveries(hook["id"], 10, 0)[0].next_attempt_at_s - start_s
+    assert SCHEDULE_S[0] * 0.8 <= first_retry_s <= SCHEDULE_S[0] * 1.2  # 5 s ± 20 % jitter
+    clock.now_s = start_s + first_retry_s - 0.5
+    assert relay.run_once() == 0  # not due yet
+    clock.now_s = start_s + first_retry_s
+    assert relay.run_once() == 1  # 429, Retry-After 100 s beats the 30 s of the schedule
+    second_retry_s = context.webhooks.deliveries(hook["id"], 10, 0)[0].next_attempt_at_s - clock.now_s
+    assert second_retry_s == pytest.approx(100)
+    clock.now_s += 99
+    assert relay.run_once() == 0
+    clock.now_s += 1
+    assert relay.run_once() == 1  # 410 Gone
+    assert [d.status for d in bank.deliveries] == [503, 429, 410]
+    assert all(d.verified for d in bank.deliveries)
+    assert len({d.webhook_id for d in bank.deliveries}) == 1 and bank.accepted_ids == []
+    assert len({d.body for d in bank.deliveries}) == 1  # the same bytes on every attempt
+    listed = client.get(f"/api/v1/webhooks/{hook['id']}", headers=as_("admin")).json()
+    assert listed["enabled"] is False and "410" in listed["disabled_reason"]
+    assert any("ops@bank.test" in to and hook["id"] in text for to, text in inbox.messages)
+    client.post("/api/v1/alerts/x/ack", headers=as_("admin"))
+    clock.now_s += 10_000
+    assert relay.run_once() == 0 and len(bank.deliveries) == 3  # nothing more reaches it
+    log = client.get(f"/api/v1/webhooks/{hook['id']}/deliveries", headers=as_("bank-north")).json()
+    assert [d["outcome"] for d in log] == ["gone", "http_error", "http_error"]
+    outcomes = {o: context.metrics.registry.get_sample_value("pw_webhook_deliveries_total", {"outcome": o})
+                for o in ("http_error", "gone")}
+    assert outcomes == {"http_error": 2, "gone": 1}
+
+
+def test_without_retry_after_the_schedule_runs_out_and_the_row_fails(world):
+    context, client, clock, relay, receivers, _ = world
+    bank = Receiver(script=[(500, {})] * 10)
+    receivers.append(bank)
+    hook = register(client, "bank-north", bank)
+    double_pledge(client, context)
+    for _ in range(len(SCHEDULE_S) + 1):
+        assert relay.run_once() == 1
+        clock.now_s = context.webhooks.deliveries(hook["id"], 1, 0)[0].next_attempt_at_s or clock.now_s
+    delays = [b.next_attempt_at_s - b.at_s for b in reversed(context.webhooks.deliveries(hook["id"], 10, 0))
+              if b.next_attempt_at_s]
+    assert [round(d / s, 1) for d, s in zip(delays, SCHEDULE_S)] == [pytest.approx(r, abs=0.21) for r in (1, 1, 1)]
+    assert context.webhooks.store.outbox_states() == {"failed": 1}
+    clock.now_s += 300
+    assert relay.run_once() == 0
+
+
+def test_a_rotated_secret_signs_alongside_the_old_one(world):
+    context, client, clock, relay, receivers, _ = world
+    bank = Receiver()
+    receivers.append(bank)
+    hook = register(client, "bank-north", bank)
+    rotated = client.post(f"/api/v1/webhooks/{hook['id']}/rotate-secret", headers=as_("bank-north")).json()
+    bank.secrets.append(rotated["secret"])  # the receiver now demands that both verify
+    double_pledge(client, context)
+    relay.run_once()
+    [delivery] = bank.deliveries
+    assert delivery.verified and len(delivery.headers["webhook-signature"].split(" ")) == 2
+    assert rotated["rotating_until_s"] == pytest.approx(clock.now_s + 86_400)
+
+
+def test_an_unacknowledged_critical_alert_is_sent_again_and_an_acknowledged_one_is_not(world):
+    context, client, clock, relay, receivers, inbox = world
+    relay.settings = relay.settings.model_copy(update={"renotify_after_s": 60})  # signed near real time
+    bank = Receiver()
+    receivers.append(bank)
+    register(client, "bank-north", bank)
+    double_pledge(client, context)
+    relay.run_once()
+    clock.now_s += 59
+    assert relay.run_once() == 0
+    clock.now_s += 1
+    assert relay.run_once() == 1
+    reminder = bank.deliveries[-1].event
+    assert reminder["type"] == "com.pledgewatch.double_pledge_attempt.reminder" and reminder["data"]["reminder"] == 1
+    assert any("desk@bank.test" in to for to, _ in inbox.messages)
+    [alert] = client.get("/api/v1/alerts", headers=as_("bank-north")).json()
+    acked = client.post(f"/api/v1/alerts/{alert['id']}/ack", json={"note": "on it"}, headers=as_("bank-north"))
+    assert acked.status_code == 200, acked.text
+    clock.now_s += 3600
+    assert relay.run_once() == 0 and len(bank.deliveries) == 2
+
+
+def test_each_lender_manages_and_sees_only_its_own_endpoints(world):
+    context, client, clock, relay, receivers, _ = world
+    bank = Receiver()
+    receivers.append(bank)
+    hook = register(client, "bank-north", bank, event_types=["margin_call", "liquidation"])
+    assert hook["event_types"] == ["liquidation", "margin_call"]
+    for who in ("bank-south", "supervisor"):
+        for method, path in (("get", f"/api/v1/webhooks/{hook['id']}"), ("delete", f"/api/v1/webhooks/{hook['id']}"),
+                             ("get", f"/api/v1/webhooks/{hook['id']}/deliveries")):
+            assert getattr(client, method)(path, headers=as_(who)).status_code == 404, (who, path)
+    assert client.get("/api/v1/webhooks", headers=as_("bank-south")).json() == []
+    listed = client.get("/api/v1/webhooks", headers=as_("bank-north")).json()
+    assert [w["id"] for w in listed] == [hook["id"]] and "secret" not in listed[0]
+    assert "whsec_" not in client.get("/api/v1/webhooks", headers=as_("admin")).text
+    post = lambda who, **body: client.post("/api/v1/webhooks", json=body, headers=as_(who))  # noqa: E731
+    assert post("bank-south", lender="bank-north", url=bank.url).status_code == 404
+    assert post("supervisor", lender="bank-north", url=bank.url).status_code == 404
+    assert post("admin", lender="nobody", url=bank.url).status_code == 404
+    assert post("admin", url=bank.url).status_code == 422
+    assert post("bank-north", url=bank.url, event_types=["nonsense"]).status_code == 422
+    assert post("bank-north", url="ftp://example.com/x").status_code == 422
+    double_pledge(client, context)  # not a type this endpoint asked for
+    assert relay.run_once() == 0
+    assert client.delete(f"/api/v1/webhooks/{hook['id']}", headers=as_("bank-north")).status_code == 204
+    assert client.get("/api/v1/webhooks", headers=as_("bank-north")).json() == []
+
+
+def test_private_targets_are_refused_unless_allowed(world, tmp_path):
+    context, client, clock, relay, receivers, _ = world
+    context.webhooks.allow_private = False
+    for url in ("http://127.0.0.1:9/x", "http://localhost/x", "http://10.1.2.3/x", "http://169.254.169.254/latest",
+                "http://[::1]/x", "http://[::ffff:127.0.0.1]/x", "http://192.168.0.10/x", "http://0.0.0.0/x"):
+        answer = client.post("/api/v1/webhooks", json={"url": url}, headers=as_("bank-north"))
+        assert answer.status_code == 422 and "refused" in answer.json()["detail"], url
+    # At delivery time too: an endpoint allowed once cannot be reached when the flag is off.
+    bank = Receiver()
+    receivers.append(bank)
+    context.webhooks.allow_private = True
+    hook = register(client, "bank-north", bank)
+    relay.sender = HttpSender(allow_private=False, clock=clock)
+    double_pledge(client, context)
+    relay.run_once()
+    assert bank.deliveries == []
+    [attempt] = context.webhooks.deliveries(hook["id"], 10, 0)
+    assert attempt.outcome == "blocked" and "loopback" in attempt.error
