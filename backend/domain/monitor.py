@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Mapping, NamedTuple, Sequence
 
 from backend.domain import alerts, gateways, ltv, reconcile, sensors, valuation
 from backend.domain.alerts import AlertBook, Condition
@@ -25,8 +25,7 @@ def _empty() -> Mapping:
     return MappingProxyType({})
 
 
-@dataclass(frozen=True, slots=True)
-class LotTrack:
+class LotTrack(NamedTuple):                   # rebuilt per lot per step: see sensors.py
     rfid: sensors.RfidTrack = sensors.RfidTrack()
     scale: sensors.ScaleTrack = sensors.ScaleTrack()
     probe: sensors.ProbeTrack = sensors.ProbeTrack()
@@ -71,6 +70,8 @@ class MonitorState:
     lot_views: Mapping[str, LotView] = field(default_factory=_empty)
     valued: Mapping[str, ValuedQuantity] = field(default_factory=_empty)
     loan_views: Mapping[str, LoanView] = field(default_factory=_empty)
+    # Loan id → (loan, per-lot valuation inputs) behind its view: unchanged, it is reused.
+    valuation_inputs: Mapping[str, tuple] = field(default_factory=_empty)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,13 +95,13 @@ def step(state: MonitorState, registry: Registry, messages: Sequence[GatewayMess
               for lot_id, view in lot_views.items()}
     prices, price_conditions = _mark_prices(state, registry, market.ticks, now_s, config)
     conditions += price_conditions
-    standings, loan_views, loan_conditions, changes = _value_loans(
+    standings, loan_views, inputs, loan_conditions, changes = _value_loans(
         state, registry, valued, lot_tracks, prices, market, now_s, config)
     conditions += loan_conditions
     book, alert_events = alerts.update(state.alerts, [*conditions, *notices], int(now_s),
                                        config.confirmation_s, config.clear_s)
     new_state = MonitorState(started_s, gateway_tracks, lot_tracks, prices, standings, book,
-                             lot_views, valued, loan_views)
+                             lot_views, valued, loan_views, inputs)
     return StepResult(new_state, (*changes, *alert_events))
 
 
@@ -149,10 +150,11 @@ def _assess_lots(state: MonitorState, registry: Registry,
                  lot_tracks: Mapping[str, LotTrack], now_s: float,
                  config: MonitorConfig) -> tuple[dict[str, LotView], list[Condition]]:
     views, conditions = {}, []
+    healthy_gateways = {gateway_id: gateways.is_healthy(track, now_s, config)
+                        for gateway_id, track in gateway_tracks.items()}
     for lot_id, lot in registry.lots.items():
         track, gateway_id = lot_tracks[lot_id], registry.gateway_of_lot(lot_id)
-        gateway = gateway_tracks[gateway_id]
-        healthy = gateways.is_healthy(gateway, now_s, config)
+        gateway, healthy = gateway_tracks[gateway_id], healthy_gateways[gateway_id]
         view = assess_lot(lot, registry, track.rfid, track.scale, state.lot_views.get(lot_id),
                           now_s, config)
         views[lot_id] = view
@@ -189,12 +191,13 @@ def _mark_prices(state: MonitorState, registry: Registry, ticks: Sequence[PriceT
     return marks, conditions
 
 
-def _collateral_value(loan: Loan, registry: Registry, valued: Mapping[str, ValuedQuantity],
+def _valuation_inputs(loan: Loan, registry: Registry, valued: Mapping[str, ValuedQuantity],
                       lot_tracks: Mapping[str, LotTrack],
                       prices: Mapping[str, valuation.PriceMark],
-                      market: Market, now_s: float) -> tuple[Decimal | None, bool]:
-    """The loan's collateral value (None until every commodity has a price), and staleness."""
-    total, stale = Decimal(0), False
+                      market: Market, now_s: float) -> tuple[tuple | None, bool]:
+    """(quantity, unit price, commodity, exposure) per lot of the loan (None until every
+    commodity has a price), and staleness."""
+    inputs, stale = [], False
     for lot_id in loan.lot_ids:
         lot = registry.lots[lot_id]
         commodity = registry.commodities[lot.commodity_id]
@@ -203,11 +206,17 @@ def _collateral_value(loan: Loan, registry: Registry, valued: Mapping[str, Value
             return None, stale
         stale = stale or valuation.price_is_stale(mark, commodity, now_s)
         price = valuation.unit_price(mark.accepted, commodity, loan.currency, market.fx_rates)
-        quality = valuation.quality_factor(lot_tracks[lot_id].probe.exposure_degree_min,
-                                           commodity)
-        total += valuation.lot_value(valued[lot_id].quantity, price, loan.haircut,
-                                     quality)
-    return total.quantize(_CENT), stale
+        inputs.append((valued[lot_id].quantity, price, commodity,
+                       lot_tracks[lot_id].probe.exposure_degree_min))
+    return tuple(inputs), stale
+
+
+def _collateral_value(loan: Loan, inputs: tuple) -> Decimal:
+    total = Decimal(0)
+    for quantity, price, commodity, exposure in inputs:
+        quality = valuation.quality_factor(exposure, commodity)
+        total += valuation.lot_value(quantity, price, loan.haircut, quality)
+    return total.quantize(_CENT)
 
 
 def _loan_condition(kind: str, loan: Loan, **details: object) -> Condition:
@@ -234,30 +243,48 @@ def _ltv_conditions(loan: Loan, view: LoanView, cured: bool) -> list[Condition]:
 def _value_loans(state: MonitorState, registry: Registry, valued: Mapping[str, ValuedQuantity],
                  lot_tracks: Mapping[str, LotTrack], prices: Mapping[str, valuation.PriceMark],
                  market: Market, now_s: float, config: MonitorConfig):
-    standings, views, conditions, changes = {}, {}, [], []
+    standings, views, all_inputs, conditions, changes = {}, {}, {}, [], []
     for loan_id, loan in registry.loans.items():
-        value, stale = _collateral_value(loan, registry, valued, lot_tracks, prices, market,
-                                         now_s)
-        ratio = None if value is None else valuation.loan_to_value(loan.outstanding, value)
+        inputs, stale = _valuation_inputs(loan, registry, valued, lot_tracks, prices, market,
+                                          now_s)
+        previous_view = state.loan_views.get(loan_id)
+        # The same loan (same object: same amounts, to the digit) on equal inputs has the
+        # same value and LTV: the cent-rounded value does not depend on how they are written.
+        known = state.valuation_inputs.get(loan_id)
+        same_value = (inputs is not None and previous_view is not None and known is not None
+                      and known[0] is loan and known[1] == inputs)
+        if same_value:
+            value, ratio = previous_view.collateral_value, previous_view.ltv
+        else:
+            value = None if inputs is None else _collateral_value(loan, inputs)
+            ratio = None if value is None else valuation.loan_to_value(loan.outstanding, value)
         previous = state.standings.get(loan_id) or ltv.LoanStanding(since_s=now_s)
         standing, cured = ltv.next_standing(previous, ratio, loan.thresholds,
                                             loan.cure_period_s, config.ltv_hysteresis, now_s)
         if standing.status != previous.status:
             changes.append(LoanStatusChanged(loan_id, previous.status, standing.status, ratio,
                                              now_s))
-        in_call = standing.status in ("margin_call", "liquidation", "default")
-        view = LoanView(
-            loan_id, standing.status, ratio, value, loan.outstanding,
-            None if value is None else valuation.drawing_power(loan.target_ltv, value,
-                                                               loan.outstanding),
-            standing.cure_deadline_s,
-            ltv.cure_amount(loan.outstanding, loan.target_ltv, value)
-            if in_call and value is not None else None,
-            stale)
-        standings[loan_id], views[loan_id] = standing, view
-        if loan.active:
+        if same_value and standing is previous and stale == previous_view.price_stale:
+            view = previous_view
+        else:
+            view = _loan_view(loan_id, loan, standing, value, ratio, stale)
+        standings[loan_id], views[loan_id], all_inputs[loan_id] = standing, view, (loan, inputs)
+        if loan.active and (cured or view.status != "normal"):
             conditions += _ltv_conditions(loan, view, cured)
-    return standings, views, conditions, changes
+    return standings, views, all_inputs, conditions, changes
+
+
+def _loan_view(loan_id: str, loan: Loan, standing: ltv.LoanStanding, value: Decimal | None,
+               ratio: Decimal | None, stale: bool) -> LoanView:
+    in_call = standing.status in ("margin_call", "liquidation", "default")
+    return LoanView(
+        loan_id, standing.status, ratio, value, loan.outstanding,
+        None if value is None else valuation.drawing_power(loan.target_ltv, value,
+                                                           loan.outstanding),
+        standing.cure_deadline_s,
+        ltv.cure_amount(loan.outstanding, loan.target_ltv, value)
+        if in_call and value is not None else None,
+        stale)
 
 
 def value_per_item(state: MonitorState, registry: Registry, lot_id: str, loan: Loan,

@@ -40,7 +40,7 @@ def stock_conditions(lot: Lot, view: LotView, registry: Registry,
         low = weight_kg < view.expected_weight_kg - view.tolerance_kg
         high = weight_kg > view.max_weight_kg
         measured = {"weight_kg": round(weight_kg, 1),
-                    "expected_kg": round(view.expected_weight_kg, 1)}
+                    "expected_kg": round(view.expected_weight_kg, 1)} if low or high else {}
         if low and view.rfid_ok:
             conditions.append(_lot_condition("weight_count_mismatch", lot, registry, **measured))
         elif low:

@@ -87,13 +87,13 @@ class Lot:
 
     def weight_kg(self, epcs: frozenset[str]) -> float:
         """What the items with these EPCs weigh (EPCs of other lots are ignored)."""
-        if epcs == self.epcs:
+        if epcs is self.epcs or epcs == self.epcs:
             return self.total_weight_kg
         items = self.items_by_epc
         return sum(items[epc].weight_kg for epc in epcs if epc in items)
 
     def quantity(self, epcs: frozenset[str]) -> Decimal:
-        if epcs == self.epcs:
+        if epcs is self.epcs or epcs == self.epcs:
             return self.total_quantity
         items = self.items_by_epc
         return sum((items[epc].quantity for epc in epcs if epc in items), Decimal(0))
@@ -202,10 +202,11 @@ class Registry:
 
     @cached_property
     def pledged_epcs(self) -> Mapping[str, frozenset[str]]:
-        """Lot id → EPCs still pledged: the lot's items minus the released ones."""
-        none: frozenset[str] = frozenset()
-        return MappingProxyType({lot.id: lot.epcs - self.released_epcs.get(lot.id, none)
-                                 for lot in self.lots.values()})
+        """Lot id → EPCs still pledged: the lot's items minus the released ones (the lot's
+        own `epcs` when none were released, so the monitor's identity checks hit)."""
+        released = self.released_epcs
+        return MappingProxyType({lot.id: lot.epcs - released[lot.id] if lot.id in released
+                                 else lot.epcs for lot in self.lots.values()})
 
     @cached_property
     def pledged_quantity(self) -> Mapping[str, Decimal]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from backend.domain.config import MonitorConfig
 from backend.domain.registry import Lot, Registry
@@ -25,8 +26,9 @@ from backend.domain.sensors import RfidTrack, ScaleTrack, rfid_usable, scale_usa
 _QUANTITY_STEP = Decimal("0.001")
 
 
-@dataclass(frozen=True, slots=True)
-class LotView:
+class LotView(NamedTuple):
+    """Built for every lot at every step, hence a NamedTuple (immutable, cheap to build)."""
+
     lot_id: str
     pledged_items: int
     pledged_quantity: Decimal
@@ -62,7 +64,8 @@ def _median(values: tuple[float, ...]) -> float:
 
 def _rfid_sets(lot: Lot, pledged: frozenset[str], rfid: RfidTrack):
     """(own EPCs read, pledged present, foreign EPCs read) over the read window."""
-    seen = frozenset().union(*(r.epcs for r in rfid.rounds))
+    newest, *older = [r.epcs for r in rfid.rounds]
+    seen = newest.union(*older)
     if seen == lot.epcs:                           # the usual case: everything, nothing else
         return lot.epcs, pledged, frozenset()
     own_seen = seen & lot.epcs
@@ -116,7 +119,10 @@ def next_valued(previous: ValuedQuantity | None, view: LotView, now_s: float,
     observed, pledged = view.observed_quantity, view.pledged_quantity
     previous = previous or ValuedQuantity(pledged)   # before any history, the pledge
     if observed >= previous.quantity:
-        return ValuedQuantity(min(observed, pledged))
+        quantity = min(observed, pledged)
+        if quantity is previous.quantity and previous.lower_since_s is None:
+            return previous                    # unchanged: the same value, not rebuilt
+        return ValuedQuantity(quantity)
     since_s = now_s if previous.lower_since_s is None else previous.lower_since_s
     if now_s - since_s >= window_s:
         return ValuedQuantity(min(observed, pledged))
