@@ -33,7 +33,8 @@ class SampledReader(RfidModel):
     """`RfidModel` with the same odds, drawn in bulk: the number of missed tags in a round is
     binomial and which ones are missed is uniform, which is exactly independent per-tag reads
     at `read_rate`, at a fraction of the cost. Faults: `dead` (no round) and `stuck` (the last
-    round repeated, reader timestamp included)."""
+    round repeated, reader timestamp included). A round that misses one tag is the common
+    case: its set of EPCs is kept, one per missed tag, so rounds share their sets."""
 
     def __init__(self, lot: Lot, rng: random.Random, read_rate: float) -> None:
         super().__init__(lot, rng, read_rate)
@@ -41,11 +42,13 @@ class SampledReader(RfidModel):
         self._in_range: tuple[str, ...] | None = None
         self._all_read: frozenset[str] = frozenset()
         self._miss_odds: dict[int, list[float]] = {}
+        self._all_but: dict[str, frozenset[str]] = {}
         self._last: RfidRound | None = None
 
     def changed(self) -> None:
         """Tags left or joined the reader's field."""
         self._in_range = None
+        self._all_but = {}
 
     def _cumulative_misses(self, tags: int) -> list[float]:
         """P(misses ≤ k) for k = 0..tags, cached per tag count."""
@@ -56,22 +59,30 @@ class SampledReader(RfidModel):
             self._miss_odds[tags] = [sum(odds[:k + 1]) for k in range(tags + 1)]
         return self._miss_odds[tags]
 
-    def read_round(self, now_s: float) -> RfidRound | None:
-        mode = next((f.mode for f in self.faults if f.active(now_s)), None)
-        if mode == "dead":
-            return None
-        if mode == "stuck" and self._last is not None:
-            return self._last
+    def _read_epcs(self) -> frozenset[str]:
+        """The EPCs one fault-free round reads."""
         if self._in_range is None:
             self._in_range = tuple(sorted(set(self.lot.items) | self.extra_epcs))
             self._all_read = frozenset(self._in_range)
         tags = self._in_range
         cumulative = self._cumulative_misses(len(tags))
         missed = min(bisect.bisect_left(cumulative, self.rng.random()), len(tags))
-        epcs = self._all_read
-        if missed:
-            epcs = epcs.difference(self.rng.sample(tags, missed))
-        self._last = RfidRound(epcs, now_s)
+        if missed == 0:
+            return self._all_read
+        if missed == 1:
+            [tag] = self.rng.sample(tags, 1)
+            if tag not in self._all_but:
+                self._all_but[tag] = self._all_read - {tag}
+            return self._all_but[tag]
+        return self._all_read.difference(self.rng.sample(tags, missed))
+
+    def read_round(self, now_s: float) -> RfidRound | None:
+        mode = next((f.mode for f in self.faults if f.active(now_s)), None) if self.faults else None
+        if mode == "dead":
+            return None
+        if mode == "stuck" and self._last is not None:
+            return self._last
+        self._last = RfidRound(self._read_epcs(), now_s)
         return self._last
 
 
@@ -88,7 +99,7 @@ class SimLot:
 
     def sample(self, now_s: float, device_s: float) -> LotSample:
         setpoint = next((c for start, end, c in self.excursions if start <= now_s < end),
-                        self.normal_c)
+                        self.normal_c) if self.excursions else self.normal_c
         if setpoint != self.probe.setpoint_c:
             self.probe.set_setpoint(setpoint)
         return LotSample(self.lot_id, device_s, self.reader.read_round(device_s),

@@ -6,6 +6,8 @@ the gateway outbox and the signature verdict are simulated in `devices.py`.
 """
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -82,19 +84,32 @@ def run_scenario(scenario: m.Scenario) -> ScenarioResult:
     config = monitor_config(scenario)
     events = sorted(enumerate(scenario.events), key=lambda pair: (pair[1].at, pair[0]))
     due = 0
-    for now_s in range(0, scenario.duration + 1, scenario.step):
-        while due < len(events) and events[due][1].at <= now_s:
-            _apply(run, events[due][1], now_s)
-            due += 1
-        messages = [msg for gateway in gateways.values() for msg in gateway.report(now_s)]
-        ticks = tuple(PriceTick(f.spec.commodity, f.price_at(now_s), f.spec.currency,
-                                f.spec.per, now_s) for f in run.feeds if not f.stopped)
-        result = monitor.step(run.state, run.registry, messages, monitor.Market(ticks, fx),
-                              now_s, config, run.notices)
-        run.notices = []
-        run.state = result.state
-        _record(run, result.events, now_s)
+    with _few_collections():
+        for now_s in range(0, scenario.duration + 1, scenario.step):
+            while due < len(events) and events[due][1].at <= now_s:
+                _apply(run, events[due][1], now_s)
+                due += 1
+            messages = [msg for gateway in gateways.values() for msg in gateway.report(now_s)]
+            ticks = tuple(PriceTick(f.spec.commodity, f.price_at(now_s), f.spec.currency,
+                                    f.spec.per, now_s) for f in run.feeds if not f.stopped)
+            result = monitor.step(run.state, run.registry, messages,
+                                  monitor.Market(ticks, fx), now_s, config, run.notices)
+            run.notices = []
+            run.state = result.state
+            _record(run, result.events, now_s)
     return ScenarioResult(scenario, run.alerts, run.state, run.registry, run.timeline)
+
+
+@contextmanager
+def _few_collections():
+    """A run makes millions of short-lived objects that reference counting frees; run at its
+    default pace, the cyclic collector took about a tenth of the run time walking them."""
+    thresholds = gc.get_threshold()
+    gc.set_threshold(50_000, *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
 
 
 def _record(run: _Run, events, now_s: float) -> None:
