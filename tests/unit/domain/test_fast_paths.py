@@ -1,0 +1,83 @@
+"""The step's shortcuts for unchanged inputs give exactly what the full computation gives."""
+import random
+from dataclasses import replace
+from decimal import Decimal
+
+from backend.domain import monitor, sensors
+from backend.domain.config import MonitorConfig
+from backend.domain.monitor import Market, MonitorState
+from backend.domain.pledges import apply_release, apply_repayment
+from backend.domain.registry import ReleaseOrder, Repayment
+from backend.domain.stock import ValuedQuantity, next_valued
+from factory import lot, message, noisy_sample, registry, tick
+
+CONFIG = MonitorConfig()
+GOODS = lot("lot-1", items=20)
+
+
+def step(state, book, now_s, price=5000, rng=None):
+    sample = noisy_sample(GOODS, rng or random.Random(now_s), now_s)
+    messages = [message("gw-1", now_s, sample), message("gw-2", now_s)]
+    return monitor.step(state, book, messages, Market((tick(price, now_s),)), now_s, CONFIG).state
+
+
+def run(book, minutes, price=5000):
+    state = MonitorState()
+    for minute in range(minutes):
+        state = step(state, book, minute * 60, price)
+    return state
+
+
+def test_a_loan_whose_inputs_did_not_change_keeps_its_view():
+    book = registry(lots=[GOODS])
+    state = run(book, 5)
+    again = step(state, book, 300)
+    assert again.loan_views["loan-1"] is state.loan_views["loan-1"]
+
+
+def test_a_kept_view_equals_a_fresh_valuation():
+    book = registry(lots=[GOODS])
+    state = run(book, 5)
+    kept = step(state, book, 300)
+    fresh = step(replace(state, valuation_inputs={}), book, 300)
+    assert kept.loan_views == fresh.loan_views
+
+
+def test_a_new_price_or_a_repayment_revalues_the_loan():
+    book = registry(lots=[GOODS])
+    state = run(book, 5)
+    cheaper = step(state, book, 300, price=4000)
+    assert cheaper.loan_views["loan-1"].collateral_value == Decimal(20 * 4000 * 0.9)
+    repaid = apply_repayment(book, Repayment("loan-1", Decimal(10_000), 300))
+    after = step(state, repaid, 300)
+    assert after.loan_views["loan-1"].outstanding == 30_000
+    assert after.loan_views["loan-1"].ltv == Decimal(30_000) / Decimal(20 * 5000 * 0.9)
+
+
+def test_an_unchanged_valued_quantity_is_kept():
+    book = registry(lots=[GOODS])
+    view = run(book, 5).lot_views["lot-1"]
+    previous = ValuedQuantity(view.pledged_quantity)
+    assert next_valued(previous, view, 300, 600) is previous
+    lower = ValuedQuantity(view.pledged_quantity + 1, lower_since_s=None)
+    assert next_valued(lower, view, 300, 600) == ValuedQuantity(view.pledged_quantity, 300)
+
+
+def test_pledged_epcs_are_the_lots_own_set_until_a_release():
+    book = registry(lots=[GOODS])
+    assert book.pledged_epcs["lot-1"] is GOODS.epcs
+    gone = frozenset(sorted(GOODS.epcs)[-2:])
+    released = apply_release(book, ReleaseOrder("r1", "loan-1", "lot-1", gone, "bank-a",
+                                                Decimal(0), 0))
+    assert released.pledged_epcs["lot-1"] == GOODS.epcs - gone
+
+
+def test_lively_sensors_raise_nothing_and_a_repeating_one_is_still_stuck():
+    state = run(registry(lots=[GOODS]), 5)
+    track, gateway = state.lots["lot-1"], state.gateways["gw-1"]
+    args = ("gw-1", gateway, 240, CONFIG)
+    assert sensors.sensor_conditions(GOODS, track.rfid, track.scale, track.probe, *args) == []
+    stuck_probe = track.probe._replace(repeats=CONFIG.stuck_after_readings)
+    raised = sensors.sensor_conditions(GOODS, track.rfid, track.scale, stuck_probe, *args)
+    assert [(c.type, c.details["sensor"], c.details["mode"]) for c in raised] == \
+        [("sensor_fault", "temperature", "stuck")]

@@ -1,0 +1,35 @@
+"""The simulated reader's shortcuts keep its odds and follow the goods."""
+import random
+
+from backend.scenario.devices import SampledReader, WeighedLot
+
+
+def reader(seed: int = 1) -> SampledReader:
+    return SampledReader(WeighedLot.of_items("E2000001", 40, 1000.0), random.Random(seed), 0.97)
+
+
+def test_rounds_missing_the_same_tag_share_one_set():
+    device = reader()
+    by_missed = {}
+    for n in range(400):
+        epcs = device.read_round(n * 60).epcs
+        missed = device.lot.items.keys() - epcs
+        if len(missed) == 1:
+            assert by_missed.setdefault(frozenset(missed), epcs) is epcs
+
+
+def test_removed_items_are_never_read_again():
+    device = reader()
+    for n in range(50):
+        device.read_round(n * 60)
+    gone = set(device.lot.remove(4))
+    device.changed()
+    rounds = [device.read_round(3000 + n * 60).epcs for n in range(200)]
+    assert all(gone.isdisjoint(epcs) for epcs in rounds)
+    assert any(len(epcs) == 36 for epcs in rounds)
+
+
+def test_the_read_rate_is_kept():
+    device = reader(7)
+    reads = sum(len(device.read_round(n * 60).epcs) for n in range(2000))
+    assert abs(reads / (2000 * 40) - 0.97) < 0.002
