@@ -19,6 +19,7 @@ class Delivery:
     received_at_s: float
     verified: bool
     status: int
+    complete: bool = True  # False: the sender died mid-body (a kill -9)
 
     @property
     def event(self) -> dict:
@@ -43,8 +44,9 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                receiver._handle(self, body)
+                length = int(self.headers.get("content-length", -1))  # torn headers: none
+                body = self.rfile.read(max(length, 0))
+                receiver._handle(self, body, complete=len(body) == length)
 
             def log_message(self, *args) -> None:
                 pass
@@ -65,18 +67,21 @@ class Receiver:
             return False
         return bool(self.secrets)
 
-    def _handle(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
+    def _handle(self, handler: BaseHTTPRequestHandler, body: bytes, complete: bool) -> None:
         headers = {k.lower(): v for k, v in handler.headers.items()}
         verified = self._verify(headers, body)
         with self.lock:
             status, extra = self.script.pop(0) if self.script else (200, {})
             if not verified:
                 status, extra = 401, {}
-            delivery = Delivery(headers.get("webhook-id", ""), headers, body, time.time(), verified, status)
+            delivery = Delivery(headers.get("webhook-id", ""), headers, body, time.time(), verified, status,
+                                complete)
             self.deliveries.append(delivery)
             if 200 <= status < 300:
                 self.accepted_ids.append(delivery.webhook_id)
             self.arrived.notify_all()
+        if not complete:
+            return  # nobody is listening for an answer
         handler.send_response(status)
         for name, value in extra.items():
             handler.send_header(name, value)
