@@ -56,13 +56,22 @@ class HistoryOut(BaseModel):
     ewma_lambda: float
 
 
-@router.get("/prices", response_model=HistoryOut)
-def price_history(commodity: str, caller=Depends(principal), ctx=Depends(context),
+class LatestOut(BaseModel):
+    latest: dict[str, MarkOut]  # commodity -> its newest mark
+
+
+@router.get("/prices", response_model=HistoryOut | LatestOut)
+def price_history(caller=Depends(principal), ctx=Depends(context), commodity: str | None = None,
                   from_: Annotated[float, Query(alias="from", ge=0)] = 0.0,
                   to: Annotated[float | None, Query(ge=0)] = None,
-                  limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> HistoryOut:
-    """Marks of one commodity with from ≤ at_s < to (epoch seconds), oldest first."""
-    if commodity not in ctx.registry.snapshot().commodities:
+                  limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> HistoryOut | LatestOut:
+    """With `commodity`: its marks with from ≤ at_s < to (epoch seconds), oldest first, and
+    their EWMA volatility. Without: the newest mark of every commodity."""
+    commodities = ctx.registry.snapshot().commodities
+    if commodity is None:
+        return LatestOut(latest={c: _mark(tick, "") for c in sorted(commodities)
+                                 if (tick := ctx.prices.latest(c)) is not None})
+    if commodity not in commodities:
         raise HTTPException(404, f"no commodity {commodity!r}")
     to_s = ctx.clock() + 1 if to is None else to
     if to_s < from_:
@@ -71,8 +80,11 @@ def price_history(commodity: str, caller=Depends(principal), ctx=Depends(context
     decay = ctx.settings.prices.ewma_lambda
     return HistoryOut(commodity=commodity, ewma_lambda=decay,
                       ewma_volatility=ewma_volatility([float(tick.price) for tick, _ in marks], decay),
-                      marks=[MarkOut(price=str(tick.price), currency=tick.currency, per=tick.per_unit,
-                                     at_s=tick.at_s, source=source) for tick, source in marks])
+                      marks=[_mark(tick, source) for tick, source in marks])
+
+
+def _mark(tick, source: str) -> MarkOut:
+    return MarkOut(price=str(tick.price), currency=tick.currency, per=tick.per_unit, at_s=tick.at_s, source=source)
 
 
 class FxIn(BaseModel):

@@ -196,6 +196,8 @@ def test_history_and_ewma_volatility_over_http(book):
     assert client.get("/api/v1/prices", params={"commodity": "steel_coil", "from": 10, "to": 5},
                       headers=as_("admin")).status_code == 422
     assert client.get("/api/v1/prices", params={"commodity": "steel_coil"}).status_code == 401
+    latest = client.get("/api/v1/prices", headers=as_("bank-north")).json()["latest"]
+    assert sorted(latest) == ["copper_cathode", "frozen_shrimp", "steel_coil"] and latest["steel_coil"]["price"] in ("4050", "4050.0000000000")
 
 
 def test_ewma_volatility_weights_recent_returns_more():
