@@ -119,7 +119,9 @@ class EdgeAgent:
         while True:
             wait_s = self.batcher.seconds_until_due(self.clock())
             try:
-                await asyncio.wait_for(self._batch_ready.wait(), timeout=wait_s)
+                # Not wait_for: on 3.11 it can swallow a cancel that races with the event.
+                async with asyncio.timeout(wait_s):
+                    await self._batch_ready.wait()
             except TimeoutError:
                 pass
             self._batch_ready.clear()

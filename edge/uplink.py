@@ -151,7 +151,8 @@ class Uplink:
                 cursor, sent_at = (0, 0), {}
                 continue
             try:
-                await asyncio.wait_for(self.new_batch.wait(), timeout=self.settings.uplink.ack_timeout_s / 3)
+                async with asyncio.timeout(self.settings.uplink.ack_timeout_s / 3):
+                    await self.new_batch.wait()
             except TimeoutError:
                 pass
 

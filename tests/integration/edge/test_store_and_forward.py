@@ -73,10 +73,10 @@ def stored_weights_in_arrival_order(context) -> list[float]:
     return [r.values["weight_kg"] for r in sorted(rows, key=lambda r: r.id)]
 
 
-async def until(condition, timeout_s: float) -> None:
+async def until(condition, timeout_s: float, state=lambda: "") -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
-        assert time.monotonic() < deadline, "timed out"
+        assert time.monotonic() < deadline, f"timed out {state()}"
         await asyncio.sleep(0.05)
 
 
@@ -126,17 +126,20 @@ def test_a_gateway_restart_mid_backlog_delivers_both_epochs(tmp_path, mosquitto)
     async def run_until(agent, condition, timeout_s):
         task = asyncio.create_task(agent.run())
         try:
-            await until(condition, timeout_s)
+            await until(condition, timeout_s, lambda: f"outbox {agent.outbox.depth()}, "
+                        f"stored {context.readings.count() if context else '-'}")
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 
+    context = None
     # No backend yet: nothing is acknowledged, epoch 1 stays in the outbox.
     asyncio.run(run_until(first, lambda: first.metrics.registry.get_sample_value(
         "pw_edge_readings_total") == 300, 10))
     context = backend(tmp_path, mosquitto, public_path.read_text())
     context.ingest.start()
     try:
+        assert context.ingest.connected.wait(10)
         second = EdgeAgent(agent_settings(tmp_path, mosquitto, private_path, 300, 300))
         assert (first.epoch, second.epoch) == (1, 2)
         outbox = second.outbox
