@@ -10,6 +10,7 @@ from typing import Callable
 
 import uvicorn
 
+from backend.adapters.db.access_repo import SqlApiKeys, SqlAuditLog
 from backend.adapters.db.engine import make_engine, migrate
 from backend.adapters.db.monitor_repo import SqlAlerts, SqlPriceMarks, SqlStandings
 from backend.adapters.db.registry_repo import SqlRegistry
@@ -30,6 +31,7 @@ from backend.scenario.model import load_scenario
 from backend.services.book import opening_prices, registry_from_book
 from backend.services.events import EventBus, StandingsWatcher, monitor_listener
 from backend.services.ingest import IngestService
+from backend.services.limits import FailureThrottle, RateLimiter
 from backend.services.monitor import MonitorLoop, MonitorService
 from backend.services.prices import FxRates, PriceFeedRunner, PriceService
 from backend.services.prices_sources import build_sources
@@ -52,6 +54,9 @@ class BackendContext:
     readings: ReadingStore
     ledger: IngestLedger
     keyring: ApiKeyring
+    audit: SqlAuditLog
+    rate_limiter: RateLimiter
+    bad_key_throttle: FailureThrottle
     registry: RegistryService
     alerts: SqlAlerts
     standings: SqlStandings
@@ -137,6 +142,17 @@ def _load_book(settings: BackendSettings, registry: RegistryService, prices: Pri
         log.info("registry loaded from %s", settings.book)
 
 
+def _refuse_insecure_start(settings: BackendSettings, keyring: ApiKeyring) -> None:
+    """Outside demo mode: no API without an admin key, no unsigned gateway data."""
+    if settings.demo_mode:
+        return
+    if "api" in settings.roles and not keyring.has_admin():
+        raise ConfigError("api_keys: no admin key; outside demo mode the API will not start without "
+                          "one (make one with `pledgewatch keys new-api --role admin`)")
+    if settings.ingest.accept_unsigned:
+        raise ConfigError("ingest.accept_unsigned: unsigned gateway data is accepted only in demo mode")
+
+
 def webhook_relay(settings: BackendSettings, store: SqlWebhooks, metrics: Metrics,
                   clock: Callable[[], float] = time.time) -> WebhookRelay:
     hooks, email = settings.webhooks, settings.webhooks.email
@@ -191,8 +207,13 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
         registry, lambda loan_id: getattr(standings.all().get(loan_id), "collateral_value", None),
         monitor.value_per_item if monitor else lambda lot_id, loan_id: Decimal(0), clock)
     watcher = StandingsWatcher(standings, registry, events) if "api" in settings.roles else None
-    return BackendContext(settings, clock, metrics, readings, ledger, ApiKeyring(settings.api_keys),
-                          registry, alerts, standings, prices, releases, monitor, ingest, loop,
+    keyring = ApiKeyring(settings.api_keys, SqlApiKeys(engine), clock)
+    _refuse_insecure_start(settings, keyring)
+    http = settings.http
+    return BackendContext(settings, clock, metrics, readings, ledger, keyring, SqlAuditLog(engine),
+                          RateLimiter(http.rate_per_key_per_s, http.burst_per_key),
+                          FailureThrottle(http.bad_keys_per_minute, 60.0), registry, alerts, standings,
+                          prices, releases, monitor, ingest, loop,
                           events, watcher, **market)
 
 

@@ -79,6 +79,10 @@ class HttpSettings(BaseModel):
     model_config = {"extra": "forbid"}
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+    rate_per_key_per_s: float = Field(50, gt=0)  # sustained requests per API key
+    burst_per_key: int = Field(200, ge=1)
+    bad_keys_per_minute: int = Field(20, ge=1)  # then the client address waits the minute out
 
 
 class BackendSettings(RoleSettings):

@@ -42,7 +42,7 @@ def list_alerts(caller: Caller, ctx=Depends(context),
                 state: Literal["open", "acknowledged", "resolved"] | None = None,
                 type: Annotated[str | None, Query(pattern=f"^({'|'.join(ALERT_TYPES)})$")] = None,
                 limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                offset: Annotated[int, Query(ge=0)] = 0) -> list[AlertOut]:
+                offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> list[AlertOut]:
     """Newest first."""
     records = ctx.alerts.find(state=state, type_=type, lender=access.alert_lender_filter(caller),
                               limit=limit, offset=offset)

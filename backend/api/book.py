@@ -192,8 +192,8 @@ class HistoryPointOut(BaseModel):
 
 @router.get("/loans/{loan_id}/history", response_model=list[HistoryPointOut])
 def loan_history(loan_id: str, caller: Caller, ctx=Depends(context),
-                 from_s: Annotated[float, Query(ge=0)] = 0,
-                 to_s: Annotated[float, Query(ge=0)] = 1e12,
+                 from_s: Annotated[float, Query(ge=0, le=1e12)] = 0,
+                 to_s: Annotated[float, Query(ge=0, le=1e12)] = 1e12,
                  limit: Annotated[int, Query(ge=1, le=10_000)] = 2000) -> list[HistoryPointOut]:
     """LTV, value and quantities over time: a point per change, and at least one a minute."""
     if not access.sees_loan(caller, ctx.registry.snapshot(), loan_id):

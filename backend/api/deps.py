@@ -1,6 +1,7 @@
 """Shared request dependencies: the process context and the caller's identity."""
 from __future__ import annotations
 
+import math
 from typing import Annotated, Callable
 
 from fastapi import Depends, HTTPException, Request
@@ -12,15 +13,29 @@ def context(request: Request):
     return request.app.state.context
 
 
+def _too_many(retry_after_s: float, why: str) -> HTTPException:
+    return HTTPException(429, why, headers={"Retry-After": str(max(1, math.ceil(retry_after_s)))})
+
+
 def principal(request: Request) -> Principal:
-    header = request.headers.get("authorization", "")
-    scheme, _, key = header.partition(" ")
+    """The caller, from `Authorization: Bearer <key>`; throttled per key and per bad-key client."""
+    ctx = request.app.state.context
+    client, now_s = request.client.host if request.client else "?", ctx.clock()
+    wait_s = ctx.bad_key_throttle.retry_after_s(client, now_s)
+    if wait_s:
+        raise _too_many(wait_s, "too many bad API keys from this address; wait and try again")
+    scheme, _, key = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not key:
         raise HTTPException(401, "missing API key: send 'Authorization: Bearer <key>'",
                             headers={"WWW-Authenticate": "Bearer"})
-    found = request.app.state.context.keyring.authenticate(key.strip())
+    found = ctx.keyring.authenticate(key.strip())
     if found is None:
+        ctx.bad_key_throttle.failed(client, now_s)
         raise HTTPException(401, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"})
+    request.state.principal = found  # for the audit log
+    wait_s = ctx.rate_limiter.retry_after_s(found.name, now_s)
+    if wait_s:
+        raise _too_many(wait_s, "rate limit for this API key exceeded; slow down")
     return found
 
 

@@ -35,7 +35,7 @@ def post_price(body: PriceIn, ctx=Depends(context), caller=Depends(require_role(
         mark_id = ctx.price_service.submit(PriceQuote(body.commodity, body.price, body.currency, body.per, at_s),
                                            source="manual")
     except PriceRejected as exc:
-        raise HTTPException(422, str(exc)) from exc
+        raise HTTPException(400, str(exc)) from exc
     return {"id": mark_id, "commodity": body.commodity, "price": str(body.price),
             "currency": body.currency, "per": body.per, "at_s": at_s}
 
@@ -75,7 +75,7 @@ def price_history(caller=Depends(principal), ctx=Depends(context), commodity: st
         raise HTTPException(404, f"no commodity {commodity!r}")
     to_s = ctx.clock() + 1 if to is None else to
     if to_s < from_:
-        raise HTTPException(422, "`to` is before `from`")
+        raise HTTPException(400, "`to` is before `from`")
     marks = ctx.prices.history(commodity, from_, to_s, limit)
     decay = ctx.settings.prices.ewma_lambda
     return HistoryOut(commodity=commodity, ewma_lambda=decay,
@@ -100,7 +100,7 @@ def post_fx(body: FxIn, ctx=Depends(context), caller=Depends(require_role("admin
     try:
         mark_id = ctx.price_service.submit(FxQuote(body.base, body.quote, body.rate, at_s), source="manual")
     except PriceRejected as exc:
-        raise HTTPException(422, str(exc)) from exc
+        raise HTTPException(400, str(exc)) from exc
     return {"id": mark_id, "base": body.base, "quote": body.quote, "rate": str(body.rate), "at_s": at_s}
 
 
@@ -121,4 +121,4 @@ def price_impact(body: ImpactIn, ctx=Depends(context),
     try:
         return impact(ctx, PriceQuote(body.commodity, body.price, body.currency, body.per, ctx.clock()))
     except ValueError as exc:
-        raise HTTPException(422, str(exc)) from exc
+        raise HTTPException(400, str(exc)) from exc

@@ -49,7 +49,7 @@ def list_readings(
     kind: Annotated[str | None, Query(pattern=f"^({'|'.join(READING_KINDS)})$")] = None,
     from_: Annotated[datetime | None, Query(alias="from")] = None,
     to: datetime | None = None,
-    after_id: Annotated[int, Query(ge=0)] = 0,
+    after_id: Annotated[int, Query(ge=0, le=2**62)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1000,
 ) -> ReadingPage:
     """Stored readings, oldest first, paged by id. Times are ISO 8601 (UTC if no offset).

@@ -11,7 +11,6 @@ from pydantic import BaseModel, Field, model_validator
 
 from backend.api.deps import context, require_role
 from backend.domain import registry as reg
-from backend.domain.errors import RegistryError
 from backend.services.registry import Conflict, NotFound
 
 router = APIRouter(prefix="/api/v1", tags=["registry"])
@@ -30,7 +29,13 @@ class CommodityIn(BaseModel):
     unit: Annotated[str, Field(pattern=r"^(t|kg)$")]
     perishable: bool = False
     temperature_max_c: float | None = Field(None, ge=-100, le=100)
-    price_max_age_s: int = Field(86_400, ge=60)
+    price_max_age_s: int = Field(86_400, ge=60, le=365 * 86_400)
+
+    @model_validator(mode="after")
+    def _perishables_have_a_limit(self) -> "CommodityIn":
+        if self.perishable and self.temperature_max_c is None:
+            raise ValueError("a perishable commodity needs temperature_max_c")
+        return self
 
 
 class WarehouseIn(BaseModel):
@@ -53,6 +58,12 @@ class LotIn(BaseModel):
     probe: Ident | None = None
     tare_kg: float = Field(0.0, ge=0)
     items: list[ItemIn] = Field(min_length=1, max_length=100_000)
+
+    @model_validator(mode="after")
+    def _epcs_unique(self) -> "LotIn":
+        if len({i.epc for i in self.items}) != len(self.items):
+            raise ValueError("an EPC appears twice in the lot")
+        return self
 
 
 class ThresholdsIn(BaseModel):
@@ -109,8 +120,6 @@ def add_borrower(body: PartyIn, ctx=Depends(context), caller=Depends(staff)) -> 
 
 @router.post("/commodities", status_code=201)
 def add_commodity(body: CommodityIn, ctx=Depends(context), caller=Depends(staff)) -> dict:
-    if body.perishable and body.temperature_max_c is None:
-        raise HTTPException(422, "a perishable commodity needs temperature_max_c")
     commodity = reg.Commodity(body.id, body.unit, body.perishable, body.temperature_max_c,
                               body.price_max_age_s)
     _add(ctx, reg.Registry(commodities={body.id: commodity}))
@@ -126,8 +135,6 @@ def add_warehouse(body: WarehouseIn, ctx=Depends(context), caller=Depends(staff)
 @router.post("/lots", status_code=201)
 def add_lot(body: LotIn, ctx=Depends(context), caller=Depends(staff)) -> dict:
     items = tuple(reg.TaggedItem(i.epc, i.quantity, i.weight_kg) for i in body.items)
-    if len({i.epc for i in items}) != len(items):
-        raise HTTPException(422, "an EPC appears twice in the lot")
     lot = reg.Lot(body.id, body.warehouse, body.commodity, items, body.scale, body.reader,
                   body.probe, body.tare_kg)
     _add(ctx, reg.Registry(lots={body.id: lot}))
@@ -138,11 +145,8 @@ def add_lot(body: LotIn, ctx=Depends(context), caller=Depends(staff)) -> dict:
 def add_loan(body: LoanIn, ctx=Depends(context), caller=Depends(staff)) -> dict:
     """The loan is created first, then each lot pledged: 409 'already pledged' stops at the
     first lot that backs another loan (the loan exists, with the lots pledged before it)."""
-    try:
-        thresholds = reg.Thresholds(body.thresholds.warning, body.thresholds.margin_call,
-                                    body.thresholds.liquidation)
-    except RegistryError as exc:
-        raise HTTPException(422, str(exc)) from exc
+    thresholds = reg.Thresholds(body.thresholds.warning, body.thresholds.margin_call,
+                                body.thresholds.liquidation)  # rising: checked by LoanIn
     loan = reg.Loan(body.id, body.lender, body.borrower, body.outstanding, body.currency, (),
                     body.haircut, thresholds, body.target_ltv, body.cure_period_s)
     _add(ctx, reg.Registry(loans={body.id: loan}))

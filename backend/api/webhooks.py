@@ -71,13 +71,13 @@ def register(body: WebhookIn, caller: Caller, ctx=Depends(context)) -> dict:
     """→ 201 {"id", "secret": "whsec_..."}; the secret is never shown again."""
     lender = body.lender or caller.lender
     if lender is None:
-        raise HTTPException(422, "name the `lender` the endpoint belongs to")
+        raise HTTPException(400, "name the `lender` the endpoint belongs to")
     if (caller.role == "lender" and lender != caller.lender) or lender not in ctx.registry.snapshot().lenders:
         raise HTTPException(404, f"no lender {lender!r}")
     try:
         record, secret = ctx.webhooks.register(lender, body.url, body.event_types)
     except WebhookError as exc:
-        raise HTTPException(422, str(exc)) from exc
+        raise HTTPException(400, str(exc)) from exc
     return {"id": record.id, "secret": secret, **_out(record, ctx.clock()).model_dump(exclude={"id"})}
 
 

@@ -196,6 +196,24 @@ def keys_new_gateway(gateway_id, directory) -> None:
                f"fingerprint {fingerprint_of_pem(public_path.read_bytes())}")
 
 
+@keys.command("new-api")
+@click.option("--role", required=True, type=click.Choice(["admin", "supervisor", "lender", "gateway"]))
+@click.option("--name", required=True, help="Who or what will use it.")
+@click.option("--lender", help="For --role lender: the lender it is bound to.")
+def keys_new_api(role, name, lender) -> None:
+    """An API key for the backend config: the key (shown once) and the entry to paste."""
+    import yaml
+
+    from backend.services.api_keys import hash_api_key, new_api_key
+    if (role == "lender") != (lender is not None):
+        raise CliError("--lender goes with --role lender, and only with it")
+    key = new_api_key()
+    entry = {"name": name, "role": role, "key_hash": hash_api_key(key)} | ({"lender": lender} if lender else {})
+    click.echo(f"key (give it to its user; it is not stored anywhere): {key}\n"
+               f"add under api_keys: in the backend config:\n"
+               + yaml.safe_dump([entry], sort_keys=False))
+
+
 @main.command("mqtt-acl")
 @config_option
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),

@@ -53,7 +53,7 @@ def demo(tmp_path_factory):
             process.wait()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # Playwright's loop must be gone before tests that call asyncio.run
 def browser():
     if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
         pytest.fail("chromium is not installed: run `make test`, which installs it")

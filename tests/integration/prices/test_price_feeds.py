@@ -194,7 +194,7 @@ def test_history_and_ewma_volatility_over_http(book):
     assert [float(m["price"]) for m in window["marks"]] == [4040, 3990]
     assert client.get("/api/v1/prices", params={"commodity": "nope"}, headers=as_("admin")).status_code == 404
     assert client.get("/api/v1/prices", params={"commodity": "steel_coil", "from": 10, "to": 5},
-                      headers=as_("admin")).status_code == 422
+                      headers=as_("admin")).status_code == 400
     assert client.get("/api/v1/prices", params={"commodity": "steel_coil"}).status_code == 401
     latest = client.get("/api/v1/prices", headers=as_("bank-north")).json()["latest"]
     assert sorted(latest) == ["copper_cathode", "frozen_shrimp", "steel_coil"] and latest["steel_coil"]["price"] in ("4050", "4050.0000000000")

@@ -21,7 +21,7 @@ from backend.api.app import create_app  # noqa: E402
 from backend.api.deps import context as app_context, principal  # noqa: E402
 
 # bank-north is the caller; everything below belongs to bank-south or to staff only.
-THEIRS = {"loan_id": "loan-acme-2", "lot_id": "lot-sh-2", "gateway_id": "gw-shanghai"}
+THEIRS = {"loan_id": "loan-acme-2", "lot_id": "lot-sh-2", "gateway_id": "gw-shanghai", "key_id": "0123456789ab"}
 THEIR_NAMES = ("loan-acme-2", "loan-delta-1", "lot-sh-2", "lot-nb-1", "bank-south")
 BODIES = {
     ("post", "/api/v1/loans"): {"id": "l-x", "lender": "bank-north", "borrower": "acme-steel",
@@ -34,6 +34,11 @@ BODIES = {
     ("post", "/api/v1/alerts/{alert_id}/ack"): {"note": "x"},
     ("post", "/api/v1/prices"): {"commodity": "steel_coil", "price": 1, "currency": "CNY", "per": "t"},
     ("post", "/api/v1/lenders"): {"id": "x"},
+    ("post", "/api/v1/keys"): {"name": "x", "role": "supervisor"},
+    ("post", "/api/v1/fx"): {"base": "USD", "quote": "CNY", "rate": 7},
+    ("post", "/api/v1/prices/impact"): {"commodity": "steel_coil", "price": 1, "currency": "CNY", "per": "t"},
+    ("post", "/api/v1/webhooks"): {"lender": "bank-south", "url": "https://bank-south.example/hook"},
+    ("post", "/api/v1/gateways/{gateway_id}/commands"): {"name": "rebirth"},
     ("post", "/api/v1/borrowers"): {"id": "x"},
     ("post", "/api/v1/commodities"): {"id": "x", "unit": "t"},
     ("post", "/api/v1/warehouses"): {"id": "x", "gateway": "gw-x"},
@@ -80,9 +85,15 @@ def their_alert(client: TestClient, context) -> str:
     return alert["id"]
 
 
+def their_webhook(context) -> str:
+    context.webhooks.allow_private = True
+    endpoint, _secret = context.webhooks.register("bank-south", "http://127.0.0.1:9/hook", None)
+    return endpoint.id
+
+
 def test_a_lender_reaches_nothing_of_another_lender(book):
     context, client, clock = book
-    their_ids = {**THEIRS, "alert_id": their_alert(client, context)}
+    their_ids = {**THEIRS, "alert_id": their_alert(client, context), "webhook_id": their_webhook(context)}
     assert leaks(client.app, client, their_ids) == []
 
 
@@ -110,5 +121,6 @@ def test_the_matrix_catches_a_route_that_forgets_the_check(book):
         return {"id": loan.id, "lender": loan.lender_id}
 
     app.openapi_schema = None
-    found = leaks(app, TestClient(app), {**THEIRS, "alert_id": their_alert(client, context)})
+    found = leaks(app, TestClient(app), {**THEIRS, "alert_id": their_alert(client, context),
+                                         "webhook_id": their_webhook(context)})
     assert found == ["GET /api/v1/careless/loan-acme-2 answered 200"]

@@ -1,6 +1,7 @@
 """Alembic environment: the engine comes from backend.adapters.db.engine.migrate."""
 from alembic import context
 
+import backend.adapters.db.access_tables  # noqa: F401  (its tables join the metadata)
 from backend.adapters.db.tables import metadata
 
 engine = context.config.attributes["engine"]

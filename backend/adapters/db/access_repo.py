@@ -1,0 +1,70 @@
+"""API keys and the audit log in the relational database."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, and_, insert, select, update
+
+from backend.adapters.db.access_tables import api_keys, audit_log
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    id: str
+    name: str
+    role: str
+    lender_id: str | None
+    key_hash: str
+    created_at_s: float
+    created_by: str
+    revoked_at_s: float | None = None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at_s: float
+    actor: str | None
+    role: str | None
+    method: str
+    path: str
+    status: int
+    client: str | None
+
+
+class SqlApiKeys:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def add(self, record: ApiKeyRecord) -> None:
+        with self.engine.begin() as db:
+            db.execute(insert(api_keys).values(**record.__dict__))
+
+    def get(self, key_id: str) -> ApiKeyRecord | None:
+        with self.engine.connect() as db:
+            row = db.execute(select(api_keys).where(api_keys.c.id == key_id)).first()
+        return ApiKeyRecord(**row._mapping) if row else None
+
+    def all(self) -> list[ApiKeyRecord]:
+        with self.engine.connect() as db:
+            return [ApiKeyRecord(**r._mapping) for r in db.execute(select(api_keys).order_by(api_keys.c.created_at_s))]
+
+    def revoke(self, key_id: str, at_s: float) -> bool:
+        with self.engine.begin() as db:
+            done = db.execute(update(api_keys).where(and_(api_keys.c.id == key_id, api_keys.c.revoked_at_s.is_(None)))
+                              .values(revoked_at_s=at_s))
+        return done.rowcount == 1
+
+
+class SqlAuditLog:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def append(self, entry: AuditEntry) -> None:
+        with self.engine.begin() as db:
+            db.execute(insert(audit_log).values(**entry.__dict__))
+
+    def recent(self, limit: int, offset: int = 0) -> list[AuditEntry]:
+        query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit).offset(offset)
+        with self.engine.connect() as db:
+            return [AuditEntry(r.at_s, r.actor, r.role, r.method, r.path, r.status, r.client)
+                    for r in db.execute(query)]
