@@ -40,6 +40,14 @@ class LoanOut(BaseModel):
     price_stale: bool
 
 
+_RATIO = Decimal("0.000001")
+
+
+def _ratio(value: Decimal | None) -> Decimal | None:
+    """LTV to six places: what a person or a bank's system can read."""
+    return None if value is None else value.quantize(_RATIO)
+
+
 def _loan_out(loan: reg.Loan, standing) -> LoanOut:
     return LoanOut(
         id=loan.id, lender=loan.lender_id, borrower=loan.borrower_id, currency=loan.currency,
@@ -47,7 +55,7 @@ def _loan_out(loan: reg.Loan, standing) -> LoanOut:
         thresholds={"warning": loan.thresholds.warning, "margin_call": loan.thresholds.margin_call,
                     "liquidation": loan.thresholds.liquidation},
         target_ltv=loan.target_ltv, status=standing.status if standing else "normal",
-        ltv=standing.ltv if standing else None,
+        ltv=_ratio(standing.ltv) if standing else None,
         collateral_value=standing.collateral_value if standing else None,
         drawing_power=standing.drawing_power if standing else None,
         cure_deadline_s=standing.cure_deadline_s if standing else None,
@@ -198,5 +206,5 @@ def loan_history(loan_id: str, caller: Caller, ctx=Depends(context),
     """LTV, value and quantities over time: a point per change, and at least one a minute."""
     if not access.sees_loan(caller, ctx.registry.snapshot(), loan_id):
         raise HTTPException(404, f"no loan {loan_id!r}")
-    return [HistoryPointOut(**{k: getattr(p, k) for k in HistoryPointOut.model_fields})
+    return [HistoryPointOut(**{k: getattr(p, k) for k in HistoryPointOut.model_fields} | {"ltv": _ratio(p.ltv)})
             for p in ctx.standings.history(loan_id, from_s, to_s, limit)]

@@ -116,7 +116,7 @@ def run_demo(state_dir: Path, http_port: int, duration_s: float | None, open_bro
         base = f"http://127.0.0.1:{demo.http_port}"
         echo(_banner(base, demo.broker, layout))
         if open_browser:
-            webbrowser.open(f"{base}/docs")
+            webbrowser.open(f"{base}/")
         died = demo.wait(duration_s)
         if died:
             echo(f"demo: {died} stopped unexpectedly; see {state_dir / 'logs' / (died + '.log')}")

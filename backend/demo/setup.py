@@ -52,7 +52,7 @@ def write_config_set(root: Path, ports: DemoPorts, seed: dict) -> DemoLayout:
     command_public_pem = _backend_command_key(root / "data")
     api_keys = _api_keys(root / "api-keys.json", [lender["id"] for lender in seed["lenders"]])
     backend_config = root / "backend.yaml"
-    _write_yaml(backend_config, _backend_config(root, ports, public_keys, api_keys))
+    _write_yaml(backend_config, _backend_config(root, ports, public_keys, api_keys, seed))
     edge_configs, sim_configs, control_ports = {}, {}, {}
     for warehouse in seed["warehouses"]:
         gw = warehouse["gateway"]
@@ -98,7 +98,8 @@ def _api_keys(path: Path, lenders: list[str]) -> dict:
     return keys
 
 
-def _backend_config(root: Path, ports: DemoPorts, public_keys: dict[str, str], api_keys: dict) -> dict:
+def _backend_config(root: Path, ports: DemoPorts, public_keys: dict[str, str], api_keys: dict,
+                    seed: dict) -> dict:
     key_entries = [{"name": "demo-admin", "role": "admin", "key_hash": hash_api_key(api_keys["admin"])},
                    {"name": "demo-supervisor", "role": "supervisor",
                     "key_hash": hash_api_key(api_keys["supervisor"])}]
@@ -111,7 +112,19 @@ def _backend_config(root: Path, ports: DemoPorts, public_keys: dict[str, str], a
         "gateways": [{"id": gw, "public_key_pem": pem} for gw, pem in public_keys.items()],
         "api_keys": key_entries,
         "demo_mode": True,
+        "book": str(resources.files("seeds").joinpath("demo.yaml")),
+        # Scales report on change or every minute; a demo shows a confirmed alert in 2 minutes.
+        "monitor": {"reporting_period_s": 60, "confirmation_s": 120, "clear_s": 60},
+        "prices": {"sources": [_price_feed(p) for p in seed["prices"]]},
+        "webhook_allow_private": True,  # so a bank's receiver can be tried on this machine
     }
+
+
+def _price_feed(price: dict) -> dict:
+    """A simulated market for the commodity: a random walk with the odd jump."""
+    return {"kind": "simulated", "name": f"sim-{price['commodity']}"[:32], "commodity": price["commodity"],
+            "currency": price["currency"], "per": price["per"], "interval_s": 5,
+            "volatility_per_sqrt_day": 0.05, "jump_probability": 0.002, "jump_fraction": 0.08}
 
 
 def _sim_devices_config(gateway: str, warehouse: str, seed: dict) -> dict:

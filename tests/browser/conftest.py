@@ -31,12 +31,10 @@ DESKTOP = {"width": 1280, "height": 800}
 def demo(tmp_path_factory):
     state = tmp_path_factory.mktemp("demo")
     port = free_port()
-    # The demo book (loans against the simulated lots); harmless once the demo loads it itself.
-    env = {**os.environ, "PW_BOOK": str(ROOT / "seeds" / "demo.yaml")}
     with open(state / "demo.log", "w") as log:
         process = subprocess.Popen([sys.executable, "-m", "backend.cli", "demo", "--no-browser",
                                     "--state-dir", str(state / "run"), "--port", str(port),
-                                    "--duration", "600"], stdout=log, stderr=subprocess.STDOUT, env=env)
+                                    "--duration", "600"], stdout=log, stderr=subprocess.STDOUT)
     try:
         base = f"http://127.0.0.1:{port}"
         wait_until(lambda: process.poll() is None and httpx.get(f"{base}/api/v1/health", timeout=2).is_success,
