@@ -4,12 +4,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
 from backend.services.prices_config import PriceSettings
 from backend.services.webhooks_config import WebhookSettings
 from edge.config import BrokerSettings, RoleSettings
-from edge.keys import KeyFileError, load_public_key
+from edge.keys import PublicKeyPem
 
 ROLES = ("ingest", "api", "monitor")
 
@@ -19,17 +19,7 @@ class GatewayEntry(BaseModel):
 
     model_config = {"extra": "forbid"}
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-    public_key_pem: str | None = None
-
-    @field_validator("public_key_pem")
-    @classmethod
-    def _parses(cls, pem: str | None) -> str | None:
-        if pem is not None:
-            try:
-                load_public_key(pem)
-            except KeyFileError as exc:
-                raise ValueError(str(exc)) from exc
-        return pem
+    public_key_pem: PublicKeyPem | None = None
 
 
 class ApiKeyEntry(BaseModel):

@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from edge.clock import ClockSource
 from edge.drivers import DriverConfigError, parse_driver_config
 from edge.filtering import FilterPolicy
+from edge.keys import PublicKeyPem
 
 S = TypeVar("S", bound=BaseSettings)
 
@@ -139,20 +140,9 @@ class CommandSettings(BaseModel):
     """Remote commands: accepted only when signed by the backend's command key."""
 
     model_config = {"extra": "forbid"}
-    backend_public_key_pem: str | None = None  # None: every command is refused
+    backend_public_key_pem: PublicKeyPem | None = None  # None: every command is refused
     max_ttl_s: float = Field(600.0, gt=0)  # a command valid longer than this is refused
     clock_skew_s: float = Field(60.0, ge=0)  # tolerated issued_at in our future
-
-    @field_validator("backend_public_key_pem")
-    @classmethod
-    def _parses(cls, pem: str | None) -> str | None:
-        if pem is not None:
-            from edge.keys import KeyFileError, load_public_key
-            try:
-                load_public_key(pem)
-            except KeyFileError as exc:
-                raise ValueError(str(exc)) from exc
-        return pem
 
 
 class EdgeSettings(RoleSettings):

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Annotated
 
 from cryptography.hazmat.primitives import serialization
+from pydantic import AfterValidator
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from edge.protocol import key_fingerprint
@@ -63,3 +65,15 @@ def load_public_key(pem: bytes | str) -> Ed25519PublicKey:
 
 def fingerprint_of_pem(pem: bytes | str) -> str:
     return key_fingerprint(load_public_key(pem))
+
+
+def _checked_pem(pem: str) -> str:
+    try:
+        load_public_key(pem)
+    except KeyFileError as exc:
+        raise ValueError(str(exc)) from exc
+    return pem
+
+
+# A settings field holding an Ed25519 public key in PEM: refused at start-up if it does not parse.
+PublicKeyPem = Annotated[str, AfterValidator(_checked_pem)]
