@@ -198,7 +198,7 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
     events = EventBus()
     monitor = loop = None
     if "monitor" in settings.roles:
-        monitor = MonitorService(registry, readings, alerts, standings, prices,
+        monitor = MonitorService(registry, readings, ledger, alerts, standings, prices,
                                  _monitor_config(settings), clock, metrics,
                                  on_events=monitor_listener(events, registry))
         loop = MonitorLoop(monitor, settings.monitor.interval_s)

@@ -135,6 +135,11 @@ class IngestLedger(Protocol):
 
     def quarantined(self, limit: int) -> list[QuarantinedMessage]: ...
 
+    def forged_since(self, after_id: int) -> list[tuple[int, str, int]]:
+        """(quarantine id, gateway, received_at_ms) of data messages whose signature failed."""
+
+    def last_quarantine_id(self) -> int: ...
+
     def close(self) -> None: ...
 
 

@@ -9,6 +9,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from backend.adapters.sqlite_db import connect, transaction
 from backend.ports import AcceptedMessage, GatewayStatus, MessageKey, QuarantinedMessage, Recorded
+from edge import protocol
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -136,6 +137,25 @@ class SqliteIngestLedger:
                 acked_seq=contiguous, last_seen_ms=max(filter(None, (seen_ms, changed_ms)), default=None),
                 missing_seqs=missing.get(gateway, 0), info=json.loads(info_json)))
         return statuses
+
+    def forged_since(self, after_id: int) -> list[tuple[int, str, int]]:
+        """(quarantine id, gateway in the topic, received_at_ms) of data whose signature failed."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, topic, received_at_ms FROM quarantine WHERE id > ? AND reason = 'bad_signature' "
+                "ORDER BY id", (after_id,)).fetchall()
+        forged = []
+        for row_id, topic, received_at_ms in rows:
+            try:
+                gateway, _ = protocol.parse_topic(topic)
+            except protocol.DecodeError:
+                continue
+            forged.append((row_id, gateway, received_at_ms))
+        return forged
+
+    def last_quarantine_id(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT coalesce(max(id), 0) FROM quarantine").fetchone()[0]
 
     def quarantined(self, limit: int) -> list[QuarantinedMessage]:
         with self._lock:

@@ -23,7 +23,7 @@ from backend.domain.config import MonitorConfig
 from backend.domain.observations import GatewayMessage, LotSample, RfidRound
 from backend.domain.registry import Registry
 from backend.metrics import Metrics
-from backend.ports import ReadingQuery, ReadingStore, StoredReading
+from backend.ports import IngestLedger, ReadingQuery, ReadingStore, StoredReading
 from backend.services.registry import RegistryService
 
 log = logging.getLogger("pledgewatch.monitor")
@@ -64,18 +64,19 @@ def gateway_messages(samples: dict[str, list[LotSample]], received_at_s: float) 
 
 
 class MonitorService:
-    def __init__(self, registry: RegistryService, readings: ReadingStore, alerts: SqlAlerts,
-                 standings: SqlStandings, prices: SqlPriceMarks, config: MonitorConfig,
+    def __init__(self, registry: RegistryService, readings: ReadingStore, ledger: IngestLedger,
+                 alerts: SqlAlerts, standings: SqlStandings, prices: SqlPriceMarks, config: MonitorConfig,
                  clock: Callable[[], float], metrics: Metrics,
                  on_events: Callable[[Sequence[object]], None] = lambda events: None,
                  fx_rates: Callable[[], Mapping[tuple[str, str], Decimal]] = dict) -> None:
-        self.registry, self.readings, self.alerts = registry, readings, alerts
+        self.registry, self.readings, self.ledger, self.alerts = registry, readings, ledger, alerts
         self.fx_rates = fx_rates
         self.standings, self.prices, self.config = standings, prices, config
         self.clock, self.metrics, self.on_events = clock, metrics, on_events
         self._lock = threading.Lock()
         self._reading_cursor: int | None = None  # None: start with the warm-up window
         self._price_cursor = 0
+        self._forged_cursor = ledger.last_quarantine_id()
         self._people_checked_s = clock()
         self._last_history: dict[str, HistoryPoint] = {}
         self.state = self._restored_state()
@@ -98,7 +99,8 @@ class MonitorService:
             if marks:
                 self._price_cursor = marks[-1][0]
             state = self._apply_people_resolutions(self.state, now_s)
-            result = core.step(state, registry, gateway_messages(lot_samples(rows, registry), now_s),
+            messages = gateway_messages(lot_samples(rows, registry), now_s) + self._forged_messages()
+            result = core.step(state, registry, messages,
                                core.Market(tuple(tick for _, tick in marks), self.fx_rates()), now_s, self.config,
                                self.registry.take_notices())
             self.state = result.state
@@ -107,6 +109,14 @@ class MonitorService:
         if result.events:
             self.on_events(result.events)
         return result.events
+
+    def _forged_messages(self) -> list[GatewayMessage]:
+        """Messages ingest refused for a bad signature: the core reports them as tampering."""
+        forged = self.ledger.forged_since(self._forged_cursor)
+        if forged:
+            self._forged_cursor = forged[-1][0]
+        return [GatewayMessage(gateway, received_ms / 1000, received_ms / 1000, False)
+                for _, gateway, received_ms in forged]
 
     def _new_readings(self, now_s: float) -> list[StoredReading]:
         if self._reading_cursor is None:  # first tick: what the last few minutes said

@@ -237,3 +237,16 @@ def test_a_loan_has_a_history_of_its_ltv(book):
     assert float(points[0]["observed_quantity"]) == 500 and float(points[-1]["observed_quantity"]) == 400
     assert float(points[-1]["ltv"]) > float(points[0]["ltv"])
     assert client.get("/api/v1/loans/loan-acme-1/history", headers=as_("bank-south")).status_code == 404
+
+
+def test_forged_messages_refused_by_ingest_are_reported_as_tampering(book):
+    from backend.ports import QuarantinedMessage
+    context, client, clock = book
+    seq = run_for(context, clock, 3)
+    for minute in range(3):
+        at_ms = int(clock() * 1000)
+        context.ledger.record([], [QuarantinedMessage(protocol.topic("gw-shanghai", "data"), b"{}", "bad_signature",
+                                                      "signature does not match", at_ms, 1)])
+        seq = run_for(context, clock, 1, start_seq=seq)
+    alerts = client.get("/api/v1/alerts", headers=as_("admin")).json()
+    assert [(a["type"], a["gateway"]) for a in alerts] == [("tamper_detected", "gw-shanghai")]
