@@ -57,9 +57,12 @@ class Uplink:
     def _client(self) -> aiomqtt.Client:
         broker = self.settings.broker
         death = protocol.encode_state(self.settings.gateway_id, False, self.epoch)
+        tls = broker.tls and aiomqtt.TLSParameters(
+            ca_certs=str(broker.tls.ca_file), certfile=broker.tls.cert_file and str(broker.tls.cert_file),
+            keyfile=broker.tls.key_file and str(broker.tls.key_file))
         return aiomqtt.Client(
             broker.host, broker.port, username=broker.username, password=broker.password,
-            identifier=self.settings.gateway_id, keepalive=broker.keepalive_s,
+            tls_params=tls or None, identifier=self.settings.gateway_id, keepalive=broker.keepalive_s,
             protocol=aiomqtt.ProtocolVersion(broker.protocol),
             will=aiomqtt.Will(self._topics["state"], death, qos=1, retain=True))
 

@@ -11,6 +11,8 @@ import threading
 
 import paho.mqtt.client as mqtt
 
+from backend.adapters.mqtt_client import paho_client
+
 from edge import protocol
 from edge.config import BrokerSettings
 
@@ -58,13 +60,7 @@ class MqttCommands:
         return answer[0] if answer else None
 
     def _client(self) -> mqtt.Client:
-        v5 = self.broker.protocol == 5
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
-                             client_id=f"pw-commands-{secrets.token_hex(4)}",
-                             protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311)
-        if self.broker.username:
-            client.username_pw_set(self.broker.username, self.broker.password)
-        return client
+        return paho_client(self.broker, f"pw-commands-{secrets.token_hex(4)}")
 
 
 def _result_id(payload: bytes) -> str | None:

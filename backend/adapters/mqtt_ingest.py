@@ -17,9 +17,10 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from backend.adapters.mqtt_client import paho_client
 from backend.services.ingest import InboundMessage, IngestService
-from edge import protocol
 from backend.settings import IngestSettings
+from edge import protocol
 from edge.config import BrokerSettings
 
 log = logging.getLogger("pledgewatch.ingest")
@@ -39,11 +40,8 @@ class MqttIngest:
 
     def _make_client(self) -> mqtt.Client:
         v5 = self.broker.protocol == 5
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.settings.client_id,
-                             protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
-                             clean_session=None if v5 else False, manual_ack=True)
-        if self.broker.username:
-            client.username_pw_set(self.broker.username, self.broker.password)
+        client = paho_client(self.broker, self.settings.client_id, manual_ack=True,
+                             clean_session=None if v5 else False)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect

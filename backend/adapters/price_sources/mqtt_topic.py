@@ -12,8 +12,7 @@ import json
 import logging
 import time
 
-import paho.mqtt.client as mqtt
-
+from backend.adapters.mqtt_client import paho_client
 from backend.adapters.price_sources import Emit, FxQuote, PriceQuote, Quote, parse_pair, to_decimal
 from edge.config import BrokerSettings
 
@@ -48,10 +47,7 @@ class MqttPriceSource:
     def __init__(self, name: str, broker: BrokerSettings, *, client_id: str = "pw-prices",
                  root: str = TOPIC_ROOT, clock=None) -> None:
         self.name, self.broker, self.root, self.clock = name, broker, root, clock or time.time
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                                  protocol=mqtt.MQTTv5 if broker.protocol == 5 else mqtt.MQTTv311)
-        if broker.username:
-            self.client.username_pw_set(broker.username, broker.password)
+        self.client = paho_client(broker, client_id)
         self._emit: Emit | None = None
 
     def start(self, emit: Emit) -> None:

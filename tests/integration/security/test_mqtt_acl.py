@@ -189,3 +189,43 @@ def test_the_command_writes_the_files_from_the_backend_config(tmp_path):
     assert (tmp_path / "out" / "tls" / "client-gw-b.crt").exists()
     for secret in json.loads(credentials).values():
         assert secret not in first.stdout + first.stderr
+
+
+def test_a_gateway_agent_over_tls_reaches_the_backend_and_only_as_itself(secured_broker, tmp_path):
+    """The real edge agent with its client certificate, the real ingest with its password."""
+    import asyncio
+
+    from edge.agent import EdgeAgent
+    from edge.config import EdgeSettings
+    from edge.keys import new_key_pair
+
+    port, tls_port, auth, tls = secured_broker
+    private_path, public_path = new_key_pair(tmp_path / "keys", "gw-a")
+    context = build_context(BackendSettings(
+        data_dir=tmp_path / "data", roles=["ingest"], ingest={"client_id": "pw-ingest-tls"},
+        broker={"port": port, "username": "pw-backend", "password": auth.credentials["pw-backend"]},
+        gateways=[{"id": "gw-a", "public_key_pem": public_path.read_text()}]))
+    context.start()
+    cert, key = tls.client_certs["gw-a"]
+    agent = EdgeAgent(EdgeSettings(
+        gateway_id="gw-a", state_dir=tmp_path / "edge", key_file=private_path, clock_source="synced",
+        broker={"port": tls_port, "tls": {"ca_file": str(tls.ca_cert), "cert_file": str(cert), "key_file": str(key)}},
+        batch={"max_readings": 10, "max_delay_s": 0.2},
+        drivers=[{"driver": "sim_lot", "every_s": 0.1,
+                  "config": {"lot": "lot-a", "items": 3, "item_weight_kg": 100, "epc_prefix": "AA"}}]))
+
+    async def run_until_acked() -> None:
+        task = asyncio.create_task(agent.run())
+        deadline = time.monotonic() + 20
+        while (context.readings.count() < 10 or agent.outbox.depth()) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    try:
+        assert context.ingest.connected.wait(10)
+        asyncio.run(run_until_acked())
+        assert context.readings.count() >= 10  # signed, over TLS, acknowledged back through the ACL
+        assert {r.gateway for r in context.readings.query(ReadingQuery())} == {"gw-a"}
+    finally:
+        context.close()
