@@ -39,7 +39,8 @@ class AgentThread:
     def __init__(self, agent: EdgeAgent) -> None:
         self.agent = agent
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self._main(),))
+        self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self._main(),),
+                                        daemon=True)  # a slow stop under load must not outlive the run
         self._task = None
 
     async def _main(self):
