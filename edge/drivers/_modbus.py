@@ -10,6 +10,7 @@ import enum
 import struct
 from collections.abc import Awaitable, Callable
 
+from pydantic import BaseModel, ConfigDict, Field
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 from pymodbus.pdu import ModbusPDU
@@ -115,6 +116,18 @@ def read_range(registers: dict[str, tuple[int, int]]) -> tuple[int, int]:
         raise ValueError(f"registers {first}..{last} span {count} addresses; "
                          f"one Modbus read carries at most {MAX_REGISTERS_PER_READ}")
     return first, count
+
+
+class ModbusDeviceConfig(BaseModel):
+    """Where a Modbus TCP device answers, and which sensor id its readings carry."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sensor: str = Field(min_length=1)
+    host: str = Field(min_length=1)
+    port: int = Field(502, ge=1, le=65535)
+    unit_id: int = Field(1, ge=0, le=255)  # Modbus unit (slave) id
+    timeout_s: float = Field(1.0, gt=0, le=60)  # per request, connect included
 
 
 class ModbusTcpLink:

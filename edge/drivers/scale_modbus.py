@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from edge.drivers import Clock, DriverError, Sample, register
 from edge.drivers._modbus import (
+    ModbusDeviceConfig,
     ModbusTcpLink,
     ScaleCoil,
     ScaleInput,
@@ -58,14 +59,7 @@ class ScaleCoils(BaseModel):
         return self
 
 
-class ScaleModbusConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    sensor: str = Field(min_length=1)
-    host: str = Field(min_length=1)
-    port: int = Field(502, ge=1, le=65535)
-    unit_id: int = Field(1, ge=0, le=255)  # Modbus unit (slave) id
-    timeout_s: float = Field(1.0, gt=0, le=60)  # per request, connect included
+class ScaleModbusConfig(ModbusDeviceConfig):
     input_registers: ScaleInputRegisters = ScaleInputRegisters()
     coils: ScaleCoils = ScaleCoils()
 

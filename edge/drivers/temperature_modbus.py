@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from edge.drivers import Clock, Sample, register
 from edge.drivers._modbus import (
+    ModbusDeviceConfig,
     ModbusTcpLink,
     ProbeInput,
     ProbeStatus,
@@ -39,14 +40,7 @@ class ProbeInputRegisters(BaseModel):
         return self
 
 
-class TemperatureModbusConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    sensor: str = Field(min_length=1)
-    host: str = Field(min_length=1)
-    port: int = Field(502, ge=1, le=65535)
-    unit_id: int = Field(1, ge=0, le=255)  # Modbus unit (slave) id
-    timeout_s: float = Field(1.0, gt=0, le=60)  # per request, connect included
+class TemperatureModbusConfig(ModbusDeviceConfig):
     temperature_divisor: Literal[1, 10, 100] = 100  # register = °C x divisor
     input_registers: ProbeInputRegisters = ProbeInputRegisters()
 
