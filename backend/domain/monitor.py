@@ -15,9 +15,10 @@ from backend.domain.alerts import AlertBook, Condition
 from backend.domain.config import MonitorConfig
 from backend.domain.observations import GatewayMessage, LotSample, PriceTick
 from backend.domain.registry import Loan, Registry
-from backend.domain.stock import LotView, ValuedQuantity, assess_lot, next_valued
+from backend.domain.stock import LotView, ValuedQuantity, _median, assess_lot, next_valued
 
 _CENT = Decimal("0.01")
+_NONE: frozenset[str] = frozenset()
 DEFAULT_CONFIG = MonitorConfig()
 
 
@@ -132,16 +133,20 @@ def _trusted_samples(messages: Sequence[GatewayMessage]) -> list[LotSample]:
 
 def _track_lots(state: MonitorState, registry: Registry, messages: Sequence[GatewayMessage],
                 now_s: float, config: MonitorConfig) -> dict[str, LotTrack]:
-    tracks = {lot_id: state.lots.get(lot_id) or LotTrack() for lot_id in registry.lots}
+    previous, empty = state.lots, LotTrack()
+    tracks = {lot_id: previous.get(lot_id) or empty for lot_id in registry.lots}
+    lots, commodities = registry.lots, registry.commodities
+    track_rfid, track_scale, track_probe = sensors.track_rfid, sensors.track_scale, sensors.track_probe
     for sample in _trusted_samples(messages):
         track = tracks.get(sample.lot_id)
         if track is None:
             continue                           # a lot the registry does not know
-        commodity = registry.commodities[registry.lots[sample.lot_id].commodity_id]
+        rfid, scale, probe = track
         tracks[sample.lot_id] = LotTrack(
-            sensors.track_rfid(track.rfid, sample, now_s, config),
-            sensors.track_scale(track.scale, sample, now_s, config),
-            sensors.track_probe(track.probe, sample, commodity, now_s, config))
+            track_rfid(rfid, sample, now_s, config),
+            track_scale(scale, sample, now_s, config),
+            track_probe(probe, sample, commodities[lots[sample.lot_id].commodity_id], now_s,
+                        config))
     return tracks
 
 
@@ -152,22 +157,55 @@ def _assess_lots(state: MonitorState, registry: Registry,
     views, conditions = {}, []
     healthy_gateways = {gateway_id: gateways.is_healthy(track, now_s, config)
                         for gateway_id, track in gateway_tracks.items()}
+    stale_s, stuck_after = config.stale_after_s, config.stuck_after_readings
+    tolerance_fraction, resolution_kg = config.weight_tolerance_fraction, config.scale_resolution_kg
+    pledged_epcs, held_views = registry.pledged_epcs, state.lot_views
     for lot_id, lot in registry.lots.items():
         track, gateway_id = lot_tracks[lot_id], registry.gateway_of_lot(lot_id)
         gateway, healthy = gateway_tracks[gateway_id], healthy_gateways[gateway_id]
-        view = assess_lot(lot, registry, track.rfid, track.scale, state.lot_views.get(lot_id),
-                          now_s, config)
+        rfid, scale, probe = track
+        conditions += sensors.sensor_conditions(lot, rfid, scale, probe, gateway_id, gateway,
+                                                now_s, config)
+        # The usual lot: every item pledged, RFID and scale usable, every tag and nothing
+        # else in the read window, the weight within tolerance. Its view is what assess_lot
+        # builds for that case, and it shows no stock or tag condition.
+        pledged, fresh_s, heard_s = pledged_epcs[lot_id], rfid.fresh_s, scale.heard_s
+        if (pledged is lot.epcs and fresh_s is not None and now_s - fresh_s <= stale_s
+                and heard_s is not None and now_s - heard_s <= stale_s
+                and scale.repeats + 1 < stuck_after and _window_is(rfid, pledged)):
+            total_kg = lot.total_weight_kg
+            tolerance_kg = total_kg * tolerance_fraction + resolution_kg
+            max_kg = lot.total_weight_kg * (1 + tolerance_fraction) + resolution_kg
+            weights = scale.weights_kg
+            weight_net_kg = (weights[0] if len(weights) == 1 else _median(weights)) - lot.tare_kg
+            if total_kg - tolerance_kg <= weight_net_kg <= max_kg and total_kg > 0:
+                quantity = registry.pledged_quantity[lot_id]
+                views[lot_id] = LotView(lot_id, len(pledged), quantity, len(pledged), quantity,
+                                        True, True, _NONE, _NONE, weight_net_kg, total_kg,
+                                        tolerance_kg, max_kg)
+                if registry.commodities[lot.commodity_id].perishable:
+                    conditions += _temperature(lot, registry, probe, now_s, config)
+                continue
+        view = assess_lot(lot, registry, rfid, scale, held_views.get(lot_id), now_s, config)
         views[lot_id] = view
-        conditions += sensors.sensor_conditions(lot, track.rfid, track.scale, track.probe,
-                                                gateway_id, gateway, now_s, config)
         if lot_id in registry.loan_of_lot:
             conditions += reconcile.stock_conditions(lot, view, registry, healthy)
         if view.foreign_epcs:
             conditions += reconcile.tag_conflicts(lot, view, registry)
-        probe_ok = lot.probe_id is not None and sensors.probe_usable(track.probe, now_s, config)
-        conditions += reconcile.temperature_condition(lot, registry, track.probe.temperature_c,
-                                                      probe_ok)
+        conditions += _temperature(lot, registry, probe, now_s, config)
     return views, conditions
+
+
+def _temperature(lot, registry: Registry, probe: sensors.ProbeTrack, now_s: float,
+                 config: MonitorConfig) -> list[Condition]:
+    probe_ok = lot.probe_id is not None and sensors.probe_usable(probe, now_s, config)
+    return reconcile.temperature_condition(lot, registry, probe.temperature_c, probe_ok)
+
+
+def _window_is(rfid: sensors.RfidTrack, epcs: frozenset[str]) -> bool:
+    """Whether the RFID read window read exactly these EPCs (as stock._rfid_sets merges it)."""
+    newest, *older = [r.epcs for r in rfid.rounds]
+    return newest.union(*older) == epcs
 
 
 def _mark_prices(state: MonitorState, registry: Registry, ticks: Sequence[PriceTick],
@@ -194,7 +232,8 @@ def _mark_prices(state: MonitorState, registry: Registry, ticks: Sequence[PriceT
 def _valuation_inputs(loan: Loan, registry: Registry, valued: Mapping[str, ValuedQuantity],
                       lot_tracks: Mapping[str, LotTrack],
                       prices: Mapping[str, valuation.PriceMark],
-                      market: Market, now_s: float) -> tuple[tuple | None, bool]:
+                      market: Market, now_s: float,
+                      unit_prices: dict | None = None) -> tuple[tuple | None, bool]:
     """(quantity, unit price, commodity, exposure) per lot of the loan (None until every
     commodity has a price), and staleness."""
     inputs, stale = [], False
@@ -205,7 +244,14 @@ def _valuation_inputs(loan: Loan, registry: Registry, valued: Mapping[str, Value
         if mark is None or mark.accepted is None:
             return None, stale
         stale = stale or valuation.price_is_stale(mark, commodity, now_s)
-        price = valuation.unit_price(mark.accepted, commodity, loan.currency, market.fx_rates)
+        # The same tick, commodity, currency and rates give the same price: once per step.
+        key = (commodity.id, loan.currency)
+        price = None if unit_prices is None else unit_prices.get(key)
+        if price is None:
+            price = valuation.unit_price(mark.accepted, commodity, loan.currency,
+                                         market.fx_rates)
+            if unit_prices is not None:
+                unit_prices[key] = price
         inputs.append((valued[lot_id].quantity, price, commodity,
                        lot_tracks[lot_id].probe.exposure_degree_min))
     return tuple(inputs), stale
@@ -244,9 +290,10 @@ def _value_loans(state: MonitorState, registry: Registry, valued: Mapping[str, V
                  lot_tracks: Mapping[str, LotTrack], prices: Mapping[str, valuation.PriceMark],
                  market: Market, now_s: float, config: MonitorConfig):
     standings, views, all_inputs, conditions, changes = {}, {}, {}, [], []
+    unit_prices: dict[tuple[str, str], Decimal] = {}
     for loan_id, loan in registry.loans.items():
         inputs, stale = _valuation_inputs(loan, registry, valued, lot_tracks, prices, market,
-                                          now_s)
+                                          now_s, unit_prices)
         previous_view = state.loan_views.get(loan_id)
         # The same loan (same object: same amounts, to the digit) on equal inputs has the
         # same value and LTV: the cent-rounded value does not depend on how they are written.

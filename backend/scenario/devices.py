@@ -70,7 +70,9 @@ class SampledReader(RfidModel):
         if missed == 0:
             return self._all_read
         if missed == 1:
-            [tag] = self.rng.sample(tags, 1)
+            # What rng.sample(tags, 1) draws, the same one call into the stream, without
+            # its general-purpose setup (CPython's sample picks population[_randbelow(n)]).
+            tag = tags[self.rng._randbelow(len(tags))]
             if tag not in self._all_but:
                 self._all_but[tag] = self._all_read - {tag}
             return self._all_but[tag]
