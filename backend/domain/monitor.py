@@ -158,14 +158,23 @@ def _assess_lots(state: MonitorState, registry: Registry,
     healthy_gateways = {gateway_id: gateways.is_healthy(track, now_s, config)
                         for gateway_id, track in gateway_tracks.items()}
     stale_s, stuck_after = config.stale_after_s, config.stuck_after_readings
+    silent_s = config.silent_after_s
     tolerance_fraction, resolution_kg = config.weight_tolerance_fraction, config.scale_resolution_kg
     pledged_epcs, held_views = registry.pledged_epcs, state.lot_views
     for lot_id, lot in registry.lots.items():
         track, gateway_id = lot_tracks[lot_id], registry.gateway_of_lot(lot_id)
         gateway, healthy = gateway_tracks[gateway_id], healthy_gateways[gateway_id]
         rfid, scale, probe = track
-        conditions += sensors.sensor_conditions(lot, rfid, scale, probe, gateway_id, gateway,
-                                                now_s, config)
+        # sensor_conditions' own first test, made here: lively sensors raise nothing.
+        if not (rfid.heard_s is not None and now_s - rfid.heard_s < silent_s
+                and rfid.repeats + 1 < stuck_after
+                and scale.heard_s is not None and now_s - scale.heard_s < silent_s
+                and scale.repeats + 1 < stuck_after
+                and (lot.probe_id is None or (
+                    probe.heard_s is not None and now_s - probe.heard_s < silent_s
+                    and probe.repeats + 1 < stuck_after))):
+            conditions += sensors.sensor_conditions(lot, rfid, scale, probe, gateway_id,
+                                                    gateway, now_s, config)
         # The usual lot: every item pledged, RFID and scale usable, every tag and nothing
         # else in the read window, the weight within tolerance. Its view is what assess_lot
         # builds for that case, and it shows no stock or tag condition.
