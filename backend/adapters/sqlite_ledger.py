@@ -75,11 +75,7 @@ class SqliteIngestLedger:
                 "VALUES (?,?,?,?,?,?)",
                 [(q.received_at_ms, q.topic, q.reason, q.detail, q.reading_count, q.payload)
                  for q in quarantined])
-            last_seen: dict[tuple[str, int], int] = {}
-            for m in new:
-                epoch_key = (m.envelope.gateway, m.envelope.epoch)
-                last_seen[epoch_key] = max(last_seen.get(epoch_key, 0), m.received_at_ms)
-            acks = {epoch_key: self._advance(epoch_key, seen_ms) for epoch_key, seen_ms in last_seen.items()}
+            acks = self._advance(new)
         return Recorded(frozenset(m.key for m in new), acks)
 
     def contiguous_seqs(self, epoch_keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], int]:
@@ -87,22 +83,50 @@ class SqliteIngestLedger:
             return {key: row[0] for key in epoch_keys for row in self._db.execute(
                 "SELECT contiguous_seq FROM epochs WHERE gateway=? AND epoch=?", key)}
 
-    def _advance(self, epoch_key: tuple[str, int], seen_ms: int) -> int:
-        """Recompute one epoch's progress after new messages; returns its contiguous seq."""
+    def _advance(self, new: Sequence[AcceptedMessage]) -> dict[tuple[str, int], int]:
+        """Move each touched epoch's progress past the newly recorded messages (in the
+        transaction that recorded them); returns their contiguous seqs."""
+        touched: dict[tuple[str, int], tuple[int, list[int]]] = {}  # -> (last seen, new seqs)
+        for m in new:
+            gateway, epoch, seq = m.key
+            seen_ms, seqs = touched.setdefault((gateway, epoch), (0, []))
+            seqs.append(seq)
+            if m.received_at_ms > seen_ms:
+                touched[(gateway, epoch)] = (m.received_at_ms, seqs)
+        progress = self._progress(list(touched))
+        rows = []
+        for epoch_key, (seen_ms, seqs) in touched.items():
+            contiguous, max_seq, received = progress.get(epoch_key, (0, 0, 0))
+            if max_seq > contiguous:  # a gap was pending: count from the table
+                rows.append(self._recount(epoch_key, contiguous, seen_ms))
+                continue
+            # No seq above `contiguous` was stored before: only the new ones can extend it.
+            fresh = set(seqs)
+            while contiguous + 1 in fresh:
+                contiguous += 1
+            rows.append((*epoch_key, contiguous, max(contiguous, max(fresh)), received + len(fresh), seen_ms))
+        self._db.executemany("INSERT OR REPLACE INTO epochs VALUES (?,?,?,?,?,?)", rows)
+        return {(row[0], row[1]): row[2] for row in rows}
+
+    def _progress(self, epoch_keys: list[tuple[str, int]]) -> dict[tuple[str, int], tuple[int, int, int]]:
+        progress = {}
+        for start in range(0, len(epoch_keys), 400):  # SQLite caps bound parameters
+            chunk = epoch_keys[start:start + 400]
+            for gateway, epoch, contiguous, max_seq, received in self._db.execute(
+                    "SELECT gateway, epoch, contiguous_seq, max_seq, received FROM epochs WHERE (gateway, epoch) "
+                    f"IN (VALUES {','.join(['(?,?)'] * len(chunk))})", [part for key in chunk for part in key]):
+                progress[(gateway, epoch)] = (contiguous, max_seq, received)
+        return progress
+
+    def _recount(self, epoch_key: tuple[str, int], contiguous: int, seen_ms: int) -> tuple:
         gateway, epoch = epoch_key
-        row = self._db.execute("SELECT contiguous_seq FROM epochs WHERE gateway=? AND epoch=?",
-                               epoch_key).fetchone()
-        contiguous = row[0] if row else 0
         while self._db.execute("SELECT 1 FROM messages WHERE gateway=? AND epoch=? AND seq=?",
                                (gateway, epoch, contiguous + 1)).fetchone():
             contiguous += 1
         max_seq, received = self._db.execute(
             "SELECT max(seq), count(*) FROM messages WHERE gateway=? AND epoch=? AND seq > ?",
             (gateway, epoch, contiguous)).fetchone()
-        self._db.execute("INSERT OR REPLACE INTO epochs VALUES (?,?,?,?,?,?)",
-                         (gateway, epoch, contiguous, max_seq or contiguous,
-                          contiguous + (received or 0), seen_ms))
-        return contiguous
+        return (gateway, epoch, contiguous, max_seq or contiguous, contiguous + (received or 0), seen_ms)
 
     def set_gateway_state(self, gateway: str, online: bool, epoch: int,
                           info: Mapping[str, Any], now_ms: int) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from itertools import groupby
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -20,6 +21,7 @@ import orjson
 
 from backend.adapters.sqlite_db import connect, transaction
 from backend.ports import AcceptedMessage, LatestValue, ReadingQuery, StoredReading, TagPresence
+from backend.services.wire_fast import Rows
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS readings (
@@ -53,6 +55,25 @@ _HOUR_MS = 3_600_000
 _EXPIRE_CHUNK_ROWS = 20_000
 
 
+_INSERT = ("INSERT INTO readings (gateway, epoch, seq, idx, sensor, kind, time_ms, quality, value, "
+           "values_json, historical) VALUES (?,?,?,?,?,?,?,?,?,?,?)")
+_INSERT_LIVE = _INSERT.replace(",?)", ",0)")
+
+
+def message_rows(m: AcceptedMessage) -> tuple[list, list, int]:
+    """(rows, good RFID readings as (sensor, time_ms, values), oldest device time) of a message.
+    A row: (gateway, epoch, seq, idx, sensor, kind, time_ms, quality, main value, values_json).
+    The fast decoder worked them out while validating; else they are built here."""
+    readings = m.envelope.readings
+    if type(readings) is Rows:
+        return readings.rows, readings.rfid, readings.min_ms
+    gateway, epoch, seq = m.key
+    rows = [(gateway, epoch, seq, idx, r.sensor, r.kind, r.time_ms, r.quality, main_value(r.kind, r.values),
+             orjson.dumps(r.values).decode()) for idx, r in enumerate(readings)]
+    rfid = [(r.sensor, r.time_ms, r.values) for r in readings if r.kind == "rfid" and r.quality != "bad"]
+    return rows, rfid, min(r.time_ms for r in readings)
+
+
 def main_value(kind: str, values: Any) -> float | None:
     if kind == "rfid":
         return float(len(values.get("tags", ())))
@@ -71,35 +92,44 @@ class LatestState:
 
     def update(self, messages: Sequence[AcceptedMessage]) -> None:
         """Newest live reading per sensor, and which tags each reader saw in its rounds."""
-        newest: dict[str, tuple[int, str, Any]] = {}  # sensor -> (time_ms, gateway, reading)
+        self.update_rows([(m, *message_rows(m)) for m in messages])
+
+    def update_rows(self, batch: Sequence[tuple[AcceptedMessage, list, list, int]]) -> None:
+        """`batch`: (message, its rows, its good RFID readings, its oldest device time)."""
+        newest: dict[str, tuple] = {}  # sensor -> the row of its newest live reading
         rounds: dict[str, int] = {}
         tags_seen: dict[tuple[str, str], int] = {}
-        for m in messages:
-            for r in m.envelope.readings:
-                if r.time_ms < m.live_after_ms:
+        get = newest.get
+        for m, rows, rfid, min_ms in batch:
+            live_after_ms = m.live_after_ms
+            for row in rows:
+                time_ms = row[6]
+                if time_ms < live_after_ms:
                     continue  # store-and-forward history never moves the live state
-                known = newest.get(r.sensor)
-                if known is None or r.time_ms >= known[0]:
-                    newest[r.sensor] = (r.time_ms, m.envelope.gateway, r)
-                if r.kind == "rfid" and r.quality != "bad":
-                    rounds[r.sensor] = max(rounds.get(r.sensor, 0), r.time_ms)
-                    for tag in r.values.get("tags", ()):
-                        key = (r.sensor, tag["epc"])
-                        tags_seen[key] = max(tags_seen.get(key, 0), r.time_ms)
-        latest_rows = [(r.sensor, gateway, r.kind, r.time_ms, r.quality, main_value(r.kind, r.values),
-                        orjson.dumps(r.values).decode()) for _, gateway, r in newest.values()]
+                known = get(row[4])
+                if known is None or time_ms >= known[6]:
+                    newest[row[4]] = row
+            for sensor, time_ms, values in rfid:
+                if time_ms < live_after_ms:
+                    continue
+                rounds[sensor] = max(rounds.get(sensor, 0), time_ms)
+                for tag in values.get("tags", ()):
+                    key = (sensor, tag["epc"])
+                    tags_seen[key] = max(tags_seen.get(key, 0), time_ms)
         self._db.executemany(
-            "INSERT INTO latest VALUES (?,?,?,?,?,?,?) ON CONFLICT (sensor) DO UPDATE SET "
+            "INSERT INTO latest VALUES (?5,?1,?6,?7,?8,?9,?10) ON CONFLICT (sensor) DO UPDATE SET "
             "gateway=excluded.gateway, kind=excluded.kind, time_ms=excluded.time_ms, "
             "quality=excluded.quality, value=excluded.value, values_json=excluded.values_json "
-            "WHERE excluded.time_ms >= latest.time_ms", latest_rows)
-        self._db.executemany(
-            "INSERT INTO rfid_rounds VALUES (?,?) ON CONFLICT (reader) DO UPDATE SET "
-            "last_round_ms=max(last_round_ms, excluded.last_round_ms)", rounds.items())
-        self._db.executemany(
-            "INSERT INTO tag_presence VALUES (?,?,?) ON CONFLICT (reader, epc) DO UPDATE SET "
-            "last_seen_ms=max(last_seen_ms, excluded.last_seen_ms)",
-            [(reader, epc, seen_ms) for (reader, epc), seen_ms in tags_seen.items()])
+            "WHERE excluded.time_ms >= latest.time_ms", list(newest.values()))
+        if rounds:
+            self._db.executemany(
+                "INSERT INTO rfid_rounds VALUES (?,?) ON CONFLICT (reader) DO UPDATE SET "
+                "last_round_ms=max(last_round_ms, excluded.last_round_ms)", rounds.items())
+        if tags_seen:
+            self._db.executemany(
+                "INSERT INTO tag_presence VALUES (?,?,?) ON CONFLICT (reader, epc) DO UPDATE SET "
+                "last_seen_ms=max(last_seen_ms, excluded.last_seen_ms)",
+                [(reader, epc, seen_ms) for (reader, epc), seen_ms in tags_seen.items()])
 
     def latest(self, sensors: Sequence[str] = ()) -> list[LatestValue]:
         sql = "SELECT sensor, gateway, kind, time_ms, quality, value, values_json FROM latest"
@@ -128,27 +158,36 @@ class SqliteReadingStore:
 
     def append(self, messages: Sequence[AcceptedMessage]) -> int:
         with self._lock, transaction(self._db):
-            fresh = self._not_yet_stored(messages)
-            rows = [
-                (m.envelope.gateway, m.envelope.epoch, m.envelope.seq, idx, r.sensor, r.kind, r.time_ms,
-                 r.quality, main_value(r.kind, r.values), orjson.dumps(r.values).decode(),
-                 int(r.time_ms < m.live_after_ms))
-                for m in fresh for idx, r in enumerate(m.envelope.readings)]
-            self._db.executemany(
-                "INSERT INTO readings (gateway, epoch, seq, idx, sensor, kind, time_ms, "
-                "quality, value, values_json, historical) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
-            self._latest.update(fresh)
-            return len(rows)
+            batch = [(m, *message_rows(m)) for m in self._not_yet_stored(messages)]
+            stored = 0
+            # In message order (ids follow the stream): runs of all-live messages go in as they
+            # are; a message with history gets its `historical` flags spelled out.
+            for has_history, run in groupby(batch, key=lambda b: b[3] < b[0].live_after_ms):
+                if has_history:
+                    rows = [(*row, int(row[6] < m.live_after_ms)) for m, m_rows, _, _ in run for row in m_rows]
+                    self._db.executemany(_INSERT, rows)
+                else:
+                    rows = [row for _, m_rows, _, _ in run for row in m_rows]
+                    self._db.executemany(_INSERT_LIVE, rows)
+                stored += len(rows)
+            self._latest.update_rows(batch)
+            return stored
 
     def _not_yet_stored(self, messages: Sequence[AcceptedMessage]) -> list[AcceptedMessage]:
         """Record the keys of the messages not stored before, and return those messages."""
-        before = self._db.total_changes
+        keys = [m.key for m in messages]
+        stored: set = set()
+        for start in range(0, len(keys), 300):  # SQLite caps bound parameters
+            chunk = keys[start:start + 300]
+            stored.update(self._db.execute(
+                "SELECT gateway, epoch, seq FROM stored_messages WHERE (gateway, epoch, seq) IN "
+                f"(VALUES {','.join(['(?,?,?)'] * len(chunk))})", [part for key in chunk for part in key]))
         fresh = []
-        for m in messages:
-            self._db.execute("INSERT OR IGNORE INTO stored_messages VALUES (?,?,?)", m.key)
-            if self._db.total_changes > before:
+        for m, key in zip(messages, keys):
+            if key not in stored:
+                stored.add(key)  # a message twice in one batch is stored once
                 fresh.append(m)
-                before = self._db.total_changes
+        self._db.executemany("INSERT INTO stored_messages VALUES (?,?,?)", [m.key for m in fresh])
         return fresh
 
     def latest(self, sensors: Sequence[str] = ()) -> list[LatestValue]:

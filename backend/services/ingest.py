@@ -103,11 +103,14 @@ class IngestService:
             self._verify(envelope, public_key, message)
         elif not self.settings.accept_unsigned:
             raise _Refused("unsigned", f"gateway {envelope.gateway!r} has no registered key")
-        unknown = self.sensors.unknown_sensors(envelope.gateway, {r.sensor for r in envelope.readings})
+        readings = envelope.readings
+        fast = type(readings) is wire_fast.Rows  # no protocol.Reading objects built for it
+        sensors = readings.sensors() if fast else {r.sensor for r in readings}
+        unknown = self.sensors.unknown_sensors(envelope.gateway, sensors)
         if unknown:
             raise _Refused("unknown_sensor", f"not registered: {', '.join(sorted(unknown))[:200]}")
         now_ms = int(now_s * 1000)
-        latest_ms = max(r.time_ms for r in envelope.readings)
+        latest_ms = readings.max_ms if fast else max(r.time_ms for r in readings)
         if latest_ms > now_ms + self.settings.future_tolerance_s * 1000:
             raise _Refused("future_timestamp", f"device time {latest_ms} is ahead of {now_ms}")
         return AcceptedMessage(envelope, int(message.received_at_s * 1000),

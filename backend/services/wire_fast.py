@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import math
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -22,6 +23,7 @@ from nacl.signing import VerifyKey
 from edge import protocol
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_ID_MATCH = _ID.fullmatch
 _EPC_HEX = re.compile(r"[0-9a-f]{8,64}")
 _MAX_INT = 2**53 - 1
 _ENVELOPE_KEYS = frozenset({"v", "gateway", "epoch", "seq", "sent_at_ms", "readings"})
@@ -94,22 +96,119 @@ def _check_tags(values: dict, required: bool) -> None:
 
 
 def _reading(raw: Any) -> protocol.Reading:
+    """One plainly valid reading (the reference's checks, spelled for speed), else _NotPlain."""
+    sensor, kind, time_ms, quality, _, values = _row_parts(raw)
+    return protocol.Reading(sensor, kind, time_ms, values, quality, raw.get("clock_synced", True),
+                            raw.get("error"))
+
+
+def _row_parts(raw: Any) -> tuple:
+    """(sensor, kind, time_ms, quality, main value, values) of a plainly valid reading."""
     if type(raw) is not dict:
         raise _NotPlain
     keys = raw.keys()
-    if not _READING_REQUIRED <= keys or not keys <= _READING_ALLOWED:
+    if not _READING_REQUIRED <= keys <= _READING_ALLOWED:
         raise _NotPlain
-    kind, quality = raw["kind"], raw["quality"]
-    if type(kind) is not str or type(quality) is not str or kind not in _SCALARS and kind != "rfid" \
-            or quality not in _QUALITIES:
+    kind, quality, values = raw["kind"], raw["quality"], raw["values"]
+    if type(quality) is not str or quality not in _QUALITIES or type(values) is not dict:
         raise _NotPlain
-    clock_synced, error = raw.get("clock_synced", True), raw.get("error")
-    if type(clock_synced) is not bool or (error is not None and (type(error) is not str or len(error) > 64)):
+    if len(keys) != 5:  # clock_synced and/or error present
+        clock_synced, error = raw.get("clock_synced", True), raw.get("error")
+        if type(clock_synced) is not bool or (error is not None and (type(error) is not str or len(error) > 64)):
+            raise _NotPlain
+    scalar = _SCALARS.get(kind) if type(kind) is str else None
+    if scalar is not None:
+        name, low, high = scalar
+        value = values.get(name)
+        size = len(values)
+        if size == 1 and value is not None:
+            pass
+        elif size == 2 and kind == "weight" and value is not None and type(values.get("stable")) is bool:
+            pass
+        else:  # unusual shape (e.g. a bad reading without its value): the general check
+            _check_values(kind, values, required=quality != "bad")
+            value = values.get(name)
+        if value is not None and (type(value) is not float and type(value) is not int
+                                  or not low <= value <= high or value == math.inf):
+            raise _NotPlain
+    elif kind == "rfid":
+        _check_tags(values, quality != "bad")
+        value = float(len(values.get("tags", ())))
+    else:
         raise _NotPlain
-    values = raw["values"]
-    _check_values(kind, values, required=quality != "bad")
-    return protocol.Reading(_ident(raw["sensor"]), kind, _int(raw["time_ms"], 0), values, quality,
-                            clock_synced, error)
+    sensor, time_ms = raw["sensor"], raw["time_ms"]
+    if type(sensor) is not str or not _ID_MATCH(sensor) or type(time_ms) is not int \
+            or not 0 <= time_ms <= _MAX_INT:
+        raise _NotPlain
+    return sensor, kind, time_ms, quality, value, values
+
+
+class Rows(Sequence):
+    """The readings of a fast-decoded message: a tuple of `protocol.Reading` built only when
+    someone looks at them, plus what the SQLite store needs, worked out while validating:
+    `rows` (gateway, epoch, seq, idx, sensor, kind, time_ms, quality, main value, values_json),
+    `rfid` (sensor, time_ms, values) of the good RFID readings, min/max device time."""
+
+    rows: list
+    rfid: list
+    min_ms: int
+    max_ms: int
+
+    def __new__(cls, raw_readings: list, rows: list, rfid: list, min_ms: int, max_ms: int) -> "Rows":
+        self = super().__new__(cls)
+        self._raw, self.rows, self.rfid, self.min_ms, self.max_ms = raw_readings, rows, rfid, min_ms, max_ms
+        self._readings = None
+        return self
+
+    def readings(self) -> tuple:
+        if self._readings is None:
+            self._readings = tuple(map(_reading, self._raw))
+        return self._readings
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self):
+        return iter(self.readings())
+
+    def __getitem__(self, index):
+        return self.readings()[index]
+
+    def __eq__(self, other) -> bool:
+        return self.readings() == (other.readings() if isinstance(other, Rows) else other)
+
+    def __ne__(self, other) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash(self.readings())
+
+    def __repr__(self) -> str:
+        return repr(self.readings())
+
+    def __reduce__(self):
+        return tuple, (self.readings(),)
+
+    def sensors(self) -> set[str]:
+        return {row[4] for row in self.rows}
+
+
+def _rows(raw_readings: list, gateway: str, epoch: int, seq: int) -> Rows:
+    rows, rfid = [], []
+    dumps = orjson.dumps
+    min_ms = max_ms = None
+    for idx, raw in enumerate(raw_readings):
+        sensor, kind, time_ms, quality, value, values = _row_parts(raw)
+        rows.append((gateway, epoch, seq, idx, sensor, kind, time_ms, quality, value, dumps(values).decode()))
+        if kind == "rfid" and quality != "bad":
+            rfid.append((sensor, time_ms, values))
+        if min_ms is None:
+            min_ms = max_ms = time_ms
+        elif time_ms < min_ms:
+            min_ms = time_ms
+        elif time_ms > max_ms:
+            max_ms = time_ms
+    return Rows(raw_readings, rows, rfid, min_ms, max_ms)
 
 
 def _signature(raw: Any) -> protocol.Signature:
@@ -140,10 +239,10 @@ def decode_plain(payload: bytes, topic: str) -> protocol.Envelope | None:
         raw_readings = body["readings"]
         if type(raw_readings) is not list or not 1 <= len(raw_readings) <= protocol.MAX_READINGS_PER_MESSAGE:
             return None
-        readings = tuple(map(_reading, raw_readings))
+        epoch, seq = _int(body["epoch"], 0), _int(body["seq"], 1)
+        readings = _rows(raw_readings, gateway, epoch, seq)
         signature = _signature(body.pop("sig")) if "sig" in body else None
-        return protocol.Envelope(gateway, _int(body["epoch"], 0), _int(body["seq"], 1),
-                                 _int(body["sent_at_ms"], 0), readings, signature,
+        return protocol.Envelope(gateway, epoch, seq, _int(body["sent_at_ms"], 0), readings, signature,
                                  orjson.dumps(body, option=orjson.OPT_SORT_KEYS))
     except (_NotPlain, orjson.JSONDecodeError, TypeError, ValueError, KeyError):
         return None  # anything odd: the reference decoder decides

@@ -59,6 +59,15 @@ def test_the_ack_is_the_highest_contiguous_seq_per_epoch(ingest):
     assert (status.boot_epoch, status.last_seq, status.acked_seq, status.missing_seqs) == (2, 1, 1, 0)
 
 
+def test_progress_follows_gaps_filled_in_later_batches(ingest):
+    assert ingest.ingest([message(2), message(3)], NOW_S) == {("gw-1", 1): 0}
+    assert ingest.ingest([message(1)], NOW_S) == {("gw-1", 1): 3}
+    assert ingest.ingest([message(4), message(6)], NOW_S) == {("gw-1", 1): 4}
+    assert ingest.ingest([message(5), message(7)], NOW_S) == {("gw-1", 1): 7}
+    status = ingest.ledger.gateways()[0]
+    assert (status.last_seq, status.acked_seq, status.missing_seqs) == (7, 7, 0)
+
+
 def test_gaps_are_counted_as_missing_seqs(ingest):
     ingest.ingest([message(1), message(4), message(5)], NOW_S)
     status = ingest.ledger.gateways()[0]

@@ -7,8 +7,11 @@ import json
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+import orjson
 
+from backend.adapters.sqlite_readings import main_value, message_rows
 from backend.metrics import Metrics
+from backend.ports import AcceptedMessage
 from backend.services import wire_fast
 from backend.services.ingest import InboundMessage, IngestService
 from backend.settings import IngestSettings
@@ -61,6 +64,14 @@ def test_a_mutated_message_gets_the_same_verdict_from_both_paths(seq, weight, pa
         assert expected is not None
         assert (fast.gateway, fast.epoch, fast.seq, fast.readings, fast.signature) == (
             expected.gateway, expected.epoch, expected.seq, expected.readings, expected.signature)
+        # What the SQLite store writes comes from the fast path's rows: the reference's readings.
+        rows, rfid, min_ms = message_rows(AcceptedMessage(fast, 0, 0))
+        assert rows == [(expected.gateway, expected.epoch, expected.seq, idx, r.sensor, r.kind, r.time_ms,
+                         r.quality, main_value(r.kind, r.values), orjson.dumps(r.values).decode())
+                        for idx, r in enumerate(expected.readings)]
+        assert rfid == [(r.sensor, r.time_ms, r.values) for r in expected.readings
+                        if r.kind == "rfid" and r.quality != "bad"]
+        assert min_ms == min(r.time_ms for r in expected.readings)
 
 
 @settings(max_examples=100, deadline=None)
