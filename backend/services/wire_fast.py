@@ -195,9 +195,32 @@ class Rows(Sequence):
 
 def _rows(raw_readings: list, gateway: str, epoch: int, seq: int) -> Rows:
     rows, rfid = [], []
-    dumps = orjson.dumps
+    dumps, scalars, qualities, id_match = orjson.dumps, _SCALARS, _QUALITIES, _ID_MATCH
     min_ms = max_ms = None
     for idx, raw in enumerate(raw_readings):
+        # The common shape inline: exactly the 5 required keys, a scalar kind, its value
+        # (+ `stable` for weight); anything else takes _row_parts (the same checks, in full).
+        if type(raw) is dict and len(raw) == 5:
+            kind, values, quality = raw.get("kind"), raw.get("values"), raw.get("quality")
+            scalar = scalars.get(kind) if type(kind) is str else None
+            if scalar is not None and type(values) is dict and type(quality) is str and quality in qualities:
+                name, low, high = scalar
+                value = values.get(name)
+                size = len(values)
+                sensor, time_ms = raw.get("sensor"), raw.get("time_ms")
+                if (size == 1 or size == 2 and kind == "weight" and type(values.get("stable")) is bool) \
+                        and (type(value) is float or type(value) is int) and low <= value <= high \
+                        and value != math.inf and type(sensor) is str and id_match(sensor) \
+                        and type(time_ms) is int and 0 <= time_ms <= _MAX_INT:
+                    rows.append((gateway, epoch, seq, idx, sensor, kind, time_ms, quality, value,
+                                 dumps(values).decode()))
+                    if min_ms is None:
+                        min_ms = max_ms = time_ms
+                    elif time_ms < min_ms:
+                        min_ms = time_ms
+                    elif time_ms > max_ms:
+                        max_ms = time_ms
+                    continue
         sensor, kind, time_ms, quality, value, values = _row_parts(raw)
         rows.append((gateway, epoch, seq, idx, sensor, kind, time_ms, quality, value, dumps(values).decode()))
         if kind == "rfid" and quality != "bad":
