@@ -213,8 +213,12 @@ def _temperature(lot, registry: Registry, probe: sensors.ProbeTrack, now_s: floa
 
 def _window_is(rfid: sensors.RfidTrack, epcs: frozenset[str]) -> bool:
     """Whether the RFID read window read exactly these EPCs (as stock._rfid_sets merges it)."""
-    newest, *older = [r.epcs for r in rfid.rounds]
-    return newest.union(*older) == epcs
+    rounds = rfid.rounds
+    if len(rounds) == 3:                       # the default window, without building lists
+        first, second, third = rounds
+        return first.epcs.union(second.epcs, third.epcs) == epcs
+    first, *others = [r.epcs for r in rounds]
+    return first.union(*others) == epcs
 
 
 def _mark_prices(state: MonitorState, registry: Registry, ticks: Sequence[PriceTick],
