@@ -214,7 +214,6 @@ def test_kill9_ten_times_mid_stream_every_batched_reading_is_stored_exactly_once
         agent.terminate()
         assert agent.wait(timeout=15) == 0
     finally:
-        watcher.stop()
         if agent is not None and agent.poll() is None:
             agent.kill()
             agent.wait()
@@ -226,6 +225,7 @@ def test_kill9_ten_times_mid_stream_every_batched_reading_is_stored_exactly_once
             ingest.wait(timeout=30)
         for started in restarted:  # the fixture stops the first one
             started.stop()
+        watcher.stop()
 
     stored = ledger_messages(data_dir)
     seen, left = watcher.seen, sorted(watcher.snapshot())
