@@ -185,7 +185,7 @@ def test_kill9_ten_times_mid_stream_every_batched_reading_is_stored_exactly_once
             mode = schedule[boot - 1]
             if mode in ("ingest-paused", "broker-crash"):  # no acks: published, unacked batches left
                 ingest.send_signal(signal.SIGSTOP)
-            elif mode == "ingest-down":  # the broker drops what its shared subscription gets meanwhile
+            elif mode == "ingest-down":  # its session queues at the broker; acks only after its restart
                 ingest.terminate()
                 ingest.wait(timeout=30)
             elif mode == "broker-paused":  # no PUBACK: batches never published left behind
