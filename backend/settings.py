@@ -37,7 +37,7 @@ class IngestSettings(BaseModel):
     client_id: str = "pw-ingest-1"  # one per ingest process; the session persists under it
     share_group: str = "pw-ingest"  # processes in one group split the data stream
     session_expiry_s: int = Field(7 * 24 * 3600, ge=0)
-    max_messages_per_commit: int = Field(200, ge=1)
+    max_messages_per_commit: int = Field(1000, ge=1)  # under load, bigger commits: fewer fsyncs
     future_tolerance_s: float = Field(600, ge=0)  # device time further ahead: quarantined
     live_window_s: float = Field(300, ge=0)  # older readings are stored as historical
     accept_unsigned: bool = False  # only for gateways registered without a key
