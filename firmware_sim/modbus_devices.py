@@ -15,6 +15,7 @@ Faults, at run time:
 from __future__ import annotations
 
 import time
+from abc import ABC, abstractmethod
 
 from pymodbus.constants import ExcCodes
 from pymodbus.server import ModbusTcpServer
@@ -57,7 +58,7 @@ def _register_blocks(input_register_count: int) -> tuple[list[SimData], ...]:
     )
 
 
-class _ModbusTcpDevice:
+class _ModbusTcpDevice(ABC):
     """One pymodbus TCP server per device, with a power switch."""
 
     def __init__(self, host: str, port: int, unit_id: int, input_register_count: int) -> None:
@@ -97,10 +98,11 @@ class _ModbusTcpDevice:
     async def __aexit__(self, *exc_info) -> None:
         await self.stop()
 
+    @abstractmethod
     async def _on_access(self, function_code: int, start_address: int, address: int,
                          count: int, registers: list[int],
                          set_values: list[int] | list[bool] | None) -> ExcCodes | None:
-        raise NotImplementedError
+        """Refresh the registers from the model (or act on a command) before pymodbus answers."""
 
 
 def scale_status(gross_kg: float, previous_gross_kg: float | None, tare_kg: float,
