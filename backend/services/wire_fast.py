@@ -196,7 +196,6 @@ class Rows(Sequence):
 def _rows(raw_readings: list, gateway: str, epoch: int, seq: int) -> Rows:
     rows, rfid = [], []
     dumps, scalars, qualities, id_match = orjson.dumps, _SCALARS, _QUALITIES, _ID_MATCH
-    min_ms = max_ms = None
     for idx, raw in enumerate(raw_readings):
         # The common shape inline: exactly the 5 required keys, a scalar kind, its value
         # (+ `stable` for weight); anything else takes _row_parts (the same checks, in full).
@@ -214,24 +213,13 @@ def _rows(raw_readings: list, gateway: str, epoch: int, seq: int) -> Rows:
                         and type(time_ms) is int and 0 <= time_ms <= _MAX_INT:
                     rows.append((gateway, epoch, seq, idx, sensor, kind, time_ms, quality, value,
                                  dumps(values).decode()))
-                    if min_ms is None:
-                        min_ms = max_ms = time_ms
-                    elif time_ms < min_ms:
-                        min_ms = time_ms
-                    elif time_ms > max_ms:
-                        max_ms = time_ms
                     continue
         sensor, kind, time_ms, quality, value, values = _row_parts(raw)
         rows.append((gateway, epoch, seq, idx, sensor, kind, time_ms, quality, value, dumps(values).decode()))
         if kind == "rfid" and quality != "bad":
             rfid.append((sensor, time_ms, values))
-        if min_ms is None:
-            min_ms = max_ms = time_ms
-        elif time_ms < min_ms:
-            min_ms = time_ms
-        elif time_ms > max_ms:
-            max_ms = time_ms
-    return Rows(raw_readings, rows, rfid, min_ms, max_ms)
+    times_ms = [row[6] for row in rows]  # a batch holds at least one reading
+    return Rows(raw_readings, rows, rfid, min(times_ms), max(times_ms))
 
 
 def _signature(raw: Any) -> protocol.Signature:

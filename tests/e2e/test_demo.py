@@ -13,6 +13,7 @@ import httpx
 import yaml
 
 from backend.demo.ports import free_port
+from waiting import wait_for
 
 def processes_mentioning(text: str) -> list[int]:
     """PIDs whose command line contains `text` (how we find what the demo left behind)."""
@@ -49,14 +50,6 @@ def sensors_seen(base: str, admin_key: str, gateway: str) -> set[str]:
     return {r["sensor"] for r in page["readings"]}
 
 
-def wait_until(condition, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.3)
-    return True
-
 
 def wait_for_health(base: str, demo: subprocess.Popen, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
@@ -85,13 +78,13 @@ def test_demo_streams_readings_and_leaves_nothing_behind(tmp_path):
                          headers={"Authorization": f"Bearer {keys['admin']}"}).json()
         assert {r["kind"] for r in page["readings"]} <= {"weight", "rfid", "temperature"}
         # Read over Modbus TCP and LLRP from the `sim devices` processes.
-        assert wait_until(lambda: {"lot-nb-1-scale", "lot-nb-1-rfid", "lot-nb-1-temp"}
-                          <= sensors_seen(base, keys["admin"], "gw-ningbo"), timeout_s=10)
+        assert wait_for(lambda: {"lot-nb-1-scale", "lot-nb-1-rfid", "lot-nb-1-temp"}
+                        <= sensors_seen(base, keys["admin"], "gw-ningbo"), timeout_s=10, every_s=0.3)
         # A device power cut (through the simulator's control port) is a sensor fault.
         devices = yaml.safe_load((tmp_path / "state" / "sim-devices-gw-ningbo.yaml").read_text())
         httpx.post(f"http://127.0.0.1:{devices['control_port']}/lots/lot-nb-1/power_cut",
                    json={"device": "scale"}, timeout=5).raise_for_status()
-        assert wait_until(lambda: bad_readings(base, keys["admin"], "lot-nb-1-scale"), timeout_s=10)
+        assert wait_for(lambda: bad_readings(base, keys["admin"], "lot-nb-1-scale"), timeout_s=10, every_s=0.3)
         # The backend signs a command; the gateway checks it, runs it and answers signed.
         answer = httpx.post(f"{base}/api/v1/gateways/gw-ningbo/commands", json={"command": "rebirth"},
                             headers={"Authorization": f"Bearer {keys['admin']}"}, timeout=15).json()
@@ -115,7 +108,7 @@ def test_sigterm_stops_every_child_and_a_resumed_demo_keeps_its_keys(tmp_path):
     wait_for_health(f"http://127.0.0.1:{port}", demo, timeout_s=15)
     keys = json.loads((state / "api-keys.json").read_text())
     # demo, broker, backend, 3 device simulators, 3 edges
-    assert wait_until(lambda: len(processes_mentioning(str(tmp_path))) >= 9, timeout_s=15)
+    assert wait_for(lambda: len(processes_mentioning(str(tmp_path))) >= 9, timeout_s=15, every_s=0.3)
     demo.send_signal(signal.SIGTERM)
     demo.communicate(timeout=40)
     assert demo.returncode == 0

@@ -15,6 +15,7 @@ from edge.agent import EdgeAgent
 from edge.config import EdgeSettings
 from edge.drivers import Sample, register
 from edge.keys import new_key_pair
+from waiting import wait_for
 
 TOTAL_READINGS = 1000
 ADMIN_KEY = "pw_test_admin"
@@ -68,14 +69,6 @@ async def run_agent_until(agent: EdgeAgent, done, timeout_s: float) -> None:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
-
-def wait_for(condition, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def test_every_reading_arrives_once_and_is_served_by_the_api(tmp_path, mosquitto):

@@ -52,6 +52,7 @@ from backend.adapters.sqlite_ledger import SqliteIngestLedger
 from backend.bench.ingest import start_ingest_process
 from backend.demo.broker import start_broker
 from edge.keys import new_key_pair
+from waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -140,14 +141,6 @@ def boot_epoch(log: Path, boot: int, agent: subprocess.Popen) -> int:
     assert agent.poll() is None, f"the agent died by itself; see {log}"
     return int(log.read_text().split("boot epoch ")[boot].split()[0])
 
-
-def wait_for(condition, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def until(condition, timeout_s: float, what: str) -> None:
