@@ -6,6 +6,7 @@ pure: everything it needs comes in as values and everything it found goes out as
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import attrgetter
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Iterable, Mapping, NamedTuple, Sequence
@@ -19,6 +20,7 @@ from backend.domain.stock import LotView, ValuedQuantity, _median, assess_lot, n
 
 _CENT = Decimal("0.01")
 _NONE: frozenset[str] = frozenset()
+_AT_S = attrgetter("at_s")
 DEFAULT_CONFIG = MonitorConfig()
 
 
@@ -127,7 +129,7 @@ def _track_gateways(state: MonitorState, registry: Registry, messages: Sequence[
 
 def _trusted_samples(messages: Sequence[GatewayMessage]) -> list[LotSample]:
     samples = [s for m in messages if m.signature_ok for s in m.samples]
-    samples.sort(key=lambda s: s.at_s)         # a replayed backlog arrives in order of time
+    samples.sort(key=_AT_S)                    # a replayed backlog arrives in order of time
     return samples
 
 
@@ -212,13 +214,17 @@ def _temperature(lot, registry: Registry, probe: sensors.ProbeTrack, now_s: floa
 
 
 def _window_is(rfid: sensors.RfidTrack, epcs: frozenset[str]) -> bool:
-    """Whether the RFID read window read exactly these EPCs (as stock._rfid_sets merges it)."""
-    rounds = rfid.rounds
-    if len(rounds) == 3:                       # the default window, without building lists
-        first, second, third = rounds
-        return first.epcs.union(second.epcs, third.epcs) == epcs
-    first, *others = [r.epcs for r in rounds]
-    return first.union(*others) == epcs
+    """Whether the RFID read window read exactly these EPCs (as stock._rfid_sets merges it):
+    no round read anything else, and none of them went unread by every round. Tested with
+    differences, which stay small, rather than by building the window's union (3× slower)."""
+    unread = epcs
+    for rfid_round in rfid.rounds:
+        read = rfid_round.epcs
+        not_read = epcs.difference(read)
+        if len(read) + len(not_read) != len(epcs):
+            return False                       # the round read something else too
+        unread = unread.intersection(not_read)
+    return not unread
 
 
 def _mark_prices(state: MonitorState, registry: Registry, ticks: Sequence[PriceTick],

@@ -44,9 +44,12 @@ def track_rfid(track: RfidTrack, sample: LotSample, now_s: float,
     reading = sample.rfid
     if reading is None:
         return track
-    if track.rounds and reading == track.rounds[-1]:          # the same round again
-        return RfidTrack(track.rounds, now_s, track.fresh_s, track.repeats + 1)
-    rounds = (track.rounds + (reading,))[-config.read_window_rounds:]
+    rounds = track.rounds
+    # The same round again (the timestamps first: comparing two sets of EPCs costs more).
+    if rounds and (reading is rounds[-1] or (reading.round_at_s == rounds[-1].round_at_s
+                                             and reading == rounds[-1])):
+        return RfidTrack(rounds, now_s, track.fresh_s, track.repeats + 1)
+    rounds = (rounds + (reading,))[-config.read_window_rounds:]
     return RfidTrack(rounds, now_s, now_s, 0)
 
 
