@@ -3,15 +3,18 @@
 Ingest has already decoded each message and checked its signature; a message whose
 signature failed still arrives here (with `signature_ok=False`) so the core can report
 tampering, but its samples are never believed.
+
+Rounds and samples come one per lot per reporting period, hence NamedTuples: immutable
+values like the frozen dataclasses, and several times cheaper to build.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class RfidRound:
+class RfidRound(NamedTuple):
     """The EPCs one inventory round read. `round_at_s` is the reader's own timestamp for
     the round: a reader that keeps repeating one round is stuck."""
 
@@ -19,8 +22,7 @@ class RfidRound:
     round_at_s: float
 
 
-@dataclass(frozen=True, slots=True)
-class LotSample:
+class LotSample(NamedTuple):
     """One reporting period of a lot's devices; a field is None when its device said nothing."""
 
     lot_id: str

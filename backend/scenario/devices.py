@@ -41,6 +41,7 @@ class SampledReader(RfidModel):
         self.faults: list[Fault] = []
         self._in_range: tuple[str, ...] | None = None
         self._all_read: frozenset[str] = frozenset()
+        self._cumulative: list[float] = []
         self._miss_odds: dict[int, list[float]] = {}
         self._all_but: dict[str, frozenset[str]] = {}
         self._last: RfidRound | None = None
@@ -64,19 +65,30 @@ class SampledReader(RfidModel):
         if self._in_range is None:
             self._in_range = tuple(sorted(set(self.lot.items) | self.extra_epcs))
             self._all_read = frozenset(self._in_range)
-        tags = self._in_range
-        cumulative = self._cumulative_misses(len(tags))
-        missed = min(bisect.bisect_left(cumulative, self.rng.random()), len(tags))
+            self._cumulative = self._cumulative_misses(len(self._in_range))
+        tags, rng = self._in_range, self.rng
+        missed = min(bisect.bisect_left(self._cumulative, rng.random()), len(tags))
         if missed == 0:
             return self._all_read
         if missed == 1:
             # What rng.sample(tags, 1) draws, the same one call into the stream, without
             # its general-purpose setup (CPython's sample picks population[_randbelow(n)]).
-            tag = tags[self.rng._randbelow(len(tags))]
+            tag = tags[rng._randbelow(len(tags))]
             if tag not in self._all_but:
                 self._all_but[tag] = self._all_read - {tag}
             return self._all_but[tag]
-        return self._all_read.difference(self.rng.sample(tags, missed))
+        return self._all_read.difference(self._pick(tags, missed))
+
+    def _pick(self, tags: tuple[str, ...], count: int) -> list[str]:
+        """What rng.sample(tags, count) draws, with the same calls into the stream. For
+        more than 21 tags and up to 5 picks CPython's sample draws _randbelow(n) until it
+        has `count` distinct indexes; other cases are left to it."""
+        if len(tags) <= 21 or count > 5:
+            return self.rng.sample(tags, count)
+        randbelow, picked = self.rng._randbelow, set()
+        while len(picked) < count:
+            picked.add(randbelow(len(tags)))
+        return [tags[n] for n in picked]
 
     def read_round(self, now_s: float) -> RfidRound | None:
         mode = next((f.mode for f in self.faults if f.active(now_s)), None) if self.faults else None
