@@ -21,6 +21,8 @@ from backend.domain.stock import LotView, ValuedQuantity, _median, assess_lot, n
 _CENT = Decimal("0.01")
 _NONE: frozenset[str] = frozenset()
 _AT_S = attrgetter("at_s")
+_new = tuple.__new__                          # a NamedTuple from all its fields, without
+                                              # its Python-level __new__ (per lot per step)
 DEFAULT_CONFIG = MonitorConfig()
 
 
@@ -158,12 +160,12 @@ def _track_lots(state: MonitorState, registry: Registry, messages: Sequence[Gate
         next_rfid = track_rfid(rfid, sample, now_s, config)
         if next_rfid.rounds is not rfid.rounds:
             window = _next_window(window, next_rfid.rounds, pledged_epcs[sample.lot_id])
-        tracks[sample.lot_id] = LotTrack(
+        tracks[sample.lot_id] = _new(LotTrack, (
             next_rfid,
             track_scale(scale, sample, now_s, config),
             track_probe(probe, sample, commodities[lots[sample.lot_id].commodity_id], now_s,
                         config),
-            window)
+            window))
     return tracks
 
 
@@ -179,7 +181,7 @@ def _next_window(window: ReadWindow, rounds: tuple, pledged: frozenset[str]) -> 
         unread = (*window.unread, _unread(pledged, rounds[-1].epcs))[-len(rounds):]
     else:
         unread = tuple(_unread(pledged, r.epcs) for r in rounds)
-    return ReadWindow(pledged, unread)
+    return _new(ReadWindow, (pledged, unread))
 
 
 def _assess_lots(state: MonitorState, registry: Registry,
@@ -221,9 +223,9 @@ def _assess_lots(state: MonitorState, registry: Registry,
             weight_net_kg = (weights[0] if len(weights) == 1 else _median(weights)) - lot.tare_kg
             if total_kg - tolerance_kg <= weight_net_kg <= max_kg and total_kg > 0:
                 quantity = registry.pledged_quantity[lot_id]
-                views[lot_id] = LotView(lot_id, len(pledged), quantity, len(pledged), quantity,
-                                        True, True, _NONE, _NONE, weight_net_kg, total_kg,
-                                        tolerance_kg, max_kg)
+                views[lot_id] = _new(LotView, (lot_id, len(pledged), quantity, len(pledged),
+                                               quantity, True, True, _NONE, _NONE,
+                                               weight_net_kg, total_kg, tolerance_kg, max_kg))
                 if registry.commodities[lot.commodity_id].perishable:
                     conditions += _temperature(lot, registry, probe, now_s, config)
                 continue

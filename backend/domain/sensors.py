@@ -17,6 +17,10 @@ from backend.domain.gateways import GatewayTrack, is_healthy
 from backend.domain.observations import LotSample, RfidRound
 from backend.domain.registry import Commodity, Lot
 
+# Builds a track from a full tuple of its fields, without the NamedTuple's Python-level
+# __new__: three tracks per lot per step.
+_new = tuple.__new__
+
 
 class RfidTrack(NamedTuple):
     rounds: tuple[RfidRound, ...] = ()         # the last distinct rounds, oldest first
@@ -48,9 +52,9 @@ def track_rfid(track: RfidTrack, sample: LotSample, now_s: float,
     # The same round again (the timestamps first: comparing two sets of EPCs costs more).
     if rounds and (reading is rounds[-1] or (reading.round_at_s == rounds[-1].round_at_s
                                              and reading == rounds[-1])):
-        return RfidTrack(rounds, now_s, track.fresh_s, track.repeats + 1)
+        return _new(RfidTrack, (rounds, now_s, track.fresh_s, track.repeats + 1))
     rounds = (rounds + (reading,))[-config.read_window_rounds:]
-    return RfidTrack(rounds, now_s, now_s, 0)
+    return _new(RfidTrack, (rounds, now_s, now_s, 0))
 
 
 def track_scale(track: ScaleTrack, sample: LotSample, now_s: float,
@@ -60,7 +64,7 @@ def track_scale(track: ScaleTrack, sample: LotSample, now_s: float,
         return track
     same = bool(track.weights_kg) and track.weights_kg[-1] == weight_kg
     weights = (track.weights_kg + (weight_kg,))[-config.weight_window_readings:]
-    return ScaleTrack(weights, now_s, track.repeats + 1 if same else 0)
+    return _new(ScaleTrack, (weights, now_s, track.repeats + 1 if same else 0))
 
 
 def track_probe(track: ProbeTrack, sample: LotSample, commodity: Commodity, now_s: float,
@@ -75,8 +79,8 @@ def track_probe(track: ProbeTrack, sample: LotSample, commodity: Commodity, now_
         if 0 < gap_s <= config.max_exposure_gap_s:
             exposure += max(0.0, temperature_c - limit_c) * gap_s / 60.0
     same = track.temperature_c == temperature_c
-    return ProbeTrack(temperature_c, sample.at_s, now_s,
-                      track.repeats + 1 if same else 0, exposure)
+    return _new(ProbeTrack, (temperature_c, sample.at_s, now_s,
+                             track.repeats + 1 if same else 0, exposure))
 
 
 def rfid_usable(track: RfidTrack, now_s: float, config: MonitorConfig) -> bool:
