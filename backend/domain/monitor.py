@@ -195,8 +195,9 @@ def _assess_lots(state: MonitorState, registry: Registry,
     silent_s = config.silent_after_s
     tolerance_fraction, resolution_kg = config.weight_tolerance_fraction, config.scale_resolution_kg
     pledged_epcs, held_views = registry.pledged_epcs, state.lot_views
+    lot_gateways = registry.lot_gateways
     for lot_id, lot in registry.lots.items():
-        track, gateway_id = lot_tracks[lot_id], registry.gateway_of_lot(lot_id)
+        track, gateway_id = lot_tracks[lot_id], lot_gateways[lot_id]
         gateway, healthy = gateway_tracks[gateway_id], healthy_gateways[gateway_id]
         rfid, scale, probe, window = track
         # sensor_conditions' own first test, made here: lively sensors raise nothing.

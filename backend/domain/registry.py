@@ -213,6 +213,12 @@ class Registry:
         return MappingProxyType({lot_id: self.lots[lot_id].quantity(epcs)
                                  for lot_id, epcs in self.pledged_epcs.items()})
 
+    @cached_property
+    def lot_gateways(self) -> Mapping[str, str]:
+        """Lot id → the id of the gateway that reports it."""
+        return MappingProxyType({lot.id: self.warehouses[lot.warehouse_id].gateway_id
+                                 for lot in self.lots.values()})
+
     def gateway_of_lot(self, lot_id: str) -> str:
         return self.warehouses[self.lots[lot_id].warehouse_id].gateway_id
 

@@ -136,7 +136,7 @@ class SimGateway:
     def report(self, now_s: float) -> list[GatewayMessage]:
         """Sample every lot; returns what reaches the backend now."""
         device_s = now_s + sum(o for start, end, o in self.skews if start <= now_s < end)
-        samples = tuple(lot.sample(now_s, device_s) for lot in self.lots)
+        samples = tuple([lot.sample(now_s, device_s) for lot in self.lots])
         signed = not self._during(self.tampered, now_s)
         message = GatewayMessage(self.gateway_id, device_s, now_s, signed, samples)
         if self._during(self.offline, now_s):
