@@ -281,31 +281,38 @@ def _mark_prices(state: MonitorState, registry: Registry, ticks: Sequence[PriceT
 
 
 def _valuation_inputs(loan: Loan, registry: Registry, valued: Mapping[str, ValuedQuantity],
-                      lot_tracks: Mapping[str, LotTrack],
-                      prices: Mapping[str, valuation.PriceMark],
+                      lot_tracks: Mapping[str, LotTrack], prices: Mapping[str, valuation.PriceMark],
                       market: Market, now_s: float,
                       unit_prices: dict | None = None) -> tuple[tuple | None, bool]:
     """(quantity, unit price, commodity, exposure) per lot of the loan (None until every
     commodity has a price), and staleness."""
     inputs, stale = [], False
+    unit_prices = {} if unit_prices is None else unit_prices
     for lot_id in loan.lot_ids:
-        lot = registry.lots[lot_id]
-        commodity = registry.commodities[lot.commodity_id]
-        mark = prices.get(commodity.id)
-        if mark is None or mark.accepted is None:
-            return None, stale
-        stale = stale or valuation.price_is_stale(mark, commodity, now_s)
+        commodity_id = registry.lots[lot_id].commodity_id
         # The same tick, commodity, currency and rates give the same price: once per step.
-        key = (commodity.id, loan.currency)
-        price = None if unit_prices is None else unit_prices.get(key)
+        key = (commodity_id, loan.currency)
+        priced = unit_prices.get(key)
+        if priced is None:
+            priced = unit_prices[key] = _unit_price(registry.commodities[commodity_id],
+                                                    loan.currency, prices, market, now_s)
+        price, commodity, price_stale = priced
         if price is None:
-            price = valuation.unit_price(mark.accepted, commodity, loan.currency,
-                                         market.fx_rates)
-            if unit_prices is not None:
-                unit_prices[key] = price
+            return None, stale
+        stale = stale or price_stale
         inputs.append((valued[lot_id].quantity, price, commodity,
                        lot_tracks[lot_id].probe.exposure_degree_min))
     return tuple(inputs), stale
+
+
+def _unit_price(commodity, currency: str, prices: Mapping[str, valuation.PriceMark],
+                market: Market, now_s: float) -> tuple[Decimal | None, object, bool]:
+    """(unit price in `currency` or None while unpriced, the commodity, price staleness)."""
+    mark = prices.get(commodity.id)
+    if mark is None or mark.accepted is None:
+        return None, commodity, False
+    return (valuation.unit_price(mark.accepted, commodity, currency, market.fx_rates),
+            commodity, valuation.price_is_stale(mark, commodity, now_s))
 
 
 def _collateral_value(loan: Loan, inputs: tuple) -> Decimal:
@@ -366,8 +373,9 @@ def _value_loans(state: MonitorState, registry: Registry, valued: Mapping[str, V
             view = previous_view
         else:
             view = _loan_view(loan_id, loan, standing, value, ratio, stale)
-        standings[loan_id], views[loan_id], all_inputs[loan_id] = standing, view, (loan, inputs)
-        if loan.active and (cured or view.status != "normal"):
+        standings[loan_id], views[loan_id] = standing, view
+        all_inputs[loan_id] = known if same_value else (loan, inputs)
+        if (cured or view.status != "normal") and loan.active:
             conditions += _ltv_conditions(loan, view, cured)
     return standings, views, all_inputs, conditions, changes
 
