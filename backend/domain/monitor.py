@@ -195,11 +195,11 @@ def _assess_lots(state: MonitorState, registry: Registry,
     silent_s = config.silent_after_s
     tolerance_fraction, resolution_kg = config.weight_tolerance_fraction, config.scale_resolution_kg
     pledged_epcs, held_views = registry.pledged_epcs, state.lot_views
-    lot_gateways = registry.lot_gateways
+    lot_gateways, commodities = registry.lot_gateways, registry.commodities
+    pledged_quantities = registry.pledged_quantity
     for lot_id, lot in registry.lots.items():
-        track, gateway_id = lot_tracks[lot_id], lot_gateways[lot_id]
-        gateway, healthy = gateway_tracks[gateway_id], healthy_gateways[gateway_id]
-        rfid, scale, probe, window = track
+        rfid, scale, probe, window = lot_tracks[lot_id]
+        gateway_id = lot_gateways[lot_id]
         # sensor_conditions' own first test, made here: lively sensors raise nothing.
         if not (rfid.heard_s is not None and now_s - rfid.heard_s < silent_s
                 and rfid.repeats + 1 < stuck_after
@@ -209,7 +209,7 @@ def _assess_lots(state: MonitorState, registry: Registry,
                     probe.heard_s is not None and now_s - probe.heard_s < silent_s
                     and probe.repeats + 1 < stuck_after))):
             conditions += sensors.sensor_conditions(lot, rfid, scale, probe, gateway_id,
-                                                    gateway, now_s, config)
+                                                    gateway_tracks[gateway_id], now_s, config)
         # The usual lot: every item pledged, RFID and scale usable, every tag and nothing
         # else in the read window, the weight within tolerance. Its view is what assess_lot
         # builds for that case, and it shows no stock or tag condition.
@@ -223,17 +223,18 @@ def _assess_lots(state: MonitorState, registry: Registry,
             weights = scale.weights_kg
             weight_net_kg = (weights[0] if len(weights) == 1 else _median(weights)) - lot.tare_kg
             if total_kg - tolerance_kg <= weight_net_kg <= max_kg and total_kg > 0:
-                quantity = registry.pledged_quantity[lot_id]
+                quantity = pledged_quantities[lot_id]
                 views[lot_id] = _new(LotView, (lot_id, len(pledged), quantity, len(pledged),
                                                quantity, True, True, _NONE, _NONE,
                                                weight_net_kg, total_kg, tolerance_kg, max_kg))
-                if registry.commodities[lot.commodity_id].perishable:
+                if commodities[lot.commodity_id].perishable:
                     conditions += _temperature(lot, registry, probe, now_s, config)
                 continue
         view = assess_lot(lot, registry, rfid, scale, held_views.get(lot_id), now_s, config)
         views[lot_id] = view
         if lot_id in registry.loan_of_lot:
-            conditions += reconcile.stock_conditions(lot, view, registry, healthy)
+            conditions += reconcile.stock_conditions(lot, view, registry,
+                                                     healthy_gateways[gateway_id])
         if view.foreign_epcs:
             conditions += reconcile.tag_conflicts(lot, view, registry)
         conditions += _temperature(lot, registry, probe, now_s, config)
