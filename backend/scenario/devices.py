@@ -14,6 +14,10 @@ from dataclasses import dataclass, field
 from backend.domain.observations import GatewayMessage, LotSample, RfidRound
 from firmware_sim.models import Fault, Lot, RfidModel, ScaleModel, TemperatureModel
 
+# Builds a round or a sample from all its fields, without the NamedTuple's Python-level
+# __new__: one of each per lot per step.
+_new = tuple.__new__
+
 
 class WeighedLot(Lot):
     """`Lot` that remembers its goods weight until items leave or contents change (the
@@ -96,7 +100,7 @@ class SampledReader(RfidModel):
             return None
         if mode == "stuck" and self._last is not None:
             return self._last
-        self._last = RfidRound(self._read_epcs(), now_s)
+        self._last = _new(RfidRound, (self._read_epcs(), now_s))
         return self._last
 
 
@@ -116,8 +120,8 @@ class SimLot:
                         self.normal_c) if self.excursions else self.normal_c
         if setpoint != self.probe.setpoint_c:
             self.probe.set_setpoint(setpoint)
-        return LotSample(self.lot_id, device_s, self.reader.read_round(device_s),
-                         self.scale.read_kg(now_s), self.probe.read_c(now_s))
+        return _new(LotSample, (self.lot_id, device_s, self.reader.read_round(device_s),
+                                self.scale.read_kg(now_s), self.probe.read_c(now_s)))
 
 
 @dataclass
