@@ -3,12 +3,15 @@ import random
 from dataclasses import replace
 from decimal import Decimal
 
+from hypothesis import given, settings, strategies as st
+
 from backend.domain import monitor, sensors
 from backend.domain.config import MonitorConfig
 from backend.domain.monitor import Market, MonitorState
 from backend.domain.pledges import apply_release, apply_repayment
 from backend.domain.registry import ReleaseOrder, Repayment
-from backend.domain.stock import ValuedQuantity, next_valued
+from backend.domain.observations import RfidRound
+from backend.domain.stock import ValuedQuantity, assess_lot, next_valued
 from factory import lot, message, noisy_sample, registry, tick
 
 CONFIG = MonitorConfig()
@@ -81,3 +84,49 @@ def test_lively_sensors_raise_nothing_and_a_repeating_one_is_still_stuck():
     raised = sensors.sensor_conditions(GOODS, track.rfid, track.scale, stuck_probe, *args)
     assert [(c.type, c.details["sensor"], c.details["mode"]) for c in raised] == \
         [("sensor_fault", "temperature", "stuck")]
+
+
+def _rounds_read_exactly(rounds, epcs):
+    newest, *older = [r.epcs for r in rounds]
+    return newest.union(*older) == epcs
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(min_value=0, max_value=10**6))
+def test_the_read_window_held_against_the_pledge_answers_as_the_union_of_its_rounds(seed):
+    """Rounds that miss tags, read a foreign one or repeat, and a release half-way: at every
+    step the usual-lot test agrees with merging the window's rounds."""
+    rng = random.Random(seed)
+    book = registry(lots=[GOODS])
+    foreign = "lot-9-0001"
+    state, answers, present = MonitorState(), set(), GOODS.epcs
+    for minute in range(60):
+        now_s = minute * 60
+        if minute == 30:                       # released goods leave at once
+            gone = frozenset(sorted(GOODS.epcs)[-3:])
+            book = apply_release(book, ReleaseOrder("r1", "loan-1", "lot-1", gone, "bank-a",
+                                                    Decimal(0), now_s))
+            present = GOODS.epcs - gone
+        sample = noisy_sample(GOODS, rng, now_s, present,
+                              read_rate=rng.choice([0.9, 0.99, 1.0]))
+        if rng.random() < 0.1:
+            sample = sample._replace(rfid=RfidRound(sample.rfid.epcs | {foreign}, now_s))
+        if rng.random() < 0.1 and minute:
+            sample = sample._replace(rfid=state.lots["lot-1"].rfid.rounds[-1])   # a repeat
+        messages = [message("gw-1", now_s, sample), message("gw-2", now_s)]
+        state = monitor.step(state, book, messages, Market((tick(5000, now_s),)), now_s,
+                             CONFIG).state
+        track, pledged = state.lots["lot-1"], book.pledged_epcs["lot-1"]
+        answer = monitor._window_is(track.rfid, track.window, pledged)
+        assert answer == _rounds_read_exactly(track.rfid.rounds, pledged)
+        answers.add(answer)
+    assert answers == {True, False}
+
+
+def test_a_usual_lots_view_is_the_one_assess_lot_builds():
+    book = registry(lots=[GOODS])
+    state = run(book, 5)
+    track = state.lots["lot-1"]
+    assert monitor._window_is(track.rfid, track.window, GOODS.epcs)
+    full = assess_lot(GOODS, book, track.rfid, track.scale, None, 240, CONFIG)
+    assert state.lot_views["lot-1"] == full
