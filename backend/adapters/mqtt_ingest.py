@@ -1,14 +1,16 @@
 """MQTT side of ingest (paho-mqtt 2.x): persistent MQTT 5 session, manual PUBACK.
 
-paho's network thread only queues messages. One writer thread takes micro-batches
-from the queue, hands them to the IngestService (which writes durably), and only then
-sends the PUBACKs and the application-level acks. A process killed before that point
-gets the same messages again from the broker: the ledger deduplicates them.
+One thread does it all, driving paho's network loop itself: it reads what the broker has
+sent until the socket runs dry (or a commit's worth has come), hands that micro-batch to
+the IngestService (which writes durably), and only then sends the PUBACKs and the
+application-level acks. A process killed before that point gets the same messages again
+from the broker: the ledger deduplicates them. Why not paho's own network thread: handing
+every message across threads cost about a third of the CPU per message (GIL hand-offs,
+a wake-up per PUBACK), and ingest is CPU-bound (docs/storage.md, "Throughput").
 """
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from typing import Callable
@@ -26,46 +28,39 @@ from edge.config import BrokerSettings
 log = logging.getLogger("pledgewatch.ingest")
 
 _STORAGE_RETRY_S = (0.5, 1, 2, 5, 10)
+_IDLE_WAIT_S = 0.2                   # how long a read waits when nothing is pending
+_RECONNECT_DELAY_S = (1.0, 30.0)     # first and longest pause between connection attempts
 
 
 class MqttIngest:
     def __init__(self, broker: BrokerSettings, settings: IngestSettings, service: IngestService,
                  clock: Callable[[], float] = time.time) -> None:
         self.broker, self.settings, self.service, self.clock = broker, settings, service, clock
-        self._inbox: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
+        self._received: list[mqtt.MQTTMessage] = []
         self._stopping = threading.Event()
         self.connected = threading.Event()
         self._client = self._make_client()
-        self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
+        self._delay_s = _RECONNECT_DELAY_S[0]
+        self._thread = threading.Thread(target=self._run, name="ingest", daemon=True)
 
     def _make_client(self) -> mqtt.Client:
-        v5 = self.broker.protocol == 5
         client = paho_client(self.broker, self.settings.client_id, manual_ack=True,
-                             clean_session=None if v5 else False)
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
+                             clean_session=None if self.broker.protocol == 5 else False)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         return client
 
     def start(self) -> None:
-        properties = None
-        kwargs = {}
-        if self.broker.protocol == 5:
-            properties = Properties(PacketTypes.CONNECT)
-            properties.SessionExpiryInterval = self.settings.session_expiry_s
-            kwargs = {"clean_start": False, "properties": properties}
-        self._writer.start()
-        self._client.connect_async(self.broker.host, self.broker.port, self.broker.keepalive_s, **kwargs)
-        self._client.loop_start()
+        self._client.connect_async(self.broker.host, self.broker.port, self.broker.keepalive_s,
+                                   **self._session())
+        self._thread.start()
 
     def stop(self) -> None:
         self._stopping.set()
-        self._writer.join(timeout=10)
-        self._client.disconnect()
-        self._client.loop_stop()
+        self._thread.join(timeout=10)
 
-    # -- paho callbacks (network thread) ------------------------------------------------
+    # -- paho callbacks (called from our own thread, inside client.loop) -------------------
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
@@ -85,24 +80,60 @@ class MqttIngest:
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         message.timestamp = self.clock()  # when it reached us, for the lag and the clock rules
-        self._inbox.put(message)
+        self._received.append(message)
 
-    # -- writer thread ---------------------------------------------------------------------
+    # -- the loop ----------------------------------------------------------------------------
 
-    def _write_loop(self) -> None:
-        while not (self._stopping.is_set() and self._inbox.empty()):
-            try:
-                first = self._inbox.get(timeout=0.2)
-            except queue.Empty:
+    def _run(self) -> None:
+        try:
+            while not self._stopping.is_set():
+                if not self._connect():
+                    continue
+                self._serve()
+            if self._received:
+                self._handle(self._take_received())  # stored and acknowledged, not redelivered
+        finally:
+            self._client.disconnect()
+
+    def _connect(self) -> bool:
+        """One attempt; after a failure, waits a growing pause (or until stopped)."""
+        try:
+            self._client.reconnect()
+        except OSError as exc:
+            log.warning("cannot reach the broker at %s:%d (%s); retrying in %.0fs",
+                        self.broker.host, self.broker.port, exc, self._delay_s)
+            self._stopping.wait(self._delay_s)
+            self._delay_s = min(self._delay_s * 2, _RECONNECT_DELAY_S[1])
+            return False
+        self._delay_s = _RECONNECT_DELAY_S[0]
+        return True
+
+    def _session(self) -> dict:
+        """Connect options: a session the broker keeps while we are away (MQTT 5)."""
+        if self.broker.protocol != 5:
+            return {}
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = self.settings.session_expiry_s
+        return {"clean_start": False, "properties": properties}
+
+    def _serve(self) -> None:
+        """Read, write, ack, until the connection drops or we are stopped."""
+        limit = self.settings.max_messages_per_commit
+        while not self._stopping.is_set():
+            before = len(self._received)
+            rc = self._client.loop(timeout=0 if before else _IDLE_WAIT_S)
+            if rc != mqtt.MQTT_ERR_SUCCESS:
+                # Their mids belong to the lost connection: the broker sends them again.
+                self._received.clear()
+                return
+            if not self._received:
                 self._housekeeping()
-                continue
-            batch = [first]
-            while len(batch) < self.settings.max_messages_per_commit:
-                try:
-                    batch.append(self._inbox.get_nowait())
-                except queue.Empty:
-                    break
-            self._handle(batch)
+            elif len(self._received) == before or len(self._received) >= limit:
+                self._handle(self._take_received())  # the socket ran dry, or a commit is full
+
+    def _take_received(self) -> list[mqtt.MQTTMessage]:
+        batch, self._received = self._received, []
+        return batch
 
     def _housekeeping(self) -> None:
         try:
@@ -115,7 +146,7 @@ class MqttIngest:
         data = [m for m in inbound if m.topic.endswith("/data")]
         acks = self._ingest_with_retries(data)
         if acks is None:
-            self._client.reconnect()  # unacknowledged: the broker redelivers them
+            self._client.disconnect()  # unacknowledged: redelivered once we are back
             return
         for message in inbound:
             if not message.topic.endswith("/data"):
