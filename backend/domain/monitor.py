@@ -30,21 +30,10 @@ def _empty() -> Mapping:
     return MappingProxyType({})
 
 
-class ReadWindow(NamedTuple):
-    """The RFID read window held against the lot's pledge as each round arrives: for every
-    round of the track, the pledged EPCs it did not read (None: it read something else too).
-    Whether the window read exactly the pledge is then a question about a few small sets,
-    instead of going through every EPC of every round at every step."""
-
-    pledged: frozenset[str] | None = None      # the pledge the rounds were held against
-    unread: tuple[frozenset[str] | None, ...] = ()
-
-
 class LotTrack(NamedTuple):                   # rebuilt per lot per step: see sensors.py
     rfid: sensors.RfidTrack = sensors.RfidTrack()
     scale: sensors.ScaleTrack = sensors.ScaleTrack()
     probe: sensors.ProbeTrack = sensors.ProbeTrack()
-    window: ReadWindow = ReadWindow()
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,38 +139,19 @@ def _track_lots(state: MonitorState, registry: Registry, messages: Sequence[Gate
                 now_s: float, config: MonitorConfig) -> dict[str, LotTrack]:
     previous, empty = state.lots, LotTrack()
     tracks = {lot_id: previous.get(lot_id) or empty for lot_id in registry.lots}
-    lots, commodities, pledged_epcs = registry.lots, registry.commodities, registry.pledged_epcs
+    lots, commodities = registry.lots, registry.commodities
     track_rfid, track_scale, track_probe = sensors.track_rfid, sensors.track_scale, sensors.track_probe
     for sample in _trusted_samples(messages):
         track = tracks.get(sample.lot_id)
         if track is None:
             continue                           # a lot the registry does not know
-        rfid, scale, probe, window = track
-        next_rfid = track_rfid(rfid, sample, now_s, config)
-        if next_rfid.rounds is not rfid.rounds:
-            window = _next_window(window, next_rfid.rounds, pledged_epcs[sample.lot_id])
+        rfid, scale, probe = track
         tracks[sample.lot_id] = _new(LotTrack, (
-            next_rfid,
+            track_rfid(rfid, sample, now_s, config),
             track_scale(scale, sample, now_s, config),
             track_probe(probe, sample, commodities[lots[sample.lot_id].commodity_id], now_s,
-                        config),
-            window))
+                        config)))
     return tracks
-
-
-def _unread(pledged: frozenset[str], epcs: frozenset[str]) -> frozenset[str] | None:
-    """The pledged EPCs a round did not read, or None if it read something else too."""
-    not_read = pledged.difference(epcs)
-    return not_read if len(epcs) + len(not_read) == len(pledged) else None
-
-
-def _next_window(window: ReadWindow, rounds: tuple, pledged: frozenset[str]) -> ReadWindow:
-    """The window after the track's newest round (or held against a new pledge)."""
-    if window.pledged is pledged:
-        unread = (*window.unread, _unread(pledged, rounds[-1].epcs))[-len(rounds):]
-    else:
-        unread = tuple(_unread(pledged, r.epcs) for r in rounds)
-    return _new(ReadWindow, (pledged, unread))
 
 
 def _assess_lots(state: MonitorState, registry: Registry,
@@ -196,9 +166,9 @@ def _assess_lots(state: MonitorState, registry: Registry,
     tolerance_fraction, resolution_kg = config.weight_tolerance_fraction, config.scale_resolution_kg
     pledged_epcs, held_views = registry.pledged_epcs, state.lot_views
     lot_gateways, commodities = registry.lot_gateways, registry.commodities
-    pledged_quantities = registry.pledged_quantity
+    pledged_quantities, pledged_bits = registry.pledged_quantity, registry.pledged_bits
     for lot_id, lot in registry.lots.items():
-        rfid, scale, probe, window = lot_tracks[lot_id]
+        rfid, scale, probe = lot_tracks[lot_id]
         gateway_id = lot_gateways[lot_id]
         # sensor_conditions' own first test, made here: lively sensors raise nothing.
         if not (rfid.heard_s is not None and now_s - rfid.heard_s < silent_s
@@ -216,7 +186,8 @@ def _assess_lots(state: MonitorState, registry: Registry,
         pledged, fresh_s, heard_s = pledged_epcs[lot_id], rfid.fresh_s, scale.heard_s
         if (pledged is lot.epcs and fresh_s is not None and now_s - fresh_s <= stale_s
                 and heard_s is not None and now_s - heard_s <= stale_s
-                and scale.repeats + 1 < stuck_after and _window_is(rfid, window, pledged)):
+                and scale.repeats + 1 < stuck_after
+                and _window_is(rfid, lot, pledged_bits[lot_id])):
             total_kg = lot.total_weight_kg
             tolerance_kg = total_kg * tolerance_fraction + resolution_kg
             max_kg = lot.total_weight_kg * (1 + tolerance_fraction) + resolution_kg
@@ -247,17 +218,22 @@ def _temperature(lot, registry: Registry, probe: sensors.ProbeTrack, now_s: floa
     return reconcile.temperature_condition(lot, registry, probe.temperature_c, probe_ok)
 
 
-def _window_is(rfid: sensors.RfidTrack, window: ReadWindow, epcs: frozenset[str]) -> bool:
-    """Whether the RFID read window read exactly these EPCs (as stock._rfid_sets merges it):
-    no round read anything else, and each of them was read by some round."""
-    if window.pledged is not epcs:             # held against another pledge (or none yet)
-        window = _next_window(ReadWindow(), rfid.rounds, epcs)
-    unread = epcs
-    for not_read in window.unread:
-        if not_read is None:
-            return False
-        unread = unread.intersection(not_read)
-    return not unread
+def _window_is(rfid: sensors.RfidTrack, lot, epc_bits: int) -> bool:
+    """Whether the RFID read window read exactly these EPCs of the lot (as bits over its
+    `epc_order`), as stock._rfid_sets merges it: the OR of its rounds, and nothing else."""
+    order, seen = lot.epc_order, 0
+    for rfid_round in rfid.rounds:
+        if rfid_round.order is order:
+            if rfid_round.named:
+                return False                   # a tag that is not the lot's
+            seen |= rfid_round.bits
+        else:                                  # a round reported by name
+            epcs = rfid_round.epcs
+            bits = lot.bits_of(epcs)
+            if bits.bit_count() != len(epcs):
+                return False
+            seen |= bits
+    return seen == epc_bits
 
 
 def _mark_prices(state: MonitorState, registry: Registry, ticks: Sequence[PriceTick],

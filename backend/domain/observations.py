@@ -15,11 +15,26 @@ from typing import NamedTuple
 
 
 class RfidRound(NamedTuple):
-    """The EPCs one inventory round read. `round_at_s` is the reader's own timestamp for
-    the round: a reader that keeps repeating one round is stuck."""
+    """The EPCs one inventory round read: `named` ones, and those of `order` whose bits are
+    set in `bits` (bit i: order[i]). A reader that knows its lot's EPC order (the registry's
+    `Lot.epc_order`) reports the lot's own tags as bits, so the monitor merges a read window
+    with an OR of integers; a round built from names alone (`RfidRound(epcs, at_s)`, as
+    ingest does) means the same and is matched against the lot by name. A reader reports in
+    one form, so "the same round again" is simply equality. `round_at_s` is the reader's own
+    timestamp for the round: a reader that keeps repeating one round is stuck."""
 
-    epcs: frozenset[str]
+    named: frozenset[str]
     round_at_s: float
+    bits: int = 0
+    order: tuple[str, ...] = ()
+
+    @property
+    def epcs(self) -> frozenset[str]:
+        """Every EPC the round read."""
+        if not self.bits:
+            return self.named
+        bits, order = self.bits, self.order
+        return self.named.union([order[i] for i in range(bits.bit_length()) if bits >> i & 1])
 
 
 class LotSample(NamedTuple):

@@ -85,6 +85,20 @@ class Lot:
     def epcs(self) -> frozenset[str]:
         return frozenset(self.items_by_epc)
 
+    @cached_property
+    def epc_order(self) -> tuple[str, ...]:
+        """The lot's EPCs in item order: bit i of a round's `bits` is epc_order[i]."""
+        return tuple(item.epc for item in self.items)
+
+    @cached_property
+    def epc_bits(self) -> Mapping[str, int]:
+        return MappingProxyType({epc: 1 << n for n, epc in enumerate(self.epc_order)})
+
+    def bits_of(self, epcs: frozenset[str]) -> int:
+        """The lot's EPCs among `epcs`, as bits over `epc_order` (others are ignored)."""
+        bits = self.epc_bits
+        return sum(bits[epc] for epc in epcs if epc in bits)
+
     def weight_kg(self, epcs: frozenset[str]) -> float:
         """What the items with these EPCs weigh (EPCs of other lots are ignored)."""
         if epcs is self.epcs or epcs == self.epcs:
@@ -207,6 +221,12 @@ class Registry:
         released = self.released_epcs
         return MappingProxyType({lot.id: lot.epcs - released[lot.id] if lot.id in released
                                  else lot.epcs for lot in self.lots.values()})
+
+    @cached_property
+    def pledged_bits(self) -> Mapping[str, int]:
+        """Lot id → its pledged EPCs as bits over the lot's `epc_order`."""
+        return MappingProxyType({lot_id: self.lots[lot_id].bits_of(epcs)
+                                 for lot_id, epcs in self.pledged_epcs.items()})
 
     @cached_property
     def pledged_quantity(self) -> Mapping[str, Decimal]:

@@ -37,14 +37,22 @@ class SampledReader(RfidModel):
     """`RfidModel` with the same odds, drawn in bulk: the number of missed tags in a round is
     binomial and which ones are missed is uniform, which is exactly independent per-tag reads
     at `read_rate`, at a fraction of the cost. Faults: `dead` (no round) and `stuck` (the last
-    round repeated, reader timestamp included). A round that misses one tag is the common
-    case: its set of EPCs is kept, one per missed tag, so rounds share their sets."""
+    round repeated, reader timestamp included).
 
-    def __init__(self, lot: Lot, rng: random.Random, read_rate: float) -> None:
+    Tags of `order` (the registry's EPC order of the lot) are reported as bits, any other
+    (a cloned tag, or every tag when no order is given) by name. A round that misses one
+    named tag keeps its set of names, one per missed tag, so such rounds share their sets."""
+
+    def __init__(self, lot: Lot, rng: random.Random, read_rate: float,
+                 order: tuple[str, ...] = ()) -> None:
         super().__init__(lot, rng, read_rate)
         self.faults: list[Fault] = []
+        self.order = order
+        self._bit_of = {epc: 1 << n for n, epc in enumerate(order)}
         self._in_range: tuple[str, ...] | None = None
-        self._all_read: frozenset[str] = frozenset()
+        self._tag_bits: tuple[int, ...] = ()   # per tag in range: its bit, 0 when named
+        self._all_named: frozenset[str] = frozenset()
+        self._all_bits = 0
         self._cumulative: list[float] = []
         self._miss_odds: dict[int, list[float]] = {}
         self._all_but: dict[str, frozenset[str]] = {}
@@ -64,35 +72,51 @@ class SampledReader(RfidModel):
             self._miss_odds[tags] = [sum(odds[:k + 1]) for k in range(tags + 1)]
         return self._miss_odds[tags]
 
-    def _read_epcs(self) -> frozenset[str]:
-        """The EPCs one fault-free round reads."""
+    def _in_field(self) -> None:
+        self._in_range = tuple(sorted(set(self.lot.items) | self.extra_epcs))
+        self._tag_bits = tuple(self._bit_of.get(tag, 0) for tag in self._in_range)
+        self._all_named = frozenset(tag for tag, bit in zip(self._in_range, self._tag_bits)
+                                    if not bit)
+        self._all_bits = sum(self._tag_bits)
+        self._cumulative = self._cumulative_misses(len(self._in_range))
+
+    def _read(self) -> tuple[frozenset[str], int]:
+        """(EPCs read by name, bits read) in one fault-free round."""
         if self._in_range is None:
-            self._in_range = tuple(sorted(set(self.lot.items) | self.extra_epcs))
-            self._all_read = frozenset(self._in_range)
-            self._cumulative = self._cumulative_misses(len(self._in_range))
+            self._in_field()
         tags, rng = self._in_range, self.rng
         missed = min(bisect.bisect_left(self._cumulative, rng.random()), len(tags))
         if missed == 0:
-            return self._all_read
+            return self._all_named, self._all_bits
         if missed == 1:
             # What rng.sample(tags, 1) draws, the same one call into the stream, without
             # its general-purpose setup (CPython's sample picks population[_randbelow(n)]).
-            tag = tags[rng._randbelow(len(tags))]
+            index = rng._randbelow(len(tags))
+            if self._tag_bits[index]:
+                return self._all_named, self._all_bits & ~self._tag_bits[index]
+            tag = tags[index]
             if tag not in self._all_but:
-                self._all_but[tag] = self._all_read - {tag}
-            return self._all_but[tag]
-        return self._all_read.difference(self._pick(tags, missed))
+                self._all_but[tag] = self._all_named - {tag}
+            return self._all_but[tag], self._all_bits
+        bits, gone = self._all_bits, []
+        for index in self._pick(len(tags), missed):
+            if self._tag_bits[index]:
+                bits &= ~self._tag_bits[index]
+            else:
+                gone.append(tags[index])
+        return (self._all_named.difference(gone) if gone else self._all_named), bits
 
-    def _pick(self, tags: tuple[str, ...], count: int) -> list[str]:
-        """What rng.sample(tags, count) draws, with the same calls into the stream. For
-        more than 21 tags and up to 5 picks CPython's sample draws _randbelow(n) until it
-        has `count` distinct indexes; other cases are left to it."""
-        if len(tags) <= 21 or count > 5:
-            return self.rng.sample(tags, count)
+    def _pick(self, tags: int, count: int) -> list[int]:
+        """The indexes rng.sample(range(tags), count) draws, with the same calls into the
+        stream (as sampling the tags themselves). For more than 21 tags and up to 5 picks,
+        CPython's sample draws _randbelow(n) until it has `count` distinct indexes; other
+        cases are left to it."""
+        if tags <= 21 or count > 5:
+            return self.rng.sample(range(tags), count)
         randbelow, picked = self.rng._randbelow, set()
         while len(picked) < count:
-            picked.add(randbelow(len(tags)))
-        return [tags[n] for n in picked]
+            picked.add(randbelow(tags))
+        return list(picked)
 
     def read_round(self, now_s: float) -> RfidRound | None:
         mode = next((f.mode for f in self.faults if f.active(now_s)), None) if self.faults else None
@@ -100,7 +124,8 @@ class SampledReader(RfidModel):
             return None
         if mode == "stuck" and self._last is not None:
             return self._last
-        self._last = _new(RfidRound, (self._read_epcs(), now_s))
+        named, bits = self._read()
+        self._last = _new(RfidRound, (named, now_s, bits, self.order))
         return self._last
 
 

@@ -68,7 +68,8 @@ def build_world(scenario: Scenario) -> tuple[reg.Registry, dict[str, SimLot], di
             ScaleModel(goods, device_rng(scenario.seed, spec.id, "scale"), noise.scale_sigma),
             TemperatureModel(normal_c, device_rng(scenario.seed, spec.id, "probe"),
                              noise.temperature_sigma_c),
-            SampledReader(goods, device_rng(scenario.seed, spec.id, "rfid"), noise.rfid_read_rate),
+            SampledReader(goods, device_rng(scenario.seed, spec.id, "rfid"), noise.rfid_read_rate,
+                          lots[spec.id].epc_order),
             normal_c)
     gateways = {w.gateway: SimGateway(w.gateway, [sim_lots[s.id] for s in scenario.lots
                                                   if s.warehouse == w.id])

@@ -91,11 +91,27 @@ def _rounds_read_exactly(rounds, epcs):
     return newest.union(*older) == epcs
 
 
+def _in_order(rfid_round):
+    """The same round as a reader that knows the lot's EPC order reports it."""
+    own = rfid_round.epcs & GOODS.epcs
+    return RfidRound(rfid_round.epcs - own, rfid_round.round_at_s, GOODS.bits_of(own),
+                     GOODS.epc_order)
+
+
+def test_a_round_in_the_lots_order_reads_the_same_epcs_as_by_name():
+    read = frozenset(sorted(GOODS.epcs)[3:]) | {"lot-9-0001"}
+    by_name = RfidRound(read, 60.0)
+    assert by_name.epcs is read
+    assert _in_order(by_name).epcs == read
+    assert _in_order(by_name).bits.bit_count() == len(GOODS.epcs) - 3
+
+
 @settings(max_examples=30, deadline=None)
 @given(st.integers(min_value=0, max_value=10**6))
-def test_the_read_window_held_against_the_pledge_answers_as_the_union_of_its_rounds(seed):
-    """Rounds that miss tags, read a foreign one or repeat, and a release half-way: at every
-    step the usual-lot test agrees with merging the window's rounds."""
+def test_the_usual_lot_read_window_test_answers_as_merging_its_rounds(seed):
+    """Rounds by name or in the lot's order, missing tags, reading a foreign one or
+    repeating, and a release half-way: at every step the usual-lot test agrees with merging
+    the window's rounds."""
     rng = random.Random(seed)
     book = registry(lots=[GOODS])
     foreign = "lot-9-0001"
@@ -111,14 +127,16 @@ def test_the_read_window_held_against_the_pledge_answers_as_the_union_of_its_rou
                               read_rate=rng.choice([0.9, 0.99, 1.0]))
         if rng.random() < 0.1:
             sample = sample._replace(rfid=RfidRound(sample.rfid.epcs | {foreign}, now_s))
+        if rng.random() < 0.5:
+            sample = sample._replace(rfid=_in_order(sample.rfid))
         if rng.random() < 0.1 and minute:
             sample = sample._replace(rfid=state.lots["lot-1"].rfid.rounds[-1])   # a repeat
         messages = [message("gw-1", now_s, sample), message("gw-2", now_s)]
         state = monitor.step(state, book, messages, Market((tick(5000, now_s),)), now_s,
                              CONFIG).state
-        track, pledged = state.lots["lot-1"], book.pledged_epcs["lot-1"]
-        answer = monitor._window_is(track.rfid, track.window, pledged)
-        assert answer == _rounds_read_exactly(track.rfid.rounds, pledged)
+        rfid, pledged = state.lots["lot-1"].rfid, book.pledged_epcs["lot-1"]
+        answer = monitor._window_is(rfid, GOODS, book.pledged_bits["lot-1"])
+        assert answer == _rounds_read_exactly(rfid.rounds, pledged)
         answers.add(answer)
     assert answers == {True, False}
 
@@ -126,7 +144,7 @@ def test_the_read_window_held_against_the_pledge_answers_as_the_union_of_its_rou
 def test_a_usual_lots_view_is_the_one_assess_lot_builds():
     book = registry(lots=[GOODS])
     state = run(book, 5)
-    track = state.lots["lot-1"]
-    assert monitor._window_is(track.rfid, track.window, GOODS.epcs)
-    full = assess_lot(GOODS, book, track.rfid, track.scale, None, 240, CONFIG)
+    rfid = state.lots["lot-1"].rfid
+    assert monitor._window_is(rfid, GOODS, book.pledged_bits["lot-1"])
+    full = assess_lot(GOODS, book, rfid, state.lots["lot-1"].scale, None, 240, CONFIG)
     assert state.lot_views["lot-1"] == full

@@ -33,3 +33,17 @@ def test_the_read_rate_is_kept():
     device = reader(7)
     reads = sum(len(device.read_round(n * 60).epcs) for n in range(2000))
     assert abs(reads / (2000 * 40) - 0.97) < 0.002
+
+
+def test_a_reader_given_the_lots_order_reads_the_same_tags_from_the_same_stream():
+    by_name = reader(3)
+    goods = WeighedLot.of_items("E2000001", 40, 1000.0)
+    in_order = SampledReader(goods, random.Random(3), 0.97, tuple(sorted(goods.items)))
+    for reader_ in (by_name, in_order):
+        reader_.extra_epcs.update({"E2000009000000000000000A", "E2000009000000000000000B"})
+        reader_.changed()
+    rounds = [(by_name.read_round(n * 60), in_order.read_round(n * 60)) for n in range(2000)]
+    assert all(a.epcs == b.epcs for a, b in rounds)
+    assert all(b.named <= {"E2000009000000000000000A", "E2000009000000000000000B"}
+               for _, b in rounds)
+    assert any(b.bits and b.named for _, b in rounds)
