@@ -5,16 +5,17 @@ trusted messages its lots are simply not assessed: silence is never read as thef
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Sequence
+from operator import attrgetter
+from typing import NamedTuple, Sequence
 
 from backend.domain.alerts import Condition
 from backend.domain.config import MonitorConfig
 from backend.domain.observations import GatewayMessage
 
+_SENT_AT_S = attrgetter("sent_at_s")
 
-@dataclass(frozen=True, slots=True)
-class GatewayTrack:
+
+class GatewayTrack(NamedTuple):               # rebuilt per gateway per step
     watched_since_s: float                     # when the monitor started listening
     last_message_s: float | None = None        # any message, trusted or not (receipt time)
     last_good_s: float | None = None
@@ -27,21 +28,20 @@ def track_gateway(previous: GatewayTrack, messages: Sequence[GatewayMessage], no
                   config: MonitorConfig) -> GatewayTrack:
     if not messages:
         return previous
-    good = [m for m in messages if m.signature_ok]
-    bad = [m for m in messages if not m.signature_ok]
-    newest = max(messages, key=lambda m: m.sent_at_s)
+    good_s = [m.received_at_s for m in messages if m.signature_ok]
+    bad_s = [m.received_at_s for m in messages if not m.signature_ok]
+    newest = max(messages, key=_SENT_AT_S)
     healthy_since_s = previous.healthy_since_s
-    if bad:
+    if bad_s:
         healthy_since_s = None                 # trust restarts only after clean messages
-    elif good and not is_healthy(previous, now_s, config):
+    elif good_s and not is_healthy(previous, now_s, config):
         healthy_since_s = now_s
     return GatewayTrack(
         watched_since_s=previous.watched_since_s,
         last_message_s=max(m.received_at_s for m in messages),
-        last_good_s=max((m.received_at_s for m in good), default=previous.last_good_s),
+        last_good_s=max(good_s, default=previous.last_good_s),
         healthy_since_s=healthy_since_s,
-        last_bad_signature_s=max((m.received_at_s for m in bad),
-                                 default=previous.last_bad_signature_s),
+        last_bad_signature_s=max(bad_s, default=previous.last_bad_signature_s),
         clock_offset_s=newest.sent_at_s - newest.received_at_s)
 
 

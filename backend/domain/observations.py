@@ -4,8 +4,8 @@ Ingest has already decoded each message and checked its signature; a message who
 signature failed still arrives here (with `signature_ok=False`) so the core can report
 tampering, but its samples are never believed.
 
-Rounds and samples come one per lot per reporting period, hence NamedTuples: immutable
-values like the frozen dataclasses, and several times cheaper to build.
+Rounds, samples and messages come one per lot or gateway per reporting period, hence
+NamedTuples: immutable values like the frozen dataclasses, and several times cheaper to build.
 """
 from __future__ import annotations
 
@@ -47,8 +47,7 @@ class LotSample(NamedTuple):
     temperature_c: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class GatewayMessage:
+class GatewayMessage(NamedTuple):
     gateway_id: str
     sent_at_s: float                           # device clock
     received_at_s: float                       # backend clock
