@@ -34,8 +34,10 @@ _RECONNECT_DELAY_S = (1.0, 30.0)     # first and longest pause between connectio
 
 class MqttIngest:
     def __init__(self, broker: BrokerSettings, settings: IngestSettings, service: IngestService,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 storage_retry_s: tuple[float, ...] = _STORAGE_RETRY_S) -> None:
         self.broker, self.settings, self.service, self.clock = broker, settings, service, clock
+        self.storage_retry_s = storage_retry_s
         self._received: list[mqtt.MQTTMessage] = []
         self._stopping = threading.Event()
         self.connected = threading.Event()
@@ -161,7 +163,7 @@ class MqttIngest:
                                  protocol.encode_ack(gateway, epoch, acked_seq), qos=1)
 
     def _ingest_with_retries(self, data: list[InboundMessage]) -> dict | None:
-        for attempt, pause_s in enumerate((*_STORAGE_RETRY_S, None)):
+        for attempt, pause_s in enumerate((*self.storage_retry_s, None)):
             try:
                 return self.service.ingest(data, self.clock())
             except Exception:  # storage down, or a bug: never PUBACK what was not stored
