@@ -64,6 +64,19 @@ class Lot:
         return sum(item.weight_kg for item in self.items.values()) * (1.0 - self.missing_fraction)
 
 
+def round_hundredths(value: float) -> float:
+    """round(value, 2), the same float, without its decimal-string round trip where that is
+    not needed: away from a half-hundredth, the nearest hundredth is the integer nearest to
+    value × 100 (whose error, below 1e-7 under 1e9, cannot cross a half), divided by 100
+    (IEEE division rounds it to the nearest float, as round's string conversion does)."""
+    scaled = value * 100.0
+    if abs(scaled) < 1e9:
+        nearest = round(scaled)
+        if nearest and abs(abs(scaled - nearest) - 0.5) > 1e-6:
+            return nearest / 100.0
+    return round(value, 2)                     # near a tie, at zero (keeps -0.0), or huge
+
+
 class _FaultableSensor:
     def __init__(self) -> None:
         self.faults: list[Fault] = []
@@ -74,6 +87,9 @@ class _FaultableSensor:
 
     def _apply_faults(self, now_s: float, true_value: float) -> float | None:
         """Return what the sensor reports given the true value (None: it is dead)."""
+        if not self.faults:                    # the usual case, read at every step
+            self._last = true_value
+            return true_value
         for fault in self.faults:
             if not fault.active(now_s):
                 continue
@@ -127,7 +143,7 @@ class TemperatureModel(_FaultableSensor):
         self._at_s = now_s
         noisy = self._temperature_c + self.rng.gauss(0.0, self.sigma_c)
         reported = self._apply_faults(now_s, noisy)
-        return None if reported is None else round(reported, 2)
+        return None if reported is None else round_hundredths(reported)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,11 @@
 """The simulated reader's shortcuts keep its odds and follow the goods."""
+import math
 import random
 
+from hypothesis import given, settings, strategies as st
+
 from backend.scenario.devices import SampledReader, WeighedLot
+from firmware_sim.models import round_hundredths
 
 
 def reader(seed: int = 1) -> SampledReader:
@@ -47,3 +51,12 @@ def test_a_reader_given_the_lots_order_reads_the_same_tags_from_the_same_stream(
     assert all(b.named <= {"E2000009000000000000000A", "E2000009000000000000000B"}
                for _, b in rounds)
     assert any(b.bits and b.named for _, b in rounds)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.one_of(st.floats(allow_nan=False), st.floats(-100, 100),
+                 st.integers(-10**7, 10**7).map(lambda n: n / 200),          # half-hundredths
+                 st.integers(-10**7, 10**7).map(lambda n: math.nextafter(n / 200, 0))))
+def test_round_hundredths_is_round_to_two_places(value):
+    assert math.copysign(1, round_hundredths(value)) == math.copysign(1, round(value, 2))
+    assert round_hundredths(value) == round(value, 2)
