@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, field
+from typing import Callable
 
 FAULT_MODES = ("stuck", "dead", "drift")
 
@@ -108,14 +109,20 @@ class ScaleModel(_FaultableSensor):
     """A platform scale: load = tare + goods, relative Gaussian noise, slow creep."""
 
     def __init__(self, lot: Lot, rng: random.Random, sigma: float = 0.0005,
-                 creep_kg_per_h: float = 0.0, resolution_kg: float = 0.1) -> None:
+                 creep_kg_per_h: float = 0.0, resolution_kg: float = 0.1,
+                 noise: Callable[[], float] | None = None) -> None:
         super().__init__()
         self.lot, self.rng, self.sigma = lot, rng, sigma
         self.creep_kg_per_h, self.resolution_kg = creep_kg_per_h, resolution_kg
+        # One reading's relative noise: rng.gauss(0, sigma), unless drawn some other way.
+        self.noise = noise or self._gauss
+
+    def _gauss(self) -> float:
+        return self.rng.gauss(0.0, self.sigma)
 
     def read_kg(self, now_s: float) -> float | None:
         load = self.lot.tare_kg + self.lot.goods_weight_kg() + self.creep_kg_per_h * now_s / 3600.0
-        noisy = load * (1.0 + self.rng.gauss(0.0, self.sigma))
+        noisy = load * (1.0 + self.noise())
         reported = self._apply_faults(now_s, noisy)
         if reported is None:
             return None
@@ -126,12 +133,18 @@ class TemperatureModel(_FaultableSensor):
     """First-order thermal response toward a setpoint, with Gaussian probe noise."""
 
     def __init__(self, setpoint_c: float, rng: random.Random, sigma_c: float = 0.2,
-                 time_constant_s: float = 600.0) -> None:
+                 time_constant_s: float = 600.0,
+                 noise: Callable[[], float] | None = None) -> None:
         super().__init__()
         self.setpoint_c, self.rng, self.sigma_c = setpoint_c, rng, sigma_c
         self.time_constant_s = time_constant_s
         self._temperature_c = setpoint_c
         self._at_s: float | None = None
+        # One reading's noise: rng.gauss(0, sigma_c), unless drawn some other way.
+        self.noise = noise or self._gauss
+
+    def _gauss(self) -> float:
+        return self.rng.gauss(0.0, self.sigma_c)
 
     def set_setpoint(self, setpoint_c: float) -> None:
         self.setpoint_c = setpoint_c
@@ -141,7 +154,7 @@ class TemperatureModel(_FaultableSensor):
             alpha = 1.0 - math.exp(-(now_s - self._at_s) / self.time_constant_s)
             self._temperature_c += (self.setpoint_c - self._temperature_c) * alpha
         self._at_s = now_s
-        noisy = self._temperature_c + self.rng.gauss(0.0, self.sigma_c)
+        noisy = self._temperature_c + self.noise()
         reported = self._apply_faults(now_s, noisy)
         return None if reported is None else round_hundredths(reported)
 

@@ -7,9 +7,13 @@ readings while it is offline and replays them, in order, when it returns.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 import random
 from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import numpy
 
 from backend.domain.observations import GatewayMessage, LotSample, RfidRound
 from firmware_sim.models import Fault, Lot, RfidModel, ScaleModel, TemperatureModel
@@ -31,6 +35,34 @@ class WeighedLot(Lot):
         if key != self._weight_key:
             self._weight_key, self._weight_kg = key, super().goods_weight_kg()
         return self._weight_kg
+
+
+def gauss_noise(rng: random.Random, sigma: float, block: int = 1024) -> Callable[[], float]:
+    """What `rng.gauss(0.0, sigma)` would return call after call, the very same floats,
+    computed a block at a time, for a device whose `rng` draws nothing else (it is left as
+    it was). numpy's MT19937 started from the state of `rng` draws the same uniforms as
+    `rng.random`, and each block applies CPython's Box–Muller transform to them with the
+    C library's cos, sin and log (numpy's own may differ in the last bit)."""
+    _, words, pending = rng.getstate()
+    bits = numpy.random.MT19937()
+    bits.state = {"bit_generator": "MT19937",
+                  "state": {"key": numpy.array(words[:-1], dtype=numpy.uint32),
+                            "pos": words[-1]}}
+    uniform = numpy.random.Generator(bits)
+
+    def blocks() -> Iterator[list[float]]:
+        if pending is not None:                # the second half of a pair rng had drawn
+            yield [0.0 + pending * sigma]
+        while True:
+            u = uniform.random(block)
+            x2pi = (u[0::2] * random.TWOPI).tolist()
+            radius = numpy.sqrt(-2.0 * numpy.array(list(map(math.log, (1.0 - u[1::2]).tolist()))))
+            z = numpy.empty(block)
+            z[0::2] = numpy.array(list(map(math.cos, x2pi))) * radius
+            z[1::2] = numpy.array(list(map(math.sin, x2pi))) * radius
+            yield (0.0 + z * sigma).tolist()
+
+    return itertools.chain.from_iterable(blocks()).__next__
 
 
 class SampledReader(RfidModel):

@@ -6,7 +6,8 @@ from decimal import Decimal
 from backend.domain import registry as reg
 from backend.domain.config import MonitorConfig
 from backend.domain.valuation import KG_PER_UNIT
-from backend.scenario.devices import SampledReader, SimGateway, SimLot, WeighedLot, device_rng
+from backend.scenario.devices import (SampledReader, SimGateway, SimLot, WeighedLot, device_rng,
+                                      gauss_noise)
 from backend.scenario.model import LotSpec, Scenario
 from firmware_sim.models import Lot, ScaleModel, TemperatureModel
 
@@ -65,9 +66,9 @@ def build_world(scenario: Scenario) -> tuple[reg.Registry, dict[str, SimLot], di
         normal_c = normal_temperature_c(spec, commodity)
         sim_lots[spec.id] = SimLot(
             spec.id, goods,
-            ScaleModel(goods, device_rng(scenario.seed, spec.id, "scale"), noise.scale_sigma),
-            TemperatureModel(normal_c, device_rng(scenario.seed, spec.id, "probe"),
-                             noise.temperature_sigma_c),
+            _scale(goods, device_rng(scenario.seed, spec.id, "scale"), noise.scale_sigma),
+            _probe(normal_c, device_rng(scenario.seed, spec.id, "probe"),
+                   noise.temperature_sigma_c),
             SampledReader(goods, device_rng(scenario.seed, spec.id, "rfid"), noise.rfid_read_rate,
                           lots[spec.id].epc_order),
             normal_c)
@@ -86,6 +87,14 @@ def build_world(scenario: Scenario) -> tuple[reg.Registry, dict[str, SimLot], di
         sensors=sensors, commodities=commodities, lots=lots,
         loans={spec.id: build_loan(spec) for spec in scenario.loans})
     return registry, sim_lots, gateways
+
+
+def _scale(goods: Lot, rng, sigma: float) -> ScaleModel:
+    return ScaleModel(goods, rng, sigma, noise=gauss_noise(rng, sigma))
+
+
+def _probe(normal_c: float, rng, sigma_c: float) -> TemperatureModel:
+    return TemperatureModel(normal_c, rng, sigma_c, noise=gauss_noise(rng, sigma_c))
 
 
 def _gateway_of(scenario: Scenario, warehouse_id: str) -> str:

@@ -4,7 +4,7 @@ import random
 
 from hypothesis import given, settings, strategies as st
 
-from backend.scenario.devices import SampledReader, WeighedLot
+from backend.scenario.devices import SampledReader, WeighedLot, gauss_noise
 from firmware_sim.models import round_hundredths
 
 
@@ -60,3 +60,14 @@ def test_a_reader_given_the_lots_order_reads_the_same_tags_from_the_same_stream(
 def test_round_hundredths_is_round_to_two_places(value):
     assert math.copysign(1, round_hundredths(value)) == math.copysign(1, round(value, 2))
     assert round_hundredths(value) == round(value, 2)
+
+
+def test_block_drawn_noise_is_what_the_devices_rng_would_draw():
+    for seed, sigma in (("0/lot-3/scale", 0.0005), ("7/lot-1/probe", 0.2)):
+        noise = gauss_noise(random.Random(seed), sigma, block=100)
+        rng = random.Random(seed)
+        assert [noise() for _ in range(1001)] == [rng.gauss(0.0, sigma) for _ in range(1001)]
+    half_drawn = random.Random(5)
+    half_drawn.gauss()                         # keeps the second value of its pair
+    noise = gauss_noise(half_drawn, 1.0)
+    assert [noise() for _ in range(11)] == [half_drawn.gauss(0.0, 1.0) for _ in range(11)]
