@@ -191,8 +191,9 @@ def _assess_lots(state: MonitorState, registry: Registry,
             total_kg = lot.total_weight_kg
             tolerance_kg = total_kg * tolerance_fraction + resolution_kg
             max_kg = lot.total_weight_kg * (1 + tolerance_fraction) + resolution_kg
-            weights = scale.weights_kg
-            weight_net_kg = (weights[0] if len(weights) == 1 else _median(weights)) - lot.tare_kg
+            weights = scale.weights_kg              # the median, of an odd count as a rule
+            median_kg = sorted(weights)[len(weights) // 2] if len(weights) % 2 else _median(weights)
+            weight_net_kg = median_kg - lot.tare_kg
             if total_kg - tolerance_kg <= weight_net_kg <= max_kg and total_kg > 0:
                 quantity = pledged_quantities[lot_id]
                 views[lot_id] = _new(LotView, (lot_id, len(pledged), quantity, len(pledged),
@@ -326,13 +327,15 @@ def _value_loans(state: MonitorState, registry: Registry, valued: Mapping[str, V
                  market: Market, now_s: float, config: MonitorConfig):
     standings, views, all_inputs, conditions, changes = {}, {}, {}, [], []
     unit_prices: dict[tuple[str, str], Decimal] = {}
+    held_views, held_inputs, held_standings = (state.loan_views, state.valuation_inputs,
+                                               state.standings)
     for loan_id, loan in registry.loans.items():
         inputs, stale = _valuation_inputs(loan, registry, valued, lot_tracks, prices, market,
                                           now_s, unit_prices)
-        previous_view = state.loan_views.get(loan_id)
+        previous_view = held_views.get(loan_id)
         # The same loan (same object: same amounts, to the digit) on equal inputs has the
         # same value and LTV: the cent-rounded value does not depend on how they are written.
-        known = state.valuation_inputs.get(loan_id)
+        known = held_inputs.get(loan_id)
         same_value = (inputs is not None and previous_view is not None and known is not None
                       and known[0] is loan and known[1] == inputs)
         if same_value:
@@ -340,7 +343,7 @@ def _value_loans(state: MonitorState, registry: Registry, valued: Mapping[str, V
         else:
             value = None if inputs is None else _collateral_value(loan, inputs)
             ratio = None if value is None else valuation.loan_to_value(loan.outstanding, value)
-        previous = state.standings.get(loan_id) or ltv.LoanStanding(since_s=now_s)
+        previous = held_standings.get(loan_id) or ltv.LoanStanding(since_s=now_s)
         standing, cured = ltv.next_standing(previous, ratio, loan.thresholds,
                                             loan.cure_period_s, config.ltv_hysteresis, now_s)
         if standing.status != previous.status:

@@ -151,11 +151,12 @@ class SampledReader(RfidModel):
         return list(picked)
 
     def read_round(self, now_s: float) -> RfidRound | None:
-        mode = next((f.mode for f in self.faults if f.active(now_s)), None) if self.faults else None
-        if mode == "dead":
-            return None
-        if mode == "stuck" and self._last is not None:
-            return self._last
+        if self.faults:
+            mode = next((f.mode for f in self.faults if f.active(now_s)), None)
+            if mode == "dead":
+                return None
+            if mode == "stuck" and self._last is not None:
+                return self._last
         named, bits = self._read()
         self._last = _new(RfidRound, (named, now_s, bits, self.order))
         return self._last
