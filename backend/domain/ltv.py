@@ -57,6 +57,8 @@ def next_standing(previous: LoanStanding, ltv: Decimal | None, thresholds: Thres
     deadline = previous.cure_deadline_s
     if deadline is not None and now_s >= deadline:
         return LoanStanding("default", now_s, deadline), False
+    if previous.status == "normal" and ltv < thresholds.warning:
+        return previous, False                 # the usual loan: below every threshold
     status = target_status(previous.status, ltv, thresholds, hysteresis)
     if status == previous.status:
         return previous, False

@@ -96,7 +96,8 @@ def step(state: MonitorState, registry: Registry, messages: Sequence[GatewayMess
     lot_views, conditions = _assess_lots(state, registry, gateway_tracks, lot_tracks, now_s, config)
     conditions += [c for gw_id, track in gateway_tracks.items()
                    for c in gateways.gateway_conditions(gw_id, track, now_s, config)]
-    valued = {lot_id: next_valued(state.valued.get(lot_id), view, now_s, config.confirmation_s)
+    held, window_s = state.valued, config.confirmation_s
+    valued = {lot_id: next_valued(held.get(lot_id), view, now_s, window_s)
               for lot_id, view in lot_views.items()}
     prices, price_conditions = _mark_prices(state, registry, market.ticks, now_s, config)
     conditions += price_conditions
@@ -138,7 +139,10 @@ def _trusted_samples(messages: Sequence[GatewayMessage]) -> list[LotSample]:
 def _track_lots(state: MonitorState, registry: Registry, messages: Sequence[GatewayMessage],
                 now_s: float, config: MonitorConfig) -> dict[str, LotTrack]:
     previous, empty = state.lots, LotTrack()
-    tracks = {lot_id: previous.get(lot_id) or empty for lot_id in registry.lots}
+    if previous.keys() == registry.lots.keys():
+        tracks = dict(previous)                # the same lots as last step: the usual case
+    else:
+        tracks = {lot_id: previous.get(lot_id) or empty for lot_id in registry.lots}
     lots, commodities = registry.lots, registry.commodities
     track_rfid, track_scale, track_probe = sensors.track_rfid, sensors.track_scale, sensors.track_probe
     for sample in _trusted_samples(messages):

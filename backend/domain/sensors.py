@@ -62,8 +62,9 @@ def track_scale(track: ScaleTrack, sample: LotSample, now_s: float,
     weight_kg = sample.weight_kg
     if weight_kg is None:
         return track
-    same = bool(track.weights_kg) and track.weights_kg[-1] == weight_kg
-    weights = (track.weights_kg + (weight_kg,))[-config.weight_window_readings:]
+    weights = track.weights_kg
+    same = bool(weights) and weights[-1] == weight_kg
+    weights = (weights + (weight_kg,))[-config.weight_window_readings:]
     return _new(ScaleTrack, (weights, now_s, track.repeats + 1 if same else 0))
 
 

@@ -162,7 +162,7 @@ class SampledReader(RfidModel):
         return self._last
 
 
-@dataclass
+@dataclass(slots=True)
 class SimLot:
     lot_id: str
     goods: Lot
@@ -182,7 +182,7 @@ class SimLot:
                                 self.scale.read_kg(now_s), self.probe.read_c(now_s)))
 
 
-@dataclass
+@dataclass(slots=True)
 class SimGateway:
     gateway_id: str
     lots: list[SimLot]

@@ -75,3 +75,15 @@ def test_ltv_never_falls_when_the_price_falls(price_a, price_b, outstanding, qua
     value_high = lot_value(quantity, high, D("0.1"), D(1))
     value_low = lot_value(quantity, low, D("0.1"), D(1))
     assert loan_to_value(outstanding, value_low) >= loan_to_value(outstanding, value_high)
+
+
+@given(st.decimals(min_value=0, max_value=2, places=4), st.sampled_from([None, 100.0, 900.0]))
+def test_a_normal_standing_moves_exactly_as_its_target_status_says(ltv, deadline_s):
+    normal = LoanStanding("normal", 0, deadline_s)
+    standing, cured = next_standing(normal, ltv, T, 3600, BAND, 500.0)
+    if deadline_s is not None and 500.0 >= deadline_s:
+        assert standing.status == "default"
+    elif target_status("normal", ltv, T, BAND) == "normal":
+        assert standing is normal and not cured
+    else:
+        assert standing.status == target_status("normal", ltv, T, BAND) and not cured
