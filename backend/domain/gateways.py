@@ -36,13 +36,12 @@ def track_gateway(previous: GatewayTrack, messages: Sequence[GatewayMessage], no
         healthy_since_s = None                 # trust restarts only after clean messages
     elif good_s and not is_healthy(previous, now_s, config):
         healthy_since_s = now_s
-    return GatewayTrack(
-        watched_since_s=previous.watched_since_s,
-        last_message_s=max(m.received_at_s for m in messages),
-        last_good_s=max(good_s, default=previous.last_good_s),
-        healthy_since_s=healthy_since_s,
-        last_bad_signature_s=max(bad_s, default=previous.last_bad_signature_s),
-        clock_offset_s=newest.sent_at_s - newest.received_at_s)
+    return GatewayTrack(previous.watched_since_s,
+                        max(m.received_at_s for m in messages),             # last message
+                        max(good_s, default=previous.last_good_s),
+                        healthy_since_s,
+                        max(bad_s, default=previous.last_bad_signature_s),
+                        newest.sent_at_s - newest.received_at_s)            # clock offset
 
 
 def is_healthy(track: GatewayTrack, now_s: float, config: MonitorConfig) -> bool:

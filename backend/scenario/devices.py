@@ -101,7 +101,9 @@ class SampledReader(RfidModel):
             miss = 1.0 - self.read_rate
             odds = [math.comb(tags, k) * miss ** k * self.read_rate ** (tags - k)
                     for k in range(tags + 1)]
-            self._miss_odds[tags] = [sum(odds[:k + 1]) for k in range(tags + 1)]
+            cumulative = [sum(odds[:k + 1]) for k in range(tags + 1)]
+            cumulative[-1] = math.inf          # certain: the float sum may fall short of 1
+            self._miss_odds[tags] = cumulative
         return self._miss_odds[tags]
 
     def _in_field(self) -> None:
@@ -117,7 +119,7 @@ class SampledReader(RfidModel):
         if self._in_range is None:
             self._in_field()
         tags, rng = self._in_range, self.rng
-        missed = min(bisect.bisect_left(self._cumulative, rng.random()), len(tags))
+        missed = bisect.bisect_left(self._cumulative, rng.random())
         if missed == 0:
             return self._all_named, self._all_bits
         if missed == 1:
