@@ -165,9 +165,10 @@ def _assess_lots(state: MonitorState, registry: Registry,
     views, conditions = {}, []
     healthy_gateways = {gateway_id: gateways.is_healthy(track, now_s, config)
                         for gateway_id, track in gateway_tracks.items()}
-    stale_s, stuck_after = config.stale_after_s, config.stuck_after_readings
-    silent_s = config.silent_after_s
+    stale_s, silent_s = config.stale_after_s, config.silent_after_s
+    stuck_repeats = config.stuck_after_readings - 1     # from this many repeats: stuck
     tolerance_fraction, resolution_kg = config.weight_tolerance_fraction, config.scale_resolution_kg
+    max_fraction = 1 + tolerance_fraction
     pledged_epcs, held_views = registry.pledged_epcs, state.lot_views
     lot_gateways, commodities = registry.lot_gateways, registry.commodities
     pledged_quantities, pledged_bits = registry.pledged_quantity, registry.pledged_bits
@@ -176,12 +177,12 @@ def _assess_lots(state: MonitorState, registry: Registry,
         gateway_id = lot_gateways[lot_id]
         # sensor_conditions' own first test, made here: lively sensors raise nothing.
         if not (rfid.heard_s is not None and now_s - rfid.heard_s < silent_s
-                and rfid.repeats + 1 < stuck_after
+                and rfid.repeats < stuck_repeats
                 and scale.heard_s is not None and now_s - scale.heard_s < silent_s
-                and scale.repeats + 1 < stuck_after
+                and scale.repeats < stuck_repeats
                 and (lot.probe_id is None or (
                     probe.heard_s is not None and now_s - probe.heard_s < silent_s
-                    and probe.repeats + 1 < stuck_after))):
+                    and probe.repeats < stuck_repeats))):
             conditions += sensors.sensor_conditions(lot, rfid, scale, probe, gateway_id,
                                                     gateway_tracks[gateway_id], now_s, config)
         # The usual lot: every item pledged, RFID and scale usable, every tag and nothing
@@ -190,18 +191,18 @@ def _assess_lots(state: MonitorState, registry: Registry,
         pledged, fresh_s, heard_s = pledged_epcs[lot_id], rfid.fresh_s, scale.heard_s
         if (pledged is lot.epcs and fresh_s is not None and now_s - fresh_s <= stale_s
                 and heard_s is not None and now_s - heard_s <= stale_s
-                and scale.repeats + 1 < stuck_after
+                and scale.repeats < stuck_repeats
                 and _window_is(rfid, lot, pledged_bits[lot_id])):
             total_kg = lot.total_weight_kg
             tolerance_kg = total_kg * tolerance_fraction + resolution_kg
-            max_kg = lot.total_weight_kg * (1 + tolerance_fraction) + resolution_kg
+            max_kg = total_kg * max_fraction + resolution_kg
             weights = scale.weights_kg              # the median, of an odd count as a rule
             median_kg = sorted(weights)[len(weights) // 2] if len(weights) % 2 else _median(weights)
             weight_net_kg = median_kg - lot.tare_kg
             if total_kg - tolerance_kg <= weight_net_kg <= max_kg and total_kg > 0:
-                quantity = pledged_quantities[lot_id]
-                views[lot_id] = _new(LotView, (lot_id, len(pledged), quantity, len(pledged),
-                                               quantity, True, True, _NONE, _NONE,
+                quantity, items = pledged_quantities[lot_id], len(pledged)
+                views[lot_id] = _new(LotView, (lot_id, items, quantity, items, quantity,
+                                               True, True, _NONE, _NONE,
                                                weight_net_kg, total_kg, tolerance_kg, max_kg))
                 if commodities[lot.commodity_id].perishable:
                     conditions += _temperature(lot, registry, probe, now_s, config)
