@@ -96,9 +96,7 @@ def step(state: MonitorState, registry: Registry, messages: Sequence[GatewayMess
     lot_views, conditions = _assess_lots(state, registry, gateway_tracks, lot_tracks, now_s, config)
     conditions += [c for gw_id, track in gateway_tracks.items()
                    for c in gateways.gateway_conditions(gw_id, track, now_s, config)]
-    held, window_s = state.valued, config.confirmation_s
-    valued = {lot_id: next_valued(held.get(lot_id), view, now_s, window_s)
-              for lot_id, view in lot_views.items()}
+    valued = _value_quantities(state.valued, lot_views, now_s, config.confirmation_s)
     prices, price_conditions = _mark_prices(state, registry, market.ticks, now_s, config)
     conditions += price_conditions
     standings, loan_views, inputs, loan_conditions, changes = _value_loans(
@@ -109,6 +107,20 @@ def step(state: MonitorState, registry: Registry, messages: Sequence[GatewayMess
     new_state = MonitorState(started_s, gateway_tracks, lot_tracks, prices, standings, book,
                              lot_views, valued, loan_views, inputs)
     return StepResult(new_state, (*changes, *alert_events))
+
+
+def _value_quantities(held: Mapping[str, ValuedQuantity], lot_views: Mapping[str, LotView],
+                      now_s: float, window_s: float) -> dict[str, ValuedQuantity]:
+    valued = {}
+    for lot_id, view in lot_views.items():
+        previous = held.get(lot_id)
+        # Seen whole, at the pledge it was valued at: what next_valued keeps, without asking.
+        if (previous is not None and previous.lower_since_s is None
+                and view.observed_quantity is previous.quantity is view.pledged_quantity):
+            valued[lot_id] = previous
+        else:
+            valued[lot_id] = next_valued(previous, view, now_s, window_s)
+    return valued
 
 
 def _by_gateway(messages: Sequence[GatewayMessage]) -> dict[str, list[GatewayMessage]]:

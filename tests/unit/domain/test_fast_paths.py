@@ -148,3 +148,12 @@ def test_a_usual_lots_view_is_the_one_assess_lot_builds():
     assert monitor._window_is(rfid, GOODS, book.pledged_bits["lot-1"])
     full = assess_lot(GOODS, book, rfid, state.lots["lot-1"].scale, None, 240, CONFIG)
     assert state.lot_views["lot-1"] == full
+
+
+def test_a_lot_seen_whole_keeps_its_valued_quantity():
+    book = registry(lots=[GOODS])
+    state = run(book, 5)
+    again = step(state, book, 300)
+    kept = again.valued["lot-1"]
+    assert kept is state.valued["lot-1"]
+    assert kept == next_valued(state.valued["lot-1"], again.lot_views["lot-1"], 300, 600)
