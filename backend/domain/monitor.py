@@ -241,10 +241,11 @@ def _window_is(rfid: sensors.RfidTrack, lot, epc_bits: int) -> bool:
     `epc_order`), as stock._rfid_sets merges it: the OR of its rounds, and nothing else."""
     order, seen = lot.epc_order, 0
     for rfid_round in rfid.rounds:
-        if rfid_round.order is order:
-            if rfid_round.named:
+        named, _, bits, round_order = rfid_round
+        if round_order is order:
+            if named:
                 return False                   # a tag that is not the lot's
-            seen |= rfid_round.bits
+            seen |= bits
         else:                                  # a round reported by name
             epcs = rfid_round.epcs
             bits = lot.bits_of(epcs)

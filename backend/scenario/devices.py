@@ -27,13 +27,14 @@ class WeighedLot(Lot):
     """`Lot` that remembers its goods weight until items leave or contents change (the
     scale reads it every step; summing every item each time dominated the run time)."""
 
-    _weight_key: tuple[int, float] | None = None
+    _weighed: tuple[int, float] = (-1, 0.0)   # (items, missing fraction) it was weighed at
     _weight_kg: float = 0.0
 
     def goods_weight_kg(self) -> float:
-        key = (len(self.items), self.missing_fraction)
-        if key != self._weight_key:
-            self._weight_key, self._weight_kg = key, super().goods_weight_kg()
+        items, fraction = self._weighed
+        if items != len(self.items) or fraction != self.missing_fraction:
+            self._weighed = (len(self.items), self.missing_fraction)
+            self._weight_kg = super().goods_weight_kg()
         return self._weight_kg
 
 
