@@ -186,12 +186,14 @@ def _assess_lots(state: MonitorState, registry: Registry,
     pledged_quantities, pledged_bits = registry.pledged_quantity, registry.pledged_bits
     for lot_id, lot in registry.lots.items():
         rfid, scale, probe = lot_tracks[lot_id]
+        rounds, rfid_heard_s, fresh_s, rfid_repeats = rfid
+        weights, scale_heard_s, scale_repeats = scale
         gateway_id = lot_gateways[lot_id]
         # sensor_conditions' own first test, made here: lively sensors raise nothing.
-        if not (rfid.heard_s is not None and now_s - rfid.heard_s < silent_s
-                and rfid.repeats < stuck_repeats
-                and scale.heard_s is not None and now_s - scale.heard_s < silent_s
-                and scale.repeats < stuck_repeats
+        if not (rfid_heard_s is not None and now_s - rfid_heard_s < silent_s
+                and rfid_repeats < stuck_repeats
+                and scale_heard_s is not None and now_s - scale_heard_s < silent_s
+                and scale_repeats < stuck_repeats
                 and (lot.probe_id is None or (
                     probe.heard_s is not None and now_s - probe.heard_s < silent_s
                     and probe.repeats < stuck_repeats))):
@@ -200,15 +202,15 @@ def _assess_lots(state: MonitorState, registry: Registry,
         # The usual lot: every item pledged, RFID and scale usable, every tag and nothing
         # else in the read window, the weight within tolerance. Its view is what assess_lot
         # builds for that case, and it shows no stock or tag condition.
-        pledged, fresh_s, heard_s = pledged_epcs[lot_id], rfid.fresh_s, scale.heard_s
+        pledged = pledged_epcs[lot_id]
         if (pledged is lot.epcs and fresh_s is not None and now_s - fresh_s <= stale_s
-                and heard_s is not None and now_s - heard_s <= stale_s
-                and scale.repeats < stuck_repeats
+                and scale_heard_s is not None and now_s - scale_heard_s <= stale_s
+                and scale_repeats < stuck_repeats
                 and _window_is(rfid, lot, pledged_bits[lot_id])):
             total_kg = lot.total_weight_kg
             tolerance_kg = total_kg * tolerance_fraction + resolution_kg
             max_kg = total_kg * max_fraction + resolution_kg
-            weights = scale.weights_kg              # the median, of an odd count as a rule
+            # the median weight, of an odd count as a rule
             median_kg = sorted(weights)[len(weights) // 2] if len(weights) % 2 else _median(weights)
             weight_net_kg = median_kg - lot.tare_kg
             if total_kg - tolerance_kg <= weight_net_kg <= max_kg and total_kg > 0:
