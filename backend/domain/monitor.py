@@ -14,7 +14,7 @@ from typing import Iterable, Mapping, NamedTuple, Sequence
 from backend.domain import alerts, gateways, ltv, reconcile, sensors, valuation
 from backend.domain.alerts import AlertBook, Condition
 from backend.domain.config import MonitorConfig
-from backend.domain.observations import GatewayMessage, LotSample, PriceTick
+from backend.domain.observations import GatewayMessage, LotSample, PriceTick, RfidRound
 from backend.domain.registry import Loan, Registry
 from backend.domain.stock import LotView, ValuedQuantity, _median, assess_lot, next_valued
 
@@ -206,7 +206,7 @@ def _assess_lots(state: MonitorState, registry: Registry,
         if (pledged is lot.epcs and fresh_s is not None and now_s - fresh_s <= stale_s
                 and scale_heard_s is not None and now_s - scale_heard_s <= stale_s
                 and scale_repeats < stuck_repeats
-                and _window_is(rfid, lot, pledged_bits[lot_id])):
+                and _window_is(rounds, lot, pledged_bits[lot_id])):
             total_kg = lot.total_weight_kg
             tolerance_kg = total_kg * tolerance_fraction + resolution_kg
             max_kg = total_kg * max_fraction + resolution_kg
@@ -238,11 +238,11 @@ def _temperature(lot, registry: Registry, probe: sensors.ProbeTrack, now_s: floa
     return reconcile.temperature_condition(lot, registry, probe.temperature_c, probe_ok)
 
 
-def _window_is(rfid: sensors.RfidTrack, lot, epc_bits: int) -> bool:
-    """Whether the RFID read window read exactly these EPCs of the lot (as bits over its
-    `epc_order`), as stock._rfid_sets merges it: the OR of its rounds, and nothing else."""
+def _window_is(rounds: tuple[RfidRound, ...], lot, epc_bits: int) -> bool:
+    """Whether the RFID read window (these rounds) read exactly these EPCs of the lot (as bits
+    over its `epc_order`), as stock._rfid_sets merges it: the OR of its rounds, nothing else."""
     order, seen = lot.epc_order, 0
-    for rfid_round in rfid.rounds:
+    for rfid_round in rounds:
         named, _, bits, round_order = rfid_round
         if round_order is order:
             if named:

@@ -135,7 +135,7 @@ def test_the_usual_lot_read_window_test_answers_as_merging_its_rounds(seed):
         state = monitor.step(state, book, messages, Market((tick(5000, now_s),)), now_s,
                              CONFIG).state
         rfid, pledged = state.lots["lot-1"].rfid, book.pledged_epcs["lot-1"]
-        answer = monitor._window_is(rfid, GOODS, book.pledged_bits["lot-1"])
+        answer = monitor._window_is(rfid.rounds, GOODS, book.pledged_bits["lot-1"])
         assert answer == _rounds_read_exactly(rfid.rounds, pledged)
         answers.add(answer)
     assert answers == {True, False}
@@ -145,7 +145,7 @@ def test_a_usual_lots_view_is_the_one_assess_lot_builds():
     book = registry(lots=[GOODS])
     state = run(book, 5)
     rfid = state.lots["lot-1"].rfid
-    assert monitor._window_is(rfid, GOODS, book.pledged_bits["lot-1"])
+    assert monitor._window_is(rfid.rounds, GOODS, book.pledged_bits["lot-1"])
     full = assess_lot(GOODS, book, rfid, state.lots["lot-1"].scale, None, 240, CONFIG)
     assert state.lot_views["lot-1"] == full
 
