@@ -6,8 +6,8 @@ pure: everything it needs comes in as values and everything it found goes out as
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from operator import attrgetter
 from decimal import Decimal
+from operator import attrgetter
 from types import MappingProxyType
 from typing import Iterable, Mapping, NamedTuple, Sequence
 
@@ -15,7 +15,7 @@ from backend.domain import alerts, gateways, ltv, reconcile, sensors, valuation
 from backend.domain.alerts import AlertBook, Condition
 from backend.domain.config import MonitorConfig
 from backend.domain.observations import GatewayMessage, LotSample, PriceTick, RfidRound
-from backend.domain.registry import Loan, Registry
+from backend.domain.registry import Commodity, Loan, Lot, Registry
 from backend.domain.stock import LotView, ValuedQuantity, _median, assess_lot, next_valued
 
 _CENT = Decimal("0.01")
@@ -238,7 +238,7 @@ def _temperature(lot, registry: Registry, probe: sensors.ProbeTrack, now_s: floa
     return reconcile.temperature_condition(lot, registry, probe.temperature_c, probe_ok)
 
 
-def _window_is(rounds: tuple[RfidRound, ...], lot, epc_bits: int) -> bool:
+def _window_is(rounds: tuple[RfidRound, ...], lot: Lot, epc_bits: int) -> bool:
     """Whether the RFID read window (these rounds) read exactly these EPCs of the lot (as bits
     over its `epc_order`), as stock._rfid_sets merges it: the OR of its rounds, nothing else."""
     order, seen = lot.epc_order, 0
@@ -303,8 +303,8 @@ def _valuation_inputs(loan: Loan, registry: Registry, valued: Mapping[str, Value
     return tuple(inputs), stale
 
 
-def _unit_price(commodity, currency: str, prices: Mapping[str, valuation.PriceMark],
-                market: Market, now_s: float) -> tuple[Decimal | None, object, bool]:
+def _unit_price(commodity: Commodity, currency: str, prices: Mapping[str, valuation.PriceMark],
+                market: Market, now_s: float) -> tuple[Decimal | None, Commodity, bool]:
     """(unit price in `currency` or None while unpriced, the commodity, price staleness)."""
     mark = prices.get(commodity.id)
     if mark is None or mark.accepted is None:
@@ -346,7 +346,7 @@ def _value_loans(state: MonitorState, registry: Registry, valued: Mapping[str, V
                  lot_tracks: Mapping[str, LotTrack], prices: Mapping[str, valuation.PriceMark],
                  market: Market, now_s: float, config: MonitorConfig):
     standings, views, all_inputs, conditions, changes = {}, {}, {}, [], []
-    unit_prices: dict[tuple[str, str], Decimal] = {}
+    unit_prices: dict[tuple[str, str], tuple] = {}   # see _valuation_inputs
     held_views, held_inputs, held_standings = (state.loan_views, state.valuation_inputs,
                                                state.standings)
     for loan_id, loan in registry.loans.items():

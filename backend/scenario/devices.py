@@ -108,6 +108,7 @@ class SampledReader(RfidModel):
         return self._miss_odds[tags]
 
     def _in_field(self) -> None:
+        """Which tags the reader sees now, and how each is reported (bit, or name)."""
         self._in_range = tuple(sorted(set(self.lot.items) | self.extra_epcs))
         self._tag_bits = tuple(self._bit_of.get(tag, 0) for tag in self._in_range)
         self._all_named = frozenset(tag for tag, bit in zip(self._in_range, self._tag_bits)
