@@ -43,12 +43,14 @@ class MqttIngest:
         self.connected = threading.Event()
         self._client = self._make_client()
         self._delay_s = _RECONNECT_DELAY_S[0]
+        self._session_present = False
         self._thread = threading.Thread(target=self._run, name="ingest", daemon=True)
 
     def _make_client(self) -> mqtt.Client:
         client = paho_client(self.broker, self.settings.client_id, manual_ack=True,
                              clean_session=None if self.broker.protocol == 5 else False)
         client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         return client
@@ -71,9 +73,17 @@ class MqttIngest:
         share = self.settings.share_group if self.broker.protocol == 5 else None
         client.subscribe([(protocol.subscription("data", share), 1),
                           (protocol.subscription("state", share), 1)])
+        self._session_present = flags.session_present
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        """Connected means subscribed: from now on the broker keeps what gateways send us."""
+        refused = [code for code in reason_codes if code.is_failure]
+        if refused:
+            log.error("broker refused the ingest subscription: %s", refused)
+            return
         self.connected.set()
         log.info("ingest connected to %s:%d (session present: %s)", self.broker.host,
-                 self.broker.port, flags.session_present)
+                 self.broker.port, self._session_present)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected.clear()
