@@ -30,7 +30,7 @@ from backend.domain.config import MonitorConfig
 from backend.scenario.errors import ScenarioError
 from backend.scenario.model import load_scenario
 from backend.services.book import opening_prices, registry_from_book
-from backend.services.events import EventBus, StandingsWatcher, monitor_listener
+from backend.services.events import AlertsWatcher, EventBus, StandingsWatcher, monitor_listener
 from backend.services.ingest import IngestService
 from backend.services.limits import FailureThrottle, RateLimiter
 from backend.services.monitor import MonitorLoop, MonitorService
@@ -68,6 +68,7 @@ class BackendContext:
     monitor_loop: MonitorLoop | None
     events: EventBus = field(default_factory=EventBus)  # live changes for the dashboard (SSE)
     standings_watcher: StandingsWatcher | None = None
+    alerts_watcher: AlertsWatcher | None = None  # an API process whose monitor runs elsewhere
     price_service: PriceService | None = None
     webhooks: WebhookService | None = None
     price_feeds: PriceFeedRunner | None = None
@@ -84,11 +85,15 @@ class BackendContext:
             self.price_feeds.start()
         if self.standings_watcher:
             self.standings_watcher.start()
+        if self.alerts_watcher:
+            self.alerts_watcher.start()
 
     def close(self) -> None:
         self.events.close()
         if self.standings_watcher:
             self.standings_watcher.stop()
+        if self.alerts_watcher:
+            self.alerts_watcher.stop()
         if self.price_feeds:
             self.price_feeds.stop()
         if self.monitor_loop:
@@ -208,6 +213,7 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
         registry, lambda loan_id: getattr(standings.all().get(loan_id), "collateral_value", None),
         monitor.value_per_item if monitor else lambda lot_id, loan_id: Decimal(0), clock)
     watcher = StandingsWatcher(standings, registry, events) if "api" in settings.roles else None
+    alerts_watcher = AlertsWatcher(alerts, events) if "api" in settings.roles and not monitor else None
     keyring = ApiKeyring(settings.api_keys, SqlApiKeys(engine), clock)
     _refuse_insecure_start(settings, keyring)
     http = settings.http
@@ -215,7 +221,7 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
                           RateLimiter(http.rate_per_key_per_s, http.burst_per_key),
                           FailureThrottle(http.bad_keys_per_minute, 60.0), registry, alerts, standings,
                           prices, releases, monitor, ingest, loop,
-                          events, watcher, **market)
+                          events, watcher, alerts_watcher=alerts_watcher, **market)
 
 
 class _Server(uvicorn.Server):

@@ -1,6 +1,6 @@
 """Live changes for the dashboard: an in-process bus of alert and loan events.
 
-Publishers (the monitor's `on_events`, the alert routes, the standings watcher) may run on
+Publishers (the monitor's `on_events`, the alert routes, the database watchers) may run on
 any thread; subscribers are asyncio consumers (one per open SSE stream) that each receive
 only the events their caller may see. A subscriber too slow to keep up is ended; its client
 reconnects and reloads what it shows, so nothing is silently half-delivered.
@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from abc import ABC, abstractmethod
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from backend.adapters.db.monitor_repo import SqlStandings, StandingRecord
+from backend.adapters.db.monitor_repo import SqlAlerts, SqlStandings, StandingRecord
 from backend.domain.alerts import AlertOpened, AlertResolved
 from backend.domain.monitor import LoanStatusChanged
 from backend.domain.registry import Registry
@@ -139,28 +140,55 @@ def monitor_listener(bus: EventBus, registry: RegistryService) -> Callable[[Sequ
     return lambda events: bus.publish(monitor_events(events, registry.snapshot()))
 
 
-class StandingsWatcher:
-    """Publishes `loan.updated` when a loan's stored standing changes (its LTV moves with
-    every price and stock change, which the core reports only when the status changes).
+class _DatabaseWatcher(ABC):
+    """Calls `check` every `interval_s` on its own thread. It reads the database, so it
+    also sees what a monitor running in another process wrote there."""
 
-    It reads the database, so it also sees a monitor running in another process.
-    """
+    name = "watcher"
 
-    def __init__(self, standings: SqlStandings, registry: RegistryService, bus: EventBus,
-                 interval_s: float = 1.0) -> None:
-        self.standings, self.registry, self.bus, self.interval_s = standings, registry, bus, interval_s
-        self._last: dict[str, tuple] = {}
+    def __init__(self, bus: EventBus, interval_s: float) -> None:
+        self.bus, self.interval_s = bus, interval_s
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="standings-watcher", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
 
     def start(self) -> None:
-        self._last = self._current(self.standings.all())
+        self.prime()
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
+
+    def prime(self) -> None:
+        """Take note of what is there now (it is not news)."""
+
+    @abstractmethod
+    def check(self) -> None:
+        """Publish what changed since the last check."""
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.check()
+            except Exception:  # a database hiccup must not end live updates
+                log.exception("%s: check failed", self.name)
+
+
+class StandingsWatcher(_DatabaseWatcher):
+    """Publishes `loan.updated` when a loan's stored standing changes (its LTV moves with
+    every price and stock change, which the core reports only when the status changes)."""
+
+    name = "standings-watcher"
+
+    def __init__(self, standings: SqlStandings, registry: RegistryService, bus: EventBus,
+                 interval_s: float = 1.0) -> None:
+        super().__init__(bus, interval_s)
+        self.standings, self.registry = standings, registry
+        self._last: dict[str, tuple] = {}
+
+    def prime(self) -> None:
+        self._last = self._current(self.standings.all())
 
     def check(self) -> None:
         records = self.standings.all()
@@ -180,9 +208,31 @@ class StandingsWatcher:
         data = {"id": record.loan_id, **{name: getattr(record, name) for name in STANDING_FIELDS}}
         return BusEvent("loan.updated", _lender_of(registry, record.loan_id), data)
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                self.check()
-            except Exception:  # a database hiccup must not end live updates
-                log.exception("standings check failed")
+
+class AlertsWatcher(_DatabaseWatcher):
+    """For an API process whose monitor runs elsewhere: publishes `alert.opened` for alerts
+    that appear in the database and `alert.resolved` for those the monitor resolves.
+    People's acks and resolutions are published by the route that took them. An alert
+    opened and resolved between two checks is not streamed (it is in the list)."""
+
+    name = "alerts-watcher"
+
+    def __init__(self, alerts: SqlAlerts, bus: EventBus, interval_s: float = 1.0) -> None:
+        super().__init__(bus, interval_s)
+        self.alerts = alerts
+        self._active: set[str] = set()
+
+    def prime(self) -> None:
+        self._active = {record.id for record in self.alerts.active()}
+
+    def check(self) -> None:
+        active = {record.id: record for record in self.alerts.active()}
+        events = [alert_event("opened", record) for alert_id, record in active.items()
+                  if alert_id not in self._active]
+        for alert_id in sorted(self._active - active.keys()):
+            record = self.alerts.get(alert_id)
+            if record is not None and record.state == "resolved" and record.resolved_by is None:
+                events.append(alert_event("resolved", record))
+        self._active = set(active)
+        if events:
+            self.bus.publish(events)
