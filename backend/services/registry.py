@@ -25,23 +25,19 @@ class RegistryService:
         self.repo, self.clock = repo, clock
         self._lock = threading.Lock()
         self._snapshot: reg.Registry | None = None
-        self._notices: list[Condition] = []
+        self._version: int | None = None
 
     def snapshot(self) -> reg.Registry:
+        """The registry as stored; reloaded when any process has written to it since."""
+        version = self.repo.version()  # read before loading: a write in between reloads again
         with self._lock:
-            if self._snapshot is None:
-                self._snapshot = self.repo.load()
+            if self._snapshot is None or version != self._version:
+                self._snapshot, self._version = self.repo.load(), version
             return self._snapshot
 
-    def _changed(self) -> None:
-        with self._lock:
-            self._snapshot = None
-
     def take_notices(self) -> list[Condition]:
-        """One-off conditions (refused pledges) for the monitor's next step."""
-        with self._lock:
-            notices, self._notices = self._notices, []
-        return notices
+        """One-off conditions (refused pledges) for the monitor's next step, from any process."""
+        return self.repo.take_notices()
 
     def seed_if_empty(self, book: reg.Registry) -> bool:
         if self.snapshot().lenders:
@@ -54,8 +50,6 @@ class RegistryService:
             self.repo.add(new_entities)
         except DuplicateEntity as exc:
             raise Conflict(f"already exists: {exc}") from exc
-        finally:
-            self._changed()
 
     def pledge(self, lot_id: str, loan_id: str) -> None:
         """Add a lot to a loan's collateral; Conflict('already pledged') if it backs another."""
@@ -68,12 +62,9 @@ class RegistryService:
                 self.repo.pledge(loan_id, lot_id)
                 return
             except AlreadyPledged:  # a concurrent pledge won the race in the database
-                outcome = pledges.pledge_lot(self.repo.load(), lot_id, loan_id)
-            finally:
-                self._changed()
+                outcome = pledges.pledge_lot(self.snapshot(), lot_id, loan_id)
         if outcome.refused_reason is not None:
-            with self._lock:
-                self._notices.append(outcome.notice)
+            self.repo.add_notice(outcome.notice, self.clock())
             raise Conflict(pledges.ALREADY_PLEDGED)
 
     def repay(self, loan_id: str, amount: Decimal) -> reg.Loan:
@@ -86,7 +77,6 @@ class RegistryService:
         except RegistryError as exc:
             raise Conflict(str(exc)) from exc
         self.repo.record_repayment(repayment, after.loans[loan_id].outstanding)
-        self._changed()
         return after.loans[loan_id]
 
     def record_release(self, order: reg.ReleaseOrder) -> reg.Loan:
@@ -96,5 +86,4 @@ class RegistryService:
         except RegistryError as exc:
             raise Conflict(str(exc)) from exc
         self.repo.record_release(order, after.loans[order.loan_id].outstanding)
-        self._changed()
         return after.loans[order.loan_id]

@@ -1,13 +1,15 @@
 """The collateral registry in the relational database, loaded as a domain `Registry`."""
 from __future__ import annotations
 
+from dataclasses import asdict
 from decimal import Decimal
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from backend.adapters.db import tables as t
 from backend.domain import registry as reg
+from backend.domain.alerts import Condition
 
 
 class AlreadyPledged(Exception):
@@ -23,6 +25,11 @@ class SqlRegistry:
         self.engine = engine
 
     # -- reading ---------------------------------------------------------------------
+
+    def version(self) -> int:
+        """Moves with every write below, whichever process made it."""
+        with self.engine.connect() as db:
+            return db.scalar(select(t.registry_version.c.version)) or 0
 
     def load(self) -> reg.Registry:
         with self.engine.connect() as db:
@@ -61,6 +68,7 @@ class SqlRegistry:
                 _insert_all(db, registry_delta)
             except IntegrityError as exc:
                 raise DuplicateEntity(str(exc.orig).splitlines()[0]) from exc
+            _bump_version(db)
 
     def pledge(self, loan_id: str, lot_id: str) -> None:
         with self.engine.begin() as db:
@@ -71,6 +79,7 @@ class SqlRegistry:
                                                       position=position, active=True))
             except IntegrityError as exc:
                 raise AlreadyPledged(lot_id) from exc
+            _bump_version(db)
 
     def record_repayment(self, repayment: reg.Repayment, outstanding_after: Decimal) -> None:
         with self.engine.begin() as db:
@@ -93,6 +102,25 @@ class SqlRegistry:
         db.execute(update(t.loans).where(t.loans.c.id == loan_id).values(outstanding=outstanding))
         if outstanding <= 0:  # repaid: its goods are free to back another loan
             db.execute(update(t.loan_lots).where(t.loan_lots.c.loan_id == loan_id).values(active=False))
+        _bump_version(db)
+
+    # -- notices for the monitor -----------------------------------------------------------
+
+    def add_notice(self, notice: Condition, at_s: float) -> None:
+        with self.engine.begin() as db:
+            db.execute(insert(t.registry_notices).values(at_s=at_s, condition=asdict(notice)))
+
+    def take_notices(self) -> list[Condition]:
+        """The waiting notices, oldest first; taken, they are gone."""
+        with self.engine.begin() as db:
+            rows = db.execute(select(t.registry_notices).order_by(t.registry_notices.c.id)).all()
+            if rows:
+                db.execute(delete(t.registry_notices).where(t.registry_notices.c.id <= rows[-1].id))
+        return [Condition(**row.condition) for row in rows]
+
+
+def _bump_version(db) -> None:
+    db.execute(update(t.registry_version).values(version=t.registry_version.c.version + 1))
 
 
 def _loan(row, lot_ids: tuple[str, ...]) -> reg.Loan:

@@ -243,3 +243,17 @@ alert_reminders = Table(
     Column("alert_id", String(64), primary_key=True),
     Column("count", Integer, nullable=False),
     Column("last_at_s", Float, nullable=False))
+
+# Bumped by every registry write, in the same transaction: a process holding a registry
+# snapshot (the monitor, another API process) reloads it when the version moved.
+registry_version = Table(
+    "registry_version", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", Integer, nullable=False))
+
+# One-off conditions (a refused pledge) waiting for the monitor, whichever process runs it.
+registry_notices = Table(
+    "registry_notices", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at_s", Float, nullable=False),
+    Column("condition", JSON, nullable=False))
