@@ -5,8 +5,8 @@ sent until the socket runs dry (or a commit's worth has come), hands that micro-
 the IngestService (which writes durably), and only then sends the PUBACKs and the
 application-level acks. A process killed before that point gets the same messages again
 from the broker: the ledger deduplicates them. Why not paho's own network thread: handing
-every message across threads cost about a third of the CPU per message (GIL hand-offs,
-a wake-up per PUBACK), and ingest is CPU-bound (docs/storage.md, "Throughput").
+every message across threads cost ~12 % more CPU per message (GIL hand-offs, a wake-up
+per PUBACK), and ingest is CPU-bound (docs/storage.md, "Throughput").
 """
 from __future__ import annotations
 
