@@ -15,6 +15,7 @@ from backend.adapters.db.access_repo import SqlApiKeys, SqlAuditLog
 from backend.adapters.db.engine import make_engine, migrate
 from backend.adapters.db.monitor_repo import SqlAlerts, SqlPriceMarks, SqlStandings
 from backend.adapters.db.registry_repo import SqlRegistry
+from backend.adapters.db.rotated_keys_repo import SqlRotatedKeys
 from backend.adapters.price_sources import PriceQuote
 from backend.adapters.webhook_email import SmtpNotifier
 from backend.adapters.webhook_http import HttpSender
@@ -37,6 +38,7 @@ from backend.services.monitor import MonitorLoop, MonitorService
 from backend.services.prices import FxRates, PriceFeedRunner, PriceService
 from backend.services.prices_sources import build_sources
 from backend.services.registry import RegistryService
+from backend.services.rotated_keys import RotatedKeys
 from backend.services.releases import ReleaseService
 from backend.services.webhooks import WebhookService
 from backend.services.webhooks_relay import RelayLoop, WebhookRelay
@@ -69,6 +71,7 @@ class BackendContext:
     events: EventBus = field(default_factory=EventBus)  # live changes for the dashboard (SSE)
     standings_watcher: StandingsWatcher | None = None
     alerts_watcher: AlertsWatcher | None = None  # an API process whose monitor runs elsewhere
+    rotated_keys: RotatedKeys | None = None  # keys gateways rotated to (ingest, command route)
     price_service: PriceService | None = None
     webhooks: WebhookService | None = None
     price_feeds: PriceFeedRunner | None = None
@@ -118,12 +121,13 @@ def _reading_store(settings: BackendSettings) -> ReadingStore:
 
 
 def _ingest(settings: BackendSettings, readings: ReadingStore, ledger: IngestLedger,
-            metrics: Metrics) -> MqttIngest:
+            metrics: Metrics, rotated_keys: RotatedKeys) -> MqttIngest:
     keys = {g.id: load_public_key(g.public_key_pem) if g.public_key_pem else None
             for g in settings.gateways}
     return MqttIngest(settings.broker, settings.ingest,
                       IngestService(readings, ledger, keys, settings.ingest, metrics,
-                                    retention_s=settings.timeseries.retention_days * 86400))
+                                    retention_s=settings.timeseries.retention_days * 86400,
+                                    rotated=rotated_keys))
 
 
 def _monitor_config(settings: BackendSettings) -> MonitorConfig:
@@ -200,7 +204,8 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
     price_service = PriceService(prices, registry.snapshot, clock,
                                  settings.prices.future_tolerance_s)
     _load_book(settings, registry, price_service, clock)
-    ingest = _ingest(settings, readings, ledger, metrics) if "ingest" in settings.roles else None
+    rotated_keys = RotatedKeys(SqlRotatedKeys(engine))
+    ingest = _ingest(settings, readings, ledger, metrics, rotated_keys) if "ingest" in settings.roles else None
     events = EventBus()
     monitor = loop = None
     if "monitor" in settings.roles:
@@ -221,7 +226,8 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
                           RateLimiter(http.rate_per_key_per_s, http.burst_per_key),
                           FailureThrottle(http.bad_keys_per_minute, 60.0), registry, alerts, standings,
                           prices, releases, monitor, ingest, loop,
-                          events, watcher, alerts_watcher=alerts_watcher, **market)
+                          events, watcher, alerts_watcher=alerts_watcher, rotated_keys=rotated_keys,
+                          **market)
 
 
 class _Server(uvicorn.Server):

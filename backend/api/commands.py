@@ -1,6 +1,7 @@
 """`POST /api/v1/gateways/{id}/commands` (admin): send a signed command, return its result."""
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any, Literal
 
@@ -11,8 +12,9 @@ from pydantic import BaseModel, Field
 from backend.adapters.mqtt_commands import CommandTransportError, MqttCommands
 from backend.api.deps import context, require_role
 from backend.services.commands import CommandError, build_command, load_command_signer, read_result
-from edge.keys import load_public_key
+from edge.keys import KeyFileError, load_public_key
 
+log = logging.getLogger("pledgewatch.commands")
 router = APIRouter(prefix="/api/v1", tags=["gateways"])
 
 
@@ -31,7 +33,7 @@ class CommandOut(BaseModel):
     status: str  # sent (no answer yet) | ok | refused | failed
     detail: str = ""
     result: dict[str, Any] = Field(default_factory=dict)
-    verified: bool = False  # the result is signed by the gateway's registered key
+    verified: bool = False  # the result is signed by one of the gateway's keys
 
 
 @router.post("/gateways/{gateway_id}/commands", response_model=CommandOut,
@@ -53,8 +55,14 @@ def send_command(gateway_id: str, body: CommandIn, ctx=Depends(context),
     if answer is None:
         sent = CommandOut(id=command.id, gateway=gateway_id, command=command.name, status="sent")
         return JSONResponse(sent.model_dump(), status_code=202)
-    key = load_public_key(entry.public_key_pem) if entry.public_key_pem else None
-    outcome = read_result(answer, command, key)
+    known = [load_public_key(entry.public_key_pem)] if entry.public_key_pem else []
+    outcome = read_result(answer, command, known + ctx.rotated_keys.of(gateway_id))
     result = outcome.result
+    if outcome.verified and result.command == "rotate_key" and result.status == "ok":
+        try:
+            key_id = ctx.rotated_keys.register(gateway_id, result, time.time())
+            log.info("gateway %s rotated its key to %s; registered", gateway_id, key_id)
+        except KeyFileError as exc:
+            raise HTTPException(502, f"the gateway's rotate_key result is unusable: {exc}") from exc
     return CommandOut(id=command.id, gateway=gateway_id, command=command.name, status=result.status,
                       detail=result.detail, result=dict(result.result), verified=outcome.verified)

@@ -5,10 +5,8 @@ convention `<data_dir>/keys/backend-command.key` (PEM, PKCS8), whose public key 
 every edge config as `commands.backend_public_key_pem`. `pledgewatch demo` makes both.
 
 Key rotation (`rotate_key`): the gateway answers with its new public key, signed with its
-OLD key. This module verifies that signature against the registered key; the backend
-does not yet re-register keys by itself: the route logs the new PEM and the operator
-puts it into the backend config's `gateways[].public_key_pem` and restarts ingest
-(until then the gateway's new batches stay in its outbox, quarantined, not lost).
+OLD key. This module verifies that signature against the gateway's known keys; the route
+then registers the new key (backend/services/rotated_keys.py), and ingest accepts it.
 """
 from __future__ import annotations
 
@@ -16,7 +14,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -59,19 +57,18 @@ def build_command(gateway: str, name: str, args: Mapping[str, Any], signer: prot
 
 
 def read_result(payload: bytes, command: protocol.Command,
-                gateway_key: Ed25519PublicKey | None) -> Outcome:
-    """Decode the gateway's answer to `command` and check its signature."""
+                gateway_keys: Sequence[Ed25519PublicKey]) -> Outcome:
+    """Decode the gateway's answer to `command` and check its signature against the
+    gateway's keys (the configured one, and those it rotated to)."""
     result = protocol.decode_command_result(payload, protocol.topic(command.gateway, "cmd-result"))
     verified = False
-    if gateway_key is not None:
+    if gateway_keys:
+        key_id = result.signature.key_id if result.signature else None
+        key = next((k for k in gateway_keys if protocol.key_fingerprint(k) == key_id), gateway_keys[0])
         try:
-            protocol.verify_command_result(result, gateway_key)
+            protocol.verify_command_result(result, key)
             verified = True
         except protocol.DecodeError as exc:
             log.warning("gateway %s: result of %s has a bad signature: %s", command.gateway,
                         command.id, exc)
-    if verified and result.command == "rotate_key" and result.status == "ok":
-        log.warning("gateway %s rotated its key to %s; register this public key for it "
-                    "(gateways[].public_key_pem) and restart ingest:\n%s", command.gateway,
-                    result.result.get("new_key_id"), result.result.get("new_public_key_pem"))
     return Outcome(command, result, verified)

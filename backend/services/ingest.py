@@ -18,6 +18,7 @@ from backend.metrics import Metrics
 from backend.ports import (AcceptedMessage, AnySensor, IngestLedger, QuarantinedMessage, ReadingStore,
                            SensorRegistry)
 from backend.services import wire_fast
+from backend.services.rotated_keys import RotatedKeys
 from backend.settings import IngestSettings
 from edge import protocol
 
@@ -55,8 +56,8 @@ class IngestService:
     def __init__(self, readings: ReadingStore, ledger: IngestLedger,
                  gateway_keys: Mapping[str, Ed25519PublicKey | None], settings: IngestSettings,
                  metrics: Metrics, sensors: SensorRegistry = AnySensor(),
-                 retention_s: float | None = None) -> None:
-        self.readings, self.ledger, self.sensors = readings, ledger, sensors
+                 retention_s: float | None = None, rotated: RotatedKeys | None = None) -> None:
+        self.readings, self.ledger, self.sensors, self.rotated = readings, ledger, sensors, rotated
         self.gateway_keys, self.settings, self.metrics = gateway_keys, settings, metrics
         self._verifier = wire_fast.Verifier()
         self.retention_s = retention_s
@@ -131,9 +132,19 @@ class IngestService:
 
     def _verify(self, envelope: protocol.Envelope, public_key: Ed25519PublicKey,
                 message: InboundMessage) -> None:
-        if not self._verifier.verify(envelope, public_key):
-            # The fast path's canonical bytes may differ from the reference's: its verdict rules.
-            protocol.verify(protocol.decode(message.payload, message.topic), public_key)
+        if self._verifier.verify(envelope, public_key):
+            return
+        rotated = self._rotated_key(envelope)  # signed with a key the gateway rotated to?
+        if rotated is not None and self._verifier.verify(envelope, rotated):
+            return
+        # The fast path's canonical bytes may differ from the reference's: its verdict rules.
+        protocol.verify(protocol.decode(message.payload, message.topic), rotated or public_key)
+
+    def _rotated_key(self, envelope: protocol.Envelope) -> Ed25519PublicKey | None:
+        signature = envelope.signature
+        if self.rotated is None or signature is None:
+            return None
+        return self.rotated.key(envelope.gateway, signature.key_id)
 
     def _quarantine(self, message: InboundMessage, reason: str, detail: str) -> QuarantinedMessage:
         return QuarantinedMessage(message.topic, message.payload, reason, detail[:500],

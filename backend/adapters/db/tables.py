@@ -257,3 +257,11 @@ registry_notices = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("at_s", Float, nullable=False),
     Column("condition", JSON, nullable=False))
+
+# Keys gateways rotated to (`rotate_key`), each vouched for by the key it replaces.
+rotated_keys = Table(
+    "rotated_keys", metadata,
+    Column("gateway_id", String(64), primary_key=True),
+    Column("key_id", String(64), primary_key=True),
+    Column("public_key_pem", Text, nullable=False),
+    Column("registered_at_s", Float, nullable=False))

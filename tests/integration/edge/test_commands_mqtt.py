@@ -11,10 +11,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.testclient import TestClient
 
+from backend.adapters.db.engine import make_engine, migrate
+from backend.adapters.db.rotated_keys_repo import SqlRotatedKeys
 from backend.adapters.mqtt_commands import MqttCommands
 from backend.api import commands as commands_route
 from backend.api import deps
 from backend.services.commands import COMMAND_KEY_PATH, build_command, read_result
+from backend.services.rotated_keys import RotatedKeys
 from backend.settings import BackendSettings
 from edge import protocol
 from edge.agent import EdgeAgent
@@ -72,8 +75,11 @@ def rig(tmp_path, mosquitto):
     gateway_private, gateway_public = new_key_pair(tmp_path / "keys", "gw-cmd")
     settings = BackendSettings(data_dir=tmp_path / "data", broker={"port": mosquitto.port},
                                gateways=[{"id": "gw-cmd", "public_key_pem": gateway_public.read_text()}])
+    engine = make_engine(settings.resolved_database_url())
+    migrate(engine)
+    rotated = RotatedKeys(SqlRotatedKeys(engine))
     app = FastAPI()
-    app.state.context = SimpleNamespace(settings=settings)
+    app.state.context = SimpleNamespace(settings=settings, rotated_keys=rotated)
     app.dependency_overrides[deps.principal] = caller_from_header
     app.include_router(commands_route.router)
     agent = EdgeAgent(EdgeSettings(
@@ -84,7 +90,7 @@ def rig(tmp_path, mosquitto):
                   "config": {"lot": "l1", "items": 2, "item_weight_kg": 5, "epc_prefix": "AB"}}]))
     with AgentThread(agent):
         yield SimpleNamespace(client=TestClient(app), agent=agent, gateway_private=gateway_private,
-                              settings=settings, broker=mosquitto)
+                              settings=settings, broker=mosquitto, rotated=rotated)
 
 
 def post(rig, body: dict, key: str = "admin-key"):
@@ -108,9 +114,11 @@ def test_each_command_is_acknowledged_with_a_signed_result(rig):
     assert new_key_id != old_key_id and rig.agent.signer.key_id == new_key_id
     assert protocol.key_fingerprint(load_private_key(rig.gateway_private).public_key()) == new_key_id
     assert protocol.key_fingerprint(load_public_key(answer["result"]["new_public_key_pem"])) == new_key_id
+    assert [protocol.key_fingerprint(k) for k in rig.rotated.of("gw-cmd")] == [new_key_id]
 
     refused = post(rig, {"command": "set_interval", "args": {"driver_index": 9, "every_s": 1}}).json()
     assert refused["status"] == "refused" and "no driver 9" in refused["detail"]
+    assert refused["verified"]                 # signed with the new key, which is now known
 
 
 def test_a_forged_command_is_refused_and_changes_nothing(rig):
@@ -118,7 +126,7 @@ def test_a_forged_command_is_refused_and_changes_nothing(rig):
     command, wire = build_command("gw-cmd", "set_interval", {"driver_index": 0, "every_s": 99},
                                   forger, time.time(), 60)
     answer = MqttCommands(rig.settings.broker).send("gw-cmd", command.id, wire, wait_s=5)
-    outcome = read_result(answer, command, None)
+    outcome = read_result(answer, command, ())
     assert outcome.result.status == "refused" and "bad_signature" in outcome.result.detail
     assert rig.agent.sample_every_s == [1.0]
 
