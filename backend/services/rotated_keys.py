@@ -54,9 +54,10 @@ class RotatedKeys:
         pem, key_id = result.result.get("new_public_key_pem"), result.result.get("new_key_id")
         if not isinstance(pem, str):
             raise KeyFileError("the rotate_key result carries no new_public_key_pem")
-        if protocol.key_fingerprint(load_public_key(pem)) != key_id:
+        key = load_public_key(pem)
+        if protocol.key_fingerprint(key) != key_id:
             raise KeyFileError("the new key's fingerprint is not the new_key_id it names")
         self.repo.add(gateway, key_id, pem, at_s)
         with self._lock:
-            self._keys[(gateway, key_id)] = load_public_key(pem)
+            self._keys[(gateway, key_id)] = key
         return key_id

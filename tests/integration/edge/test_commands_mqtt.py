@@ -91,6 +91,7 @@ def rig(tmp_path, mosquitto):
     with AgentThread(agent):
         yield SimpleNamespace(client=TestClient(app), agent=agent, gateway_private=gateway_private,
                               settings=settings, broker=mosquitto, rotated=rotated)
+    engine.dispose()
 
 
 def post(rig, body: dict, key: str = "admin-key"):

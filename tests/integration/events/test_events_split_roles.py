@@ -11,13 +11,18 @@ from backend.settings import BackendSettings
 from stream_helpers import BOOK, KEYS, Clock, Listener, api_keys, as_, report_everything_present, serving
 
 
+def tick(monitor_side, clock, seq: int) -> None:
+    """The devices report, the monitor ticks, a minute passes."""
+    report_everything_present(monitor_side, clock, seq)
+    monitor_side.monitor.tick()
+    clock.now_s += 60
+
+
 def tick_until(seen, monitor_side, clock, seq: int, ticks: int = 30) -> int:
-    """Report, tick and let a minute pass until `seen()` (the watcher polls every second)."""
+    """Tick until `seen()` (the watcher polls every second); returns the last seq."""
     for _ in range(ticks):
         seq += 1
-        report_everything_present(monitor_side, clock, seq)
-        monitor_side.monitor.tick()
-        clock.now_s += 60
+        tick(monitor_side, clock, seq)
         deadline = time.monotonic() + 1.5
         while time.monotonic() < deadline:
             if seen():
@@ -43,7 +48,8 @@ def test_an_api_process_streams_the_alerts_of_a_monitor_running_elsewhere(tmp_pa
             api_side.alerts_watcher.start()
             listeners = {who: Listener(f"{base}/api/v1/events", key) for who, key in KEYS.items()}
             south, north = listeners["bank-south"], listeners["bank-north"]
-            seq = tick_until(lambda: True, monitor_side, clock, 0, ticks=2)
+            for seq in (1, 2):
+                tick(monitor_side, clock, seq)
             assert south.of_type("alert.") == []
 
             post_price(base, 3200)                 # steel -20 %: loan-acme-2 (bank-south) warns
