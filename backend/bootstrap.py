@@ -31,7 +31,7 @@ from backend.domain.config import MonitorConfig
 from backend.scenario.errors import ScenarioError
 from backend.scenario.model import load_scenario
 from backend.services.book import opening_prices, registry_from_book
-from backend.services.events import AlertsWatcher, EventBus, StandingsWatcher, monitor_listener
+from backend.services.events import AlertsWatcher, EventBus, GatewaysWatcher, StandingsWatcher, monitor_listener
 from backend.services.ingest import IngestService
 from backend.services.limits import FailureThrottle, RateLimiter
 from backend.services.monitor import MonitorLoop, MonitorService
@@ -71,6 +71,7 @@ class BackendContext:
     events: EventBus = field(default_factory=EventBus)  # live changes for the dashboard (SSE)
     standings_watcher: StandingsWatcher | None = None
     alerts_watcher: AlertsWatcher | None = None  # an API process whose monitor runs elsewhere
+    gateways_watcher: GatewaysWatcher | None = None  # gateways going on/offline (ingest may run elsewhere)
     rotated_keys: RotatedKeys | None = None  # keys gateways rotated to (ingest, command route)
     price_service: PriceService | None = None
     webhooks: WebhookService | None = None
@@ -86,17 +87,16 @@ class BackendContext:
             self.relay_loop.start()
         if self.price_feeds:
             self.price_feeds.start()
-        if self.standings_watcher:
-            self.standings_watcher.start()
-        if self.alerts_watcher:
-            self.alerts_watcher.start()
+        for watcher in self._watchers():
+            watcher.start()
+
+    def _watchers(self) -> list:
+        return [w for w in (self.standings_watcher, self.alerts_watcher, self.gateways_watcher) if w]
 
     def close(self) -> None:
         self.events.close()
-        if self.standings_watcher:
-            self.standings_watcher.stop()
-        if self.alerts_watcher:
-            self.alerts_watcher.stop()
+        for watcher in self._watchers():
+            watcher.stop()
         if self.price_feeds:
             self.price_feeds.stop()
         if self.monitor_loop:
@@ -219,6 +219,7 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
         monitor.value_per_item if monitor else lambda lot_id, loan_id: Decimal(0), clock)
     watcher = StandingsWatcher(standings, registry, events) if "api" in settings.roles else None
     alerts_watcher = AlertsWatcher(alerts, events) if "api" in settings.roles and not monitor else None
+    gateways_watcher = GatewaysWatcher(ledger, events) if "api" in settings.roles else None
     keyring = ApiKeyring(settings.api_keys, SqlApiKeys(engine), clock)
     _refuse_insecure_start(settings, keyring)
     http = settings.http
@@ -226,7 +227,8 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
                           RateLimiter(http.rate_per_key_per_s, http.burst_per_key),
                           FailureThrottle(http.bad_keys_per_minute, 60.0), registry, alerts, standings,
                           prices, releases, monitor, ingest, loop,
-                          events, watcher, alerts_watcher=alerts_watcher, rotated_keys=rotated_keys,
+                          events, watcher, alerts_watcher=alerts_watcher, gateways_watcher=gateways_watcher,
+                          rotated_keys=rotated_keys,
                           **market)
 
 

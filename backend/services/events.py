@@ -18,6 +18,7 @@ from backend.adapters.db.monitor_repo import SqlAlerts, SqlStandings, StandingRe
 from backend.domain.alerts import AlertOpened, AlertResolved
 from backend.domain.monitor import LoanStatusChanged
 from backend.domain.registry import Registry
+from backend.ports import IngestLedger
 from backend.services import access
 from backend.services.api_keys import Principal
 from backend.services.registry import RegistryService
@@ -30,7 +31,8 @@ STANDING_FIELDS = ("status", "ltv", "collateral_value", "drawing_power", "cure_d
 
 @dataclass(frozen=True)
 class BusEvent:
-    type: str                # alert.opened | alert.acknowledged | alert.resolved | loan.status_changed | loan.updated
+    type: str                # alert.opened | alert.acknowledged | alert.resolved | loan.status_changed
+                             # | loan.updated | gateway.status_changed
     lender: str | None       # the lender it concerns; None: staff only
     data: Mapping[str, Any]  # JSON-ready except Decimal (sent as a string)
 
@@ -236,3 +238,29 @@ class AlertsWatcher(_DatabaseWatcher):
         self._active = set(active)
         if events:
             self.bus.publish(events)
+
+
+class GatewaysWatcher(_DatabaseWatcher):
+    """Publishes `gateway.status_changed` (staff only) when a gateway first reports or goes
+    online or offline: ingest keeps that state in its ledger, possibly in another process."""
+
+    name = "gateways-watcher"
+
+    def __init__(self, ledger: IngestLedger, bus: EventBus, interval_s: float = 1.0) -> None:
+        super().__init__(bus, interval_s)
+        self.ledger = ledger
+        self._online: dict[str, bool] = {}
+
+    def prime(self) -> None:
+        self._online = self._current()
+
+    def check(self) -> None:
+        current = self._current()
+        changed = sorted(gateway for gateway, online in current.items() if self._online.get(gateway) != online)
+        self._online = current
+        if changed:
+            self.bus.publish(BusEvent("gateway.status_changed", None, {"id": gateway, "online": current[gateway]})
+                             for gateway in changed)
+
+    def _current(self) -> dict[str, bool]:
+        return {status.gateway: status.online for status in self.ledger.gateways()}

@@ -67,24 +67,23 @@ def wait_for_health(base: str, demo: subprocess.Popen, timeout_s: float) -> None
 def test_demo_streams_readings_and_leaves_nothing_behind(tmp_path):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    demo = start_demo(tmp_path / "state", port, "--duration", "20")
+    demo = start_demo(tmp_path / "state", port)  # stopped below: a fixed --duration races a slow machine
     try:
-        wait_for_health(base, demo, timeout_s=15)
+        wait_for_health(base, demo, timeout_s=60)
         keys = json.loads((tmp_path / "state" / "api-keys.json").read_text())
         first = reading_count(base, keys["admin"])
-        time.sleep(4)
-        assert reading_count(base, keys["admin"]) > first
+        assert wait_for(lambda: reading_count(base, keys["admin"]) > first, timeout_s=60, every_s=0.3)
         page = httpx.get(f"{base}/api/v1/readings", params={"limit": 5},
                          headers={"Authorization": f"Bearer {keys['admin']}"}).json()
         assert {r["kind"] for r in page["readings"]} <= {"weight", "rfid", "temperature"}
         # Read over Modbus TCP and LLRP from the `sim devices` processes.
         assert wait_for(lambda: {"lot-nb-1-scale", "lot-nb-1-rfid", "lot-nb-1-temp"}
-                        <= sensors_seen(base, keys["admin"], "gw-ningbo"), timeout_s=10, every_s=0.3)
+                        <= sensors_seen(base, keys["admin"], "gw-ningbo"), timeout_s=60, every_s=0.3)
         # A device power cut (through the simulator's control port) is a sensor fault.
         devices = yaml.safe_load((tmp_path / "state" / "sim-devices-gw-ningbo.yaml").read_text())
         httpx.post(f"http://127.0.0.1:{devices['control_port']}/lots/lot-nb-1/power_cut",
                    json={"device": "scale"}, timeout=5).raise_for_status()
-        assert wait_for(lambda: bad_readings(base, keys["admin"], "lot-nb-1-scale"), timeout_s=10, every_s=0.3)
+        assert wait_for(lambda: bad_readings(base, keys["admin"], "lot-nb-1-scale"), timeout_s=60, every_s=0.3)
         # The backend signs a command; the gateway checks it, runs it and answers signed.
         answer = httpx.post(f"{base}/api/v1/gateways/gw-ningbo/commands", json={"command": "rebirth"},
                             headers={"Authorization": f"Bearer {keys['admin']}"}, timeout=15).json()
@@ -92,7 +91,8 @@ def test_demo_streams_readings_and_leaves_nothing_behind(tmp_path):
         gateways = httpx.get(f"{base}/api/v1/gateways",
                              headers={"Authorization": f"Bearer {keys['supervisor']}"}).json()
         assert sorted(g["id"] for g in gateways) == ["gw-ningbo", "gw-qingdao", "gw-shanghai"]
-        output, _ = demo.communicate(timeout=40)
+        demo.send_signal(signal.SIGINT)  # Ctrl-C, as a user stops it
+        output, _ = demo.communicate(timeout=60)
     finally:
         if demo.poll() is None:
             demo.kill()
@@ -105,17 +105,17 @@ def test_sigterm_stops_every_child_and_a_resumed_demo_keeps_its_keys(tmp_path):
     port = free_port()
     state = tmp_path / "state"
     demo = start_demo(state, port)
-    wait_for_health(f"http://127.0.0.1:{port}", demo, timeout_s=15)
+    wait_for_health(f"http://127.0.0.1:{port}", demo, timeout_s=60)
     keys = json.loads((state / "api-keys.json").read_text())
     # demo, broker, backend, 3 device simulators, 3 edges
-    assert wait_for(lambda: len(processes_mentioning(str(tmp_path))) >= 9, timeout_s=15, every_s=0.3)
+    assert wait_for(lambda: len(processes_mentioning(str(tmp_path))) >= 9, timeout_s=60, every_s=0.3)
     demo.send_signal(signal.SIGTERM)
-    demo.communicate(timeout=40)
+    demo.communicate(timeout=60)
     assert demo.returncode == 0
     assert processes_mentioning(str(tmp_path)) == []
 
     demo = start_demo(state, port, "--duration", "3")
-    output, _ = demo.communicate(timeout=60)
+    output, _ = demo.communicate(timeout=120)
     assert demo.returncode == 0, output
     assert json.loads((state / "api-keys.json").read_text()) == keys
     assert keys["admin"] in output

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 
 from backend.adapters.mqtt_client import paho_client
@@ -49,11 +50,13 @@ class MqttPriceSource:
         self.name, self.broker, self.root, self.clock = name, broker, root, clock or time.time
         self.client = paho_client(broker, client_id)
         self._emit: Emit | None = None
+        self.subscribed = threading.Event()  # set once the broker acknowledged the subscription
 
     def start(self, emit: Emit) -> None:
         self._emit = emit
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
+        self.client.on_subscribe = lambda *_: self.subscribed.set()
         self.client.connect_async(self.broker.host, self.broker.port, self.broker.keepalive_s)
         self.client.loop_start()
 

@@ -6,6 +6,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 
 import httpx
 import pytest
@@ -46,6 +47,20 @@ class Rig:
     async def post(self, action: str, **body) -> httpx.Response:
         return await self.control.post(f"/lots/lot-a/{action}", json=body)
 
+    async def rfid_sees(self, count: int, timeout_s: float = 15) -> None:
+        """Wait until the reader's latest round reports `count` tags (a round already under way
+        when the goods moved may still show the old count)."""
+        deadline = time.monotonic() + timeout_s
+        while len(seen := await self.rfid_round()) != count:
+            assert time.monotonic() < deadline, f"the reader still reports {len(seen)} tags, not {count}"
+            await asyncio.sleep(0.03)
+
+    async def probe_reads(self, temperature_c: float, timeout_s: float = 15) -> None:
+        deadline = time.monotonic() + timeout_s
+        while abs((await self.probe.read())[0].values["temperature_c"] - temperature_c) > 0.5:
+            assert time.monotonic() < deadline, f"the probe never came within 0.5 °C of {temperature_c}"
+            await asyncio.sleep(0.03)
+
     async def rfid_round(self) -> list[str]:
         for _ in range(100):
             rounds = await self.rfid.read()
@@ -61,7 +76,6 @@ class Rig:
 
 
 def _clock() -> float:
-    import time
     return time.time()
 
 
@@ -83,14 +97,10 @@ def test_drivers_read_the_models_and_faults_change_what_they_see():
         assert (await rig.post("remove_items", count=2)).json()["items"] == ITEMS - 2
         (weight,) = await rig.scale.read()
         assert weight.values["weight_kg"] == (ITEMS - 2) * ITEM_KG
-        await rig.rfid.read()  # drop rounds taken before the removal
-        await asyncio.sleep(0.12)
-        assert len(await rig.rfid_round()) == ITEMS - 2
+        await rig.rfid_sees(ITEMS - 2)
 
         await rig.post("tag_loss", count=3)  # tags gone, goods still on the scale
-        await rig.rfid.read()
-        await asyncio.sleep(0.12)
-        assert len(await rig.rfid_round()) == ITEMS - 5
+        await rig.rfid_sees(ITEMS - 5)
         assert (await rig.scale.read())[0].values["weight_kg"] == (ITEMS - 2) * ITEM_KG
 
         await rig.post("replace_contents", fraction=0.5)
@@ -98,9 +108,7 @@ def test_drivers_read_the_models_and_faults_change_what_they_see():
 
         assert (await rig.probe.read())[0].values["temperature_c"] == -20.0
         await rig.post("temperature", setpoint_c=5.0)
-        await asyncio.sleep(0.05)
-        (temperature,) = await rig.probe.read()
-        assert temperature.values["temperature_c"] == pytest.approx(5.0, abs=0.5)
+        await rig.probe_reads(5.0)
 
     asyncio.run(with_rig(test))
 

@@ -59,7 +59,7 @@ class Listener:
         self.connected = threading.Event()
         self._thread = threading.Thread(target=self._read, args=(url, key), daemon=True)
         self._thread.start()
-        assert self.connected.wait(5), "the event stream never opened"
+        assert self.connected.wait(15), "the event stream never opened"
 
     def _read(self, url: str, key: str) -> None:
         with httpx.stream("GET", url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as response:
@@ -71,7 +71,7 @@ class Listener:
                 elif line.startswith("data: "):
                     self.events.append((event_type, json.loads(line[len("data: "):])))
 
-    def wait_for(self, event_type: str, timeout_s: float = 5, **fields) -> dict:
+    def wait_for(self, event_type: str, timeout_s: float = 15, **fields) -> dict:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             for seen_type, data in list(self.events):
@@ -84,7 +84,7 @@ class Listener:
         return [data for seen_type, data in list(self.events) if seen_type.startswith(prefix)]
 
     def join(self) -> None:
-        self._thread.join(5)
+        self._thread.join(15)
         assert not self._thread.is_alive(), "the stream did not end when the server stopped"
 
 

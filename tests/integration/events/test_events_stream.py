@@ -81,3 +81,19 @@ def test_the_stream_takes_the_key_only_from_the_authorization_header(live):
     assert httpx.get(f"{base}/api/v1/events", timeout=5).status_code == 401
     assert httpx.get(f"{base}/api/v1/events", params={"key": KEYS["admin"]}, timeout=5).status_code == 401
     assert httpx.get(f"{base}/api/v1/events", params={"token": KEYS["admin"]}, timeout=5).status_code == 401
+
+
+def test_gateways_going_online_and_offline_stream_to_staff_only(live):
+    context, clock, base = live
+    context.gateways_watcher.start()
+    admin, north = Listener(f"{base}/api/v1/events", KEYS["admin"]), Listener(f"{base}/api/v1/events", KEYS["bank-north"])
+
+    context.ledger.set_gateway_state("gw-shanghai", True, 7, {}, int(clock() * 1000))
+    admin.wait_for("gateway.status_changed", id="gw-shanghai", online=True)
+    context.ledger.set_gateway_state("gw-shanghai", False, 7, {}, int(clock() * 1000) + 1)
+    admin.wait_for("gateway.status_changed", id="gw-shanghai", online=False)
+
+    context.events.close()
+    for listener in (admin, north):
+        listener.join()
+    assert north.of_type("gateway.") == []

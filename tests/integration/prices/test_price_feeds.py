@@ -27,6 +27,7 @@ from backend.services.prices import PriceFeedRunner, PriceRejected, ewma_volatil
 from backend.settings import BackendSettings
 from edge import protocol
 from edge.config import BrokerSettings
+from waiting import wait_for
 
 BOOK = Path(__file__).resolve().parents[3] / "seeds" / "demo.yaml"
 KEYS = {"admin": "k-admin", "supervisor": "k-super", "bank-north": "k-north"}
@@ -264,7 +265,7 @@ def test_quotes_on_the_mqtt_price_topic_are_guarded_and_stored(book, mosquitto):
         publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
         publisher.connect("127.0.0.1", mosquitto.port)
         publisher.loop_start()
-        time.sleep(0.5)
+        assert source.subscribed.wait(30), "the price source never subscribed"
         now_s = clock()
         for payload in ({"price": "NaN", "currency": "CNY", "per": "t", "at_s": now_s},
                         {"price": -1, "currency": "CNY", "per": "t", "at_s": now_s},
@@ -272,9 +273,7 @@ def test_quotes_on_the_mqtt_price_topic_are_guarded_and_stored(book, mosquitto):
             publisher.publish(price_topic("steel_coil"), json.dumps(payload), qos=1).wait_for_publish()
         publisher.publish(fx_topic("USD", "CNY"), json.dumps({"rate": 7.2, "at_s": now_s}), qos=1).wait_for_publish()
         publisher.publish(price_topic("steel_coil"), b"not json", qos=1).wait_for_publish()
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and context.prices.latest_fx("USD", "CNY") is None:
-            time.sleep(0.05)
+        wait_for(lambda: context.prices.latest_fx("USD", "CNY") is not None, timeout_s=30)
         publisher.loop_stop()
         publisher.disconnect()
     finally:

@@ -5,7 +5,7 @@ import { h, section } from "../dom.js";
 import { label } from "../format.js";
 import { STATUS_ORDER, loansTable } from "./common.js";
 
-export const refreshOn = ["loan.", "alert."];
+export const refreshOn = ["loan.", "alert.", "gateway."];
 
 const LTV_BINS = [
   { label: "below 50 %", below: 0.5 }, { label: "50–60 %", below: 0.6 }, { label: "60–70 %", below: 0.7 },
