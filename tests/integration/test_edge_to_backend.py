@@ -103,6 +103,6 @@ def test_every_reading_arrives_once_and_is_served_by_the_api(tmp_path, mosquitto
         assert gateway["acked_seq"] == gateway["last_seq"] >= TOTAL_READINGS // 50
         assert client.get("/api/v1/readings").status_code == 401
         # A clean stop publishes the death message itself (the will is for crashes).
-        assert wait_for(lambda: not context.ledger.gateways()[0].online, timeout_s=5)
+        assert wait_for(lambda: not context.ledger.gateways()[0].online, timeout_s=30)
     finally:
         context.close()

@@ -23,7 +23,7 @@ def tick_until(seen, monitor_side, clock, seq: int, ticks: int = 30) -> int:
     for _ in range(ticks):
         seq += 1
         tick(monitor_side, clock, seq)
-        deadline = time.monotonic() + 1.5
+        deadline = time.monotonic() + 3  # two of the watcher's polls, with room for a slow machine
         while time.monotonic() < deadline:
             if seen():
                 return seq
