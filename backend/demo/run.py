@@ -6,6 +6,7 @@ stops them all on Ctrl-C, SIGTERM or when `--duration` is up: nothing is left be
 from __future__ import annotations
 
 import ctypes
+import os
 import signal
 import subprocess
 import sys
@@ -23,7 +24,10 @@ _PR_SET_PDEATHSIG = 1
 
 
 def _die_with_parent() -> None:
-    """Runs in the child before exec: ask the kernel for SIGTERM when the demo dies."""
+    """Runs in the child before exec: its own process group, so that a terminal's Ctrl-C
+    reaches the demo alone and the demo stops its children in order (gateways before the
+    broker); and SIGTERM from the kernel when the demo dies."""
+    os.setpgrp()
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     except OSError:

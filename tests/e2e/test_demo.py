@@ -135,3 +135,35 @@ def test_write_config_writes_a_runnable_set_for_every_role(tmp_path):
                           str(tmp_path / "cfg" / "README.md")], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2
     assert bad.stderr.strip().count("\n") == 0 and "config" in bad.stderr
+
+
+def test_ctrl_c_stops_the_gateways_before_the_broker_and_leaves_no_error_in_any_log(tmp_path):
+    """A terminal's Ctrl-C signals the whole foreground process group, not only the demo."""
+    port = free_port()
+    state = tmp_path / "state"
+    demo = subprocess.Popen([sys.executable, "-m", "backend.cli", "demo", "--no-browser", "--state-dir", str(state),
+                             "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for_health(base, demo, timeout_s=60)
+        keys = json.loads((state / "api-keys.json").read_text())
+        assert wait_for(lambda: {"gw-ningbo", "gw-qingdao", "gw-shanghai"} <= sensors_gateways(base, keys["admin"]),
+                        timeout_s=60, every_s=0.3)
+        os.killpg(demo.pid, signal.SIGINT)
+        output, _ = demo.communicate(timeout=60)
+    finally:
+        if demo.poll() is None:
+            os.killpg(demo.pid, signal.SIGKILL)
+    assert demo.returncode == 0, output
+    logs = {path.name: path.read_text(errors="replace") for path in (state / "logs").glob("*.log")}
+    assert len(logs) == 7, sorted(logs)  # backend, 3 device simulators, 3 gateways
+    for name, text in logs.items():
+        bad = [line for line in text.splitlines()
+               if any(word in line for word in ("ERROR", "Traceback", "never retrieved", "Errno"))]
+        assert bad == [], f"{name}: {bad[:5]}"
+
+
+def sensors_gateways(base: str, admin_key: str) -> set[str]:
+    gateways = httpx.get(f"{base}/api/v1/gateways", headers={"Authorization": f"Bearer {admin_key}"}, timeout=5).json()
+    return {g["id"] for g in gateways if g["online"] and g["last_seq"]}
