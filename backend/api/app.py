@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 
 from backend.api import (alerts, book, commands, dashboard, events, gateways, health, keys, prices,
                          readings, registry, webhooks)
@@ -11,7 +13,8 @@ from backend.api.guards import BodySizeLimit, install_audit_log
 
 def create_app(context) -> FastAPI:
     """`context` is the process's BackendContext (see backend.bootstrap)."""
-    app = FastAPI(title="PledgeWatch", version="1", openapi_url="/openapi.json")
+    app = FastAPI(title="PledgeWatch", version="1", openapi_url="/openapi.json",
+                  docs_url=None, redoc_url=None)  # /docs below: served from our own files, no CDN
     app.state.context = context
     app.add_middleware(BodySizeLimit, max_bytes=context.settings.http.max_body_bytes)
     install_audit_log(app)
@@ -21,4 +24,16 @@ def create_app(context) -> FastAPI:
                        commands, webhooks):
             app.include_router(module.router, responses=ERROR_RESPONSES)
         app.mount("/static", dashboard.static_files(), name="static")
+        app.add_api_route("/docs", api_reference, include_in_schema=False)
     return app
+
+
+SWAGGER_UI = "/static/vendor/swagger-ui"  # swagger-ui-dist, vendored with its licence
+
+
+def api_reference() -> HTMLResponse:
+    """The OpenAPI browser, working offline (a gateway shed or a bank's locked-down network)."""
+    return get_swagger_ui_html(openapi_url="/openapi.json", title="PledgeWatch API",
+                               swagger_js_url=f"{SWAGGER_UI}/swagger-ui-bundle.js",
+                               swagger_css_url=f"{SWAGGER_UI}/swagger-ui.css",
+                               swagger_favicon_url=f"{SWAGGER_UI}/favicon-32x32.png")

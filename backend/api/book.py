@@ -65,6 +65,7 @@ def _loan_out(loan: reg.Loan, standing) -> LoanOut:
 
 @router.get("/loans", response_model=list[LoanOut])
 def list_loans(caller: Caller, ctx=Depends(context)) -> list[LoanOut]:
+    """Loans the caller may see (a lender: its own) with status, LTV, collateral value and outstanding."""
     registry, standings = ctx.registry.snapshot(), ctx.standings.all()
     return [_loan_out(loan, standings.get(loan.id)) for loan in registry.loans.values()
             if access.sees_loan(caller, registry, loan.id)]
@@ -72,6 +73,7 @@ def list_loans(caller: Caller, ctx=Depends(context)) -> list[LoanOut]:
 
 @router.get("/loans/{loan_id}", response_model=LoanOut)
 def get_loan(loan_id: str, caller: Caller, ctx=Depends(context)) -> LoanOut:
+    """One loan: status, LTV against its thresholds, collateral and lending value, cure deadline and amount."""
     registry = ctx.registry.snapshot()
     if not access.sees_loan(caller, registry, loan_id):
         raise HTTPException(404, f"no loan {loan_id!r}")

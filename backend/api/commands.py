@@ -40,6 +40,7 @@ class CommandOut(BaseModel):
              responses={202: {"model": CommandOut, "description": "sent; no answer within wait_s"}})
 def send_command(gateway_id: str, body: CommandIn, ctx=Depends(context),
                  caller=Depends(require_role("admin"))):
+    """Send a signed command to a gateway over MQTT and wait for its signed answer (admin)."""
     entry = next((g for g in ctx.settings.gateways if g.id == gateway_id), None)
     if entry is None:
         raise HTTPException(404, f"no gateway {gateway_id!r}")

@@ -5,6 +5,7 @@ import math
 from typing import Annotated, Callable
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from backend.services.api_keys import Principal
 
@@ -17,15 +18,21 @@ def _too_many(retry_after_s: float, why: str) -> HTTPException:
     return HTTPException(429, why, headers={"Retry-After": str(max(1, math.ceil(retry_after_s)))})
 
 
-def principal(request: Request) -> Principal:
+# Declares the scheme in the OpenAPI (so /docs offers "Authorize"); the checks are ours below.
+bearer = HTTPBearer(auto_error=False, scheme_name="apiKey",
+                    description="An API key: `Authorization: Bearer pw_...` (see `keys new-api`).")
+
+
+def principal(request: Request,
+              credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
     """The caller, from `Authorization: Bearer <key>`; throttled per key and per bad-key client."""
     ctx = request.app.state.context
     client, now_s = request.client.host if request.client else "?", ctx.clock()
     wait_s = ctx.bad_key_throttle.retry_after_s(client, now_s)
     if wait_s:
         raise _too_many(wait_s, "too many bad API keys from this address; wait and try again")
-    scheme, _, key = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not key:
+    key = credentials.credentials if credentials else ""
+    if not key:
         raise HTTPException(401, "missing API key: send 'Authorization: Bearer <key>'",
                             headers={"WWW-Authenticate": "Bearer"})
     found = ctx.keyring.authenticate(key.strip())

@@ -34,11 +34,13 @@ def _out(status: GatewayStatus) -> GatewayOut:
 
 @router.get("/gateways", response_model=list[GatewayOut])
 def list_gateways(ctx=Depends(context), caller=Depends(staff)) -> list[GatewayOut]:
+    """Every gateway that ever reported: online, boot epoch, sequence progress, last seen, gaps (staff)."""
     return [_out(s) for s in ctx.ledger.gateways()]
 
 
 @router.get("/gateways/{gateway_id}", response_model=GatewayOut)
 def get_gateway(gateway_id: str, ctx=Depends(context), caller=Depends(staff)) -> GatewayOut:
+    """One gateway's delivery state: online, boot epoch, last and acknowledged seq, missing seqs (staff)."""
     for status in ctx.ledger.gateways():
         if status.gateway == gateway_id:
             return _out(status)

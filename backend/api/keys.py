@@ -46,6 +46,7 @@ def _out(record, **extra) -> dict:
 
 @router.post("/keys", status_code=201, response_model=NewKeyOut)
 def create_key(body: KeyIn, ctx=Depends(context), caller=Depends(admin)) -> dict:
+    """Create an API key; the key is in this answer only, the server keeps its hash (admin)."""
     if body.lender is not None and body.lender not in ctx.registry.snapshot().lenders:
         raise HTTPException(404, f"no lender {body.lender!r}")
     record, key = ctx.keyring.create(body.name, body.role, body.lender, caller.name)
@@ -54,11 +55,13 @@ def create_key(body: KeyIn, ctx=Depends(context), caller=Depends(admin)) -> dict
 
 @router.get("/keys", response_model=list[KeyOut])
 def list_keys(ctx=Depends(context), caller=Depends(admin)) -> list[dict]:
+    """API keys by name, role and lender, never the key itself (admin)."""
     return [_out(r) for r in ctx.keyring.listed()]
 
 
 @router.delete("/keys/{key_id}", status_code=204)
 def revoke_key(key_id: str, ctx=Depends(context), caller=Depends(admin)) -> Response:
+    """Revoke an API key at once: its next request answers 401 (admin)."""
     if not ctx.keyring.revoke(key_id):
         raise HTTPException(404, f"no active key {key_id!r}")
     return Response(status_code=204)

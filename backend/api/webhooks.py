@@ -90,6 +90,7 @@ def list_webhooks(caller: Caller, ctx=Depends(context)) -> list[WebhookOut]:
 
 @router.get("/webhooks/{webhook_id}", response_model=WebhookOut)
 def get_webhook(webhook_id: str, caller: Caller, ctx=Depends(context)) -> WebhookOut:
+    """One webhook registration (admin, or the lender it belongs to); the secret is never shown again."""
     return _out(_visible(ctx, caller, webhook_id), ctx.clock())
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import time
 
+import httpx
+
 from browser_demo import Demo, wait_until
 
 TABLET = {"width": 768, "height": 1024}
@@ -148,6 +150,29 @@ def test_tablet_width_and_keyboard(open_session):
     page.keyboard.press("Enter")
     page.wait_for_function("() => document.getElementById('view').dataset.shown === '#/alerts'")
     assert page.evaluate("document.activeElement.tagName") == "H1"
+
+
+def test_the_api_reference_renders_offline_with_every_operation_and_the_bearer_scheme(open_session, demo):
+    session = open_session("admin")
+    outside: list[str] = []
+
+    def only_the_demo(route):
+        if route.request.url.startswith(demo.base):
+            return route.continue_()
+        outside.append(route.request.url)
+        return route.abort()
+
+    session.context.route("**/*", only_the_demo)
+    page = session.page
+    page.goto(f"{demo.base}/docs")
+    page.locator(".opblock").first.wait_for()
+    paths = httpx.get(f"{demo.base}/openapi.json", timeout=10).json()["paths"]
+    shown = {(block.locator(".opblock-summary-method").inner_text().lower(),
+              block.locator(".opblock-summary-path").get_attribute("data-path"))
+             for block in page.locator(".opblock").all()}
+    assert shown == {(method, path) for path, methods in paths.items() for method in methods}
+    assert page.locator("button.authorize").is_visible()
+    assert outside == []
 
 
 def test_an_ltv_change_appears_without_reload(open_session, demo):

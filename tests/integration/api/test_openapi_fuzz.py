@@ -49,3 +49,13 @@ def test_no_server_error_and_answers_match_the_schema(api_schema):
             case.call_and_validate(headers={"Authorization": f"Bearer {KEYS['admin']}"}, checks=CHECKS)
 
         exercise()
+
+
+def test_every_operation_is_described_and_every_guarded_one_declares_the_bearer_scheme(api_schema):
+    spec = api_schema.raw_schema
+    scheme = spec["components"]["securitySchemes"]["apiKey"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    operations = {(method, path): op for path, methods in spec["paths"].items() for method, op in methods.items()}
+    assert [key for key, op in operations.items() if not op.get("description")] == []
+    unguarded = {key for key, op in operations.items() if not op.get("security")}
+    assert unguarded == {("get", "/api/v1/health"), ("get", "/metrics")}  # for load balancers and Prometheus
