@@ -15,6 +15,12 @@ function append(element, children) {
   }
 }
 
+// element.append(...) that skips what a condition left out (`cond && node` gives false).
+export function fill(element, ...children) {
+  append(element, children);
+  return element;
+}
+
 export function h(tag, attributes = {}, ...children) {
   const element = document.createElement(tag);
   applyAttributes(element, attributes);

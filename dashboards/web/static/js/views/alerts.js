@@ -1,6 +1,6 @@
 // The alert inbox: filter by state and type; acknowledge with a note, resolve.
 
-import { h, section, table } from "../dom.js";
+import { fill, h, section, table } from "../dom.js";
 import { dateTime, label } from "../format.js";
 import { loanLink, warehouseLink } from "./common.js";
 
@@ -62,7 +62,7 @@ export async function render(root, app, { query }) {
   const type = query.get("type") ?? "";
   const alerts = await app.api.get("/alerts", state === "all" ? { limit: 1000 } : { state, limit: 1000 });
   const types = [...new Set([...alerts.map((alert) => alert.type), ...(type ? [type] : [])])].sort();
-  root.append(
+  fill(root,
     h("h1", {}, "Alerts"),
     filters(state, type, types),
     section(`${label(state).replace(/^./, (first) => first.toUpperCase())} alerts`, alertsTable(alerts.filter((alert) => !type || alert.type === type), app,

@@ -2,7 +2,7 @@
 // observed against pledged quantity, the cure countdown, its lots and alerts.
 
 import { lineChart } from "../charts.js";
-import { h, section, statusBadge } from "../dom.js";
+import { fill, h, section, statusBadge } from "../dom.js";
 import { label, money, number, percent, quantity } from "../format.js";
 import { alertsTable } from "./alerts.js";
 import { cureCountdown, lotsTable, unitsOf } from "./common.js";
@@ -72,7 +72,7 @@ export async function render(root, app, { id }) {
   const lots = await Promise.all(loan.lots.map((lot) => app.api.get(`/lots/${encodeURIComponent(lot)}`)));
   const units = unitsOf(app.layout);
   const lotUnits = new Set(lots.map((lot) => units[lot.commodity]));
-  root.append(
+  fill(root,
     h("h1", {}, `Loan ${loan.id}`),
     h("p", { class: "subtitle" }, `${loan.borrower} · lender ${loan.lender} · ${label(loan.currency)}`),
     h("div", { class: "grid" },

@@ -1,7 +1,7 @@
 // The whole book at a glance: loans by status, LTV distribution, open alerts, gateways.
 
 import { barChart } from "../charts.js";
-import { h, section } from "../dom.js";
+import { fill, h, section } from "../dom.js";
 import { label } from "../format.js";
 import { STATUS_ORDER, loansTable } from "./common.js";
 
@@ -55,7 +55,7 @@ export async function render(root, app) {
     app.isStaff ? app.api.get("/gateways") : null,
   ]);
   const online = gateways?.filter((gateway) => gateway.online).length;
-  root.append(
+  fill(root,
     h("h1", {}, "Overview"),
     h("div", { class: "tiles" },
       tile("tile-loans", "Loans", String(loans.length)),

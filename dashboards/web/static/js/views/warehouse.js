@@ -2,7 +2,7 @@
 // its commodity's limit (readings are for supervisors and admins).
 
 import { lineChart } from "../charts.js";
-import { h, section } from "../dom.js";
+import { fill, h, section } from "../dom.js";
 import { label, number } from "../format.js";
 import { lotsTable, unitsOf } from "./common.js";
 import { gatewayFacts, loadLots } from "./warehouses.js";
@@ -42,7 +42,7 @@ export async function render(root, app, { id }) {
   const [lots, gateways] = await Promise.all([loadLots(app, warehouse.lots), app.isStaff ? app.api.get("/gateways") : []]);
   const probed = lots.filter((lot) => lot.sensors.some((sensor) => sensor.kind === "temperature"));
   const charts = app.isStaff ? await Promise.all(probed.map((lot) => temperatureChart(app, lot))) : [];
-  root.append(
+  fill(root,
     h("h1", {}, `Warehouse ${warehouse.id}`),
     app.isStaff && section("Gateway", gatewayFacts(gateways.find((g) => g.id === warehouse.gateway))),
     section("Lots", lotsTable(`Lots in ${warehouse.id}`, lots, unitsOf(app.layout))),
