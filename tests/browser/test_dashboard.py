@@ -13,6 +13,7 @@ import pytest
 from browser_demo import Demo, wait_until
 
 TABLET = {"width": 768, "height": 1024}
+PHONE = {"width": 390, "height": 844}
 VIEWS = ["overview", "loans", "loans/loan-river-1", "warehouses", "warehouses/wh-ningbo", "warehouses/wh-shanghai",
          "alerts", "prices"]
 LENDER_VIEWS = ["overview", "loans", "loans/loan-acme-1", "warehouses", "warehouses/wh-shanghai", "alerts", "prices"]
@@ -181,6 +182,22 @@ def test_the_api_reference_renders_offline_with_every_operation_and_the_bearer_s
     assert shown == {(method, path) for path, methods in paths.items() for method in methods}
     assert page.locator("button.authorize").is_visible()
     assert outside == []
+
+
+def test_at_phone_width_every_alert_action_is_within_reach(open_session, demo):
+    # A refused pledge: a double_pledge_attempt stays open or acknowledged until a person resolves it.
+    assert demo.post("/loans/loan-acme-2/pledges", {"lot": "lot-sh-1"}).status_code == 409
+    session = open_session("supervisor", PHONE)
+    session.sign_in("alerts?state=all")
+    page = session.page
+    page.locator("#alerts-table td.actions button").first.wait_for()
+    buttons = page.locator("#alerts-table td.actions button").all()
+    for button in buttons:
+        button.scroll_into_view_if_needed()
+        box = button.bounding_box()
+        assert box and 0 <= box["x"] and box["x"] + box["width"] <= PHONE["width"], button.get_attribute("id")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    session.screenshot("phone-alerts")
 
 
 def test_an_ltv_change_appears_without_reload(open_session, demo):

@@ -7,7 +7,6 @@ import { clock, number } from "./format.js";
 const WIDTH = 560;
 const MARGIN = { left: 78, right: 12, top: 14, bottom: 30 };
 const TIME_STEPS_S = [60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
-const SHORTEST_SPAN_S = 600;
 let chartCount = 0;
 
 function niceStep(span, count) {
@@ -64,15 +63,15 @@ function frame(title, description, height, ...content) {
 // series: [{label, cls, points: [[seconds, value|null], ...]}]
 // lines:  [{label, value, cls}]   horizontal reference lines (thresholds, limits)
 // band:   {from, to, label, cls}  a shaded range of values (e.g. above a temperature limit)
-// The time axis ends now and spans at least ten minutes.
-export function lineChart({ title, series, lines = [], band = null, yFormat = number, height = 260 }) {
+// spanS: the window the title names; the time axis ends now and spans it (or the data, if older).
+export function lineChart({ title, series, spanS, lines = [], band = null, yFormat = number, height = 260 }) {
   const points = series.flatMap((one) => one.points.filter(([, y]) => y !== null && y !== undefined));
   if (!points.length) return h("figure", { class: "chart-box" }, h("figcaption", {}, title), h("p", { class: "empty" }, "No data yet."));
   const xs = points.map(([x]) => x);
   const yValues = [...points.map(([, y]) => y), ...lines.map((line) => line.value)];
   const [yMin, yMax] = extent(yValues, 0.08);
   const xMax = Math.max(...xs, Date.now() / 1000);
-  const xMin = Math.min(...xs, xMax - SHORTEST_SPAN_S);
+  const xMin = Math.min(...xs, xMax - spanS);
   const plotRight = WIDTH - MARGIN.right;
   const plotBottom = height - MARGIN.bottom;
   const x = (v) => MARGIN.left + (v - xMin) / (xMax - xMin) * (plotRight - MARGIN.left);

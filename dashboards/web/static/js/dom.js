@@ -37,10 +37,14 @@ export function s(tag, attributes = {}, ...children) {
   return element;
 }
 
-// A table in a keyboard-scrollable region (narrow screens scroll it sideways).
-export function table(caption, headers, rows, { id } = {}) {
+// A table in a keyboard-scrollable region (narrow screens scroll it sideways). With `stack`,
+// phones show each row as a card instead, every cell labelled with its column's header.
+export function table(caption, headers, rows, { id, stack = false } = {}) {
+  if (stack) {
+    for (const row of rows) [...row.children].forEach((cell, index) => cell.setAttribute("data-label", headers[index]));
+  }
   return h("div", { class: "table-scroll", tabindex: 0, role: "region", "aria-label": caption },
-    h("table", { id },
+    h("table", { id, class: stack ? "stack" : null },
       h("caption", {}, caption),
       h("thead", {}, h("tr", {}, headers.map((text) => h("th", { scope: "col" }, text)))),
       h("tbody", {}, rows)));

@@ -39,7 +39,7 @@ export function alertsTable(alerts, app, caption) {
     h("td", { class: "actions" }, actions(alert, app))));
   if (!rows.length) return h("p", { class: "empty" }, "No alerts.");
   return table(caption, ["Opened", "Severity", "Type", "About", "State", "Acknowledged", "Actions"], rows,
-    { id: "alerts-table" });
+    { id: "alerts-table", stack: true });
 }
 
 function filters(state, type, types) {

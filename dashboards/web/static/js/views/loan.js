@@ -31,6 +31,7 @@ const points = (history, field) => history.map((point) => [point.at_s, point[fie
 function ltvChart(loan, history) {
   return lineChart({
     title: "LTV against its thresholds, last 6 hours",
+    spanS: HISTORY_S,
     series: [{ label: "LTV", cls: "s-ltv", points: points(history, "ltv") }],
     lines: [
       { label: "target", value: Number(loan.target_ltv), cls: "l-target" },
@@ -45,6 +46,7 @@ function ltvChart(loan, history) {
 function valueChart(loan, history) {
   return lineChart({
     title: `Collateral value against the amount outstanding (${loan.currency}), last 6 hours`,
+    spanS: HISTORY_S,
     series: [{ label: "collateral value", cls: "s-value", points: points(history, "collateral_value") }],
     lines: [{ label: "outstanding", value: Number(loan.outstanding), cls: "l-outstanding" }],
     yFormat: (v) => number(v, 0),
@@ -54,6 +56,7 @@ function valueChart(loan, history) {
 function quantityChart(history, unit) {
   return lineChart({
     title: `Observed against pledged quantity${unit ? ` (${unit})` : ""}, last 6 hours`,
+    spanS: HISTORY_S,
     series: [
       { label: "observed", cls: "s-observed", points: points(history, "observed_quantity") },
       { label: "pledged", cls: "s-pledged", points: points(history, "pledged_quantity") },

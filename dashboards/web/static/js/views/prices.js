@@ -17,6 +17,7 @@ async function priceChart(app, commodity) {
   return h("div", { "data-commodity": commodity.id },
     lineChart({
       title: `${label(commodity.id)}${unit ? ` (${unit})` : ""}, last 24 hours`,
+      spanS: WINDOW_S,
       series: [{ label: "price", cls: "s-price", points: history.marks.map((mark) => [mark.at_s, Number(mark.price)]) }],
       yFormat: (v) => number(v, 0),
     }),

@@ -25,6 +25,7 @@ async function temperatureChart(app, lot) {
   const maxC = commodity?.temperature_max_c;
   const chart = lineChart({
     title: `${lot.id}: temperature (°C), last hour`,
+    spanS: TEMPERATURE_WINDOW_S,
     series: [{ label: `probe ${probe.id}`, cls: "s-temperature", points: await temperaturePoints(app, probe.id) }],
     lines: maxC === null || maxC === undefined ? [] : [{ label: "limit", value: maxC, cls: "l-liquidation" }],
     band: maxC === null || maxC === undefined ? null : { from: maxC, to: null, label: `above ${number(maxC)} °C`, cls: "b-danger" },
