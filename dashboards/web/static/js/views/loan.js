@@ -1,10 +1,10 @@
 // One loan: where it stands, its LTV against its thresholds over time, collateral value,
 // observed against pledged quantity, the cure countdown, its lots and alerts.
 
-import { lineChart } from "../charts.js";
 import { fill, h, section, statusBadge } from "../dom.js";
 import { label, money, number, percent, quantity } from "../format.js";
 import { alertsTable } from "./alerts.js";
+import { lineChart, rangeOf, rangePicker, spanLabel } from "../timeseries.js";
 import { cureCountdown, lotsTable, unitsOf } from "./common.js";
 
 export const refreshOn = ["loan.", "alert."];
@@ -28,10 +28,11 @@ function facts(loan) {
 
 const points = (history, field) => history.map((point) => [point.at_s, point[field] === null ? null : Number(point[field])]);
 
-function ltvChart(loan, history) {
+function ltvChart(loan, history, spanS) {
   return lineChart({
-    title: "LTV against its thresholds, last 6 hours",
-    spanS: HISTORY_S,
+    title: `LTV against its thresholds, last ${spanLabel(spanS)}`,
+    key: `${loan.id}/ltv/${spanS}`,
+    spanS,
     series: [{ label: "LTV", cls: "s-ltv", points: points(history, "ltv") }],
     lines: [
       { label: "target", value: Number(loan.target_ltv), cls: "l-target" },
@@ -43,20 +44,21 @@ function ltvChart(loan, history) {
   });
 }
 
-function valueChart(loan, history) {
+function valueChart(loan, history, spanS) {
   return lineChart({
-    title: `Collateral value against the amount outstanding (${loan.currency}), last 6 hours`,
-    spanS: HISTORY_S,
+    title: `Collateral value against the amount outstanding (${loan.currency}), last ${spanLabel(spanS)}`,
+    key: `${loan.id}/value/${spanS}`,
+    spanS,
     series: [{ label: "collateral value", cls: "s-value", points: points(history, "collateral_value") }],
     lines: [{ label: "outstanding", value: Number(loan.outstanding), cls: "l-outstanding" }],
     yFormat: (v) => number(v, 0),
   });
 }
 
-function quantityChart(history, unit) {
+function quantityChart(history, unit, spanS) {
   return lineChart({
-    title: `Observed against pledged quantity${unit ? ` (${unit})` : ""}, last 6 hours`,
-    spanS: HISTORY_S,
+    title: `Observed against pledged quantity${unit ? ` (${unit})` : ""}, last ${spanLabel(spanS)}`,
+    spanS,
     series: [
       { label: "observed", cls: "s-observed", points: points(history, "observed_quantity") },
       { label: "pledged", cls: "s-pledged", points: points(history, "pledged_quantity") },
@@ -65,11 +67,12 @@ function quantityChart(history, unit) {
   });
 }
 
-export async function render(root, app, { id }) {
+export async function render(root, app, { id, query }) {
   const path = `/loans/${encodeURIComponent(id)}`;
+  const spanS = rangeOf(query, HISTORY_S);
   const [loan, history, alerts] = await Promise.all([
     app.api.get(path),
-    app.api.get(`${path}/history`, { from_s: Math.floor(Date.now() / 1000 - HISTORY_S) }),
+    app.api.get(`${path}/history`, { from_s: Math.floor(Date.now() / 1000 - spanS) }),
     app.api.get("/alerts", { limit: 1000 }),
   ]);
   const lots = await Promise.all(loan.lots.map((lot) => app.api.get(`/lots/${encodeURIComponent(lot)}`)));
@@ -78,12 +81,13 @@ export async function render(root, app, { id }) {
   fill(root,
     h("h1", {}, `Loan ${loan.id}`),
     h("p", { class: "subtitle" }, `${loan.borrower} · lender ${loan.lender} · ${label(loan.currency)}`),
+    rangePicker(spanS),
     h("div", { class: "grid" },
       section("Standing", facts(loan)),
-      section("LTV over time", ltvChart(loan, history))),
+      section("LTV over time", ltvChart(loan, history, spanS))),
     h("div", { class: "grid" },
-      section("Collateral value over time", valueChart(loan, history)),
-      section("Quantity over time", quantityChart(history, lotUnits.size === 1 ? [...lotUnits][0] : ""))),
+      section("Collateral value over time", valueChart(loan, history, spanS)),
+      section("Quantity over time", quantityChart(history, lotUnits.size === 1 ? [...lotUnits][0] : "", spanS))),
     section("Lots", lotsTable(`Lots pledged to ${loan.id}`, lots, units)),
     section("Alerts", alertsTable(alerts.filter((alert) => alert.loan === loan.id), app, `Alerts on ${loan.id}`)));
 }

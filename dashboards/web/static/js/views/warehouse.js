@@ -1,32 +1,32 @@
 // One warehouse: its gateway, lots with sensor health, and each probe's temperature against
 // its commodity's limit (readings are for supervisors and admins).
 
-import { lineChart } from "../charts.js";
 import { fill, h, section } from "../dom.js";
 import { label, number } from "../format.js";
+import { lineChart, rangeOf, rangePicker, spanLabel } from "../timeseries.js";
 import { lotsTable, unitsOf } from "./common.js";
 import { gatewayFacts, loadLots } from "./warehouses.js";
 
 export const refreshOn = ["alert.", "loan."];
 const TEMPERATURE_WINDOW_S = 3600;
 
-async function temperaturePoints(app, sensorId) {
+async function temperaturePoints(app, sensorId, spanS) {
   const page = await app.api.get("/readings", {
     sensor: sensorId, kind: "temperature", limit: 5000,
-    from: new Date(Date.now() - TEMPERATURE_WINDOW_S * 1000).toISOString(),
+    from: new Date(Date.now() - spanS * 1000).toISOString(),
   });
   return page.readings.map((reading) => [reading.time_ms / 1000,
     reading.quality === "bad" || reading.values.temperature_c === undefined ? null : reading.values.temperature_c]);
 }
 
-async function temperatureChart(app, lot) {
+async function temperatureChart(app, lot, spanS) {
   const probe = lot.sensors.find((sensor) => sensor.kind === "temperature");
   const commodity = app.layout.commodities.find((c) => c.id === lot.commodity);
   const maxC = commodity?.temperature_max_c;
   const chart = lineChart({
-    title: `${lot.id}: temperature (°C), last hour`,
-    spanS: TEMPERATURE_WINDOW_S,
-    series: [{ label: `probe ${probe.id}`, cls: "s-temperature", points: await temperaturePoints(app, probe.id) }],
+    title: `${lot.id}: temperature (°C), last ${spanLabel(spanS)}`,
+    spanS,
+    series: [{ label: `probe ${probe.id}`, cls: "s-temperature", points: await temperaturePoints(app, probe.id, spanS) }],
     lines: maxC === null || maxC === undefined ? [] : [{ label: "limit", value: maxC, cls: "l-liquidation" }],
     band: maxC === null || maxC === undefined ? null : { from: maxC, to: null, label: `above ${number(maxC)} °C`, cls: "b-danger" },
     yFormat: (v) => `${number(v)} °C`,
@@ -34,7 +34,8 @@ async function temperatureChart(app, lot) {
   return h("div", { "data-temperature": lot.id }, chart);
 }
 
-export async function render(root, app, { id }) {
+export async function render(root, app, { id, query }) {
+  const spanS = rangeOf(query, TEMPERATURE_WINDOW_S);
   const warehouse = app.layout.warehouses.find((w) => w.id === id);
   if (!warehouse) {
     root.append(h("h1", {}, "Warehouse not found"), h("p", {}, `There is no warehouse ${id} you may see.`));
@@ -42,11 +43,11 @@ export async function render(root, app, { id }) {
   }
   const [lots, gateways] = await Promise.all([loadLots(app, warehouse.lots), app.isStaff ? app.api.get("/gateways") : []]);
   const probed = lots.filter((lot) => lot.sensors.some((sensor) => sensor.kind === "temperature"));
-  const charts = app.isStaff ? await Promise.all(probed.map((lot) => temperatureChart(app, lot))) : [];
+  const charts = app.isStaff ? await Promise.all(probed.map((lot) => temperatureChart(app, lot, spanS))) : [];
   fill(root,
     h("h1", {}, `Warehouse ${warehouse.id}`),
     app.isStaff && section("Gateway", gatewayFacts(gateways.find((g) => g.id === warehouse.gateway))),
     section("Lots", lotsTable(`Lots in ${warehouse.id}`, lots, unitsOf(app.layout))),
-    probed.length > 0 && section("Temperature", app.isStaff ? h("div", { class: "grid" }, charts)
+    probed.length > 0 && section("Temperature", app.isStaff ? [rangePicker(spanS), h("div", { class: "grid" }, charts)]
       : h("p", {}, `Temperature history of ${probed.map((lot) => lot.id).join(", ")} (${label(probed[0].commodity)}) is shown to supervisors.`)));
 }

@@ -1,0 +1,170 @@
+// Time-series charts on uPlot (vendored under static/vendor/uplot, MIT): the legend follows the
+// cursor (the values at that moment), dragging across zooms in, a double click goes back to the
+// whole window. Threshold lines and a limit band are drawn on the canvas and also listed as text
+// (screen readers, tests); a range picker changes the window a view asks the API for.
+
+import uPlot from "../vendor/uplot/uPlot.esm.js";
+import { h } from "./dom.js";
+import { clock, dateTime, number } from "./format.js";
+
+const HEIGHT = 260;
+const COLORS = {
+  "s-ltv": "#0b57d0", "s-price": "#0b57d0", "s-observed": "#0b57d0", "s-value": "#1b6b35",
+  "s-pledged": "#6b7385", "s-temperature": "#7d3cb5", "l-target": "#1b6b35", "l-outstanding": "#3b3f4a",
+  "l-warning": "#8a5200", "l-margin": "#b7410e", "l-liquidation": "#a3161b", "b-danger": "#d92d20",
+};
+const DASHED = new Set(["s-pledged"]);
+export const RANGES_S = [3600, 6 * 3600, 24 * 3600, 7 * 86400];
+
+export function spanLabel(seconds) {
+  if (seconds % 86400 === 0 && seconds > 86400) return `${seconds / 86400} days`;
+  return seconds === 3600 ? "hour" : `${seconds / 3600} hours`;
+}
+
+// The window a view shows: `?range=` (seconds, one of RANGES_S) or the view's default.
+export function rangeOf(query, defaultS) {
+  const asked = Number(query?.get("range"));
+  return RANGES_S.includes(asked) ? asked : defaultS;
+}
+
+export function rangePicker(currentS) {
+  const choose = (event) => {
+    const [path, search = ""] = location.hash.split("?");
+    const query = new URLSearchParams(search);
+    query.set("range", event.currentTarget.value);
+    location.hash = `${path}?${query}`;
+  };
+  return h("label", { class: "range-picker" }, "Time range ",
+    h("select", { name: "range", onchange: choose },
+      RANGES_S.map((seconds) => h("option", { value: seconds, selected: seconds === currentS }, `last ${spanLabel(seconds)}`))));
+}
+
+// One x column for every series (they may be sampled at different moments).
+function aligned(series) {
+  const xs = [...new Set(series.flatMap((one) => one.points.map(([x]) => x)))].sort((a, b) => a - b);
+  return [xs, ...series.map((one) => {
+    const byX = new Map(one.points);
+    return xs.map((x) => byX.get(x) ?? null);
+  })];
+}
+
+function valueRange(data, lines, band) {
+  const values = [...data.slice(1).flat(), ...lines.map((line) => line.value),
+    ...(band ? [band.from, band.to] : [])].filter((v) => v !== null && v !== undefined && Number.isFinite(v));
+  const min = Math.min(...values);
+  const max = Math.max(...values);
+  const pad = (max - min || Math.abs(max) || 1) * 0.08;
+  return [min - pad, max + pad];
+}
+
+function drawBand(band) {
+  return (u) => {
+    if (!band) return;
+    const { ctx, bbox } = u;
+    const top = u.valToPos(band.to ?? u.scales.y.max, "y", true);
+    const bottom = u.valToPos(band.from ?? u.scales.y.min, "y", true);
+    ctx.save();
+    ctx.fillStyle = `${COLORS[band.cls]}2e`;
+    ctx.fillRect(bbox.left, Math.min(top, bottom), bbox.width, Math.abs(bottom - top));
+    ctx.restore();
+  };
+}
+
+function drawLines(lines, yFormat) {
+  return (u) => {
+    const { ctx, bbox } = u;
+    const ratio = devicePixelRatio;
+    ctx.save();
+    ctx.lineWidth = 1.5 * ratio;
+    ctx.setLineDash([6 * ratio, 4 * ratio]);
+    ctx.font = `600 ${12 * ratio}px system-ui, sans-serif`;
+    ctx.textAlign = "right";
+    for (const line of lines) {
+      const y = u.valToPos(line.value, "y", true);
+      ctx.strokeStyle = ctx.fillStyle = COLORS[line.cls];
+      ctx.beginPath();
+      ctx.moveTo(bbox.left, y);
+      ctx.lineTo(bbox.left + bbox.width, y);
+      ctx.stroke();
+      ctx.fillText(`${line.label} ${yFormat(line.value)}`, bbox.left + bbox.width - 4 * ratio, y - 4 * ratio);
+    }
+    ctx.restore();
+  };
+}
+
+function describe(series, lines, yFormat) {
+  const latest = series.map((one) => {
+    const last = one.points.filter(([, v]) => v !== null && v !== undefined).at(-1);
+    return last ? `${one.label}: ${yFormat(last[1])} at ${clock(last[0])}` : `${one.label}: no data`;
+  }).join("; ");
+  return `${latest}. ${lines.map((line) => `${line.label} at ${yFormat(line.value)}`).join(", ")}`;
+}
+
+function references(lines, band, yFormat) {
+  const item = (cls, text) => {
+    const swatch = h("span", { class: "swatch", "aria-hidden": "true" });
+    swatch.style.background = COLORS[cls];
+    return h("li", { class: `reference ${cls}` }, swatch, text);
+  };
+  return h("ul", { class: "legend references" },
+    lines.map((line) => item(line.cls, `${line.label} ${yFormat(line.value)}`)),
+    band && item(band.cls, band.label));
+}
+
+const zooms = new Map(); // chart key → [from, to] (seconds) the user dragged across
+const newest = new Map(); // chart key → the chart now on screen under that key
+
+// uPlot calls setSelect when a drag ends (then zooms to it) and when it clears the selection.
+// A live refresh may have replaced the chart during the drag: the one on screen zooms too.
+function rememberZoom(key) {
+  return (u) => {
+    if (u.select.width < 2) return;
+    const [min, max] = [u.posToVal(u.select.left, "x"), u.posToVal(u.select.left + u.select.width, "x")];
+    zooms.set(key, [min, max]);
+    if (newest.get(key) !== u) newest.get(key)?.setScale("x", { min, max });
+  };
+}
+
+// series: [{label, cls, points: [[seconds, value|null], ...]}]
+// lines:  [{label, value, cls}]   horizontal reference lines (thresholds, limits)
+// band:   {from, to, label, cls}  a shaded range of values (e.g. above a temperature limit)
+// spanS:  the window the title names: the time axis ends now and spans it (or the data, if older)
+// key: names the chart across live refreshes (which rebuild the view), so a zoom survives them.
+export function lineChart({ title, series, spanS, key = title, lines = [], band = null, yFormat = number }) {
+  const data = aligned(series);
+  if (!data.slice(1).flat().some((v) => v !== null)) {
+    return h("figure", { class: "chart-box" }, h("figcaption", {}, title), h("p", { class: "empty" }, "No data yet."));
+  }
+  const xMax = Math.max(data[0].at(-1), Date.now() / 1000);
+  const xMin = Math.min(data[0][0], xMax - spanS);
+  const [yMin, yMax] = valueRange(data, lines, band);
+  const description = describe(series, lines, yFormat);
+  const plot = h("div", { class: "uplot-host", role: "img", "aria-label": `${title}. ${description}` });
+  const chart = new uPlot({
+    width: 560, height: HEIGHT,
+    scales: { x: { time: true }, y: { range: () => [yMin, yMax] } },
+    series: [
+      { label: "time", value: (u, v) => (v === null ? "—" : dateTime(v)) },
+      ...series.map((one) => ({
+        label: one.label, stroke: COLORS[one.cls], width: 2.5, dash: DASHED.has(one.cls) ? [10, 5] : undefined,
+        spanGaps: false, points: { show: (u) => u.data[0].length < 3 },
+        value: (u, v) => (v === null || v === undefined ? "—" : yFormat(v)),
+      })),
+    ],
+    axes: [{}, { size: 78, values: (u, splits) => splits.map((v) => yFormat(v)) }],
+    cursor: {
+      drag: { x: true, y: false },
+      bind: { dblclick: (u) => () => { zooms.delete(key); u.setScale("x", { min: xMin, max: xMax }); return null; } },
+    },
+    hooks: { drawClear: [drawBand(band)], draw: [drawLines(lines, yFormat)], setSelect: [rememberZoom(key)] },
+  }, data, plot);
+  const [zoomMin, zoomMax] = zooms.get(key) ?? [xMin, xMax];
+  chart.setScale("x", { min: zoomMin, max: zoomMax });
+  newest.set(key, chart);
+  new ResizeObserver(() => plot.clientWidth && chart.setSize({ width: plot.clientWidth, height: HEIGHT })).observe(plot);
+  const figure = h("figure", { class: "chart-box" }, h("figcaption", {}, title), plot,
+    (lines.length || band) && references(lines, band, yFormat),
+    h("p", { class: "chart-note" }, "Drag across the chart to zoom in; double-click to see the whole window."));
+  figure.uplot = chart; // tests read its scales
+  return figure;
+}
