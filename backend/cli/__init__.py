@@ -22,9 +22,6 @@ class CliError(click.ClickException):
 
     exit_code = 2
 
-    def show(self, file=None) -> None:
-        click.echo(f"pledgewatch: {self.format_message()}", err=True)
-
 
 def _logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
@@ -36,7 +33,25 @@ def _not_yet(what: str) -> None:
     sys.exit(2)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _OneLineErrors(click.Group):
+    """Every error a command line can meet (a bad flag, an unknown subcommand, a bad file or
+    config) is one line, `pledgewatch: ...`, with click's exit status (2 for usage)."""
+
+    def main(self, *args, **kwargs):
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except click.exceptions.Abort:
+            click.echo("pledgewatch: stopped", err=True)
+            sys.exit(130)
+        except click.ClickException as exc:
+            click.echo(f"pledgewatch: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+@click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="pledgewatch", prog_name="pledgewatch", message="%(prog)s %(version)s")
 def main() -> None:
     """PledgeWatch: watch the goods that secure loans, and tell the bank when they slip."""
 

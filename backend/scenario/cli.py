@@ -25,6 +25,6 @@ def run(file: str, as_json: bool) -> None:
     try:
         result = run_file(file)
     except ScenarioFileError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"pledgewatch: {exc}", err=True)  # the format of every command's errors
         sys.exit(BAD_FILE_EXIT)
     click.echo(render_json(result) if as_json else render_timeline(result))
