@@ -6,12 +6,12 @@ STAMP  := $(VENV)/.installed
 # System packages the test suite talks to (real servers, real browser).
 SYSTEM_PACKAGES := mosquitto postgresql chromium victoria-metrics
 
-.PHONY: demo test venv system-deps unit clean
+.PHONY: demo test venv system-deps unit clean lock
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,demo]'
 	touch $@
 
 venv: $(STAMP)
@@ -34,6 +34,11 @@ test: venv system-deps
 
 unit: venv
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+# Pin what the suite passes with now (after raising a bound in pyproject.toml).
+lock: venv
+	{ echo "# Exact versions the suite was last run with (make lock rewrites it); make installs with -c constraints.txt."; \
+	  $(BIN)/python -m pip freeze --exclude-editable; } > constraints.txt
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .hypothesis test-artifacts

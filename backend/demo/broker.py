@@ -7,6 +7,7 @@ process (MQTT 3.1.1 only, so clients then speak protocol 4).
 from __future__ import annotations
 
 import getpass
+import importlib.util
 import shutil
 import subprocess
 import sys
@@ -84,9 +85,12 @@ def start_broker(data_dir: Path, port: int | None = None, prefer: str = "mosquit
         config = data_dir / "mosquitto.conf"
         config.write_text(mosquitto_config_text(port, data_dir))
         command, kind, protocol = [binary, "-c", str(config)], "mosquitto", 5
-    else:
+    elif importlib.util.find_spec("amqtt") is not None:
         command = [sys.executable, "-m", "backend.demo.embedded_broker", str(port)]
         kind, protocol = "amqtt", 4
+    else:
+        raise BrokerError("no MQTT broker: install mosquitto (apt-get install mosquitto), or the demo's "
+                          "embedded fallback with pip install 'pledgewatch[demo]'")
     log_file = open(data_dir / f"{kind}.out", "ab")
     process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT,
                                stdin=subprocess.DEVNULL, preexec_fn=preexec_fn)
