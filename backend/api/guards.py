@@ -1,7 +1,9 @@
-"""Cross-cutting HTTP guards: a cap on request bodies, and the audit log of every change."""
+"""Cross-cutting HTTP guards: a cap on request bodies, no non-finite numbers in JSON bodies,
+and the audit log of every change."""
 from __future__ import annotations
 
 import json
+import math
 
 from fastapi import FastAPI, Request
 
@@ -44,11 +46,81 @@ class BodySizeLimit:
             await self._refuse(send)
 
     async def _refuse(self, send) -> None:
-        body = json.dumps({"detail": f"request body larger than {self.max_bytes} bytes"}).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+        await _answer(send, 413, {"detail": f"request body larger than {self.max_bytes} bytes"})
+
+
+class NonFiniteNumber(ValueError):
+    pass
+
+
+def _refuse_constant(name: str):
+    raise NonFiniteNumber(name)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e999 parses as inf
+        raise NonFiniteNumber(text)
+    return value
+
+
+NON_FINITE_DETAIL = [{"type": "json_invalid", "loc": ["body"], "input": None,
+                      "msg": "JSON numbers must be finite: NaN, Infinity and -Infinity (or a number too large "
+                             "for a double) are not JSON; send a finite number"}]
+
+
+class FiniteJsonBodies:
+    """ASGI middleware: 422 for a JSON body holding NaN, Infinity or an overflowing number.
+    Python's json module accepts them, and FastAPI's own 422 answer cannot echo them back (a 500).
+    The body is already capped by BodySizeLimit (outside this middleware), then replayed."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or not _may_be_json(scope):
+            return await self.app(scope, receive, send)
+        chunks, more = [], True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return await self.app(scope, _replay([message], receive), send)
+            chunks.append(message)
+            more = message.get("more_body", False)
+        body = b"".join(chunk.get("body", b"") for chunk in chunks)
+        if _holds_non_finite(body):
+            return await _answer(send, 422, {"detail": NON_FINITE_DETAIL})
+        await self.app(scope, _replay([{"type": "http.request", "body": body}], receive), send)
+
+
+def _may_be_json(scope) -> bool:
+    """As FastAPI decides: no content type, application/json or application/*+json."""
+    content_type = dict(scope["headers"]).get(b"content-type", b"").split(b";")[0].strip().lower()
+    return not content_type or content_type == b"application/json" or (
+        content_type.startswith(b"application/") and content_type.endswith(b"+json"))
+
+
+def _holds_non_finite(body: bytes) -> bool:
+    try:
+        json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except NonFiniteNumber:
+        return True
+    except ValueError:  # not JSON at all: FastAPI answers that itself
+        return False
+    return False
+
+
+def _replay(messages: list, receive):
+    async def replaying_receive():
+        return messages.pop(0) if messages else await receive()
+    return replaying_receive
+
+
+async def _answer(send, status: int, content: dict) -> None:
+    body = json.dumps(content).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
 
 
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
