@@ -55,7 +55,8 @@ def test_a_valid_body_with_one_non_finite_price_is_refused_and_the_finite_one_ac
         answer = client.post("/api/v1/prices", content=body % bad, headers=ADMIN)
         assert answer.status_code == 422, (bad, answer.text)
     assert client.post("/api/v1/prices", content=body % "4100", headers=ADMIN).status_code == 201
-    assert client.get("/api/v1/prices", params={"commodity": "steel_coil"}, headers=ADMIN).json()["marks"][-1]["price"].startswith("4100")
+    history = client.get("/api/v1/prices", params={"commodity": "steel_coil"}, headers=ADMIN).json()
+    assert history["marks"][-1]["price"].startswith("4100")
 
 
 def test_other_bad_json_keeps_fastapis_own_answer(app):
