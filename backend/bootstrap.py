@@ -128,7 +128,7 @@ def _ingest(settings: BackendSettings, readings: ReadingStore, ledger: IngestLed
     return MqttIngest(settings.broker, settings.ingest,
                       IngestService(readings, ledger, keys, settings.ingest, metrics,
                                     sensors=RegistrySensorOwners(registry.snapshot),
-                                    retention_s=settings.timeseries.retention_days * 86400,
+                                    retention_s=settings.timeseries.raw_retention_s(),
                                     rotated=rotated_keys))
 
 
