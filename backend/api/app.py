@@ -6,14 +6,14 @@ from fastapi import FastAPI
 from backend.api import (alerts, book, commands, dashboard, events, gateways, health, keys, prices,
                          readings, registry, webhooks)
 from backend.api.errors import ERROR_RESPONSES
-from backend.api.guards import BodySizeLimit, FiniteJsonBodies, install_audit_log
+from backend.api.guards import BodySizeLimit, StrictJsonBodies, install_audit_log
 
 
 def create_app(context) -> FastAPI:
     """`context` is the process's BackendContext (see backend.bootstrap)."""
     app = FastAPI(title="PledgeWatch", version="1", openapi_url="/openapi.json")
     app.state.context = context
-    app.add_middleware(FiniteJsonBodies)  # inside the size cap: it reads the whole body
+    app.add_middleware(StrictJsonBodies)  # inside the size cap: it reads the whole body
     app.add_middleware(BodySizeLimit, max_bytes=context.settings.http.max_body_bytes)
     install_audit_log(app)
     app.include_router(health.router)

@@ -1,5 +1,5 @@
-"""Cross-cutting HTTP guards: a cap on request bodies, no non-finite numbers in JSON bodies,
-and the audit log of every change."""
+"""Cross-cutting HTTP guards: a cap on request bodies, strict JSON bodies (no NaN, Infinity or
+lone surrogates), and the audit log of every change."""
 from __future__ import annotations
 
 import json
@@ -64,15 +64,18 @@ def _finite_float(text: str) -> float:
     return value
 
 
-NON_FINITE_DETAIL = [{"type": "json_invalid", "loc": ["body"], "input": None,
-                      "msg": "JSON numbers must be finite: NaN, Infinity and -Infinity (or a number too large "
-                             "for a double) are not JSON; send a finite number"}]
+NON_FINITE = ("JSON numbers must be finite: NaN, Infinity and -Infinity (or a number too large for a double) "
+              "are not JSON; send a finite number")
+LONE_SURROGATE = "JSON strings must be valid Unicode: a lone surrogate escape such as \\ud800 is not"
+TOO_DEEP = "JSON nested too deeply"
 
 
-class FiniteJsonBodies:
-    """ASGI middleware: 422 for a JSON body holding NaN, Infinity or an overflowing number.
-    Python's json module accepts them, and FastAPI's own 422 answer cannot echo them back (a 500).
-    The body is already capped by BodySizeLimit (outside this middleware), then replayed."""
+class StrictJsonBodies:
+    """ASGI middleware: 422 for a JSON body Python's json module takes but JSON does not: NaN,
+    Infinity, an overflowing number, a lone surrogate; and for one nested too deeply to parse.
+    Past this point they would be a 500: FastAPI's 422 answer cannot echo them back, a string
+    with a lone surrogate cannot be encoded. The body is already capped by BodySizeLimit
+    (outside this middleware), then replayed to the app."""
 
     def __init__(self, app) -> None:
         self.app = app
@@ -88,8 +91,10 @@ class FiniteJsonBodies:
             chunks.append(message)
             more = message.get("more_body", False)
         body = b"".join(chunk.get("body", b"") for chunk in chunks)
-        if _holds_non_finite(body):
-            return await _answer(send, 422, {"detail": NON_FINITE_DETAIL})
+        refusal = _refusal(body)
+        if refusal is not None:
+            return await _answer(send, 422, {"detail": [{"type": "json_invalid", "loc": ["body"], "input": None,
+                                                         "msg": refusal}]})
         await self.app(scope, _replay([{"type": "http.request", "body": body}], receive), send)
 
 
@@ -100,14 +105,20 @@ def _may_be_json(scope) -> bool:
         content_type.startswith(b"application/") and content_type.endswith(b"+json"))
 
 
-def _holds_non_finite(body: bytes) -> bool:
+def _refusal(body: bytes) -> str | None:
+    """Why we refuse a body Python would parse as JSON; None to let the app judge it."""
     try:
-        json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float)
+        parsed = json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float)
+        json.dumps(parsed, ensure_ascii=False).encode()  # a lone surrogate cannot be UTF-8
     except NonFiniteNumber:
-        return True
+        return NON_FINITE
+    except UnicodeEncodeError:
+        return LONE_SURROGATE
+    except RecursionError:
+        return TOO_DEEP
     except ValueError:  # not JSON at all: FastAPI answers that itself
-        return False
-    return False
+        return None
+    return None
 
 
 def _replay(messages: list, receive):

@@ -1,6 +1,6 @@
-"""NaN, Infinity, -Infinity and overflowing numbers in a JSON body: a clear 422 on every route
-that takes a body, never a 500. The routes come from the app's own OpenAPI schema, so a route
-added later is covered without touching this test."""
+"""NaN, Infinity, -Infinity, overflowing numbers, lone surrogates and too deep nesting in a
+JSON body: a clear 422 on every route that takes a body, never a 500. The routes come from the
+app's own OpenAPI schema, so a route added later is covered without touching this test."""
 from __future__ import annotations
 
 import re
@@ -17,8 +17,11 @@ from backend.api.app import create_app  # noqa: E402
 from backend.bootstrap import build_context  # noqa: E402
 from backend.settings import BackendSettings  # noqa: E402
 
-NON_FINITE_BODIES = [b"NaN", b'{"value": NaN}', b'{"value": Infinity}', b'{"nested": [1, -Infinity]}',
-                     b'{"value": 1e999}']
+# JSON Python's json module takes and JSON does not (or cannot be parsed): what the answer says.
+BAD_BODIES = [(b"NaN", "must be finite"), (b'{"value": NaN}', "must be finite"),
+              (b'{"value": Infinity}', "must be finite"), (b'{"nested": [1, -Infinity]}', "must be finite"),
+              (b'{"value": 1e999}', "must be finite"), (b'{"value": "\\ud800"}', "lone surrogate"),
+              (b"[" * 10_000 + b"]" * 10_000, "nested too deeply")]
 ADMIN = {"Authorization": f"Bearer {KEYS['admin']}", "Content-Type": "application/json"}
 
 
@@ -37,15 +40,15 @@ def routes_with_a_body(app) -> list[tuple[str, str]]:
             for method, operation in operations.items() if "requestBody" in operation]
 
 
-def test_every_route_with_a_body_answers_422_to_non_finite_numbers(app):
+def test_every_route_with_a_body_answers_422_to_what_json_does_not_allow(app):
     client = TestClient(app)  # a server error would raise here
     routes = routes_with_a_body(app)
     assert len(routes) >= 15, routes
     for method, path in routes:
-        for body in NON_FINITE_BODIES:
+        for body, says in BAD_BODIES:
             answer = client.request(method, path, content=body, headers=ADMIN)
-            assert answer.status_code == 422, (method, path, body, answer.text)
-            assert "must be finite" in answer.json()["detail"][0]["msg"], (method, path, body)
+            assert answer.status_code == 422, (method, path, body[:40], answer.text)
+            assert says in answer.json()["detail"][0]["msg"], (method, path, body[:40])
 
 
 def test_a_valid_body_with_one_non_finite_price_is_refused_and_the_finite_one_accepted(app):
@@ -64,3 +67,5 @@ def test_other_bad_json_keeps_fastapis_own_answer(app):
     answer = client.post("/api/v1/prices", content=b'{"commodity": ', headers=ADMIN)
     assert answer.status_code == 422
     assert answer.json()["detail"][0]["type"] == "json_invalid"
+    surrogate = '{"commodity": "\\ud83d\\ude00", "price": 1, "currency": "CNY", "per": "t"}'  # a valid pair
+    assert client.post("/api/v1/prices", content=surrogate, headers=ADMIN).status_code == 404  # no such commodity
