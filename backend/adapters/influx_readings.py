@@ -14,11 +14,14 @@ Schema (docs/storage.md): one measurement per kind; tags gateway, sensor, qualit
 """
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
+import secrets
 import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from influxdb_client import InfluxDBClient, WritePrecision
 from influxdb_client.client.write_api import SYNCHRONOUS
@@ -48,32 +51,46 @@ def reading_line(gateway: str, reading: Reading, historical: bool) -> str:
 
 
 class DiskSpool:
-    """Numbered segment files; a segment is written whole (tmp, fsync, rename) or not at all."""
+    """Numbered segment files; a segment is written whole (tmp, fsync, rename) or not at all.
+    Every backend process on a host opens the same folder: each names its segments with its
+    own token (two never write one file), and one flusher at a time sends them (a file lock),
+    so no segment is sent twice."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._token = secrets.token_hex(4)
         existing = self.segments()
-        self._next = int(existing[-1].stem) + 1 if existing else 1
+        self._next = _segment_number(existing[-1]) + 1 if existing else 1
 
     def segments(self) -> list[Path]:
-        return sorted(self.folder.glob("*.lp"), key=lambda p: int(p.stem))
+        return sorted(self.folder.glob("*.lp"), key=_segment_number)
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with (self.folder / ".flush.lock").open("w") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)  # released when the file closes
+            yield
 
     def put(self, lines: list[str]) -> None:
         with self._lock:
             number, self._next = self._next, self._next + 1
-        tmp = self.folder / f"{number}.tmp"
+        tmp = self.folder / f"{number}.{self._token}.tmp"
         with tmp.open("w") as spool_file:
             spool_file.write("\n".join(lines) + "\n")
             spool_file.flush()
             os.fsync(spool_file.fileno())
-        tmp.rename(self.folder / f"{number}.lp")
+        tmp.rename(self.folder / f"{number}.{self._token}.lp")
         directory = os.open(self.folder, os.O_RDONLY)
         try:
             os.fsync(directory)  # the rename itself must survive a power cut
         finally:
             os.close(directory)
+
+
+def _segment_number(path: Path) -> int:
+    return int(path.name.split(".")[0])  # "<number>.<token>.lp" (or "<number>.lp" before tokens)
 
 
 class InfluxReadingStore:
@@ -121,7 +138,10 @@ class InfluxReadingStore:
 
     def _flush_spool(self) -> None:
         """Send every spooled segment, oldest first, ~LINES_PER_POST lines per POST."""
-        segments = self.spool.segments()
+        with self.spool.exclusive():
+            self._send(self.spool.segments())
+
+    def _send(self, segments: list[Path]) -> None:
         while segments:
             batch, lines = [], []
             while segments and (not lines or len(lines) < LINES_PER_POST):

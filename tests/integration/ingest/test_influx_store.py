@@ -86,3 +86,22 @@ def test_reads_come_from_the_embedded_window_whatever_the_server_speaks(victoria
         assert len(victoria.export("weight_weight_kg")[0]["values"]) == 10
     finally:
         store.close()
+
+
+def test_processes_sharing_the_spool_send_every_point_once(victoria, tmp_path):
+    """Every backend process on a host opens the same spool (two ingest processes, or ingest
+    beside the monitor): no segment overwritten, none sent twice (victoria-metrics keeps both)."""
+    victoria.start()
+    stores = [store_for(victoria.url, tmp_path) for _ in range(2)]
+    try:
+        for seq in range(1, 201):
+            for n, store in enumerate(stores):
+                store.append([accepted(seq, gateway=f"gw-{n}")])
+        assert all(store.flush(timeout_s=30) for store in stores)
+        weights = victoria.export("weight_weight_kg")
+        assert sorted(s["metric"]["gateway"] for s in weights) == ["gw-0", "gw-1"]
+        for series in weights:
+            assert sorted(series["values"]) == [1000.0 + seq for seq in range(1, 201)], series["metric"]
+    finally:
+        for store in stores:
+            store.close()
