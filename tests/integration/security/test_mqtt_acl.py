@@ -259,18 +259,22 @@ def test_the_command_writes_the_files_from_the_backend_config(tmp_path):
 
 
 def test_a_gateway_agent_over_tls_reaches_the_backend_and_only_as_itself(secured_broker, tmp_path):
-    """The real edge agent with its client certificate, the real ingest with its password."""
+    """The real edge agent with its client certificate, the real ingest with its password: data
+    in, acks back, and a signed command out with its signed result back (cmd and cmd-result)."""
     import asyncio
 
+    from backend.adapters.mqtt_commands import MqttCommands
+    from backend.services.commands import build_command, read_result
     from edge.agent import EdgeAgent
-    from edge.config import EdgeSettings
-    from edge.keys import new_key_pair
+    from edge.config import BrokerSettings, EdgeSettings
+    from edge.keys import load_public_key, new_key_pair
 
     port, tls_port, auth, tls = secured_broker
     private_path, public_path = new_key_pair(tmp_path / "keys", "gw-a")
+    command_key = Ed25519PrivateKey.generate()
+    backend_broker = {"port": port, "username": "pw-backend", "password": auth.credentials["pw-backend"]}
     context = build_context(BackendSettings(
-        data_dir=tmp_path / "data", roles=["ingest"], ingest={"client_id": "pw-ingest-tls"},
-        broker={"port": port, "username": "pw-backend", "password": auth.credentials["pw-backend"]},
+        data_dir=tmp_path / "data", roles=["ingest"], ingest={"client_id": "pw-ingest-tls"}, broker=backend_broker,
         gateways=[{"id": "gw-a", "public_key_pem": public_path.read_text()}]))
     context.start()
     cert, key = tls.client_certs["gw-a"]
@@ -278,21 +282,31 @@ def test_a_gateway_agent_over_tls_reaches_the_backend_and_only_as_itself(secured
         gateway_id="gw-a", state_dir=tmp_path / "edge", key_file=private_path, clock_source="synced",
         broker={"port": tls_port, "tls": {"ca_file": str(tls.ca_cert), "cert_file": str(cert), "key_file": str(key)}},
         batch={"max_readings": 10, "max_delay_s": 0.2},
+        commands={"backend_public_key_pem": public_key_pem(command_key.public_key()).decode()},
         drivers=[{"driver": "sim_lot", "every_s": 0.1,
                   "config": {"lot": "lot-a", "items": 3, "item_weight_kg": 100, "epc_prefix": "AA"}}]))
+    command, wire = build_command("gw-a", "set_interval", {"driver_index": 0, "every_s": 0.2},
+                                  protocol.Signer(command_key), time.time(), 60)
 
-    async def run_until_acked() -> None:
+    async def run_until_acked_then_command() -> bytes | None:
         task = asyncio.create_task(agent.run())
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + WAIT_S
         while (context.readings.count() < 10 or agent.outbox.depth()) and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
+        commands = MqttCommands(BrokerSettings(**backend_broker))
+        result = await asyncio.to_thread(commands.send, "gw-a", command.id, wire, WAIT_S)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+        return result
 
     try:
-        assert context.ingest.connected.wait(10)
-        asyncio.run(run_until_acked())
+        assert context.ingest.connected.wait(WAIT_S)
+        result = asyncio.run(run_until_acked_then_command())
         assert context.readings.count() >= 10  # signed, over TLS, acknowledged back through the ACL
         assert {r.gateway for r in context.readings.query(ReadingQuery())} == {"gw-a"}
+        assert result is not None  # the gateway may write cmd-result, the backend may read it
+        outcome = read_result(result, command, [load_public_key(public_path.read_text())])
+        assert (outcome.result.status, outcome.verified) == ("ok", True)
+        assert agent.sample_every_s == [0.2]
     finally:
         context.close()
