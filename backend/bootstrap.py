@@ -38,6 +38,7 @@ from backend.services.monitor import MonitorLoop, MonitorService
 from backend.services.prices import FxRates, PriceFeedRunner, PriceService
 from backend.services.prices_sources import build_sources
 from backend.services.registry import RegistryService
+from backend.services.sensor_owners import RegistrySensorOwners
 from backend.services.rotated_keys import RotatedKeys
 from backend.services.releases import ReleaseService
 from backend.services.webhooks import WebhookService
@@ -121,12 +122,13 @@ def _reading_store(settings: BackendSettings) -> ReadingStore:
 
 
 def _ingest(settings: BackendSettings, readings: ReadingStore, ledger: IngestLedger,
-            metrics: Metrics, rotated_keys: RotatedKeys) -> MqttIngest:
+            metrics: Metrics, rotated_keys: RotatedKeys, registry: RegistryService) -> MqttIngest:
     keys = {g.id: load_public_key(g.public_key_pem) if g.public_key_pem else None
             for g in settings.gateways}
     return MqttIngest(settings.broker, settings.ingest,
                       IngestService(readings, ledger, keys, settings.ingest, metrics,
-                                    retention_s=settings.timeseries.retention_days * 86400,
+                                    sensors=RegistrySensorOwners(registry.snapshot),
+                                    retention_s=settings.timeseries.raw_retention_s(),
                                     rotated=rotated_keys))
 
 
@@ -205,7 +207,8 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
                                  settings.prices.future_tolerance_s)
     _load_book(settings, registry, price_service, clock)
     rotated_keys = RotatedKeys(SqlRotatedKeys(engine))
-    ingest = _ingest(settings, readings, ledger, metrics, rotated_keys) if "ingest" in settings.roles else None
+    ingest = (_ingest(settings, readings, ledger, metrics, rotated_keys, registry)
+              if "ingest" in settings.roles else None)
     events = EventBus()
     monitor = loop = None
     if "monitor" in settings.roles:

@@ -6,7 +6,7 @@ temporary file or fakes. Values crossing a port are frozen dataclasses.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Protocol, Sequence
+from typing import Any, Mapping, NamedTuple, Protocol, Sequence
 
 from edge.protocol import Envelope
 
@@ -32,6 +32,15 @@ class QuarantinedMessage:
     detail: str
     received_at_ms: int
     reading_count: int  # how many readings it carried (1 when it could not be counted)
+
+
+class UntrustedMessage(NamedTuple):
+    """A message ingest refused as tampering: a bad signature, or another gateway's sensors."""
+    quarantine_id: int
+    gateway: str  # the sender, from the topic
+    received_at_ms: int
+    reason: str  # bad_signature | foreign_sensor
+    payload: bytes
 
 
 @dataclass(frozen=True)
@@ -135,8 +144,8 @@ class IngestLedger(Protocol):
 
     def quarantined(self, limit: int) -> list[QuarantinedMessage]: ...
 
-    def forged_since(self, after_id: int) -> list[tuple[int, str, int]]:
-        """(quarantine id, gateway, received_at_ms) of data messages whose signature failed."""
+    def forged_since(self, after_id: int) -> list[UntrustedMessage]:
+        """Messages quarantined as tampering (bad_signature, foreign_sensor), oldest first."""
 
     def last_quarantine_id(self) -> int: ...
 
@@ -144,13 +153,14 @@ class IngestLedger(Protocol):
 
 
 class SensorRegistry(Protocol):
-    """Which sensors a gateway may report (the seam for the registry to come)."""
+    """Which gateway each registered sensor belongs to: a gateway may report only its own."""
 
-    def unknown_sensors(self, gateway: str, sensors: set[str]) -> set[str]: ...
+    def owners(self, sensors: set[str]) -> Mapping[str, str]:
+        """Sensor -> its gateway, for the registered ones among `sensors`."""
 
 
 class AnySensor:
-    """No sensor registry yet: every sensor of a registered gateway is accepted."""
+    """No registry: no sensor belongs to anyone, so none is foreign."""
 
-    def unknown_sensors(self, gateway: str, sensors: set[str]) -> set[str]:
-        return set()
+    def owners(self, sensors: set[str]) -> Mapping[str, str]:
+        return {}

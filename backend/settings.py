@@ -53,6 +53,12 @@ class TimeSeriesSettings(BaseModel):
     influx_token: str = ""
     influx_org: str = "pledgewatch"
     influx_bucket: str = "pledgewatch"  # its retention period is the InfluxDB retention
+    # influxdb: raw readings also kept this long in the embedded store the monitor and API read
+    window_days: float = Field(2, gt=0)
+
+    def raw_retention_s(self) -> float:
+        """How long the embedded store keeps raw readings."""
+        return (self.window_days if self.store == "influxdb" else self.retention_days) * 86400
 
 
 class MonitorSettings(BaseModel):

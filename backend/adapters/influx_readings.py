@@ -1,35 +1,39 @@
-"""InfluxDB `ReadingStore` (influxdb-client): line protocol through a durable disk spool.
+"""InfluxDB `ReadingStore` (influxdb-client): line protocol through a durable disk spool,
+beside the embedded store as the window the monitor and the API read.
 
-`append` writes the batch's line protocol to a spool segment (fsync'd: this is the
-durable write that ingest acknowledges) and updates the latest state in a local SQLite
-file. A flusher thread sends the oldest segments, ~5,000 lines per gzip'd POST, with
-exponential backoff while the server is down, and deletes a segment only after the
-server accepted it: nothing is lost across an outage or a restart. Writing the same
+`append` writes the batch's line protocol to a spool segment (fsync'd) and the readings to
+the embedded SQLite store (`window`, which keeps them `window_days`): both are durable before
+ingest acknowledges. A flusher thread sends the oldest segments, ~5,000 lines per gzip'd
+POST, with exponential backoff while the server is down, and deletes a segment only after
+the server accepted it: nothing is lost across an outage or a restart. Writing the same
 point twice (a redelivery) overwrites it: same series, same timestamp.
+Reads come from the window, not Flux: the monitor needs every reading in id order with its
+EPCs (never tags in the TSDB), and only a real InfluxDB 2.x speaks Flux.
 Schema (docs/storage.md): one measurement per kind; tags gateway, sensor, quality
 (ids match [A-Za-z0-9._-], so nothing needs escaping); numeric fields only.
 """
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
+import secrets
 import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from influxdb_client import InfluxDBClient, WritePrecision
 from influxdb_client.client.write_api import SYNCHRONOUS
 from tenacity import Retrying, retry_if_exception_type, wait_exponential
 
-from backend.adapters.sqlite_db import connect, transaction
-from backend.adapters.sqlite_readings import LatestState
+from backend.adapters.sqlite_readings import SqliteReadingStore
 from backend.ports import AcceptedMessage, LatestValue, ReadingQuery, StoredReading, TagPresence
 from edge.protocol import Reading
 
 log = logging.getLogger("pledgewatch.influx")
 
 LINES_PER_POST = 5_000
-_TOTALS_SCHEMA = "CREATE TABLE IF NOT EXISTS totals (name TEXT PRIMARY KEY, value INTEGER NOT NULL);"
 
 
 def reading_line(gateway: str, reading: Reading, historical: bool) -> str:
@@ -47,27 +51,37 @@ def reading_line(gateway: str, reading: Reading, historical: bool) -> str:
 
 
 class DiskSpool:
-    """Numbered segment files; a segment is written whole (tmp, fsync, rename) or not at all."""
+    """Numbered segment files; a segment is written whole (tmp, fsync, rename) or not at all.
+    Every backend process on a host opens the same folder: each names its segments with its
+    own token (two never write one file), and one flusher at a time sends them (a file lock),
+    so no segment is sent twice."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._token = secrets.token_hex(4)
         existing = self.segments()
-        self._next = int(existing[-1].stem) + 1 if existing else 1
+        self._next = _segment_number(existing[-1]) + 1 if existing else 1
 
     def segments(self) -> list[Path]:
-        return sorted(self.folder.glob("*.lp"), key=lambda p: int(p.stem))
+        return sorted(self.folder.glob("*.lp"), key=_segment_number)
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with (self.folder / ".flush.lock").open("w") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)  # released when the file closes
+            yield
 
     def put(self, lines: list[str]) -> None:
         with self._lock:
             number, self._next = self._next, self._next + 1
-        tmp = self.folder / f"{number}.tmp"
+        tmp = self.folder / f"{number}.{self._token}.tmp"
         with tmp.open("w") as spool_file:
             spool_file.write("\n".join(lines) + "\n")
             spool_file.flush()
             os.fsync(spool_file.fileno())
-        tmp.rename(self.folder / f"{number}.lp")
+        tmp.rename(self.folder / f"{number}.{self._token}.lp")
         directory = os.open(self.folder, os.O_RDONLY)
         try:
             os.fsync(directory)  # the rename itself must survive a power cut
@@ -75,14 +89,16 @@ class DiskSpool:
             os.close(directory)
 
 
+def _segment_number(path: Path) -> int:
+    return int(path.name.split(".")[0])  # "<number>.<token>.lp" (or "<number>.lp" before tokens)
+
+
 class InfluxReadingStore:
     def __init__(self, url: str, token: str, org: str, bucket: str, state_dir: Path,
                  retry_max_s: float = 30.0) -> None:
         self.bucket, self.org = bucket, org
         self.spool = DiskSpool(state_dir / "influx-spool")
-        self._db = connect(state_dir / "latest.sqlite", LatestState.SCHEMA + _TOTALS_SCHEMA)
-        self._latest = LatestState(self._db)
-        self._lock = threading.Lock()
+        self.window = SqliteReadingStore(state_dir / "readings.sqlite")
         self._client = InfluxDBClient(url=url, token=token, org=org, enable_gzip=True, timeout=30_000)
         self._write_api = self._client.write_api(write_options=SYNCHRONOUS)
         self._retry_max_s = retry_max_s
@@ -96,12 +112,9 @@ class InfluxReadingStore:
                  for m in messages for r in m.envelope.readings]
         if lines:
             self.spool.put(lines)
-        with self._lock, transaction(self._db):
-            self._latest.update(messages)
-            self._db.execute("INSERT INTO totals VALUES ('readings', ?) ON CONFLICT (name) DO UPDATE "
-                             "SET value = value + excluded.value", (len(lines),))
+        stored = self.window.append(messages)
         self._wake.set()
-        return len(lines)
+        return stored
 
     def pending_segments(self) -> int:
         return len(self.spool.segments())
@@ -125,7 +138,10 @@ class InfluxReadingStore:
 
     def _flush_spool(self) -> None:
         """Send every spooled segment, oldest first, ~LINES_PER_POST lines per POST."""
-        segments = self.spool.segments()
+        with self.spool.exclusive():
+            self._send(self.spool.segments())
+
+    def _send(self, segments: list[Path]) -> None:
         while segments:
             batch, lines = [], []
             while segments and (not lines or len(lines) < LINES_PER_POST):
@@ -148,47 +164,27 @@ class InfluxReadingStore:
             timer.cancel()
         return not self.pending_segments()
 
-    # -- reads ------------------------------------------------------------------------
+    # -- reads: the embedded window ------------------------------------------------
 
     def latest(self, sensors: Sequence[str] = ()) -> list[LatestValue]:
-        with self._lock:
-            return self._latest.latest(sensors)
+        return self.window.latest(sensors)
 
     def tags(self, reader: str) -> list[TagPresence]:
-        with self._lock:
-            return self._latest.tags(reader)
+        return self.window.tags(reader)
 
     def count(self) -> int:
-        with self._lock:
-            row = self._db.execute("SELECT value FROM totals WHERE name = 'readings'").fetchone()
-        return row[0] if row else 0
+        return self.window.count()
 
     def query(self, query: ReadingQuery) -> list[StoredReading]:
-        """Flux read of the main values (needs a real InfluxDB 2.x; ids are row numbers)."""
-        start = f"{query.from_ms}ms" if query.from_ms is not None else "0"
-        stop = f", stop: {query.to_ms}ms" if query.to_ms is not None else ""
-        filters = [f'r.sensor == "{s}"' for s in query.sensors]  # ids are [A-Za-z0-9._-]
-        flux = (f'from(bucket: "{self.bucket}") |> range(start: {start}{stop})'
-                + (f' |> filter(fn: (r) => {" or ".join(filters)})' if filters else "")
-                + (f' |> filter(fn: (r) => r._measurement == "{query.kind}")' if query.kind else "")
-                + (f' |> filter(fn: (r) => r.gateway == "{query.gateway}")' if query.gateway else "")
-                + ' |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")'
-                + f' |> sort(columns: ["_time"]) |> limit(n: {query.limit + query.after_id})')
-        rows = [record.values for table in self._client.query_api().query(flux, org=self.org)
-                for record in table.records][query.after_id:]
-        return [StoredReading(query.after_id + n + 1, row["gateway"], row["sensor"], row["_measurement"],
-                              int(row["_time"].timestamp() * 1000), row["quality"],
-                              {k: v for k, v in row.items() if not k.startswith("_") and k not in
-                               ("result", "table", "gateway", "sensor", "quality", "ok", "historical")},
-                              bool(row.get("historical"))) for n, row in enumerate(rows)]
+        return self.window.query(query)
 
     def expire(self, before_ms: int) -> int:
-        return 0  # retention is the bucket's retention period (docs/storage.md)
+        """The window's cut-off; the TSDB keeps the bucket's retention period (docs/storage.md)."""
+        return self.window.expire(before_ms)
 
     def close(self) -> None:
         self._stopping.set()
         self._wake.set()
         self._flusher.join(timeout=10)
         self._client.close()
-        with self._lock:
-            self._db.close()
+        self.window.close()

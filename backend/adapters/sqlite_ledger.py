@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from backend.adapters.sqlite_db import connect, transaction
-from backend.ports import AcceptedMessage, GatewayStatus, MessageKey, QuarantinedMessage, Recorded
+from backend.ports import (AcceptedMessage, GatewayStatus, MessageKey, QuarantinedMessage, Recorded,
+                           UntrustedMessage)
 from edge import protocol
 
 _SCHEMA = """
@@ -162,19 +163,19 @@ class SqliteIngestLedger:
                 missing_seqs=missing.get(gateway, 0), info=json.loads(info_json)))
         return statuses
 
-    def forged_since(self, after_id: int) -> list[tuple[int, str, int]]:
-        """(quarantine id, gateway in the topic, received_at_ms) of data whose signature failed."""
+    def forged_since(self, after_id: int) -> list[UntrustedMessage]:
+        """Messages quarantined as tampering, with the gateway in their topic."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, topic, received_at_ms FROM quarantine WHERE id > ? AND reason = 'bad_signature' "
-                "ORDER BY id", (after_id,)).fetchall()
+                "SELECT id, topic, received_at_ms, reason, payload FROM quarantine WHERE id > ? "
+                "AND reason IN ('bad_signature', 'foreign_sensor') ORDER BY id", (after_id,)).fetchall()
         forged = []
-        for row_id, topic, received_at_ms in rows:
+        for row_id, topic, received_at_ms, reason, payload in rows:
             try:
                 gateway, _ = protocol.parse_topic(topic)
             except protocol.DecodeError:
                 continue
-            forged.append((row_id, gateway, received_at_ms))
+            forged.append(UntrustedMessage(row_id, gateway, received_at_ms, reason, payload))
         return forged
 
     def last_quarantine_id(self) -> int:

@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse
 from backend.api import (alerts, book, commands, dashboard, events, gateways, health, keys, prices,
                          readings, registry, webhooks)
 from backend.api.errors import ERROR_RESPONSES
-from backend.api.guards import BodySizeLimit, install_audit_log
+from backend.api.guards import BodySizeLimit, StrictJsonBodies, install_audit_log
 
 
 def create_app(context) -> FastAPI:
@@ -16,6 +16,7 @@ def create_app(context) -> FastAPI:
     app = FastAPI(title="PledgeWatch", version="1", openapi_url="/openapi.json",
                   docs_url=None, redoc_url=None)  # /docs below: served from our own files, no CDN
     app.state.context = context
+    app.add_middleware(StrictJsonBodies)  # inside the size cap: it reads the whole body
     app.add_middleware(BodySizeLimit, max_bytes=context.settings.http.max_body_bytes)
     install_audit_log(app)
     app.include_router(health.router)

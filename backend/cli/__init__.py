@@ -232,7 +232,7 @@ def keys_new_api(role, name, lender) -> None:
 @main.command("mqtt-acl")
 @config_option
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Where to write password_file, acl_file and mqtt-credentials.json.")
+              help="Where to write dynamic-security.json and mqtt-credentials.json.")
 @click.option("--backend-user", default="pw-backend", show_default=True)
 @click.option("--tls-host", "tls_hosts", multiple=True,
               help="Also make a CA, a server certificate for these names/IPs and a client "
@@ -245,9 +245,10 @@ def mqtt_acl(config_path, out_dir, backend_user, tls_hosts) -> None:
     gateways = [g.id for g in settings.gateways]
     if not gateways:
         raise CliError(f"config {config_path}: gateways: none registered")
-    auth = write_auth_files(out_dir, gateways, backend_user)
-    click.echo(f"wrote {auth.password_file}, {auth.acl_file} and {auth.credentials_file} "
-               f"(passwords for {len(auth.credentials)} users; give each gateway only its own)")
+    auth = write_auth_files(out_dir, gateways, backend_user, settings.ingest.share_group)
+    click.echo(f"wrote {auth.dynsec_file} (for Mosquitto's dynamic-security plugin) and "
+               f"{auth.credentials_file} (passwords for {len(auth.credentials)} users; "
+               f"give each gateway only its own)")
     if tls_hosts:
         tls = write_tls_files(out_dir / "tls", gateways, tuple(tls_hosts))
         click.echo(f"wrote a CA ({tls.ca_cert}), a server certificate and {len(tls.client_certs)} "

@@ -25,7 +25,7 @@ from edge import protocol
 # decoder_error: the reference decoder raised something other than DecodeError (a bug
 # there); the message is quarantined so that it cannot block the stream.
 QUARANTINE_REASONS = protocol.DECODE_REASONS + (
-    "unknown_gateway", "unsigned", "unknown_sensor", "future_timestamp", "decoder_error")
+    "unknown_gateway", "unsigned", "unknown_sensor", "foreign_sensor", "future_timestamp", "decoder_error")
 
 log = logging.getLogger("pledgewatch.ingest")
 
@@ -107,9 +107,10 @@ class IngestService:
         readings = envelope.readings
         fast = type(readings) is wire_fast.Rows  # no protocol.Reading objects built for it
         sensors = readings.sensors() if fast else {r.sensor for r in readings}
-        unknown = self.sensors.unknown_sensors(envelope.gateway, sensors)
-        if unknown:
-            raise _Refused("unknown_sensor", f"not registered: {', '.join(sorted(unknown))[:200]}")
+        foreign = sorted(f"{sensor} ({owner})" for sensor, owner in self.sensors.owners(sensors).items()
+                         if owner != envelope.gateway)
+        if foreign:  # a gateway vouching for goods it cannot see: the monitor reports tampering
+            raise _Refused("foreign_sensor", f"sensors of other gateways: {', '.join(foreign)[:300]}")
         now_ms = int(now_s * 1000)
         latest_ms = readings.max_ms if fast else max(r.time_ms for r in readings)
         if latest_ms > now_ms + self.settings.future_tolerance_s * 1000:

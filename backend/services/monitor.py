@@ -25,6 +25,7 @@ from backend.domain.registry import Registry
 from backend.metrics import Metrics
 from backend.ports import IngestLedger, ReadingQuery, ReadingStore, StoredReading
 from backend.services.registry import RegistryService
+from backend.services.sensor_owners import implicated_gateways
 
 log = logging.getLogger("pledgewatch.monitor")
 READINGS_PER_TICK = 50_000
@@ -41,8 +42,8 @@ def lot_samples(rows: Sequence[StoredReading], registry: Registry) -> dict[str, 
     merged: dict[tuple[str, str, int], dict] = {}
     for row in rows:
         sensor = registry.sensors.get(row.sensor)
-        if row.historical or row.quality == "bad" or sensor is None:
-            continue
+        if row.historical or row.quality == "bad" or sensor is None or sensor.gateway_id != row.gateway:
+            continue  # a sensor counts only as reported by its own gateway
         fields = merged.setdefault((sensor.gateway_id, sensor.lot_id, row.time_ms), {})
         if sensor.kind == "rfid":
             fields["rfid"] = RfidRound(frozenset(tag["epc"] for tag in row.values.get("tags", ())),
@@ -99,7 +100,7 @@ class MonitorService:
             if marks:
                 self._price_cursor = marks[-1][0]
             state = self._apply_people_resolutions(self.state, now_s)
-            messages = gateway_messages(lot_samples(rows, registry), now_s) + self._forged_messages()
+            messages = gateway_messages(lot_samples(rows, registry), now_s) + self._forged_messages(registry)
             result = core.step(state, registry, messages,
                                core.Market(tuple(tick for _, tick in marks), self.fx_rates()), now_s, self.config,
                                self.registry.take_notices())
@@ -110,13 +111,14 @@ class MonitorService:
             self.on_events(result.events)
         return result.events
 
-    def _forged_messages(self) -> list[GatewayMessage]:
-        """Messages ingest refused for a bad signature: the core reports them as tampering."""
+    def _forged_messages(self, registry: Registry) -> list[GatewayMessage]:
+        """Messages ingest refused as tampering (a bad signature, another gateway's sensors):
+        the core reports tampering on the sender and on the foreign sensors' gateways."""
         forged = self.ledger.forged_since(self._forged_cursor)
         if forged:
-            self._forged_cursor = forged[-1][0]
-        return [GatewayMessage(gateway, received_ms / 1000, received_ms / 1000, False)
-                for _, gateway, received_ms in forged]
+            self._forged_cursor = forged[-1].quarantine_id
+        return [GatewayMessage(gateway, m.received_at_ms / 1000, m.received_at_ms / 1000, False)
+                for m in forged for gateway in sorted(implicated_gateways(m, registry))]
 
     def _new_readings(self, now_s: float) -> list[StoredReading]:
         if self._reading_cursor is None:  # first tick: what the last few minutes said

@@ -17,7 +17,9 @@ from backend.bench.ingest import audit, start_ingest_process, wait_for_ledger
 from backend.demo.broker import start_broker
 from backend.demo.ports import free_port
 from edge import protocol
+from tests.integration.ingest.conftest import VictoriaMetrics
 from tests.integration.ingest.helpers import public_pem
+from waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 GATEWAYS = ["gw-a", "gw-b", "gw-c"]
@@ -71,12 +73,39 @@ def broker(tmp_path):
     broker.stop()
 
 
-def test_two_processes_split_the_stream_with_no_loss_and_no_duplicate(tmp_path, broker):
+@pytest.fixture(params=["sqlite", "influxdb"])
+def store(request, tmp_path):
+    """(the `timeseries` config, the victoria-metrics behind it or None): with influxdb the
+    embedded store is the window ingest also writes, so the same audit holds, and the TSDB
+    must end up with every reading too."""
+    if request.param == "sqlite":
+        yield {}, None
+        return
+    victoria = VictoriaMetrics(free_port(), tmp_path / "vm-data")
+    victoria.start()
+    yield {"store": "influxdb", "influx_url": victoria.url, "influx_org": "pw", "influx_bucket": "pw"}, victoria
+    victoria.stop()
+
+
+def assert_every_reading_in_the_tsdb(victoria, last_seq: int) -> None:
+    """Each reading's (sensor, value) is there; a redelivered one may be there twice
+    (victoria-metrics keeps both samples where InfluxDB overwrites)."""
+    expected = {(f"{gw}-s{n}", float(seq * 100 + n)) for gw in GATEWAYS for seq in range(1, last_seq + 1)
+                for n in range(READINGS)}
+    exported = lambda: {(s["metric"]["sensor"], v) for s in victoria.export("weight_weight_kg")  # noqa: E731
+                        for v in s["values"]}
+    assert wait_for(lambda: exported() == expected, 60), len(expected - exported())
+
+
+def test_two_processes_split_the_stream_with_no_loss_and_no_duplicate(tmp_path, broker, store):
+    timeseries, victoria = store
     ports = [free_port(), free_port()]
-    processes = [start_ingest_process(tmp_path, broker, REGISTRY, n, ports[n]) for n in range(2)]
+    processes = [start_ingest_process(tmp_path, broker, REGISTRY, n, ports[n], timeseries) for n in range(2)]
     try:
         publish(broker.port, stream(1, 400))
         assert len(wait_for_ledger(tmp_path / "data" / "state.sqlite", 1200, timeout_s=60)) == 1200
+        if victoria is not None:  # both flush the one spool they share
+            assert_every_reading_in_the_tsdb(victoria, 400)
         stored = [httpx.get(f"http://127.0.0.1:{port}/metrics").text for port in ports]
     finally:
         for process in processes:
@@ -87,8 +116,9 @@ def test_two_processes_split_the_stream_with_no_loss_and_no_duplicate(tmp_path, 
     assert sum(per_process) == 1200 and min(per_process) > 0  # both took a share
 
 
-def test_sigkill_mid_stream_then_restart_loses_nothing_and_stores_nothing_twice(tmp_path, broker):
-    process = start_ingest_process(tmp_path, broker, REGISTRY, 0)
+def test_sigkill_mid_stream_then_restart_loses_nothing_and_stores_nothing_twice(tmp_path, broker, store):
+    timeseries, victoria = store
+    process = start_ingest_process(tmp_path, broker, REGISTRY, 0, timeseries=timeseries)
     publisher = threading.Thread(target=publish, args=(broker.port, stream(1, 1000)))
     publisher.start()
     while ledger_count(tmp_path / "data") < 300:
@@ -97,9 +127,11 @@ def test_sigkill_mid_stream_then_restart_loses_nothing_and_stores_nothing_twice(
     process.wait()
     publisher.join()
     assert ledger_count(tmp_path / "data") < 3000  # it really died mid-stream
-    process = start_ingest_process(tmp_path, broker, REGISTRY, 0)  # same client id: same session
+    process = start_ingest_process(tmp_path, broker, REGISTRY, 0, timeseries=timeseries)  # same session
     try:
         assert len(wait_for_ledger(tmp_path / "data" / "state.sqlite", 3000, timeout_s=90)) == 3000
+        if victoria is not None:  # the spool is flushed by the process that wrote it
+            assert_every_reading_in_the_tsdb(victoria, 1000)
     finally:
         stop(process)
     assert audit(tmp_path / "data" / "readings.sqlite", 3000, READINGS) == (0, 0)

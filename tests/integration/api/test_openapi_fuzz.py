@@ -1,5 +1,6 @@
 """Schemathesis against the OpenAPI schema: whatever a client sends, never a 500, and every
-answer matches the schema (status code, content type, body)."""
+answer matches the schema (status code, content type, body). Its generator writes only strict
+JSON, never NaN or Infinity: test_strict_json_bodies.py sends those to every route with a body."""
 from __future__ import annotations
 
 import sys

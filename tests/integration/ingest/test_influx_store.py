@@ -1,10 +1,6 @@
 """The InfluxDB store against a real server speaking /api/v2/write (victoria-metrics)."""
 from __future__ import annotations
 
-import os
-
-import pytest
-
 from backend.adapters.influx_readings import InfluxReadingStore, reading_line
 from backend.ports import ReadingQuery
 from tests.integration.ingest.helpers import NOW_MS, accepted
@@ -76,18 +72,36 @@ def test_a_redelivered_message_lands_on_its_own_points(victoria, tmp_path):
         store.close()
 
 
-@pytest.mark.skipif(not os.environ.get("PW_INFLUX_URL"),
-                    reason="Flux reads need a real InfluxDB 2.x: set PW_INFLUX_URL, PW_INFLUX_TOKEN, "
-                           "PW_INFLUX_ORG, PW_INFLUX_BUCKET (none is installable here)")
-def test_flux_reads_return_what_was_written(tmp_path):
-    store = InfluxReadingStore(os.environ["PW_INFLUX_URL"], os.environ.get("PW_INFLUX_TOKEN", ""),
-                               os.environ.get("PW_INFLUX_ORG", "pw"), os.environ.get("PW_INFLUX_BUCKET", "pw"),
-                               tmp_path / "state")
+def test_reads_come_from_the_embedded_window_whatever_the_server_speaks(victoria, tmp_path):
+    """victoria-metrics serves no Flux: the monitor's and the API's reads never ask the server."""
+    victoria.start()
+    store = store_for(victoria.url, tmp_path)
     try:
-        store.append([accepted(seq, gateway="gw-flux") for seq in range(1, 11)])
-        assert store.flush(timeout_s=30)
-        rows = store.query(ReadingQuery(sensors=["scale-1"], gateway="gw-flux", kind="weight",
+        store.append([accepted(seq, gateway="gw-window") for seq in range(1, 11)])
+        rows = store.query(ReadingQuery(sensors=["scale-1"], gateway="gw-window", kind="weight",
                                         from_ms=NOW_MS, to_ms=NOW_MS + 11_000))
         assert [r.values["weight_kg"] for r in rows] == [1000.0 + seq for seq in range(1, 11)]
+        assert [r.id for r in store.query(ReadingQuery(after_id=rows[-1].id))] == [rows[-1].id + 1, rows[-1].id + 2]
+        assert store.flush(timeout_s=30)
+        assert len(victoria.export("weight_weight_kg")[0]["values"]) == 10
     finally:
         store.close()
+
+
+def test_processes_sharing_the_spool_send_every_point_once(victoria, tmp_path):
+    """Every backend process on a host opens the same spool (two ingest processes, or ingest
+    beside the monitor): no segment overwritten, none sent twice (victoria-metrics keeps both)."""
+    victoria.start()
+    stores = [store_for(victoria.url, tmp_path) for _ in range(2)]
+    try:
+        for seq in range(1, 201):
+            for n, store in enumerate(stores):
+                store.append([accepted(seq, gateway=f"gw-{n}")])
+        assert all(store.flush(timeout_s=30) for store in stores)
+        weights = victoria.export("weight_weight_kg")
+        assert sorted(s["metric"]["gateway"] for s in weights) == ["gw-0", "gw-1"]
+        for series in weights:
+            assert sorted(series["values"]) == [1000.0 + seq for seq in range(1, 201)], series["metric"]
+    finally:
+        for store in stores:
+            store.close()
