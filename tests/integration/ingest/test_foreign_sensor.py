@@ -60,7 +60,8 @@ def test_a_gateway_reporting_another_warehouses_scale_is_quarantined_and_both_ga
     [quarantined] = context.ledger.quarantined(10)
     assert quarantined.reason == "foreign_sensor"
     assert "lot-sh-1-scale (gw-shanghai)" in quarantined.detail
-    assert context.metrics.messages_quarantined.labels("foreign_sensor")._value.get() == 1
+    # counted once the batch it came in is committed (a moment after the readings are queryable)
+    assert wait_for(lambda: context.metrics.messages_quarantined.labels("foreign_sensor")._value.get() == 1, WAIT_S)
     assert b'pw_messages_quarantined_total{reason="foreign_sensor"} 1.0' in context.metrics.render()
 
     events = context.monitor.tick()
