@@ -272,8 +272,9 @@ def run_backend(settings: BackendSettings) -> None:
     app.router.lifespan_context = lifespan
     if context.ingest:
         _tune_collector_for_ingest()
+    # Our logging set-up (text or JSON), with uvicorn's access log: a line per request.
     config = uvicorn.Config(app, host=settings.http.host, port=settings.http.port,
-                            log_level="warning", access_log=False)
+                            log_config=None, log_level="info", access_log=True)
     log.info("backend (%s) on http://%s:%d", ",".join(settings.roles), settings.http.host,
              settings.http.port)
     _Server(config, context.events).run()

@@ -10,7 +10,7 @@ from backend.api.deps import context, principal
 from backend.domain.alerts import ALERT_TYPES
 from backend.services import access
 from backend.services.api_keys import Principal
-from backend.services.events import alert_event
+from backend.services.events import alert_event, log_alert
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
 Caller = Annotated[Principal, Depends(principal)]
@@ -67,7 +67,7 @@ def acknowledge(alert_id: str, caller: Caller, ctx=Depends(context), body: AckIn
     _visible(ctx, caller, alert_id)
     if not ctx.alerts.acknowledge(alert_id, caller.name, body.note if body else None, ctx.clock()):
         raise HTTPException(409, "only an open alert can be acknowledged")
-    return _published("acknowledged", ctx, alert_id)
+    return _published("acknowledged", ctx, alert_id, caller.name)
 
 
 @router.post("/alerts/{alert_id}/resolve", response_model=AlertOut)
@@ -76,11 +76,12 @@ def resolve(alert_id: str, caller: Caller, ctx=Depends(context)) -> AlertOut:
     _visible(ctx, caller, alert_id)
     if not ctx.alerts.resolve(alert_id, caller.name, ctx.clock()):
         raise HTTPException(409, "the alert is already resolved")
-    return _published("resolved", ctx, alert_id)
+    return _published("resolved", ctx, alert_id, caller.name)
 
 
-def _published(action: str, ctx, alert_id: str) -> AlertOut:
-    """Tell live dashboards what a person did, and answer with the stored alert."""
+def _published(action: str, ctx, alert_id: str, by: str) -> AlertOut:
+    """Log and tell live dashboards what a person did, and answer with the stored alert."""
     record = ctx.alerts.get(alert_id)
+    log_alert(action, record, by)
     ctx.events.publish([alert_event(action, record)])
     return _out(record)

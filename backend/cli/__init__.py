@@ -24,8 +24,17 @@ class CliError(click.ClickException):
 
 
 def _logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """Text lines, or one JSON object per line with `pledgewatch --log-format json` (for a log
+    shipper: alert and webhook lines then carry their fields, e.g. `alert.type`)."""
+    level = logging.DEBUG if verbose else logging.INFO
+    if click.get_current_context().find_root().params.get("log_format") != "json":
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        return
+    from pythonjsonlogger.json import JsonFormatter
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s",
+                                       rename_fields={"asctime": "time", "levelname": "level", "name": "logger"}))
+    logging.basicConfig(level=level, handlers=[handler])
 
 
 def _not_yet(what: str) -> None:
@@ -52,7 +61,9 @@ class _OneLineErrors(click.Group):
 
 @click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="pledgewatch", prog_name="pledgewatch", message="%(prog)s %(version)s")
-def main() -> None:
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Log lines as text, or as one JSON object per line.")
+def main(log_format) -> None:
     """PledgeWatch: watch the goods that secure loans, and tell the bank when they slip."""
 
 

@@ -24,6 +24,7 @@ from backend.services.api_keys import Principal
 from backend.services.registry import RegistryService
 
 log = logging.getLogger("pledgewatch.events")
+alert_log = logging.getLogger("pledgewatch.alerts")
 ALERT_FIELDS = ("id", "type", "severity", "state", "opened_at_s", "loan", "lot", "lender", "gateway")
 STANDING_FIELDS = ("status", "ltv", "collateral_value", "drawing_power", "cure_deadline_s",
                    "cure_amount", "price_stale")
@@ -117,6 +118,15 @@ def alert_event(action: str, alert) -> BusEvent:
                     {name: getattr(alert, name) for name in ALERT_FIELDS})
 
 
+def log_alert(action: str, alert, by: str | None = None) -> None:
+    """One line per alert opened, acknowledged or resolved (with JSON logs, its fields too)."""
+    about = " ".join(f"{name}={value}" for name in ("loan", "lot", "gateway", "lender")
+                     if (value := getattr(alert, name)) is not None)
+    alert_log.info("alert %s: %s %s %s%s", action, alert.type, alert.id, about, f" by {by}" if by else "",
+                   extra={"alert": {**{name: getattr(alert, name) for name in ALERT_FIELDS}, "action": action,
+                                    "by": by}})
+
+
 def _lender_of(registry: Registry, loan_id: str) -> str | None:
     loan = registry.loans.get(loan_id)
     return loan.lender_id if loan else None
@@ -138,8 +148,16 @@ def monitor_events(events: Sequence[object], registry: Registry) -> list[BusEven
 
 
 def monitor_listener(bus: EventBus, registry: RegistryService) -> Callable[[Sequence[object]], None]:
-    """What to pass as MonitorService(on_events=...)."""
-    return lambda events: bus.publish(monitor_events(events, registry.snapshot()))
+    """What to pass as MonitorService(on_events=...): logs the alerts the monitor opened and
+    resolved, and publishes everything to the bus."""
+
+    def listen(events: Sequence[object]) -> None:
+        for event in events:
+            if isinstance(event, (AlertOpened, AlertResolved)):
+                log_alert("opened" if isinstance(event, AlertOpened) else "resolved", event.alert)
+        bus.publish(monitor_events(events, registry.snapshot()))
+
+    return listen
 
 
 class _DatabaseWatcher(ABC):

@@ -83,6 +83,12 @@ class WebhookRelay:
                                          "error": result.error, "duration_ms": result.duration_ms},
                                   state, next_at_s, now_s)
         self.metrics.webhook_deliveries.labels(outcome).inc()
+        log.info("webhook %s %s to %s (%s): %s, HTTP %s, attempt %d", item.event_type, item.event_id,
+                 item.endpoint.id, item.endpoint.lender, outcome, result.status_code or "-", item.attempts + 1,
+                 extra={"webhook": {"event_type": item.event_type, "event_id": item.event_id, "outcome": outcome,
+                                    "endpoint": item.endpoint.id, "lender": item.endpoint.lender,
+                                    "status_code": result.status_code, "attempt": item.attempts + 1,
+                                    "duration_ms": result.duration_ms}})
         if outcome == "gone":
             self._disable(item, now_s)
         elif state == "failed":
