@@ -20,6 +20,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import orjson
 import yaml
@@ -158,9 +159,12 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def run_bench(messages: int, rounds: int, processes: int, gateways: int = 100) -> dict:
+def run_bench(messages: int, rounds: int, processes: int, gateways: int = 100,
+              progress: Callable[[str], None] = lambda line: None) -> dict:
+    """`progress` hears a line per step (the CLI prints them on stderr: a run takes minutes)."""
     with tempfile.TemporaryDirectory(prefix="pw-bench-") as tmp:
         root = Path(tmp)
+        progress(f"recording {messages:,} signed batches over {gateways} gateways ...")
         stream_path, registry, positions = record_stream(root, messages, gateways)
         broker = start_broker(root / "broker", prefer="mosquitto")
         if broker.kind != "mosquitto":
@@ -172,7 +176,10 @@ def run_bench(messages: int, rounds: int, processes: int, gateways: int = 100) -
                 folder = root / f"round-{n}"
                 folder.mkdir()
                 ceilings.append(ceiling_round(stream_path, messages, broker, folder))
+                progress(f"round {n + 1}/{rounds}: broker ceiling {ceilings[-1]:,.0f} readings/s")
                 ingests.append(ingest_round(stream_path, registry, positions, broker, folder, processes))
+                progress(f"round {n + 1}/{rounds}: ingest ({processes} process(es)) "
+                         f"{ingests[-1].readings_per_s:,.0f} readings/s")
         finally:
             broker.stop()
     lags = [lag for r in ingests for lag in r.lags_ms]

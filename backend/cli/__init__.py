@@ -284,7 +284,7 @@ def bench_ingest(as_json, messages, rounds, processes) -> None:
 
     from backend.bench.ingest import BenchError, run_bench
     try:
-        result = run_bench(messages, rounds, processes)
+        result = run_bench(messages, rounds, processes, progress=lambda line: click.echo(f"bench: {line}", err=True))
     except BenchError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
