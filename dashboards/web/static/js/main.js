@@ -24,6 +24,7 @@ let stopEvents = null;
 let currentView = null;
 let renderCount = 0;
 let refreshTimer = null;
+let focusPending = false; // a navigation asked to move focus to the new view's heading
 
 // "#/loans/loan-1" → {view, params: {id: "loan-1", query}}
 function route() {
@@ -44,6 +45,7 @@ function markCurrentNav(name) {
 }
 
 async function show({ moveFocus }) {
+  if (moveFocus) focusPending = true; // kept if a live refresh overtakes this render
   const { name, view, params } = route();
   const token = ++renderCount;
   const content = h("div");
@@ -58,9 +60,12 @@ async function show({ moveFocus }) {
   byId("view").dataset.shown = location.hash; // what is on screen (tests wait for it)
   currentView = view;
   markCurrentNav(name);
-  if (moveFocus) byId("view").querySelector("h1")?.setAttribute("tabindex", "-1");
-  if (moveFocus) byId("view").querySelector("h1")?.focus();
-  else if (focusedId && byId(focusedId)) byId(focusedId).focus();
+  const heading = byId("view").querySelector("h1");
+  if (focusPending && heading) {
+    heading.setAttribute("tabindex", "-1");
+    heading.focus();
+  } else if (focusedId && byId(focusedId)) byId(focusedId).focus();
+  focusPending = false;
   document.title = `${byId("view").querySelector("h1")?.textContent ?? "Dashboard"} — PledgeWatch`;
 }
 
