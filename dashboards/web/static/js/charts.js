@@ -3,6 +3,7 @@
 
 import { h, s } from "./dom.js";
 import { number } from "./format.js";
+import { t } from "./i18n.js";
 
 const WIDTH = 560;
 let chartCount = 0;
@@ -17,7 +18,7 @@ function frame(title, description, height, ...content) {
 
 // bars: [{label, value, cls}]
 export function barChart({ title, bars, valueFormat = (v) => number(v, 0) }) {
-  if (!bars.length) return h("figure", { class: "chart-box" }, h("figcaption", {}, title), h("p", { class: "empty" }, "Nothing to show."));
+  if (!bars.length) return h("figure", { class: "chart-box" }, h("figcaption", {}, title), h("p", { class: "empty" }, t("chart.nothing")));
   const rowHeight = 30;
   const labelWidth = 190;
   const valueWidth = 70;
