@@ -86,7 +86,7 @@ function toast(text) {
 
 function describeAlert(data) {
   const about = data.loan ?? data.lot ?? data.gateway ?? "";
-  return about ? t("alert.described", { type: term("alert_type", data.type), about }) : term("alert_type", data.type);
+  return about ? t("alerts.described", { type: term("alert_type", data.type), about }) : term("alert_type", data.type);
 }
 
 function onEvent(event) {

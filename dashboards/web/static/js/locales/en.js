@@ -31,7 +31,7 @@ export default {
   "toast.status_changed": "Loan {id}: {previous} → {status}",
   "toast.acknowledged": "Alert acknowledged.",
   "toast.resolved": "Alert resolved.",
-  "alert.described": "{type} ({about})",
+  "alerts.described": "{type} ({about})",
   "dialog.acknowledge_title": "Acknowledge {type}",
   "dialog.resolve_title": "Resolve {type}",
   "dialog.note": "Note (who is on it, what was done)",

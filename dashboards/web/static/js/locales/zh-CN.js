@@ -30,7 +30,7 @@ export default {
   "toast.status_changed": "贷款 {id}：{previous} → {status}",
   "toast.acknowledged": "告警已确认。",
   "toast.resolved": "告警已解除。",
-  "alert.described": "{type}（{about}）",
+  "alerts.described": "{type}（{about}）",
   "dialog.acknowledge_title": "确认告警：{type}",
   "dialog.resolve_title": "解除告警：{type}",
   "dialog.note": "备注（谁在处理、已采取的措施）",
