@@ -206,3 +206,37 @@ def test_a_key_a_translation_lacks_is_recorded_and_shown_in_english(open_session
     assert page.evaluate("async () => (await import('/static/js/i18n.js')).term('alert_type', 'sensor_fault')") \
         == ZH["alert_type.sensor_fault"]
     assert sorted(missing_keys(page)) == ["alerts.title", "nav.loans"]
+
+
+def test_the_alert_dialog_and_toasts_speak_chinese(open_session, busy_demo):
+    session = open_session("supervisor", locale="zh-CN")
+    session.sign_in("alerts")
+    page = session.page
+    row = page.locator("#alerts-table tr[data-type=double_pledge_attempt]").first
+    alert_id = row.get_attribute("id").removeprefix("alert-")
+    page.click(f"#ack-{alert_id}")
+    page.locator("#alert-dialog[open]").wait_for()
+    assert page.locator("#alert-dialog-title").inner_text() == zh(
+        "dialog.acknowledge_title", type=ZH["alert_type.double_pledge_attempt"])
+    assert page.locator("#alert-dialog-confirm").inner_text() == ZH["dialog.acknowledge"]
+    assert english_left(page) == []  # the open dialog included
+    page.fill("#alert-note", "已联系借款人")
+    page.click("#alert-dialog-confirm")
+    page.locator("#toasts .toast", has_text=ZH["toast.acknowledged"]).wait_for()
+
+    # A new alert while the page is open: its toast is in Chinese too.
+    assert busy_demo.post("/loans/loan-acme-1/pledges", {"lot": "lot-qd-1"}).status_code == 409
+    toast = page.locator("#toasts .toast", has_text=zh("toast.new_alert", alert=ZH["alert_type.double_pledge_attempt"]))
+    toast.first.wait_for(timeout=30_000)
+    assert english_left(page) == []
+    assert missing_keys(page) == []
+
+
+def test_zh_cn_fits_a_phone(open_session):
+    session = open_session("supervisor", {"width": 390, "height": 844}, locale="zh-CN")
+    session.sign_in()
+    page = session.page
+    for route in ("overview", "loans/loan-acme-1", "warehouses/wh-ningbo", "alerts?state=all"):
+        session.go(route)
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), f"{route} overflows"
+        session.screenshot(f"zh-phone-{route.replace('/', '-').replace('?', '-')}")
