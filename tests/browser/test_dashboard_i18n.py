@@ -240,3 +240,19 @@ def test_zh_cn_fits_a_phone(open_session):
         session.go(route)
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), f"{route} overflows"
         session.screenshot(f"zh-phone-{route.replace('/', '-').replace('?', '-')}")
+
+
+def test_a_refused_key_is_told_in_the_chosen_language_and_rewritten_on_a_change(open_session, demo):
+    session = open_session("supervisor", locale="zh-CN")
+    page = session.page
+    page.goto(f"{demo.base}/")
+    page.fill("#api-key", "not-a-key")
+    page.click("#sign-in-form button[type=submit]")
+    page.wait_for_function("text => document.getElementById('sign-in-error').textContent === text",
+                           arg=ZH["sign_in.not_accepted"])
+    choose(page, "en")
+    assert page.locator("#sign-in-error").inner_text() == "This key was not accepted."
+    assert page.locator("#sign-in-form button[type=submit]").inner_text() == "Sign in"
+    # The refused request is the browser's one expected console error here.
+    assert session.console_errors == ["Failed to load resource: the server responded with a status of 401 (Unauthorized)"]
+    session.console_errors.clear()

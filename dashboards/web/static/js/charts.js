@@ -32,6 +32,6 @@ export function barChart({ title, bars, valueFormat = (v) => number(v, 0) }) {
       s("rect", { x: labelWidth, y: top + 4, height: rowHeight - 10, width: Math.max(bar.value * scale, bar.value ? 2 : 0) }),
       s("text", { x: labelWidth + bar.value * scale + 6, y: top + 19, class: "value" }, valueFormat(bar.value)));
   });
-  const description = bars.map((bar) => `${bar.label}: ${valueFormat(bar.value)}`).join("; ");
+  const description = bars.map((bar) => t("chart.bar", { label: bar.label, value: valueFormat(bar.value) })).join(t("list.semicolon"));
   return h("figure", { class: "chart-box" }, h("figcaption", {}, title), frame(title, description, height, rows));
 }

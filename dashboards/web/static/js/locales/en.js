@@ -78,6 +78,7 @@ export default {
 
   "chart.nothing": "Nothing to show.",
   "chart.no_data": "No data yet.",
+  "chart.bar": "{label}: {value}",
   "chart.time": "time",
   "chart.zoom_note": "Drag across the chart to zoom in; double-click to see the whole window.",
   "chart.line": "{label} {value}",

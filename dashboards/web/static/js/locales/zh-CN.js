@@ -77,6 +77,7 @@ export default {
 
   "chart.nothing": "暂无可显示的内容。",
   "chart.no_data": "暂无数据。",
+  "chart.bar": "{label}：{value}",
   "chart.time": "时间",
   "chart.zoom_note": "在图上拖动可放大；双击可查看整个时间段。",
   "chart.line": "{label} {value}",
