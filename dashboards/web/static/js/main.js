@@ -199,7 +199,6 @@ function initLanguage() {
   translatePage();
   onLanguageChange(() => {
     if (byId("alert-dialog").open) labelAlertDialog();
-    tickCountdowns();
     if (app.api) show({ moveFocus: false });
   });
 }
