@@ -1,9 +1,13 @@
 """Helpers the browser tests share: the running demo's API, and waiting for a condition."""
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 import httpx
+
+LOCALES = Path(__file__).resolve().parents[2] / "dashboards" / "web" / "static" / "js" / "locales"
 
 
 class Demo:
@@ -34,3 +38,10 @@ def wait_until(condition, timeout_s: float, what: str):
             pass
         time.sleep(0.3)
     raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+
+
+def catalogue(language: str) -> dict[str, str]:
+    """A dashboard message catalogue (js/locales/<language>.js: `export default {JSON};`)."""
+    text = (LOCALES / f"{language}.js").read_text(encoding="utf-8")
+    body = text.split("export default", 1)[1].strip()
+    return json.loads(body.removesuffix(";"))

@@ -65,9 +65,9 @@ def browser():
 class Session:
     """A browser tab signed in as one caller, recording console errors and request URLs."""
 
-    def __init__(self, browser, demo: Demo, who: str, viewport: dict) -> None:
+    def __init__(self, browser, demo: Demo, who: str, viewport: dict, **context_options) -> None:
         self.demo, self.who = demo, who
-        self.context = browser.new_context(viewport=viewport)
+        self.context = browser.new_context(viewport=viewport, **context_options)
         self.page = self.context.new_page()
         self.page.set_default_timeout(30_000)  # generous: the suite must pass on a machine 3x slower
         self.console_errors: list[str] = []
@@ -96,11 +96,12 @@ class Session:
 
 @pytest.fixture
 def open_session(browser, demo, request):
-    """open_session(who, viewport=DESKTOP) → a signed-out Session; all are checked and closed after."""
+    """open_session(who, viewport=DESKTOP, **context_options) → a signed-out Session (options such as
+    locale go to Playwright's new_context); all are checked and closed after."""
     sessions: list[Session] = []
 
-    def open_(who: str, viewport: dict = DESKTOP) -> Session:
-        sessions.append(Session(browser, demo, who, viewport))
+    def open_(who: str, viewport: dict = DESKTOP, **context_options) -> Session:
+        sessions.append(Session(browser, demo, who, viewport, **context_options))
         return sessions[-1]
 
     yield open_

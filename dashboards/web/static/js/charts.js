@@ -3,6 +3,7 @@
 
 import { h, s } from "./dom.js";
 import { number } from "./format.js";
+import { t } from "./i18n.js";
 
 const WIDTH = 560;
 let chartCount = 0;
@@ -17,7 +18,7 @@ function frame(title, description, height, ...content) {
 
 // bars: [{label, value, cls}]
 export function barChart({ title, bars, valueFormat = (v) => number(v, 0) }) {
-  if (!bars.length) return h("figure", { class: "chart-box" }, h("figcaption", {}, title), h("p", { class: "empty" }, "Nothing to show."));
+  if (!bars.length) return h("figure", { class: "chart-box" }, h("figcaption", {}, title), h("p", { class: "empty" }, t("chart.nothing")));
   const rowHeight = 30;
   const labelWidth = 190;
   const valueWidth = 70;
@@ -31,6 +32,6 @@ export function barChart({ title, bars, valueFormat = (v) => number(v, 0) }) {
       s("rect", { x: labelWidth, y: top + 4, height: rowHeight - 10, width: Math.max(bar.value * scale, bar.value ? 2 : 0) }),
       s("text", { x: labelWidth + bar.value * scale + 6, y: top + 19, class: "value" }, valueFormat(bar.value)));
   });
-  const description = bars.map((bar) => `${bar.label}: ${valueFormat(bar.value)}`).join("; ");
+  const description = bars.map((bar) => t("chart.bar", { label: bar.label, value: valueFormat(bar.value) })).join(t("list.semicolon"));
   return h("figure", { class: "chart-box" }, h("figcaption", {}, title), frame(title, description, height, rows));
 }

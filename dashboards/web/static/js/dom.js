@@ -1,5 +1,7 @@
 // Building DOM without innerHTML: text from the API is always set as text.
 
+import { term } from "./i18n.js";
+
 function applyAttributes(element, attributes) {
   for (const [name, value] of Object.entries(attributes)) {
     if (value === undefined || value === null || value === false) continue;
@@ -50,11 +52,13 @@ export function table(caption, headers, rows, { id, stack = false } = {}) {
       h("tbody", {}, rows)));
 }
 
+let sectionCount = 0;
+
 export function section(title, ...children) {
-  const id = `s-${title.toLowerCase().replace(/[^a-z0-9]+/g, "-")}`;
+  const id = `s-${++sectionCount}`; // titles are in any language: a counter names the heading
   return h("section", { class: "panel", "aria-labelledby": id }, h("h2", { id }, title), ...children);
 }
 
 export function statusBadge(status) {
-  return h("span", { class: `badge status-${status}` }, status.replaceAll("_", " "));
+  return h("span", { class: `badge status-${status}` }, term("status", status));
 }

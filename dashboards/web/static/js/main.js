@@ -1,9 +1,11 @@
-// The dashboard's shell: sign-in, the hash router, live events, toasts and the alert dialog.
+// The dashboard's shell: sign-in, the hash router, live events, toasts, the alert dialog and
+// the language chooser.
 
 import { makeApi } from "./api.js";
 import { h } from "./dom.js";
 import { connectEvents } from "./events.js";
-import { countdown, label } from "./format.js";
+import { countdown } from "./format.js";
+import { LANGUAGES, language, onLanguageChange, setLanguage, setText, t, term, translatePage } from "./i18n.js";
 import * as alerts from "./views/alerts.js";
 import * as loan from "./views/loan.js";
 import * as loans from "./views/loans.js";
@@ -16,7 +18,6 @@ const KEY_SLOT = "pledgewatch.apiKey";
 const REFRESH_DELAY_MS = 250;
 const TOAST_MS = 8000;
 const STAFF = ["admin", "supervisor"];
-const LIVE_TEXT = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", unauthorized: "Signed out" };
 
 const byId = (id) => document.getElementById(id);
 const app = { api: null, layout: null, caller: null, isStaff: false, alertAction: openAlertDialog };
@@ -48,16 +49,18 @@ async function show({ moveFocus }) {
   if (moveFocus) focusPending = true; // kept if a live refresh overtakes this render
   const { name, view, params } = route();
   const token = ++renderCount;
+  const shownIn = language();
   const content = h("div");
   try {
     await view.render(content, app, params);
   } catch (error) {
-    content.replaceChildren(h("h1", {}, "Could not load this view"), h("p", { class: "error", role: "alert" }, String(error.message)));
+    content.replaceChildren(h("h1", {}, t("view.failed")), h("p", { class: "error", role: "alert" }, String(error.message)));
   }
   if (token !== renderCount || !app.api) return; // a newer render (or sign-out) won
   const focusedId = document.activeElement?.id;
   byId("view").replaceChildren(...content.childNodes);
-  byId("view").dataset.shown = location.hash; // what is on screen (tests wait for it)
+  byId("view").dataset.shown = location.hash; // what is on screen, and in which language (tests wait for it)
+  byId("view").dataset.language = shownIn;
   currentView = view;
   markCurrentNav(name);
   const heading = byId("view").querySelector("h1");
@@ -66,7 +69,7 @@ async function show({ moveFocus }) {
     heading.focus();
   } else if (focusedId && byId(focusedId)) byId(focusedId).focus();
   focusPending = false;
-  document.title = `${byId("view").querySelector("h1")?.textContent ?? "Dashboard"} — PledgeWatch`;
+  document.title = t("page.view_title", { view: heading?.textContent ?? t("page.dashboard") });
 }
 
 function refreshSoon() {
@@ -88,12 +91,15 @@ function toast(text) {
 
 function describeAlert(data) {
   const about = data.loan ?? data.lot ?? data.gateway ?? "";
-  return `${label(data.type)}${about ? ` (${about})` : ""}`;
+  return about ? t("alerts.described", { type: term("alert_type", data.type), about }) : term("alert_type", data.type);
 }
 
 function onEvent(event) {
-  if (event.type === "alert.opened") toast(`New alert: ${describeAlert(event.data)}`);
-  if (event.type === "loan.status_changed") toast(`Loan ${event.data.id}: ${label(event.data.previous)} → ${label(event.data.status)}`);
+  if (event.type === "alert.opened") toast(t("toast.new_alert", { alert: describeAlert(event.data) }));
+  if (event.type === "loan.status_changed") {
+    const { id, previous, status } = event.data;
+    toast(t("toast.status_changed", { id, previous: term("status", previous), status: term("status", status) }));
+  }
   if (event.type.startsWith("alert.")) refreshOpenAlertCount().catch(() => {});
   if (currentView?.refreshOn.some((prefix) => event.type.startsWith(prefix))) refreshSoon();
 }
@@ -101,8 +107,8 @@ function onEvent(event) {
 function onLiveState(state) {
   const badge = byId("live-state");
   badge.dataset.state = state;
-  badge.textContent = LIVE_TEXT[state];
-  if (state === "unauthorized") signOut("Your key is no longer accepted. Sign in again.");
+  setText(badge, `live.${state}`);
+  if (state === "unauthorized") signOut("sign_in.key_refused");
   else if (state === "live") refreshSoon(); // events may have been missed while away
 }
 
@@ -114,7 +120,7 @@ function tickCountdowns() {
 }
 
 async function start(key) {
-  const api = makeApi(key, () => signOut("Your key is no longer accepted. Sign in again."));
+  const api = makeApi(key, () => signOut("sign_in.key_refused"));
   const layout = await api.get("/dashboard/layout");
   Object.assign(app, { api, layout, caller: layout.caller, isStaff: STAFF.includes(layout.caller.role) });
   byId("caller-name").textContent = layout.caller.lender ? `${layout.caller.name} (${layout.caller.lender})` : layout.caller.name;
@@ -124,6 +130,7 @@ async function start(key) {
   await Promise.all([show({ moveFocus: false }), refreshOpenAlertCount()]);
 }
 
+// message: a catalogue key (the sign-in form shows it, in the language chosen then or later)
 function signOut(message = "") {
   sessionStorage.removeItem(KEY_SLOT);
   stopEvents?.();
@@ -131,36 +138,45 @@ function signOut(message = "") {
   byId("view").replaceChildren();
   byId("nav").hidden = byId("session").hidden = byId("view").hidden = true;
   byId("sign-in").hidden = false;
-  byId("sign-in-error").textContent = message;
+  setText(byId("sign-in-error"), message);
   byId("api-key").focus();
 }
 
 async function onSignIn(event) {
   event.preventDefault();
   const key = byId("api-key").value.trim();
-  byId("sign-in-error").textContent = "";
+  setText(byId("sign-in-error"), "");
   try {
     await start(key);
     sessionStorage.setItem(KEY_SLOT, key);
     byId("api-key").value = "";
   } catch (error) {
     stopEvents?.();
-    byId("sign-in-error").textContent = error.status === 401 ? "This key was not accepted." : `Could not sign in: ${error.message}`;
+    if (error.status === 401) setText(byId("sign-in-error"), "sign_in.not_accepted");
+    else setText(byId("sign-in-error"), "sign_in.failed", { message: error.message });
   }
 }
 
 // The acknowledge / resolve dialog (one for the page, so live refreshes never close it).
+let dialogAlert = null;
+
+function labelAlertDialog() {
+  const acknowledging = byId("alert-dialog").dataset.action === "acknowledge";
+  const type = term("alert_type", dialogAlert.type);
+  byId("alert-dialog-title").textContent = t(acknowledging ? "dialog.acknowledge_title" : "dialog.resolve_title", { type });
+  byId("alert-dialog-about").textContent = describeAlert(dialogAlert);
+  setText(byId("alert-dialog-confirm"), acknowledging ? "dialog.acknowledge" : "dialog.resolve");
+}
+
 function openAlertDialog(alert, action) {
   const dialog = byId("alert-dialog");
-  const acknowledging = action === "acknowledge";
-  byId("alert-dialog-title").textContent = `${acknowledging ? "Acknowledge" : "Resolve"} ${label(alert.type)}`;
-  byId("alert-dialog-about").textContent = describeAlert(alert);
-  byId("alert-note-field").hidden = !acknowledging;
-  byId("alert-note").value = "";
-  byId("alert-dialog-error").textContent = "";
-  byId("alert-dialog-confirm").textContent = acknowledging ? "Acknowledge" : "Resolve";
+  dialogAlert = alert;
   dialog.dataset.alertId = alert.id;
   dialog.dataset.action = action;
+  labelAlertDialog();
+  byId("alert-note-field").hidden = action !== "acknowledge";
+  byId("alert-note").value = "";
+  byId("alert-dialog-error").textContent = "";
   dialog.showModal();
 }
 
@@ -172,13 +188,28 @@ async function onAlertDialogSubmit(event) {
   try {
     await app.api.post(path, action === "acknowledge" ? { note: byId("alert-note").value || null } : {});
     dialog.close();
-    toast(`Alert ${action === "acknowledge" ? "acknowledged" : "resolved"}.`);
+    toast(t(action === "acknowledge" ? "toast.acknowledged" : "toast.resolved"));
   } catch (error) {
     byId("alert-dialog-error").textContent = error.message;
   }
 }
 
+// The chooser lists every catalogue by its own name; a change rewrites the page in place.
+function initLanguage() {
+  const chooser = byId("language");
+  chooser.replaceChildren(...Object.entries(LANGUAGES).map(([code, { name }]) =>
+    h("option", { value: code, lang: code, selected: code === language() }, name)));
+  chooser.addEventListener("change", () => setLanguage(chooser.value));
+  document.documentElement.lang = language();
+  translatePage();
+  onLanguageChange(() => {
+    if (byId("alert-dialog").open) labelAlertDialog();
+    if (app.api) show({ moveFocus: false });
+  });
+}
+
 function init() {
+  initLanguage();
   byId("sign-in-form").addEventListener("submit", onSignIn);
   byId("sign-out").addEventListener("click", () => signOut());
   byId("alert-dialog-form").addEventListener("submit", onAlertDialogSubmit);
@@ -187,7 +218,7 @@ function init() {
   window.addEventListener("hashchange", () => app.api && show({ moveFocus: true }));
   setInterval(tickCountdowns, 1000);
   const key = sessionStorage.getItem(KEY_SLOT);
-  if (key) start(key).catch(() => signOut("Your session has ended. Sign in again."));
+  if (key) start(key).catch(() => signOut("sign_in.session_ended"));
   else signOut();
 }
 

@@ -5,7 +5,8 @@
 
 import uPlot from "../vendor/uplot/uPlot.esm.js";
 import { h } from "./dom.js";
-import { clock, dateTime, number } from "./format.js";
+import { clock, dateTime, dayClock, number } from "./format.js";
+import { t } from "./i18n.js";
 
 const HEIGHT = 260;
 const COLORS = {
@@ -16,9 +17,10 @@ const COLORS = {
 const DASHED = new Set(["s-pledged"]);
 export const RANGES_S = [3600, 6 * 3600, 24 * 3600, 7 * 86400];
 
-export function spanLabel(seconds) {
-  if (seconds % 86400 === 0 && seconds > 86400) return `${seconds / 86400} days`;
-  return seconds === 3600 ? "hour" : `${seconds / 3600} hours`;
+// "last 6 hours" (chart titles name the window they span)
+export function lastSpan(seconds) {
+  if (seconds % 86400 === 0 && seconds > 86400) return t("range.last_days", { count: seconds / 86400 });
+  return seconds === 3600 ? t("range.last_hour") : t("range.last_hours", { count: seconds / 3600 });
 }
 
 // The window a view shows: `?range=` (seconds, one of RANGES_S) or the view's default.
@@ -34,9 +36,9 @@ export function rangePicker(currentS) {
     query.set("range", event.currentTarget.value);
     location.hash = `${path}?${query}`;
   };
-  return h("label", { class: "range-picker" }, "Time range ",
+  return h("label", { class: "range-picker" }, t("range.label"), " ",
     h("select", { name: "range", onchange: choose },
-      RANGES_S.map((seconds) => h("option", { value: seconds, selected: seconds === currentS }, `last ${spanLabel(seconds)}`))));
+      RANGES_S.map((seconds) => h("option", { value: seconds, selected: seconds === currentS }, lastSpan(seconds)))));
 }
 
 // One x column for every series (they may be sampled at different moments).
@@ -86,7 +88,7 @@ function drawLines(lines, yFormat) {
       ctx.moveTo(bbox.left, y);
       ctx.lineTo(bbox.left + bbox.width, y);
       ctx.stroke();
-      ctx.fillText(`${line.label} ${yFormat(line.value)}`, bbox.left + bbox.width - 4 * ratio, y - 4 * ratio);
+      ctx.fillText(t("chart.line", { label: line.label, value: yFormat(line.value) }), bbox.left + bbox.width - 4 * ratio, y - 4 * ratio);
     }
     ctx.restore();
   };
@@ -95,9 +97,11 @@ function drawLines(lines, yFormat) {
 function describe(series, lines, yFormat) {
   const latest = series.map((one) => {
     const last = one.points.filter(([, v]) => v !== null && v !== undefined).at(-1);
-    return last ? `${one.label}: ${yFormat(last[1])} at ${clock(last[0])}` : `${one.label}: no data`;
-  }).join("; ");
-  return `${latest}. ${lines.map((line) => `${line.label} at ${yFormat(line.value)}`).join(", ")}`;
+    return last ? t("chart.latest", { label: one.label, value: yFormat(last[1]), time: clock(last[0]) })
+      : t("chart.no_data_for", { label: one.label });
+  }).join(t("list.semicolon"));
+  const marks = lines.map((line) => t("chart.line_at", { label: line.label, value: yFormat(line.value) }));
+  return t("chart.description", { latest, lines: marks.join(t("list.comma")) });
 }
 
 function references(lines, band, yFormat) {
@@ -107,8 +111,14 @@ function references(lines, band, yFormat) {
     return h("li", { class: `reference ${cls}` }, swatch, text);
   };
   return h("ul", { class: "legend references" },
-    lines.map((line) => item(line.cls, `${line.label} ${yFormat(line.value)}`)),
+    lines.map((line) => item(line.cls, t("chart.line", { label: line.label, value: yFormat(line.value) }))),
     band && item(band.cls, band.label));
+}
+
+// Time-axis ticks in the chosen locale on a 24-hour clock (uPlot's own are English, am/pm).
+function timeTicks(u, splits) {
+  const spanS = u.scales.x.max - u.scales.x.min;
+  return splits.map((v) => (spanS > 86400 ? dayClock(v) : clock(v)));
 }
 
 const zooms = new Map(); // chart key → [from, to] (seconds) the user dragged across
@@ -133,7 +143,7 @@ function rememberZoom(key) {
 export function lineChart({ title, series, spanS, key = title, lines = [], band = null, yFormat = number }) {
   const data = aligned(series);
   if (!data.slice(1).flat().some((v) => v !== null)) {
-    return h("figure", { class: "chart-box" }, h("figcaption", {}, title), h("p", { class: "empty" }, "No data yet."));
+    return h("figure", { class: "chart-box" }, h("figcaption", {}, title), h("p", { class: "empty" }, t("chart.no_data")));
   }
   const xMax = Math.max(data[0].at(-1), Date.now() / 1000);
   const xMin = Math.min(data[0][0], xMax - spanS);
@@ -144,14 +154,15 @@ export function lineChart({ title, series, spanS, key = title, lines = [], band 
     width: 560, height: HEIGHT,
     scales: { x: { time: true }, y: { range: () => [yMin, yMax] } },
     series: [
-      { label: "time", value: (u, v) => (v === null ? "—" : dateTime(v)) },
+      { label: t("chart.time"), value: (u, v) => (v === null ? "—" : dateTime(v)) },
       ...series.map((one) => ({
         label: one.label, stroke: COLORS[one.cls], width: 2.5, dash: DASHED.has(one.cls) ? [10, 5] : undefined,
         spanGaps: false, points: { show: (u) => u.data[0].length < 3 },
         value: (u, v) => (v === null || v === undefined ? "—" : yFormat(v)),
       })),
     ],
-    axes: [{}, { size: 78, values: (u, splits) => splits.map((v) => yFormat(v)) }],
+    axes: [{ space: (u, i, min, max) => (max - min > 86400 ? 90 : 50), values: timeTicks },
+      { size: 78, values: (u, splits) => splits.map((v) => yFormat(v)) }],
     cursor: {
       drag: { x: true, y: false },
       bind: { dblclick: (u) => () => { zooms.delete(key); u.setScale("x", { min: xMin, max: xMax }); return null; } },
@@ -164,7 +175,7 @@ export function lineChart({ title, series, spanS, key = title, lines = [], band 
   new ResizeObserver(() => plot.clientWidth && chart.setSize({ width: plot.clientWidth, height: HEIGHT })).observe(plot);
   const figure = h("figure", { class: "chart-box" }, h("figcaption", {}, title), plot,
     (lines.length || band) && references(lines, band, yFormat),
-    h("p", { class: "chart-note" }, "Drag across the chart to zoom in; double-click to see the whole window."));
+    h("p", { class: "chart-note" }, t("chart.zoom_note")));
   figure.uplot = chart; // tests read its scales
   return figure;
 }

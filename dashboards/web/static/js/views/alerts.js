@@ -2,6 +2,7 @@
 
 import { fill, h, section, table } from "../dom.js";
 import { dateTime, label } from "../format.js";
+import { t, term } from "../i18n.js";
 import { loanLink, warehouseLink } from "./common.js";
 
 export const refreshOn = ["alert."];
@@ -10,36 +11,41 @@ const STATES = ["open", "acknowledged", "resolved", "all"];
 function subject(alert, app) {
   const parts = [];
   if (alert.loan) parts.push(loanLink(alert.loan));
-  if (alert.lot) parts.push(`lot ${alert.lot}`);
+  if (alert.lot) parts.push(t("alerts.about_lot", { id: alert.lot }));
   if (alert.gateway) {
     const warehouse = app.layout.warehouses.find((w) => w.gateway === alert.gateway);
-    parts.push(warehouse ? warehouseLink(warehouse.id) : `gateway ${alert.gateway}`);
+    parts.push(warehouse ? warehouseLink(warehouse.id) : t("alerts.about_gateway", { id: alert.gateway }));
   }
   if (!parts.length && alert.details.commodity) parts.push(label(String(alert.details.commodity)));
-  return parts.flatMap((part, index) => (index ? [", ", part] : [part]));
+  return parts.flatMap((part, index) => (index ? [t("list.comma"), part] : [part]));
 }
 
 function actions(alert, app) {
   return [
     alert.state === "open" && h("button", { type: "button", id: `ack-${alert.id}`,
-      onclick: () => app.alertAction(alert, "acknowledge") }, "Acknowledge"),
+      onclick: () => app.alertAction(alert, "acknowledge") }, t("alerts.acknowledge")),
     alert.state !== "resolved" && h("button", { type: "button", id: `resolve-${alert.id}`, class: "secondary",
-      onclick: () => app.alertAction(alert, "resolve") }, "Resolve"),
+      onclick: () => app.alertAction(alert, "resolve") }, t("alerts.resolve")),
   ];
+}
+
+function acknowledgement(alert) {
+  if (!alert.acknowledged_by) return "—";
+  return alert.ack_note ? t("alerts.acknowledged_note", { who: alert.acknowledged_by, note: alert.ack_note }) : alert.acknowledged_by;
 }
 
 export function alertsTable(alerts, app, caption) {
   const rows = alerts.map((alert) => h("tr", { id: `alert-${alert.id}`, "data-type": alert.type, "data-state": alert.state },
     h("td", {}, h("time", { datetime: new Date(alert.opened_at_s * 1000).toISOString() }, dateTime(alert.opened_at_s))),
-    h("td", {}, h("span", { class: `badge severity-${alert.severity}` }, alert.severity)),
-    h("th", { scope: "row" }, label(alert.type)),
+    h("td", {}, h("span", { class: `badge severity-${alert.severity}` }, term("severity", alert.severity))),
+    h("th", { scope: "row" }, term("alert_type", alert.type)),
     h("td", {}, subject(alert, app)),
-    h("td", { "data-field": "state" }, label(alert.state)),
-    h("td", {}, alert.acknowledged_by ? `${alert.acknowledged_by}${alert.ack_note ? `: “${alert.ack_note}”` : ""}` : "—"),
+    h("td", { "data-field": "state" }, term("alert_state", alert.state)),
+    h("td", {}, acknowledgement(alert)),
     h("td", { class: "actions" }, actions(alert, app))));
-  if (!rows.length) return h("p", { class: "empty" }, "No alerts.");
-  return table(caption, ["Opened", "Severity", "Type", "About", "State", "Acknowledged", "Actions"], rows,
-    { id: "alerts-table", stack: true });
+  if (!rows.length) return h("p", { class: "empty" }, t("alerts.none"));
+  const columns = ["opened", "severity", "type", "about", "state", "acknowledged", "actions"];
+  return table(caption, columns.map((key) => t(`alerts.column.${key}`)), rows, { id: "alerts-table", stack: true });
 }
 
 function filters(state, type, types) {
@@ -50,11 +56,11 @@ function filters(state, type, types) {
   };
   return h("form", { class: "filters", onchange: (event) => go(event.currentTarget),
     onsubmit: (event) => { event.preventDefault(); go(event.currentTarget); } },
-    h("label", {}, "State ", h("select", { name: "state" },
-      STATES.map((one) => h("option", { value: one, selected: one === state }, label(one))))),
-    h("label", {}, "Type ", h("select", { name: "type" },
-      h("option", { value: "" }, "all types"),
-      types.map((one) => h("option", { value: one, selected: one === type }, label(one))))));
+    h("label", {}, t("alerts.filter.state"), " ", h("select", { name: "state" },
+      STATES.map((one) => h("option", { value: one, selected: one === state }, t(`alerts.filter.state_${one}`))))),
+    h("label", {}, t("alerts.filter.type"), " ", h("select", { name: "type" },
+      h("option", { value: "" }, t("alerts.filter.all_types")),
+      types.map((one) => h("option", { value: one, selected: one === type }, term("alert_type", one))))));
 }
 
 export async function render(root, app, { query }) {
@@ -63,8 +69,8 @@ export async function render(root, app, { query }) {
   const alerts = await app.api.get("/alerts", state === "all" ? { limit: 1000 } : { state, limit: 1000 });
   const types = [...new Set([...alerts.map((alert) => alert.type), ...(type ? [type] : [])])].sort();
   fill(root,
-    h("h1", {}, "Alerts"),
+    h("h1", {}, t("alerts.title")),
     filters(state, type, types),
-    section(`${label(state).replace(/^./, (first) => first.toUpperCase())} alerts`, alertsTable(alerts.filter((alert) => !type || alert.type === type), app,
-      "Alerts, newest first")));
+    section(t(`alerts.heading.${state}`), alertsTable(alerts.filter((alert) => !type || alert.type === type), app,
+      t("alerts.caption"))));
 }

@@ -2,6 +2,7 @@
 
 import { h, statusBadge, table } from "../dom.js";
 import { countdown, dateTime, label, money, percent, quantity } from "../format.js";
+import { t, tParts } from "../i18n.js";
 
 export const STATUS_ORDER = ["normal", "warning", "margin_call", "liquidation", "default"];
 
@@ -11,9 +12,10 @@ export const warehouseLink = (id) => h("a", { href: `#/warehouses/${encodeURICom
 // Counts down to `deadlineS` (epoch seconds); main.js ticks every [data-deadline] each second.
 export function cureCountdown(deadlineS) {
   if (deadlineS === null || deadlineS === undefined) return "—";
-  return h("span", { class: "countdown" },
-    h("time", { datetime: new Date(deadlineS * 1000).toISOString() }, dateTime(deadlineS)), " — ",
-    h("span", { "data-deadline": deadlineS, role: "timer" }, countdown(deadlineS - Date.now() / 1000)), " left");
+  return h("span", { class: "countdown" }, tParts("cure.countdown", {
+    deadline: h("time", { datetime: new Date(deadlineS * 1000).toISOString() }, dateTime(deadlineS)),
+    timer: h("span", { "data-deadline": deadlineS, role: "timer" }, countdown(deadlineS - Date.now() / 1000)),
+  }));
 }
 
 function byLtvDescending(a, b) {
@@ -30,21 +32,21 @@ export function loansTable(loans) {
     h("td", { class: "num", "data-field": "collateral_value" }, money(loan.collateral_value, loan.currency)),
     h("td", { class: "num", "data-field": "outstanding" }, money(loan.outstanding, loan.currency)),
     h("td", {}, cureCountdown(loan.cure_deadline_s))));
-  return table("Loans, highest LTV first",
-    ["Loan", "Lender", "Borrower", "Status", "LTV", "Collateral value", "Outstanding", "Cure deadline"],
+  return table(t("loans.caption"),
+    ["loan", "lender", "borrower", "status", "ltv", "collateral_value", "outstanding", "cure_deadline"].map((key) => t(`loans.column.${key}`)),
     rows, { id: "loans-table" });
 }
 
 function health(ok) {
-  if (ok === null || ok === undefined) return h("span", { class: "health unknown" }, "no data");
-  return h("span", { class: `health ${ok ? "ok" : "fault"}` }, ok ? "OK" : "fault");
+  if (ok === null || ok === undefined) return h("span", { class: "health unknown" }, t("health.no_data"));
+  return h("span", { class: `health ${ok ? "ok" : "fault"}` }, ok ? t("health.ok") : t("health.fault"));
 }
 
 function coverage(lot) {
   if (lot.observed_quantity === null) return "—";
   const share = Number(lot.observed_quantity) / Number(lot.pledged_quantity);
   return h("meter", { min: 0, max: 1, low: 0.98, optimum: 1, value: Math.min(share, 1),
-    "aria-label": `${lot.id} observed share of pledged` }, percent(share));
+    "aria-label": t("lots.coverage_label", { lot: lot.id }) }, percent(share));
 }
 
 // lots: LotOut from /lots/{id}; units: commodity id → unit
@@ -61,8 +63,8 @@ export function lotsTable(caption, lots, units) {
     h("td", { class: "num" }, lot.observed_items === null ? "—" : `${lot.observed_items} / ${lot.pledged_items}`),
     h("td", {}, health(lot.rfid_ok)),
     h("td", {}, health(lot.scale_ok))));
-  return table(caption, ["Lot", "Warehouse", "Commodity", "Loan", "Pledged", "Observed", "Coverage",
-    "Items seen", "RFID", "Scale"], rows);
+  const columns = ["lot", "warehouse", "commodity", "loan", "pledged", "observed", "coverage", "items_seen", "rfid", "scale"];
+  return table(caption, columns.map((key) => t(`lots.column.${key}`)), rows);
 }
 
 export function unitsOf(layout) {

@@ -2,14 +2,15 @@
 
 import { barChart } from "../charts.js";
 import { fill, h, section } from "../dom.js";
-import { label } from "../format.js";
+import { t, term } from "../i18n.js";
 import { STATUS_ORDER, loansTable } from "./common.js";
 
 export const refreshOn = ["loan.", "alert.", "gateway."];
 
 const LTV_BINS = [
-  { label: "below 50 %", below: 0.5 }, { label: "50–60 %", below: 0.6 }, { label: "60–70 %", below: 0.7 },
-  { label: "70–80 %", below: 0.8 }, { label: "80–90 %", below: 0.9 }, { label: "90 % and above", below: Infinity },
+  { key: "overview.ltv_bin.below_50", below: 0.5 }, { key: "overview.ltv_bin.50_60", below: 0.6 },
+  { key: "overview.ltv_bin.60_70", below: 0.7 }, { key: "overview.ltv_bin.70_80", below: 0.8 },
+  { key: "overview.ltv_bin.80_90", below: 0.9 }, { key: "overview.ltv_bin.90_up", below: Infinity },
 ];
 
 function countBy(items, key) {
@@ -25,26 +26,26 @@ function tile(id, title, value, note) {
 
 function statusBars(loans) {
   const counts = countBy(loans, (loan) => loan.status);
-  return STATUS_ORDER.map((status) => ({ label: label(status), value: counts.get(status) ?? 0, cls: `status-${status}` }));
+  return STATUS_ORDER.map((status) => ({ label: term("status", status), value: counts.get(status) ?? 0, cls: `status-${status}` }));
 }
 
 function ltvBars(loans) {
   const valued = loans.filter((loan) => loan.ltv !== null);
   const bars = LTV_BINS.map((bin, index) => ({
-    label: bin.label,
+    label: t(bin.key),
     value: valued.filter((loan) => Number(loan.ltv) < bin.below && (index === 0 || Number(loan.ltv) >= LTV_BINS[index - 1].below)).length,
   }));
-  return [...bars, { label: "not valued yet", value: loans.length - valued.length, cls: "muted" }];
+  return [...bars, { label: t("overview.ltv_bin.not_valued"), value: loans.length - valued.length, cls: "muted" }];
 }
 
 function alertBars(alerts) {
   return [...countBy(alerts, (alert) => alert.type)].sort((a, b) => b[1] - a[1])
-    .map(([type, count]) => ({ label: label(type), value: count, cls: "alert-bar" }));
+    .map(([type, count]) => ({ label: term("alert_type", type), value: count, cls: "alert-bar" }));
 }
 
 function gatewayList(gateways) {
   return h("ul", { class: "gateways" }, gateways.map((gateway) => h("li", { "data-gateway": gateway.id },
-    h("span", { class: `health ${gateway.online ? "ok" : "fault"}` }, gateway.online ? "online" : "offline"), " ",
+    h("span", { class: `health ${gateway.online ? "ok" : "fault"}` }, t(gateway.online ? "gateway.online" : "gateway.offline")), " ",
     gateway.id)));
 }
 
@@ -56,15 +57,15 @@ export async function render(root, app) {
   ]);
   const online = gateways?.filter((gateway) => gateway.online).length;
   fill(root,
-    h("h1", {}, "Overview"),
+    h("h1", {}, t("overview.title")),
     h("div", { class: "tiles" },
-      tile("tile-loans", "Loans", String(loans.length)),
-      tile("tile-open-alerts", "Open alerts", String(openAlerts.length)),
-      gateways && tile("tile-gateways", "Gateways online", `${online} / ${gateways.length}`)),
+      tile("tile-loans", t("overview.tile.loans"), String(loans.length)),
+      tile("tile-open-alerts", t("overview.tile.open_alerts"), String(openAlerts.length)),
+      gateways && tile("tile-gateways", t("overview.tile.gateways_online"), `${online} / ${gateways.length}`)),
     h("div", { class: "grid" },
-      section("Loans by status", barChart({ title: "Number of loans in each status", bars: statusBars(loans) })),
-      section("LTV distribution", barChart({ title: "Number of loans in each LTV band", bars: ltvBars(loans) })),
-      section("Open alerts by type", barChart({ title: "Number of open alerts of each type", bars: alertBars(openAlerts) })),
-      gateways && section("Gateways", gatewayList(gateways))),
-    section("Loans", loansTable(loans)));
+      section(t("overview.section.by_status"), barChart({ title: t("overview.chart.by_status"), bars: statusBars(loans) })),
+      section(t("overview.section.ltv"), barChart({ title: t("overview.chart.ltv"), bars: ltvBars(loans) })),
+      section(t("overview.section.alerts"), barChart({ title: t("overview.chart.alerts"), bars: alertBars(openAlerts) })),
+      gateways && section(t("overview.section.gateways"), gatewayList(gateways))),
+    section(t("overview.section.loans"), loansTable(loans)));
 }
