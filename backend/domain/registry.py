@@ -203,6 +203,11 @@ class Registry:
                                  for lot_id in loan.lot_ids})
 
     @cached_property
+    def pledged_commodities(self) -> frozenset[str]:
+        """Commodities of the lots that back active loans: each needs a price."""
+        return frozenset(self.lots[lot_id].commodity_id for lot_id in self.loan_of_lot)
+
+    @cached_property
     def lot_of_epc(self) -> Mapping[str, str]:
         return MappingProxyType({epc: lot.id for lot in self.lots.values() for epc in lot.epcs})
 

@@ -8,6 +8,7 @@ loan standings) and refilled by the readings that follow.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections import defaultdict
 from dataclasses import replace
@@ -32,29 +33,43 @@ WARM_UP_S = 600  # readings this recent are judged when the monitor starts
 HISTORY_EVERY_S = 60  # a loan's history gets a point at least this often, and on every change
 
 
-def lot_samples(rows: Sequence[StoredReading], registry: Registry) -> dict[str, list[LotSample]]:
+def lot_samples(rows: Sequence[StoredReading], registry: Registry,
+                on_poisoned: Callable[[StoredReading, Exception], None] = lambda row, exc: None
+                ) -> dict[str, list[LotSample]]:
     """Live, trusted readings of registered sensors as per-lot samples, by gateway.
 
     Historical readings (a replayed backlog) never re-trigger live alerts; a `bad` reading
-    carries no measurement, so to the core its sensor simply said nothing.
+    carries no measurement, so to the core its sensor simply said nothing. A reading whose
+    values cannot be read (or are not finite) is dropped and handed to `on_poisoned`.
     """
     merged: dict[tuple[str, str, int], dict] = {}
     for row in rows:
         sensor = registry.sensors.get(row.sensor)
         if row.historical or row.quality == "bad" or sensor is None:
             continue
-        fields = merged.setdefault((sensor.gateway_id, sensor.lot_id, row.time_ms), {})
-        if sensor.kind == "rfid":
-            fields["rfid"] = RfidRound(frozenset(tag["epc"] for tag in row.values.get("tags", ())),
-                                       row.time_ms / 1000)
-        elif sensor.kind == "scale" and "weight_kg" in row.values:
-            fields["weight_kg"] = float(row.values["weight_kg"])
-        elif sensor.kind == "temperature" and "temperature_c" in row.values:
-            fields["temperature_c"] = float(row.values["temperature_c"])
+        try:
+            measured = _measurement(sensor.kind, row)
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            on_poisoned(row, exc)
+            continue
+        merged.setdefault((sensor.gateway_id, sensor.lot_id, row.time_ms), {}).update(measured or {})
     by_gateway: dict[str, list[LotSample]] = defaultdict(list)
     for (gateway_id, lot_id, time_ms), fields in sorted(merged.items(), key=lambda kv: kv[0][2]):
         by_gateway[gateway_id].append(LotSample(lot_id, time_ms / 1000, **fields))
     return by_gateway
+
+
+def _measurement(kind: str, row: StoredReading) -> dict | None:
+    if kind == "rfid":
+        return {"rfid": RfidRound(frozenset(str(tag["epc"]) for tag in row.values.get("tags", ())),
+                                  row.time_ms / 1000)}
+    field = {"scale": "weight_kg", "temperature": "temperature_c"}.get(kind)
+    if field is None or field not in row.values:
+        return None
+    value = float(row.values[field])
+    if not math.isfinite(value):
+        raise ValueError(f"{field} is not finite: {value}")
+    return {field: value}
 
 
 def gateway_messages(samples: dict[str, list[LotSample]], received_at_s: float) -> list[GatewayMessage]:
@@ -99,16 +114,24 @@ class MonitorService:
             if marks:
                 self._price_cursor = marks[-1][0]
             state = self._apply_people_resolutions(self.state, now_s)
-            messages = gateway_messages(lot_samples(rows, registry), now_s) + self._forged_messages()
+            samples = lot_samples(rows, registry, self._poisoned)
+            messages = gateway_messages(samples, now_s) + self._forged_messages()
             result = core.step(state, registry, messages,
                                core.Market(tuple(tick for _, tick in marks), self.fx_rates()), now_s, self.config,
                                self.registry.take_notices())
             self.state = result.state
+            for error in result.errors:
+                log.error("monitor: %s %s not evaluated: %s", error.stage, error.subject, error.error)
+                self.metrics.monitor_errors.labels(error.stage).inc()
             self._store(result, now_s)
             self._record_history(result.state, registry, now_s)
         if result.events:
             self.on_events(result.events)
         return result.events
+
+    def _poisoned(self, row: StoredReading, exc: Exception) -> None:
+        log.error("monitor: reading %s of %s dropped: %s", row.id, row.sensor, exc)
+        self.metrics.monitor_errors.labels("reading").inc()
 
     def _forged_messages(self) -> list[GatewayMessage]:
         """Messages ingest refused for a bad signature: the core reports them as tampering."""
