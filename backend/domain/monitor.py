@@ -414,7 +414,8 @@ def _value_loans(state: MonitorState, registry: Registry, valued: Mapping[str, V
                 ratio = None if value is None else valuation.loan_to_value(loan.outstanding, value)
             previous = held_standings.get(loan_id) or ltv.LoanStanding(since_s=now_s)
             standing, cured = ltv.next_standing(previous, ratio, loan.thresholds,
-                                                loan.cure_period_s, config.ltv_hysteresis, now_s)
+                                                loan.cure_period_s, config.ltv_hysteresis, now_s,
+                                                loan.target_ltv)
             if standing.status != previous.status:
                 changes.append(LoanStatusChanged(loan_id, previous.status, standing.status, ratio,
                                                  now_s))

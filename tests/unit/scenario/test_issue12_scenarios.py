@@ -23,3 +23,12 @@ def test_finding_1_an_unpriced_top_up_is_worth_zero_and_stops_nothing():
     assert [(a.details["commodity"], a.details["reason"], a.opened_at_s) for a in stale] == [
         ("nickel", "no price", 3600)]
     assert ("unauthorized_removal", "loan-2", "lot-3") in _opened(result)
+
+
+def test_finding_2_a_bounce_is_no_cure_and_the_loan_defaults_at_the_first_deadline():
+    result = _run("margin-bounce")
+    assert result.state.loan_views["loan-1"].status == "default"
+    kinds = [(a.type, a.opened_at_s) for a in result.alerts.values()]
+    assert ("margin_call", 3600) in kinds and ("liquidation", 3600 + 7200) in kinds
+    assert "ltv_cured" not in {kind for kind, _ in kinds}
+    assert [kind for kind, _ in kinds].count("margin_call") == 1
