@@ -17,7 +17,7 @@ ALERT_TYPES = (
     "stock_shortfall", "unauthorized_removal", "weight_count_mismatch", "double_pledge_attempt",
     "tag_conflict", "ltv_warning", "margin_call", "liquidation", "ltv_cured", "price_stale",
     "price_outlier", "temperature_excursion", "sensor_fault", "gateway_offline",
-    "monitoring_blind", "tamper_detected", "clock_skew",
+    "monitoring_blind", "tamper_detected", "clock_skew", "collateral_unverified",
 )
 Severity = Literal["info", "warning", "critical"]
 AlertState = Literal["open", "acknowledged", "resolved"]
@@ -52,6 +52,7 @@ POLICIES: Mapping[str, Policy] = MappingProxyType({
     "monitoring_blind": Policy("critical", confirmed=True),
     "tamper_detected": Policy("critical"),
     "clock_skew": Policy("warning"),
+    "collateral_unverified": Policy("critical", confirmed=True),
 })
 
 

@@ -37,6 +37,11 @@ class MonitorConfig:
     price_outlier_confirm_ticks: int = 3
     # Temperature readings further apart than this add no exposure (a gap is not a fact).
     max_exposure_gap_s: int = 900
+    # Unverified collateral (a witness dead, stuck, drifting, missing, or its gateway gone):
+    # full lending value for the grace period, then a linear fall to 0 at zero_after. An hour
+    # covers a reboot or a swapped battery; in a day a lot can be emptied and refilled.
+    unverified_grace_s: int = 3600
+    unverified_zero_after_s: int = 86_400
 
     @property
     def stale_after_s(self) -> float:

@@ -11,7 +11,7 @@ from operator import attrgetter
 from types import MappingProxyType
 from typing import Iterable, Mapping, NamedTuple, Sequence
 
-from backend.domain import alerts, gateways, ltv, reconcile, sensors, valuation
+from backend.domain import alerts, gateways, ltv, reconcile, sensors, unverified, valuation
 from backend.domain.alerts import AlertBook, Condition
 from backend.domain.config import MonitorConfig
 from backend.domain.observations import GatewayMessage, LotSample, PriceTick, RfidRound
@@ -48,6 +48,7 @@ class LoanView:
     cure_amount: Decimal | None                # while in margin_call or liquidation
     price_stale: bool
     unpriced_lots: tuple[str, ...] = ()        # worth 0 until their commodity has a price
+    unverified_lots: tuple[str, ...] = ()      # lending on the unverified schedule
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +87,16 @@ class MonitorState:
     loan_views: Mapping[str, LoanView] = field(default_factory=_empty)
     # Loan id → (loan, per-lot valuation inputs) behind its view: unchanged, it is reused.
     valuation_inputs: Mapping[str, tuple] = field(default_factory=_empty)
+    unverified: Mapping[str, unverified.Unverified] = field(default_factory=_empty)  # by lot
+    blind_periods: Mapping[str, tuple[float, float]] = field(default_factory=_empty)  # the last, by lot
+
+
+@dataclass(slots=True)
+class _Verification:
+    """The unverified episodes of the last step, and this step's (filled lot by lot)."""
+    held: Mapping[str, unverified.Unverified]
+    episodes: dict[str, unverified.Unverified]
+    blind: dict[str, tuple[float, float]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,21 +115,25 @@ def step(state: MonitorState, registry: Registry, messages: Sequence[GatewayMess
     errors: list[EvaluationFailed] = []
     gateway_tracks = _track_gateways(state, registry, messages, started_s, now_s, config)
     lot_tracks = _track_lots(state, registry, messages, now_s, config, errors)
+    checks = _Verification(state.unverified, {}, dict(state.blind_periods))
     lot_views, conditions = _assess_lots(state, registry, gateway_tracks, lot_tracks, now_s, config,
-                                         errors)
+                                         errors, checks)
     conditions += [c for gw_id, track in gateway_tracks.items()
                    for c in gateways.gateway_conditions(gw_id, track, now_s, config)]
-    valued = _value_quantities(state.valued, lot_views, now_s, config.confirmation_s)
+    # A loss the returning witnesses show after a blind period needs no further window.
+    returned = {lot_id for lot_id, (_, to_s) in checks.blind.items()
+                if now_s - to_s <= config.confirmation_s}
+    valued = _value_quantities(state.valued, lot_views, now_s, config.confirmation_s, returned)
     prices, price_conditions = _mark_prices(state, registry, market.ticks, now_s, config)
     conditions += price_conditions
     standings, loan_views, inputs, loan_conditions, changes = _value_loans(
-        state, registry, valued, lot_tracks, prices, market, now_s, config, errors)
+        state, registry, valued, lot_tracks, prices, market, now_s, config, errors, checks.episodes)
     conditions += loan_conditions
     conditions += [_failure_condition(registry, error) for error in errors]
     book, alert_events = alerts.update(state.alerts, [*conditions, *notices], int(now_s),
                                        config.confirmation_s, config.clear_s)
     new_state = MonitorState(started_s, gateway_tracks, lot_tracks, prices, standings, book,
-                             lot_views, valued, loan_views, inputs)
+                             lot_views, valued, loan_views, inputs, checks.episodes, checks.blind)
     return StepResult(new_state, (*changes, *alert_events), tuple(errors))
 
 
@@ -139,7 +154,8 @@ def _failure_condition(registry: Registry, error: EvaluationFailed) -> Condition
 
 
 def _value_quantities(held: Mapping[str, ValuedQuantity], lot_views: Mapping[str, LotView],
-                      now_s: float, window_s: float) -> dict[str, ValuedQuantity]:
+                      now_s: float, window_s: float,
+                      returned: frozenset[str] | set[str] = _NONE) -> dict[str, ValuedQuantity]:
     valued = {}
     for lot_id, view in lot_views.items():
         previous = held.get(lot_id)
@@ -148,7 +164,7 @@ def _value_quantities(held: Mapping[str, ValuedQuantity], lot_views: Mapping[str
                 and view.observed_quantity is previous.quantity is view.pledged_quantity):
             valued[lot_id] = previous
         else:
-            valued[lot_id] = next_valued(previous, view, now_s, window_s)
+            valued[lot_id] = next_valued(previous, view, now_s, 0 if lot_id in returned else window_s)
     return valued
 
 
@@ -206,7 +222,8 @@ def _track_lots(state: MonitorState, registry: Registry, messages: Sequence[Gate
 def _assess_lots(state: MonitorState, registry: Registry,
                  gateway_tracks: Mapping[str, gateways.GatewayTrack],
                  lot_tracks: Mapping[str, LotTrack], now_s: float, config: MonitorConfig,
-                 errors: list[EvaluationFailed]) -> tuple[dict[str, LotView], list[Condition]]:
+                 errors: list[EvaluationFailed],
+                 checks: _Verification) -> tuple[dict[str, LotView], list[Condition]]:
     views, conditions = {}, []
     healthy_gateways = {gateway_id: gateways.is_healthy(track, now_s, config)
                         for gateway_id, track in gateway_tracks.items()}
@@ -249,17 +266,25 @@ def _assess_lots(state: MonitorState, registry: Registry,
                 weight_net_kg = median_kg - lot.tare_kg
                 if total_kg - tolerance_kg <= weight_net_kg <= max_kg and total_kg > 0:
                     quantity, items = pledged_quantities[lot_id], len(pledged)
-                    views[lot_id] = _new(LotView, (lot_id, items, quantity, items, quantity,
-                                                   True, True, _NONE, _NONE,
-                                                   weight_net_kg, total_kg, tolerance_kg, max_kg))
-                    if commodities[lot.commodity_id].perishable:
+                    view = views[lot_id] = _new(LotView, (
+                        lot_id, items, quantity, items, quantity, True, True, _NONE, _NONE,
+                        weight_net_kg, total_kg, tolerance_kg, max_kg))
+                    perishable = commodities[lot.commodity_id].perishable
+                    if perishable:
                         conditions += _temperature(lot, registry, probe, now_s, config)
+                    # live, signed and agreeing: only a probe or an earlier drift can fail it
+                    if perishable or lot_id in checks.held:
+                        conditions += _verify(lot_id, registry, view, lot_tracks[lot_id],
+                                              gateway_tracks[gateway_id], now_s, config, checks)
                     continue
             view = assess_lot(lot, registry, rfid, scale, held_views.get(lot_id), now_s, config)
             views[lot_id] = view
+            conditions += _verify(lot_id, registry, view, lot_tracks[lot_id],
+                                  gateway_tracks[gateway_id], now_s, config, checks)
             if lot_id in registry.loan_of_lot:
-                conditions += reconcile.stock_conditions(lot, view, registry,
-                                                         healthy_gateways[gateway_id])
+                conditions += unverified.with_blind_period(
+                    reconcile.stock_conditions(lot, view, registry, healthy_gateways[gateway_id]),
+                    checks.blind.get(lot_id), now_s, config)
             if view.foreign_epcs:
                 conditions += reconcile.tag_conflicts(lot, view, registry)
             conditions += _temperature(lot, registry, probe, now_s, config)
@@ -267,7 +292,31 @@ def _assess_lots(state: MonitorState, registry: Registry,
             errors.append(_failure("lot", lot_id, exc))
             if lot_id in held_views:
                 views[lot_id] = held_views[lot_id]
+            if lot_id in checks.held:
+                checks.episodes[lot_id] = checks.held[lot_id]
     return views, conditions
+
+
+def _verify(lot_id: str, registry: Registry, view: LotView, track: LotTrack,
+            gateway_track: gateways.GatewayTrack, now_s: float, config: MonitorConfig,
+            checks: _Verification) -> list[Condition]:
+    """The lot's unverified episode (started, kept or ended) and its condition."""
+    lot = registry.lots[lot_id]
+    previous = checks.held.get(lot_id)
+    failure = unverified.witness_failure(view, track.rfid, track.scale, track.probe, gateway_track,
+                                         registry.commodities[lot.commodity_id].perishable,
+                                         now_s, config)
+    episode = unverified.next_episode(previous, failure, now_s)
+    if episode is None:
+        if previous is not None and now_s - previous.since_s >= config.confirmation_s:
+            checks.blind[lot_id] = (previous.since_s, now_s)
+        return []
+    checks.episodes[lot_id] = episode
+    loan_id = registry.loan_of_lot.get(lot_id)
+    if loan_id is None:
+        return []
+    return [unverified.unverified_condition(lot_id, episode, loan_id, registry.lender_of_lot(lot_id),
+                                            registry.lot_gateways[lot_id])]
 
 
 def _temperature(lot, registry: Registry, probe: sensors.ProbeTrack, now_s: float,
@@ -323,11 +372,13 @@ def _mark_prices(state: MonitorState, registry: Registry, ticks: Sequence[PriceT
 
 def _valuation_inputs(loan: Loan, registry: Registry, valued: Mapping[str, ValuedQuantity],
                       lot_tracks: Mapping[str, LotTrack], prices: Mapping[str, valuation.PriceMark],
-                      market: Market, now_s: float,
-                      unit_prices: dict | None = None) -> tuple[tuple | None, bool]:
-    """(quantity, unit price, commodity, exposure) per lot of the loan, and staleness. A lot
-    whose commodity has no price yet is worth 0 (price None); a loan none of whose lots has a
-    price is not valued yet (None)."""
+                      market: Market, now_s: float, unit_prices: dict | None = None,
+                      episodes: Mapping[str, unverified.Unverified] | None = None,
+                      config: MonitorConfig = DEFAULT_CONFIG) -> tuple[tuple | None, bool]:
+    """(quantity, unit price, commodity, exposure, lending share) per lot of the loan, and
+    staleness. A lot whose commodity has no price yet is worth 0 (price None); a loan none of
+    whose lots has a price is not valued yet (None). The share is None for a verified lot,
+    else what the unverified schedule leaves of its value."""
     inputs, stale, priced_lots = [], False, 0
     unit_prices = {} if unit_prices is None else unit_prices
     for lot_id in loan.lot_ids:
@@ -341,8 +392,11 @@ def _valuation_inputs(loan: Loan, registry: Registry, valued: Mapping[str, Value
         price, commodity, price_stale = priced
         priced_lots += price is not None
         stale = stale or price_stale
+        episode = episodes.get(lot_id) if episodes else None
+        share = None if episode is None else unverified.lending_share(
+            episode, unverified.schedule_of(loan, commodity, config), now_s)
         inputs.append((valued[lot_id].quantity, price, commodity,
-                       lot_tracks[lot_id].probe.exposure_degree_min))
+                       lot_tracks[lot_id].probe.exposure_degree_min, share))
     return (tuple(inputs) if priced_lots else None), stale
 
 
@@ -358,11 +412,12 @@ def _unit_price(commodity: Commodity, currency: str, prices: Mapping[str, valuat
 
 def _collateral_value(loan: Loan, inputs: tuple) -> Decimal:
     total = Decimal(0)
-    for quantity, price, commodity, exposure in inputs:
+    for quantity, price, commodity, exposure, share in inputs:
         if price is None:
             continue                           # unpriced: worth 0 until priced
         quality = valuation.quality_factor(exposure, commodity)
-        total += valuation.lot_value(quantity, price, loan.haircut, quality)
+        value = valuation.lot_value(quantity, price, loan.haircut, quality)
+        total += value if share is None else value * share
     return total.quantize(_CENT)
 
 
@@ -392,7 +447,7 @@ def _ltv_conditions(loan: Loan, view: LoanView, cured: bool) -> list[Condition]:
 def _value_loans(state: MonitorState, registry: Registry, valued: Mapping[str, ValuedQuantity],
                  lot_tracks: Mapping[str, LotTrack], prices: Mapping[str, valuation.PriceMark],
                  market: Market, now_s: float, config: MonitorConfig,
-                 errors: list[EvaluationFailed]):
+                 errors: list[EvaluationFailed], episodes: Mapping[str, unverified.Unverified]):
     standings, views, all_inputs, conditions, changes = {}, {}, {}, [], []
     unit_prices: dict[tuple[str, str], tuple] = {}   # see _valuation_inputs
     held_views, held_inputs, held_standings = (state.loan_views, state.valuation_inputs,
@@ -400,7 +455,7 @@ def _value_loans(state: MonitorState, registry: Registry, valued: Mapping[str, V
     for loan_id, loan in registry.loans.items():
         try:
             inputs, stale = _valuation_inputs(loan, registry, valued, lot_tracks, prices, market,
-                                              now_s, unit_prices)
+                                              now_s, unit_prices, episodes, config)
             previous_view = held_views.get(loan_id)
             # The same loan (same object: same amounts, to the digit) on equal inputs has the
             # same value and LTV: the cent-rounded value does not depend on how they are written.
@@ -423,7 +478,7 @@ def _value_loans(state: MonitorState, registry: Registry, valued: Mapping[str, V
                 view = previous_view
             else:
                 view = _loan_view(loan_id, loan, standing, value, ratio, stale,
-                                  _unpriced(loan, inputs))
+                                  _unpriced(loan, inputs), unverified.episodes_of(loan, episodes))
             standings[loan_id], views[loan_id] = standing, view
             all_inputs[loan_id] = known if same_value else (loan, inputs)
             if (cured or view.status != "normal") and loan.active:
@@ -445,7 +500,8 @@ def _unpriced(loan: Loan, inputs: tuple | None) -> tuple[str, ...]:
 
 
 def _loan_view(loan_id: str, loan: Loan, standing: ltv.LoanStanding, value: Decimal | None,
-               ratio: Decimal | None, stale: bool, unpriced: tuple[str, ...] = ()) -> LoanView:
+               ratio: Decimal | None, stale: bool, unpriced: tuple[str, ...] = (),
+               unverified_lots: tuple[str, ...] = ()) -> LoanView:
     in_call = standing.status in ("margin_call", "liquidation", "default")
     return LoanView(
         loan_id, standing.status, ratio, value, loan.outstanding,
@@ -454,7 +510,7 @@ def _loan_view(loan_id: str, loan: Loan, standing: ltv.LoanStanding, value: Deci
         standing.cure_deadline_s,
         ltv.cure_amount(loan.outstanding, loan.target_ltv, value)
         if in_call and value is not None else None,
-        stale, unpriced)
+        stale, unpriced, unverified_lots)
 
 
 def value_per_item(state: MonitorState, registry: Registry, lot_id: str, loan: Loan,

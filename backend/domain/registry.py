@@ -47,6 +47,18 @@ class Sensor:
 
 
 @dataclass(frozen=True, slots=True)
+class UnverifiedSchedule:
+    """Lending value of unverified collateral: full for `grace_s`, then falling linearly to 0
+    at `zero_after_s` (both counted from when its witnesses failed)."""
+    grace_s: int = 3600
+    zero_after_s: int = 86_400
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.grace_s < self.zero_after_s:
+            raise ValueError("unverified: grace must be at least 0 and below zero_after")
+
+
+@dataclass(frozen=True, slots=True)
 class Commodity:
     id: str
     unit: str                                  # "t", "kg", "bag", ...
@@ -55,6 +67,7 @@ class Commodity:
     price_max_age_s: int = 86_400              # an older price is stale
     # Share of value lost per degree-minute above temperature_max_c (perishables only).
     quality_loss_per_degree_minute: Decimal = Decimal("0.0001")
+    unverified: UnverifiedSchedule | None = None   # None: the monitor's default
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +159,7 @@ class Loan:
     thresholds: Thresholds
     target_ltv: Decimal                        # what a cure or a release must restore
     cure_period_s: int
+    unverified: UnverifiedSchedule | None = None   # None: its commodities' or the default
 
     @property
     def active(self) -> bool:

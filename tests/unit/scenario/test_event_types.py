@@ -23,17 +23,17 @@ CASES = {
     "replace_contents": ([ev(type="replace_contents", lot="lot-1", fraction=0.2)], {},
                          ["weight_count_mismatch"]),
     "sensor_fault scale stuck": ([ev(type="sensor_fault", lot="lot-1", sensor="scale", mode="stuck",
-                                     **{"for": "1h"})], {}, ["sensor_fault"]),
+                                     **{"for": "1h"})], {}, ["sensor_fault", "collateral_unverified"]),
     "sensor_fault scale dead": ([ev(type="sensor_fault", lot="lot-1", sensor="scale", mode="dead",
-                                    **{"for": "1h"})], {}, ["sensor_fault"]),
+                                    **{"for": "1h"})], {}, ["sensor_fault", "collateral_unverified"]),
     "sensor_fault rfid dead": ([ev(type="sensor_fault", lot="lot-1", sensor="rfid", mode="dead",
-                                   **{"for": "1h"})], {}, ["sensor_fault"]),
+                                   **{"for": "1h"})], {}, ["sensor_fault", "collateral_unverified"]),
     "sensor_fault rfid stuck": ([ev(type="sensor_fault", lot="lot-1", sensor="rfid", mode="stuck",
-                                    **{"for": "1h"})], {}, ["sensor_fault"]),
+                                    **{"for": "1h"})], {}, ["sensor_fault", "collateral_unverified"]),
     "sensor_fault probe dead": ([ev(type="sensor_fault", lot="lot-2", sensor="temperature",
-                                    mode="dead", **{"for": "1h"})], {}, ["sensor_fault"]),
+                                    mode="dead", **{"for": "1h"})], {}, ["sensor_fault", "collateral_unverified"]),
     "gateway_offline": ([ev(type="gateway_offline", gateway="gw-1", **{"for": "20m"})], {},
-                        ["gateway_offline"]),
+                        ["gateway_offline", "collateral_unverified"]),
     "pledge": ([ev(type="pledge", lot="lot-1", loan="loan-2")], {}, ["double_pledge_attempt"]),
     "temperature": ([ev(type="temperature", lot="lot-2", to_c=-5, **{"for": "1h"})], {},
                     ["temperature_excursion"]),
@@ -58,30 +58,33 @@ def test_sensor_drift_is_a_sensor_fault_once_it_exceeds_the_tolerance():
     # 1 %/h drift crosses the 0.5 % tolerance after 30 min; then one window at most.
     alerts = alerts_of(run_book([ev(type="sensor_fault", lot="lot-1", sensor="scale",
                                     mode="drift", **{"for": "2h"})]))
-    assert [kind for kind, *_ in alerts] == ["sensor_fault"]
+    assert [kind for kind, *_ in alerts] == ["sensor_fault", "collateral_unverified"]
     assert AT + 1800 <= alerts[0][2] <= AT + 1800 + WINDOW
 
 
 def test_an_offline_gateway_is_not_theft_and_hides_no_theft():
     alerts = alerts_of(run_book([ev(type="gateway_offline", gateway="gw-1", **{"for": "20m"}),
                                  {"at": "35m", "type": "remove_items", "lot": "lot-1", "count": 4}]))
-    assert [kind for kind, *_ in alerts] == ["gateway_offline", "unauthorized_removal"]
+    assert [kind for kind, *_ in alerts] == ["gateway_offline", "collateral_unverified",
+                                             "unauthorized_removal"]
     back_at = AT + 1200
-    assert back_at <= alerts[1][2] <= back_at + WINDOW
+    assert back_at <= alerts[2][2] <= back_at + WINDOW
 
 
 def test_a_dead_reader_hides_no_shortfall_the_scale_still_shows():
     alerts = alerts_of(run_book([{"at": "20m", "type": "sensor_fault", "lot": "lot-1",
                                   "sensor": "rfid", "mode": "dead", "for": "2h"},
                                  ev(type="remove_items", lot="lot-1", count=4)], duration="2h"))
-    assert [kind for kind, *_ in alerts] == ["sensor_fault", "stock_shortfall"]
-    assert AT <= alerts[1][2] <= AT + WINDOW
+    assert [kind for kind, *_ in alerts] == ["sensor_fault", "collateral_unverified",
+                                             "stock_shortfall"]
+    assert AT <= alerts[2][2] <= AT + WINDOW
 
 
 def test_two_dead_stock_sensors_leave_the_lot_blind():
     dead = {"type": "sensor_fault", "lot": "lot-1", "mode": "dead", "for": "1h"}
     alerts = alerts_of(run_book([ev(sensor="rfid", **dead), ev(sensor="scale", **dead)]))
-    assert sorted(kind for kind, *_ in alerts) == ["monitoring_blind", "sensor_fault", "sensor_fault"]
+    assert sorted(kind for kind, *_ in alerts) == ["collateral_unverified", "monitoring_blind",
+                                                   "sensor_fault", "sensor_fault"]
 
 
 def test_a_release_with_repayment_lets_the_goods_leave_silently():

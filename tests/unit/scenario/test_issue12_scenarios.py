@@ -32,3 +32,36 @@ def test_finding_2_a_bounce_is_no_cure_and_the_loan_defaults_at_the_first_deadli
     assert ("margin_call", 3600) in kinds and ("liquidation", 3600 + 7200) in kinds
     assert "ltv_cured" not in {kind for kind, _ in kinds}
     assert [kind for kind, _ in kinds].count("margin_call") == 1
+
+
+def _unverified(result):
+    return [a for a in result.alerts.values() if a.type == "collateral_unverified"]
+
+
+def test_finding_3_a_dead_scale_is_unverified_and_the_swap_is_alerted_with_the_blind_period():
+    result = _run("dead-scale-swap")
+    [gap] = _unverified(result)
+    assert (gap.details["reason"], gap.loan) == ("scale silent", "loan-1")
+    assert 3600 < gap.details["since_s"] <= 3600 + 300
+    assert gap.opened_at_s <= 3600 + 900                      # within one window of the fault
+    [loss] = [a for a in result.alerts.values() if a.type == "weight_count_mismatch"]
+    assert (loss.details["blind_from_s"], loss.details["blind_to_s"]) == (gap.details["since_s"], 25200)
+    assert result.state.loan_views["loan-1"].status == "liquidation"
+
+
+def test_finding_4_a_drifting_scale_is_unverified_and_the_value_follows_the_schedule():
+    result = _run("scale-drift")
+    [gap] = _unverified(result)
+    assert gap.details["reason"] == "scale drifting" and gap.state == "open"
+    opened = {a.type: a.opened_at_s for a in result.alerts.values()}
+    assert opened["margin_call"] < 11 * 3600 + 1800          # before the swap: the blind time alone
+    assert result.state.loan_views["loan-1"].unverified_lots == ("lot-1",)
+
+
+def test_finding_5_a_perishable_lot_without_temperature_data_is_unverified():
+    result = _run("probe-dead-thaw")
+    [gap] = _unverified(result)
+    assert gap.details["reason"] == "no temperature data"
+    assert gap.opened_at_s <= 3600 + 900
+    # the commodity's schedule (grace 30 m, 0 after 6 h) cut the lending value during the gap
+    assert "margin_call" in {a.type for a in result.alerts.values()}

@@ -1,0 +1,106 @@
+"""The rule of unverified collateral.
+
+A lot is *verified* while the witnesses that apply to it are live, signed and agree: its
+gateway delivers trusted messages, its RFID reader and scale are usable, the scale does not
+read above what every item of the lot can weigh, and a perishable lot has temperature data.
+When one fails the lot is unverified from that moment (its `collateral_unverified` alert
+opens once that has lasted one confirmation window, one per episode). Its lending value
+keeps full value for a grace period, then falls linearly to 0 (`UnverifiedSchedule`, per
+loan, per commodity, or the monitor's default: 1 h grace, 0 after 24 h).
+
+A scale seen drifting (reading above the lot) stays untrusted until a physical inspection:
+drift can as well hide goods that left later. A scale reading *below* count × item weight is
+a loss (`weight_count_mismatch`), not a gap: the lower weight is valued at once.
+When the witnesses return, loss alerts on the lot within two confirmation windows carry the
+blind period (`blind_from_s`, `blind_to_s`) in their details.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+from typing import Mapping, NamedTuple
+
+from backend.domain.alerts import Condition
+from backend.domain.config import MonitorConfig
+from backend.domain.gateways import GatewayTrack
+from backend.domain.registry import Commodity, Loan, UnverifiedSchedule
+from backend.domain.sensors import (ProbeTrack, RfidTrack, ScaleTrack, probe_usable, rfid_usable,
+                                    scale_stuck, scale_usable)
+from backend.domain.stock import LotView
+
+DRIFT = "scale drifting"
+LOSS_TYPES = frozenset({"unauthorized_removal", "weight_count_mismatch", "stock_shortfall"})
+_SHARE_STEP = Decimal("0.0001")
+
+
+class Unverified(NamedTuple):
+    since_s: float                             # when the first witness failed
+    reason: str                                # what failed first
+    drifted: bool = False                      # trusted again only after an inspection
+
+
+def witness_failure(view: LotView, rfid: RfidTrack, scale: ScaleTrack, probe: ProbeTrack,
+                    gateway: GatewayTrack, perishable: bool, now_s: float,
+                    config: MonitorConfig) -> str | None:
+    """Why the lot cannot be verified now, or None."""
+    if gateway.last_good_s is None or now_s - gateway.last_good_s >= config.stale_after_s:
+        bad_s = gateway.last_bad_signature_s
+        return ("signatures failing" if bad_s is not None and now_s - bad_s < config.silent_after_s
+                else "gateway offline")
+    if not rfid_usable(rfid, now_s, config):
+        return "rfid stuck" if rfid.repeats + 1 >= config.stuck_after_readings else "rfid silent"
+    if not scale_usable(scale, now_s, config):
+        return "scale stuck" if scale_stuck(scale, config) else "scale silent"
+    if view.weight_net_kg is not None and view.weight_net_kg > view.max_weight_kg:
+        return DRIFT
+    if perishable and not probe_usable(probe, now_s, config):
+        return "no temperature data"
+    return None
+
+
+def next_episode(previous: Unverified | None, failure: str | None,
+                 now_s: float) -> Unverified | None:
+    if failure is None:
+        return previous if previous is not None and previous.drifted else None
+    if previous is None:
+        return Unverified(now_s, failure, failure == DRIFT)
+    if failure == DRIFT and not previous.drifted:
+        return previous._replace(drifted=True)
+    return previous
+
+
+def schedule_of(loan: Loan, commodity: Commodity, config: MonitorConfig) -> UnverifiedSchedule:
+    return (loan.unverified or commodity.unverified
+            or UnverifiedSchedule(config.unverified_grace_s, config.unverified_zero_after_s))
+
+
+def lending_share(episode: Unverified, schedule: UnverifiedSchedule, now_s: float) -> Decimal:
+    """The share of its value an unverified lot still lends on."""
+    elapsed_s = int(now_s - episode.since_s)
+    if elapsed_s <= schedule.grace_s:
+        return Decimal(1)
+    if elapsed_s >= schedule.zero_after_s:
+        return Decimal(0)
+    falling_s = schedule.zero_after_s - schedule.grace_s
+    return (1 - Decimal(elapsed_s - schedule.grace_s) / falling_s).quantize(_SHARE_STEP)
+
+
+def with_blind_period(conditions: list[Condition], blind: tuple[float, float] | None,
+                      now_s: float, config: MonitorConfig) -> list[Condition]:
+    """Loss conditions found soon after a blind period say which period it was."""
+    if blind is None or now_s - blind[1] > 2 * config.confirmation_s:
+        return conditions
+    period = {"blind_from_s": int(blind[0]), "blind_to_s": int(blind[1])}
+    return [replace(c, details={**c.details, **period}) if c.type in LOSS_TYPES else c
+            for c in conditions]
+
+
+def unverified_condition(lot_id: str, episode: Unverified, loan_id: str, lender_id: str | None,
+                         gateway_id: str) -> Condition:
+    return Condition("collateral_unverified", lot_id, loan=loan_id, lot=lot_id, lender=lender_id,
+                     gateway=gateway_id, details={"reason": episode.reason,
+                                                  "since_s": int(episode.since_s)})
+
+
+def episodes_of(loan: Loan, episodes: Mapping[str, Unverified]) -> tuple[str, ...]:
+    return tuple(lot_id for lot_id in loan.lot_ids if lot_id in episodes)
