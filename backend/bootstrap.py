@@ -216,7 +216,8 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
     market = _market_and_webhooks(settings, engine, prices, price_service, alerts, monitor, loop, metrics, clock)
     releases = ReleaseService(
         registry, lambda loan_id: getattr(standings.all().get(loan_id), "collateral_value", None),
-        monitor.value_per_item if monitor else lambda lot_id, loan_id: Decimal(0), clock)
+        monitor.value_per_item if monitor else lambda lot_id, loan_id: Decimal(0), clock,
+        monitor.release_guard if monitor else _stored_alerts_guard(alerts))
     watcher = StandingsWatcher(standings, registry, events) if "api" in settings.roles else None
     alerts_watcher = AlertsWatcher(alerts, events) if "api" in settings.roles and not monitor else None
     keyring = ApiKeyring(settings.api_keys, SqlApiKeys(engine), clock)
@@ -228,6 +229,14 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
                           prices, releases, monitor, ingest, loop,
                           events, watcher, alerts_watcher=alerts_watcher, rotated_keys=rotated_keys,
                           **market)
+
+
+def _stored_alerts_guard(alerts):
+    """Without a monitor in this process: refuse while a critical alert on the lot is stored."""
+    def guard(lot_id: str) -> tuple[str | None, None]:
+        critical = sorted({a.type for a in alerts.active() if a.lot == lot_id and a.severity == "critical"})
+        return (f"critical alert open on {lot_id}: {', '.join(critical)}" if critical else None), None
+    return guard
 
 
 class _Server(uvicorn.Server):

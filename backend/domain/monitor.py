@@ -526,3 +526,31 @@ def value_per_item(state: MonitorState, registry: Registry, lot_id: str, loan: L
     quality = valuation.quality_factor(track.probe.exposure_degree_min, commodity)
     quantity = lot.total_quantity / len(lot.items)
     return valuation.lot_value(quantity, price, loan.haircut, quality)
+
+
+def release_refusal(state: MonitorState, registry: Registry, lot_id: str,
+                    now_s: float) -> str | None:
+    """Why no goods may leave the lot now (None: a release may be sized): the lot is
+    unverified, its price is missing or stale, or a critical alert is open on it."""
+    episode = state.unverified.get(lot_id)
+    if episode is not None:
+        return f"lot unverified: {episode.reason} since {int(episode.since_s)} s"
+    commodity = registry.commodities[registry.lots[lot_id].commodity_id]
+    mark = state.prices.get(commodity.id)
+    if mark is None or mark.accepted is None:
+        return f"no price for {commodity.id}"
+    if valuation.price_is_stale(mark, commodity, now_s):
+        return f"price of {commodity.id} is stale ({int(now_s - mark.accepted.at_s)} s old)"
+    critical = sorted({a.type for a in state.alerts.active.values()
+                       if a.lot == lot_id and a.severity == "critical"})
+    if critical:
+        return f"critical alert open on {lot_id}: {', '.join(critical)}"
+    return None
+
+
+def observed_present(state: MonitorState, registry: Registry, lot_id: str) -> frozenset[str]:
+    """The lot's pledged EPCs its reader sees now: the only ones a release may free."""
+    view = state.lot_views.get(lot_id)
+    if view is None or not view.rfid_ok:
+        return frozenset()
+    return registry.pledged_epcs[lot_id] - view.missing_epcs

@@ -157,7 +157,11 @@ def _remove_items(run: _Run, event: m.RemoveItems, now_s: float) -> None:
 
 def _release(run: _Run, event: m.Release, now_s: float) -> None:
     loan_id = run.registry.loan_of_lot.get(event.lot)
-    reason = _release_refusal(run, event, loan_id)
+    reason = _release_refusal(run, event, loan_id) or monitor.release_refusal(
+        run.state, run.registry, event.lot, now_s)
+    present = monitor.observed_present(run.state, run.registry, event.lot)
+    if reason is None and event.items > len(present):
+        reason = f"only {len(present)} pledged items are observed present"
     if reason is None:
         loan = run.registry.loans[loan_id]
         view = run.state.loan_views.get(loan_id)
@@ -169,9 +173,9 @@ def _release(run: _Run, event: m.Release, now_s: float) -> None:
     if reason is not None:
         run.note(now_s, f"RELEASE {event.items} items of {event.lot} refused: {reason}")
         return
-    pledged = run.registry.pledged_epcs[event.lot]
-    # The goods the borrower will take next: Lot.remove takes the highest EPCs first.
-    epcs = frozenset([e for e in sorted(run.lots[event.lot].goods.items) if e in pledged][-event.items:])
+    # Only EPCs observed present; of those, the goods the borrower will take next
+    # (Lot.remove takes the highest EPCs first).
+    epcs = frozenset([e for e in sorted(run.lots[event.lot].goods.items) if e in present][-event.items:])
     order = ReleaseOrder(f"release-{event.lot}-{int(now_s)}", loan_id, event.lot, epcs,
                          event.approved_by, event.repayment, int(now_s))
     run.registry = pledges.apply_release(run.registry, order)

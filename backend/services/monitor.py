@@ -191,6 +191,12 @@ class MonitorService:
     def lot_view(self, lot_id: str):
         return self.state.lot_views.get(lot_id)
 
+    def release_guard(self, lot_id: str) -> tuple[str | None, frozenset[str]]:
+        """Why no goods may leave the lot now (or None), and its EPCs observed present."""
+        registry, state = self.registry.snapshot(), self.state
+        return (core.release_refusal(state, registry, lot_id, self.clock()),
+                core.observed_present(state, registry, lot_id))
+
     def value_per_item(self, lot_id: str, loan_id: str):
         registry = self.registry.snapshot()
         return core.value_per_item(self.state, registry, lot_id, registry.loans[loan_id])

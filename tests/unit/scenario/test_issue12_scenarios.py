@@ -65,3 +65,24 @@ def test_finding_5_a_perishable_lot_without_temperature_data_is_unverified():
     assert gap.opened_at_s <= 3600 + 900
     # the commodity's schedule (grace 30 m, 0 after 6 h) cut the lending value during the gap
     assert "margin_call" in {a.type for a in result.alerts.values()}
+
+
+def test_findings_9_10_releases_are_refused_on_a_stale_price_an_open_alert_or_unverified_lot():
+    result = _run("release-guards")
+    releases = [e.text for e in result.timeline if e.text.startswith("RELEASE")]
+    assert releases == [
+        "RELEASE 4 items of lot-2 approved by bank-a against 100000",
+        "RELEASE 2 items of lot-1 refused: price of copper_cathode is stale (4860 s old)",
+        "RELEASE 2 items of lot-2 refused: critical alert open on lot-2: unauthorized_removal",
+        "RELEASE 2 items of lot-3 refused: lot unverified: scale silent since 7320 s"]
+    # the release freed 4 of the EPCs still seen: the 4 stolen before it stay missing
+    theft = [a for a in result.alerts.values() if a.type == "unauthorized_removal"]
+    assert [(a.lot, a.details["missing_items"], a.state) for a in theft] == [("lot-2", 4, "open")]
+    assert result.state.lot_views["lot-2"].pledged_items == 36
+
+
+def test_finding_10_the_steel_theft_release_waits_for_the_open_theft_alert():
+    result = _run("steel-theft")
+    assert any("refused: critical alert open on lot-1: unauthorized_removal" in e.text
+               for e in result.timeline)
+    assert result.state.lot_views["lot-1"].pledged_items == 40
