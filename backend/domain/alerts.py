@@ -3,7 +3,10 @@
 Detectors report *conditions* (a problem seen now, keyed by type and subject). The book
 turns a stream of conditions into alerts: a condition of a noisy type must hold for the
 confirmation window before its alert opens, and must stay absent for the clear window
-before it resolves (hysteresis). Notices (a refused pledge, a cured margin call) are
+before it resolves (hysteresis). One loss seen another way (a shortfall by weight that the
+returning reader shows as missing tags) is handed over: the old loss alert stays active
+while the new loss condition is being confirmed, so the episode shows no gap that reads as
+a recovery. Notices (a refused pledge, a cured margin call) are
 one-off happenings: they open at once and stay open until a person resolves them.
 """
 from __future__ import annotations
@@ -54,6 +57,7 @@ POLICIES: Mapping[str, Policy] = MappingProxyType({
     "clock_skew": Policy("warning"),
     "collateral_unverified": Policy("critical", confirmed=True),
 })
+LOSS_TYPES = frozenset({"stock_shortfall", "unauthorized_removal", "weight_count_mismatch"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +146,7 @@ def update(book: AlertBook, conditions: Iterable[Condition], now_s: int,
         else:
             pending[key] = first_seen_s
     for key, alert in book.active.items():
-        if key in seen or POLICIES[alert.type].notice:
+        if key in seen or POLICIES[alert.type].notice or _handing_over(alert, key, pending):
             continue
         gone_since_s = book.absent_since.get(key, now_s)
         wait_s = clear_s if POLICIES[alert.type].confirmed else 0
@@ -153,6 +157,12 @@ def update(book: AlertBook, conditions: Iterable[Condition], now_s: int,
             absent[key] = gone_since_s
     return AlertBook(MappingProxyType(active), MappingProxyType(pending),
                      MappingProxyType(absent)), events
+
+
+def _handing_over(alert: Alert, key: tuple[str, str], pending: Mapping) -> bool:
+    """A loss alert whose subject shows another loss, not yet confirmed: it stays active."""
+    return alert.type in LOSS_TYPES and bool(pending) and any(
+        (kind, key[1]) in pending for kind in LOSS_TYPES if kind != alert.type)
 
 
 def _find(book: AlertBook, alert_id_: str) -> tuple[tuple[str, str], Alert]:

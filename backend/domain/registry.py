@@ -212,13 +212,14 @@ class Registry:
 
     @cached_property
     def loan_of_lot(self) -> Mapping[str, str]:
-        """Lot id → the id of the active loan it backs."""
-        return MappingProxyType({lot_id: loan.id for loan in self.loans.values() if loan.active
+        """Lot id → the id of the loan it backs: a pledge holds until its goods are released,
+        whatever the loan's outstanding amount."""
+        return MappingProxyType({lot_id: loan.id for loan in self.loans.values()
                                  for lot_id in loan.lot_ids})
 
     @cached_property
     def pledged_commodities(self) -> frozenset[str]:
-        """Commodities of the lots that back active loans: each needs a price."""
+        """Commodities of the lots that back loans: each needs a price."""
         return frozenset(self.lots[lot_id].commodity_id for lot_id in self.loan_of_lot)
 
     @cached_property

@@ -20,7 +20,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Mapping, NamedTuple
 
-from backend.domain.alerts import Condition
+from backend.domain.alerts import LOSS_TYPES, Condition
 from backend.domain.config import MonitorConfig
 from backend.domain.gateways import GatewayTrack
 from backend.domain.registry import Commodity, Loan, UnverifiedSchedule
@@ -29,7 +29,6 @@ from backend.domain.sensors import (ProbeTrack, RfidTrack, ScaleTrack, probe_usa
 from backend.domain.stock import LotView
 
 DRIFT = "scale drifting"
-LOSS_TYPES = frozenset({"unauthorized_removal", "weight_count_mismatch", "stock_shortfall"})
 _SHARE_STEP = Decimal("0.0001")
 
 

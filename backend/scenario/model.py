@@ -188,6 +188,15 @@ class Tamper(_Event):
     for_: Duration = Field(alias="for")
 
 
+class Forged(_Event):
+    """Someone with the gateway's MQTT login (not its key): extra messages that fail
+    verification arrive beside the genuine ones."""
+    type: Literal["forged"]
+    gateway: str
+    for_: Duration = Field(alias="for")
+    per_minute: int = Field(ge=1, le=600)
+
+
 class ClockSkew(_Event):
     type: Literal["clock_skew"]
     gateway: str
@@ -196,7 +205,7 @@ class ClockSkew(_Event):
 
 
 Event = Annotated[Union[RemoveItems, Release, Repay, ReplaceContents, SensorFault, GatewayOffline,
-                        Pledge, Temperature, PriceFeedStop, CloneTags, Tamper, ClockSkew],
+                        Pledge, Temperature, PriceFeedStop, CloneTags, Tamper, Forged, ClockSkew],
                   Field(discriminator="type")]
 
 

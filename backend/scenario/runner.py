@@ -239,7 +239,8 @@ def _price_feed_stop(run: _Run, event: m.PriceFeedStop, now_s: float) -> None:
 
 def _clone_tags(run: _Run, event: m.CloneTags, now_s: float) -> None:
     source = run.lots[event.lot].goods
-    target = next(lot for lot in run.gateways[_gateway(run, event.warehouse)].lots)
+    target = next(lot for lot in run.gateways[_gateway(run, event.warehouse)].lots
+                  if lot.lot_id != event.lot)             # another lot's reader reads them
     target.reader.extra_epcs.update(sorted(source.items)[:event.count])
     target.reader.changed()
     run.note(now_s, f"EVENT   {event.count} EPCs of {event.lot} cloned at {event.warehouse}")
@@ -254,6 +255,13 @@ def _tamper(run: _Run, event: m.Tamper, now_s: float) -> None:
     run.note(now_s, f"EVENT   {event.gateway} messages forged for {event.for_}s")
 
 
+def _forged(run: _Run, event: m.Forged, now_s: float) -> None:
+    per_report = max(1, round(event.per_minute * run.scenario.step / 60))
+    run.gateways[event.gateway].forged.append((now_s, now_s + event.for_, per_report))
+    run.note(now_s, f"EVENT   {event.per_minute} forged messages a minute beside {event.gateway}'s "
+                    f"for {event.for_}s")
+
+
 def _clock_skew(run: _Run, event: m.ClockSkew, now_s: float) -> None:
     run.gateways[event.gateway].skews.append((now_s, now_s + event.for_, event.offset))
     run.note(now_s, f"EVENT   {event.gateway} clock off by {event.offset}s for {event.for_}s")
@@ -263,7 +271,7 @@ _HANDLERS = {
     m.RemoveItems: _remove_items, m.Release: _release, m.Repay: _repay,
     m.ReplaceContents: _replace_contents, m.SensorFault: _sensor_fault,
     m.GatewayOffline: _gateway_offline, m.Pledge: _pledge_event, m.Temperature: _temperature,
-    m.PriceFeedStop: _price_feed_stop, m.CloneTags: _clone_tags, m.Tamper: _tamper,
+    m.PriceFeedStop: _price_feed_stop, m.CloneTags: _clone_tags, m.Tamper: _tamper, m.Forged: _forged,
     m.ClockSkew: _clock_skew,
 }
 

@@ -99,9 +99,8 @@ class SqlRegistry:
 
     @staticmethod
     def _set_outstanding(db, loan_id: str, outstanding: Decimal) -> None:
+        # A loan repaid to 0 keeps its pledges: its goods stay held until they are released.
         db.execute(update(t.loans).where(t.loans.c.id == loan_id).values(outstanding=outstanding))
-        if outstanding <= 0:  # repaid: its goods are free to back another loan
-            db.execute(update(t.loan_lots).where(t.loan_lots.c.loan_id == loan_id).values(active=False))
         _bump_version(db)
 
     # -- notices for the monitor -----------------------------------------------------------

@@ -40,6 +40,8 @@ CASES = {
     "clone_tags": ([ev(type="clone_tags", lot="lot-1", warehouse="wh-2", count=3)], {},
                    ["tag_conflict"]),
     "tamper": ([ev(type="tamper", gateway="gw-1", **{"for": "10m"})], {}, ["tamper_detected"]),
+    "forged": ([ev(type="forged", gateway="gw-1", per_minute=3, **{"for": "30m"})], {},
+               ["tamper_detected"]),
     "clock_skew": ([ev(type="clock_skew", gateway="gw-1", offset="-10m", **{"for": "30m"})], {},
                    ["clock_skew"]),
 }
@@ -145,7 +147,7 @@ def test_every_event_type_of_the_format_is_covered_here():
     covered = {e["type"] for events, _, _ in CASES.values() for e in events}
     covered |= {"release", "repay", "price_feed_stop"}
     declared = _event_types()
-    assert len(declared) == 12 and declared <= covered
+    assert len(declared) == 13 and declared <= covered
 
 
 def _event_types():

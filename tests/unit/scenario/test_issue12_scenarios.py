@@ -86,3 +86,36 @@ def test_finding_10_the_steel_theft_release_waits_for_the_open_theft_alert():
     assert any("refused: critical alert open on lot-1: unauthorized_removal" in e.text
                for e in result.timeline)
     assert result.state.lot_views["lot-1"].pledged_items == 40
+
+
+def test_finding_6_forged_traffic_is_tampering_and_hides_no_theft():
+    result = _run("forged-traffic")
+    assert sorted(_opened(result)) == [("tamper_detected", None, None),
+                                       ("unauthorized_removal", "loan-1", "lot-1")]
+    theft = next(a for a in result.alerts.values() if a.type == "unauthorized_removal")
+    assert 3600 < theft.opened_at_s <= 3600 + 900
+    assert result.state.lot_views["lot-2"].observed_items == 40    # the forger's "empty" ignored
+
+
+def test_finding_7_a_repaid_loan_still_holds_its_pledge():
+    result = _run("repaid-pledge")
+    assert [e.text for e in result.timeline if e.text.startswith("PLEDGE")] == [
+        "PLEDGE  lot-1 to loan-2 refused: already pledged"]
+    assert ("double_pledge_attempt", "loan-1", "lot-1") in _opened(result)
+    assert ("unauthorized_removal", "loan-1", "lot-1") in _opened(result)
+
+
+def test_finding_8_a_pledged_epc_read_under_another_lots_reader_in_the_same_warehouse():
+    result = _run("clone-same-warehouse")
+    [conflict] = [a for a in result.alerts.values() if a.type == "tag_conflict"]
+    assert (conflict.lot, conflict.lender, conflict.details["epcs"]) == ("lot-1", "bank-a", 3)
+    assert 1800 < conflict.opened_at_s <= 1800 + 900
+
+
+def test_finding_11_a_theft_seen_two_ways_is_one_episode_and_a_loan_without_lots_is_not_valued():
+    result = _run("theft-handover")
+    alerts = {a.type: a for a in result.alerts.values()}
+    shortfall, removal = alerts["stock_shortfall"], alerts["unauthorized_removal"]
+    assert shortfall.resolved_at_s >= removal.opened_at_s          # no gap between them
+    assert "liquidation" not in alerts
+    assert result.state.loan_views["loan-2"].status == "normal"
