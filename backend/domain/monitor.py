@@ -49,6 +49,8 @@ class LoanView:
     price_stale: bool
     unpriced_lots: tuple[str, ...] = ()        # worth 0 until their commodity has a price
     unverified_lots: tuple[str, ...] = ()      # lending on the unverified schedule
+    market_value: Decimal | None = None        # valued quantity × price: before haircut,
+                                               # quality and the unverified schedule
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,15 +361,26 @@ def _mark_prices(state: MonitorState, registry: Registry, ticks: Sequence[PriceT
             conditions.append(Condition("price_stale", commodity_id, details={
                 "commodity": commodity_id, "age_s": int(now_s - mark.accepted.at_s)}))
         if mark.suspect is not None:
-            conditions.append(Condition("price_outlier", commodity_id, details={
-                "commodity": commodity_id, "accepted": float(mark.accepted.price),
-                "quoted": float(mark.suspect.price)}))
+            conditions += _price_outliers(registry, commodity_id, mark)
     for commodity_id in registry.pledged_commodities:
         mark = marks.get(commodity_id)
         if mark is None or mark.accepted is None:   # pledged goods worth 0 until priced
             conditions.append(Condition("price_stale", commodity_id, details={
                 "commodity": commodity_id, "age_s": None, "reason": "no price"}))
     return marks, conditions
+
+
+def _price_outliers(registry: Registry, commodity_id: str,
+                    mark: valuation.PriceMark) -> list[Condition]:
+    """A held outlier quote, addressed to each lender whose collateral it prices (to staff
+    alone when no loan holds the commodity)."""
+    details = {"commodity": commodity_id, "accepted": float(mark.accepted.price),
+               "quoted": float(mark.suspect.price)}
+    lenders = registry.lenders_of_commodity.get(commodity_id)
+    if not lenders:
+        return [Condition("price_outlier", commodity_id, details=details)]
+    return [Condition("price_outlier", f"{commodity_id}/{lender}", lender=lender, details=details)
+            for lender in lenders]
 
 
 def _valuation_inputs(loan: Loan, registry: Registry, valued: Mapping[str, ValuedQuantity],
@@ -421,6 +434,12 @@ def _collateral_value(loan: Loan, inputs: tuple) -> Decimal:
     return total.quantize(_CENT)
 
 
+def _market_value(inputs: tuple) -> Decimal:
+    """What a bank reconciles against the market: quantity × price, nothing taken off."""
+    return sum((quantity * price for quantity, price, *_ in inputs if price is not None),
+               Decimal(0)).quantize(_CENT)
+
+
 def _loan_condition(kind: str, loan: Loan, **details: object) -> Condition:
     return Condition(kind, loan.id, loan=loan.id, lender=loan.lender_id, details=details)
 
@@ -464,8 +483,10 @@ def _value_loans(state: MonitorState, registry: Registry, valued: Mapping[str, V
                           and known[0] is loan and known[1] == inputs)
             if same_value:
                 value, ratio = previous_view.collateral_value, previous_view.ltv
+                market_value = previous_view.market_value
             else:
                 value = None if inputs is None else _collateral_value(loan, inputs)
+                market_value = None if inputs is None else _market_value(inputs)
                 ratio = None if value is None else valuation.loan_to_value(loan.outstanding, value)
             previous = held_standings.get(loan_id) or ltv.LoanStanding(since_s=now_s)
             standing, cured = ltv.next_standing(previous, ratio, loan.thresholds,
@@ -478,7 +499,8 @@ def _value_loans(state: MonitorState, registry: Registry, valued: Mapping[str, V
                 view = previous_view
             else:
                 view = _loan_view(loan_id, loan, standing, value, ratio, stale,
-                                  _unpriced(loan, inputs), unverified.episodes_of(loan, episodes))
+                                  _unpriced(loan, inputs), unverified.episodes_of(loan, episodes),
+                                  market_value)
             standings[loan_id], views[loan_id] = standing, view
             all_inputs[loan_id] = known if same_value else (loan, inputs)
             if (cured or view.status != "normal") and loan.active:
@@ -501,7 +523,8 @@ def _unpriced(loan: Loan, inputs: tuple | None) -> tuple[str, ...]:
 
 def _loan_view(loan_id: str, loan: Loan, standing: ltv.LoanStanding, value: Decimal | None,
                ratio: Decimal | None, stale: bool, unpriced: tuple[str, ...] = (),
-               unverified_lots: tuple[str, ...] = ()) -> LoanView:
+               unverified_lots: tuple[str, ...] = (),
+               market_value: Decimal | None = None) -> LoanView:
     in_call = standing.status in ("margin_call", "liquidation", "default")
     return LoanView(
         loan_id, standing.status, ratio, value, loan.outstanding,
@@ -510,7 +533,7 @@ def _loan_view(loan_id: str, loan: Loan, standing: ltv.LoanStanding, value: Deci
         standing.cure_deadline_s,
         ltv.cure_amount(loan.outstanding, loan.target_ltv, value)
         if in_call and value is not None else None,
-        stale, unpriced, unverified_lots)
+        stale, unpriced, unverified_lots, market_value)
 
 
 def value_per_item(state: MonitorState, registry: Registry, lot_id: str, loan: Loan,

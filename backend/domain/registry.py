@@ -223,6 +223,14 @@ class Registry:
         return frozenset(self.lots[lot_id].commodity_id for lot_id in self.loan_of_lot)
 
     @cached_property
+    def lenders_of_commodity(self) -> Mapping[str, tuple[str, ...]]:
+        """Commodity id → the lenders whose loans it backs, sorted."""
+        lenders: dict[str, set[str]] = {}
+        for lot_id, loan_id in self.loan_of_lot.items():
+            lenders.setdefault(self.lots[lot_id].commodity_id, set()).add(self.loans[loan_id].lender_id)
+        return MappingProxyType({c: tuple(sorted(ids)) for c, ids in lenders.items()})
+
+    @cached_property
     def lot_of_epc(self) -> Mapping[str, str]:
         return MappingProxyType({epc: lot.id for lot in self.lots.values() for epc in lot.epcs})
 

@@ -170,7 +170,7 @@ class MonitorService:
         self.standings.save([StandingRecord(
             v.loan_id, v.status, v.ltv if v.ltv is None or v.ltv.is_finite() else None,
             v.collateral_value, v.drawing_power, v.cure_deadline_s, v.cure_amount, v.price_stale,
-            now_s) for v in result.state.loan_views.values()])
+            now_s, v.market_value) for v in result.state.loan_views.values()])
 
     def _record_history(self, state: core.MonitorState, registry: Registry, now_s: float) -> None:
         points = []

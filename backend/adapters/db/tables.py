@@ -145,7 +145,8 @@ loan_standings = Table(
     Column("cure_deadline_s", Float),
     Column("cure_amount", ExactDecimal),
     Column("price_stale", Boolean, nullable=False),
-    Column("updated_at_s", Float, nullable=False))
+    Column("updated_at_s", Float, nullable=False),
+    Column("market_value", ExactDecimal))
 
 # One row per loan per change of status, or per `history_every_s` while nothing changes:
 # what the dashboard draws as LTV over time.

@@ -1,12 +1,13 @@
 """Issue 12, findings 6, 7, 8 and 11 on the pure core."""
 from decimal import Decimal
 
-from backend.domain import alerts, gateways, pledges, reconcile
+from backend.domain import alerts, gateways, monitor, pledges, reconcile
 from backend.domain.alerts import AlertBook, AlertOpened, Condition
 from backend.domain.config import MonitorConfig
+from backend.domain.monitor import Market, MonitorState
 from backend.domain.registry import Repayment
 from backend.domain.stock import LotView
-from factory import loan, lot, message, registry
+from factory import loan, lot, message, registry, tick
 
 CONFIG = MonitorConfig()
 
@@ -74,11 +75,31 @@ def test_a_loss_that_clears_still_resolves():
 
 
 def test_a_loan_booked_before_its_lots_is_not_valued():
-    from backend.domain import monitor
-    from backend.domain.monitor import Market, MonitorState
-    from factory import tick
     book = registry(lots=[lot("lot-1")], loans=[loan("loan-1", lots=())])
     result = monitor.step(MonitorState(), book, [], Market((tick(5000, 0),)), 0, CONFIG)
     view = result.state.loan_views["loan-1"]
     assert (view.status, view.ltv) == ("normal", None)
     assert not [e for e in result.events if isinstance(e, AlertOpened)]
+
+
+def _priced_step(book, ticks):
+    state = MonitorState()
+    for now_s, price in ticks:
+        result = monitor.step(state, book, [], Market((tick(price, now_s),)), now_s, CONFIG)
+        state = result.state
+    return state
+
+
+def test_a_held_outlier_quote_is_addressed_to_every_lender_it_prices():
+    book = registry(lots=[lot("lot-1"), lot("lot-2", warehouse="wh-2")],
+                    loans=[loan("loan-1", ("lot-1",)), loan("loan-2", ("lot-2",), lender="bank-b")])
+    state = _priced_step(book, [(0, 5000), (60, 500)])
+    outliers = [a for a in state.alerts.active.values() if a.type == "price_outlier"]
+    assert sorted(a.lender for a in outliers) == ["bank-a", "bank-b"]
+    assert {a.details["quoted"] for a in outliers} == {500.0}
+
+
+def test_the_market_value_is_before_haircut():
+    state = _priced_step(registry(), [(0, 5000)])
+    view = state.loan_views["loan-1"]
+    assert (view.market_value, view.collateral_value) == (Decimal("100000.00"), Decimal("90000.00"))
