@@ -13,6 +13,7 @@ import uvicorn
 
 from backend.adapters.db.access_repo import SqlApiKeys, SqlAuditLog
 from backend.adapters.db.engine import make_engine, migrate
+from backend.adapters.db.inspections_repo import SqlInspections
 from backend.adapters.db.monitor_repo import SqlAlerts, SqlPriceMarks, SqlStandings
 from backend.adapters.db.registry_repo import SqlRegistry
 from backend.adapters.db.rotated_keys_repo import SqlRotatedKeys
@@ -33,6 +34,7 @@ from backend.scenario.model import load_scenario
 from backend.services.book import opening_prices, registry_from_book
 from backend.services.events import AlertsWatcher, EventBus, StandingsWatcher, monitor_listener
 from backend.services.ingest import IngestService
+from backend.services.inspections import InspectionService
 from backend.services.limits import FailureThrottle, RateLimiter
 from backend.services.monitor import MonitorLoop, MonitorService
 from backend.services.prices import FxRates, PriceFeedRunner, PriceService
@@ -76,6 +78,7 @@ class BackendContext:
     webhooks: WebhookService | None = None
     price_feeds: PriceFeedRunner | None = None
     relay_loop: RelayLoop | None = None
+    inspections: InspectionService | None = None
 
     def start(self) -> None:
         if self.ingest:
@@ -133,7 +136,9 @@ def _ingest(settings: BackendSettings, readings: ReadingStore, ledger: IngestLed
 def _monitor_config(settings: BackendSettings) -> MonitorConfig:
     m = settings.monitor
     return MonitorConfig(reporting_period_s=m.reporting_period_s, confirmation_s=m.confirmation_s,
-                         clear_s=m.clear_s)
+                         clear_s=m.clear_s, unverified_grace_s=m.unverified_grace_s,
+                         unverified_zero_after_s=m.unverified_zero_after_s,
+                         inspection_deadline_s=m.inspection_deadline_s)
 
 
 def _load_book(settings: BackendSettings, registry: RegistryService, prices: PriceService,
@@ -201,6 +206,7 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
     migrate(engine)
     registry = RegistryService(SqlRegistry(engine), clock)
     alerts, standings, prices = SqlAlerts(engine), SqlStandings(engine), SqlPriceMarks(engine)
+    counts = SqlInspections(engine)
     price_service = PriceService(prices, registry.snapshot, clock,
                                  settings.prices.future_tolerance_s)
     _load_book(settings, registry, price_service, clock)
@@ -211,7 +217,8 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
     if "monitor" in settings.roles:
         monitor = MonitorService(registry, readings, ledger, alerts, standings, prices,
                                  _monitor_config(settings), clock, metrics,
-                                 on_events=monitor_listener(events, registry))
+                                 on_events=monitor_listener(events, registry),
+                                 inspections=counts)
         loop = MonitorLoop(monitor, settings.monitor.interval_s)
     market = _market_and_webhooks(settings, engine, prices, price_service, alerts, monitor, loop, metrics, clock)
     releases = ReleaseService(
@@ -228,6 +235,8 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
                           FailureThrottle(http.bad_keys_per_minute, 60.0), registry, alerts, standings,
                           prices, releases, monitor, ingest, loop,
                           events, watcher, alerts_watcher=alerts_watcher, rotated_keys=rotated_keys,
+                          inspections=InspectionService(registry, alerts, counts,
+                                                        _monitor_config(settings), clock),
                           **market)
 
 

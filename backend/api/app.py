@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from backend.api import (alerts, book, commands, dashboard, events, gateways, health, keys, prices,
-                         readings, registry, webhooks)
+from backend.api import (alerts, book, commands, dashboard, events, gateways, health, inspections,
+                         keys, prices, readings, registry, webhooks)
 from backend.api.errors import ERROR_RESPONSES
 from backend.api.guards import BodySizeLimit, install_audit_log
 
@@ -18,7 +18,7 @@ def create_app(context) -> FastAPI:
     app.include_router(health.router)
     if "api" in context.settings.roles:
         for module in (readings, gateways, book, alerts, prices, registry, keys, events, dashboard,
-                       commands, webhooks):
+                       commands, webhooks, inspections):
             app.include_router(module.router, responses=ERROR_RESPONSES)
         app.mount("/static", dashboard.static_files(), name="static")
     return app

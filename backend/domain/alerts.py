@@ -71,6 +71,7 @@ class Condition:
     lender: str | None = None
     gateway: str | None = None
     details: Mapping[str, object] = field(default_factory=dict)
+    certain: bool = False       # a fact, not a measurement (a physical count): no window
 
     def __post_init__(self) -> None:
         if self.type not in POLICIES:
@@ -140,7 +141,8 @@ def update(book: AlertBook, conditions: Iterable[Condition], now_s: int,
             continue
         policy = POLICIES[condition.type]
         first_seen_s = book.pending_since.get(key, now_s)
-        if policy.notice or not policy.confirmed or now_s - first_seen_s >= confirmation_s:
+        if (policy.notice or not policy.confirmed or condition.certain
+                or now_s - first_seen_s >= confirmation_s):
             active[key] = _open(condition, now_s)
             events.append(AlertOpened(active[key]))
         else:

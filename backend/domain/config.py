@@ -42,6 +42,9 @@ class MonitorConfig:
     # covers a reboot or a swapped battery; in a day a lot can be emptied and refilled.
     unverified_grace_s: int = 3600
     unverified_zero_after_s: int = 86_400
+    # An inspection task (unverified collateral, a critical alert on a lot) is due this long
+    # after its first alert opened; then it is overdue.
+    inspection_deadline_s: int = 86_400
 
     @property
     def stale_after_s(self) -> float:

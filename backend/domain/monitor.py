@@ -11,7 +11,7 @@ from operator import attrgetter
 from types import MappingProxyType
 from typing import Iterable, Mapping, NamedTuple, Sequence
 
-from backend.domain import alerts, gateways, ltv, reconcile, sensors, unverified, valuation
+from backend.domain import alerts, gateways, inspections, ltv, reconcile, sensors, unverified, valuation
 from backend.domain.alerts import AlertBook, Condition
 from backend.domain.config import MonitorConfig
 from backend.domain.observations import GatewayMessage, LotSample, PriceTick, RfidRound
@@ -91,6 +91,9 @@ class MonitorState:
     valuation_inputs: Mapping[str, tuple] = field(default_factory=_empty)
     unverified: Mapping[str, unverified.Unverified] = field(default_factory=_empty)  # by lot
     blind_periods: Mapping[str, tuple[float, float]] = field(default_factory=_empty)  # the last, by lot
+    inspected: Mapping[str, inspections.Inspection] = field(default_factory=_empty)  # the last, by lot
+    short_counts: Mapping[str, tuple[inspections.Inspection, str]] = field(default_factory=_empty)
+    overdue: frozenset[str] = frozenset()      # lots whose inspection task is overdue
 
 
 @dataclass(slots=True)
@@ -104,20 +107,24 @@ class _Verification:
 @dataclass(frozen=True, slots=True)
 class StepResult:
     state: MonitorState
-    events: tuple[object, ...]                 # AlertOpened, AlertResolved, LoanStatusChanged
+    events: tuple[object, ...]                 # AlertOpened, AlertResolved, LoanStatusChanged,
+                                               # InspectionRecorded, InspectionOverdue
     errors: tuple[EvaluationFailed, ...] = ()  # for the service to log and count
 
 
 def step(state: MonitorState, registry: Registry, messages: Sequence[GatewayMessage],
          market: Market, now_s: float, config: MonitorConfig = DEFAULT_CONFIG,
-         notices: Iterable[Condition] = ()) -> StepResult:
+         notices: Iterable[Condition] = (),
+         counts: Sequence[inspections.Inspection] = ()) -> StepResult:
     """Advance the monitor to `now_s`. `notices` are one-off conditions from registry
-    commands (a refused pledge) to be raised as alerts."""
+    commands (a refused pledge) to be raised as alerts; `counts` are inspections recorded
+    since the last step."""
     started_s = now_s if state.started_s is None else state.started_s
     errors: list[EvaluationFailed] = []
     gateway_tracks = _track_gateways(state, registry, messages, started_s, now_s, config)
     lot_tracks = _track_lots(state, registry, messages, now_s, config, errors)
-    checks = _Verification(state.unverified, {}, dict(state.blind_periods))
+    held, inspected, shorts, recorded = _record_counts(state, registry, counts, config)
+    checks = _Verification(held, {}, dict(state.blind_periods))
     lot_views, conditions = _assess_lots(state, registry, gateway_tracks, lot_tracks, now_s, config,
                                          errors, checks)
     conditions += [c for gw_id, track in gateway_tracks.items()
@@ -126,6 +133,10 @@ def step(state: MonitorState, registry: Registry, messages: Sequence[GatewayMess
     returned = {lot_id for lot_id, (_, to_s) in checks.blind.items()
                 if now_s - to_s <= config.confirmation_s}
     valued = _value_quantities(state.valued, lot_views, now_s, config.confirmation_s, returned)
+    for lot_id, (count, reason) in shorts.items():      # valued at what was counted
+        if lot_id in valued and count.quantity < valued[lot_id].quantity:
+            valued[lot_id] = ValuedQuantity(count.quantity)
+        conditions.append(inspections.short_condition(count, registry, reason))
     prices, price_conditions = _mark_prices(state, registry, market.ticks, now_s, config)
     conditions += price_conditions
     standings, loan_views, inputs, loan_conditions, changes = _value_loans(
@@ -134,9 +145,45 @@ def step(state: MonitorState, registry: Registry, messages: Sequence[GatewayMess
     conditions += [_failure_condition(registry, error) for error in errors]
     book, alert_events = alerts.update(state.alerts, [*conditions, *notices], int(now_s),
                                        config.confirmation_s, config.clear_s)
+    overdue, late = _overdue_tasks(state, book, inspected, registry, now_s, config)
     new_state = MonitorState(started_s, gateway_tracks, lot_tracks, prices, standings, book,
-                             lot_views, valued, loan_views, inputs, checks.episodes, checks.blind)
-    return StepResult(new_state, (*changes, *alert_events), tuple(errors))
+                             lot_views, valued, loan_views, inputs, checks.episodes, checks.blind,
+                             inspected, shorts, overdue)
+    return StepResult(new_state, (*changes, *alert_events, *recorded, *late), tuple(errors))
+
+
+def _record_counts(state: MonitorState, registry: Registry,
+                   counts: Sequence[inspections.Inspection], config: MonitorConfig):
+    """(unverified episodes to carry on, last count and short counts by lot, events). A
+    matching count ends the lot's episode and its short count; a short one stands."""
+    if not counts:
+        return state.unverified, state.inspected, state.short_counts, []
+    held, inspected, shorts = dict(state.unverified), dict(state.inspected), dict(state.short_counts)
+    recorded = []
+    for count in sorted(counts, key=_AT_S):
+        if count.lot_id not in registry.lots:
+            continue                           # the service checks the lot; a stale one
+        reason = inspections.shortfall(count, registry, config)
+        inspected[count.lot_id] = count
+        if reason is None:
+            held.pop(count.lot_id, None)
+            shorts.pop(count.lot_id, None)
+        else:
+            shorts[count.lot_id] = (count, reason)
+        recorded.append(inspections.InspectionRecorded(
+            count, registry.loan_of_lot.get(count.lot_id), reason is None, reason or "count matches"))
+    return held, inspected, shorts, recorded
+
+
+def _overdue_tasks(state: MonitorState, book: AlertBook, inspected, registry: Registry,
+                   now_s: float, config: MonitorConfig):
+    """Lots whose inspection task is overdue now, and an event for each newly overdue one."""
+    if not book.active:
+        return frozenset(), []
+    tasks = [t for t in inspections.tasks(book.active.values(), inspected, registry, now_s, config)
+             if t.state == "overdue"]
+    return (frozenset(t.lot_id for t in tasks),
+            [inspections.InspectionOverdue(t) for t in tasks if t.lot_id not in state.overdue])
 
 
 def _failure(stage: str, subject: str, exc: Exception) -> EvaluationFailed:

@@ -197,6 +197,16 @@ class Forged(_Event):
     per_minute: int = Field(ge=1, le=600)
 
 
+class InspectionEvent(_Event):
+    """A supervisor's physical count of a lot."""
+    type: Literal["inspection"]
+    lot: str
+    items: int = Field(ge=0)
+    quantity: Annotated[Decimal, Field(ge=0)]
+    temperature_c: float | None = None
+    note: str = ""
+
+
 class ClockSkew(_Event):
     type: Literal["clock_skew"]
     gateway: str
@@ -205,7 +215,8 @@ class ClockSkew(_Event):
 
 
 Event = Annotated[Union[RemoveItems, Release, Repay, ReplaceContents, SensorFault, GatewayOffline,
-                        Pledge, Temperature, PriceFeedStop, CloneTags, Tamper, Forged, ClockSkew],
+                        Pledge, Temperature, PriceFeedStop, CloneTags, Tamper, Forged,
+                        InspectionEvent, ClockSkew],
                   Field(discriminator="type")]
 
 

@@ -16,6 +16,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Callable, Mapping, Sequence
 
+from backend.adapters.db.inspections_repo import SqlInspections
 from backend.adapters.db.monitor_repo import (HistoryPoint, SqlAlerts, SqlPriceMarks, SqlStandings,
                                               StandingRecord)
 from backend.domain import monitor as core
@@ -83,7 +84,8 @@ class MonitorService:
                  alerts: SqlAlerts, standings: SqlStandings, prices: SqlPriceMarks, config: MonitorConfig,
                  clock: Callable[[], float], metrics: Metrics,
                  on_events: Callable[[Sequence[object]], None] = lambda events: None,
-                 fx_rates: Callable[[], Mapping[tuple[str, str], Decimal]] = dict) -> None:
+                 fx_rates: Callable[[], Mapping[tuple[str, str], Decimal]] = dict,
+                 inspections: SqlInspections | None = None) -> None:
         self.registry, self.readings, self.ledger, self.alerts = registry, readings, ledger, alerts
         self.fx_rates = fx_rates
         self.standings, self.prices, self.config = standings, prices, config
@@ -92,6 +94,8 @@ class MonitorService:
         self._reading_cursor: int | None = None  # None: start with the warm-up window
         self._price_cursor = 0
         self._forged_cursor = ledger.last_quarantine_id()
+        self.inspections = inspections
+        self._count_cursor = inspections.last_id() if inspections else 0
         self._people_checked_s = clock()
         self._last_history: dict[str, HistoryPoint] = {}
         self.state = self._restored_state()
@@ -102,8 +106,10 @@ class MonitorService:
             a.id, a.type, a.severity, a.state, int(a.opened_at_s), None,
             int(a.acknowledged_at_s) if a.acknowledged_at_s else None, a.loan, a.lot, a.lender,
             a.gateway, MappingProxyType(dict(a.details))) for a in self.alerts.active()}
+        inspected = self.inspections.last_by_lot() if self.inspections else {}
         return core.MonitorState(alerts=AlertBook(MappingProxyType(active)),
-                                 standings=MappingProxyType(self.standings.standings()))
+                                 standings=MappingProxyType(self.standings.standings()),
+                                 inspected=MappingProxyType(inspected))
 
     def tick(self) -> tuple[object, ...]:
         with self._lock:
@@ -118,7 +124,7 @@ class MonitorService:
             messages = gateway_messages(samples, now_s) + self._forged_messages()
             result = core.step(state, registry, messages,
                                core.Market(tuple(tick for _, tick in marks), self.fx_rates()), now_s, self.config,
-                               self.registry.take_notices())
+                               self.registry.take_notices(), self._new_counts())
             self.state = result.state
             for error in result.errors:
                 log.error("monitor: %s %s not evaluated: %s", error.stage, error.subject, error.error)
@@ -128,6 +134,15 @@ class MonitorService:
         if result.events:
             self.on_events(result.events)
         return result.events
+
+    def _new_counts(self) -> list:
+        """Inspections recorded since the last tick (by this process's API or another's)."""
+        if self.inspections is None:
+            return []
+        rows = self.inspections.after(self._count_cursor)
+        if rows:
+            self._count_cursor = rows[-1][0]
+        return [count for _, count in rows]
 
     def _poisoned(self, row: StoredReading, exc: Exception) -> None:
         log.error("monitor: reading %s of %s dropped: %s", row.id, row.sensor, exc)

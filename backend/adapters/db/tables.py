@@ -266,3 +266,15 @@ rotated_keys = Table(
     Column("key_id", String(64), primary_key=True),
     Column("public_key_pem", Text, nullable=False),
     Column("registered_at_s", Float, nullable=False))
+
+# A supervisor's physical counts of lots (issue 12): the monitor reads them in order of id.
+inspections = Table(
+    "inspections", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _ref("lot_id", "lots.id"),
+    Column("items", Integer, nullable=False),
+    Column("quantity", ExactDecimal, nullable=False),
+    Column("temperature_c", Float),
+    Column("note", Text, nullable=False, default=""),
+    Column("recorded_by", String(64), nullable=False),
+    Column("at_s", Float, nullable=False))

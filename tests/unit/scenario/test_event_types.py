@@ -145,9 +145,17 @@ def test_a_one_tick_price_spike_is_an_outlier_only():
 
 def test_every_event_type_of_the_format_is_covered_here():
     covered = {e["type"] for events, _, _ in CASES.values() for e in events}
-    covered |= {"release", "repay", "price_feed_stop"}
+    covered |= {"release", "repay", "price_feed_stop", "inspection"}   # inspection: see below
     declared = _event_types()
-    assert len(declared) == 13 and declared <= covered
+    assert len(declared) == 14 and declared <= covered
+
+
+def test_a_short_inspection_is_a_loss_at_once_and_a_matching_one_raises_nothing():
+    short = run_book([ev(type="inspection", lot="lot-1", items=36, quantity=450)])
+    assert [(kind, opened) for kind, _, opened, _ in alerts_of(short)] == [("stock_shortfall", AT)]
+    assert [(a.type, a.outcome) for a in short.actions] == [("inspection", "recorded")]
+    whole = run_book([ev(type="inspection", lot="lot-1", items=40, quantity=500)])
+    assert alerts_of(whole) == [] and whole.actions[0].reason == "count matches"
 
 
 def _event_types():

@@ -119,3 +119,28 @@ def test_finding_11_a_theft_seen_two_ways_is_one_episode_and_a_loan_without_lots
     assert shortfall.resolved_at_s >= removal.opened_at_s          # no gap between them
     assert "liquidation" not in alerts
     assert result.state.loan_views["loan-2"].status == "normal"
+
+
+def test_inspections_reverify_report_shortfalls_and_go_overdue():
+    result = _run("inspections")
+    views = result.state
+    unverified = {a.lot: a for a in _unverified(result)}
+    # lot-2's drifted scale stayed unverified until the matching count at 6 h
+    assert unverified["lot-2"].resolved_at_s == 6 * 3600 + 300
+    short = next(a for a in result.alerts.values() if a.type == "stock_shortfall")
+    assert (short.lot, short.opened_at_s, short.details["counted_items"]) == ("lot-3", 7200, 36)
+    assert views.valued["lot-3"].quantity == 450
+    overdue = [e.text for e in result.timeline if e.text.startswith("OVERDUE")]
+    assert overdue == ["OVERDUE inspection of lot-4 (due at 98100 s: unauthorized_removal)"]
+    assert [(a.at_s, a.type, a.lot, a.outcome) for a in result.actions] == [
+        (7200, "inspection", "lot-3", "recorded"), (10800, "repayment", None, "recorded"),
+        (14400, "inspection", "lot-1", "recorded"), (21600, "inspection", "lot-2", "recorded")]
+
+
+def test_the_json_lists_every_action():
+    from backend.scenario.report import result_document
+    document = result_document(_run("release-guards"))
+    assert [(a["type"], a["lot"], a["outcome"]) for a in document["actions"]] == [
+        ("release", "lot-2", "approved"), ("release", "lot-1", "refused"),
+        ("release", "lot-2", "refused"), ("release", "lot-3", "refused")]
+    assert document["actions"][1]["reason"] == "price of copper_cathode is stale (4860 s old)"
