@@ -129,10 +129,7 @@ def step(state: MonitorState, registry: Registry, messages: Sequence[GatewayMess
                                          errors, checks)
     conditions += [c for gw_id, track in gateway_tracks.items()
                    for c in gateways.gateway_conditions(gw_id, track, now_s, config)]
-    # A loss the returning witnesses show after a blind period needs no further window.
-    returned = {lot_id for lot_id, (_, to_s) in checks.blind.items()
-                if now_s - to_s <= config.confirmation_s}
-    valued = _value_quantities(state.valued, lot_views, now_s, config.confirmation_s, returned)
+    valued = _value_quantities(state.valued, lot_views, now_s, config.confirmation_s)
     for lot_id, (count, reason) in shorts.items():      # valued at what was counted
         if lot_id in valued and count.quantity < valued[lot_id].quantity:
             valued[lot_id] = ValuedQuantity(count.quantity)
@@ -203,8 +200,7 @@ def _failure_condition(registry: Registry, error: EvaluationFailed) -> Condition
 
 
 def _value_quantities(held: Mapping[str, ValuedQuantity], lot_views: Mapping[str, LotView],
-                      now_s: float, window_s: float,
-                      returned: frozenset[str] | set[str] = _NONE) -> dict[str, ValuedQuantity]:
+                      now_s: float, window_s: float) -> dict[str, ValuedQuantity]:
     valued = {}
     for lot_id, view in lot_views.items():
         previous = held.get(lot_id)
@@ -213,7 +209,7 @@ def _value_quantities(held: Mapping[str, ValuedQuantity], lot_views: Mapping[str
                 and view.observed_quantity is previous.quantity is view.pledged_quantity):
             valued[lot_id] = previous
         else:
-            valued[lot_id] = next_valued(previous, view, now_s, 0 if lot_id in returned else window_s)
+            valued[lot_id] = next_valued(previous, view, now_s, window_s)
     return valued
 
 
@@ -333,7 +329,8 @@ def _assess_lots(state: MonitorState, registry: Registry,
             if lot_id in registry.loan_of_lot:
                 conditions += unverified.with_blind_period(
                     reconcile.stock_conditions(lot, view, registry, healthy_gateways[gateway_id]),
-                    checks.blind.get(lot_id), now_s, config)
+                    unverified.blind_period(checks.episodes.get(lot_id), checks.blind.get(lot_id)),
+                    now_s, config)
             if view.foreign_epcs:
                 conditions += reconcile.tag_conflicts(lot, view, registry)
             conditions += _temperature(lot, registry, probe, now_s, config)
@@ -355,14 +352,16 @@ def _verify(lot_id: str, registry: Registry, view: LotView, track: LotTrack,
     failure = unverified.witness_failure(view, track.rfid, track.scale, track.probe, gateway_track,
                                          registry.commodities[lot.commodity_id].perishable,
                                          now_s, config)
-    episode = unverified.next_episode(previous, failure, now_s)
+    episode = unverified.next_episode(previous, failure, now_s, config.confirmation_s)
     if episode is None:
-        if previous is not None and now_s - previous.since_s >= config.confirmation_s:
-            checks.blind[lot_id] = (previous.since_s, now_s)
+        if previous is not None:
+            checks.blind[lot_id] = (previous.since_s, previous.back_s)
         return []
     checks.episodes[lot_id] = episode
     loan_id = registry.loan_of_lot.get(lot_id)
-    if loan_id is None:
+    # On probation after a gap too short to be confirmed: nothing to report.
+    if loan_id is None or (episode.back_s is not None
+                           and episode.back_s - episode.since_s < config.confirmation_s):
         return []
     return [unverified.unverified_condition(lot_id, episode, loan_id, registry.lender_of_lot(lot_id),
                                             registry.lot_gateways[lot_id])]

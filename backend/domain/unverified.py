@@ -11,8 +11,11 @@ loan, per commodity, or the monitor's default: 1 h grace, 0 after 24 h).
 A scale seen drifting (reading above the lot) stays untrusted until a physical inspection:
 drift can as well hide goods that left later. A scale reading *below* count × item weight is
 a loss (`weight_count_mismatch`), not a gap: the lower weight is valued at once.
-When the witnesses return, loss alerts on the lot within two confirmation windows carry the
-blind period (`blind_from_s`, `blind_to_s`) in their details.
+When the witnesses return the lot stays unverified for one more confirmation window of good
+readings: what they show is compared with the pledge meanwhile, so a loss hidden by the
+blind period is alerted (by the usual rules, within that window) before the lot counts as
+verified again, and the lot is never both verified and silently short. Loss alerts during
+that window and the next carry the blind period (`blind_from_s`, `blind_to_s`).
 """
 from __future__ import annotations
 
@@ -24,8 +27,8 @@ from backend.domain.alerts import LOSS_TYPES, Condition
 from backend.domain.config import MonitorConfig
 from backend.domain.gateways import GatewayTrack
 from backend.domain.registry import Commodity, Loan, UnverifiedSchedule
-from backend.domain.sensors import (ProbeTrack, RfidTrack, ScaleTrack, probe_usable, rfid_usable,
-                                    scale_stuck, scale_usable)
+from backend.domain.sensors import (ProbeTrack, RfidTrack, ScaleTrack, probe_usable, scale_stuck,
+                                    scale_usable)
 from backend.domain.stock import LotView
 
 DRIFT = "scale drifting"
@@ -36,6 +39,7 @@ class Unverified(NamedTuple):
     since_s: float                             # when the first witness failed
     reason: str                                # what failed first
     drifted: bool = False                      # trusted again only after an inspection
+    back_s: float | None = None                # witnesses good again since then (on probation)
 
 
 def witness_failure(view: LotView, rfid: RfidTrack, scale: ScaleTrack, probe: ProbeTrack,
@@ -46,7 +50,7 @@ def witness_failure(view: LotView, rfid: RfidTrack, scale: ScaleTrack, probe: Pr
         bad_s = gateway.last_bad_signature_s
         return ("signatures failing" if bad_s is not None and now_s - bad_s < config.silent_after_s
                 else "gateway offline")
-    if not rfid_usable(rfid, now_s, config):
+    if rfid.fresh_s is None or now_s - rfid.fresh_s > config.stale_after_s:
         return "rfid stuck" if rfid.repeats + 1 >= config.stuck_after_readings else "rfid silent"
     if not scale_usable(scale, now_s, config):
         return "scale stuck" if scale_stuck(scale, config) else "scale silent"
@@ -57,15 +61,28 @@ def witness_failure(view: LotView, rfid: RfidTrack, scale: ScaleTrack, probe: Pr
     return None
 
 
-def next_episode(previous: Unverified | None, failure: str | None,
-                 now_s: float) -> Unverified | None:
+def next_episode(previous: Unverified | None, failure: str | None, now_s: float,
+                 probation_s: float) -> Unverified | None:
     if failure is None:
-        return previous if previous is not None and previous.drifted else None
+        if previous is None or previous.drifted:
+            return previous
+        if previous.back_s is None:
+            return previous._replace(back_s=now_s)
+        return None if now_s - previous.back_s >= probation_s else previous
     if previous is None:
         return Unverified(now_s, failure, failure == DRIFT)
-    if failure == DRIFT and not previous.drifted:
-        return previous._replace(drifted=True)
+    if previous.back_s is not None or (failure == DRIFT and not previous.drifted):
+        return previous._replace(drifted=previous.drifted or failure == DRIFT, back_s=None)
     return previous
+
+
+def blind_period(episode: Unverified | None,
+                 ended: tuple[float, float] | None) -> tuple[float, float] | None:
+    """The lot's blind period a loss found now belongs to: the one it is on probation after,
+    else the last one that ended."""
+    if episode is not None and episode.back_s is not None:
+        return episode.since_s, episode.back_s
+    return ended
 
 
 def schedule_of(loan: Loan, commodity: Commodity, config: MonitorConfig) -> UnverifiedSchedule:

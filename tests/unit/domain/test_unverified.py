@@ -41,13 +41,18 @@ def test_the_lending_share_holds_for_the_grace_then_falls_linearly_to_zero(elaps
     assert lending_share(Unverified(100, "scale silent"), SCHEDULE, 100 + elapsed_s) == Decimal(share)
 
 
-def test_an_episode_keeps_its_start_and_a_drift_outlives_its_cause():
-    first = next_episode(None, "scale silent", 60)
-    assert next_episode(first, "rfid silent", 120) is first
-    drifted = next_episode(first, "scale drifting", 180)
+def test_an_episode_keeps_its_start_ends_after_a_window_of_good_readings_and_a_drift_stays():
+    first = next_episode(None, "scale silent", 60, 600)
+    assert next_episode(first, "rfid silent", 120, 600) is first
+    back = next_episode(first, None, 180, 600)
+    assert (back.since_s, back.back_s) == (60, 180)            # on probation
+    assert next_episode(back, None, 700, 600) is back
+    assert next_episode(back, None, 780, 600) is None          # a window of good readings
+    assert next_episode(back, "scale silent", 300, 600).back_s is None   # failed again
+    drifted = next_episode(first, "scale drifting", 180, 600)
     assert (drifted.since_s, drifted.drifted) == (60, True)
-    assert next_episode(drifted, None, 240) is drifted
-    assert next_episode(first, None, 240) is None
+    assert next_episode(drifted, None, 240, 600) is drifted
+    assert next_episode(drifted, None, 10_000, 600) is drifted
 
 
 def test_a_dead_scale_makes_the_lot_unverified_once_and_its_value_follows_the_schedule():
