@@ -301,7 +301,7 @@ def _assess_lots(state: MonitorState, registry: Registry,
             pledged = pledged_epcs[lot_id]
             if (pledged is lot.epcs and fresh_s is not None and now_s - fresh_s <= stale_s
                     and scale_heard_s is not None and now_s - scale_heard_s <= stale_s
-                    and scale_repeats < stuck_repeats
+                    and scale_repeats < 2     # a repeating scale: see unverified._repeating
                     and _window_is(rounds, lot, pledged_bits[lot_id])):
                 total_kg = lot.total_weight_kg
                 tolerance_kg = total_kg * tolerance_fraction + resolution_kg
@@ -351,8 +351,8 @@ def _verify(lot_id: str, registry: Registry, view: LotView, track: LotTrack,
     previous = checks.held.get(lot_id)
     failure = unverified.witness_failure(view, track.rfid, track.scale, track.probe, gateway_track,
                                          registry.commodities[lot.commodity_id].perishable,
-                                         now_s, config)
-    episode = unverified.next_episode(previous, failure, now_s, config.confirmation_s)
+                                         now_s, config, previous is not None)
+    episode = unverified.next_episode(previous, failure, now_s, unverified.probation_s(config))
     if episode is None:
         if previous is not None:
             checks.blind[lot_id] = (previous.since_s, previous.back_s)

@@ -27,8 +27,8 @@ from backend.domain.alerts import LOSS_TYPES, Condition
 from backend.domain.config import MonitorConfig
 from backend.domain.gateways import GatewayTrack
 from backend.domain.registry import Commodity, Loan, UnverifiedSchedule
-from backend.domain.sensors import (ProbeTrack, RfidTrack, ScaleTrack, probe_usable, scale_stuck,
-                                    scale_usable)
+from backend.domain.sensors import (ProbeTrack, RfidTrack, ScaleTrack, probe_usable, rfid_usable,
+                                    scale_stuck, scale_usable)
 from backend.domain.stock import LotView
 
 DRIFT = "scale drifting"
@@ -43,22 +43,42 @@ class Unverified(NamedTuple):
 
 
 def witness_failure(view: LotView, rfid: RfidTrack, scale: ScaleTrack, probe: ProbeTrack,
-                    gateway: GatewayTrack, perishable: bool, now_s: float,
-                    config: MonitorConfig) -> str | None:
-    """Why the lot cannot be verified now, or None."""
+                    gateway: GatewayTrack, perishable: bool, now_s: float, config: MonitorConfig,
+                    in_episode: bool = False) -> str | None:
+    """Why the lot cannot be verified now, or None. A reader back after a gap (`in_episode`)
+    is a witness again once its read window is full; a new one, from its first round."""
     if gateway.last_good_s is None or now_s - gateway.last_good_s >= config.stale_after_s:
         bad_s = gateway.last_bad_signature_s
         return ("signatures failing" if bad_s is not None and now_s - bad_s < config.silent_after_s
                 else "gateway offline")
-    if rfid.fresh_s is None or now_s - rfid.fresh_s > config.stale_after_s:
+    if rfid.fresh_s is None or now_s - rfid.fresh_s > config.stale_after_s or (
+            in_episode and not rfid_usable(rfid, now_s, config)):
         return "rfid stuck" if rfid.repeats + 1 >= config.stuck_after_readings else "rfid silent"
     if not scale_usable(scale, now_s, config):
         return "scale stuck" if scale_stuck(scale, config) else "scale silent"
+    if _repeating(scale, config):
+        return "scale repeating"
     if view.weight_net_kg is not None and view.weight_net_kg > view.max_weight_kg:
         return DRIFT
     if perishable and not probe_usable(probe, now_s, config):
         return "no temperature data"
     return None
+
+
+def _repeating(scale: ScaleTrack, config: MonitorConfig) -> bool:
+    """Three identical readings from a scale whose noise spans a hundred resolution steps
+    (odds below 1e-7): stuck, long before `stuck_after_readings` can say so for every scale.
+    It only makes the lot unverified; the sensor_fault waits for the usual count."""
+    if scale.repeats < 2:
+        return False
+    noise_kg = scale.weights_kg[-1] * config.scale_error_fraction / 4
+    return noise_kg >= 100 * config.scale_resolution_kg
+
+
+def probation_s(config: MonitorConfig) -> float:
+    """Good readings needed after a gap: the scale's window turned over, then one
+    confirmation window (so a loss they show is alerted before the lot counts as verified)."""
+    return config.confirmation_s + (config.weight_window_readings - 1) * config.reporting_period_s
 
 
 def next_episode(previous: Unverified | None, failure: str | None, now_s: float,

@@ -104,7 +104,8 @@ def test_failed_signatures_are_tampering_and_their_readings_are_not_believed():
                               Market((tick(5000, now_s),)), now_s, CONFIG)
         state = result.state
         opened += [e.alert.type for e in result.events if isinstance(e, AlertOpened)]
-    assert opened == ["tamper_detected"]
+    # ten minutes without a trusted reading also leave the lot unverified (issue 12)
+    assert opened == ["tamper_detected", "collateral_unverified"]
 
 
 def test_a_stale_price_is_reported_and_never_breaches_ltv_by_itself():

@@ -39,7 +39,9 @@ CASES = {
                     ["temperature_excursion"]),
     "clone_tags": ([ev(type="clone_tags", lot="lot-1", warehouse="wh-2", count=3)], {},
                    ["tag_conflict"]),
-    "tamper": ([ev(type="tamper", gateway="gw-1", **{"for": "10m"})], {}, ["tamper_detected"]),
+    # ten minutes without a trusted reading (and the reader's window to refill): unverified
+    "tamper": ([ev(type="tamper", gateway="gw-1", **{"for": "10m"})], {},
+               ["tamper_detected", "collateral_unverified"]),
     "forged": ([ev(type="forged", gateway="gw-1", per_minute=3, **{"for": "30m"})], {},
                ["tamper_detected"]),
     "clock_skew": ([ev(type="clock_skew", gateway="gw-1", offset="-10m", **{"for": "30m"})], {},
