@@ -1,7 +1,7 @@
 """Tuning of the monitor. Every window is in seconds of (simulated or real) time."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 
@@ -46,9 +46,11 @@ class MonitorConfig:
     # after its first alert opened; then it is overdue.
     inspection_deadline_s: int = 86_400
 
-    @property
-    def stale_after_s(self) -> float:
-        return self.stale_after_periods * self.reporting_period_s
+    # Derived once (read per sensor per step): stale_after_periods × reporting_period_s.
+    stale_after_s: float = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "stale_after_s", self.stale_after_periods * self.reporting_period_s)
 
     @property
     def silent_after_s(self) -> float:

@@ -314,11 +314,13 @@ def _assess_lots(state: MonitorState, registry: Registry,
                     view = views[lot_id] = _new(LotView, (
                         lot_id, items, quantity, items, quantity, True, True, _NONE, _NONE,
                         weight_net_kg, total_kg, tolerance_kg, max_kg))
-                    perishable = commodities[lot.commodity_id].perishable
-                    if perishable:
+                    # live, signed and agreeing: only a probe or an earlier episode can fail it
+                    probe_ok = True
+                    if commodities[lot.commodity_id].perishable:
                         conditions += _temperature(lot, registry, probe, now_s, config)
-                    # live, signed and agreeing: only a probe or an earlier drift can fail it
-                    if perishable or lot_id in checks.held:
+                        probe_ok = (probe.heard_s is not None and now_s - probe.heard_s <= stale_s
+                                    and probe.repeats < stuck_repeats)    # probe_usable
+                    if not probe_ok or lot_id in checks.held:
                         conditions += _verify(lot_id, registry, view, lot_tracks[lot_id],
                                               gateway_tracks[gateway_id], now_s, config, checks)
                     continue
