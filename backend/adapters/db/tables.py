@@ -54,7 +54,9 @@ commodities = Table(
     Column("perishable", Boolean, nullable=False, default=False),
     Column("temperature_max_c", Float),
     Column("price_max_age_s", Integer, nullable=False),
-    Column("quality_loss_per_degree_minute", ExactDecimal, nullable=False))
+    Column("quality_loss_per_degree_minute", ExactDecimal, nullable=False),
+    Column("unverified_grace_s", Integer),          # both null: the monitor's default schedule
+    Column("unverified_zero_after_s", Integer))
 
 warehouses = Table("warehouses", metadata, _id(), Column("gateway_id", String(64), nullable=False,
                                                          unique=True))
@@ -87,7 +89,9 @@ loans = Table(
     Column("margin_call", ExactDecimal, nullable=False),
     Column("liquidation", ExactDecimal, nullable=False),
     Column("target_ltv", ExactDecimal, nullable=False),
-    Column("cure_period_s", Integer, nullable=False))
+    Column("cure_period_s", Integer, nullable=False),
+    Column("unverified_grace_s", Integer),          # both null: its commodities' or the default
+    Column("unverified_zero_after_s", Integer))
 
 # The double-pledge guard, enforced by the database too: a lot backs one active pledge.
 loan_lots = Table(
