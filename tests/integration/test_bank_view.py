@@ -15,7 +15,6 @@ def test_a_bank_sees_the_market_value_beside_the_lending_value(book):
 
 
 def test_the_books_unverified_schedules_are_kept_in_the_registry(tmp_path, database_url):
-    from backend.api.app import create_app  # noqa: F401  (the context builds the whole backend)
     from backend.bootstrap import build_context
     from backend.domain.registry import UnverifiedSchedule
     from backend.settings import BackendSettings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from backend.ports import AcceptedMessage
 from edge import protocol
-from test_book_api import DEMO_LOTS, as_, book, report, run_for  # noqa: F401  (fixture)
+from test_book_api import as_, book, run_for  # noqa: F401  (fixture)
 
 ZINC = [{"epc": f"aa{n:022x}", "quantity": 1, "weight_kg": 1000} for n in range(5)]
 SACKS = [{"epc": f"bb{n:022x}", "quantity": 1, "weight_kg": 1000} for n in range(5)]
