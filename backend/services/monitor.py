@@ -24,6 +24,7 @@ from backend.domain.alerts import Alert, AlertBook, AlertOpened, resolve
 from backend.domain.config import MonitorConfig
 from backend.domain.observations import GatewayMessage, LotSample, RfidRound
 from backend.domain.registry import Registry
+from backend.domain.unverified import DRIFT, Unverified
 from backend.metrics import Metrics
 from backend.ports import IngestLedger, ReadingQuery, ReadingStore, StoredReading
 from backend.services.registry import RegistryService
@@ -101,14 +102,19 @@ class MonitorService:
         self.state = self._restored_state()
 
     def _restored_state(self) -> core.MonitorState:
-        """Open alerts and loan standings from the database, so a restart opens nothing twice."""
+        """Open alerts and loan standings from the database, so a restart opens nothing twice;
+        unverified lots carry on their episode (its lending schedule does not start again)."""
         active = {(a.type, a.subject): Alert(
             a.id, a.type, a.severity, a.state, int(a.opened_at_s), None,
             int(a.acknowledged_at_s) if a.acknowledged_at_s else None, a.loan, a.lot, a.lender,
             a.gateway, MappingProxyType(dict(a.details))) for a in self.alerts.active()}
         inspected = self.inspections.last_by_lot() if self.inspections else {}
+        episodes = {a.lot: Unverified(a.details["since_s"], a.details["reason"],
+                                      a.details["reason"] == DRIFT)
+                    for a in active.values() if a.type == "collateral_unverified" and a.lot}
         return core.MonitorState(alerts=AlertBook(MappingProxyType(active)),
                                  standings=MappingProxyType(self.standings.standings()),
+                                 unverified=MappingProxyType(episodes),
                                  inspected=MappingProxyType(inspected))
 
     def tick(self) -> tuple[object, ...]:

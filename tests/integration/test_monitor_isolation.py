@@ -1,10 +1,14 @@
 """Issue 12: the backend survives an unpriced lot, a malformed book entry and a poisoned
-reading, and every other loan stays watched (through the API, on a real database)."""
+reading, and every other loan stays watched; an unverified lot's schedule survives a
+restart (through the API, on a real database)."""
 from __future__ import annotations
+
+from decimal import Decimal
 
 from backend.ports import AcceptedMessage
 from edge import protocol
-from test_book_api import as_, book, run_for  # noqa: F401  (fixture)
+
+from test_book_api import DEMO_LOTS as DEMO, as_, book, run_for  # noqa: F401  (fixture)
 
 ZINC = [{"epc": f"aa{n:022x}", "quantity": 1, "weight_kg": 1000} for n in range(5)]
 SACKS = [{"epc": f"bb{n:022x}", "quantity": 1, "weight_kg": 1000} for n in range(5)]
@@ -68,3 +72,25 @@ def test_an_unpriced_top_up_a_malformed_entry_and_a_poisoned_reading_stop_no_oth
     sample = context.metrics.registry.get_sample_value
     assert sample("pw_monitor_errors_total", {"stage": "reading"}) == 20
     assert sample("pw_monitor_errors_total", {"stage": "loan"}) >= 20
+
+
+def test_a_restart_carries_on_an_unverified_lots_schedule(book):
+    from backend.bootstrap import build_context
+    context, client, clock = book
+    lots = dict(DEMO)
+    seq = run_for(context, clock, 3, lots=lots)
+    del lots["lot-sh-1"]                       # its devices fall silent, the gateway reports on
+    seq = run_for(context, clock, 15, start_seq=seq, lots=lots)
+    [gap] = client.get("/api/v1/alerts", params={"type": "collateral_unverified"},
+                       headers=as_("admin")).json()
+    context.close()
+    again = build_context(context.settings, clock)
+    try:
+        assert again.monitor.state.unverified["lot-sh-1"].since_s == gap["details"]["since_s"]
+        clock.now_s += 3 * 3600                # three hours later: 2 h past the grace
+        run_for(again, clock, 1, start_seq=seq, lots=lots)
+        view = again.monitor.state.loan_views["loan-acme-1"]
+        assert view.unverified_lots == ("lot-sh-1",)
+        assert view.collateral_value < 500 * 4000 * Decimal("0.9")
+    finally:
+        again.close()
