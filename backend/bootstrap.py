@@ -13,6 +13,7 @@ import uvicorn
 
 from backend.adapters.db.access_repo import SqlApiKeys, SqlAuditLog
 from backend.adapters.db.engine import make_engine, migrate
+from backend.adapters.db.inspections_repo import SqlInspections
 from backend.adapters.db.monitor_repo import SqlAlerts, SqlPriceMarks, SqlStandings
 from backend.adapters.db.registry_repo import SqlRegistry
 from backend.adapters.db.rotated_keys_repo import SqlRotatedKeys
@@ -33,6 +34,7 @@ from backend.scenario.model import load_scenario
 from backend.services.book import opening_prices, registry_from_book
 from backend.services.events import AlertsWatcher, EventBus, GatewaysWatcher, StandingsWatcher, monitor_listener
 from backend.services.ingest import IngestService
+from backend.services.inspections import InspectionService
 from backend.services.limits import FailureThrottle, RateLimiter
 from backend.services.monitor import MonitorLoop, MonitorService
 from backend.services.prices import FxRates, PriceFeedRunner, PriceService
@@ -78,6 +80,7 @@ class BackendContext:
     webhooks: WebhookService | None = None
     price_feeds: PriceFeedRunner | None = None
     relay_loop: RelayLoop | None = None
+    inspections: InspectionService | None = None
 
     def start(self) -> None:
         if self.ingest:
@@ -135,7 +138,9 @@ def _ingest(settings: BackendSettings, readings: ReadingStore, ledger: IngestLed
 def _monitor_config(settings: BackendSettings) -> MonitorConfig:
     m = settings.monitor
     return MonitorConfig(reporting_period_s=m.reporting_period_s, confirmation_s=m.confirmation_s,
-                         clear_s=m.clear_s)
+                         clear_s=m.clear_s, unverified_grace_s=m.unverified_grace_s,
+                         unverified_zero_after_s=m.unverified_zero_after_s,
+                         inspection_deadline_s=m.inspection_deadline_s)
 
 
 def _load_book(settings: BackendSettings, registry: RegistryService, prices: PriceService,
@@ -203,6 +208,7 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
     migrate(engine)
     registry = RegistryService(SqlRegistry(engine), clock)
     alerts, standings, prices = SqlAlerts(engine), SqlStandings(engine), SqlPriceMarks(engine)
+    counts = SqlInspections(engine)
     price_service = PriceService(prices, registry.snapshot, clock,
                                  settings.prices.future_tolerance_s)
     _load_book(settings, registry, price_service, clock)
@@ -214,12 +220,14 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
     if "monitor" in settings.roles:
         monitor = MonitorService(registry, readings, ledger, alerts, standings, prices,
                                  _monitor_config(settings), clock, metrics,
-                                 on_events=monitor_listener(events, registry))
+                                 on_events=monitor_listener(events, registry),
+                                 inspections=counts)
         loop = MonitorLoop(monitor, settings.monitor.interval_s)
     market = _market_and_webhooks(settings, engine, prices, price_service, alerts, monitor, loop, metrics, clock)
     releases = ReleaseService(
         registry, lambda loan_id: getattr(standings.all().get(loan_id), "collateral_value", None),
-        monitor.value_per_item if monitor else lambda lot_id, loan_id: Decimal(0), clock)
+        monitor.value_per_item if monitor else lambda lot_id, loan_id: Decimal(0), clock,
+        monitor.release_guard if monitor else _stored_alerts_guard(alerts))
     watcher = StandingsWatcher(standings, registry, events) if "api" in settings.roles else None
     alerts_watcher = AlertsWatcher(alerts, events) if "api" in settings.roles and not monitor else None
     gateways_watcher = GatewaysWatcher(ledger, events) if "api" in settings.roles else None
@@ -232,7 +240,17 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
                           prices, releases, monitor, ingest, loop,
                           events, watcher, alerts_watcher=alerts_watcher, gateways_watcher=gateways_watcher,
                           rotated_keys=rotated_keys,
+                          inspections=InspectionService(registry, alerts, counts,
+                                                        _monitor_config(settings), clock),
                           **market)
+
+
+def _stored_alerts_guard(alerts):
+    """Without a monitor in this process: refuse while a critical alert on the lot is stored."""
+    def guard(lot_id: str) -> tuple[str | None, None]:
+        critical = sorted({a.type for a in alerts.active() if a.lot == lot_id and a.severity == "critical"})
+        return (f"critical alert open on {lot_id}: {', '.join(critical)}" if critical else None), None
+    return guard
 
 
 class _Server(uvicorn.Server):

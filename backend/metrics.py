@@ -27,6 +27,9 @@ class Metrics:
         self.messages_duplicate = Counter("pw_messages_duplicate", "Data messages seen before", registry=r)
         self.messages_quarantined = Counter("pw_messages_quarantined", "Messages refused, by reason",
                                             ["reason"], registry=r)
+        self.monitor_errors = Counter("pw_monitor_errors", "Evaluations the monitor could not make, by stage "
+                                      "(reading, lot, loan); the rest of the tick went on", ["stage"],
+                                      registry=r)
         self.alerts_opened = Counter("pw_alerts_opened", "Alerts opened, by type", ["type"], registry=r)
         self.webhook_deliveries = Counter("pw_webhook_deliveries", "Webhook delivery attempts, by outcome",
                                           ["outcome"], registry=r)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from backend.services.prices_config import PriceSettings
 from backend.services.webhooks_config import WebhookSettings
@@ -69,6 +69,16 @@ class MonitorSettings(BaseModel):
     reporting_period_s: int = Field(60, ge=1)  # how often gateways report each sensor
     confirmation_s: int = Field(600, ge=0, le=900)  # a noisy condition must hold this long
     clear_s: int = Field(300, ge=0)
+    # Unverified collateral lends on its full value this long, then falls to 0 at zero_after.
+    unverified_grace_s: int = Field(3600, ge=0)
+    unverified_zero_after_s: int = Field(86_400, gt=0)
+    inspection_deadline_s: int = Field(86_400, gt=0)  # an inspection task is overdue after this
+
+    @model_validator(mode="after")
+    def _grace_before_zero(self) -> "MonitorSettings":
+        if self.unverified_zero_after_s <= self.unverified_grace_s:
+            raise ValueError("monitor.unverified_zero_after_s must be above monitor.unverified_grace_s")
+        return self
 
 
 class HttpSettings(BaseModel):

@@ -5,8 +5,8 @@ from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 
-from backend.api import (alerts, book, commands, dashboard, events, gateways, health, keys, prices,
-                         readings, registry, webhooks)
+from backend.api import (alerts, book, commands, dashboard, events, gateways, health, inspections,
+                         keys, prices, readings, registry, webhooks)
 from backend.api.errors import ERROR_RESPONSES
 from backend.api.guards import BodySizeLimit, StrictJsonBodies, install_audit_log
 
@@ -22,7 +22,7 @@ def create_app(context) -> FastAPI:
     app.include_router(health.router)
     if "api" in context.settings.roles:
         for module in (readings, gateways, book, alerts, prices, registry, keys, events, dashboard,
-                       commands, webhooks):
+                       commands, webhooks, inspections):
             app.include_router(module.router, responses=ERROR_RESPONSES)
         app.mount("/static", dashboard.static_files(), name="static")
         app.add_api_route("/docs", api_reference, include_in_schema=False)

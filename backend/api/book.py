@@ -34,6 +34,8 @@ class LoanOut(BaseModel):
     status: str
     ltv: Decimal | None
     collateral_value: Decimal | None
+    market_value: Decimal | None = Field(None, description="valued quantity × price before the haircut, "
+                                                           "quality factor and unverified schedule")
     drawing_power: Decimal | None
     cure_deadline_s: float | None
     cure_amount: Decimal | None
@@ -57,6 +59,7 @@ def _loan_out(loan: reg.Loan, standing) -> LoanOut:
         target_ltv=loan.target_ltv, status=standing.status if standing else "normal",
         ltv=_ratio(standing.ltv) if standing else None,
         collateral_value=standing.collateral_value if standing else None,
+        market_value=standing.market_value if standing else None,
         drawing_power=standing.drawing_power if standing else None,
         cure_deadline_s=standing.cure_deadline_s if standing else None,
         cure_amount=standing.cure_amount if standing else None,

@@ -3,7 +3,10 @@
 Detectors report *conditions* (a problem seen now, keyed by type and subject). The book
 turns a stream of conditions into alerts: a condition of a noisy type must hold for the
 confirmation window before its alert opens, and must stay absent for the clear window
-before it resolves (hysteresis). Notices (a refused pledge, a cured margin call) are
+before it resolves (hysteresis). One loss seen another way (a shortfall by weight that the
+returning reader shows as missing tags) is handed over: the old loss alert stays active
+while the new loss condition is being confirmed, so the episode shows no gap that reads as
+a recovery. Notices (a refused pledge, a cured margin call) are
 one-off happenings: they open at once and stay open until a person resolves them.
 """
 from __future__ import annotations
@@ -17,7 +20,7 @@ ALERT_TYPES = (
     "stock_shortfall", "unauthorized_removal", "weight_count_mismatch", "double_pledge_attempt",
     "tag_conflict", "ltv_warning", "margin_call", "liquidation", "ltv_cured", "price_stale",
     "price_outlier", "temperature_excursion", "sensor_fault", "gateway_offline",
-    "monitoring_blind", "tamper_detected", "clock_skew",
+    "monitoring_blind", "tamper_detected", "clock_skew", "collateral_unverified",
 )
 Severity = Literal["info", "warning", "critical"]
 AlertState = Literal["open", "acknowledged", "resolved"]
@@ -52,7 +55,9 @@ POLICIES: Mapping[str, Policy] = MappingProxyType({
     "monitoring_blind": Policy("critical", confirmed=True),
     "tamper_detected": Policy("critical"),
     "clock_skew": Policy("warning"),
+    "collateral_unverified": Policy("critical", confirmed=True),
 })
+LOSS_TYPES = frozenset({"stock_shortfall", "unauthorized_removal", "weight_count_mismatch"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +71,7 @@ class Condition:
     lender: str | None = None
     gateway: str | None = None
     details: Mapping[str, object] = field(default_factory=dict)
+    certain: bool = False       # a fact, not a measurement (a physical count): no window
 
     def __post_init__(self) -> None:
         if self.type not in POLICIES:
@@ -135,13 +141,14 @@ def update(book: AlertBook, conditions: Iterable[Condition], now_s: int,
             continue
         policy = POLICIES[condition.type]
         first_seen_s = book.pending_since.get(key, now_s)
-        if policy.notice or not policy.confirmed or now_s - first_seen_s >= confirmation_s:
+        if (policy.notice or not policy.confirmed or condition.certain
+                or now_s - first_seen_s >= confirmation_s):
             active[key] = _open(condition, now_s)
             events.append(AlertOpened(active[key]))
         else:
             pending[key] = first_seen_s
     for key, alert in book.active.items():
-        if key in seen or POLICIES[alert.type].notice:
+        if key in seen or POLICIES[alert.type].notice or _handing_over(alert, key, pending):
             continue
         gone_since_s = book.absent_since.get(key, now_s)
         wait_s = clear_s if POLICIES[alert.type].confirmed else 0
@@ -152,6 +159,12 @@ def update(book: AlertBook, conditions: Iterable[Condition], now_s: int,
             absent[key] = gone_since_s
     return AlertBook(MappingProxyType(active), MappingProxyType(pending),
                      MappingProxyType(absent)), events
+
+
+def _handing_over(alert: Alert, key: tuple[str, str], pending: Mapping) -> bool:
+    """A loss alert whose subject shows another loss, not yet confirmed: it stays active."""
+    return alert.type in LOSS_TYPES and bool(pending) and any(
+        (kind, key[1]) in pending for kind in LOSS_TYPES if kind != alert.type)
 
 
 def _find(book: AlertBook, alert_id_: str) -> tuple[tuple[str, str], Alert]:

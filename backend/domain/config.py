@@ -1,7 +1,7 @@
 """Tuning of the monitor. Every window is in seconds of (simulated or real) time."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 
@@ -37,10 +37,20 @@ class MonitorConfig:
     price_outlier_confirm_ticks: int = 3
     # Temperature readings further apart than this add no exposure (a gap is not a fact).
     max_exposure_gap_s: int = 900
+    # Unverified collateral (a witness dead, stuck, drifting, missing, or its gateway gone):
+    # full lending value for the grace period, then a linear fall to 0 at zero_after. An hour
+    # covers a reboot or a swapped battery; in a day a lot can be emptied and refilled.
+    unverified_grace_s: int = 3600
+    unverified_zero_after_s: int = 86_400
+    # An inspection task (unverified collateral, a critical alert on a lot) is due this long
+    # after its first alert opened; then it is overdue.
+    inspection_deadline_s: int = 86_400
 
-    @property
-    def stale_after_s(self) -> float:
-        return self.stale_after_periods * self.reporting_period_s
+    # Derived once (read per sensor per step): stale_after_periods × reporting_period_s.
+    stale_after_s: float = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "stale_after_s", self.stale_after_periods * self.reporting_period_s)
 
     @property
     def silent_after_s(self) -> float:

@@ -1,7 +1,9 @@
 """Gateway health: offline, tampered (failed signatures), clock skew.
 
 These are monitoring gaps, reported as what they are. While a gateway is not delivering
-trusted messages its lots are simply not assessed: silence is never read as theft.
+trusted messages its lots are simply not assessed: silence is never read as theft. Messages
+with failing signatures beside trusted ones (someone with the gateway's MQTT login, not its
+key) are tampering, reported, but they never stop what the trusted readings show.
 """
 from __future__ import annotations
 
@@ -32,10 +34,8 @@ def track_gateway(previous: GatewayTrack, messages: Sequence[GatewayMessage], no
     bad_s = [m.received_at_s for m in messages if not m.signature_ok]
     newest = max(messages, key=_SENT_AT_S)
     healthy_since_s = previous.healthy_since_s
-    if bad_s:
-        healthy_since_s = None                 # trust restarts only after clean messages
-    elif good_s and not is_healthy(previous, now_s, config):
-        healthy_since_s = now_s
+    if good_s and not is_healthy(previous, now_s, config):
+        healthy_since_s = now_s                # trusted messages again, after none lately
     return GatewayTrack(previous.watched_since_s,
                         max(m.received_at_s for m in messages),             # last message
                         max(good_s, default=previous.last_good_s),

@@ -11,7 +11,7 @@ from operator import attrgetter
 from types import MappingProxyType
 from typing import Iterable, Mapping, NamedTuple, Sequence
 
-from backend.domain import alerts, gateways, ltv, reconcile, sensors, valuation
+from backend.domain import alerts, gateways, inspections, ltv, reconcile, sensors, unverified, valuation
 from backend.domain.alerts import AlertBook, Condition
 from backend.domain.config import MonitorConfig
 from backend.domain.observations import GatewayMessage, LotSample, PriceTick, RfidRound
@@ -47,6 +47,10 @@ class LoanView:
     cure_deadline_s: float | None
     cure_amount: Decimal | None                # while in margin_call or liquidation
     price_stale: bool
+    unpriced_lots: tuple[str, ...] = ()        # worth 0 until their commodity has a price
+    unverified_lots: tuple[str, ...] = ()      # lending on the unverified schedule
+    market_value: Decimal | None = None        # valued quantity × price: before haircut,
+                                               # quality and the unverified schedule
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +69,14 @@ class LoanStatusChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class EvaluationFailed:
+    """One lot's, loan's or reading's evaluation raised: the rest of the step went on."""
+    stage: str                                 # "reading", "lot" or "loan"
+    subject: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
 class MonitorState:
     started_s: float | None = None
     gateways: Mapping[str, gateways.GatewayTrack] = field(default_factory=_empty)
@@ -77,36 +89,114 @@ class MonitorState:
     loan_views: Mapping[str, LoanView] = field(default_factory=_empty)
     # Loan id → (loan, per-lot valuation inputs) behind its view: unchanged, it is reused.
     valuation_inputs: Mapping[str, tuple] = field(default_factory=_empty)
+    unverified: Mapping[str, unverified.Unverified] = field(default_factory=_empty)  # by lot
+    blind_periods: Mapping[str, tuple[float, float]] = field(default_factory=_empty)  # the last, by lot
+    inspected: Mapping[str, inspections.Inspection] = field(default_factory=_empty)  # the last, by lot
+    short_counts: Mapping[str, tuple[inspections.Inspection, str]] = field(default_factory=_empty)
+    overdue: frozenset[str] = frozenset()      # lots whose inspection task is overdue
+
+
+@dataclass(slots=True)
+class _Verification:
+    """The unverified episodes of the last step, and this step's (filled lot by lot)."""
+    held: Mapping[str, unverified.Unverified]
+    episodes: dict[str, unverified.Unverified]
+    blind: dict[str, tuple[float, float]]
 
 
 @dataclass(frozen=True, slots=True)
 class StepResult:
     state: MonitorState
-    events: tuple[object, ...]                 # AlertOpened, AlertResolved, LoanStatusChanged
+    events: tuple[object, ...]                 # AlertOpened, AlertResolved, LoanStatusChanged,
+                                               # InspectionRecorded, InspectionOverdue
+    errors: tuple[EvaluationFailed, ...] = ()  # for the service to log and count
 
 
 def step(state: MonitorState, registry: Registry, messages: Sequence[GatewayMessage],
          market: Market, now_s: float, config: MonitorConfig = DEFAULT_CONFIG,
-         notices: Iterable[Condition] = ()) -> StepResult:
+         notices: Iterable[Condition] = (),
+         counts: Sequence[inspections.Inspection] = ()) -> StepResult:
     """Advance the monitor to `now_s`. `notices` are one-off conditions from registry
-    commands (a refused pledge) to be raised as alerts."""
+    commands (a refused pledge) to be raised as alerts; `counts` are inspections recorded
+    since the last step."""
     started_s = now_s if state.started_s is None else state.started_s
+    errors: list[EvaluationFailed] = []
     gateway_tracks = _track_gateways(state, registry, messages, started_s, now_s, config)
-    lot_tracks = _track_lots(state, registry, messages, now_s, config)
-    lot_views, conditions = _assess_lots(state, registry, gateway_tracks, lot_tracks, now_s, config)
+    lot_tracks = _track_lots(state, registry, messages, now_s, config, errors)
+    held, inspected, shorts, recorded = _record_counts(state, registry, counts, config)
+    checks = _Verification(held, {}, dict(state.blind_periods))
+    lot_views, conditions = _assess_lots(state, registry, gateway_tracks, lot_tracks, now_s, config,
+                                         errors, checks)
     conditions += [c for gw_id, track in gateway_tracks.items()
                    for c in gateways.gateway_conditions(gw_id, track, now_s, config)]
     valued = _value_quantities(state.valued, lot_views, now_s, config.confirmation_s)
+    for lot_id, (count, reason) in shorts.items():      # valued at what was counted
+        if lot_id in valued and count.quantity < valued[lot_id].quantity:
+            valued[lot_id] = ValuedQuantity(count.quantity)
+        conditions.append(inspections.short_condition(count, registry, reason))
     prices, price_conditions = _mark_prices(state, registry, market.ticks, now_s, config)
     conditions += price_conditions
     standings, loan_views, inputs, loan_conditions, changes = _value_loans(
-        state, registry, valued, lot_tracks, prices, market, now_s, config)
+        state, registry, valued, lot_tracks, prices, market, now_s, config, errors, checks.episodes)
     conditions += loan_conditions
+    conditions += [_failure_condition(registry, error) for error in errors]
     book, alert_events = alerts.update(state.alerts, [*conditions, *notices], int(now_s),
                                        config.confirmation_s, config.clear_s)
+    overdue, late = _overdue_tasks(state, book, inspected, registry, now_s, config)
     new_state = MonitorState(started_s, gateway_tracks, lot_tracks, prices, standings, book,
-                             lot_views, valued, loan_views, inputs)
-    return StepResult(new_state, (*changes, *alert_events))
+                             lot_views, valued, loan_views, inputs, checks.episodes, checks.blind,
+                             inspected, shorts, overdue)
+    return StepResult(new_state, (*changes, *alert_events, *recorded, *late), tuple(errors))
+
+
+def _record_counts(state: MonitorState, registry: Registry,
+                   counts: Sequence[inspections.Inspection], config: MonitorConfig):
+    """(unverified episodes to carry on, last count and short counts by lot, events). A
+    matching count ends the lot's episode and its short count; a short one stands."""
+    if not counts:
+        return state.unverified, state.inspected, state.short_counts, []
+    held, inspected, shorts = dict(state.unverified), dict(state.inspected), dict(state.short_counts)
+    recorded = []
+    for count in sorted(counts, key=_AT_S):
+        if count.lot_id not in registry.lots:
+            continue                           # the service checks the lot; a stale one
+        reason = inspections.shortfall(count, registry, config)
+        inspected[count.lot_id] = count
+        if reason is None:
+            held.pop(count.lot_id, None)
+            shorts.pop(count.lot_id, None)
+        else:
+            shorts[count.lot_id] = (count, reason)
+        recorded.append(inspections.InspectionRecorded(
+            count, registry.loan_of_lot.get(count.lot_id), reason is None, reason or "count matches"))
+    return held, inspected, shorts, recorded
+
+
+def _overdue_tasks(state: MonitorState, book: AlertBook, inspected, registry: Registry,
+                   now_s: float, config: MonitorConfig):
+    """Lots whose inspection task is overdue now, and an event for each newly overdue one."""
+    if not book.active:
+        return frozenset(), []
+    tasks = [t for t in inspections.tasks(book.active.values(), inspected, registry, now_s, config)
+             if t.state == "overdue"]
+    return (frozenset(t.lot_id for t in tasks),
+            [inspections.InspectionOverdue(t) for t in tasks if t.lot_id not in state.overdue])
+
+
+def _failure(stage: str, subject: str, exc: Exception) -> EvaluationFailed:
+    return EvaluationFailed(stage, subject, f"{type(exc).__name__}: {exc}")
+
+
+def _failure_condition(registry: Registry, error: EvaluationFailed) -> Condition:
+    """What cannot be evaluated is not watched: `monitoring_blind` on that lot or loan."""
+    details = {"reason": "evaluation error", "error": error.error}
+    if error.stage == "loan":
+        loan = registry.loans.get(error.subject)
+        return Condition("monitoring_blind", error.subject, loan=error.subject,
+                         lender=loan.lender_id if loan else None, details=details)
+    return Condition("monitoring_blind", error.subject, loan=registry.loan_of_lot.get(error.subject),
+                     lot=error.subject, lender=registry.lender_of_lot(error.subject),
+                     details=details)
 
 
 def _value_quantities(held: Mapping[str, ValuedQuantity], lot_views: Mapping[str, LotView],
@@ -149,7 +239,8 @@ def _trusted_samples(messages: Sequence[GatewayMessage]) -> list[LotSample]:
 
 
 def _track_lots(state: MonitorState, registry: Registry, messages: Sequence[GatewayMessage],
-                now_s: float, config: MonitorConfig) -> dict[str, LotTrack]:
+                now_s: float, config: MonitorConfig,
+                errors: list[EvaluationFailed]) -> dict[str, LotTrack]:
     previous, empty = state.lots, LotTrack()
     if previous.keys() == registry.lots.keys():
         tracks = dict(previous)                # the same lots as last step: the usual case
@@ -162,18 +253,22 @@ def _track_lots(state: MonitorState, registry: Registry, messages: Sequence[Gate
         if track is None:
             continue                           # a lot the registry does not know
         rfid, scale, probe = track
-        tracks[sample.lot_id] = _new(LotTrack, (
-            track_rfid(rfid, sample, now_s, config),
-            track_scale(scale, sample, now_s, config),
-            track_probe(probe, sample, commodities[lots[sample.lot_id].commodity_id], now_s,
-                        config)))
+        try:
+            tracks[sample.lot_id] = _new(LotTrack, (
+                track_rfid(rfid, sample, now_s, config),
+                track_scale(scale, sample, now_s, config),
+                track_probe(probe, sample, commodities[lots[sample.lot_id].commodity_id], now_s,
+                            config)))
+        except Exception as exc:               # a poisoned reading: dropped, reported
+            errors.append(_failure("reading", sample.lot_id, exc))
     return tracks
 
 
 def _assess_lots(state: MonitorState, registry: Registry,
                  gateway_tracks: Mapping[str, gateways.GatewayTrack],
-                 lot_tracks: Mapping[str, LotTrack], now_s: float,
-                 config: MonitorConfig) -> tuple[dict[str, LotView], list[Condition]]:
+                 lot_tracks: Mapping[str, LotTrack], now_s: float, config: MonitorConfig,
+                 errors: list[EvaluationFailed],
+                 checks: _Verification) -> tuple[dict[str, LotView], list[Condition]]:
     views, conditions = {}, []
     healthy_gateways = {gateway_id: gateways.is_healthy(track, now_s, config)
                         for gateway_id, track in gateway_tracks.items()}
@@ -185,51 +280,93 @@ def _assess_lots(state: MonitorState, registry: Registry,
     lot_gateways, commodities = registry.lot_gateways, registry.commodities
     pledged_quantities, pledged_bits = registry.pledged_quantity, registry.pledged_bits
     for lot_id, lot in registry.lots.items():
-        rfid, scale, probe = lot_tracks[lot_id]
-        rounds, rfid_heard_s, fresh_s, rfid_repeats = rfid
-        weights, scale_heard_s, scale_repeats = scale
-        gateway_id = lot_gateways[lot_id]
-        # sensor_conditions' own first test, made here: lively sensors raise nothing.
-        if not (rfid_heard_s is not None and now_s - rfid_heard_s < silent_s
-                and rfid_repeats < stuck_repeats
-                and scale_heard_s is not None and now_s - scale_heard_s < silent_s
-                and scale_repeats < stuck_repeats
-                and (lot.probe_id is None or (
-                    probe.heard_s is not None and now_s - probe.heard_s < silent_s
-                    and probe.repeats < stuck_repeats))):
-            conditions += sensors.sensor_conditions(lot, rfid, scale, probe, gateway_id,
-                                                    gateway_tracks[gateway_id], now_s, config)
-        # The usual lot: every item pledged, RFID and scale usable, every tag and nothing
-        # else in the read window, the weight within tolerance. Its view is what assess_lot
-        # builds for that case, and it shows no stock or tag condition.
-        pledged = pledged_epcs[lot_id]
-        if (pledged is lot.epcs and fresh_s is not None and now_s - fresh_s <= stale_s
-                and scale_heard_s is not None and now_s - scale_heard_s <= stale_s
-                and scale_repeats < stuck_repeats
-                and _window_is(rounds, lot, pledged_bits[lot_id])):
-            total_kg = lot.total_weight_kg
-            tolerance_kg = total_kg * tolerance_fraction + resolution_kg
-            max_kg = total_kg * max_fraction + resolution_kg
-            # the median weight, of an odd count as a rule
-            median_kg = sorted(weights)[len(weights) // 2] if len(weights) % 2 else _median(weights)
-            weight_net_kg = median_kg - lot.tare_kg
-            if total_kg - tolerance_kg <= weight_net_kg <= max_kg and total_kg > 0:
-                quantity, items = pledged_quantities[lot_id], len(pledged)
-                views[lot_id] = _new(LotView, (lot_id, items, quantity, items, quantity,
-                                               True, True, _NONE, _NONE,
-                                               weight_net_kg, total_kg, tolerance_kg, max_kg))
-                if commodities[lot.commodity_id].perishable:
-                    conditions += _temperature(lot, registry, probe, now_s, config)
-                continue
-        view = assess_lot(lot, registry, rfid, scale, held_views.get(lot_id), now_s, config)
-        views[lot_id] = view
-        if lot_id in registry.loan_of_lot:
-            conditions += reconcile.stock_conditions(lot, view, registry,
-                                                     healthy_gateways[gateway_id])
-        if view.foreign_epcs:
-            conditions += reconcile.tag_conflicts(lot, view, registry)
-        conditions += _temperature(lot, registry, probe, now_s, config)
+        try:
+            rfid, scale, probe = lot_tracks[lot_id]
+            rounds, rfid_heard_s, fresh_s, rfid_repeats = rfid
+            weights, scale_heard_s, scale_repeats = scale
+            gateway_id = lot_gateways[lot_id]
+            # sensor_conditions' own first test, made here: lively sensors raise nothing.
+            if not (rfid_heard_s is not None and now_s - rfid_heard_s < silent_s
+                    and rfid_repeats < stuck_repeats
+                    and scale_heard_s is not None and now_s - scale_heard_s < silent_s
+                    and scale_repeats < stuck_repeats
+                    and (lot.probe_id is None or (
+                        probe.heard_s is not None and now_s - probe.heard_s < silent_s
+                        and probe.repeats < stuck_repeats))):
+                conditions += sensors.sensor_conditions(lot, rfid, scale, probe, gateway_id,
+                                                        gateway_tracks[gateway_id], now_s, config)
+            # The usual lot: every item pledged, RFID and scale usable, every tag and nothing
+            # else in the read window, the weight within tolerance. Its view is what assess_lot
+            # builds for that case, and it shows no stock or tag condition.
+            pledged = pledged_epcs[lot_id]
+            if (pledged is lot.epcs and fresh_s is not None and now_s - fresh_s <= stale_s
+                    and scale_heard_s is not None and now_s - scale_heard_s <= stale_s
+                    and scale_repeats < 2     # a repeating scale: see unverified._repeating
+                    and _window_is(rounds, lot, pledged_bits[lot_id])):
+                total_kg = lot.total_weight_kg
+                tolerance_kg = total_kg * tolerance_fraction + resolution_kg
+                max_kg = total_kg * max_fraction + resolution_kg
+                # the median weight, of an odd count as a rule
+                median_kg = sorted(weights)[len(weights) // 2] if len(weights) % 2 else _median(weights)
+                weight_net_kg = median_kg - lot.tare_kg
+                if total_kg - tolerance_kg <= weight_net_kg <= max_kg and total_kg > 0:
+                    quantity, items = pledged_quantities[lot_id], len(pledged)
+                    view = views[lot_id] = _new(LotView, (
+                        lot_id, items, quantity, items, quantity, True, True, _NONE, _NONE,
+                        weight_net_kg, total_kg, tolerance_kg, max_kg))
+                    # live, signed and agreeing: only a probe or an earlier episode can fail it
+                    probe_ok = True
+                    if commodities[lot.commodity_id].perishable:
+                        conditions += _temperature(lot, registry, probe, now_s, config)
+                        probe_ok = (probe.heard_s is not None and now_s - probe.heard_s <= stale_s
+                                    and probe.repeats < stuck_repeats)    # probe_usable
+                    if not probe_ok or lot_id in checks.held:
+                        conditions += _verify(lot_id, registry, view, lot_tracks[lot_id],
+                                              gateway_tracks[gateway_id], now_s, config, checks)
+                    continue
+            view = assess_lot(lot, registry, rfid, scale, held_views.get(lot_id), now_s, config)
+            views[lot_id] = view
+            conditions += _verify(lot_id, registry, view, lot_tracks[lot_id],
+                                  gateway_tracks[gateway_id], now_s, config, checks)
+            if lot_id in registry.loan_of_lot:
+                conditions += unverified.with_blind_period(
+                    reconcile.stock_conditions(lot, view, registry, healthy_gateways[gateway_id]),
+                    unverified.blind_period(checks.episodes.get(lot_id), checks.blind.get(lot_id)),
+                    now_s, config)
+            if view.foreign_epcs:
+                conditions += reconcile.tag_conflicts(lot, view, registry)
+            conditions += _temperature(lot, registry, probe, now_s, config)
+        except Exception as exc:               # one lot's bug must not blind the others
+            errors.append(_failure("lot", lot_id, exc))
+            if lot_id in held_views:
+                views[lot_id] = held_views[lot_id]
+            if lot_id in checks.held:
+                checks.episodes[lot_id] = checks.held[lot_id]
     return views, conditions
+
+
+def _verify(lot_id: str, registry: Registry, view: LotView, track: LotTrack,
+            gateway_track: gateways.GatewayTrack, now_s: float, config: MonitorConfig,
+            checks: _Verification) -> list[Condition]:
+    """The lot's unverified episode (started, kept or ended) and its condition."""
+    lot = registry.lots[lot_id]
+    previous = checks.held.get(lot_id)
+    failure = unverified.witness_failure(view, track.rfid, track.scale, track.probe, gateway_track,
+                                         registry.commodities[lot.commodity_id].perishable,
+                                         now_s, config, previous is not None)
+    episode = unverified.next_episode(previous, failure, now_s, unverified.probation_s(config))
+    if episode is None:
+        if previous is not None:
+            checks.blind[lot_id] = (previous.since_s, previous.back_s)
+        return []
+    checks.episodes[lot_id] = episode
+    loan_id = registry.loan_of_lot.get(lot_id)
+    # On probation after a gap too short to be confirmed: nothing to report.
+    if loan_id is None or (episode.back_s is not None
+                           and episode.back_s - episode.since_s < config.confirmation_s):
+        return []
+    return [unverified.unverified_condition(lot_id, episode, loan_id, registry.lender_of_lot(lot_id),
+                                            registry.lot_gateways[lot_id])]
 
 
 def _temperature(lot, registry: Registry, probe: sensors.ProbeTrack, now_s: float,
@@ -272,19 +409,38 @@ def _mark_prices(state: MonitorState, registry: Registry, ticks: Sequence[PriceT
             conditions.append(Condition("price_stale", commodity_id, details={
                 "commodity": commodity_id, "age_s": int(now_s - mark.accepted.at_s)}))
         if mark.suspect is not None:
-            conditions.append(Condition("price_outlier", commodity_id, details={
-                "commodity": commodity_id, "accepted": float(mark.accepted.price),
-                "quoted": float(mark.suspect.price)}))
+            conditions += _price_outliers(registry, commodity_id, mark)
+    for commodity_id in registry.pledged_commodities:
+        mark = marks.get(commodity_id)
+        if mark is None or mark.accepted is None:   # pledged goods worth 0 until priced
+            conditions.append(Condition("price_stale", commodity_id, details={
+                "commodity": commodity_id, "age_s": None, "reason": "no price"}))
     return marks, conditions
+
+
+def _price_outliers(registry: Registry, commodity_id: str,
+                    mark: valuation.PriceMark) -> list[Condition]:
+    """A held outlier quote, addressed to each lender whose collateral it prices (to staff
+    alone when no loan holds the commodity)."""
+    details = {"commodity": commodity_id, "accepted": float(mark.accepted.price),
+               "quoted": float(mark.suspect.price)}
+    lenders = registry.lenders_of_commodity.get(commodity_id)
+    if not lenders:
+        return [Condition("price_outlier", commodity_id, details=details)]
+    return [Condition("price_outlier", f"{commodity_id}/{lender}", lender=lender, details=details)
+            for lender in lenders]
 
 
 def _valuation_inputs(loan: Loan, registry: Registry, valued: Mapping[str, ValuedQuantity],
                       lot_tracks: Mapping[str, LotTrack], prices: Mapping[str, valuation.PriceMark],
-                      market: Market, now_s: float,
-                      unit_prices: dict | None = None) -> tuple[tuple | None, bool]:
-    """(quantity, unit price, commodity, exposure) per lot of the loan (None until every
-    commodity has a price), and staleness."""
-    inputs, stale = [], False
+                      market: Market, now_s: float, unit_prices: dict | None = None,
+                      episodes: Mapping[str, unverified.Unverified] | None = None,
+                      config: MonitorConfig = DEFAULT_CONFIG) -> tuple[tuple | None, bool]:
+    """(quantity, unit price, commodity, exposure, lending share) per lot of the loan, and
+    staleness. A lot whose commodity has no price yet is worth 0 (price None); a loan none of
+    whose lots has a price is not valued yet (None). The share is None for a verified lot,
+    else what the unverified schedule leaves of its value."""
+    inputs, stale, priced_lots = [], False, 0
     unit_prices = {} if unit_prices is None else unit_prices
     for lot_id in loan.lot_ids:
         commodity_id = registry.lots[lot_id].commodity_id
@@ -295,12 +451,14 @@ def _valuation_inputs(loan: Loan, registry: Registry, valued: Mapping[str, Value
             priced = unit_prices[key] = _unit_price(registry.commodities[commodity_id],
                                                     loan.currency, prices, market, now_s)
         price, commodity, price_stale = priced
-        if price is None:
-            return None, stale
+        priced_lots += price is not None
         stale = stale or price_stale
+        episode = episodes.get(lot_id) if episodes else None
+        share = None if episode is None else unverified.lending_share(
+            episode, unverified.schedule_of(loan, commodity, config), now_s)
         inputs.append((valued[lot_id].quantity, price, commodity,
-                       lot_tracks[lot_id].probe.exposure_degree_min))
-    return tuple(inputs), stale
+                       lot_tracks[lot_id].probe.exposure_degree_min, share))
+    return (tuple(inputs) if priced_lots else None), stale
 
 
 def _unit_price(commodity: Commodity, currency: str, prices: Mapping[str, valuation.PriceMark],
@@ -315,10 +473,19 @@ def _unit_price(commodity: Commodity, currency: str, prices: Mapping[str, valuat
 
 def _collateral_value(loan: Loan, inputs: tuple) -> Decimal:
     total = Decimal(0)
-    for quantity, price, commodity, exposure in inputs:
+    for quantity, price, commodity, exposure, share in inputs:
+        if price is None:
+            continue                           # unpriced: worth 0 until priced
         quality = valuation.quality_factor(exposure, commodity)
-        total += valuation.lot_value(quantity, price, loan.haircut, quality)
+        value = valuation.lot_value(quantity, price, loan.haircut, quality)
+        total += value if share is None else value * share
     return total.quantize(_CENT)
+
+
+def _market_value(inputs: tuple) -> Decimal:
+    """What a bank reconciles against the market: quantity × price, nothing taken off."""
+    return sum((quantity * price for quantity, price, *_ in inputs if price is not None),
+               Decimal(0)).quantize(_CENT)
 
 
 def _loan_condition(kind: str, loan: Loan, **details: object) -> Condition:
@@ -331,9 +498,11 @@ def _ltv_conditions(loan: Loan, view: LoanView, cured: bool) -> list[Condition]:
     if view.status == "warning":
         conditions.append(_loan_condition("ltv_warning", loan, ltv=ratio))
     elif view.status == "margin_call":
+        deadline, amount = view.cure_deadline_s, view.cure_amount
         conditions.append(_loan_condition(
-            "margin_call", loan, ltv=ratio, cure_deadline_s=int(view.cure_deadline_s),
-            cure_amount=float(view.cure_amount)))
+            "margin_call", loan, ltv=ratio,
+            cure_deadline_s=None if deadline is None else int(deadline),
+            cure_amount=None if amount is None else float(amount)))
     elif view.status in ("liquidation", "default"):
         reason = "cure period expired" if view.status == "default" else "above liquidation threshold"
         conditions.append(_loan_condition("liquidation", loan, ltv=ratio, reason=reason))
@@ -344,44 +513,66 @@ def _ltv_conditions(loan: Loan, view: LoanView, cured: bool) -> list[Condition]:
 
 def _value_loans(state: MonitorState, registry: Registry, valued: Mapping[str, ValuedQuantity],
                  lot_tracks: Mapping[str, LotTrack], prices: Mapping[str, valuation.PriceMark],
-                 market: Market, now_s: float, config: MonitorConfig):
+                 market: Market, now_s: float, config: MonitorConfig,
+                 errors: list[EvaluationFailed], episodes: Mapping[str, unverified.Unverified]):
     standings, views, all_inputs, conditions, changes = {}, {}, {}, [], []
     unit_prices: dict[tuple[str, str], tuple] = {}   # see _valuation_inputs
     held_views, held_inputs, held_standings = (state.loan_views, state.valuation_inputs,
                                                state.standings)
     for loan_id, loan in registry.loans.items():
-        inputs, stale = _valuation_inputs(loan, registry, valued, lot_tracks, prices, market,
-                                          now_s, unit_prices)
-        previous_view = held_views.get(loan_id)
-        # The same loan (same object: same amounts, to the digit) on equal inputs has the
-        # same value and LTV: the cent-rounded value does not depend on how they are written.
-        known = held_inputs.get(loan_id)
-        same_value = (inputs is not None and previous_view is not None and known is not None
-                      and known[0] is loan and known[1] == inputs)
-        if same_value:
-            value, ratio = previous_view.collateral_value, previous_view.ltv
-        else:
-            value = None if inputs is None else _collateral_value(loan, inputs)
-            ratio = None if value is None else valuation.loan_to_value(loan.outstanding, value)
-        previous = held_standings.get(loan_id) or ltv.LoanStanding(since_s=now_s)
-        standing, cured = ltv.next_standing(previous, ratio, loan.thresholds,
-                                            loan.cure_period_s, config.ltv_hysteresis, now_s)
-        if standing.status != previous.status:
-            changes.append(LoanStatusChanged(loan_id, previous.status, standing.status, ratio,
-                                             now_s))
-        if same_value and standing is previous and stale == previous_view.price_stale:
-            view = previous_view
-        else:
-            view = _loan_view(loan_id, loan, standing, value, ratio, stale)
-        standings[loan_id], views[loan_id] = standing, view
-        all_inputs[loan_id] = known if same_value else (loan, inputs)
-        if (cured or view.status != "normal") and loan.active:
-            conditions += _ltv_conditions(loan, view, cured)
+        try:
+            inputs, stale = _valuation_inputs(loan, registry, valued, lot_tracks, prices, market,
+                                              now_s, unit_prices, episodes, config)
+            previous_view = held_views.get(loan_id)
+            # The same loan (same object: same amounts, to the digit) on equal inputs has the
+            # same value and LTV: the cent-rounded value does not depend on how they are written.
+            known = held_inputs.get(loan_id)
+            same_value = (inputs is not None and previous_view is not None and known is not None
+                          and known[0] is loan and known[1] == inputs)
+            if same_value:
+                value, ratio = previous_view.collateral_value, previous_view.ltv
+                market_value = previous_view.market_value
+            else:
+                value = None if inputs is None else _collateral_value(loan, inputs)
+                market_value = None if inputs is None else _market_value(inputs)
+                ratio = None if value is None else valuation.loan_to_value(loan.outstanding, value)
+            previous = held_standings.get(loan_id) or ltv.LoanStanding(since_s=now_s)
+            standing, cured = ltv.next_standing(previous, ratio, loan.thresholds,
+                                                loan.cure_period_s, config.ltv_hysteresis, now_s,
+                                                loan.target_ltv)
+            if standing.status != previous.status:
+                changes.append(LoanStatusChanged(loan_id, previous.status, standing.status, ratio,
+                                                 now_s))
+            if same_value and standing is previous and stale == previous_view.price_stale:
+                view = previous_view
+            else:
+                view = _loan_view(loan_id, loan, standing, value, ratio, stale,
+                                  _unpriced(loan, inputs), unverified.episodes_of(loan, episodes),
+                                  market_value)
+            standings[loan_id], views[loan_id] = standing, view
+            all_inputs[loan_id] = known if same_value else (loan, inputs)
+            if (cured or view.status != "normal") and loan.active:
+                conditions += _ltv_conditions(loan, view, cured)
+        except Exception as exc:               # one loan's bug must not stop the others
+            errors.append(_failure("loan", loan_id, exc))
+            for held, new in ((held_standings, standings), (held_views, views),
+                              (held_inputs, all_inputs)):
+                if loan_id in held:
+                    new[loan_id] = held[loan_id]
     return standings, views, all_inputs, conditions, changes
 
 
+def _unpriced(loan: Loan, inputs: tuple | None) -> tuple[str, ...]:
+    if inputs is None:
+        return loan.lot_ids
+    return tuple(lot_id for lot_id, lot_inputs in zip(loan.lot_ids, inputs)
+                 if lot_inputs[1] is None)
+
+
 def _loan_view(loan_id: str, loan: Loan, standing: ltv.LoanStanding, value: Decimal | None,
-               ratio: Decimal | None, stale: bool) -> LoanView:
+               ratio: Decimal | None, stale: bool, unpriced: tuple[str, ...] = (),
+               unverified_lots: tuple[str, ...] = (),
+               market_value: Decimal | None = None) -> LoanView:
     in_call = standing.status in ("margin_call", "liquidation", "default")
     return LoanView(
         loan_id, standing.status, ratio, value, loan.outstanding,
@@ -390,7 +581,7 @@ def _loan_view(loan_id: str, loan: Loan, standing: ltv.LoanStanding, value: Deci
         standing.cure_deadline_s,
         ltv.cure_amount(loan.outstanding, loan.target_ltv, value)
         if in_call and value is not None else None,
-        stale)
+        stale, unpriced, unverified_lots, market_value)
 
 
 def value_per_item(state: MonitorState, registry: Registry, lot_id: str, loan: Loan,
@@ -406,3 +597,31 @@ def value_per_item(state: MonitorState, registry: Registry, lot_id: str, loan: L
     quality = valuation.quality_factor(track.probe.exposure_degree_min, commodity)
     quantity = lot.total_quantity / len(lot.items)
     return valuation.lot_value(quantity, price, loan.haircut, quality)
+
+
+def release_refusal(state: MonitorState, registry: Registry, lot_id: str,
+                    now_s: float) -> str | None:
+    """Why no goods may leave the lot now (None: a release may be sized): the lot is
+    unverified, its price is missing or stale, or a critical alert is open on it."""
+    episode = state.unverified.get(lot_id)
+    if episode is not None:
+        return f"lot unverified: {episode.reason} since {int(episode.since_s)} s"
+    commodity = registry.commodities[registry.lots[lot_id].commodity_id]
+    mark = state.prices.get(commodity.id)
+    if mark is None or mark.accepted is None:
+        return f"no price for {commodity.id}"
+    if valuation.price_is_stale(mark, commodity, now_s):
+        return f"price of {commodity.id} is stale ({int(now_s - mark.accepted.at_s)} s old)"
+    critical = sorted({a.type for a in state.alerts.active.values()
+                       if a.lot == lot_id and a.severity == "critical"})
+    if critical:
+        return f"critical alert open on {lot_id}: {', '.join(critical)}"
+    return None
+
+
+def observed_present(state: MonitorState, registry: Registry, lot_id: str) -> frozenset[str]:
+    """The lot's pledged EPCs its reader sees now: the only ones a release may free."""
+    view = state.lot_views.get(lot_id)
+    if view is None or not view.rfid_ok:
+        return frozenset()
+    return registry.pledged_epcs[lot_id] - view.missing_epcs

@@ -1,7 +1,7 @@
 """Registry changes that move money or collateral: pledges, repayments, releases.
 
-The double-pledge guard lives here: a lot, and every EPC in it, backs at most one active
-loan. A refused pledge is reported as a `double_pledge_attempt` condition addressed to the
+The double-pledge guard lives here: a lot, and every EPC in it, backs at most one loan, until
+its goods are released (a loan repaid to 0 still holds its pledges). A refused pledge is reported as a `double_pledge_attempt` condition addressed to the
 lender that holds the pledge; the refusal reason shown to the caller never names that lender.
 """
 from __future__ import annotations
@@ -24,11 +24,9 @@ class PledgeOutcome:
 
 
 def holder_of(registry: Registry, lot_id: str) -> Loan | None:
-    """The active loan already backed by this lot or by any of its EPCs."""
+    """The loan already backed by this lot or by any of its EPCs."""
     lot = registry.lots[lot_id]
     for loan in registry.loans.values():
-        if not loan.active:
-            continue
         for held_id in loan.lot_ids:
             if held_id == lot_id or not lot.epcs.isdisjoint(registry.lots[held_id].epcs):
                 return loan
@@ -36,7 +34,7 @@ def holder_of(registry: Registry, lot_id: str) -> Loan | None:
 
 
 def pledge_lot(registry: Registry, lot_id: str, loan_id: str) -> PledgeOutcome:
-    """Add `lot_id` to the collateral of `loan_id`, unless it already backs an active loan."""
+    """Add `lot_id` to the collateral of `loan_id`, unless it already backs a loan."""
     if lot_id not in registry.lots or loan_id not in registry.loans:
         raise RegistryError(f"unknown lot {lot_id!r} or loan {loan_id!r}")
     loan = registry.loans[loan_id]

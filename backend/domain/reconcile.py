@@ -7,7 +7,7 @@
 | weight above what every item of the lot can weigh     | sensor_fault (over-read)  |
 | RFID unusable, weight below the pledge                | stock_shortfall           |
 | neither RFID nor scale usable, gateway delivering     | monitoring_blind          |
-| our EPCs read at another warehouse                    | tag_conflict              |
+| pledged EPCs of one lot read under another lot's reader | tag_conflict            |
 | perishable above its temperature limit                | temperature_excursion     |
 
 Released items are no longer pledged: when they leave, nothing is missing. Every
@@ -56,11 +56,13 @@ def stock_conditions(lot: Lot, view: LotView, registry: Registry,
 
 
 def tag_conflicts(lot: Lot, view: LotView, registry: Registry) -> list[Condition]:
-    """EPCs of lots kept elsewhere that this lot's reader reads: cloned tags."""
+    """Pledged EPCs of other lots that this lot's reader reads, in this warehouse or another:
+    cloned tags (or goods moved under another pledge)."""
     by_owner: dict[str, int] = {}
     for epc in view.foreign_epcs:
         owner_id = registry.lot_of_epc.get(epc)
-        if owner_id is not None and registry.lots[owner_id].warehouse_id != lot.warehouse_id:
+        if owner_id is not None and epc in registry.pledged_epcs[owner_id] \
+                and owner_id in registry.loan_of_lot:
             by_owner[owner_id] = by_owner.get(owner_id, 0) + 1
     return [_lot_condition("tag_conflict", registry.lots[owner_id], registry,
                            seen_at_warehouse=lot.warehouse_id, epcs=count)

@@ -47,6 +47,18 @@ class Sensor:
 
 
 @dataclass(frozen=True, slots=True)
+class UnverifiedSchedule:
+    """Lending value of unverified collateral: full for `grace_s`, then falling linearly to 0
+    at `zero_after_s` (both counted from when its witnesses failed)."""
+    grace_s: int = 3600
+    zero_after_s: int = 86_400
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.grace_s < self.zero_after_s:
+            raise ValueError("unverified: grace must be at least 0 and below zero_after")
+
+
+@dataclass(frozen=True, slots=True)
 class Commodity:
     id: str
     unit: str                                  # "t", "kg", "bag", ...
@@ -55,6 +67,7 @@ class Commodity:
     price_max_age_s: int = 86_400              # an older price is stale
     # Share of value lost per degree-minute above temperature_max_c (perishables only).
     quality_loss_per_degree_minute: Decimal = Decimal("0.0001")
+    unverified: UnverifiedSchedule | None = None   # None: the monitor's default
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +159,7 @@ class Loan:
     thresholds: Thresholds
     target_ltv: Decimal                        # what a cure or a release must restore
     cure_period_s: int
+    unverified: UnverifiedSchedule | None = None   # None: its commodities' or the default
 
     @property
     def active(self) -> bool:
@@ -198,9 +212,23 @@ class Registry:
 
     @cached_property
     def loan_of_lot(self) -> Mapping[str, str]:
-        """Lot id → the id of the active loan it backs."""
-        return MappingProxyType({lot_id: loan.id for loan in self.loans.values() if loan.active
+        """Lot id → the id of the loan it backs: a pledge holds until its goods are released,
+        whatever the loan's outstanding amount."""
+        return MappingProxyType({lot_id: loan.id for loan in self.loans.values()
                                  for lot_id in loan.lot_ids})
+
+    @cached_property
+    def pledged_commodities(self) -> frozenset[str]:
+        """Commodities of the lots that back loans: each needs a price."""
+        return frozenset(self.lots[lot_id].commodity_id for lot_id in self.loan_of_lot)
+
+    @cached_property
+    def lenders_of_commodity(self) -> Mapping[str, tuple[str, ...]]:
+        """Commodity id → the lenders whose loans it backs, sorted."""
+        lenders: dict[str, set[str]] = {}
+        for lot_id, loan_id in self.loan_of_lot.items():
+            lenders.setdefault(self.lots[lot_id].commodity_id, set()).add(self.loans[loan_id].lender_id)
+        return MappingProxyType({c: tuple(sorted(ids)) for c, ids in lenders.items()})
 
     @cached_property
     def lot_of_epc(self) -> Mapping[str, str]:

@@ -53,6 +53,8 @@ def track_rfid(track: RfidTrack, sample: LotSample, now_s: float,
     if rounds and (reading is rounds[-1] or (reading.round_at_s == rounds[-1].round_at_s
                                              and reading == rounds[-1])):
         return _new(RfidTrack, (rounds, now_s, track.fresh_s, track.repeats + 1))
+    if track.fresh_s is not None and now_s - track.fresh_s > config.stale_after_s:
+        rounds = ()                            # back after a gap: old rounds say nothing now
     rounds = (rounds + (reading,))[-config.read_window_rounds:]
     return _new(RfidTrack, (rounds, now_s, now_s, 0))
 
@@ -63,6 +65,8 @@ def track_scale(track: ScaleTrack, sample: LotSample, now_s: float,
     if weight_kg is None:
         return track
     weights = track.weights_kg
+    if track.heard_s is not None and now_s - track.heard_s > config.stale_after_s:
+        weights = ()                           # back after a gap: old weights say nothing now
     same = bool(weights) and weights[-1] == weight_kg
     weights = (weights + (weight_kg,))[-config.weight_window_readings:]
     return _new(ScaleTrack, (weights, now_s, track.repeats + 1 if same else 0))
@@ -85,7 +89,9 @@ def track_probe(track: ProbeTrack, sample: LotSample, commodity: Commodity, now_
 
 
 def rfid_usable(track: RfidTrack, now_s: float, config: MonitorConfig) -> bool:
-    return track.fresh_s is not None and now_s - track.fresh_s <= config.stale_after_s
+    """Fresh, over a whole read window: one round may miss a present tag."""
+    return (track.fresh_s is not None and now_s - track.fresh_s <= config.stale_after_s
+            and len(track.rounds) >= config.read_window_rounds)
 
 
 def scale_usable(track: ScaleTrack, now_s: float, config: MonitorConfig) -> bool:

@@ -192,6 +192,7 @@ class SimGateway:
     lots: list[SimLot]
     offline: list[tuple[float, float]] = field(default_factory=list)
     tampered: list[tuple[float, float]] = field(default_factory=list)
+    forged: list[tuple[float, float, int]] = field(default_factory=list)  # (from, to, per report)
     skews: list[tuple[float, float, float]] = field(default_factory=list)
     outbox: list[GatewayMessage] = field(default_factory=list)
 
@@ -211,7 +212,16 @@ class SimGateway:
         backlog = [GatewayMessage(m.gateway_id, m.sent_at_s, now_s, m.signature_ok, m.samples)
                    for m in self.outbox]
         self.outbox.clear()
-        return [*backlog, message]
+        return [*backlog, message, *self._forgeries(now_s)]
+
+    def _forgeries(self, now_s: float) -> list[GatewayMessage]:
+        """What a forger with the MQTT login sends: every lot empty, signatures failing."""
+        count = sum(n for start, end, n in self.forged if start <= now_s < end)
+        if not count:
+            return []
+        empty = tuple(LotSample(lot.lot_id, now_s, RfidRound(frozenset(), now_s), 0.0)
+                      for lot in self.lots)
+        return [GatewayMessage(self.gateway_id, now_s, now_s, False, empty)] * count
 
 
 def device_rng(seed: int, lot_id: str, device: str) -> random.Random:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from backend.scenario.durations import parse_duration
 from backend.scenario.errors import ScenarioFileError
@@ -43,11 +43,24 @@ class WarehouseSpec(_Strict):
     gateway: str
 
 
+class UnverifiedSpec(_Strict):
+    """Lending value of unverified collateral: full for `grace`, 0 from `zero_after`."""
+    grace: Duration = 3600
+    zero_after: Duration = 86_400
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "UnverifiedSpec":
+        if self.zero_after <= self.grace:
+            raise ValueError("zero_after must be after grace")
+        return self
+
+
 class CommoditySpec(_Strict):
     id: str
     unit: str
     perishable: bool = False
     temperature_max_c: float | None = None
+    unverified: UnverifiedSpec | None = None
 
 
 class LotSpec(_Strict):
@@ -77,6 +90,7 @@ class LoanSpec(_Strict):
     thresholds: ThresholdSpec
     target_ltv: Positive | None = None
     cure_period: Duration = 86_400
+    unverified: UnverifiedSpec | None = None
 
 
 class MoveSpec(_Strict):
@@ -174,6 +188,25 @@ class Tamper(_Event):
     for_: Duration = Field(alias="for")
 
 
+class Forged(_Event):
+    """Someone with the gateway's MQTT login (not its key): extra messages that fail
+    verification arrive beside the genuine ones."""
+    type: Literal["forged"]
+    gateway: str
+    for_: Duration = Field(alias="for")
+    per_minute: int = Field(ge=1, le=600)
+
+
+class InspectionEvent(_Event):
+    """A supervisor's physical count of a lot."""
+    type: Literal["inspection"]
+    lot: str
+    items: int = Field(ge=0)
+    quantity: Annotated[Decimal, Field(ge=0)]
+    temperature_c: float | None = None
+    note: str = ""
+
+
 class ClockSkew(_Event):
     type: Literal["clock_skew"]
     gateway: str
@@ -182,7 +215,8 @@ class ClockSkew(_Event):
 
 
 Event = Annotated[Union[RemoveItems, Release, Repay, ReplaceContents, SensorFault, GatewayOffline,
-                        Pledge, Temperature, PriceFeedStop, CloneTags, Tamper, ClockSkew],
+                        Pledge, Temperature, PriceFeedStop, CloneTags, Tamper, Forged,
+                        InspectionEvent, ClockSkew],
                   Field(discriminator="type")]
 
 

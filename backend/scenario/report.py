@@ -37,8 +37,11 @@ def result_document(result: ScenarioResult) -> dict:
                      "pledged_quantity": _plain(view.pledged_quantity),
                      "observed_quantity": _plain(view.observed_quantity)}
             for lot_id, view in state.lot_views.items()}
+    actions = [{"at_s": a.at_s, "type": a.type, "loan": a.loan, "lot": a.lot, "outcome": a.outcome,
+                "reason": a.reason} for a in result.actions]
     return {"scenario": scenario.name, "seed": scenario.seed, "duration_s": scenario.duration,
-            "alerts": [_alert(a) for a in result.alerts.values()], "loans": loans, "lots": lots}
+            "alerts": [_alert(a) for a in result.alerts.values()], "loans": loans, "lots": lots,
+            "actions": actions}
 
 
 def render_json(result: ScenarioResult) -> str:

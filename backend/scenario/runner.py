@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from backend.domain import monitor, pledges
 from backend.domain.alerts import Alert, AlertOpened, AlertResolved, Condition
+from backend.domain.inspections import Inspection, InspectionOverdue, InspectionRecorded
 from backend.domain.observations import PriceTick
 from backend.domain.registry import Registry, ReleaseOrder, Repayment
 from backend.domain.releases import decide_release
@@ -30,6 +31,17 @@ class TimelineEntry:
     text: str
 
 
+@dataclass(frozen=True)
+class Action:
+    """A pledge, release, repayment or inspection, and what became of it."""
+    at_s: int
+    type: str
+    loan: str | None
+    lot: str | None
+    outcome: str                               # approved | refused | recorded
+    reason: str | None
+
+
 @dataclass
 class ScenarioResult:
     scenario: m.Scenario
@@ -37,6 +49,7 @@ class ScenarioResult:
     state: monitor.MonitorState
     registry: Registry
     timeline: list[TimelineEntry]
+    actions: list[Action] = field(default_factory=list)
 
 
 @dataclass
@@ -62,11 +75,17 @@ class _Run:
     fx: dict
     state: monitor.MonitorState = field(default_factory=monitor.MonitorState)
     notices: list[Condition] = field(default_factory=list)
+    counts: list[Inspection] = field(default_factory=list)
     timeline: list[TimelineEntry] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
     alerts: dict[str, Alert] = field(default_factory=dict)
 
     def note(self, now_s: float, text: str) -> None:
         self.timeline.append(TimelineEntry(now_s, text))
+
+    def act(self, now_s: float, kind: str, loan: str | None, lot: str | None, outcome: str,
+            reason: str | None = None) -> None:
+        self.actions.append(Action(int(now_s), kind, loan, lot, outcome, reason))
 
 
 def check(scenario: m.Scenario, root, path: str) -> None:
@@ -80,7 +99,7 @@ def run_scenario(scenario: m.Scenario) -> ScenarioResult:
     run = _Run(scenario, registry, lots, gateways, [_PriceFeed(p) for p in scenario.prices], fx)
     for spec in scenario.loans:
         for lot_id in spec.lots:
-            _pledge(run, 0, lot_id, spec.id)
+            _pledge(run, 0, lot_id, spec.id, booked=True)
     config = monitor_config(scenario)
     events = sorted(enumerate(scenario.events), key=lambda pair: (pair[1].at, pair[0]))
     due = 0
@@ -93,11 +112,11 @@ def run_scenario(scenario: m.Scenario) -> ScenarioResult:
             ticks = tuple(PriceTick(f.spec.commodity, f.price_at(now_s), f.spec.currency,
                                     f.spec.per, now_s) for f in run.feeds if not f.stopped)
             result = monitor.step(run.state, run.registry, messages,
-                                  monitor.Market(ticks, fx), now_s, config, run.notices)
-            run.notices = []
+                                  monitor.Market(ticks, fx), now_s, config, run.notices, run.counts)
+            run.notices, run.counts = [], []
             run.state = result.state
             _record(run, result.events, now_s)
-    return ScenarioResult(scenario, run.alerts, run.state, run.registry, run.timeline)
+    return ScenarioResult(scenario, run.alerts, run.state, run.registry, run.timeline, run.actions)
 
 
 @contextmanager
@@ -121,6 +140,13 @@ def _record(run: _Run, events, now_s: float) -> None:
         elif isinstance(event, AlertResolved):
             run.alerts[event.alert.id] = event.alert
             run.note(now_s, f"RESOLVE {event.alert.type} {_about(event.alert)}")
+        elif isinstance(event, InspectionRecorded):
+            run.note(now_s, f"INSPECT {event.inspection.lot_id}: {event.reason}")
+            run.act(now_s, "inspection", event.loan_id, event.inspection.lot_id, "recorded",
+                    event.reason)
+        elif isinstance(event, InspectionOverdue):
+            run.note(now_s, f"OVERDUE inspection of {event.task.lot_id} "
+                            f"(due at {event.task.deadline_s} s: {', '.join(event.task.reasons)})")
         elif isinstance(event, monitor.LoanStatusChanged):
             ltv = "n/a" if event.ltv is None or not event.ltv.is_finite() else f"{event.ltv:.4f}"
             run.note(now_s, f"LOAN    {event.loan_id}: {event.previous} → {event.status} (LTV {ltv})")
@@ -133,14 +159,18 @@ def _about(alert: Alert) -> str:
     return " ".join(parts)
 
 
-def _pledge(run: _Run, now_s: float, lot_id: str, loan_id: str) -> None:
+def _pledge(run: _Run, now_s: float, lot_id: str, loan_id: str, booked: bool = False) -> None:
+    """`booked`: the book's own pledges at the start (no action of anyone's)."""
     outcome = pledges.pledge_lot(run.registry, lot_id, loan_id)
     run.registry = outcome.registry
     if outcome.refused_reason:
         run.notices.append(outcome.notice)
         run.note(now_s, f"PLEDGE  {lot_id} to {loan_id} refused: {outcome.refused_reason}")
-    elif now_s > 0:
+    elif not booked:
         run.note(now_s, f"PLEDGE  {lot_id} to {loan_id} recorded")
+    if not booked:
+        run.act(now_s, "pledge", loan_id, lot_id, "refused" if outcome.refused_reason else "approved",
+                outcome.refused_reason)
 
 
 def _apply(run: _Run, event, now_s: float) -> None:
@@ -157,7 +187,11 @@ def _remove_items(run: _Run, event: m.RemoveItems, now_s: float) -> None:
 
 def _release(run: _Run, event: m.Release, now_s: float) -> None:
     loan_id = run.registry.loan_of_lot.get(event.lot)
-    reason = _release_refusal(run, event, loan_id)
+    reason = _release_refusal(run, event, loan_id) or monitor.release_refusal(
+        run.state, run.registry, event.lot, now_s)
+    present = monitor.observed_present(run.state, run.registry, event.lot)
+    if reason is None and event.items > len(present):
+        reason = f"only {len(present)} pledged items are observed present"
     if reason is None:
         loan = run.registry.loans[loan_id]
         view = run.state.loan_views.get(loan_id)
@@ -168,13 +202,15 @@ def _release(run: _Run, event: m.Release, now_s: float) -> None:
         reason = None if decision.approved else decision.reason
     if reason is not None:
         run.note(now_s, f"RELEASE {event.items} items of {event.lot} refused: {reason}")
+        run.act(now_s, "release", loan_id, event.lot, "refused", reason)
         return
-    pledged = run.registry.pledged_epcs[event.lot]
-    # The goods the borrower will take next: Lot.remove takes the highest EPCs first.
-    epcs = frozenset([e for e in sorted(run.lots[event.lot].goods.items) if e in pledged][-event.items:])
+    # Only EPCs observed present; of those, the goods the borrower will take next
+    # (Lot.remove takes the highest EPCs first).
+    epcs = frozenset([e for e in sorted(run.lots[event.lot].goods.items) if e in present][-event.items:])
     order = ReleaseOrder(f"release-{event.lot}-{int(now_s)}", loan_id, event.lot, epcs,
                          event.approved_by, event.repayment, int(now_s))
     run.registry = pledges.apply_release(run.registry, order)
+    run.act(now_s, "release", loan_id, event.lot, "approved")
     run.note(now_s, f"RELEASE {len(epcs)} items of {event.lot} approved by {event.approved_by} "
                     f"against {event.repayment}")
 
@@ -193,6 +229,7 @@ def _repay(run: _Run, event: m.Repay, now_s: float) -> None:
     run.registry = pledges.apply_repayment(run.registry, Repayment(event.loan, event.amount,
                                                                    int(now_s)))
     run.note(now_s, f"REPAY   {event.amount} on {event.loan}")
+    run.act(now_s, "repayment", event.loan, None, "recorded")
 
 
 def _replace_contents(run: _Run, event: m.ReplaceContents, now_s: float) -> None:
@@ -235,7 +272,8 @@ def _price_feed_stop(run: _Run, event: m.PriceFeedStop, now_s: float) -> None:
 
 def _clone_tags(run: _Run, event: m.CloneTags, now_s: float) -> None:
     source = run.lots[event.lot].goods
-    target = next(lot for lot in run.gateways[_gateway(run, event.warehouse)].lots)
+    target = next(lot for lot in run.gateways[_gateway(run, event.warehouse)].lots
+                  if lot.lot_id != event.lot)             # another lot's reader reads them
     target.reader.extra_epcs.update(sorted(source.items)[:event.count])
     target.reader.changed()
     run.note(now_s, f"EVENT   {event.count} EPCs of {event.lot} cloned at {event.warehouse}")
@@ -250,6 +288,19 @@ def _tamper(run: _Run, event: m.Tamper, now_s: float) -> None:
     run.note(now_s, f"EVENT   {event.gateway} messages forged for {event.for_}s")
 
 
+def _forged(run: _Run, event: m.Forged, now_s: float) -> None:
+    per_report = max(1, round(event.per_minute * run.scenario.step / 60))
+    run.gateways[event.gateway].forged.append((now_s, now_s + event.for_, per_report))
+    run.note(now_s, f"EVENT   {event.per_minute} forged messages a minute beside {event.gateway}'s "
+                    f"for {event.for_}s")
+
+
+def _inspection(run: _Run, event: m.InspectionEvent, now_s: float) -> None:
+    """Recorded (timeline and action) when the monitor has judged it, in this step."""
+    run.counts.append(Inspection(event.lot, event.items, event.quantity, now_s,
+                                 event.temperature_c, event.note))
+
+
 def _clock_skew(run: _Run, event: m.ClockSkew, now_s: float) -> None:
     run.gateways[event.gateway].skews.append((now_s, now_s + event.for_, event.offset))
     run.note(now_s, f"EVENT   {event.gateway} clock off by {event.offset}s for {event.for_}s")
@@ -259,7 +310,8 @@ _HANDLERS = {
     m.RemoveItems: _remove_items, m.Release: _release, m.Repay: _repay,
     m.ReplaceContents: _replace_contents, m.SensorFault: _sensor_fault,
     m.GatewayOffline: _gateway_offline, m.Pledge: _pledge_event, m.Temperature: _temperature,
-    m.PriceFeedStop: _price_feed_stop, m.CloneTags: _clone_tags, m.Tamper: _tamper,
+    m.PriceFeedStop: _price_feed_stop, m.CloneTags: _clone_tags, m.Tamper: _tamper, m.Forged: _forged,
+    m.InspectionEvent: _inspection,
     m.ClockSkew: _clock_skew,
 }
 

@@ -33,8 +33,12 @@ def normal_temperature_c(spec: LotSpec, commodity: reg.Commodity) -> float:
 def build_commodities(scenario: Scenario) -> dict[str, reg.Commodity]:
     max_age_s = {p.commodity: p.max_age for p in scenario.prices}
     return {c.id: reg.Commodity(c.id, c.unit, c.perishable, c.temperature_max_c,
-                                max_age_s.get(c.id, 86_400))
+                                max_age_s.get(c.id, 86_400), unverified=_schedule(c.unverified))
             for c in scenario.commodities}
+
+
+def _schedule(spec) -> reg.UnverifiedSchedule | None:
+    return None if spec is None else reg.UnverifiedSchedule(spec.grace, spec.zero_after)
 
 
 def build_lot(spec: LotSpec, index: int, commodity: reg.Commodity,
@@ -51,7 +55,8 @@ def build_loan(spec) -> reg.Loan:
                                 spec.thresholds.liquidation)
     target = spec.target_ltv if spec.target_ltv is not None else thresholds.warning - Decimal("0.10")
     return reg.Loan(spec.id, spec.lender, spec.borrower, spec.outstanding, spec.currency,
-                    (), spec.haircut, thresholds, target, spec.cure_period)
+                    (), spec.haircut, thresholds, target, spec.cure_period,
+                    _schedule(spec.unverified))
 
 
 def build_world(scenario: Scenario) -> tuple[reg.Registry, dict[str, SimLot], dict[str, SimGateway]]:

@@ -8,6 +8,7 @@ loan standings) and refilled by the readings that follow.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections import defaultdict
 from dataclasses import replace
@@ -15,6 +16,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Callable, Mapping, Sequence
 
+from backend.adapters.db.inspections_repo import SqlInspections
 from backend.adapters.db.monitor_repo import (HistoryPoint, SqlAlerts, SqlPriceMarks, SqlStandings,
                                               StandingRecord)
 from backend.domain import monitor as core
@@ -22,6 +24,7 @@ from backend.domain.alerts import Alert, AlertBook, AlertOpened, resolve
 from backend.domain.config import MonitorConfig
 from backend.domain.observations import GatewayMessage, LotSample, RfidRound
 from backend.domain.registry import Registry
+from backend.domain.unverified import DRIFT, Unverified
 from backend.metrics import Metrics
 from backend.ports import IngestLedger, ReadingQuery, ReadingStore, StoredReading
 from backend.services.registry import RegistryService
@@ -33,29 +36,43 @@ WARM_UP_S = 600  # readings this recent are judged when the monitor starts
 HISTORY_EVERY_S = 60  # a loan's history gets a point at least this often, and on every change
 
 
-def lot_samples(rows: Sequence[StoredReading], registry: Registry) -> dict[str, list[LotSample]]:
+def lot_samples(rows: Sequence[StoredReading], registry: Registry,
+                on_poisoned: Callable[[StoredReading, Exception], None] = lambda row, exc: None
+                ) -> dict[str, list[LotSample]]:
     """Live, trusted readings of registered sensors as per-lot samples, by gateway.
 
     Historical readings (a replayed backlog) never re-trigger live alerts; a `bad` reading
-    carries no measurement, so to the core its sensor simply said nothing.
+    carries no measurement, so to the core its sensor simply said nothing. A reading whose
+    values cannot be read (or are not finite) is dropped and handed to `on_poisoned`.
     """
     merged: dict[tuple[str, str, int], dict] = {}
     for row in rows:
         sensor = registry.sensors.get(row.sensor)
         if row.historical or row.quality == "bad" or sensor is None or sensor.gateway_id != row.gateway:
             continue  # a sensor counts only as reported by its own gateway
-        fields = merged.setdefault((sensor.gateway_id, sensor.lot_id, row.time_ms), {})
-        if sensor.kind == "rfid":
-            fields["rfid"] = RfidRound(frozenset(tag["epc"] for tag in row.values.get("tags", ())),
-                                       row.time_ms / 1000)
-        elif sensor.kind == "scale" and "weight_kg" in row.values:
-            fields["weight_kg"] = float(row.values["weight_kg"])
-        elif sensor.kind == "temperature" and "temperature_c" in row.values:
-            fields["temperature_c"] = float(row.values["temperature_c"])
+        try:
+            measured = _measurement(sensor.kind, row)
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            on_poisoned(row, exc)
+            continue
+        merged.setdefault((sensor.gateway_id, sensor.lot_id, row.time_ms), {}).update(measured or {})
     by_gateway: dict[str, list[LotSample]] = defaultdict(list)
     for (gateway_id, lot_id, time_ms), fields in sorted(merged.items(), key=lambda kv: kv[0][2]):
         by_gateway[gateway_id].append(LotSample(lot_id, time_ms / 1000, **fields))
     return by_gateway
+
+
+def _measurement(kind: str, row: StoredReading) -> dict | None:
+    if kind == "rfid":
+        return {"rfid": RfidRound(frozenset(str(tag["epc"]) for tag in row.values.get("tags", ())),
+                                  row.time_ms / 1000)}
+    field = {"scale": "weight_kg", "temperature": "temperature_c"}.get(kind)
+    if field is None or field not in row.values:
+        return None
+    value = float(row.values[field])
+    if not math.isfinite(value):
+        raise ValueError(f"{field} is not finite: {value}")
+    return {field: value}
 
 
 def gateway_messages(samples: dict[str, list[LotSample]], received_at_s: float) -> list[GatewayMessage]:
@@ -69,7 +86,8 @@ class MonitorService:
                  alerts: SqlAlerts, standings: SqlStandings, prices: SqlPriceMarks, config: MonitorConfig,
                  clock: Callable[[], float], metrics: Metrics,
                  on_events: Callable[[Sequence[object]], None] = lambda events: None,
-                 fx_rates: Callable[[], Mapping[tuple[str, str], Decimal]] = dict) -> None:
+                 fx_rates: Callable[[], Mapping[tuple[str, str], Decimal]] = dict,
+                 inspections: SqlInspections | None = None) -> None:
         self.registry, self.readings, self.ledger, self.alerts = registry, readings, ledger, alerts
         self.fx_rates = fx_rates
         self.standings, self.prices, self.config = standings, prices, config
@@ -78,18 +96,27 @@ class MonitorService:
         self._reading_cursor: int | None = None  # None: start with the warm-up window
         self._price_cursor = 0
         self._forged_cursor = ledger.last_quarantine_id()
+        self.inspections = inspections
+        self._count_cursor = inspections.last_id() if inspections else 0
         self._people_checked_s = clock()
         self._last_history: dict[str, HistoryPoint] = {}
         self.state = self._restored_state()
 
     def _restored_state(self) -> core.MonitorState:
-        """Open alerts and loan standings from the database, so a restart opens nothing twice."""
+        """Open alerts and loan standings from the database, so a restart opens nothing twice;
+        unverified lots carry on their episode (its lending schedule does not start again)."""
         active = {(a.type, a.subject): Alert(
             a.id, a.type, a.severity, a.state, int(a.opened_at_s), None,
             int(a.acknowledged_at_s) if a.acknowledged_at_s else None, a.loan, a.lot, a.lender,
             a.gateway, MappingProxyType(dict(a.details))) for a in self.alerts.active()}
+        inspected = self.inspections.last_by_lot() if self.inspections else {}
+        episodes = {a.lot: Unverified(a.details["since_s"], a.details["reason"],
+                                      a.details["reason"] == DRIFT)
+                    for a in active.values() if a.type == "collateral_unverified" and a.lot}
         return core.MonitorState(alerts=AlertBook(MappingProxyType(active)),
-                                 standings=MappingProxyType(self.standings.standings()))
+                                 standings=MappingProxyType(self.standings.standings()),
+                                 unverified=MappingProxyType(episodes),
+                                 inspected=MappingProxyType(inspected))
 
     def tick(self) -> tuple[object, ...]:
         with self._lock:
@@ -100,16 +127,33 @@ class MonitorService:
             if marks:
                 self._price_cursor = marks[-1][0]
             state = self._apply_people_resolutions(self.state, now_s)
-            messages = gateway_messages(lot_samples(rows, registry), now_s) + self._forged_messages(registry)
+            samples = lot_samples(rows, registry, self._poisoned)
+            messages = gateway_messages(samples, now_s) + self._forged_messages(registry)
             result = core.step(state, registry, messages,
                                core.Market(tuple(tick for _, tick in marks), self.fx_rates()), now_s, self.config,
-                               self.registry.take_notices())
+                               self.registry.take_notices(), self._new_counts())
             self.state = result.state
+            for error in result.errors:
+                log.error("monitor: %s %s not evaluated: %s", error.stage, error.subject, error.error)
+                self.metrics.monitor_errors.labels(error.stage).inc()
             self._store(result, now_s)
             self._record_history(result.state, registry, now_s)
         if result.events:
             self.on_events(result.events)
         return result.events
+
+    def _new_counts(self) -> list:
+        """Inspections recorded since the last tick (by this process's API or another's)."""
+        if self.inspections is None:
+            return []
+        rows = self.inspections.after(self._count_cursor)
+        if rows:
+            self._count_cursor = rows[-1][0]
+        return [count for _, count in rows]
+
+    def _poisoned(self, row: StoredReading, exc: Exception) -> None:
+        log.error("monitor: reading %s of %s dropped: %s", row.id, row.sensor, exc)
+        self.metrics.monitor_errors.labels("reading").inc()
 
     def _forged_messages(self, registry: Registry) -> list[GatewayMessage]:
         """Messages ingest refused as tampering (a bad signature, another gateway's sensors):
@@ -149,7 +193,7 @@ class MonitorService:
         self.standings.save([StandingRecord(
             v.loan_id, v.status, v.ltv if v.ltv is None or v.ltv.is_finite() else None,
             v.collateral_value, v.drawing_power, v.cure_deadline_s, v.cure_amount, v.price_stale,
-            now_s) for v in result.state.loan_views.values()])
+            now_s, v.market_value) for v in result.state.loan_views.values()])
 
     def _record_history(self, state: core.MonitorState, registry: Registry, now_s: float) -> None:
         points = []
@@ -169,6 +213,12 @@ class MonitorService:
 
     def lot_view(self, lot_id: str):
         return self.state.lot_views.get(lot_id)
+
+    def release_guard(self, lot_id: str) -> tuple[str | None, frozenset[str]]:
+        """Why no goods may leave the lot now (or None), and its EPCs observed present."""
+        registry, state = self.registry.snapshot(), self.state
+        return (core.release_refusal(state, registry, lot_id, self.clock()),
+                core.observed_present(state, registry, lot_id))
 
     def value_per_item(self, lot_id: str, loan_id: str):
         registry = self.registry.snapshot()

@@ -63,6 +63,8 @@ class RegistryService:
                 return
             except AlreadyPledged:  # a concurrent pledge won the race in the database
                 outcome = pledges.pledge_lot(self.snapshot(), lot_id, loan_id)
+                if outcome.refused_reason is None:  # refused all the same: never a silent 201
+                    raise Conflict(pledges.ALREADY_PLEDGED) from None
         if outcome.refused_reason is not None:
             self.repo.add_notice(outcome.notice, self.clock())
             raise Conflict(pledges.ALREADY_PLEDGED)

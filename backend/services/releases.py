@@ -1,9 +1,15 @@
-"""Releasing goods against repayment: the most a repayment can free, and the release itself."""
+"""Releasing goods against repayment: the most a repayment can free, and the release itself.
+
+Goods may leave only a lot the monitor can vouch for (verified, priced at a fresh price, no
+critical alert open on it), and only EPCs its reader sees: never the missing ones.
+"""
 from __future__ import annotations
 
 import hashlib
 from decimal import Decimal
 from typing import Callable
+
+ReleaseGuard = Callable[[str], tuple[str | None, frozenset[str] | None]]
 
 from backend.domain import registry as reg
 from backend.domain.releases import ReleaseDecision, decide_release
@@ -12,15 +18,24 @@ from backend.services.registry import Conflict, NotFound, RegistryService
 
 class ReleaseService:
     def __init__(self, registry: RegistryService, collateral_value: Callable[[str], Decimal | None],
-                 value_per_item: Callable[[str, str], Decimal], clock: Callable[[], float]) -> None:
+                 value_per_item: Callable[[str, str], Decimal], clock: Callable[[], float],
+                 guard: ReleaseGuard = lambda lot_id: (None, None)) -> None:
+        """`guard(lot_id)` → (why nothing may leave now or None, the pledged EPCs observed
+        present or None when unknown)."""
         self.registry, self.collateral_value = registry, collateral_value
-        self.value_per_item, self.clock = value_per_item, clock
+        self.value_per_item, self.clock, self.guard = value_per_item, clock, guard
 
     def decide(self, loan_id: str, lot_id: str, items: int, repayment: Decimal) -> ReleaseDecision:
         registry = self.registry.snapshot()
         loan = registry.loans.get(loan_id)
         if loan is None or lot_id not in loan.lot_ids:
             raise NotFound(f"lot {lot_id!r} does not back loan {loan_id!r}")
+        refusal, present = self.guard(lot_id)
+        if refusal is not None:
+            return ReleaseDecision(False, 0, refusal)
+        if present is not None and items > len(present):
+            return ReleaseDecision(False, len(present), f"only {len(present)} pledged items of lot "
+                                                        f"{lot_id} are observed present")
         value = self.collateral_value(loan_id)
         if value is None:
             raise Conflict("the loan has no valuation yet; try again once its goods are priced")
@@ -38,8 +53,9 @@ class ReleaseService:
         if not decision.approved:
             raise Conflict(decision.reason)
         registry = self.registry.snapshot()
-        pledged = sorted(registry.pledged_epcs[lot_id])
-        epcs = frozenset(pledged[len(pledged) - items:])  # goods leave from the end of the lot
+        _, present = self.guard(lot_id)
+        leaving = sorted(registry.pledged_epcs[lot_id] if present is None else present)
+        epcs = frozenset(leaving[len(leaving) - items:])  # goods leave from the end of the lot
         at_s = self.clock()
         order_id = "rel-" + hashlib.sha256(f"{loan_id}|{lot_id}|{at_s}".encode()).hexdigest()[:12]
         order = reg.ReleaseOrder(order_id, loan_id, lot_id, epcs, registry.loans[loan_id].lender_id,

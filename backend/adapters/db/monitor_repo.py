@@ -124,6 +124,7 @@ class StandingRecord:
     cure_amount: Decimal | None
     price_stale: bool
     updated_at_s: float
+    market_value: Decimal | None = None        # before haircut: what a bank reconciles
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,8 @@ class SqlRegistry:
         with self.engine.connect() as db:
             warehouses = {r.id: reg.Warehouse(r.id, r.gateway_id) for r in db.execute(select(t.warehouses))}
             commodities = {r.id: reg.Commodity(r.id, r.unit, r.perishable, r.temperature_max_c,
-                                               r.price_max_age_s, r.quality_loss_per_degree_minute)
+                                               r.price_max_age_s, r.quality_loss_per_degree_minute,
+                                               _schedule(r))
                            for r in db.execute(select(t.commodities))}
             items: dict[str, list[reg.TaggedItem]] = {}
             for r in db.execute(select(t.lot_items).order_by(t.lot_items.c.epc)):
@@ -99,9 +100,8 @@ class SqlRegistry:
 
     @staticmethod
     def _set_outstanding(db, loan_id: str, outstanding: Decimal) -> None:
+        # A loan repaid to 0 keeps its pledges: its goods stay held until they are released.
         db.execute(update(t.loans).where(t.loans.c.id == loan_id).values(outstanding=outstanding))
-        if outstanding <= 0:  # repaid: its goods are free to back another loan
-            db.execute(update(t.loan_lots).where(t.loan_lots.c.loan_id == loan_id).values(active=False))
         _bump_version(db)
 
     # -- notices for the monitor -----------------------------------------------------------
@@ -126,7 +126,18 @@ def _bump_version(db) -> None:
 def _loan(row, lot_ids: tuple[str, ...]) -> reg.Loan:
     return reg.Loan(row.id, row.lender_id, row.borrower_id, row.outstanding, row.currency, lot_ids,
                     row.haircut, reg.Thresholds(row.warning, row.margin_call, row.liquidation),
-                    row.target_ltv, row.cure_period_s)
+                    row.target_ltv, row.cure_period_s, _schedule(row))
+
+
+def _schedule(row) -> reg.UnverifiedSchedule | None:
+    if row.unverified_grace_s is None:
+        return None
+    return reg.UnverifiedSchedule(row.unverified_grace_s, row.unverified_zero_after_s)
+
+
+def _schedule_columns(schedule: reg.UnverifiedSchedule | None) -> dict:
+    return {"unverified_grace_s": schedule.grace_s if schedule else None,
+            "unverified_zero_after_s": schedule.zero_after_s if schedule else None}
 
 
 def _insert_all(db, new: reg.Registry) -> None:
@@ -135,7 +146,8 @@ def _insert_all(db, new: reg.Registry) -> None:
         (t.borrowers, [{"id": x.id} for x in new.borrowers.values()]),
         (t.commodities, [{"id": c.id, "unit": c.unit, "perishable": c.perishable,
                           "temperature_max_c": c.temperature_max_c, "price_max_age_s": c.price_max_age_s,
-                          "quality_loss_per_degree_minute": c.quality_loss_per_degree_minute}
+                          "quality_loss_per_degree_minute": c.quality_loss_per_degree_minute,
+                          **_schedule_columns(c.unverified)}
                          for c in new.commodities.values()]),
         (t.warehouses, [{"id": w.id, "gateway_id": w.gateway_id} for w in new.warehouses.values()]),
         (t.lots, [{"id": lot.id, "warehouse_id": lot.warehouse_id, "commodity_id": lot.commodity_id,
@@ -147,7 +159,8 @@ def _insert_all(db, new: reg.Registry) -> None:
                     "outstanding": x.outstanding, "currency": x.currency, "haircut": x.haircut,
                     "warning": x.thresholds.warning, "margin_call": x.thresholds.margin_call,
                     "liquidation": x.thresholds.liquidation, "target_ltv": x.target_ltv,
-                    "cure_period_s": x.cure_period_s} for x in new.loans.values()]),
+                    "cure_period_s": x.cure_period_s, **_schedule_columns(x.unverified)}
+                   for x in new.loans.values()]),
         (t.loan_lots, [{"loan_id": x.id, "lot_id": lot_id, "position": n, "active": True}
                        for x in new.loans.values() for n, lot_id in enumerate(x.lot_ids)]),
     ):

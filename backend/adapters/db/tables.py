@@ -54,7 +54,9 @@ commodities = Table(
     Column("perishable", Boolean, nullable=False, default=False),
     Column("temperature_max_c", Float),
     Column("price_max_age_s", Integer, nullable=False),
-    Column("quality_loss_per_degree_minute", ExactDecimal, nullable=False))
+    Column("quality_loss_per_degree_minute", ExactDecimal, nullable=False),
+    Column("unverified_grace_s", Integer),          # both null: the monitor's default schedule
+    Column("unverified_zero_after_s", Integer))
 
 warehouses = Table("warehouses", metadata, _id(), Column("gateway_id", String(64), nullable=False,
                                                          unique=True))
@@ -87,7 +89,9 @@ loans = Table(
     Column("margin_call", ExactDecimal, nullable=False),
     Column("liquidation", ExactDecimal, nullable=False),
     Column("target_ltv", ExactDecimal, nullable=False),
-    Column("cure_period_s", Integer, nullable=False))
+    Column("cure_period_s", Integer, nullable=False),
+    Column("unverified_grace_s", Integer),          # both null: its commodities' or the default
+    Column("unverified_zero_after_s", Integer))
 
 # The double-pledge guard, enforced by the database too: a lot backs one active pledge.
 loan_lots = Table(
@@ -145,7 +149,8 @@ loan_standings = Table(
     Column("cure_deadline_s", Float),
     Column("cure_amount", ExactDecimal),
     Column("price_stale", Boolean, nullable=False),
-    Column("updated_at_s", Float, nullable=False))
+    Column("updated_at_s", Float, nullable=False),
+    Column("market_value", ExactDecimal))
 
 # One row per loan per change of status, or per `history_every_s` while nothing changes:
 # what the dashboard draws as LTV over time.
@@ -265,3 +270,15 @@ rotated_keys = Table(
     Column("key_id", String(64), primary_key=True),
     Column("public_key_pem", Text, nullable=False),
     Column("registered_at_s", Float, nullable=False))
+
+# A supervisor's physical counts of lots (issue 12): the monitor reads them in order of id.
+inspections = Table(
+    "inspections", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _ref("lot_id", "lots.id"),
+    Column("items", Integer, nullable=False),
+    Column("quantity", ExactDecimal, nullable=False),
+    Column("temperature_c", Float),
+    Column("note", Text, nullable=False, default=""),
+    Column("recorded_by", String(64), nullable=False),
+    Column("at_s", Float, nullable=False))

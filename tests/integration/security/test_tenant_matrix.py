@@ -41,6 +41,7 @@ BODIES = {
     ("post", "/api/v1/gateways/{gateway_id}/commands"): {"name": "rebirth"},
     ("post", "/api/v1/borrowers"): {"id": "x"},
     ("post", "/api/v1/commodities"): {"id": "x", "unit": "t"},
+    ("post", "/api/v1/inspections"): {"lot": "lot-sh-2", "items": 24, "quantity": 360},
     ("post", "/api/v1/warehouses"): {"id": "x", "gateway": "gw-x"},
     ("post", "/api/v1/lots"): {"id": "x", "warehouse": "wh-shanghai", "commodity": "steel_coil",
                                "scale": "x1", "reader": "x2",

@@ -30,11 +30,12 @@ def test_a_lot_sharing_an_epc_with_a_pledged_lot_is_refused():
     assert pledge_lot(book, "lot-2", "loan-2").refused_reason == ALREADY_PLEDGED
 
 
-def test_a_lot_of_a_repaid_loan_can_be_pledged_again():
+def test_a_lot_of_a_repaid_loan_stays_pledged_until_released():
+    # Issue 12, finding 7 (before: a repaid loan's lot could be pledged again).
     book = registry(loans=[loan("loan-1", outstanding=0), loan("loan-2", lots=())])
     outcome = pledge_lot(book, "lot-1", "loan-2")
-    assert outcome.refused_reason is None
-    assert outcome.registry.loan_of_lot["lot-1"] == "loan-2"
+    assert outcome.refused_reason == "already pledged"
+    assert outcome.registry.loan_of_lot["lot-1"] == "loan-1"
 
 
 def test_repayment_lowers_the_outstanding_never_below_zero():

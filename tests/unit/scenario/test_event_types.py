@@ -23,23 +23,27 @@ CASES = {
     "replace_contents": ([ev(type="replace_contents", lot="lot-1", fraction=0.2)], {},
                          ["weight_count_mismatch"]),
     "sensor_fault scale stuck": ([ev(type="sensor_fault", lot="lot-1", sensor="scale", mode="stuck",
-                                     **{"for": "1h"})], {}, ["sensor_fault"]),
+                                     **{"for": "1h"})], {}, ["sensor_fault", "collateral_unverified"]),
     "sensor_fault scale dead": ([ev(type="sensor_fault", lot="lot-1", sensor="scale", mode="dead",
-                                    **{"for": "1h"})], {}, ["sensor_fault"]),
+                                    **{"for": "1h"})], {}, ["sensor_fault", "collateral_unverified"]),
     "sensor_fault rfid dead": ([ev(type="sensor_fault", lot="lot-1", sensor="rfid", mode="dead",
-                                   **{"for": "1h"})], {}, ["sensor_fault"]),
+                                   **{"for": "1h"})], {}, ["sensor_fault", "collateral_unverified"]),
     "sensor_fault rfid stuck": ([ev(type="sensor_fault", lot="lot-1", sensor="rfid", mode="stuck",
-                                    **{"for": "1h"})], {}, ["sensor_fault"]),
+                                    **{"for": "1h"})], {}, ["sensor_fault", "collateral_unverified"]),
     "sensor_fault probe dead": ([ev(type="sensor_fault", lot="lot-2", sensor="temperature",
-                                    mode="dead", **{"for": "1h"})], {}, ["sensor_fault"]),
+                                    mode="dead", **{"for": "1h"})], {}, ["sensor_fault", "collateral_unverified"]),
     "gateway_offline": ([ev(type="gateway_offline", gateway="gw-1", **{"for": "20m"})], {},
-                        ["gateway_offline"]),
+                        ["gateway_offline", "collateral_unverified"]),
     "pledge": ([ev(type="pledge", lot="lot-1", loan="loan-2")], {}, ["double_pledge_attempt"]),
     "temperature": ([ev(type="temperature", lot="lot-2", to_c=-5, **{"for": "1h"})], {},
                     ["temperature_excursion"]),
     "clone_tags": ([ev(type="clone_tags", lot="lot-1", warehouse="wh-2", count=3)], {},
                    ["tag_conflict"]),
-    "tamper": ([ev(type="tamper", gateway="gw-1", **{"for": "10m"})], {}, ["tamper_detected"]),
+    # ten minutes without a trusted reading (and the reader's window to refill): unverified
+    "tamper": ([ev(type="tamper", gateway="gw-1", **{"for": "10m"})], {},
+               ["tamper_detected", "collateral_unverified"]),
+    "forged": ([ev(type="forged", gateway="gw-1", per_minute=3, **{"for": "30m"})], {},
+               ["tamper_detected"]),
     "clock_skew": ([ev(type="clock_skew", gateway="gw-1", offset="-10m", **{"for": "30m"})], {},
                    ["clock_skew"]),
 }
@@ -58,30 +62,33 @@ def test_sensor_drift_is_a_sensor_fault_once_it_exceeds_the_tolerance():
     # 1 %/h drift crosses the 0.5 % tolerance after 30 min; then one window at most.
     alerts = alerts_of(run_book([ev(type="sensor_fault", lot="lot-1", sensor="scale",
                                     mode="drift", **{"for": "2h"})]))
-    assert [kind for kind, *_ in alerts] == ["sensor_fault"]
+    assert [kind for kind, *_ in alerts] == ["sensor_fault", "collateral_unverified"]
     assert AT + 1800 <= alerts[0][2] <= AT + 1800 + WINDOW
 
 
 def test_an_offline_gateway_is_not_theft_and_hides_no_theft():
     alerts = alerts_of(run_book([ev(type="gateway_offline", gateway="gw-1", **{"for": "20m"}),
                                  {"at": "35m", "type": "remove_items", "lot": "lot-1", "count": 4}]))
-    assert [kind for kind, *_ in alerts] == ["gateway_offline", "unauthorized_removal"]
+    assert [kind for kind, *_ in alerts] == ["gateway_offline", "collateral_unverified",
+                                             "unauthorized_removal"]
     back_at = AT + 1200
-    assert back_at <= alerts[1][2] <= back_at + WINDOW
+    assert back_at <= alerts[2][2] <= back_at + WINDOW
 
 
 def test_a_dead_reader_hides_no_shortfall_the_scale_still_shows():
     alerts = alerts_of(run_book([{"at": "20m", "type": "sensor_fault", "lot": "lot-1",
                                   "sensor": "rfid", "mode": "dead", "for": "2h"},
                                  ev(type="remove_items", lot="lot-1", count=4)], duration="2h"))
-    assert [kind for kind, *_ in alerts] == ["sensor_fault", "stock_shortfall"]
-    assert AT <= alerts[1][2] <= AT + WINDOW
+    assert [kind for kind, *_ in alerts] == ["sensor_fault", "collateral_unverified",
+                                             "stock_shortfall"]
+    assert AT <= alerts[2][2] <= AT + WINDOW
 
 
 def test_two_dead_stock_sensors_leave_the_lot_blind():
     dead = {"type": "sensor_fault", "lot": "lot-1", "mode": "dead", "for": "1h"}
     alerts = alerts_of(run_book([ev(sensor="rfid", **dead), ev(sensor="scale", **dead)]))
-    assert sorted(kind for kind, *_ in alerts) == ["monitoring_blind", "sensor_fault", "sensor_fault"]
+    assert sorted(kind for kind, *_ in alerts) == ["collateral_unverified", "monitoring_blind",
+                                                   "sensor_fault", "sensor_fault"]
 
 
 def test_a_release_with_repayment_lets_the_goods_leave_silently():
@@ -140,9 +147,17 @@ def test_a_one_tick_price_spike_is_an_outlier_only():
 
 def test_every_event_type_of_the_format_is_covered_here():
     covered = {e["type"] for events, _, _ in CASES.values() for e in events}
-    covered |= {"release", "repay", "price_feed_stop"}
+    covered |= {"release", "repay", "price_feed_stop", "inspection"}   # inspection: see below
     declared = _event_types()
-    assert len(declared) == 12 and declared <= covered
+    assert len(declared) == 14 and declared <= covered
+
+
+def test_a_short_inspection_is_a_loss_at_once_and_a_matching_one_raises_nothing():
+    short = run_book([ev(type="inspection", lot="lot-1", items=36, quantity=450)])
+    assert [(kind, opened) for kind, _, opened, _ in alerts_of(short)] == [("stock_shortfall", AT)]
+    assert [(a.type, a.outcome) for a in short.actions] == [("inspection", "recorded")]
+    whole = run_book([ev(type="inspection", lot="lot-1", items=40, quantity=500)])
+    assert alerts_of(whole) == [] and whole.actions[0].reason == "count matches"
 
 
 def _event_types():

@@ -84,7 +84,7 @@ def test_cli_json_is_byte_identical_across_runs_and_shaped_as_specified():
     second = CliRunner().invoke(scenario_group, ["run", path, "--json"])
     assert first.exit_code == 0 and first.output == second.output
     document = json.loads(first.output)
-    assert set(document) == {"scenario", "seed", "duration_s", "alerts", "loans", "lots"}
+    assert set(document) == {"scenario", "seed", "duration_s", "alerts", "loans", "lots", "actions"}
     alert = document["alerts"][0]
     assert set(alert) == {"id", "type", "severity", "opened_at_s", "resolved_at_s", "state",
                           "loan", "lot", "lender", "gateway", "details"}
@@ -92,6 +92,8 @@ def test_cli_json_is_byte_identical_across_runs_and_shaped_as_specified():
     assert set(loan) == {"status", "ltv", "collateral_value", "outstanding"}
     lot = next(iter(document["lots"].values()))
     assert set(lot) == {"pledged_items", "observed_items", "pledged_quantity", "observed_quantity"}
+    action = document["actions"][0]
+    assert set(action) == {"at_s", "type", "loan", "lot", "outcome", "reason"}
 
 
 def test_cli_prints_a_timeline_without_json():

@@ -1,0 +1,37 @@
+"""Recorded inspections (physical counts), in the order they were recorded."""
+from __future__ import annotations
+
+from sqlalchemy import Engine, func, insert, select
+
+from backend.adapters.db import tables as t
+from backend.domain.inspections import Inspection
+
+
+def _inspection(row) -> Inspection:
+    return Inspection(row.lot_id, row.items, row.quantity, row.at_s, row.temperature_c, row.note)
+
+
+class SqlInspections:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def add(self, inspection: Inspection, recorded_by: str) -> int:
+        with self.engine.begin() as db:
+            return db.execute(insert(t.inspections).values(
+                lot_id=inspection.lot_id, items=inspection.items, quantity=inspection.quantity,
+                temperature_c=inspection.temperature_c, note=inspection.note,
+                recorded_by=recorded_by, at_s=inspection.at_s)).inserted_primary_key[0]
+
+    def last_id(self) -> int:
+        with self.engine.connect() as db:
+            return db.scalar(select(func.max(t.inspections.c.id))) or 0
+
+    def after(self, cursor: int) -> list[tuple[int, Inspection]]:
+        query = select(t.inspections).where(t.inspections.c.id > cursor).order_by(t.inspections.c.id)
+        with self.engine.connect() as db:
+            return [(row.id, _inspection(row)) for row in db.execute(query)]
+
+    def last_by_lot(self) -> dict[str, Inspection]:
+        with self.engine.connect() as db:
+            rows = db.execute(select(t.inspections).order_by(t.inspections.c.id))
+            return {row.lot_id: _inspection(row) for row in rows}
