@@ -13,6 +13,7 @@ import uvicorn
 
 from backend.adapters.db.access_repo import SqlApiKeys, SqlAuditLog
 from backend.adapters.db.engine import make_engine, migrate
+from backend.adapters.db.inbox_repo import SqlAlertInbox
 from backend.adapters.db.inspections_repo import SqlInspections
 from backend.adapters.db.monitor_repo import SqlAlerts, SqlPriceMarks, SqlStandings
 from backend.adapters.db.registry_repo import SqlRegistry
@@ -32,6 +33,7 @@ from backend.domain.config import MonitorConfig
 from backend.scenario.errors import ScenarioError
 from backend.scenario.model import load_scenario
 from backend.services.book import opening_prices, registry_from_book
+from backend.services.alert_inbox import AlertInbox
 from backend.services.events import AlertsWatcher, EventBus, GatewaysWatcher, StandingsWatcher, monitor_listener
 from backend.services.ingest import IngestService
 from backend.services.inspections import InspectionService
@@ -75,6 +77,7 @@ class BackendContext:
     standings_watcher: StandingsWatcher | None = None
     alerts_watcher: AlertsWatcher | None = None  # an API process whose monitor runs elsewhere
     gateways_watcher: GatewaysWatcher | None = None  # gateways going on/offline (ingest may run elsewhere)
+    inbox: AlertInbox | None = None  # people working alerts (the API's alert routes)
     rotated_keys: RotatedKeys | None = None  # keys gateways rotated to (ingest, command route)
     price_service: PriceService | None = None
     webhooks: WebhookService | None = None
@@ -242,6 +245,8 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
                           rotated_keys=rotated_keys,
                           inspections=InspectionService(registry, alerts, counts,
                                                         _monitor_config(settings), clock),
+                          inbox=AlertInbox(alerts=alerts, inbox=SqlAlertInbox(engine), publish=events.publish,
+                                           clock=clock),
                           **market)
 
 

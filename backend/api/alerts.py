@@ -1,6 +1,8 @@
-"""Alerts over HTTP: list and filter, acknowledge, resolve. A lender sees only its own."""
+"""Alerts over HTTP: list and filter, one alert, acknowledge (one or many), resolve, assign,
+comment. A lender sees only its own; the rules are the inbox service's."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -10,7 +12,7 @@ from backend.api.deps import context, principal
 from backend.domain.alerts import ALERT_TYPES
 from backend.services import access
 from backend.services.api_keys import Principal
-from backend.services.events import alert_event, log_alert
+from backend.services.alert_inbox import AlertNotFound, AlertStateConflict, NotAllowed
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
 Caller = Annotated[Principal, Depends(principal)]
@@ -31,10 +33,7 @@ class AlertOut(BaseModel):
     lender: str | None
     gateway: str | None
     details: dict[str, Any]
-
-
-def _out(record) -> AlertOut:
-    return AlertOut(**{name: getattr(record, name) for name in AlertOut.model_fields})
+    assignee: str | None = None
 
 
 @router.get("/alerts", response_model=list[AlertOut])
@@ -46,42 +45,106 @@ def list_alerts(caller: Caller, ctx=Depends(context),
     """Newest first."""
     records = ctx.alerts.find(state=state, type_=type, lender=access.alert_lender_filter(caller),
                               limit=limit, offset=offset)
-    return [_out(r) for r in records]
-
-
-def _visible(ctx, caller: Principal, alert_id: str):
-    record = ctx.alerts.get(alert_id)
-    lender = access.alert_lender_filter(caller)
-    if record is None or (lender is not None and record.lender != lender):
-        raise HTTPException(404, f"no alert {alert_id!r}")
-    return record
+    return _outs(ctx, records)
 
 
 class AckIn(BaseModel):
     note: str | None = Field(None, max_length=2000)
 
 
+class BulkAckIn(BaseModel):
+    ids: list[str] = Field(min_length=1, max_length=500)
+    note: str | None = Field(None, max_length=2000)
+
+
+class BulkAckOut(BaseModel):
+    acknowledged: list[AlertOut]
+    skipped: dict[str, str] = Field(description="alert id -> why it was not acknowledged")
+
+
+class AssigneeIn(BaseModel):
+    assignee: str | None = Field(max_length=128, description="who works it; null: nobody")
+
+
+class CommentIn(BaseModel):
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class CommentOut(BaseModel):
+    author: str
+    role: str
+    text: str
+    at_s: float
+
+
+@contextmanager
+def _answers():
+    """The inbox's refusals as HTTP answers."""
+    try:
+        yield
+    except AlertNotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except AlertStateConflict as exc:
+        raise HTTPException(409, str(exc)) from exc
+    except NotAllowed as exc:
+        raise HTTPException(403, str(exc)) from exc
+
+
+@router.post("/alerts/ack", response_model=BulkAckOut)
+def acknowledge_many(body: BulkAckIn, caller: Caller, ctx=Depends(context)) -> BulkAckOut:
+    """Acknowledge several alerts with one note; those that cannot be (not yours, not open) are listed with why."""
+    done, skipped = ctx.inbox.acknowledge_many(caller, body.ids, body.note)
+    return BulkAckOut(acknowledged=_outs(ctx, done), skipped=skipped)
+
+
+@router.get("/alerts/{alert_id}", response_model=AlertOut)
+def get_alert(alert_id: str, caller: Caller, ctx=Depends(context)) -> AlertOut:
+    """One alert with its details (the evidence), its state and who works it."""
+    with _answers():
+        return _outs(ctx, [ctx.inbox.visible(caller, alert_id)])[0]
+
+
 @router.post("/alerts/{alert_id}/ack", response_model=AlertOut)
 def acknowledge(alert_id: str, caller: Caller, ctx=Depends(context), body: AckIn | None = None) -> AlertOut:
     """Who saw it, when, and a note. 409 when it is not open."""
-    _visible(ctx, caller, alert_id)
-    if not ctx.alerts.acknowledge(alert_id, caller.name, body.note if body else None, ctx.clock()):
-        raise HTTPException(409, "only an open alert can be acknowledged")
-    return _published("acknowledged", ctx, alert_id, caller.name)
+    with _answers():
+        return _outs(ctx, [ctx.inbox.acknowledge(caller, alert_id, body.note if body else None)])[0]
 
 
 @router.post("/alerts/{alert_id}/resolve", response_model=AlertOut)
 def resolve(alert_id: str, caller: Caller, ctx=Depends(context)) -> AlertOut:
-    """Close an alert by hand (how a one-off notice ends). 409 when already resolved."""
-    _visible(ctx, caller, alert_id)
-    if not ctx.alerts.resolve(alert_id, caller.name, ctx.clock()):
-        raise HTTPException(409, "the alert is already resolved")
-    return _published("resolved", ctx, alert_id, caller.name)
+    """Close an alert by hand (how a one-off notice ends). 409 when already resolved; 403 for a lender
+    on a loss alert (stock, removal, weight, tag conflict, unverified): staff close those."""
+    with _answers():
+        return _outs(ctx, [ctx.inbox.resolve(caller, alert_id)])[0]
 
 
-def _published(action: str, ctx, alert_id: str, by: str) -> AlertOut:
-    """Log and tell live dashboards what a person did, and answer with the stored alert."""
-    record = ctx.alerts.get(alert_id)
-    log_alert(action, record, by)
-    ctx.events.publish([alert_event(action, record)])
-    return _out(record)
+@router.put("/alerts/{alert_id}/assignee", response_model=AlertOut)
+def assign(alert_id: str, body: AssigneeIn, caller: Caller, ctx=Depends(context)) -> AlertOut:
+    """Who works the alert (staff); null clears it."""
+    with _answers():
+        return _outs(ctx, [ctx.inbox.assign(caller, alert_id, body.assignee)])[0]
+
+
+@router.get("/alerts/{alert_id}/comments", response_model=list[CommentOut])
+def list_comments(alert_id: str, caller: Caller, ctx=Depends(context)) -> list[CommentOut]:
+    """What people said about the alert, oldest first (kept; never edited)."""
+    with _answers():
+        return [_comment_out(c) for c in ctx.inbox.comments(caller, alert_id)]
+
+
+@router.post("/alerts/{alert_id}/comments", response_model=CommentOut, status_code=201)
+def add_comment(alert_id: str, body: CommentIn, caller: Caller, ctx=Depends(context)) -> CommentOut:
+    """Add a comment (staff, or the lender the alert is addressed to)."""
+    with _answers():
+        return _comment_out(ctx.inbox.comment(caller, alert_id, body.text))
+
+
+def _comment_out(comment) -> CommentOut:
+    return CommentOut(author=comment.author, role=comment.role, text=comment.text, at_s=comment.at_s)
+
+
+def _outs(ctx, records) -> list[AlertOut]:
+    assignees = ctx.inbox.assignees([r.id for r in records])
+    return [AlertOut(**{name: getattr(record, name) for name in AlertOut.model_fields if name != "assignee"},
+                     assignee=assignees.get(record.id)) for record in records]

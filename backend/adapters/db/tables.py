@@ -282,3 +282,21 @@ inspections = Table(
     Column("note", Text, nullable=False, default=""),
     Column("recorded_by", String(64), nullable=False),
     Column("at_s", Float, nullable=False))
+
+# The alert inbox (issue 18): who works an alert, and what people said about it (kept).
+alert_assignments = Table(
+    "alert_assignments", metadata,
+    Column("alert_id", String(64), ForeignKey("alerts.id"), primary_key=True),
+    Column("assignee", String(128), nullable=False),
+    Column("assigned_by", String(128), nullable=False),
+    Column("at_s", Float, nullable=False))
+
+alert_comments = Table(
+    "alert_comments", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _ref("alert_id", "alerts.id"),
+    Column("author", String(128), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("at_s", Float, nullable=False),
+    Index("ix_alert_comments_alert", "alert_id"))

@@ -1,0 +1,95 @@
+"""People working alerts: acknowledge (one or many), resolve, assign, comment.
+
+Every change is logged and published to live dashboards. A lender acts only on the alerts
+addressed to it, may acknowledge and comment, and may not resolve a loss: whether goods are
+gone is for the collateral manager's staff to close, after they looked.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from backend.ports import AlertComment, AlertInboxStore, AlertStore
+from backend.services import access
+from backend.services.api_keys import Principal
+from backend.services.events import BusEvent, alert_event, log_alert
+
+# Alerts that say goods may be gone: only staff may close them.
+LOSS_TYPES = frozenset({"stock_shortfall", "unauthorized_removal", "weight_count_mismatch", "tag_conflict",
+                        "collateral_unverified"})
+
+
+class AlertNotFound(LookupError):
+    """No such alert, or not one the caller may see."""
+
+
+class AlertStateConflict(ValueError):
+    """The alert is not in a state that allows this (e.g. acknowledging a resolved one)."""
+
+
+class NotAllowed(PermissionError):
+    """The caller sees the alert but may not do this to it."""
+
+
+class AlertInbox:
+    def __init__(self, *, alerts: AlertStore, inbox: AlertInboxStore,
+                 publish: Callable[[Sequence[BusEvent]], None], clock: Callable[[], float]) -> None:
+        self.alerts, self.inbox, self.publish, self.clock = alerts, inbox, publish, clock
+
+    def visible(self, caller: Principal, alert_id: str) -> Any:
+        record = self.alerts.get(alert_id)
+        lender = access.alert_lender_filter(caller)
+        if record is None or (lender is not None and record.lender != lender):
+            raise AlertNotFound(f"no alert {alert_id!r}")
+        return record
+
+    def acknowledge(self, caller: Principal, alert_id: str, note: str | None) -> Any:
+        self.visible(caller, alert_id)
+        if not self.alerts.acknowledge(alert_id, caller.name, note, self.clock()):
+            raise AlertStateConflict("only an open alert can be acknowledged")
+        return self._changed("acknowledged", alert_id, caller)
+
+    def acknowledge_many(self, caller: Principal, alert_ids: Sequence[str],
+                         note: str | None) -> tuple[list[Any], dict[str, str]]:
+        """Acknowledges each it can; the others with the reason, as one call does."""
+        done, skipped = [], {}
+        for alert_id in dict.fromkeys(alert_ids):  # each once, in the order given
+            try:
+                done.append(self.acknowledge(caller, alert_id, note))
+            except (AlertNotFound, AlertStateConflict) as exc:
+                skipped[alert_id] = str(exc)
+        return done, skipped
+
+    def resolve(self, caller: Principal, alert_id: str) -> Any:
+        record = self.visible(caller, alert_id)
+        if not access.is_staff(caller) and record.type in LOSS_TYPES:
+            raise NotAllowed(f"a {record.type} alert is closed by the collateral manager; acknowledge or comment")
+        if not self.alerts.resolve(alert_id, caller.name, self.clock()):
+            raise AlertStateConflict("the alert is already resolved")
+        return self._changed("resolved", alert_id, caller)
+
+    def assign(self, caller: Principal, alert_id: str, assignee: str | None) -> Any:
+        self.visible(caller, alert_id)
+        if not access.is_staff(caller):
+            raise NotAllowed("alerts are assigned by the collateral manager's staff")
+        self.inbox.assign(alert_id, assignee, caller.name, self.clock())
+        return self._changed("assigned", alert_id, caller)
+
+    def comment(self, caller: Principal, alert_id: str, text: str) -> AlertComment:
+        self.visible(caller, alert_id)
+        comment = AlertComment(alert_id, caller.name, caller.role, text, self.clock())
+        self.inbox.add_comment(comment)
+        self._changed("commented", alert_id, caller)
+        return comment
+
+    def comments(self, caller: Principal, alert_id: str) -> list[AlertComment]:
+        self.visible(caller, alert_id)
+        return self.inbox.comments(alert_id)
+
+    def assignees(self, alert_ids: Sequence[str]) -> dict[str, str]:
+        return self.inbox.assignees(alert_ids)
+
+    def _changed(self, action: str, alert_id: str, caller: Principal) -> Any:
+        record = self.alerts.get(alert_id)
+        log_alert(action, record, caller.name)
+        self.publish([alert_event(action, record)])
+        return record
