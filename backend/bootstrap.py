@@ -31,6 +31,7 @@ from backend.domain.config import MonitorConfig
 from backend.scenario.errors import ScenarioError
 from backend.scenario.model import load_scenario
 from backend.services.book import opening_prices, registry_from_book
+from backend.services.commands import COMMAND_KEY_PATH, load_command_signer
 from backend.services.events import AlertsWatcher, EventBus, StandingsWatcher, monitor_listener
 from backend.services.ingest import IngestService
 from backend.services.limits import FailureThrottle, RateLimiter
@@ -124,10 +125,11 @@ def _ingest(settings: BackendSettings, readings: ReadingStore, ledger: IngestLed
             metrics: Metrics, rotated_keys: RotatedKeys) -> MqttIngest:
     keys = {g.id: load_public_key(g.public_key_pem) if g.public_key_pem else None
             for g in settings.gateways}
-    return MqttIngest(settings.broker, settings.ingest,
-                      IngestService(readings, ledger, keys, settings.ingest, metrics,
-                                    retention_s=settings.timeseries.retention_days * 86400,
-                                    rotated=rotated_keys))
+    service = IngestService(readings, ledger, keys, settings.ingest, metrics,
+                            retention_s=settings.timeseries.retention_days * 86400, rotated=rotated_keys)
+    if (settings.data_dir / COMMAND_KEY_PATH).exists():  # acks are signed with the command key
+        service.ack_signer = load_command_signer(settings.data_dir)
+    return MqttIngest(settings.broker, settings.ingest, service)
 
 
 def _monitor_config(settings: BackendSettings) -> MonitorConfig:

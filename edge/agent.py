@@ -50,7 +50,7 @@ class EdgeAgent:
         commands = CommandHandler(settings.gateway_id, settings.commands, self, self._remember_command,
                                   clock)
         self.uplink = Uplink(settings, self.epoch, self.outbox, self._birth_info,
-                             self._heartbeat_info, commands, clock)
+                             self._heartbeat_info, commands, clock, self.current_signer, self.metrics)
         self._batch_ready = asyncio.Event()
 
     def _birth_info(self) -> dict:
@@ -68,6 +68,7 @@ class EdgeAgent:
     def _counters(self) -> dict:
         return {"outbox_depth": self.outbox.depth(), "outbox_bytes": self.outbox.size_bytes(),
                 "dropped_readings": self.outbox.dropped_readings(),
+                "evicted_readings": self.outbox.evicted_readings(),
                 "readings_total": int(self.metrics.readings._value.get())}
 
     async def run(self) -> None:
@@ -126,13 +127,15 @@ class EdgeAgent:
                 pass
             self._batch_ready.clear()
             if self.batcher.due(self.clock()):
-                await asyncio.to_thread(self._store, self.batcher.flush(self.clock()))
+                if await asyncio.to_thread(self._store, self.batcher.flush(self.clock())):
+                    self.uplink.new_drops.set()
                 self.uplink.new_batch.set()
 
-    def _store(self, batches) -> None:
-        for batch in batches:
-            dropped = self.outbox.append(batch)
-            self.metrics.dropped.inc(dropped)
+    def _store(self, batches) -> int:
+        """Append to the outbox; returns how many readings the disk bound evicted."""
+        evicted = sum(self.outbox.append(batch) for batch in batches)
+        self.metrics.evicted.inc(evicted)
+        return evicted
 
     # --- command actions (edge.commands.CommandActions) ---------------------------------
 

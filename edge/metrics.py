@@ -11,8 +11,14 @@ class EdgeMetrics:
         self.registry = CollectorRegistry()
         self.readings = Counter("pw_edge_readings", "Readings taken and queued for the outbox "
                                 "(after filtering)", registry=self.registry)
-        self.dropped = Counter("pw_edge_dropped", "Readings dropped by the outbox disk bound "
-                               "(oldest first)", registry=self.registry)
+        self.dropped = Counter("pw_edge_dropped", "Readings lost: evicted by the outbox disk "
+                               "bound and confirmed never received by the backend",
+                               registry=self.registry)
+        self.evicted = Counter("pw_edge_evicted", "Readings evicted by the outbox disk bound "
+                               "(oldest first) before the backend acknowledged them",
+                               registry=self.registry)
+        self.refused = Counter("pw_edge_refused_batches", "Batches the backend refused for good "
+                               "(kept in the outbox's refused table)", registry=self.registry)
         depth = Gauge("pw_edge_outbox_depth", "Batches on disk awaiting the backend's ack",
                       registry=self.registry)
         depth.set_function(outbox_depth)

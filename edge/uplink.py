@@ -5,6 +5,12 @@ order, at QoS 1, paced by a token bucket (`uplink.max_messages_per_s`, `burst_me
 so a backlog after an outage never floods the broker. A batch the backend has not
 acknowledged `ack_timeout_s` after it was sent is sent again (the backend deduplicates
 by (gateway, epoch, seq)). Reconnects back off exponentially with jitter.
+
+Acks settle batches one by one (docs/protocol.md): stored ones leave the outbox, refused
+ones move to its forensics table, and seqs the size cap evicted are announced in a signed
+drop notice, again every `ack_timeout_s`, until an ack settles them. A ranged ack must carry
+the backend's signature when the gateway knows the backend's key; an older backend's legacy
+ack (`acked_seq` only) is honoured until the first ranged ack of the session.
 """
 from __future__ import annotations
 
@@ -18,6 +24,8 @@ import aiomqtt
 from edge import protocol
 from edge.commands import CommandHandler
 from edge.config import EdgeSettings
+from edge.keys import load_public_key
+from edge.metrics import EdgeMetrics
 from edge.outbox import Outbox
 from edge.ratelimit import Backoff, TokenBucket
 
@@ -29,8 +37,15 @@ Info = Callable[[], dict[str, Any]]
 class Uplink:
     def __init__(self, settings: EdgeSettings, epoch: int, outbox: Outbox, birth_info: Info,
                  heartbeat_info: Info, commands: CommandHandler | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 signer: Callable[[], protocol.Signer | None] = lambda: None,
+                 metrics: EdgeMetrics | None = None) -> None:
         self.settings, self.epoch, self.outbox = settings, epoch, outbox
+        self.signer, self.metrics = signer, metrics
+        backend_pem = settings.commands.backend_public_key_pem
+        self._backend_key = load_public_key(backend_pem) if backend_pem else None
+        self._ranged_acks = False  # this session has had a ranged ack: legacy ones are ignored
+        self.new_drops = asyncio.Event()
         self.birth_info, self.heartbeat_info, self.commands = birth_info, heartbeat_info, commands
         self.clock = clock
         self.new_batch = asyncio.Event()
@@ -52,6 +67,7 @@ class Uplink:
                 log.warning("broker connection lost or refused: %s", exc)
             finally:
                 self.connected = False
+                self._ranged_acks = False
             await asyncio.sleep(backoff.next_delay_s())
 
     def _client(self) -> aiomqtt.Client:
@@ -91,6 +107,7 @@ class Uplink:
                 tasks.create_task(self._receive(client), name="uplink-receive")
                 tasks.create_task(self._send_outbox(client), name="uplink-send")
                 tasks.create_task(self._heartbeat(client), name="uplink-heartbeat")
+                tasks.create_task(self._announce_drops(client), name="uplink-drops")
         except* aiomqtt.MqttError as group:
             raise group.exceptions[0] from None
 
@@ -120,11 +137,43 @@ class Uplink:
     async def _on_ack(self, payload: bytes) -> None:
         try:
             ack = protocol.decode_ack(payload)
+            if ack.ranged and self._backend_key is not None:
+                protocol.verify_ack(ack, self._backend_key)
         except protocol.DecodeError as exc:
-            log.warning("ignoring malformed ack: %s", exc)
+            log.warning("ignoring ack: %s", exc)
             return
-        if ack.gateway == self.settings.gateway_id:
-            await asyncio.to_thread(self.outbox.ack, ack.epoch, ack.acked_seq)
+        if ack.gateway != self.settings.gateway_id:
+            return
+        if not ack.ranged:
+            if not self._ranged_acks:
+                await asyncio.to_thread(self.outbox.ack, ack.epoch, ack.acked_seq)
+            return
+        self._ranged_acks = True
+        settled = await asyncio.to_thread(self.outbox.settle, ack.epoch, ack.stored or (),
+                                          ack.refused, ack.dropped)
+        for seq, reason in sorted(ack.refused.items()):
+            log.warning("the backend refused batch (%d, %d): %s; kept in the outbox's refused table",
+                        ack.epoch, seq, reason)
+        if self.metrics is not None:
+            self.metrics.refused.inc(settled.refused)
+            self.metrics.dropped.inc(settled.dropped_readings)
+
+    async def _announce_drops(self, client: aiomqtt.Client) -> None:
+        """Tell the backend which seqs the size cap evicted, until it has settled them all."""
+        while True:
+            self.new_drops.clear()
+            for epoch, seqs in (await asyncio.to_thread(self.outbox.evicted)).items():
+                for start in range(0, len(seqs), protocol.MAX_SEQS_PER_NOTICE):
+                    notice = protocol.DropNotice(self.settings.gateway_id, epoch,
+                                                 tuple(seqs[start:start + protocol.MAX_SEQS_PER_NOTICE]),
+                                                 round(self.clock() * 1000))
+                    await client.publish(self._topics["drops"],
+                                         protocol.encode_drops(notice, self.signer()), qos=1)
+            try:
+                async with asyncio.timeout(self.settings.uplink.ack_timeout_s):
+                    await self.new_drops.wait()
+            except TimeoutError:
+                pass
 
     async def _on_command(self, client: aiomqtt.Client, payload: bytes, topic: str) -> None:
         if self.commands is None:

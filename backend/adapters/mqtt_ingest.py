@@ -72,6 +72,7 @@ class MqttIngest:
             return
         share = self.settings.share_group if self.broker.protocol == 5 else None
         client.subscribe([(protocol.subscription("data", share), 1),
+                          (protocol.subscription("drops", share), 1),
                           (protocol.subscription("state", share), 1)])
         self._session_present = flags.session_present
 
@@ -155,22 +156,21 @@ class MqttIngest:
 
     def _handle(self, batch: list[mqtt.MQTTMessage]) -> None:
         inbound = [InboundMessage(m.topic, m.payload, m.timestamp) for m in batch]
-        data = [m for m in inbound if m.topic.endswith("/data")]
+        data = [m for m in inbound if m.topic.endswith(("/data", "/drops"))]
         acks = self._ingest_with_retries(data)
         if acks is None:
             self._client.disconnect()  # unacknowledged: redelivered once we are back
             return
         for message in inbound:
-            if not message.topic.endswith("/data"):
+            if message.topic.endswith("/state"):
                 try:
                     self.service.gateway_state(message)
                 except Exception:  # birth/death is advisory; data must flow on
                     log.exception("could not record a gateway state message")
         for m in batch:
             self._client.ack(m.mid, m.qos)
-        for (gateway, epoch), acked_seq in acks.items():
-            self._client.publish(protocol.topic(gateway, "ack"),
-                                 protocol.encode_ack(gateway, epoch, acked_seq), qos=1)
+        for topic, payload in self.service.ack_messages(acks):
+            self._client.publish(topic, payload, qos=1)
 
     def _ingest_with_retries(self, data: list[InboundMessage]) -> dict | None:
         for attempt, pause_s in enumerate((*self.storage_retry_s, None)):
