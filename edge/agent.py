@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 import time
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Mapping
@@ -20,7 +21,8 @@ from edge.filtering import SampleFilters
 from edge.keys import load_private_key, private_key_pem, public_key_pem
 from edge.metrics import EdgeMetrics
 from edge.outbox import Outbox
-from edge.pipeline import Batcher
+from edge.journal import SampleJournal
+from edge.pipeline import Batcher, readings_of
 from edge.uplink import Uplink
 
 log = logging.getLogger("pledgewatch.edge")
@@ -40,6 +42,7 @@ class EdgeAgent:
                        if settings.key_file else None)
         self.outbox = Outbox(settings.state_dir / "outbox.sqlite", settings.outbox.max_bytes)
         self.epoch = self.outbox.next_boot_epoch()
+        self.journal = SampleJournal(settings.state_dir / "journal")
         batch = settings.batch
         self.batcher = Batcher(settings.gateway_id, self.epoch, self.signer,
                                batch.max_readings, batch.max_delay_s)
@@ -52,6 +55,7 @@ class EdgeAgent:
         self.uplink = Uplink(settings, self.epoch, self.outbox, self._birth_info,
                              self._heartbeat_info, commands, clock, self.current_signer, self.metrics)
         self._batch_ready = asyncio.Event()
+        self._store_lock = threading.Lock()
 
     def _birth_info(self) -> dict:
         return {"firmware": _firmware_version(),
@@ -78,15 +82,30 @@ class EdgeAgent:
             self.metrics_port = self.metrics.serve(self.settings.metrics.host, self.settings.metrics.port)
             log.info("metrics on http://%s:%d/metrics", self.settings.metrics.host, self.metrics_port)
         try:
+            await asyncio.to_thread(self._recover_journal)
             async with asyncio.TaskGroup() as tasks:
                 for n, block in enumerate(self.settings.drivers):
                     tasks.create_task(self._sample(n, block), name=f"sample-{n}-{block.driver}")
                 tasks.create_task(self._batch(), name="batch")
                 tasks.create_task(self.uplink.run(), name="uplink")
         finally:
-            await asyncio.to_thread(self._store, self.batcher.flush(self.clock()))
+            if len(self.batcher):
+                await asyncio.to_thread(self._store, *self._flush())
             self.metrics.stop()
+            self.journal.close()
             self.outbox.close()
+
+    def _recover_journal(self) -> None:
+        """Readings sampled by an earlier run but never batched become this epoch's first batches."""
+        done = self.outbox.journal_done()
+        self.journal.discard(done)  # stored, but the run stopped before deleting them
+        readings, last = self.journal.recover(done)
+        if readings:
+            log.warning("recovered %d readings sampled before the last stop from the journal", len(readings))
+            self.batcher.add_readings(readings, self.clock())
+            self._store(self.batcher.flush(self.clock()), last)
+        elif last:
+            self.journal.discard(last)
 
     async def _sample(self, index: int, block: DriverBlock) -> None:
         driver = create_driver(block.driver, parse_driver_config(block.driver, block.config), self.clock)
@@ -96,10 +115,11 @@ class EdgeAgent:
                 started = time.monotonic()
                 samples = await self._read(driver, block.driver)
                 now_s = self.clock()
-                samples = filters.apply(samples, now_s)
-                self.metrics.readings.inc(len(samples))
-                self.batcher.add(samples, now_s, self.clock_status.synced())
-                if samples:
+                readings = readings_of(filters.apply(samples, now_s), self.clock_status.synced())
+                self.journal.write(readings)  # on disk before it waits in the buffer
+                self.metrics.readings.inc(len(readings))
+                self.batcher.add_readings(readings, now_s)
+                if readings:
                     self._batch_ready.set()  # the batch loop re-arms its flush timer
                 every_s = self.sample_every_s[index]  # a `set_interval` command may change it
                 await asyncio.sleep(max(0.0, every_s - (time.monotonic() - started)))
@@ -127,13 +147,19 @@ class EdgeAgent:
                 pass
             self._batch_ready.clear()
             if self.batcher.due(self.clock()):
-                if await asyncio.to_thread(self._store, self.batcher.flush(self.clock())):
+                if await asyncio.to_thread(self._store, *self._flush()):
                     self.uplink.new_drops.set()
                 self.uplink.new_batch.set()
 
-    def _store(self, batches) -> int:
-        """Append to the outbox; returns how many readings the disk bound evicted."""
-        evicted = sum(self.outbox.append(batch) for batch in batches)
+    def _flush(self):
+        """The buffered readings as batches, and the journal segment that holds exactly them."""
+        return self.batcher.flush(self.clock()), self.journal.rotate()
+
+    def _store(self, batches, journal_segment: int) -> int:
+        """Append to the outbox (then the segment is done); returns the readings evicted."""
+        with self._store_lock:  # a store cancelled at shutdown still runs: the last flush waits
+            evicted = self.outbox.append_many(batches, journal_segment)
+            self.journal.discard(journal_segment)
         self.metrics.evicted.inc(evicted)
         return evicted
 

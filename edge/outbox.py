@@ -88,14 +88,29 @@ class Outbox:
 
     def append(self, batch: Batch) -> int:
         """Store `batch`; returns how many readings the disk bound evicted to make room."""
+        return self.append_many([batch])
+
+    def append_many(self, batches: list[Batch], journal_segment: int | None = None) -> int:
+        """Store `batches` in one transaction, which also records that the sample journal's
+        segments up to `journal_segment` are done; returns the readings evicted for room."""
+        evicted = 0
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute("INSERT INTO batches VALUES (?, ?, ?, ?)",
-                             (batch.epoch, batch.seq, batch.payload, batch.readings))
-            self._bytes += len(batch.payload)
-            dropped = self._drop_oldest_beyond_bound((batch.epoch, batch.seq))
+            for batch in batches:
+                self._db.execute("INSERT INTO batches VALUES (?, ?, ?, ?)",
+                                 (batch.epoch, batch.seq, batch.payload, batch.readings))
+                self._bytes += len(batch.payload)
+                evicted += self._drop_oldest_beyond_bound((batch.epoch, batch.seq))
+            if journal_segment is not None:
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('journal_done', ?)",
+                                 (max(journal_segment, self._meta("journal_done")),))
             self._db.execute("COMMIT")
-        return dropped
+        return evicted
+
+    def journal_done(self) -> int:
+        """The last sample-journal segment whose readings are in the outbox."""
+        with self._lock:
+            return self._meta("journal_done")
 
     def _drop_oldest_beyond_bound(self, keep: tuple[int, int]) -> int:
         evicted_readings = 0
