@@ -185,3 +185,8 @@ class EdgeSettings(RoleSettings):
     metrics: MetricsSettings = MetricsSettings()
     commands: CommandSettings = CommandSettings()
     clock_source: ClockSource = "kernel"  # how the agent knows its clock is synced (edge/clock.py)
+    # A loop silent this long (a sampling loop: 3x its interval if longer) stops the agent
+    # with exit status 3, for its supervisor to restart it (edge/health.py).
+    watchdog_s: float = Field(60.0, gt=0)
+    # While state_dir cannot be written, at most this many readings wait in memory (oldest dropped).
+    max_unstored_readings: int = Field(100_000, ge=1)

@@ -27,7 +27,7 @@ class SampleJournal:
         folder.mkdir(parents=True, exist_ok=True)
         self.folder = folder
         self.segment = max(self._segments(), default=0) + 1
-        self._fd = self._open(self.segment)
+        self._fd: int | None = None  # opened by the first write of the segment
 
     def _open(self, segment: int) -> int:
         return os.open(self.folder / f"{segment}.jsonl", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -36,17 +36,25 @@ class SampleJournal:
         return sorted(int(p.stem) for p in self.folder.glob("*.jsonl") if p.stem.isdigit())
 
     def write(self, readings: list[protocol.Reading]) -> None:
+        """Raises OSError when the disk refuses (full, read-only): the readings then live
+        in memory only, until their batch reaches the outbox."""
         if not readings:
             return
+        if self._fd is None:
+            self._fd = self._open(self.segment)
         data = "".join(json.dumps(r.to_json(), separators=(",", ":")) + "\n" for r in readings).encode()
-        while data:  # a regular file takes it whole unless the disk is full (then OSError)
-            data = data[os.write(self._fd, data):]
+        start = os.lseek(self._fd, 0, os.SEEK_END)
+        try:
+            while data:  # a regular file takes it whole unless the disk is full (then OSError)
+                data = data[os.write(self._fd, data):]
+        except OSError:
+            os.ftruncate(self._fd, start)  # no half line for the next round to follow
+            raise
 
     def rotate(self) -> int:
         """Close the current segment (it holds exactly the readings just flushed); returns it."""
-        os.close(self._fd)
+        self.close()
         closed, self.segment = self.segment, self.segment + 1
-        self._fd = self._open(self.segment)
         return closed
 
     def discard(self, up_to: int) -> None:
@@ -73,4 +81,6 @@ class SampleJournal:
         return readings, last
 
     def close(self) -> None:
-        os.close(self._fd)
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

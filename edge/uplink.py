@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from typing import Any, Callable
 
@@ -24,6 +25,7 @@ import aiomqtt
 from edge import protocol
 from edge.commands import CommandHandler
 from edge.config import EdgeSettings
+from edge.health import Watchdog
 from edge.keys import load_public_key
 from edge.metrics import EdgeMetrics
 from edge.outbox import Outbox
@@ -39,9 +41,12 @@ class Uplink:
                  heartbeat_info: Info, commands: CommandHandler | None = None,
                  clock: Callable[[], float] = time.time,
                  signer: Callable[[], protocol.Signer | None] = lambda: None,
-                 metrics: EdgeMetrics | None = None) -> None:
+                 metrics: EdgeMetrics | None = None, watchdog: Watchdog | None = None) -> None:
         self.settings, self.epoch, self.outbox = settings, epoch, outbox
-        self.signer, self.metrics = signer, metrics
+        self.signer, self.metrics, self.watchdog = signer, metrics, watchdog
+        # Connected, the send loop wakes every ack_timeout_s / 3; not, each attempt beats.
+        self._allowance_s = max(settings.watchdog_s, 2 * settings.uplink.ack_timeout_s,
+                                2 * settings.reconnect_max_s + 30)
         backend_pem = settings.commands.backend_public_key_pem
         self._backend_key = load_public_key(backend_pem) if backend_pem else None
         self._ranged_acks = False  # this session has had a ranged ack: legacy ones are ignored
@@ -59,6 +64,7 @@ class Uplink:
         """Stay connected forever, reconnecting with jittered exponential backoff."""
         backoff = Backoff(self.settings.reconnect_min_s, self.settings.reconnect_max_s)
         while True:
+            self._beat()
             try:
                 async with self._client() as client:
                     backoff.reset()
@@ -149,8 +155,14 @@ class Uplink:
                 await asyncio.to_thread(self.outbox.ack, ack.epoch, ack.acked_seq)
             return
         self._ranged_acks = True
-        settled = await asyncio.to_thread(self.outbox.settle, ack.epoch, ack.stored or (),
-                                          ack.refused, ack.dropped)
+        try:
+            settled = await asyncio.to_thread(self.outbox.settle, ack.epoch, ack.stored or (),
+                                              ack.refused, ack.dropped)
+        except sqlite3.Error as exc:  # disk full or read-only: the batches are resent, acked again
+            log.debug("could not apply an ack: %s", exc)
+            if self.metrics is not None:
+                self.metrics.storage_errors.inc()
+            return
         for seq, reason in sorted(ack.refused.items()):
             log.warning("the backend refused batch (%d, %d): %s; kept in the outbox's refused table",
                         ack.epoch, seq, reason)
@@ -190,6 +202,7 @@ class Uplink:
         cursor = (0, 0)  # last (epoch, seq) published in this session
         sent_at: dict[tuple[int, int], float] = {}
         while True:
+            self._beat()
             self.new_batch.clear()
             batches = await asyncio.to_thread(self.outbox.pending, cursor, 100)
             for batch in batches:
@@ -207,6 +220,10 @@ class Uplink:
                     await self.new_batch.wait()
             except TimeoutError:
                 pass
+
+    def _beat(self) -> None:
+        if self.watchdog is not None:
+            self.watchdog.beat("uplink", self._allowance_s)
 
     async def _oldest_ack_overdue(self, sent_at: dict[tuple[int, int], float]) -> bool:
         oldest = await asyncio.to_thread(self.outbox.pending, (0, 0), 1)

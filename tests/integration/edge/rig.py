@@ -3,8 +3,12 @@ drivers (registered once, here), and an async wait with a deadline."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import subprocess
 import time
+from pathlib import Path
 
+import pytest
 from pydantic import BaseModel
 
 from backend.bootstrap import build_context
@@ -50,3 +54,32 @@ async def until(condition, timeout_s: float, state=lambda: "") -> None:
     while not condition():
         assert time.monotonic() < deadline, f"timed out {state()}"
         await asyncio.sleep(0.05)
+
+
+@contextlib.contextmanager
+def tmpfs(path: Path, size: str, read_only: bool = False):
+    """A small tmpfs mounted at `path` (root only); skips the test if mounting is refused."""
+    path.mkdir(parents=True, exist_ok=True)
+    options = f"size={size}" + (",ro" if read_only else "")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip() or done.returncode}): "
+                    "the disk-full and read-only tests need root")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def fill(folder: Path) -> Path:
+    """Write a file in `folder` until the disk is full; returns it (delete it to free the room)."""
+    filler = folder / "filler"
+    with filler.open("wb") as out:
+        try:
+            while True:
+                out.write(b"\0" * 65536)
+                out.flush()
+        except OSError:
+            pass
+    return filler
