@@ -178,8 +178,10 @@ class EdgeSettings(RoleSettings):
     key_file: Path | None = None  # Ed25519 private key (PEM); unsigned without it
     batch: BatchSettings = BatchSettings()
     drivers: list[DriverBlock] = Field(default_factory=list)
+    # Broker reconnect: jittered delays in [d/2, d], d doubling from min to max. The cap suits
+    # a LAN broker: an outage costs at most ~max_s more (docs/edge.md, "Reconnect").
     reconnect_min_s: float = Field(0.5, gt=0)
-    reconnect_max_s: float = Field(30.0, gt=0)
+    reconnect_max_s: float = Field(1.0, gt=0)
     uplink: UplinkSettings = UplinkSettings()
     outbox: OutboxSettings = OutboxSettings()
     metrics: MetricsSettings = MetricsSettings()

@@ -24,12 +24,15 @@ from backend.services.ingest import InboundMessage, IngestService
 from backend.settings import IngestSettings
 from edge import protocol
 from edge.config import BrokerSettings
+from edge.ratelimit import Backoff
 
 log = logging.getLogger("pledgewatch.ingest")
 
 _STORAGE_RETRY_S = (0.5, 1, 2, 5, 10)
 _IDLE_WAIT_S = 0.2                   # how long a read waits when nothing is pending
-_RECONNECT_DELAY_S = (1.0, 30.0)     # first and longest pause between connection attempts
+# First and longest pause between connection attempts (jittered, doubling): a broker back
+# after a short outage is found within ~1 s, as the gateways find it (docs/edge.md, "Reconnect").
+_RECONNECT_DELAY_S = (0.25, 1.0)
 
 
 class MqttIngest:
@@ -42,7 +45,7 @@ class MqttIngest:
         self._stopping = threading.Event()
         self.connected = threading.Event()
         self._client = self._make_client()
-        self._delay_s = _RECONNECT_DELAY_S[0]
+        self._backoff = Backoff(*_RECONNECT_DELAY_S)
         self._session_present = False
         self._thread = threading.Thread(target=self._run, name="ingest", daemon=True)
 
@@ -113,12 +116,12 @@ class MqttIngest:
         try:
             self._client.reconnect()
         except OSError as exc:
-            log.warning("cannot reach the broker at %s:%d (%s); retrying in %.0fs",
-                        self.broker.host, self.broker.port, exc, self._delay_s)
-            self._stopping.wait(self._delay_s)
-            self._delay_s = min(self._delay_s * 2, _RECONNECT_DELAY_S[1])
+            delay_s = self._backoff.next_delay_s()
+            log.warning("cannot reach the broker at %s:%d (%s); retrying in %.1fs",
+                        self.broker.host, self.broker.port, exc, delay_s)
+            self._stopping.wait(delay_s)
             return False
-        self._delay_s = _RECONNECT_DELAY_S[0]
+        self._backoff.reset()
         return True
 
     def _session(self) -> dict:

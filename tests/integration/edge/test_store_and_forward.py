@@ -1,7 +1,9 @@
 """Store-and-forward through a real Mosquitto and the real ingest: outages lose nothing.
 
 - the broker stops mid-stream and comes back on the same port: every reading arrives
-  exactly once, in seq order, and the backlog replays no faster than the token bucket;
+  exactly once, and the backlog replays no faster than the token bucket. (Not necessarily
+  in seq order: Mosquitto interleaves the queue it kept for ingest's session with what the
+  gateway resends once both are back, and ingest reconnects within ~1 s now.)
 - the gateway restarts with a backlog: the new boot epoch streams and the old epoch's
   backlog is still delivered.
 """
@@ -66,7 +68,7 @@ def test_broker_outage_replays_everything_once_in_order_and_rate_limited(tmp_pat
     try:
         backlog, drain_s = asyncio.run(scenario())
         weights = stored_weights_in_arrival_order(context)
-        assert weights == [float(n) for n in range(total)]  # all, once, in seq order
+        assert sorted(weights) == [float(n) for n in range(total)]  # all, once
         # A batch in flight at the cut may be sent twice; the backend stores it once.
         assert context.metrics.registry.get_sample_value("pw_readings_stored_total") == total
         assert backlog > 3 * BURST
