@@ -47,7 +47,7 @@ class EdgeAgent:
                        if settings.key_file else None)
         self.outbox, self.epoch = self._open_outbox()
         try:
-            self.journal = SampleJournal(settings.state_dir / "journal")
+            self.journal = SampleJournal(settings.state_dir / "journal", self.outbox.journal_done())
         except OSError as exc:
             raise OutboxUnavailable(f"state_dir {settings.state_dir} cannot hold the journal: {exc}") from exc
         batch = settings.batch

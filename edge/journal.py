@@ -23,10 +23,12 @@ log = logging.getLogger("pledgewatch.edge.journal")
 
 
 class SampleJournal:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, done: int = 0) -> None:
+        """`done`: the last segment the outbox holds; numbers never go back below it, even
+        when the folder is empty (a reused number would be taken for done and lost)."""
         folder.mkdir(parents=True, exist_ok=True)
         self.folder = folder
-        self.segment = max(self._segments(), default=0) + 1
+        self.segment = max(*self._segments(), done, 0) + 1
         self._fd: int | None = None  # opened by the first write of the segment
 
     def _open(self, segment: int) -> int:

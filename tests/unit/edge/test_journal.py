@@ -45,3 +45,17 @@ def test_discard_deletes_done_segments_only(tmp_path):
     journal.write(readings(2))
     journal.discard(first)
     assert sorted(p.name for p in (tmp_path / "journal").iterdir()) == ["2.jsonl"]
+
+
+def test_segment_numbers_never_restart_below_what_the_outbox_holds(tmp_path):
+    """An empty folder after a clean run must not reuse segment 1 (taken for done, then lost)."""
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    journal = SampleJournal(tmp_path / "journal")
+    journal.write(readings(1))
+    segment = journal.rotate()
+    outbox.append_many([Batch(1, 1, b"batch of reading 1", 1)], segment)
+    journal.discard(segment)  # the folder is empty now
+    restarted = SampleJournal(tmp_path / "journal", outbox.journal_done())
+    restarted.write(readings(2))  # then kill -9
+    assert SampleJournal(tmp_path / "journal", outbox.journal_done()).recover(outbox.journal_done()) == (
+        readings(2), 2)
