@@ -1,5 +1,5 @@
-"""kill -9 the real edge agent 10 times mid-stream: every reading it sampled is stored
-exactly once.
+"""Chaos: kill -9 the real edge agent 10 times mid-stream: every reading it sampled is
+stored exactly once.
 
 A real `pledgewatch edge` process reads an in-process simulated lot (`sim_lot`, a scale
 reading and an RFID round every 10 ms: ~200 readings/s) and publishes through a real
@@ -54,6 +54,7 @@ from backend.adapters.sqlite_ledger import SqliteIngestLedger
 from backend.bench.ingest import start_ingest_process
 from backend.demo.broker import start_broker
 from edge.keys import new_key_pair
+from tests.chaos import harness
 from waiting import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -63,28 +64,17 @@ KILLS = 10
 EVERY_S = 0.01
 BATCH_READINGS, BATCH_DELAY_S = 50, 0.25
 MAX_KILL_DELAY_S = 1.5
-WITNESS_AGENT = Path(__file__).with_name("witness_agent.py")
 
 
 def agent_config(tmp_path: Path, broker_port: int, key_file: Path, every_s: float, name: str) -> Path:
-    config = tmp_path / f"{name}.yaml"
-    config.write_text(yaml.safe_dump({
-        "gateway_id": GATEWAY, "state_dir": str(tmp_path / "edge"), "key_file": str(key_file),
-        "broker": {"port": broker_port}, "clock_source": "synced",
-        "reconnect_min_s": 0.1, "reconnect_max_s": 0.5,
-        "batch": {"max_readings": BATCH_READINGS, "max_delay_s": BATCH_DELAY_S},
-        "uplink": {"max_messages_per_s": 10, "burst_messages": 5, "ack_timeout_s": 2.0},
-        "drivers": [{"driver": "sim_witness", "every_s": every_s,
-                     "config": {"lot": "lot-k9", "items": 4, "item_weight_kg": 1000.0,
-                                "epc_prefix": "6FED9BE4", "rfid_read_rate": 1.0}}]}))
-    return config
+    return harness.agent_config(tmp_path / f"{name}.yaml", GATEWAY, tmp_path / "edge", broker_port, key_file,
+                                every_s, reconnect_min_s=0.1, reconnect_max_s=0.5,
+                                batch={"max_readings": BATCH_READINGS, "max_delay_s": BATCH_DELAY_S},
+                                uplink={"max_messages_per_s": 10, "burst_messages": 5, "ack_timeout_s": 2.0})
 
 
 def start_agent(config: Path, log: Path) -> subprocess.Popen:
-    env = {**os.environ, "PW_WITNESS_FILE": str(log.with_name("witness.txt"))}
-    with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, str(WITNESS_AGENT), "edge", "--config", str(config)],
-                                stdout=out, stderr=subprocess.STDOUT, env=env)
+    return harness.start_agent(config, log, log.with_name("witness.txt"))
 
 
 class OutboxWatcher(threading.Thread):
@@ -202,6 +192,7 @@ def test_kill9_ten_times_mid_stream_every_sampled_reading_is_stored_exactly_once
             elif mode == "broker-paused":
                 broker.process.send_signal(signal.SIGCONT)
             kills.append((epoch, killed_at, len(left), mode))
+        drain_started = time.monotonic()
         agent = start_agent(draining, log)  # one read, then idle: its outbox empties
         drain_epoch = boot_epoch(log, KILLS + 1, agent)
         epochs.append(drain_epoch)
@@ -210,6 +201,7 @@ def test_kill9_ten_times_mid_stream_every_sampled_reading_is_stored_exactly_once
         drained = wait_for(lambda: (drain_epoch, 1) in ledger_messages(data_dir) and not watcher.snapshot()
                            and sum(ledger_messages(data_dir).values()) >= len(witness.read_text().splitlines()),
                            30)
+        recovery_s = time.monotonic() - drain_started
         agent.terminate()
         assert agent.wait(timeout=15) == 0
     finally:
@@ -241,7 +233,8 @@ def test_kill9_ten_times_mid_stream_every_sampled_reading_is_stored_exactly_once
     witnessed = Counter(tuple(line.split()) for line in witness.read_text().splitlines())
     stored_readings = Counter((sensor, str(time_ms)) for _, _, sensor, time_ms in rows)
     print(f"kills: {len(kills)}, batches stored: {len(stored)}, readings stored: {count}, "
-          f"sampled: {sum(witnessed.values())}, "
+          f"sampled: {sum(witnessed.values())}, lost: {sum((witnessed - stored_readings).values())}, "
+          f"duplicates: {count - distinct}, recovery after the last kill (drain): {recovery_s:.1f} s, "
           f"(mode, outbox rows left) at each kill: {[(m, n) for *_, n, m in kills]}")
 
     assert epochs == list(range(1, KILLS + 2)), f"boot epochs {epochs}: not a new one per start"

@@ -14,11 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.chaos.harness import WITNESS_AGENT
 from tests.integration.edge.rig import tmpfs
 
 pytestmark = pytest.mark.e2e
-
-WITNESS_AGENT = Path(__file__).with_name("witness_agent.py")
 
 
 def config(tmp_path: Path, state_dir: Path, port: int, **extra) -> Path:
