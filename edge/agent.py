@@ -200,7 +200,7 @@ class EdgeAgent:
     def _store(self, batches: list[Batch], journal_segment: int | None) -> int:
         """Append to the outbox, after what is still waiting in memory (then the journal
         segment is done); returns the readings evicted. When the disk refuses, the batches
-        wait in memory, newest kept (docs/edge.md, "Disk policy")."""
+        wait in memory, newest kept (docs/edge.md, "When state_dir fails")."""
         with self._store_lock:  # a store cancelled at shutdown still runs: the last flush waits
             if batches:
                 self._unstored.append((batches, journal_segment))
@@ -226,9 +226,8 @@ class EdgeAgent:
     def _bound_unstored(self) -> int:
         """Beyond `max_unstored_readings` in memory, drop the oldest batches (announced to the
         backend once the outbox takes writes again); returns the readings dropped."""
-        dropped = 0
-        while len(self._unstored) > 1 and sum(
-                b.readings for pending, _ in self._unstored for b in pending) > self.settings.max_unstored_readings:
+        dropped, held = 0, sum(b.readings for pending, _ in self._unstored for b in pending)
+        while len(self._unstored) > 1 and held - dropped > self.settings.max_unstored_readings:
             pending, segment = self._unstored.pop(0)
             self._lost += [(b.epoch, b.seq, b.readings) for b in pending]
             dropped += sum(b.readings for b in pending)

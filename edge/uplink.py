@@ -49,7 +49,7 @@ class Uplink:
                  metrics: EdgeMetrics | None = None, watchdog: Watchdog | None = None) -> None:
         self.settings, self.epoch, self.outbox = settings, epoch, outbox
         self.signer, self.metrics, self.watchdog = signer, metrics, watchdog
-        # Connected, the send loop wakes every ack_timeout_s / 3; not, each attempt beats.
+        # Connected, the send loop wakes at least every PROMPT_RESEND_S / 3; not, each attempt beats.
         self._allowance_s = max(settings.watchdog_s, 2 * settings.uplink.ack_timeout_s,
                                 2 * settings.reconnect_max_s + 30)
         backend_pem = settings.commands.backend_public_key_pem

@@ -42,12 +42,14 @@ class Rig:
         self.registry = [{"id": GATEWAY, "public_key_pem": public.read_text()}]
         self.data_dir, self.state_dir = tmp_path / "data", state_dir or tmp_path / "edge"
         self.witness, self.log = tmp_path / "witness.txt", tmp_path / "agent.log"
-        self.restarted_brokers = []
-        self.ingest = start_ingest_process(tmp_path, broker, self.registry, 0, extra=ingest_extra)
-        config = harness.agent_config(tmp_path / "agent.yaml", GATEWAY, self.state_dir, broker.port, key_file,
-                                      EVERY_S, **agent_settings)
-        self.agent = harness.start_agent(config, self.log, self.witness)
+        self.restarted_brokers, self.agent, self.ingest = [], None, None
+        self.config = harness.agent_config(tmp_path / "agent.yaml", GATEWAY, self.state_dir, broker.port,
+                                           key_file, EVERY_S, **agent_settings)
         self.stored = lambda: harness.stored(self.data_dir, GATEWAY)
+
+    def start(self) -> None:
+        self.start_ingest()
+        self.agent = harness.start_agent(self.config, self.log, self.witness)
         harness.wait(lambda: harness.ledger_keys(self.data_dir, GATEWAY), 30, "the first batch stored")
 
     def sampled(self) -> int:
@@ -96,7 +98,7 @@ class Rig:
 
     def close(self) -> None:
         for process in (self.agent, self.ingest):
-            if process.poll() is None:
+            if process is not None and process.poll() is None:
                 process.kill()
                 process.wait()
         for broker in self.restarted_brokers:
@@ -109,6 +111,7 @@ def rig_factory(tmp_path, mosquitto):
 
     def make(**kwargs) -> Rig:
         rigs.append(Rig(tmp_path, mosquitto, **kwargs))
+        rigs[-1].start()  # registered first: a failed start is cleaned up too
         return rigs[-1]
 
     yield make
