@@ -34,6 +34,7 @@ from backend.scenario.errors import ScenarioError
 from backend.scenario.model import load_scenario
 from backend.services.book import opening_prices, registry_from_book
 from backend.services.alert_inbox import AlertInbox
+from backend.services.commands import COMMAND_KEY_PATH, load_command_signer
 from backend.services.events import AlertsWatcher, EventBus, GatewaysWatcher, StandingsWatcher, monitor_listener
 from backend.services.ingest import IngestService
 from backend.services.inspections import InspectionService
@@ -131,11 +132,12 @@ def _ingest(settings: BackendSettings, readings: ReadingStore, ledger: IngestLed
             metrics: Metrics, rotated_keys: RotatedKeys, registry: RegistryService) -> MqttIngest:
     keys = {g.id: load_public_key(g.public_key_pem) if g.public_key_pem else None
             for g in settings.gateways}
-    return MqttIngest(settings.broker, settings.ingest,
-                      IngestService(readings, ledger, keys, settings.ingest, metrics,
-                                    sensors=RegistrySensorOwners(registry.snapshot),
-                                    retention_s=settings.timeseries.raw_retention_s(),
-                                    rotated=rotated_keys))
+    service = IngestService(readings, ledger, keys, settings.ingest, metrics,
+                            sensors=RegistrySensorOwners(registry.snapshot),
+                            retention_s=settings.timeseries.raw_retention_s(), rotated=rotated_keys)
+    if (settings.data_dir / COMMAND_KEY_PATH).exists():  # acks are signed with the command key
+        service.ack_signer = load_command_signer(settings.data_dir)
+    return MqttIngest(settings.broker, settings.ingest, service)
 
 
 def _monitor_config(settings: BackendSettings) -> MonitorConfig:

@@ -72,10 +72,12 @@ class GatewayStatus:
     online: bool
     boot_epoch: int | None
     last_seq: int | None  # highest seq received in the current epoch
-    acked_seq: int | None  # highest contiguous seq stored in the current epoch
+    acked_seq: int | None  # highest seq of the current epoch up to which every seq is settled
     last_seen_ms: int | None
-    missing_seqs: int  # seqs never received, over all epochs (gaps not filled)
+    missing_seqs: int  # seqs never received and not announced dropped, over all epochs
     info: Mapping[str, Any]
+    dropped_seqs: int = 0  # seqs the gateway announced its outbox cap dropped (never received)
+    refused_seqs: int = 0  # seqs refused for good (quarantined, the gateway told so)
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,7 @@ class TagPresence:
 @dataclass(frozen=True)
 class Recorded:
     new_keys: frozenset[MessageKey]  # recorded by this call (not by an earlier one or another process)
-    acks: Mapping[tuple[str, int], int]  # highest contiguous seq per touched (gateway, epoch)
+    acks: Mapping[tuple[str, int], int]  # highest contiguous settled seq per touched (gateway, epoch)
 
 
 class ReadingStore(Protocol):
@@ -131,9 +133,12 @@ class IngestLedger(Protocol):
 
     def already_stored(self, keys: Sequence[MessageKey]) -> set[MessageKey]: ...
 
-    def record(self, stored: Sequence[AcceptedMessage],
-               quarantined: Sequence[QuarantinedMessage]) -> Recorded:
-        """Commit, once per key even across processes (the database's key decides)."""
+    def record(self, stored: Sequence[AcceptedMessage], quarantined: Sequence[QuarantinedMessage],
+               refused: Sequence[tuple[MessageKey, str]] = (),
+               dropped: Sequence[MessageKey] = ()) -> Recorded:
+        """Commit, once per key even across processes (the database's key decides).
+        `refused`: keys quarantined for good, with the reason; `dropped`: keys the gateway
+        announced dropped (ignored when stored)."""
 
     def contiguous_seqs(self, epoch_keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], int]: ...
 

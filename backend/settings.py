@@ -41,6 +41,9 @@ class IngestSettings(BaseModel):
     future_tolerance_s: float = Field(600, ge=0)  # device time further ahead: quarantined
     live_window_s: float = Field(300, ge=0)  # older readings are stored as historical
     accept_unsigned: bool = False  # only for gateways registered without a key
+    # Also send each ack in the acked_seq-only form that gateways older than ranged acks
+    # understand (docs/protocol.md); turn off once every gateway runs a newer agent.
+    legacy_acks: bool = True
 
 
 class TimeSeriesSettings(BaseModel):

@@ -225,10 +225,17 @@ class EdgeSettings(RoleSettings):
     key_file: Path | None = None  # Ed25519 private key (PEM); unsigned without it
     batch: BatchSettings = BatchSettings()
     drivers: list[DriverBlock] = Field(default_factory=list)
+    # Broker reconnect: jittered delays in [d/2, d], d doubling from min to max. The cap suits
+    # a LAN broker: an outage costs at most ~max_s more (docs/edge.md, "Reconnect").
     reconnect_min_s: float = Field(0.5, gt=0)
-    reconnect_max_s: float = Field(30.0, gt=0)
+    reconnect_max_s: float = Field(1.0, gt=0)
     uplink: UplinkSettings = UplinkSettings()
     outbox: OutboxSettings = OutboxSettings()
     metrics: MetricsSettings = MetricsSettings()
     commands: CommandSettings = CommandSettings()
     clock_source: ClockSource = "kernel"  # how the agent knows its clock is synced (edge/clock.py)
+    # A loop silent this long (a sampling loop: 3x its interval if longer) stops the agent
+    # with exit status 3, for its supervisor to restart it (edge/health.py).
+    watchdog_s: float = Field(60.0, gt=0)
+    # While state_dir cannot be written, at most this many readings wait in memory (oldest dropped).
+    max_unstored_readings: int = Field(100_000, ge=1)

@@ -11,8 +11,21 @@ class EdgeMetrics:
         self.registry = CollectorRegistry()
         self.readings = Counter("pw_edge_readings", "Readings taken and queued for the outbox "
                                 "(after filtering)", registry=self.registry)
-        self.dropped = Counter("pw_edge_dropped", "Readings dropped by the outbox disk bound "
-                               "(oldest first)", registry=self.registry)
+        self.dropped = Counter("pw_edge_dropped", "Readings lost: evicted by the outbox disk "
+                               "bound and confirmed never received by the backend",
+                               registry=self.registry)
+        self.evicted = Counter("pw_edge_evicted", "Readings evicted by the outbox disk bound "
+                               "(oldest first) before the backend acknowledged them",
+                               registry=self.registry)
+        self.refused = Counter("pw_edge_refused_batches", "Batches the backend refused for good "
+                               "(kept in the outbox's refused table)", registry=self.registry)
+        self.storage_errors = Counter("pw_edge_storage_errors", "Writes to state_dir that failed "
+                                      "(disk full, read-only, I/O error)", registry=self.registry)
+        self.storage_ok = Gauge("pw_edge_storage_ok", "1 while writes to state_dir work, 0 while "
+                                "they fail", registry=self.registry)
+        self.storage_ok.set(1)
+        self.unstored = Gauge("pw_edge_unstored_readings", "Readings in memory waiting for the "
+                              "outbox to be writable again", registry=self.registry)
         depth = Gauge("pw_edge_outbox_depth", "Batches on disk awaiting the backend's ack",
                       registry=self.registry)
         depth.set_function(outbox_depth)

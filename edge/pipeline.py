@@ -10,6 +10,11 @@ from edge.drivers import Sample
 from edge.outbox import Batch
 
 
+def readings_of(samples: list[Sample], clock_synced: bool) -> list[protocol.Reading]:
+    return [protocol.Reading(s.sensor, s.kind, s.time_ms, s.values, s.quality, clock_synced, s.error)
+            for s in samples]
+
+
 class Batcher:
     def __init__(self, gateway: str, epoch: int, signer: protocol.Signer | None,
                  max_readings: int, max_delay_s: float) -> None:
@@ -21,10 +26,15 @@ class Batcher:
 
     def add(self, samples: list[Sample], now_s: float, clock_synced: bool = True) -> None:
         """`clock_synced`: whether the gateway's clock was synced when these were taken."""
-        if samples and self._oldest_at_s is None:
+        self.add_readings(readings_of(samples, clock_synced), now_s)
+
+    def add_readings(self, readings: list[protocol.Reading], now_s: float) -> None:
+        if readings and self._oldest_at_s is None:
             self._oldest_at_s = now_s
-        self._readings.extend(protocol.Reading(s.sensor, s.kind, s.time_ms, s.values, s.quality,
-                                              clock_synced, s.error) for s in samples)
+        self._readings.extend(readings)
+
+    def __len__(self) -> int:
+        return len(self._readings)
 
     def due(self, now_s: float) -> bool:
         return len(self._readings) >= self.max_readings or (

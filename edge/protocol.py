@@ -7,7 +7,8 @@ docs/protocol.md describes the same format for people (with a real example).
 Topics (``<gw>`` is the gateway id):
     pw/v1/<gw>/data   gateway -> backend   signed batch of readings (QoS 1)
     pw/v1/<gw>/state  gateway -> all       birth / death (retained; death is the will)
-    pw/v1/<gw>/ack    backend -> gateway   highest contiguous seq stored, per boot epoch
+    pw/v1/<gw>/ack    backend -> gateway   seqs stored / refused / known dropped, per boot epoch
+    pw/v1/<gw>/drops  gateway -> backend   seqs its outbox size cap dropped unsent, signed
     pw/v1/<gw>/heartbeat  gateway -> all   liveness and counters every N s (QoS 0)
     pw/v1/<gw>/cmd    backend -> gateway   remote command, signed by the backend's command key
     pw/v1/<gw>/cmd-result gateway -> backend  what came of a command, signed by the gateway
@@ -32,7 +33,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 PROTOCOL_VERSION = 1
 TOPIC_ROOT = "pw/v1"
-CHANNELS = ("data", "state", "ack", "cmd", "heartbeat", "cmd-result")
+FROM_GATEWAY = ("data", "state", "heartbeat", "cmd-result", "drops")  # what a gateway publishes
+TO_GATEWAY = ("ack", "cmd")  # what the backend publishes to one gateway (the broker ACL follows both)
+CHANNELS = FROM_GATEWAY + TO_GATEWAY
 MAX_MESSAGE_BYTES = 256 * 1024
 MAX_READINGS_PER_MESSAGE = 1000
 READING_KINDS = ("rfid", "weight", "temperature", "humidity")
@@ -42,6 +45,9 @@ SIGNATURE_ALG = "ed25519"
 DATA_SIGNING_CONTEXT = b"pledgewatch/v1/data\x00"
 COMMAND_SIGNING_CONTEXT = b"pledgewatch/v1/cmd\x00"
 COMMAND_RESULT_SIGNING_CONTEXT = b"pledgewatch/v1/cmd-result\x00"
+ACK_SIGNING_CONTEXT = b"pledgewatch/v1/ack\x00"
+DROPS_SIGNING_CONTEXT = b"pledgewatch/v1/drops\x00"
+MAX_SEQS_PER_NOTICE = 100_000  # what one ack or drop notice may name (bounds the work it causes)
 COMMANDS = ("set_interval", "rebirth", "rotate_key")
 COMMAND_STATUSES = ("ok", "refused", "failed")
 
@@ -386,29 +392,127 @@ def _ident(obj: dict, name: str, where: str) -> str:
 
 # ---------------------------------------------------------------- ack and state
 
-def encode_ack(gateway: str, epoch: int, acked_seq: int) -> bytes:
-    """Backend -> gateway: every seq <= acked_seq of this epoch is durably stored."""
-    return canonical_bytes({"v": PROTOCOL_VERSION, "gateway": gateway, "epoch": epoch,
-                            "acked_seq": acked_seq})
-
-
 @dataclass(frozen=True)
 class Ack:
+    """Backend -> gateway. A legacy ack (`stored` None) says only: every seq <= acked_seq is
+    stored. A ranged ack names the seqs this answer settles: `stored` (durably, now or
+    before), `refused` (quarantined for good: seq -> reason; keep it, do not resend) and
+    `dropped` (announced by the gateway and never received). `acked_seq` is then the
+    highest seq up to which every seq is settled. Ranged acks are signed with the
+    backend's command key (ACK_SIGNING_CONTEXT) when the backend has one."""
+
     gateway: str
     epoch: int
     acked_seq: int
+    stored: tuple[int, ...] | None = None
+    refused: Mapping[int, str] = field(default_factory=dict)
+    dropped: tuple[int, ...] = ()
+    signature: Signature | None = field(default=None, compare=False)
+    signed_bytes: bytes = field(default=b"", compare=False, repr=False)
+
+    @property
+    def ranged(self) -> bool:
+        return self.stored is not None
+
+
+def to_ranges(seqs) -> list[list[int]]:
+    """[1, 2, 3, 7] -> [[1, 3], [7, 7]]."""
+    ranges: list[list[int]] = []
+    for seq in sorted(set(seqs)):
+        if ranges and seq == ranges[-1][1] + 1:
+            ranges[-1][1] = seq
+        else:
+            ranges.append([seq, seq])
+    return ranges
+
+
+def _from_ranges(obj: dict, name: str, where: str) -> tuple[int, ...]:
+    raw = obj[name]
+    if not isinstance(raw, list) or not all(isinstance(r, list) and len(r) == 2 for r in raw):
+        raise DecodeError("wrong_type", f"{where}.{name} must be a list of [first, last] pairs")
+    seqs: list[int] = []
+    for n, pair in enumerate(raw):
+        bounds = {"first": pair[0], "last": pair[1]}
+        first, last = (_int(bounds, k, f"{where}.{name}[{n}]", minimum=1) for k in ("first", "last"))
+        if last < first or len(seqs) + last - first >= MAX_SEQS_PER_NOTICE:
+            raise DecodeError("out_of_range", f"{where}.{name}[{n}]=[{first}, {last}]")
+        seqs.extend(range(first, last + 1))
+    return tuple(seqs)
+
+
+def encode_ack(ack: Ack, signer: Signer | None = None) -> bytes:
+    body: dict[str, Any] = {"v": PROTOCOL_VERSION, "gateway": ack.gateway, "epoch": ack.epoch,
+                            "acked_seq": ack.acked_seq}
+    if not ack.ranged:
+        return canonical_bytes(body)
+    body.update(stored=to_ranges(ack.stored or ()), dropped=to_ranges(ack.dropped),
+                refused=[{"seq": seq, "reason": reason} for seq, reason in sorted(ack.refused.items())])
+    return _signed(body, signer, ACK_SIGNING_CONTEXT)
 
 
 def decode_ack(payload: bytes) -> Ack:
-    try:
-        body = json.loads(payload)
-    except ValueError as exc:
-        raise DecodeError("bad_json", str(exc)[:120]) from exc
-    _check_fields(body, "ack", {"v", "gateway", "epoch", "acked_seq"}, set())
-    if body["v"] != PROTOCOL_VERSION:
-        raise DecodeError("unsupported_version", f"v={body['v']}")
-    return Ack(_ident(body, "gateway", "ack"), _int(body, "epoch", "ack"),
-               _int(body, "acked_seq", "ack"))
+    """Either form (a gateway must understand an older backend's legacy ack)."""
+    body = _json_body(payload)
+    _check_fields(body, "ack", {"v", "gateway", "epoch", "acked_seq"}, {"stored", "refused", "dropped", "sig"})
+    _check_version(body)
+    gateway, epoch = _ident(body, "gateway", "ack"), _int(body, "epoch", "ack")
+    acked_seq = _int(body, "acked_seq", "ack")
+    if body.keys() <= {"v", "gateway", "epoch", "acked_seq"}:
+        return Ack(gateway, epoch, acked_seq)
+    _check_fields(body, "ack", {"v", "gateway", "epoch", "acked_seq", "stored", "refused", "dropped"}, {"sig"})
+    refused = body["refused"]
+    if not isinstance(refused, list) or len(refused) > MAX_SEQS_PER_NOTICE:
+        raise DecodeError("wrong_type", "ack.refused must be a list")
+    for n, item in enumerate(refused):
+        _check_fields(item, f"ack.refused[{n}]", {"seq", "reason"}, set())
+        if not isinstance(item["reason"], str) or len(item["reason"]) > 64:
+            raise DecodeError("wrong_type", f"ack.refused[{n}].reason must be a short string")
+    signature = _signature_from(body.pop("sig")) if "sig" in body else None
+    return Ack(gateway, epoch, acked_seq, _from_ranges(body, "stored", "ack"),
+               {_int(item, "seq", "ack.refused", minimum=1): item["reason"] for item in refused},
+               _from_ranges(body, "dropped", "ack"), signature, canonical_bytes(body))
+
+
+def verify_ack(ack: Ack, public_key: Ed25519PublicKey) -> None:
+    verify_signature(ack.signature, ack.signed_bytes, public_key, ACK_SIGNING_CONTEXT)
+
+
+@dataclass(frozen=True)
+class DropNotice:
+    """Gateway -> backend, signed with the gateway's key (DROPS_SIGNING_CONTEXT): its outbox
+    size cap dropped these seqs of `epoch` before the backend acknowledged them. Sent again
+    until a ranged ack settles each seq (as stored, when it did arrive, or as dropped)."""
+
+    gateway: str
+    epoch: int
+    seqs: tuple[int, ...]
+    at_ms: int
+    signature: Signature | None = None
+    signed_bytes: bytes = field(default=b"", compare=False, repr=False)
+
+
+def encode_drops(notice: DropNotice, signer: Signer | None) -> bytes:
+    body = {"v": PROTOCOL_VERSION, "gateway": notice.gateway, "epoch": notice.epoch,
+            "seqs": to_ranges(notice.seqs), "at_ms": notice.at_ms}
+    return _signed(body, signer, DROPS_SIGNING_CONTEXT)
+
+
+def decode_drops(payload: bytes, topic_name: str | None = None) -> DropNotice:
+    body = _json_body(payload)
+    _check_fields(body, "drops", {"v", "gateway", "epoch", "seqs", "at_ms"}, {"sig"})
+    _check_version(body)
+    gateway = _ident(body, "gateway", "drops")
+    _check_topic(topic_name, "drops", gateway)
+    seqs = _from_ranges(body, "seqs", "drops")
+    if not seqs:
+        raise DecodeError("batch_size", "a drop notice names no seq")
+    signature = _signature_from(body.pop("sig")) if "sig" in body else None
+    return DropNotice(gateway, _int(body, "epoch", "drops"), seqs, _int(body, "at_ms", "drops"),
+                      signature, canonical_bytes(body))
+
+
+def verify_drops(notice: DropNotice, public_key: Ed25519PublicKey) -> None:
+    verify_signature(notice.signature, notice.signed_bytes, public_key, DROPS_SIGNING_CONTEXT)
 
 
 @dataclass(frozen=True)

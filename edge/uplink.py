@@ -4,12 +4,23 @@ Publishing follows the outbox: everything still unacknowledged is sent in (epoch
 order, at QoS 1, paced by a token bucket (`uplink.max_messages_per_s`, `burst_messages`)
 so a backlog after an outage never floods the broker. A batch the backend has not
 acknowledged `ack_timeout_s` after it was sent is sent again (the backend deduplicates
-by (gateway, epoch, seq)). Reconnects back off exponentially with jitter.
+by (gateway, epoch, seq)). Sooner, PROMPT_RESEND_S, in two cases that mean the batch was
+lost on the way rather than slow: no ack at all yet in this session, or an ack for a batch
+sent after it came PROMPT_RESEND_S ago. (After a broker restart, ingest may resubscribe
+after our first publishes, which the broker then had nobody to give to.) Reconnects back
+off exponentially with jitter, capped at `reconnect_max_s` (1 s by default).
+
+Acks settle batches one by one (docs/protocol.md): stored ones leave the outbox, refused
+ones move to its forensics table, and seqs the size cap evicted are announced in a signed
+drop notice, again every `ack_timeout_s`, until an ack settles them. A ranged ack must carry
+the backend's signature when the gateway knows the backend's key; an older backend's legacy
+ack (`acked_seq` only) is honoured until the first ranged ack of the session.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from typing import Any, Callable
 
@@ -18,19 +29,36 @@ import aiomqtt
 from edge import protocol
 from edge.commands import CommandHandler
 from edge.config import EdgeSettings
+from edge.health import Watchdog
+from edge.keys import load_public_key
+from edge.metrics import EdgeMetrics
 from edge.outbox import Outbox
 from edge.ratelimit import Backoff, TokenBucket
 
 log = logging.getLogger("pledgewatch.edge.uplink")
 
 Info = Callable[[], dict[str, Any]]
+PROMPT_RESEND_S = 2.0
 
 
 class Uplink:
     def __init__(self, settings: EdgeSettings, epoch: int, outbox: Outbox, birth_info: Info,
                  heartbeat_info: Info, commands: CommandHandler | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 signer: Callable[[], protocol.Signer | None] = lambda: None,
+                 metrics: EdgeMetrics | None = None, watchdog: Watchdog | None = None) -> None:
         self.settings, self.epoch, self.outbox = settings, epoch, outbox
+        self.signer, self.metrics, self.watchdog = signer, metrics, watchdog
+        # Connected, the send loop wakes at least every PROMPT_RESEND_S / 3; not, each attempt beats.
+        self._allowance_s = max(settings.watchdog_s, 2 * settings.uplink.ack_timeout_s,
+                                2 * settings.reconnect_max_s + 30)
+        backend_pem = settings.commands.backend_public_key_pem
+        self._backend_key = load_public_key(backend_pem) if backend_pem else None
+        self._ranged_acks = False  # this session has had a ranged ack: legacy ones are ignored
+        self._acked = False  # this session has had an ack
+        self._sent_at: dict[tuple[int, int], float] = {}  # (epoch, seq) -> last sent (monotonic s)
+        self._overtakes: list[tuple[float, float]] = []  # (ack seen at, newest send it covered)
+        self.new_drops = asyncio.Event()
         self.birth_info, self.heartbeat_info, self.commands = birth_info, heartbeat_info, commands
         self.clock = clock
         self.new_batch = asyncio.Event()
@@ -44,6 +72,7 @@ class Uplink:
         """Stay connected forever, reconnecting with jittered exponential backoff."""
         backoff = Backoff(self.settings.reconnect_min_s, self.settings.reconnect_max_s)
         while True:
+            self._beat()
             try:
                 async with self._client() as client:
                     backoff.reset()
@@ -52,6 +81,7 @@ class Uplink:
                 log.warning("broker connection lost or refused: %s", exc)
             finally:
                 self.connected = False
+                self._ranged_acks = self._acked = False
             await asyncio.sleep(backoff.next_delay_s())
 
     def _client(self) -> aiomqtt.Client:
@@ -91,6 +121,7 @@ class Uplink:
                 tasks.create_task(self._receive(client), name="uplink-receive")
                 tasks.create_task(self._send_outbox(client), name="uplink-send")
                 tasks.create_task(self._heartbeat(client), name="uplink-heartbeat")
+                tasks.create_task(self._announce_drops(client), name="uplink-drops")
         except* aiomqtt.MqttError as group:
             raise group.exceptions[0] from None
 
@@ -120,11 +151,61 @@ class Uplink:
     async def _on_ack(self, payload: bytes) -> None:
         try:
             ack = protocol.decode_ack(payload)
+            if ack.ranged and self._backend_key is not None:
+                protocol.verify_ack(ack, self._backend_key)
         except protocol.DecodeError as exc:
-            log.warning("ignoring malformed ack: %s", exc)
+            log.warning("ignoring ack: %s", exc)
             return
-        if ack.gateway == self.settings.gateway_id:
-            await asyncio.to_thread(self.outbox.ack, ack.epoch, ack.acked_seq)
+        if ack.gateway != self.settings.gateway_id:
+            return
+        self._acked = True
+        if not ack.ranged:
+            if not self._ranged_acks:
+                await asyncio.to_thread(self.outbox.ack, ack.epoch, ack.acked_seq)
+            return
+        self._ranged_acks = True
+        self._note_overtakes(ack)
+        try:
+            settled = await asyncio.to_thread(self.outbox.settle, ack.epoch, ack.stored or (),
+                                              ack.refused, ack.dropped)
+        except sqlite3.Error as exc:  # disk full or read-only: the batches are resent, acked again
+            log.debug("could not apply an ack: %s", exc)
+            if self.metrics is not None:
+                self.metrics.storage_errors.inc()
+            return
+        for seq, reason in sorted(ack.refused.items()):
+            log.warning("the backend refused batch (%d, %d): %s; kept in the outbox's refused table",
+                        ack.epoch, seq, reason)
+        if self.metrics is not None:
+            self.metrics.refused.inc(settled.refused)
+            self.metrics.dropped.inc(settled.dropped_readings)
+
+    def _note_overtakes(self, ack: protocol.Ack) -> None:
+        """Remember when a batch sent at time t was acknowledged: anything sent before t and
+        still unacknowledged PROMPT_RESEND_S later was lost on the way."""
+        now = time.monotonic()
+        sent = [self._sent_at.get((ack.epoch, seq)) for seq in (*(ack.stored or ()), *ack.refused)]
+        newest = max(filter(None, sent), default=None)
+        if newest is not None:
+            keep_s = self.settings.uplink.ack_timeout_s
+            self._overtakes = [(at, t) for at, t in self._overtakes if now - at < keep_s] + [(now, newest)]
+
+    async def _announce_drops(self, client: aiomqtt.Client) -> None:
+        """Tell the backend which seqs the size cap evicted, until it has settled them all."""
+        while True:
+            self.new_drops.clear()
+            for epoch, seqs in (await asyncio.to_thread(self.outbox.evicted)).items():
+                for start in range(0, len(seqs), protocol.MAX_SEQS_PER_NOTICE):
+                    notice = protocol.DropNotice(self.settings.gateway_id, epoch,
+                                                 tuple(seqs[start:start + protocol.MAX_SEQS_PER_NOTICE]),
+                                                 round(self.clock() * 1000))
+                    await client.publish(self._topics["drops"],
+                                         protocol.encode_drops(notice, self.signer()), qos=1)
+            try:
+                async with asyncio.timeout(self.settings.uplink.ack_timeout_s):
+                    await self.new_drops.wait()
+            except TimeoutError:
+                pass
 
     async def _on_command(self, client: aiomqtt.Client, payload: bytes, topic: str) -> None:
         if self.commands is None:
@@ -139,33 +220,44 @@ class Uplink:
 
     async def _send_outbox(self, client: aiomqtt.Client) -> None:
         cursor = (0, 0)  # last (epoch, seq) published in this session
-        sent_at: dict[tuple[int, int], float] = {}
+        self._sent_at, self._overtakes = {}, []
         while True:
+            self._beat()
             self.new_batch.clear()
             batches = await asyncio.to_thread(self.outbox.pending, cursor, 100)
             for batch in batches:
                 await asyncio.sleep(self._bucket.take(time.monotonic()))
                 await client.publish(self._topics["data"], batch.payload, qos=1)
                 cursor = (batch.epoch, batch.seq)
-                sent_at[cursor] = time.monotonic()
+                self._sent_at[cursor] = time.monotonic()
             if batches:
                 continue
-            if await self._oldest_ack_overdue(sent_at):
-                cursor, sent_at = (0, 0), {}
+            if await self._oldest_ack_overdue():
+                cursor, self._sent_at = (0, 0), {}
                 continue
             try:
-                async with asyncio.timeout(self.settings.uplink.ack_timeout_s / 3):
+                async with asyncio.timeout(min(self._ack_timeout_s() / 3, PROMPT_RESEND_S / 3)):
                     await self.new_batch.wait()
             except TimeoutError:
                 pass
 
-    async def _oldest_ack_overdue(self, sent_at: dict[tuple[int, int], float]) -> bool:
+    def _beat(self) -> None:
+        if self.watchdog is not None:
+            self.watchdog.beat("uplink", self._allowance_s)
+
+    async def _oldest_ack_overdue(self) -> bool:
         oldest = await asyncio.to_thread(self.outbox.pending, (0, 0), 1)
         if not oldest:
-            sent_at.clear()
+            self._sent_at.clear()
             return False
         key = (oldest[0].epoch, oldest[0].seq)
-        for acked in [k for k in sent_at if k < key]:
-            del sent_at[acked]
-        # Sent in an earlier session, or long ago without an ack: send again.
-        return key not in sent_at or time.monotonic() - sent_at[key] > self.settings.uplink.ack_timeout_s
+        for acked in [k for k in self._sent_at if k < key]:
+            del self._sent_at[acked]
+        sent_s, now = self._sent_at.get(key), time.monotonic()
+        if sent_s is None or now - sent_s > self._ack_timeout_s():
+            return True  # sent in an earlier session, or long ago without an ack
+        return any(newest > sent_s and now - at > PROMPT_RESEND_S for at, newest in self._overtakes)
+
+    def _ack_timeout_s(self) -> float:
+        timeout_s = self.settings.uplink.ack_timeout_s
+        return timeout_s if self._acked else min(timeout_s, PROMPT_RESEND_S)

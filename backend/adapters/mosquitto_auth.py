@@ -33,8 +33,8 @@ from edge import protocol
 
 PBKDF2_ITERATIONS = 101  # what mosquitto_passwd and mosquitto_ctrl write
 DYNSEC_PLUGIN = "mosquitto_dynamic_security.so"
-GATEWAY_WRITES = ("data", "state", "heartbeat", "cmd-result")  # docs/protocol.md, gateway → ...
-GATEWAY_READS = ("ack", "cmd")  # backend → gateway
+GATEWAY_WRITES = protocol.FROM_GATEWAY  # docs/protocol.md: gateway → backend
+GATEWAY_READS = protocol.TO_GATEWAY  # backend → gateway
 
 
 def password_fields(password: str, salt: bytes | None = None) -> dict:

@@ -24,12 +24,15 @@ from backend.services.ingest import InboundMessage, IngestService
 from backend.settings import IngestSettings
 from edge import protocol
 from edge.config import BrokerSettings
+from edge.ratelimit import Backoff
 
 log = logging.getLogger("pledgewatch.ingest")
 
 _STORAGE_RETRY_S = (0.5, 1, 2, 5, 10)
 _IDLE_WAIT_S = 0.2                   # how long a read waits when nothing is pending
-_RECONNECT_DELAY_S = (1.0, 30.0)     # first and longest pause between connection attempts
+# First and longest pause between connection attempts (jittered, doubling): a broker back
+# after a short outage is found within ~1 s, as the gateways find it (docs/edge.md, "Reconnect").
+_RECONNECT_DELAY_S = (0.25, 1.0)
 
 
 class MqttIngest:
@@ -42,7 +45,7 @@ class MqttIngest:
         self._stopping = threading.Event()
         self.connected = threading.Event()
         self._client = self._make_client()
-        self._delay_s = _RECONNECT_DELAY_S[0]
+        self._backoff = Backoff(*_RECONNECT_DELAY_S)
         self._session_present = False
         self._thread = threading.Thread(target=self._run, name="ingest", daemon=True)
 
@@ -72,6 +75,7 @@ class MqttIngest:
             return
         share = self.settings.share_group if self.broker.protocol == 5 else None
         client.subscribe([(protocol.subscription("data", share), 1),
+                          (protocol.subscription("drops", share), 1),
                           (protocol.subscription("state", share), 1)])
         self._session_present = flags.session_present
 
@@ -112,12 +116,12 @@ class MqttIngest:
         try:
             self._client.reconnect()
         except OSError as exc:
-            log.warning("cannot reach the broker at %s:%d (%s); retrying in %.0fs",
-                        self.broker.host, self.broker.port, exc, self._delay_s)
-            self._stopping.wait(self._delay_s)
-            self._delay_s = min(self._delay_s * 2, _RECONNECT_DELAY_S[1])
+            delay_s = self._backoff.next_delay_s()
+            log.warning("cannot reach the broker at %s:%d (%s); retrying in %.1fs",
+                        self.broker.host, self.broker.port, exc, delay_s)
+            self._stopping.wait(delay_s)
             return False
-        self._delay_s = _RECONNECT_DELAY_S[0]
+        self._backoff.reset()
         return True
 
     def _session(self) -> dict:
@@ -155,22 +159,21 @@ class MqttIngest:
 
     def _handle(self, batch: list[mqtt.MQTTMessage]) -> None:
         inbound = [InboundMessage(m.topic, m.payload, m.timestamp) for m in batch]
-        data = [m for m in inbound if m.topic.endswith("/data")]
+        data = [m for m in inbound if m.topic.endswith(("/data", "/drops"))]
         acks = self._ingest_with_retries(data)
         if acks is None:
             self._client.disconnect()  # unacknowledged: redelivered once we are back
             return
         for message in inbound:
-            if not message.topic.endswith("/data"):
+            if message.topic.endswith("/state"):
                 try:
                     self.service.gateway_state(message)
                 except Exception:  # birth/death is advisory; data must flow on
                     log.exception("could not record a gateway state message")
         for m in batch:
             self._client.ack(m.mid, m.qos)
-        for (gateway, epoch), acked_seq in acks.items():
-            self._client.publish(protocol.topic(gateway, "ack"),
-                                 protocol.encode_ack(gateway, epoch, acked_seq), qos=1)
+        for topic, payload in self.service.ack_messages(acks):
+            self._client.publish(topic, payload, qos=1)
 
     def _ingest_with_retries(self, data: list[InboundMessage]) -> dict | None:
         for attempt, pause_s in enumerate((*self.storage_retry_s, None)):

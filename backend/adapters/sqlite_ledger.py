@@ -1,4 +1,10 @@
-"""The ingest ledger in SQLite: stored message keys, seq progress, gateway state, quarantine."""
+"""The ingest ledger in SQLite: stored message keys, seq progress, gateway state, quarantine.
+
+A seq of an epoch is settled when it is stored (`messages`), refused for good (`refused`:
+quarantined after the gateway's signature checked out) or announced dropped by the
+gateway and never received (`dropped`). `epochs.contiguous_seq` is the highest seq up to
+which every seq is settled; the rest up to `max_seq` are the unknown gaps (missing_seqs).
+"""
 from __future__ import annotations
 
 import json
@@ -23,6 +29,13 @@ CREATE TABLE IF NOT EXISTS epochs (
     contiguous_seq INTEGER NOT NULL, max_seq INTEGER NOT NULL, received INTEGER NOT NULL,
     last_seen_ms INTEGER NOT NULL,
     PRIMARY KEY (gateway, epoch)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS refused (
+    gateway TEXT NOT NULL, epoch INTEGER NOT NULL, seq INTEGER NOT NULL, reason TEXT NOT NULL,
+    refused_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (gateway, epoch, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dropped (
+    gateway TEXT NOT NULL, epoch INTEGER NOT NULL, seq INTEGER NOT NULL, announced_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (gateway, epoch, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS gateway_state (
     gateway TEXT PRIMARY KEY, online INTEGER NOT NULL, epoch INTEGER NOT NULL,
     info_json TEXT NOT NULL, changed_at_ms INTEGER NOT NULL);
@@ -60,23 +73,33 @@ class SqliteIngestLedger:
             found.update(rows)
         return found
 
-    def record(self, stored: Sequence[AcceptedMessage],
-               quarantined: Sequence[QuarantinedMessage]) -> Recorded:
+    def record(self, stored: Sequence[AcceptedMessage], quarantined: Sequence[QuarantinedMessage],
+               refused: Sequence[tuple[MessageKey, str]] = (),
+               dropped: Sequence[MessageKey] = ()) -> Recorded:
         with self._lock, transaction(self._db):
             # The write lock is ours until COMMIT: no other process can slip a key in between.
-            existing = self._existing([m.key for m in stored])
+            existing = self._existing([m.key for m in stored] + [k for k, _ in refused] + list(dropped))
             new = [m for m in stored if m.key not in existing]
             recorded_at_ms = int(self._clock() * 1000)
             self._db.executemany(
                 "INSERT INTO messages VALUES (?,?,?,?,?,?,?)",
                 [(*m.key, len(m.envelope.readings), m.envelope.sent_at_ms, m.received_at_ms, recorded_at_ms)
                  for m in new])
+            for table in ("refused", "dropped"):  # it arrived after all
+                self._db.executemany(f"DELETE FROM {table} WHERE gateway=? AND epoch=? AND seq=?",
+                                     [m.key for m in new])
             self._db.executemany(
                 "INSERT INTO quarantine (received_at_ms, topic, reason, detail, reading_count, payload) "
                 "VALUES (?,?,?,?,?,?)",
                 [(q.received_at_ms, q.topic, q.reason, q.detail, q.reading_count, q.payload)
                  for q in quarantined])
-            acks = self._advance(new)
+            refused = [(key, reason) for key, reason in refused if key not in existing]
+            dropped = [key for key in dropped if key not in existing]
+            self._db.executemany("INSERT OR IGNORE INTO refused VALUES (?,?,?,?,?)",
+                                 [(*key, reason, recorded_at_ms) for key, reason in refused])
+            self._db.executemany("INSERT OR IGNORE INTO dropped VALUES (?,?,?,?)",
+                                 [(*key, recorded_at_ms) for key in dropped])
+            acks = self._advance(new, [key for key, _ in refused] + dropped)
         return Recorded(frozenset(m.key for m in new), acks)
 
     def contiguous_seqs(self, epoch_keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], int]:
@@ -84,50 +107,53 @@ class SqliteIngestLedger:
             return {key: row[0] for key in epoch_keys for row in self._db.execute(
                 "SELECT contiguous_seq FROM epochs WHERE gateway=? AND epoch=?", key)}
 
-    def _advance(self, new: Sequence[AcceptedMessage]) -> dict[tuple[str, int], int]:
-        """Move each touched epoch's progress past the newly recorded messages (in the
+    def _advance(self, new: Sequence[AcceptedMessage],
+                 settled: Sequence[MessageKey]) -> dict[tuple[str, int], int]:
+        """Move each touched epoch's progress past the newly settled seqs (in the
         transaction that recorded them); returns their contiguous seqs."""
-        touched: dict[tuple[str, int], tuple[int, list[int]]] = {}  # -> (last seen, new seqs)
+        touched: dict[tuple[str, int], list] = {}  # -> [last seen, fresh seqs, newly stored]
         for m in new:
-            gateway, epoch, seq = m.key
-            seen_ms, seqs = touched.setdefault((gateway, epoch), (0, []))
-            seqs.append(seq)
-            if m.received_at_ms > seen_ms:
-                touched[(gateway, epoch)] = (m.received_at_ms, seqs)
+            entry = touched.setdefault(m.key[:2], [0, set(), 0])
+            entry[0], entry[2] = max(entry[0], m.received_at_ms), entry[2] + 1
+            entry[1].add(m.key[2])
+        for gateway, epoch, seq in settled:
+            touched.setdefault((gateway, epoch), [0, set(), 0])[1].add(seq)
         progress = self._progress(list(touched))
         rows = []
-        for epoch_key, (seen_ms, seqs) in touched.items():
-            contiguous, max_seq, received = progress.get(epoch_key, (0, 0, 0))
-            if max_seq > contiguous:  # a gap was pending: count from the table
-                rows.append(self._recount(epoch_key, contiguous, seen_ms))
-                continue
-            # No seq above `contiguous` was stored before: only the new ones can extend it.
-            fresh = set(seqs)
-            while contiguous + 1 in fresh:
-                contiguous += 1
-            rows.append((*epoch_key, contiguous, max(contiguous, max(fresh)), received + len(fresh), seen_ms))
+        for epoch_key, (seen_ms, fresh, stored) in touched.items():
+            contiguous, max_seq, received, last_seen_ms = progress.get(epoch_key, (0, 0, 0, 0))
+            if max_seq > contiguous:  # a gap was pending: count from the tables
+                contiguous = self._recount(epoch_key, contiguous)
+            else:  # nothing above `contiguous` was settled before: only the fresh can extend it
+                while contiguous + 1 in fresh:
+                    contiguous += 1
+            rows.append((*epoch_key, contiguous, max(max_seq, contiguous, *fresh), received + stored,
+                         max(seen_ms, last_seen_ms)))
         self._db.executemany("INSERT OR REPLACE INTO epochs VALUES (?,?,?,?,?,?)", rows)
         return {(row[0], row[1]): row[2] for row in rows}
 
-    def _progress(self, epoch_keys: list[tuple[str, int]]) -> dict[tuple[str, int], tuple[int, int, int]]:
+    def _progress(self, epoch_keys: list[tuple[str, int]]) -> dict[tuple[str, int], tuple[int, int, int, int]]:
         progress = {}
         for start in range(0, len(epoch_keys), 400):  # SQLite caps bound parameters
             chunk = epoch_keys[start:start + 400]
-            for gateway, epoch, contiguous, max_seq, received in self._db.execute(
-                    "SELECT gateway, epoch, contiguous_seq, max_seq, received FROM epochs WHERE (gateway, epoch) "
-                    f"IN (VALUES {','.join(['(?,?)'] * len(chunk))})", [part for key in chunk for part in key]):
-                progress[(gateway, epoch)] = (contiguous, max_seq, received)
+            for gateway, epoch, *rest in self._db.execute(
+                    "SELECT gateway, epoch, contiguous_seq, max_seq, received, last_seen_ms FROM epochs "
+                    f"WHERE (gateway, epoch) IN (VALUES {','.join(['(?,?)'] * len(chunk))})",
+                    [part for key in chunk for part in key]):
+                progress[(gateway, epoch)] = tuple(rest)
         return progress
 
-    def _recount(self, epoch_key: tuple[str, int], contiguous: int, seen_ms: int) -> tuple:
-        gateway, epoch = epoch_key
-        while self._db.execute("SELECT 1 FROM messages WHERE gateway=? AND epoch=? AND seq=?",
-                               (gateway, epoch, contiguous + 1)).fetchone():
-            contiguous += 1
-        max_seq, received = self._db.execute(
-            "SELECT max(seq), count(*) FROM messages WHERE gateway=? AND epoch=? AND seq > ?",
-            (gateway, epoch, contiguous)).fetchone()
-        return (gateway, epoch, contiguous, max_seq or contiguous, contiguous + (received or 0), seen_ms)
+    def _recount(self, epoch_key: tuple[str, int], contiguous: int) -> int:
+        settled = self._db.execute(
+            "SELECT seq FROM messages WHERE gateway=?1 AND epoch=?2 AND seq > ?3 "
+            "UNION SELECT seq FROM refused WHERE gateway=?1 AND epoch=?2 AND seq > ?3 "
+            "UNION SELECT seq FROM dropped WHERE gateway=?1 AND epoch=?2 AND seq > ?3 ORDER BY seq",
+            (*epoch_key, contiguous))
+        for (seq,) in settled:
+            if seq != contiguous + 1:
+                break
+            contiguous = seq
+        return contiguous
 
     def set_gateway_state(self, gateway: str, online: bool, epoch: int,
                           info: Mapping[str, Any], now_ms: int) -> None:
@@ -146,21 +172,25 @@ class SqliteIngestLedger:
                 "ORDER BY gateway, epoch").fetchall()
             states = {row[0]: row[1:] for row in self._db.execute(
                 "SELECT gateway, online, epoch, info_json, changed_at_ms FROM gateway_state")}
+            refused, dropped = ({gateway: n for gateway, n in self._db.execute(
+                f"SELECT gateway, count(*) FROM {table} GROUP BY gateway")} for table in ("refused", "dropped"))
         latest: dict[str, tuple] = {}
-        missing: dict[str, int] = {}
+        unstored: dict[str, int] = {}
         for gateway, epoch, contiguous, max_seq, received, seen_ms in progress:
             latest[gateway] = (epoch, max_seq, contiguous, seen_ms)  # rows ordered by epoch
-            missing[gateway] = missing.get(gateway, 0) + max_seq - received
+            unstored[gateway] = unstored.get(gateway, 0) + max_seq - received
         statuses = []
         for gateway in sorted(latest.keys() | states.keys()):
             epoch, max_seq, contiguous, seen_ms = latest.get(gateway, (None, None, None, None))
             online, state_epoch, info_json, changed_ms = states.get(gateway, (0, None, "{}", None))
             if state_epoch is not None and (epoch is None or state_epoch > epoch):
                 epoch, max_seq, contiguous = state_epoch, None, None  # rebooted, no data yet
+            known = refused.get(gateway, 0) + dropped.get(gateway, 0)
             statuses.append(GatewayStatus(
                 gateway=gateway, online=bool(online), boot_epoch=epoch, last_seq=max_seq,
                 acked_seq=contiguous, last_seen_ms=max(filter(None, (seen_ms, changed_ms)), default=None),
-                missing_seqs=missing.get(gateway, 0), info=json.loads(info_json)))
+                missing_seqs=unstored.get(gateway, 0) - known, info=json.loads(info_json),
+                dropped_seqs=dropped.get(gateway, 0), refused_seqs=refused.get(gateway, 0)))
         return statuses
 
     def forged_since(self, after_id: int) -> list[UntrustedMessage]:

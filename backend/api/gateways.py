@@ -20,7 +20,9 @@ class GatewayOut(BaseModel):
     last_seq: int | None
     acked_seq: int | None
     last_seen: datetime | None
-    missing_seqs: int
+    missing_seqs: int  # never received and not announced dropped: unexplained gaps
+    dropped_seqs: int  # announced by the gateway as dropped by its outbox size cap
+    refused_seqs: int  # quarantined for good (the gateway was told, and keeps them)
     info: dict[str, Any]
 
 
@@ -29,7 +31,8 @@ def _out(status: GatewayStatus) -> GatewayOut:
             if status.last_seen_ms is not None else None)
     return GatewayOut(id=status.gateway, online=status.online, boot_epoch=status.boot_epoch,
                       last_seq=status.last_seq, acked_seq=status.acked_seq, last_seen=seen,
-                      missing_seqs=status.missing_seqs, info=dict(status.info))
+                      missing_seqs=status.missing_seqs, dropped_seqs=status.dropped_seqs,
+                      refused_seqs=status.refused_seqs, info=dict(status.info))
 
 
 @router.get("/gateways", response_model=list[GatewayOut])

@@ -84,15 +84,15 @@ def ceiling_round(stream_path: Path, messages: int, broker: BrokerProcess, folde
 
 
 def start_ingest_process(folder: Path, broker: BrokerProcess, registry: list[dict], index: int,
-                         http_port: int | None = None, timeseries: dict | None = None) -> subprocess.Popen:
-    """`pledgewatch backend --role ingest` as client pw-bench-ingest-<index>, data in folder/data
-    (readings in the embedded store unless `timeseries` says otherwise); returns once it is
-    connected (its log: folder/ingest-<index>.log)."""
+                         http_port: int | None = None, extra: dict | None = None) -> subprocess.Popen:
+    """`pledgewatch backend --role ingest` as client pw-bench-ingest-<index>, data in folder/data;
+    returns once it is connected (its log: folder/ingest-<index>.log). `extra`: more settings
+    (e.g. a timeseries block)."""
     config = folder / f"ingest-{index}.yaml"
     config.write_text(yaml.safe_dump({
         "data_dir": str(folder / "data"), "broker": {"port": broker.port},
         "http": {"port": http_port or free_port()}, "ingest": {"client_id": f"pw-bench-ingest-{index}"},
-        "gateways": registry, "timeseries": timeseries or {}}))
+        "gateways": registry, **(extra or {})}))
     log = folder / f"ingest-{index}.log"
     log.touch()
     connected_before = log.read_bytes().count(b"ingest connected")  # a restart appends

@@ -131,11 +131,12 @@ def edge(config_path, verbose) -> None:
     from edge.agent import EdgeAgent
     from edge.config import EdgeSettings
     from edge.keys import KeyFileError
+    from edge.outbox import OutboxUnavailable
     _logging(verbose)
     settings = _load(EdgeSettings, config_path)
     try:
         agent = EdgeAgent(settings)
-    except KeyFileError as exc:
+    except (KeyFileError, OutboxUnavailable) as exc:
         raise CliError(str(exc)) from exc
     _run_until_signalled(agent.run())
 

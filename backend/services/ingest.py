@@ -1,8 +1,11 @@
 """Ingest use case: decode -> check gateway and signature -> dedup -> store -> acks.
 
-Called with a micro-batch of raw MQTT messages; returns, per (gateway, epoch), the
-highest contiguous seq now durably stored — what the caller acknowledges.
-Every message ends in exactly one bucket: stored, duplicate or quarantined.
+Called with a micro-batch of raw MQTT messages (data and drop notices); returns, per
+(gateway, epoch), the ack that settles what the batch carried: the seqs now durably stored
+(or stored before: a resend), the seqs refused for good with their reason, and the seqs a
+drop notice announced that never arrived. Every data message ends in exactly one bucket:
+stored, duplicate or quarantined. Only a message whose signature checked out can earn a
+refusal (a negative ack): a forger must not talk a gateway out of resending its data.
 """
 from __future__ import annotations
 
@@ -15,8 +18,8 @@ import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from backend.metrics import Metrics
-from backend.ports import (AcceptedMessage, AnySensor, IngestLedger, QuarantinedMessage, ReadingStore,
-                           SensorRegistry)
+from backend.ports import (AcceptedMessage, AnySensor, IngestLedger, MessageKey, QuarantinedMessage,
+                           ReadingStore, SensorRegistry)
 from backend.services import wire_fast
 from backend.services.rotated_keys import RotatedKeys
 from backend.settings import IngestSettings
@@ -60,6 +63,7 @@ class IngestService:
         self.readings, self.ledger, self.sensors, self.rotated = readings, ledger, sensors, rotated
         self.gateway_keys, self.settings, self.metrics = gateway_keys, settings, metrics
         self._verifier = wire_fast.Verifier()
+        self.ack_signer: protocol.Signer | None = None  # the backend's command key, when it has one
         self.retention_s = retention_s
         self._next_expiry_s = 0.0
 
@@ -73,48 +77,106 @@ class IngestService:
         if expired:
             log.info("retention: %d readings folded into hourly rows and deleted", expired)
 
-    def ingest(self, inbound: Sequence[InboundMessage], now_s: float) -> dict[tuple[str, int], int]:
+    def ingest(self, inbound: Sequence[InboundMessage], now_s: float) -> dict[tuple[str, int], protocol.Ack]:
         accepted: list[AcceptedMessage] = []
         quarantined: list[QuarantinedMessage] = []
+        refusals: list[tuple[MessageKey, QuarantinedMessage]] = []
+        announced: list[MessageKey] = []
         for message in inbound:
             try:
-                accepted.append(self._accept(message, now_s))
+                if message.topic.endswith("/drops"):
+                    notice = self._accept_drops(message)
+                    announced += [(notice.gateway, notice.epoch, seq) for seq in notice.seqs]
+                else:
+                    accepted.append(self._accept(message, now_s))
             except (protocol.DecodeError, _Refused) as exc:
-                quarantined.append(self._quarantine(message, exc.reason, exc.detail))
-        candidates, duplicates = self._split_duplicates(accepted)
+                refused = self._quarantine(message, exc.reason, exc.detail)
+                key = getattr(exc, "key", None)
+                (refusals.append((key, refused)) if key else quarantined.append(refused))
+        seen = self.ledger.already_stored([m.key for m in accepted] + [k for k, _ in refusals] + announced)
+        candidates, duplicates = self._split_duplicates(accepted, set(seen))
+        stored_keys = seen | {m.key for m in candidates}
+        # A resend refused now (say its sensor was unregistered since) but stored before: a duplicate.
+        refusals = [(key, q) for key, q in refusals if key not in stored_keys]
         self.readings.append(candidates)  # durable before anything is acknowledged
-        recorded = self.ledger.record(candidates, quarantined)
+        recorded = self.ledger.record(candidates, quarantined + [q for _, q in refusals],
+                                      [(key, q.reason) for key, q in refusals],
+                                      [key for key in announced if key not in stored_keys])
         # Another ingest process may have recorded the same message meanwhile: the
         # ledger's primary key decided, and the store ignored the second copy.
         new = [m for m in candidates if m.key in recorded.new_keys]
         duplicates += [m for m in candidates if m.key not in recorded.new_keys]
-        acks = dict(recorded.acks)
-        # A gateway that resends may have missed our ack: answer for its epoch too.
-        resent_epochs = {(m.envelope.gateway, m.envelope.epoch) for m in duplicates} - acks.keys()
-        acks.update(self.ledger.contiguous_seqs(sorted(resent_epochs)))
-        self._count(new, duplicates, quarantined, now_s)
-        return acks
+        self._count(new, duplicates, quarantined + [q for _, q in refusals], now_s)
+        return self._acks(recorded.acks, stored_keys, refusals, announced)
+
+    def _acks(self, contiguous: Mapping[tuple[str, int], int], stored_keys: set[MessageKey],
+              refusals: list[tuple[MessageKey, QuarantinedMessage]],
+              announced: list[MessageKey]) -> dict[tuple[str, int], protocol.Ack]:
+        settled: dict[tuple[str, int], tuple[set[int], dict[int, str], set[int]]] = {}
+        for gateway, epoch, seq in stored_keys:
+            settled.setdefault((gateway, epoch), (set(), {}, set()))[0].add(seq)
+        for (gateway, epoch, seq), refused in refusals:
+            settled.setdefault((gateway, epoch), (set(), {}, set()))[1][seq] = refused.reason
+        for gateway, epoch, seq in announced:
+            if (gateway, epoch, seq) not in stored_keys:
+                settled.setdefault((gateway, epoch), (set(), {}, set()))[2].add(seq)
+        # A gateway that resends may have missed our ack: its epoch's progress too.
+        contiguous = {**self.ledger.contiguous_seqs(sorted(settled.keys() - contiguous.keys())), **contiguous}
+        return {(gateway, epoch): protocol.Ack(gateway, epoch, contiguous.get((gateway, epoch), 0),
+                                               tuple(sorted(stored)), refused, tuple(sorted(dropped)))
+                for (gateway, epoch), (stored, refused, dropped) in settled.items()}
+
+    def ack_messages(self, acks: Mapping[tuple[str, int], protocol.Ack]) -> list[tuple[str, bytes]]:
+        """(topic, payload) to publish: the signed ranged ack, then (`legacy_acks`) the
+        acked_seq-only form a gateway older than ranged acks understands."""
+        out = []
+        for ack in acks.values():
+            topic = protocol.topic(ack.gateway, "ack")
+            out.append((topic, protocol.encode_ack(ack, self.ack_signer)))
+            if self.settings.legacy_acks:
+                out.append((topic, protocol.encode_ack(protocol.Ack(ack.gateway, ack.epoch, ack.acked_seq))))
+        return out
+
+    def _accept_drops(self, message: InboundMessage) -> protocol.DropNotice:
+        notice = protocol.decode_drops(message.payload, message.topic)
+        public_key = self._gateway_key(notice.gateway)
+        if public_key is not None:
+            rotated = self._rotated_key(notice.gateway, notice.signature)
+            try:
+                protocol.verify_drops(notice, public_key)
+            except protocol.DecodeError:
+                if rotated is None:
+                    raise
+                protocol.verify_drops(notice, rotated)
+        return notice
+
+    def _gateway_key(self, gateway: str) -> Ed25519PublicKey | None:
+        """The gateway's registered key (None: unsigned allowed); refuses unknown gateways."""
+        if gateway not in self.gateway_keys:
+            raise _Refused("unknown_gateway", f"gateway {gateway!r} is not registered")
+        public_key = self.gateway_keys[gateway]
+        if public_key is None and not self.settings.accept_unsigned:
+            raise _Refused("unsigned", f"gateway {gateway!r} has no registered key")
+        return public_key
 
     def _accept(self, message: InboundMessage, now_s: float) -> AcceptedMessage:
         envelope = self._decode(message)
-        if envelope.gateway not in self.gateway_keys:
-            raise _Refused("unknown_gateway", f"gateway {envelope.gateway!r} is not registered")
-        public_key = self.gateway_keys[envelope.gateway]
+        public_key = self._gateway_key(envelope.gateway)
         if public_key is not None:
             self._verify(envelope, public_key, message)
-        elif not self.settings.accept_unsigned:
-            raise _Refused("unsigned", f"gateway {envelope.gateway!r} has no registered key")
+        # Authentic from here on: a refusal is told to the gateway (a negative ack).
+        key = (envelope.gateway, envelope.epoch, envelope.seq)
         readings = envelope.readings
         fast = type(readings) is wire_fast.Rows  # no protocol.Reading objects built for it
         sensors = readings.sensors() if fast else {r.sensor for r in readings}
         foreign = sorted(f"{sensor} ({owner})" for sensor, owner in self.sensors.owners(sensors).items()
                          if owner != envelope.gateway)
         if foreign:  # a gateway vouching for goods it cannot see: the monitor reports tampering
-            raise _Refused("foreign_sensor", f"sensors of other gateways: {', '.join(foreign)[:300]}")
+            raise _Refused("foreign_sensor", f"sensors of other gateways: {', '.join(foreign)[:300]}", key)
         now_ms = int(now_s * 1000)
         latest_ms = readings.max_ms if fast else max(r.time_ms for r in readings)
         if latest_ms > now_ms + self.settings.future_tolerance_s * 1000:
-            raise _Refused("future_timestamp", f"device time {latest_ms} is ahead of {now_ms}")
+            raise _Refused("future_timestamp", f"device time {latest_ms} is ahead of {now_ms}", key)
         return AcceptedMessage(envelope, int(message.received_at_s * 1000),
                                live_after_ms=now_ms - int(self.settings.live_window_s * 1000))
 
@@ -135,26 +197,25 @@ class IngestService:
                 message: InboundMessage) -> None:
         if self._verifier.verify(envelope, public_key):
             return
-        rotated = self._rotated_key(envelope)  # signed with a key the gateway rotated to?
+        rotated = self._rotated_key(envelope.gateway, envelope.signature)  # a key it rotated to?
         if rotated is not None and self._verifier.verify(envelope, rotated):
             return
         # The fast path's canonical bytes may differ from the reference's: its verdict rules.
         protocol.verify(protocol.decode(message.payload, message.topic), rotated or public_key)
 
-    def _rotated_key(self, envelope: protocol.Envelope) -> Ed25519PublicKey | None:
-        signature = envelope.signature
+    def _rotated_key(self, gateway: str, signature: protocol.Signature | None) -> Ed25519PublicKey | None:
         if self.rotated is None or signature is None:
             return None
-        return self.rotated.key(envelope.gateway, signature.key_id)
+        return self.rotated.key(gateway, signature.key_id)
 
     def _quarantine(self, message: InboundMessage, reason: str, detail: str) -> QuarantinedMessage:
         return QuarantinedMessage(message.topic, message.payload, reason, detail[:500],
                                   int(message.received_at_s * 1000),
                                   count_readings_leniently(message.payload))
 
-    def _split_duplicates(self, accepted: list[AcceptedMessage]):
-        """Messages the ledger already holds (or repeated in this batch) vs candidates."""
-        seen = self.ledger.already_stored([m.key for m in accepted])
+    @staticmethod
+    def _split_duplicates(accepted: list[AcceptedMessage], seen: set[MessageKey]):
+        """Messages the ledger already holds (`seen`, or repeated in this batch) vs candidates."""
         new, duplicates = [], []
         for message in accepted:
             (duplicates if message.key in seen else new).append(message)
@@ -201,6 +262,8 @@ class IngestService:
 
 
 class _Refused(Exception):
-    def __init__(self, reason: str, detail: str) -> None:
+    """`key` set: the message is authentic, so its gateway is told (a negative ack)."""
+
+    def __init__(self, reason: str, detail: str, key: MessageKey | None = None) -> None:
         super().__init__(detail)
-        self.reason, self.detail = reason, detail
+        self.reason, self.detail, self.key = reason, detail, key

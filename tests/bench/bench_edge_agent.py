@@ -10,7 +10,8 @@ process (acks flow, so the outbox stays near empty) and a `pledgewatch edge` pro
    RFID round of 4 tags per read: 2 readings), as many drivers at `every_s` 0.02 as the rate
    needs, batches of 50. After a warm-up, over `--seconds`: the readings/s actually queued
    (the agent's pw_edge_readings_total), its CPU (utime+stime from /proc, % of one core),
-   RSS, and CPU % per 1,000 readings/s.
+   RSS, CPU % per 1,000 readings/s, and the bytes it wrote per reading (/proc/<pid>/io:
+   `write_bytes`, what reached the block layer, and `wchar`, what went through write(2)).
 2. Replay: an outbox holding `--backlog` signed batches of 50 weight readings from an earlier
    boot epoch (written by edge.outbox/edge.pipeline, as an outage leaves it); the agent
    starts and replays them through its token bucket (`uplink.max_messages_per_s` per
@@ -105,6 +106,12 @@ def rss_mb(pid: int) -> tuple[float, float]:
     return int(status["VmRSS"].split()[0]) / 1024, int(status["VmHWM"].split()[0]) / 1024
 
 
+def io_bytes(pid: int) -> tuple[int, int]:
+    """(write_bytes, wchar) of the process so far."""
+    io = dict(line.split(": ") for line in Path(f"/proc/{pid}/io").read_text().splitlines())
+    return int(io["write_bytes"]), int(io["wchar"])
+
+
 def readings_total(metrics_port: int) -> float:
     text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
     return next(float(line.split()[-1]) for line in text.splitlines()
@@ -131,12 +138,14 @@ def steady_state(folder: Path, broker, key_file: Path, target_per_s: int, second
                 time.sleep(0.2)
         time.sleep(5)  # warm-up: imports done, connected, caches filled
         wall0, cpu0, readings0 = time.monotonic(), cpu_s(agent.pid), readings_total(metrics_port)
+        io0 = io_bytes(agent.pid)
         rss_samples = []
         while time.monotonic() - wall0 < seconds:
             time.sleep(1)
             rss_samples.append(rss_mb(agent.pid)[0])
         wall, cpu, readings = (time.monotonic() - wall0, cpu_s(agent.pid) - cpu0,
                                readings_total(metrics_port) - readings0)
+        written, wchar = (after - before for after, before in zip(io_bytes(agent.pid), io0))
         peak_mb = rss_mb(agent.pid)[1]
     finally:
         stop(agent)
@@ -145,6 +154,8 @@ def steady_state(folder: Path, broker, key_file: Path, target_per_s: int, second
             "readings_per_s": round(rate, 1), "cpu_pct_of_one_core": round(cpu_pct, 1),
             "cpu_pct_per_1000_readings_per_s": round(cpu_pct / rate * 1000, 1),
             "rss_mb": round(max(rss_samples), 1), "rss_peak_mb": round(peak_mb, 1),
+            "disk_bytes_per_reading": round(written / readings), "write_syscall_bytes_per_reading":
+            round(wchar / readings),
             "seconds": round(wall, 1)}
 
 

@@ -99,7 +99,7 @@ def test_every_reading_arrives_once_and_is_served_by_the_api(tmp_path, mosquitto
 
         gateway = client.get("/api/v1/gateways/gw-it", headers=headers).json()
         assert gateway["info"]["key_id"] == agent.signer.key_id  # from the birth message
-        assert gateway["missing_seqs"] == 0
+        assert gateway["missing_seqs"] == gateway["dropped_seqs"] == gateway["refused_seqs"] == 0
         assert gateway["acked_seq"] == gateway["last_seq"] >= TOTAL_READINGS // 50
         assert client.get("/api/v1/readings").status_code == 401
         # A clean stop publishes the death message itself (the will is for crashes).

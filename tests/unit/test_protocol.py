@@ -141,7 +141,10 @@ def test_a_bad_reading_may_carry_no_measurement_but_an_error_code():
 
 
 def test_ack_and_state_round_trip():
-    assert protocol.decode_ack(protocol.encode_ack("gw-1", 4, 99)) == protocol.Ack("gw-1", 4, 99)
+    legacy = b'{"acked_seq":99,"epoch":4,"gateway":"gw-1","v":1}'  # what older backends send
+    assert protocol.encode_ack(protocol.Ack("gw-1", 4, 99)) == legacy
+    assert protocol.decode_ack(legacy) == protocol.Ack("gw-1", 4, 99)
+    assert not protocol.decode_ack(legacy).ranged
     state = protocol.decode_state(protocol.encode_state("gw-1", True, 4, {"firmware": "1.0"}))
     assert (state.gateway, state.online, state.epoch, state.info) == ("gw-1", True, 4, {"firmware": "1.0"})
 
@@ -149,3 +152,49 @@ def test_ack_and_state_round_trip():
 def test_shared_subscription_filter():
     assert protocol.subscription("data") == "pw/v1/+/data"
     assert protocol.subscription("data", "pw-ingest") == "$share/pw-ingest/pw/v1/+/data"
+
+
+def test_a_ranged_ack_carries_stored_refused_and_dropped_seqs_signed():
+    key = Ed25519PrivateKey.generate()
+    ack = protocol.Ack("gw-1", 4, 1, stored=(1, 3, 4, 5), refused={2: "future_timestamp"}, dropped=(7, 8))
+    wire = protocol.encode_ack(ack, protocol.Signer(key))
+    assert json.loads(wire)["stored"] == [[1, 1], [3, 5]]
+    decoded = protocol.decode_ack(wire)
+    assert decoded == ack and decoded.ranged
+    protocol.verify_ack(decoded, key.public_key())
+    with pytest.raises(DecodeError, match="bad_signature"):
+        protocol.verify_ack(decoded, Ed25519PrivateKey.generate().public_key())
+    # An unsigned ranged ack does not verify either.
+    with pytest.raises(DecodeError, match="bad_signature"):
+        protocol.verify_ack(protocol.decode_ack(protocol.encode_ack(ack)), key.public_key())
+
+
+def test_a_forged_nack_does_not_verify():
+    key = Ed25519PrivateKey.generate()
+    body = json.loads(protocol.encode_ack(protocol.Ack("gw-1", 4, 0, (), {}, ()), protocol.Signer(key)))
+    body["refused"] = [{"seq": 3, "reason": "future_timestamp"}]  # a nack the backend never signed
+    with pytest.raises(DecodeError, match="bad_signature"):
+        protocol.verify_ack(protocol.decode_ack(json.dumps(body).encode()), key.public_key())
+
+
+@pytest.mark.parametrize("ranges", [[[3, 2]], [[0, 1]], [[1, protocol.MAX_SEQS_PER_NOTICE + 1]], [[1]], "x"])
+def test_bad_seq_ranges_are_refused(ranges):
+    key = Ed25519PrivateKey.generate()
+    body = json.loads(protocol.encode_drops(protocol.DropNotice("gw-1", 2, (5,), 1), protocol.Signer(key)))
+    body["seqs"] = ranges
+    with pytest.raises(DecodeError):
+        protocol.decode_drops(json.dumps(body).encode())
+
+
+def test_a_drop_notice_round_trips_signed_on_its_own_topic():
+    key = Ed25519PrivateKey.generate()
+    notice = protocol.DropNotice("gw-1", 2, (5, 6, 7, 9), 1_800_000_000_000)
+    wire = protocol.encode_drops(notice, protocol.Signer(key))
+    decoded = protocol.decode_drops(wire, "pw/v1/gw-1/drops")
+    assert (decoded.gateway, decoded.epoch, decoded.seqs) == ("gw-1", 2, (5, 6, 7, 9))
+    protocol.verify_drops(decoded, key.public_key())
+    with pytest.raises(DecodeError, match="gateway_mismatch"):
+        protocol.decode_drops(wire, "pw/v1/gw-2/drops")
+    with pytest.raises(DecodeError, match="bad_signature"):  # the contexts keep types apart
+        protocol.verify_signature(decoded.signature, decoded.signed_bytes, key.public_key(),
+                                  protocol.ACK_SIGNING_CONTEXT)

@@ -100,7 +100,7 @@ def assert_every_reading_in_the_tsdb(victoria, last_seq: int) -> None:
 def test_two_processes_split_the_stream_with_no_loss_and_no_duplicate(tmp_path, broker, store):
     timeseries, victoria = store
     ports = [free_port(), free_port()]
-    processes = [start_ingest_process(tmp_path, broker, REGISTRY, n, ports[n], timeseries) for n in range(2)]
+    processes = [start_ingest_process(tmp_path, broker, REGISTRY, n, ports[n], {"timeseries": timeseries or {}}) for n in range(2)]
     try:
         publish(broker.port, stream(1, 400))
         assert len(wait_for_ledger(tmp_path / "data" / "state.sqlite", 1200, timeout_s=60)) == 1200
@@ -118,7 +118,7 @@ def test_two_processes_split_the_stream_with_no_loss_and_no_duplicate(tmp_path, 
 
 def test_sigkill_mid_stream_then_restart_loses_nothing_and_stores_nothing_twice(tmp_path, broker, store):
     timeseries, victoria = store
-    process = start_ingest_process(tmp_path, broker, REGISTRY, 0, timeseries=timeseries)
+    process = start_ingest_process(tmp_path, broker, REGISTRY, 0, extra={"timeseries": timeseries or {}})
     publisher = threading.Thread(target=publish, args=(broker.port, stream(1, 1000)))
     publisher.start()
     while ledger_count(tmp_path / "data") < 300:
@@ -127,7 +127,7 @@ def test_sigkill_mid_stream_then_restart_loses_nothing_and_stores_nothing_twice(
     process.wait()
     publisher.join()
     assert ledger_count(tmp_path / "data") < 3000  # it really died mid-stream
-    process = start_ingest_process(tmp_path, broker, REGISTRY, 0, timeseries=timeseries)  # same session
+    process = start_ingest_process(tmp_path, broker, REGISTRY, 0, extra={"timeseries": timeseries or {}})  # same session
     try:
         assert len(wait_for_ledger(tmp_path / "data" / "state.sqlite", 3000, timeout_s=90)) == 3000
         if victoria is not None:  # the spool is flushed by the process that wrote it

@@ -1,7 +1,9 @@
 """Store-and-forward through a real Mosquitto and the real ingest: outages lose nothing.
 
 - the broker stops mid-stream and comes back on the same port: every reading arrives
-  exactly once, in seq order, and the backlog replays no faster than the token bucket;
+  exactly once, and the backlog replays no faster than the token bucket. (Not necessarily
+  in seq order: Mosquitto interleaves the queue it kept for ingest's session with what the
+  gateway resends once both are back, and ingest reconnects within ~1 s now.)
 - the gateway restarts with a backlog: the new boot epoch streams and the old epoch's
   backlog is still delivered.
 """
@@ -11,51 +13,17 @@ import asyncio
 import time
 
 import pytest
-from pydantic import BaseModel
 
-from backend.bootstrap import build_context
 from backend.demo.broker import start_broker
 from backend.ports import ReadingQuery
-from backend.settings import BackendSettings
 from edge.agent import EdgeAgent
 from edge.config import EdgeSettings
-from edge.drivers import Sample, register
 from edge.keys import new_key_pair
+from tests.integration.edge.rig import backend, until
 
 pytestmark = pytest.mark.integration
 
 RATE_PER_S, BURST = 100.0, 10
-
-
-class SequenceConfig(BaseModel):
-    first: int = 0
-    total: int
-    per_read: int
-
-
-@register("test_sequence", SequenceConfig)
-class SequenceDriver:
-    """Readings numbered first .. first+total-1 (the number is the weight), then nothing."""
-
-    def __init__(self, config: SequenceConfig, clock) -> None:
-        self.config, self.clock, self.sent = config, clock, 0
-        self.sensors = (("seq-scale", "weight"),)
-
-    async def read(self) -> list[Sample]:
-        count = min(self.config.per_read, self.config.total - self.sent)
-        start, self.sent = self.config.first + self.sent, self.sent + count
-        return [Sample("seq-scale", "weight", int(self.clock() * 1000), {"weight_kg": float(n)})
-                for n in range(start, start + count)]
-
-    async def aclose(self) -> None:
-        pass
-
-
-def backend(tmp_path, broker, public_pem: str):
-    return build_context(BackendSettings(
-        roles=["ingest"], data_dir=tmp_path / "data", broker={"port": broker.port},
-        ingest={"client_id": f"pw-ingest-{tmp_path.name[-20:]}"},
-        gateways=[{"id": "gw-sf", "public_key_pem": public_pem}]))
 
 
 def agent_settings(tmp_path, broker, key_file, first: int, total: int) -> EdgeSettings:
@@ -71,13 +39,6 @@ def agent_settings(tmp_path, broker, key_file, first: int, total: int) -> EdgeSe
 def stored_weights_in_arrival_order(context) -> list[float]:
     rows = context.readings.query(ReadingQuery(sensors=["seq-scale"], limit=100_000))
     return [r.values["weight_kg"] for r in sorted(rows, key=lambda r: r.id)]
-
-
-async def until(condition, timeout_s: float, state=lambda: "") -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out {state()}"
-        await asyncio.sleep(0.05)
 
 
 def test_broker_outage_replays_everything_once_in_order_and_rate_limited(tmp_path, mosquitto):
@@ -107,7 +68,7 @@ def test_broker_outage_replays_everything_once_in_order_and_rate_limited(tmp_pat
     try:
         backlog, drain_s = asyncio.run(scenario())
         weights = stored_weights_in_arrival_order(context)
-        assert weights == [float(n) for n in range(total)]  # all, once, in seq order
+        assert sorted(weights) == [float(n) for n in range(total)]  # all, once
         # A batch in flight at the cut may be sent twice; the backend stores it once.
         assert context.metrics.registry.get_sample_value("pw_readings_stored_total") == total
         assert backlog > 3 * BURST

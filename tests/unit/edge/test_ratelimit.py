@@ -36,3 +36,32 @@ def test_backoff_doubles_with_jitter_up_to_the_cap_and_resets():
     assert all(cap / 2 <= d <= cap for d, cap in zip(delays, caps))
     backoff.reset()
     assert 0.25 <= backoff.next_delay_s() <= 0.5
+
+
+def first_attempt_after(outage_s: float, backoff: Backoff) -> float:
+    """A client that lost the broker at 0 waits a delay before each attempt (edge.uplink,
+    backend.adapters.mqtt_ingest); a refused attempt costs nothing. When does it get back?"""
+    at_s = 0.0
+    while at_s < outage_s:
+        at_s += backoff.next_delay_s()
+    return at_s
+
+
+@pytest.mark.parametrize("outage_s", [1.0, 3.0, 5.0, 6.0, 60.0])
+def test_the_default_backoff_finds_the_broker_at_most_its_cap_after_it_returns(outage_s):
+    from edge.config import EdgeSettings
+    defaults = EdgeSettings.model_fields
+    min_s, max_s = defaults["reconnect_min_s"].default, defaults["reconnect_max_s"].default
+    back = [first_attempt_after(outage_s, Backoff(min_s, max_s, random.Random(seed))) for seed in range(500)]
+    assert max(back) <= outage_s + max_s  # a 5 s outage: back within 6 s, well under 10
+    assert max(back) - min(back) > 0.1  # jittered: a fleet does not come back in lockstep
+
+
+def test_the_old_uncapped_backoff_could_leave_a_6_s_outage_unseen_for_7_5_s():
+    # What issue 19 measured the cost of: delays doubling to 30 s (here at their longest).
+    assert first_attempt_after(6.0, Backoff(0.5, 30.0, _Longest())) == 7.5
+
+
+class _Longest(random.Random):
+    def uniform(self, a, b):
+        return b
