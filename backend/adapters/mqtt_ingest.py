@@ -18,13 +18,13 @@ from typing import Callable
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_random_exponential
 
 from backend.adapters.mqtt_client import paho_client
 from backend.services.ingest import InboundMessage, IngestService
 from backend.settings import IngestSettings
 from edge import protocol
 from edge.config import BrokerSettings
-from edge.ratelimit import Backoff
 
 log = logging.getLogger("pledgewatch.ingest")
 
@@ -45,7 +45,6 @@ class MqttIngest:
         self._stopping = threading.Event()
         self.connected = threading.Event()
         self._client = self._make_client()
-        self._backoff = Backoff(*_RECONNECT_DELAY_S)
         self._session_present = False
         self._thread = threading.Thread(target=self._run, name="ingest", daemon=True)
 
@@ -112,17 +111,23 @@ class MqttIngest:
             self._client.disconnect()
 
     def _connect(self) -> bool:
-        """One attempt; after a failure, waits a growing pause (or until stopped)."""
+        """Reconnect, pausing a capped, jittered, growing time between failures; False when
+        stopped while the broker was away."""
         try:
-            self._client.reconnect()
-        except OSError as exc:
-            delay_s = self._backoff.next_delay_s()
-            log.warning("cannot reach the broker at %s:%d (%s); retrying in %.1fs",
-                        self.broker.host, self.broker.port, exc, delay_s)
-            self._stopping.wait(delay_s)
+            for attempt in Retrying(retry=retry_if_exception_type(OSError), reraise=True,
+                                    wait=wait_random_exponential(multiplier=_RECONNECT_DELAY_S[0],
+                                                                 max=_RECONNECT_DELAY_S[1]),
+                                    stop=lambda state: self._stopping.is_set(), sleep=self._stopping.wait,
+                                    before_sleep=self._log_retry):
+                with attempt:
+                    self._client.reconnect()
+        except OSError:
             return False
-        self._backoff.reset()
         return True
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        log.warning("cannot reach the broker at %s:%d (%s); retrying in %.1fs", self.broker.host,
+                    self.broker.port, state.outcome.exception(), state.next_action.sleep)
 
     def _session(self) -> dict:
         """Connect options: a session the broker keeps while we are away (MQTT 5)."""
