@@ -46,16 +46,14 @@ class MonitorConfig:
     # after its first alert opened; then it is overdue.
     inspection_deadline_s: int = 86_400
 
-    # Derived once (read per sensor per step): stale_after_periods × reporting_period_s.
+    # Derived once (read per sensor per step): the periods in seconds, the scale tolerance.
     stale_after_s: float = field(init=False, repr=False, compare=False)
+    silent_after_s: float = field(init=False, repr=False, compare=False)
+    weight_tolerance_fraction: float = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "stale_after_s", self.stale_after_periods * self.reporting_period_s)
-
-    @property
-    def silent_after_s(self) -> float:
-        return self.silent_after_periods * self.reporting_period_s
-
-    @property
-    def weight_tolerance_fraction(self) -> float:
-        return self.scale_error_fraction + self.shrink_allowance_fraction
+        derived = {"stale_after_s": self.stale_after_periods * self.reporting_period_s,
+                   "silent_after_s": self.silent_after_periods * self.reporting_period_s,
+                   "weight_tolerance_fraction": self.scale_error_fraction + self.shrink_allowance_fraction}
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)

@@ -279,6 +279,7 @@ def _assess_lots(state: MonitorState, registry: Registry,
     pledged_epcs, held_views = registry.pledged_epcs, state.lot_views
     lot_gateways, commodities = registry.lot_gateways, registry.commodities
     pledged_quantities, pledged_bits = registry.pledged_quantity, registry.pledged_bits
+    held_episodes = checks.held
     for lot_id, lot in registry.lots.items():
         try:
             rfid, scale, probe = lot_tracks[lot_id]
@@ -320,7 +321,7 @@ def _assess_lots(state: MonitorState, registry: Registry,
                         conditions += _temperature(lot, registry, probe, now_s, config)
                         probe_ok = (probe.heard_s is not None and now_s - probe.heard_s <= stale_s
                                     and probe.repeats < stuck_repeats)    # probe_usable
-                    if not probe_ok or lot_id in checks.held:
+                    if not probe_ok or lot_id in held_episodes:
                         conditions += _verify(lot_id, registry, view, lot_tracks[lot_id],
                                               gateway_tracks[gateway_id], now_s, config, checks)
                     continue

@@ -53,9 +53,9 @@ def witness_failure(view: LotView, rfid: RfidTrack, scale: ScaleTrack, probe: Pr
                 else "gateway offline")
     if rfid.fresh_s is None or now_s - rfid.fresh_s > config.stale_after_s or (
             in_episode and not rfid_usable(rfid, now_s, config)):
-        return "rfid stuck" if rfid.repeats + 1 >= config.stuck_after_readings else "rfid silent"
+        return "rfid stuck" if rfid.repeats + 1 >= config.stuck_after_readings else "rfid dead"
     if not scale_usable(scale, now_s, config):
-        return "scale stuck" if scale_stuck(scale, config) else "scale silent"
+        return "scale stuck" if scale_stuck(scale, config) else "scale dead"
     if _repeating(scale, config):
         return "scale repeating"
     if view.weight_net_kg is not None and view.weight_net_kg > view.max_weight_kg:

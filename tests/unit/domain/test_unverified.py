@@ -38,17 +38,17 @@ def _without_weight(sample: LotSample) -> LotSample:
 @pytest.mark.parametrize("elapsed_s, share", [(0, "1"), (3600, "1"), (3600 + 41_400, "0.5000"),
                                               (86_400, "0"), (200_000, "0")])
 def test_the_lending_share_holds_for_the_grace_then_falls_linearly_to_zero(elapsed_s, share):
-    assert lending_share(Unverified(100, "scale silent"), SCHEDULE, 100 + elapsed_s) == Decimal(share)
+    assert lending_share(Unverified(100, "scale dead"), SCHEDULE, 100 + elapsed_s) == Decimal(share)
 
 
 def test_an_episode_keeps_its_start_ends_after_a_window_of_good_readings_and_a_drift_stays():
-    first = next_episode(None, "scale silent", 60, 600)
-    assert next_episode(first, "rfid silent", 120, 600) is first
+    first = next_episode(None, "scale dead", 60, 600)
+    assert next_episode(first, "rfid dead", 120, 600) is first
     back = next_episode(first, None, 180, 600)
     assert (back.since_s, back.back_s) == (60, 180)            # on probation
     assert next_episode(back, None, 700, 600) is back
     assert next_episode(back, None, 780, 600) is None          # a window of good readings
-    assert next_episode(back, "scale silent", 300, 600).back_s is None   # failed again
+    assert next_episode(back, "scale dead", 300, 600).back_s is None   # failed again
     drifted = next_episode(first, "scale drifting", 180, 600)
     assert (drifted.since_s, drifted.drifted) == (60, True)
     assert next_episode(drifted, None, 240, 600) is drifted
@@ -62,7 +62,7 @@ def test_a_dead_scale_makes_the_lot_unverified_once_and_its_value_follows_the_sc
                            else _without_weight(noisy_sample(GOODS, rng, t)))
     [alert] = [a for a in opened if a.type == "collateral_unverified"]
     since_s = alert.details["since_s"]
-    assert alert.details["reason"] == "scale silent" and 600 < since_s <= 600 + 300
+    assert alert.details["reason"] == "scale dead" and 600 < since_s <= 600 + 300
     assert alert.opened_at_s == since_s + CONFIG.confirmation_s
     view = state.loan_views["loan-1"]
     full = Decimal(20) * 5000 * Decimal("0.9")

@@ -41,7 +41,7 @@ def _unverified(result):
 def test_finding_3_a_dead_scale_is_unverified_and_the_swap_is_alerted_with_the_blind_period():
     result = _run("dead-scale-swap")
     [gap] = _unverified(result)
-    assert (gap.details["reason"], gap.loan) == ("scale silent", "loan-1")
+    assert (gap.details["reason"], gap.loan) == ("scale dead", "loan-1")
     assert 3600 < gap.details["since_s"] <= 3600 + 300
     assert gap.opened_at_s <= 3600 + 900                      # within one window of the fault
     [loss] = [a for a in result.alerts.values() if a.type == "weight_count_mismatch"]
@@ -74,7 +74,7 @@ def test_findings_9_10_releases_are_refused_on_a_stale_price_an_open_alert_or_un
         "RELEASE 4 items of lot-2 approved by bank-a against 100000",
         "RELEASE 2 items of lot-1 refused: price of copper_cathode is stale (4860 s old)",
         "RELEASE 2 items of lot-2 refused: critical alert open on lot-2: unauthorized_removal",
-        "RELEASE 2 items of lot-3 refused: lot unverified: scale silent since 7320 s"]
+        "RELEASE 2 items of lot-3 refused: lot unverified: scale dead since 7320 s"]
     # the release freed 4 of the EPCs still seen: the 4 stolen before it stay missing
     theft = [a for a in result.alerts.values() if a.type == "unauthorized_removal"]
     assert [(a.lot, a.details["missing_items"], a.state) for a in theft] == [("lot-2", 4, "open")]
