@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from backend.demo.broker import mosquitto_config_text
-from backend.demo.ports import free_port
+from backend.demo.ports import DistinctPorts
 from backend.services.api_keys import hash_api_key, new_api_key
 from backend.services.commands import COMMAND_KEY_PATH
 from edge.keys import load_private_key, new_key_pair, public_key_pem
@@ -54,9 +54,12 @@ def write_config_set(root: Path, ports: DemoPorts, seed: dict) -> DemoLayout:
     backend_config = root / "backend.yaml"
     _write_yaml(backend_config, _backend_config(root, ports, public_keys, api_keys, seed))
     edge_configs, sim_configs, control_ports = {}, {}, {}
+    with DistinctPorts() as pick_port:
+        devices_of = {w["gateway"]: _sim_devices_config(w["gateway"], w["id"], seed, pick_port)
+                      for w in seed["warehouses"]}
     for warehouse in seed["warehouses"]:
         gw = warehouse["gateway"]
-        devices = _sim_devices_config(gw, warehouse["id"], seed)
+        devices = devices_of[gw]
         sim_configs[gw] = root / f"sim-devices-{gw}.yaml"
         _write_yaml(sim_configs[gw], devices)
         control_ports[gw] = devices["control_port"]
@@ -127,7 +130,7 @@ def _price_feed(price: dict) -> dict:
             "volatility_per_sqrt_day": 0.05, "jump_probability": 0.002, "jump_fraction": 0.08}
 
 
-def _sim_devices_config(gateway: str, warehouse: str, seed: dict) -> dict:
+def _sim_devices_config(gateway: str, warehouse: str, seed: dict, pick_port: DistinctPorts) -> dict:
     """One scale, one LLRP reader and (perishables) one probe per lot, each on its own port."""
     commodities = {c["id"]: c for c in seed["commodities"]}
     lots = []
@@ -137,13 +140,13 @@ def _sim_devices_config(gateway: str, warehouse: str, seed: dict) -> dict:
         entry = {"id": lot["id"], "items": lot["items"],
                  "item_weight_kg": lot.get("item_weight_kg", lot["item_quantity"] * unit_kg),
                  "epc_prefix": hashlib.sha256(lot["id"].encode()).hexdigest()[:8].upper(),
-                 "scale": {"port": free_port()},
-                 "rfid": {"port": free_port(), "round_period_ms": DEMO_RFID_ROUND_MS}}
+                 "scale": {"port": pick_port()},
+                 "rfid": {"port": pick_port(), "round_period_ms": DEMO_RFID_ROUND_MS}}
         if commodity.get("perishable"):
             setpoint_c = lot.get("temperature_c", commodity["temperature_max_c"] - 4)
-            entry["probe"] = {"port": free_port(), "setpoint_c": setpoint_c}
+            entry["probe"] = {"port": pick_port(), "setpoint_c": setpoint_c}
         lots.append(entry)
-    return {"gateway": gateway, "host": "127.0.0.1", "control_port": free_port(),
+    return {"gateway": gateway, "host": "127.0.0.1", "control_port": pick_port(),
             "seed": seed.get("seed", 0), "lots": lots}
 
 

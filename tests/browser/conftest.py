@@ -27,14 +27,26 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 DESKTOP = {"width": 1280, "height": 800}
 
 
+def keep_demo_logs(state: Path, name: str) -> Path:
+    """The demo's own log and every child's, kept under test-artifacts (pytest's tmp goes away)."""
+    kept = ARTIFACTS / f"{name}-demo-logs"
+    shutil.rmtree(kept, ignore_errors=True)
+    kept.mkdir(parents=True)
+    for log in [state / "demo.log", *(state / "run" / "logs").glob("*.log")]:
+        if log.exists():
+            shutil.copy(log, kept / log.name)
+    return kept
+
+
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
+def demo(tmp_path_factory, request):
     state = tmp_path_factory.mktemp("demo")
     port = free_port()
-    with open(state / "demo.log", "w") as log:
+    with open(state / "demo.log", "w") as log:  # no --duration: it would race a slow machine
         process = subprocess.Popen([sys.executable, "-m", "backend.cli", "demo", "--no-browser",
-                                    "--state-dir", str(state / "run"), "--port", str(port),
-                                    "--duration", "600"], stdout=log, stderr=subprocess.STDOUT)
+                                    "--state-dir", str(state / "run"), "--port", str(port)],
+                                   stdout=log, stderr=subprocess.STDOUT)
+    died = None
     try:
         base = f"http://127.0.0.1:{port}"
         wait_until(lambda: process.poll() is None and httpx.get(f"{base}/api/v1/health", timeout=2).is_success,
@@ -42,6 +54,7 @@ def demo(tmp_path_factory):
         running = Demo(base, json.loads((state / "run" / "api-keys.json").read_text()))
         wait_until(lambda: all(loan["ltv"] for loan in running.get("/loans")), 90, "every loan valued")
         yield running
+        died = process.poll()
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -49,6 +62,8 @@ def demo(tmp_path_factory):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        kept = keep_demo_logs(state, request.module.__name__.rsplit(".", 1)[-1])
+    assert died is None, f"the demo stopped during the tests (status {died}); its logs: {kept}"
 
 
 @pytest.fixture(scope="module")  # Playwright's loop must be gone before tests that call asyncio.run

@@ -34,7 +34,7 @@ def agent_config(path: Path, gateway: str, state_dir: Path, broker_port: int, ke
 
 
 def start_agent(config: Path, log: Path, witness: Path) -> subprocess.Popen:
-    env = {**os.environ, "PW_WITNESS_FILE": str(witness)}
+    env = {**os.environ, "WITNESS_FILE": str(witness)}
     with log.open("ab") as out:
         return subprocess.Popen([sys.executable, str(WITNESS_AGENT), "edge", "--config", str(config)],
                                 stdout=out, stderr=subprocess.STDOUT, env=env)

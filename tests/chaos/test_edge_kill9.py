@@ -4,7 +4,7 @@ stored exactly once.
 A real `pledgewatch edge` process reads an in-process simulated lot (`sim_lot`, a scale
 reading and an RFID round every 10 ms: ~200 readings/s) and publishes through a real
 Mosquitto to a real `pledgewatch backend --role ingest` process. It is SIGKILLed at a
-random moment (seeded; PW_KILL9_SEED replays a run) after its boot epoch has written its
+random moment (seeded; KILL9_SEED replays a run) after its boot epoch has written its
 first batch, and restarted, 10 times; a last start (one read, then idle) drains the backlog.
 Between the first batch and the kill, in a shuffled schedule, twice each: the agent just
 streams; the ingest process is paused (SIGSTOP: no acks, so published but unacknowledged
@@ -143,9 +143,9 @@ def until(condition, timeout_s: float, what: str) -> None:
 
 
 def test_kill9_ten_times_mid_stream_every_sampled_reading_is_stored_exactly_once(tmp_path, mosquitto):
-    seed = int(os.environ.get("PW_KILL9_SEED", time.time_ns() % 1_000_000))
+    seed = int(os.environ.get("KILL9_SEED", time.time_ns() % 1_000_000))
     rng = random.Random(seed)
-    print(f"PW_KILL9_SEED={seed}")
+    print(f"KILL9_SEED={seed}")
     private_path, public_path = new_key_pair(tmp_path / "keys", GATEWAY)
     data_dir = tmp_path / "data"
     registry = [{"id": GATEWAY, "public_key_pem": public_path.read_text()}]

@@ -1,7 +1,7 @@
 """`pledgewatch edge` with one more driver, `sim_witness`: the simulated lot, which also
-appends every sample it hands to the agent to a witness file (PW_WITNESS_FILE), one
+appends every sample it hands to the agent to a witness file (WITNESS_FILE), one
 write(2) per round before returning it — an outside record of everything sampled. With
-PW_HANG_AFTER_READS=n its n-th read blocks the event loop for good (a hung device call).
+WITNESS_HANG_AFTER_READS=n its n-th read blocks the event loop for good (a hung device call).
 
     python tests/e2e/edge/witness_agent.py edge --config agent.yaml
 """
@@ -23,8 +23,8 @@ from edge.drivers.simulated import SimLotConfig, SimulatedLot  # noqa: E402
 class WitnessedLot(SimulatedLot):
     def __init__(self, config: SimLotConfig, clock) -> None:
         super().__init__(config, clock)
-        self._witness = os.open(os.environ["PW_WITNESS_FILE"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        self._hang_after = int(os.environ.get("PW_HANG_AFTER_READS", 0))
+        self._witness = os.open(os.environ["WITNESS_FILE"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._hang_after = int(os.environ.get("WITNESS_HANG_AFTER_READS", 0))
         self._reads = 0
 
     async def read(self):

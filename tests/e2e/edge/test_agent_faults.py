@@ -32,14 +32,14 @@ def config(tmp_path: Path, state_dir: Path, port: int, **extra) -> Path:
 
 
 def run_agent(config_path: Path, tmp_path: Path, timeout_s: float, **env) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PW_WITNESS_FILE": str(tmp_path / "witness.txt"), **env}
+    env = {**os.environ, "WITNESS_FILE": str(tmp_path / "witness.txt"), **env}
     return subprocess.run([sys.executable, str(WITNESS_AGENT), "edge", "--config", str(config_path)],
                           capture_output=True, text=True, env=env, timeout=timeout_s)
 
 
 def test_a_stuck_loop_makes_the_watchdog_exit_non_zero(tmp_path, mosquitto):
     path = config(tmp_path, tmp_path / "state", mosquitto.port, watchdog_s=2)
-    done = run_agent(path, tmp_path, 60, PW_HANG_AFTER_READS="20")
+    done = run_agent(path, tmp_path, 60, WITNESS_HANG_AFTER_READS="20")
     assert done.returncode == 3, done.stderr[-2000:]
     assert "watchdog: the sample-0 loop made no progress" in done.stderr or \
         "watchdog: the batch loop made no progress" in done.stderr, done.stderr[-2000:]

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from backend.bench.ingest import audit, start_ingest_process, wait_for_ledger
 from backend.demo.broker import start_broker
-from backend.demo.ports import free_port
+from backend.demo.ports import DistinctPorts, free_port
 from edge import protocol
 from tests.integration.ingest.conftest import VictoriaMetrics
 from tests.integration.ingest.helpers import public_pem
@@ -99,7 +99,8 @@ def assert_every_reading_in_the_tsdb(victoria, last_seq: int) -> None:
 
 def test_two_processes_split_the_stream_with_no_loss_and_no_duplicate(tmp_path, broker, store):
     timeseries, victoria = store
-    ports = [free_port(), free_port()]
+    with DistinctPorts() as pick:
+        ports = [pick(), pick()]
     processes = [start_ingest_process(tmp_path, broker, REGISTRY, n, ports[n], {"timeseries": timeseries or {}}) for n in range(2)]
     try:
         publish(broker.port, stream(1, 400))

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from backend.adapters.mosquitto_auth import find_dynsec_plugin, mosquitto_listeners, write_auth_files, write_tls_files
 from backend.bootstrap import build_context
 from backend.demo.broker import find_mosquitto
-from backend.demo.ports import free_port, wait_until_listening
+from backend.demo.ports import DistinctPorts, free_port, wait_until_listening
 from backend.ports import ReadingQuery
 from backend.settings import BackendSettings
 from edge import protocol
@@ -34,7 +34,8 @@ def secured_broker(tmp_path):
         pytest.fail("Mosquitto's dynamic-security plugin is missing: run `make test`, which installs mosquitto")
     auth = write_auth_files(tmp_path / "auth", GATEWAYS, "pw-backend")
     tls = write_tls_files(tmp_path / "auth" / "tls", GATEWAYS, ("127.0.0.1",))
-    port, tls_port = free_port(), free_port()
+    with DistinctPorts() as pick:
+        port, tls_port = pick(), pick()
     config = tmp_path / "mosquitto.conf"
     config.write_text(mosquitto_listeners(port, auth, tls, tls_port, plugin)
                       + f"persistence false\nuser {getpass.getuser()}\nlog_dest file {tmp_path / 'mosquitto.log'}\n")
