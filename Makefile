@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # System packages the test suite talks to (real servers, real browser).
 SYSTEM_PACKAGES := mosquitto postgresql chromium victoria-metrics
 
-.PHONY: demo test venv system-deps unit clean lock
+.PHONY: demo test venv system-deps unit lint clean lock
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,8 +29,12 @@ system-deps:
 demo: venv
 	$(BIN)/pledgewatch demo $(ARGS)
 
-test: venv system-deps
+test: venv system-deps lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Lint (ruff: errors, sure bugs, imports); the layering rules are a test (tests/unit/test_import_rules.py).
+lint: venv
+	$(BIN)/ruff check .
 
 unit: venv
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)

@@ -18,22 +18,22 @@ from backend.adapters.db.inspections_repo import SqlInspections
 from backend.adapters.db.monitor_repo import SqlAlerts, SqlPriceMarks, SqlStandings
 from backend.adapters.db.registry_repo import SqlRegistry
 from backend.adapters.db.rotated_keys_repo import SqlRotatedKeys
+from backend.adapters.mqtt_ingest import MqttIngest
 from backend.adapters.price_sources import PriceQuote
+from backend.adapters.sqlite_ledger import SqliteIngestLedger
+from backend.adapters.sqlite_readings import SqliteReadingStore
 from backend.adapters.webhook_email import SmtpNotifier
 from backend.adapters.webhook_http import HttpSender
 from backend.adapters.webhook_store import SqlWebhooks
-from backend.adapters.mqtt_ingest import MqttIngest
-from backend.adapters.sqlite_ledger import SqliteIngestLedger
-from backend.adapters.sqlite_readings import SqliteReadingStore
 from backend.api.app import create_app
+from backend.domain.config import MonitorConfig
 from backend.metrics import Metrics
 from backend.ports import IngestLedger, ReadingStore
-from backend.services.api_keys import ApiKeyring
-from backend.domain.config import MonitorConfig
 from backend.scenario.errors import ScenarioError
 from backend.scenario.model import load_scenario
-from backend.services.book import opening_prices, registry_from_book
 from backend.services.alert_inbox import AlertInbox
+from backend.services.api_keys import ApiKeyring
+from backend.services.book import opening_prices, registry_from_book
 from backend.services.commands import COMMAND_KEY_PATH, load_command_signer
 from backend.services.events import AlertsWatcher, EventBus, GatewaysWatcher, StandingsWatcher, monitor_listener
 from backend.services.ingest import IngestService
@@ -43,9 +43,9 @@ from backend.services.monitor import MonitorLoop, MonitorService
 from backend.services.prices import FxRates, PriceFeedRunner, PriceService
 from backend.services.prices_sources import build_sources
 from backend.services.registry import RegistryService
-from backend.services.sensor_owners import RegistrySensorOwners
-from backend.services.rotated_keys import RotatedKeys
 from backend.services.releases import ReleaseService
+from backend.services.rotated_keys import RotatedKeys
+from backend.services.sensor_owners import RegistrySensorOwners
 from backend.services.webhooks import WebhookService
 from backend.services.webhooks_relay import RelayLoop, WebhookRelay
 from backend.settings import BackendSettings

@@ -17,14 +17,13 @@ from edge import protocol
 from edge.clock import ClockStatus
 from edge.commands import CommandHandler, CommandRefused
 from edge.config import DriverBlock, EdgeSettings
-from edge.drivers import (Clock, Driver, DriverError, Sample, create_driver, driver_version,
-                          parse_driver_config)
+from edge.drivers import Clock, Driver, DriverError, Sample, create_driver, driver_version, parse_driver_config
 from edge.filtering import SampleFilters
+from edge.health import StorageHealth, Watchdog
+from edge.journal import SampleJournal
 from edge.keys import load_private_key, private_key_pem, public_key_pem
 from edge.metrics import EdgeMetrics
-from edge.health import StorageHealth, Watchdog
 from edge.outbox import Batch, Outbox, OutboxUnavailable, storage_error_kind
-from edge.journal import SampleJournal
 from edge.pipeline import Batcher, readings_of
 from edge.uplink import Uplink
 

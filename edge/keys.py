@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 from cryptography.hazmat.primitives import serialization
-from pydantic import AfterValidator
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from pydantic import AfterValidator
 
 from edge.protocol import key_fingerprint
 

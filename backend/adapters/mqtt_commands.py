@@ -12,7 +12,6 @@ import threading
 import paho.mqtt.client as mqtt
 
 from backend.adapters.mqtt_client import paho_client
-
 from edge import protocol
 from edge.config import BrokerSettings
 

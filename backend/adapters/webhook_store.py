@@ -17,7 +17,7 @@ from backend.adapters.db import tables as t
 from backend.adapters.webhook_cloudevents import alert_event_body, event_id, event_type
 from backend.domain.alerts import Alert, AlertOpened, AlertResolved
 
-E, O, D = t.webhook_endpoints, t.webhook_outbox, t.webhook_deliveries
+E, O, D = t.webhook_endpoints, t.webhook_outbox, t.webhook_deliveries  # noqa: E741 (the three tables, briefly)
 
 
 @dataclass(frozen=True)

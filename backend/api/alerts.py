@@ -11,8 +11,8 @@ from pydantic import BaseModel, Field
 from backend.api.deps import context, principal
 from backend.domain.alerts import ALERT_TYPES
 from backend.services import access
-from backend.services.api_keys import Principal
 from backend.services.alert_inbox import AlertNotFound, AlertStateConflict, NotAllowed
+from backend.services.api_keys import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
 Caller = Annotated[Principal, Depends(principal)]

@@ -5,8 +5,21 @@ from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 
-from backend.api import (alerts, book, commands, dashboard, events, gateways, health, inspections,
-                         keys, prices, readings, registry, webhooks)
+from backend.api import (
+    alerts,
+    book,
+    commands,
+    dashboard,
+    events,
+    gateways,
+    health,
+    inspections,
+    keys,
+    prices,
+    readings,
+    registry,
+    webhooks,
+)
 from backend.api.errors import ERROR_RESPONSES
 from backend.api.guards import BodySizeLimit, StrictJsonBodies, install_audit_log
 

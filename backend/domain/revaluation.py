@@ -16,9 +16,9 @@ from typing import Mapping
 
 import numpy as np
 
+from backend.domain import valuation
 from backend.domain.observations import PriceTick
 from backend.domain.registry import Registry
-from backend.domain import valuation
 
 ZONES = ("normal", "warning", "margin_call", "liquidation")
 

@@ -27,8 +27,15 @@ from backend.domain.alerts import LOSS_TYPES, Condition
 from backend.domain.config import MonitorConfig
 from backend.domain.gateways import GatewayTrack
 from backend.domain.registry import Commodity, Loan, UnverifiedSchedule
-from backend.domain.sensors import (ProbeTrack, RfidTrack, ScaleTrack, probe_usable, rfid_usable,
-                                    scale_stuck, scale_usable)
+from backend.domain.sensors import (
+    ProbeTrack,
+    RfidTrack,
+    ScaleTrack,
+    probe_usable,
+    rfid_usable,
+    scale_stuck,
+    scale_usable,
+)
 from backend.domain.stock import LotView
 
 DRIFT = "scale drifting"

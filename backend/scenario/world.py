@@ -6,8 +6,7 @@ from decimal import Decimal
 from backend.domain import registry as reg
 from backend.domain.config import MonitorConfig
 from backend.domain.valuation import KG_PER_UNIT
-from backend.scenario.devices import (SampledReader, SimGateway, SimLot, WeighedLot, device_rng,
-                                      gauss_noise)
+from backend.scenario.devices import SampledReader, SimGateway, SimLot, WeighedLot, device_rng, gauss_noise
 from backend.scenario.model import LotSpec, Scenario
 from firmware_sim.models import Lot, ScaleModel, TemperatureModel
 

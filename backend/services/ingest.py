@@ -18,8 +18,15 @@ import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from backend.metrics import Metrics
-from backend.ports import (AcceptedMessage, AnySensor, IngestLedger, MessageKey, QuarantinedMessage,
-                           ReadingStore, SensorRegistry)
+from backend.ports import (
+    AcceptedMessage,
+    AnySensor,
+    IngestLedger,
+    MessageKey,
+    QuarantinedMessage,
+    ReadingStore,
+    SensorRegistry,
+)
 from backend.services import wire_fast
 from backend.services.rotated_keys import RotatedKeys
 from backend.settings import IngestSettings

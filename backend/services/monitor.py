@@ -17,8 +17,7 @@ from types import MappingProxyType
 from typing import Callable, Mapping, Sequence
 
 from backend.adapters.db.inspections_repo import SqlInspections
-from backend.adapters.db.monitor_repo import (HistoryPoint, SqlAlerts, SqlPriceMarks, SqlStandings,
-                                              StandingRecord)
+from backend.adapters.db.monitor_repo import HistoryPoint, SqlAlerts, SqlPriceMarks, SqlStandings, StandingRecord
 from backend.domain import monitor as core
 from backend.domain.alerts import Alert, AlertBook, AlertOpened, resolve
 from backend.domain.config import MonitorConfig

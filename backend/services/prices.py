@@ -13,7 +13,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 

@@ -8,8 +8,13 @@ from backend.adapters.price_sources.csv_replay import CsvReplaySource
 from backend.adapters.price_sources.http_json import HttpJsonSource
 from backend.adapters.price_sources.mqtt_topic import MqttPriceSource
 from backend.adapters.price_sources.simulated import SimulatedSource
-from backend.services.prices_config import (CsvSourceSettings, HttpJsonSourceSettings, MqttSourceSettings,
-                                            PriceSettings, SimulatedSourceSettings)
+from backend.services.prices_config import (
+    CsvSourceSettings,
+    HttpJsonSourceSettings,
+    MqttSourceSettings,
+    PriceSettings,
+    SimulatedSourceSettings,
+)
 from edge.config import BrokerSettings, ConfigError
 
 

@@ -9,11 +9,12 @@ import hashlib
 from decimal import Decimal
 from typing import Callable
 
-ReleaseGuard = Callable[[str], tuple[str | None, frozenset[str] | None]]
-
 from backend.domain import registry as reg
 from backend.domain.releases import ReleaseDecision, decide_release
 from backend.services.registry import Conflict, NotFound, RegistryService
+
+# lot id -> (why a release is refused now, or None; the EPCs observed present, or None: unknown)
+ReleaseGuard = Callable[[str], tuple[str | None, frozenset[str] | None]]
 
 
 class ReleaseService:

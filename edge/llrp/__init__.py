@@ -7,8 +7,7 @@ Pure, both directions: bytes in, frozen dataclasses out, and back.
 - `stream`: the one asyncio adapter (LlrpStream), shared by the driver and the simulator.
 Garbage in raises LlrpDecodeError; a value that does not fit raises LlrpEncodeError.
 """
-from edge.llrp.errors import (LlrpConnectionClosed, LlrpDecodeError, LlrpEncodeError, LlrpError,
-                              LlrpFramingError)
+from edge.llrp.errors import LlrpConnectionClosed, LlrpDecodeError, LlrpEncodeError, LlrpError, LlrpFramingError
 from edge.llrp.messages import Message, UnknownMessage, decode_message, encode_message
 from edge.llrp.wire import FrameReassembler
 

@@ -11,10 +11,27 @@ from typing import ClassVar
 
 from edge.llrp.errors import LlrpDecodeError
 from edge.llrp.params import (
-    GENERAL_DEVICE_CAPABILITIES, KEEPALIVE_SPEC, LLRP_STATUS, READER_EVENT_NOTIFICATION_DATA,
-    READER_EVENT_NOTIFICATION_SPEC, REGULATORY_CAPABILITIES, RO_REPORT_SPEC, ROSPEC, TAG_REPORT_DATA,
-    EventNotificationState, GeneralDeviceCapabilities, KeepaliveSpec, LlrpStatus, ReaderEventData,
-    RegulatoryCapabilities, ROReportSpec, ROSpec, TagReport, decode_event_spec, encode_event_spec)
+    GENERAL_DEVICE_CAPABILITIES,
+    KEEPALIVE_SPEC,
+    LLRP_STATUS,
+    READER_EVENT_NOTIFICATION_DATA,
+    READER_EVENT_NOTIFICATION_SPEC,
+    REGULATORY_CAPABILITIES,
+    RO_REPORT_SPEC,
+    ROSPEC,
+    TAG_REPORT_DATA,
+    EventNotificationState,
+    GeneralDeviceCapabilities,
+    KeepaliveSpec,
+    LlrpStatus,
+    ReaderEventData,
+    RegulatoryCapabilities,
+    ROReportSpec,
+    ROSpec,
+    TagReport,
+    decode_event_spec,
+    encode_event_spec,
+)
 from edge.llrp.wire import ByteReader, RawParam, decode_frame, encode_frame, pack, split_params
 
 

@@ -134,7 +134,7 @@ def steady_state(folder: Path, broker, key_file: Path, target_per_s: int, second
                 break
             except (httpx.HTTPError, StopIteration):
                 if agent.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the agent did not start; see {run}")
+                    raise RuntimeError(f"the agent did not start; see {run}") from None
                 time.sleep(0.2)
         time.sleep(5)  # warm-up: imports done, connected, caches filled
         wall0, cpu0, readings0 = time.monotonic(), cpu_s(agent.pid), readings_total(metrics_port)

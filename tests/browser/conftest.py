@@ -7,7 +7,6 @@ test-artifacts/browser/.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -16,9 +15,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from browser_demo import Demo, wait_until
 
 from backend.demo.ports import free_port
-from browser_demo import Demo, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"

@@ -9,7 +9,6 @@ import time
 
 import httpx
 import pytest
-
 from browser_demo import Demo, wait_until
 
 TABLET = {"width": 768, "height": 1024}

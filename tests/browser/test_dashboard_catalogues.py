@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import get_args
 
 import pytest
+from browser_demo import LOCALES, catalogue
 
 from backend.domain.alerts import ALERT_TYPES, AlertState, Severity
 from backend.domain.ltv import LoanStatus
-from browser_demo import LOCALES, catalogue
 
 WEB = LOCALES.parents[2]
 TRANSLATIONS = sorted(path.stem for path in LOCALES.glob("*.js") if path.stem != "en")

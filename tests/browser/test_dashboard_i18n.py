@@ -8,7 +8,6 @@ import re
 from datetime import datetime
 
 import pytest
-
 from browser_demo import Demo, catalogue, wait_until
 
 EN, ZH = catalogue("en"), catalogue("zh-CN")

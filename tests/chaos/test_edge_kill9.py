@@ -41,21 +41,19 @@ import random
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
-import yaml
+from waiting import wait_for
 
 from backend.adapters.sqlite_ledger import SqliteIngestLedger
 from backend.bench.ingest import start_ingest_process
 from backend.demo.broker import start_broker
 from edge.keys import new_key_pair
 from tests.chaos import harness
-from waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 

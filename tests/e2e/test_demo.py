@@ -11,9 +11,10 @@ from pathlib import Path
 
 import httpx
 import yaml
+from waiting import wait_for
 
 from backend.demo.ports import free_port
-from waiting import wait_for
+
 
 def processes_mentioning(text: str) -> list[int]:
     """PIDs whose command line contains `text` (how we find what the demo left behind)."""

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import httpx
 import yaml
+from waiting import wait_for
 
 from backend.demo.ports import free_port
 from backend.services.api_keys import hash_api_key
-from waiting import wait_for
 
 BOOK = Path(__file__).resolve().parents[2] / "seeds" / "demo.yaml"
 ADMIN_KEY = "k-admin-logging-test"

@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 import pytest
-
-from test_book_api import as_, book, run_for  # noqa: F401  (fixture)
+from book_helpers import as_, run_for
 
 
 def test_a_bank_sees_the_market_value_beside_the_lending_value(book):
@@ -15,10 +14,11 @@ def test_a_bank_sees_the_market_value_beside_the_lending_value(book):
 
 
 def test_the_books_unverified_schedules_are_kept_in_the_registry(tmp_path, database_url):
+    from book_helpers import BOOK, Clock, api_keys
+
     from backend.bootstrap import build_context
     from backend.domain.registry import UnverifiedSchedule
     from backend.settings import BackendSettings
-    from test_book_api import BOOK, Clock, api_keys
     text = BOOK.read_text().replace(
         "{id: frozen_shrimp, unit: t,",
         "{id: frozen_shrimp, unit: t, unverified: {grace: 30m, zero_after: 6h},")

@@ -6,6 +6,7 @@ import time
 
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
+from waiting import wait_for
 
 from backend.api.app import create_app
 from backend.bootstrap import build_context
@@ -15,7 +16,6 @@ from edge.agent import EdgeAgent
 from edge.config import EdgeSettings
 from edge.drivers import Sample, register
 from edge.keys import new_key_pair
-from waiting import wait_for
 
 TOTAL_READINGS = 1000
 ADMIN_KEY = "pw_test_admin"

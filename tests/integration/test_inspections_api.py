@@ -2,7 +2,7 @@
 sees; a supervisor's short count is a loss at once; a matching count closes the task."""
 from __future__ import annotations
 
-from test_book_api import as_, book, run_for  # noqa: F401  (fixture)
+from book_helpers import as_, run_for
 
 
 def test_a_theft_opens_a_task_and_counts_close_it_or_raise_the_loss(book):

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from book_helpers import DEMO_LOTS as DEMO  # noqa: F401  (fixture)
+from book_helpers import as_, run_for
+
 from backend.ports import AcceptedMessage
 from edge import protocol
-
-from test_book_api import DEMO_LOTS as DEMO, as_, book, run_for  # noqa: F401  (fixture)
 
 ZINC = [{"epc": f"aa{n:022x}", "quantity": 1, "weight_kg": 1000} for n in range(5)]
 SACKS = [{"epc": f"bb{n:022x}", "quantity": 1, "weight_kg": 1000} for n in range(5)]

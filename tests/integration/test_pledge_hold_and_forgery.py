@@ -3,9 +3,10 @@
 ones are tampering that hides no theft."""
 from __future__ import annotations
 
+from book_helpers import as_, run_for
+
 from backend.ports import QuarantinedMessage
 from edge import protocol
-from test_book_api import as_, book, run_for  # noqa: F401  (fixture)
 
 
 def test_a_loan_repaid_to_zero_still_holds_its_pledge(book):

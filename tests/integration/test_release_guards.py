@@ -3,8 +3,9 @@ and is refused (409, with the reason; the quote says why) while a critical alert
 the lot or its price is stale."""
 from __future__ import annotations
 
+from book_helpers import as_, run_for
+
 from backend.services.book import simulated_epcs
-from test_book_api import as_, book, run_for  # noqa: F401  (fixture)
 
 
 def test_a_release_after_a_theft_frees_only_present_epcs_and_the_theft_stays(book):

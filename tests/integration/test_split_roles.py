@@ -3,12 +3,12 @@ writes to the registry, the other acts on — pledges refused, repayments, new l
 from __future__ import annotations
 
 import pytest
+from book_helpers import BOOK, Clock, api_keys, as_, report  # noqa: E402
 from fastapi.testclient import TestClient
 
 from backend.api.app import create_app
 from backend.bootstrap import build_context
 from backend.settings import BackendSettings
-from test_book_api import BOOK, Clock, api_keys, as_, report  # noqa: E402
 
 
 @pytest.fixture

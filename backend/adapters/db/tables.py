@@ -8,8 +8,21 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import (JSON, Boolean, Column, Float, ForeignKey, Index, Integer, MetaData,
-                        Numeric, String, Table, Text, text)
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    text,
+)
 from sqlalchemy.types import TypeDecorator
 
 metadata = MetaData(naming_convention={

@@ -16,6 +16,7 @@ import paho.mqtt.client as mqtt
 import pytest
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from waiting import wait_for
 
 from backend.demo.ports import free_port
 from backend.services.api_keys import hash_api_key
@@ -23,7 +24,6 @@ from backend.services.book import simulated_epcs
 from edge import protocol
 from tests.integration.ingest.conftest import VictoriaMetrics
 from tests.integration.ingest.helpers import public_pem
-from waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 BOOK = Path(__file__).resolve().parents[3] / "seeds" / "demo.yaml"

@@ -12,6 +12,7 @@ import httpx
 import paho.mqtt.client as mqtt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from waiting import wait_for
 
 from backend.bench.ingest import audit, start_ingest_process, wait_for_ledger
 from backend.demo.broker import start_broker
@@ -19,7 +20,6 @@ from backend.demo.ports import DistinctPorts, free_port
 from edge import protocol
 from tests.integration.ingest.conftest import VictoriaMetrics
 from tests.integration.ingest.helpers import public_pem
-from waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 GATEWAYS = ["gw-a", "gw-b", "gw-c"]

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from test_book_api import as_, book, run_for  # noqa: E402,F401  (the fixture: demo book, both DBs)
+from book_helpers import as_, run_for  # noqa: E402
 
 
 def removal_alert(context, client, clock) -> dict:

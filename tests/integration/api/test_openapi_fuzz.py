@@ -8,14 +8,16 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
-                                               status_code_conformance)
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from test_book_api import BOOK, KEYS, api_keys  # noqa: E402
+from book_helpers import BOOK, KEYS, api_keys  # noqa: E402
 
 from backend.api.app import create_app  # noqa: E402
 from backend.bootstrap import build_context  # noqa: E402

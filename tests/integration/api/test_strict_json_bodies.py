@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from test_book_api import BOOK, KEYS, api_keys  # noqa: E402
+from book_helpers import BOOK, KEYS, api_keys  # noqa: E402
 
 from backend.api.app import create_app  # noqa: E402
 from backend.bootstrap import build_context  # noqa: E402

@@ -6,6 +6,8 @@ import time
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
+from test_commands_mqtt import AgentThread
+from waiting import wait_for
 
 from backend.api.app import create_app
 from backend.bootstrap import build_context
@@ -16,8 +18,6 @@ from backend.settings import BackendSettings
 from edge.agent import EdgeAgent
 from edge.config import EdgeSettings
 from edge.keys import new_key_pair, private_key_pem, public_key_pem
-from test_commands_mqtt import AgentThread
-from waiting import wait_for
 
 
 def stored_after(context, at_ms: int) -> int:

@@ -4,8 +4,8 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from backend.services.events import END, BusEvent, EventBus, visible_to
 from backend.services.api_keys import Principal
+from backend.services.events import END, BusEvent, EventBus, visible_to
 
 NORTH = Principal("north", "lender", "bank-north")
 

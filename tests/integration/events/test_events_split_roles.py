@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 import httpx
+from stream_helpers import BOOK, KEYS, Clock, Listener, api_keys, as_, report_everything_present, serving
 
 from backend.bootstrap import build_context
 from backend.settings import BackendSettings
-from stream_helpers import BOOK, KEYS, Clock, Listener, api_keys, as_, report_everything_present, serving
 
 
 def tick(monitor_side, clock, seq: int) -> None:

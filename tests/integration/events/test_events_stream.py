@@ -3,11 +3,21 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from stream_helpers import (
+    BOOK,
+    KEYS,
+    NORTH_LOANS,
+    SOUTH_LOANS,
+    Clock,
+    Listener,
+    api_keys,
+    as_,
+    report_everything_present,
+    serving,
+)
 
 from backend.bootstrap import build_context
 from backend.settings import BackendSettings
-from stream_helpers import (BOOK, KEYS, NORTH_LOANS, SOUTH_LOANS, Clock, Listener, api_keys, as_,
-                            report_everything_present, serving)
 
 
 @pytest.fixture

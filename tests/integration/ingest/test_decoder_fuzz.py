@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
+import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-import orjson
 
 from backend.adapters.sqlite_readings import main_value, message_rows
 from backend.metrics import Metrics

@@ -9,6 +9,8 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from helpers import public_pem
+from waiting import wait_for
 
 from backend.bootstrap import build_context
 from backend.domain.alerts import AlertOpened
@@ -16,8 +18,6 @@ from backend.ports import ReadingQuery, StoredReading
 from backend.services.monitor import lot_samples
 from backend.settings import BackendSettings
 from edge import protocol
-from helpers import public_pem
-from waiting import wait_for
 
 BOOK = Path(__file__).resolve().parents[3] / "seeds" / "demo.yaml"
 GATEWAYS = ("gw-shanghai", "gw-qingdao", "gw-ningbo")

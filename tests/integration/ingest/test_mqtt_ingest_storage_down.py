@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import paho.mqtt.client as mqtt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from helpers import NOW_MS, mixed_readings
+from waiting import wait_for
 
 from backend.adapters.mqtt_ingest import MqttIngest
 from backend.adapters.sqlite_ledger import SqliteIngestLedger
@@ -13,8 +15,6 @@ from backend.services.ingest import IngestService
 from backend.settings import IngestSettings
 from edge import protocol
 from edge.config import BrokerSettings
-from helpers import NOW_MS, mixed_readings
-from waiting import wait_for
 
 MESSAGES = 30
 

@@ -6,11 +6,11 @@ import math
 import time
 
 import pytest
+from llrp_sim_helpers import RecordingRfidModel, wait_until
 
 from edge.drivers import DriverError, Sample
 from edge.drivers.rfid_llrp import RfidLlrpConfig, RfidLlrpDriver
 from firmware_sim.llrp_reader import SimulatedLlrpReader
-from llrp_sim_helpers import RecordingRfidModel, wait_until
 
 pytestmark = pytest.mark.integration
 ROUND_MS = 40

@@ -6,13 +6,13 @@ import struct
 from dataclasses import replace
 
 import pytest
+from llrp_sim_helpers import RecordingRfidModel
 
 from edge.llrp import messages as m
 from edge.llrp import params as p
 from edge.llrp.stream import LlrpStream
 from edge.llrp.wire import FrameReassembler
 from firmware_sim.llrp_reader import SimulatedLlrpReader
-from llrp_sim_helpers import RecordingRfidModel
 
 pytestmark = pytest.mark.integration
 ROUND_MS = 30

@@ -5,9 +5,9 @@ import asyncio
 import threading
 
 import pytest
+from llrp_sim_helpers import RecordingRfidModel, wait_until
 
 from firmware_sim.llrp_reader import SimulatedLlrpReader
-from llrp_sim_helpers import RecordingRfidModel, wait_until
 
 sllurp_llrp = pytest.importorskip("sllurp.llrp")
 pytestmark = pytest.mark.integration

@@ -12,6 +12,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 from fastapi.testclient import TestClient
+from waiting import wait_for
 
 from backend.adapters.price_sources import FxQuote, PriceQuote
 from backend.adapters.price_sources.csv_replay import CsvReplaySource
@@ -27,7 +28,6 @@ from backend.services.prices import PriceFeedRunner, PriceRejected, ewma_volatil
 from backend.settings import BackendSettings
 from edge import protocol
 from edge.config import BrokerSettings
-from waiting import wait_for
 
 BOOK = Path(__file__).resolve().parents[3] / "seeds" / "demo.yaml"
 KEYS = {"admin": "k-admin", "supervisor": "k-super", "bank-north": "k-north"}

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from test_book_api import BOOK, KEYS, api_keys, as_, book  # noqa: E402,F401
+from book_helpers import BOOK, KEYS, api_keys, as_  # noqa: E402
 
 from backend.api.app import create_app  # noqa: E402
 from backend.bootstrap import build_context  # noqa: E402

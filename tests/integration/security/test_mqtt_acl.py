@@ -12,16 +12,16 @@ import time
 import paho.mqtt.client as mqtt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from waiting import wait_for
 
 from backend.adapters.mosquitto_auth import find_dynsec_plugin, mosquitto_listeners, write_auth_files, write_tls_files
 from backend.bootstrap import build_context
 from backend.demo.broker import find_mosquitto
-from backend.demo.ports import DistinctPorts, free_port, wait_until_listening
+from backend.demo.ports import DistinctPorts, wait_until_listening
 from backend.ports import ReadingQuery
 from backend.settings import BackendSettings
 from edge import protocol
 from edge.keys import public_key_pem
-from waiting import wait_for
 
 GATEWAYS = ["gw-a", "gw-b"]
 WAIT_S = 15  # generous for a machine 3x slower

@@ -15,10 +15,11 @@ from fastapi import Depends, HTTPException
 from fastapi.testclient import TestClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from test_book_api import KEYS, as_, book  # noqa: E402,F401  (the fixture: demo book, both DBs)
+from book_helpers import as_  # noqa: E402
 
 from backend.api.app import create_app  # noqa: E402
-from backend.api.deps import context as app_context, principal  # noqa: E402
+from backend.api.deps import context as app_context  # noqa: E402
+from backend.api.deps import principal
 
 # bank-north is the caller; everything below belongs to bank-south or to staff only.
 THEIRS = {"loan_id": "loan-acme-2", "lot_id": "lot-sh-2", "gateway_id": "gw-shanghai", "key_id": "0123456789ab"}
@@ -123,7 +124,7 @@ def test_the_owner_and_staff_do_reach_it(book, role):
     context, client, clock = book
     alert_id = their_alert(client, context)
     for url in ("/api/v1/loans/loan-acme-2", "/api/v1/lots/lot-sh-2", "/api/v1/loans/loan-acme-2/history",
-                f"/api/v1/alerts?type=double_pledge_attempt"):
+                "/api/v1/alerts?type=double_pledge_attempt"):
         answer = client.get(url, headers=as_(role))
         assert answer.status_code == 200, (role, url)
     assert alert_id in client.get("/api/v1/alerts", headers=as_(role)).text

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from bank_receiver import Receiver
 from fastapi.testclient import TestClient
 
 from backend.adapters.webhook_http import HttpSender
@@ -17,7 +18,6 @@ from backend.api.app import create_app
 from backend.bootstrap import build_context, webhook_relay
 from backend.services.api_keys import hash_api_key
 from backend.settings import BackendSettings
-from bank_receiver import Receiver
 
 BOOK = Path(__file__).resolve().parents[3] / "seeds" / "demo.yaml"
 KEYS = {"admin": "k-admin", "supervisor": "k-super", "bank-north": "k-north", "bank-south": "k-south"}

@@ -1,5 +1,13 @@
-from backend.domain.alerts import (AlertBook, AlertOpened, AlertResolved, Condition, acknowledge,
-                                   alert_id, resolve, update)
+from backend.domain.alerts import (
+    AlertBook,
+    AlertOpened,
+    AlertResolved,
+    Condition,
+    acknowledge,
+    alert_id,
+    resolve,
+    update,
+)
 
 CONFIRM, CLEAR = 600, 300
 THEFT = Condition("unauthorized_removal", "lot-1", lot="lot-1")

@@ -2,7 +2,8 @@
 target and the call level keeps the first call's deadline; the loan defaults at it."""
 from decimal import Decimal as D
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from backend.domain.ltv import LoanStanding, cure_amount, next_standing
 from backend.domain.registry import Thresholds

@@ -3,16 +3,17 @@ import random
 from dataclasses import replace
 from decimal import Decimal
 
-from hypothesis import given, settings, strategies as st
+from factory import lot, message, noisy_sample, registry, tick
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from backend.domain import monitor, sensors
 from backend.domain.config import MonitorConfig
 from backend.domain.monitor import Market, MonitorState
+from backend.domain.observations import RfidRound
 from backend.domain.pledges import apply_release, apply_repayment
 from backend.domain.registry import ReleaseOrder, Repayment
-from backend.domain.observations import RfidRound
 from backend.domain.stock import ValuedQuantity, assess_lot, next_valued
-from factory import lot, message, noisy_sample, registry, tick
 
 CONFIG = MonitorConfig()
 GOODS = lot("lot-1", items=20)

@@ -1,13 +1,14 @@
 """Issue 12, findings 6, 7, 8 and 11 on the pure core."""
 from decimal import Decimal
 
+from factory import loan, lot, message, registry, tick
+
 from backend.domain import alerts, gateways, monitor, pledges, reconcile
 from backend.domain.alerts import AlertBook, AlertOpened, Condition
 from backend.domain.config import MonitorConfig
 from backend.domain.monitor import Market, MonitorState
 from backend.domain.registry import Repayment
 from backend.domain.stock import LotView
-from factory import loan, lot, message, registry, tick
 
 CONFIG = MonitorConfig()
 

@@ -2,12 +2,13 @@
 import random
 from decimal import Decimal
 
+from factory import lot, message, noisy_sample, registry, tick
+
 from backend.domain import monitor
 from backend.domain.alerts import AlertOpened
 from backend.domain.config import MonitorConfig
 from backend.domain.inspections import Inspection, InspectionOverdue, shortfall
 from backend.domain.monitor import Market, MonitorState
-from factory import lot, message, noisy_sample, registry, tick
 
 CONFIG = MonitorConfig()
 GOODS = lot("lot-1", items=20)

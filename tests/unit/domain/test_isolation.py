@@ -4,12 +4,13 @@ import random
 from dataclasses import replace
 from decimal import Decimal
 
+from factory import loan, lot, message, noisy_sample, registry, tick
+
 from backend.domain import monitor
 from backend.domain import registry as reg
 from backend.domain.alerts import AlertOpened
 from backend.domain.config import MonitorConfig
 from backend.domain.monitor import Market, MonitorState
-from factory import loan, lot, message, noisy_sample, registry, tick
 
 CONFIG = MonitorConfig()
 STEEL = lot("lot-1", items=20)

@@ -1,11 +1,12 @@
 from decimal import Decimal
 
 import pytest
-from hypothesis import given, strategies as st
+from factory import thresholds
+from hypothesis import given
+from hypothesis import strategies as st
 
 from backend.domain.ltv import LoanStanding, cure_amount, level, next_standing, target_status
 from backend.domain.valuation import loan_to_value, lot_value
-from factory import thresholds
 
 D = Decimal
 T = thresholds()

@@ -2,7 +2,9 @@
 import random
 from decimal import Decimal
 
-from hypothesis import given, settings, strategies as st
+from factory import loan, lot, message, noisy_sample, registry, tick
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from backend.domain import monitor
 from backend.domain.alerts import AlertOpened
@@ -11,7 +13,6 @@ from backend.domain.monitor import Market, MonitorState
 from backend.domain.observations import LotSample
 from backend.domain.pledges import apply_release
 from backend.domain.registry import ReleaseOrder
-from factory import loan, lot, message, noisy_sample, registry, tick
 
 CONFIG = MonitorConfig()
 GOODS = lot("lot-1", items=20)

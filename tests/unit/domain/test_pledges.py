@@ -1,13 +1,14 @@
 from decimal import Decimal
 
 import pytest
-from hypothesis import given, strategies as st
+from factory import loan, lot, registry
+from hypothesis import given
+from hypothesis import strategies as st
 
 from backend.domain.errors import RegistryError
 from backend.domain.pledges import ALREADY_PLEDGED, apply_release, apply_repayment, pledge_lot
 from backend.domain.registry import Lot, ReleaseOrder, Repayment
 from backend.domain.releases import decide_release, max_release_value
-from factory import loan, lot, registry
 
 D = Decimal
 

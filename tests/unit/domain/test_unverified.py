@@ -3,6 +3,7 @@ import random
 from decimal import Decimal
 
 import pytest
+from factory import ITEM_KG, loan, lot, message, noisy_sample, registry, tick
 
 from backend.domain import monitor
 from backend.domain.alerts import AlertOpened
@@ -11,7 +12,6 @@ from backend.domain.monitor import Market, MonitorState
 from backend.domain.observations import LotSample
 from backend.domain.registry import UnverifiedSchedule
 from backend.domain.unverified import Unverified, lending_share, next_episode
-from factory import ITEM_KG, loan, lot, message, noisy_sample, registry, tick
 
 CONFIG = MonitorConfig()
 GOODS = lot("lot-1", items=20)

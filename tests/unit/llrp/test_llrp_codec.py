@@ -8,8 +8,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge.llrp import (FrameReassembler, LlrpDecodeError, LlrpEncodeError, LlrpFramingError, UnknownMessage,
-                       decode_message, encode_message)
+from edge.llrp import (
+    FrameReassembler,
+    LlrpDecodeError,
+    LlrpEncodeError,
+    LlrpFramingError,
+    UnknownMessage,
+    decode_message,
+    encode_message,
+)
 from edge.llrp import messages as m
 from edge.llrp import params as p
 from edge.llrp.wire import MAX_MESSAGE_BYTES

@@ -4,6 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from edge.drivers import DriverError
 from edge.drivers._modbus import (
     ProbeStatus,
     ScaleStatus,
@@ -22,7 +23,6 @@ from edge.drivers.scale_modbus import (
     indicator_sample,
 )
 from edge.drivers.temperature_modbus import ProbeDisplay, ProbeInputRegisters, decode_probe, probe_sample
-from edge.drivers import DriverError
 from firmware_sim.modbus_devices import (
     encode_probe_registers,
     encode_scale_registers,

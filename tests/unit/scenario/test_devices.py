@@ -2,7 +2,8 @@
 import math
 import random
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from backend.scenario.devices import SampledReader, WeighedLot, gauss_noise
 from firmware_sim.models import round_hundredths

@@ -1,8 +1,8 @@
 """One scenario per event type: the alert it must raise, when, and that nothing else fires."""
 import pytest
+from book import BASE, alerts_of, run_book
 
 from backend.scenario.model import Scenario
-from book import BASE, alerts_of, run_book
 
 AT = 1800                  # every event happens 30 minutes in
 WINDOW = 900               # flagged within one confirmation window (15 simulated minutes)

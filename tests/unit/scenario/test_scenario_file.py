@@ -4,13 +4,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from book import BASE
 from click.testing import CliRunner
 
 from backend.scenario.cli import scenario as scenario_group
 from backend.scenario.durations import parse_duration
 from backend.scenario.errors import ScenarioFileError
 from backend.scenario.runner import run_file
-from book import BASE
 
 SEEDS = Path(__file__).resolve().parents[3] / "seeds" / "scenarios"
 
@@ -53,7 +53,7 @@ def test_an_unknown_key_is_named_with_its_line(tmp_path):
 def test_an_unknown_id_is_named_with_its_line(tmp_path):
     text = base_text(events=[{"at": "1h", "type": "remove_items", "lot": "lot-9", "count": 1}])
     message = error_of(tmp_path, text)
-    line = text.splitlines().index(next(l for l in text.splitlines() if "lot-9" in l)) + 1
+    line = text.splitlines().index(next(row for row in text.splitlines() if "lot-9" in row)) + 1
     assert f"s.yaml:{line}:" in message and "events[0].lot: unknown lot 'lot-9'" in message
 
 

@@ -2,10 +2,10 @@
 from pathlib import Path
 
 import pytest
+from test_event_types import _event_types
 
 from backend.domain.alerts import ALERT_TYPES
 from backend.scenario.runner import run_file
-from test_event_types import _event_types
 
 SEEDS = sorted((Path(__file__).resolve().parents[3] / "seeds" / "scenarios").glob("*.yaml"))
 
