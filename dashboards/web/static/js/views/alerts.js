@@ -20,11 +20,15 @@ function subject(alert, app) {
   return parts.flatMap((part, index) => (index ? [t("list.comma"), part] : [part]));
 }
 
+// Alerts that say goods may be gone: the API lets only staff close them (services/alert_inbox.py).
+const LOSS_TYPES = ["stock_shortfall", "unauthorized_removal", "weight_count_mismatch", "tag_conflict", "collateral_unverified"];
+
 function actions(alert, app) {
+  const mayResolve = app.isStaff || !LOSS_TYPES.includes(alert.type);
   return [
     alert.state === "open" && h("button", { type: "button", id: `ack-${alert.id}`,
       onclick: () => app.alertAction(alert, "acknowledge") }, t("alerts.acknowledge")),
-    alert.state !== "resolved" && h("button", { type: "button", id: `resolve-${alert.id}`, class: "secondary",
+    alert.state !== "resolved" && mayResolve && h("button", { type: "button", id: `resolve-${alert.id}`, class: "secondary",
       onclick: () => app.alertAction(alert, "resolve") }, t("alerts.resolve")),
   ];
 }
