@@ -9,7 +9,7 @@ import sqlite3
 import threading
 import time
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -19,7 +19,7 @@ from edge.commands import CommandHandler, CommandRefused
 from edge.config import DriverBlock, EdgeSettings
 from edge.drivers import Clock, Driver, DriverError, Sample, create_driver, driver_version, parse_driver_config
 from edge.filtering import SampleFilters
-from edge.health import StorageHealth, Watchdog
+from edge.health import StorageHealth, Watchdog, log_stall
 from edge.journal import SampleJournal
 from edge.keys import load_private_key, private_key_pem, public_key_pem
 from edge.metrics import EdgeMetrics
@@ -40,7 +40,10 @@ def _firmware_version() -> str:
 
 
 class EdgeAgent:
-    def __init__(self, settings: EdgeSettings, clock: Clock = time.time) -> None:
+    def __init__(self, settings: EdgeSettings, clock: Clock = time.time,
+                 on_stall: Callable[[str, float], None] = log_stall) -> None:
+        """`on_stall`: what the watchdog does when a loop stops making progress (the command
+        line exits for a restart; an agent run inside another program only logs)."""
         self.settings, self.clock = settings, clock
         self.signer = (protocol.Signer(load_private_key(settings.key_file))
                        if settings.key_file else None)
@@ -54,7 +57,7 @@ class EdgeAgent:
                                batch.max_readings, batch.max_delay_s)
         self.metrics = EdgeMetrics(self.outbox.depth)
         self.storage = StorageHealth(self.metrics)
-        self.watchdog = Watchdog()
+        self.watchdog = Watchdog(on_stall)
         self._unstored: list[tuple[list[Batch], int]] = []  # (batches, journal segment) not yet on disk
         self._lost: list[tuple[int, int, int]] = []  # (epoch, seq, readings) dropped from memory
         self.metrics_port: int | None = None

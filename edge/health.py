@@ -50,8 +50,8 @@ class StorageHealth:
 
 
 class Watchdog:
-    def __init__(self, on_stall: Callable[[str, float], None] | None = None, every_s: float = 1.0) -> None:
-        self.on_stall = on_stall or _exit_for_restart
+    def __init__(self, on_stall: Callable[[str, float], None], every_s: float = 1.0) -> None:
+        self.on_stall = on_stall
         self.every_s = every_s
         self._beats: dict[str, tuple[float, float]] = {}  # loop -> (last progress, allowance s)
         self._halt = threading.Event()
@@ -76,7 +76,13 @@ class Watchdog:
                     return
 
 
-def _exit_for_restart(loop: str, stalled_s: float) -> None:
+def log_stall(loop: str, stalled_s: float) -> None:
+    """For an agent inside another program (tests, an embedding): say it, never exit the host."""
+    log.critical("watchdog: the %s loop made no progress for %.0f s", loop, stalled_s)
+
+
+def exit_for_restart(loop: str, stalled_s: float) -> None:
+    """For the agent's own process (`pledgewatch edge`): exit, so its supervisor restarts it."""
     log.critical("watchdog: the %s loop made no progress for %.0f s; exiting (status %d) "
                  "for the supervisor to restart the agent", loop, stalled_s, WATCHDOG_EXIT)
     logging.shutdown()

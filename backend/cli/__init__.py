@@ -130,12 +130,13 @@ def edge(config_path, verbose) -> None:
     """One gateway agent: read devices, sign, buffer, publish."""
     from edge.agent import EdgeAgent
     from edge.config import EdgeSettings
+    from edge.health import exit_for_restart
     from edge.keys import KeyFileError
     from edge.outbox import OutboxUnavailable
     _logging(verbose)
     settings = _load(EdgeSettings, config_path)
     try:
-        agent = EdgeAgent(settings)
+        agent = EdgeAgent(settings, on_stall=exit_for_restart)
     except (KeyFileError, OutboxUnavailable) as exc:
         raise CliError(str(exc)) from exc
     _run_until_signalled(agent.run())
