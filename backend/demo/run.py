@@ -96,16 +96,22 @@ class Demo:
         return None
 
     def stop(self) -> None:
-        """Edges first (they flush to their outbox), then the backend, then the broker."""
-        for child in reversed(self.children):
-            if child.process.poll() is None:
-                child.process.terminate()
-        for child in reversed(self.children):
-            try:
-                child.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                child.process.kill()
-                child.process.wait()
+        """In dependency order, each tier gone before the next is asked: the gateways (they
+        flush to their outbox and say goodbye to their devices), the devices, the backend,
+        then the broker."""
+        edges = [child for child in self.children if child.name.startswith("edge-")]
+        devices = [child for child in self.children if child.name.startswith("sim-devices-")]
+        rest = [child for child in self.children if child not in edges + devices]  # the backend
+        for group in (edges, devices, rest):
+            for child in group:
+                if child.process.poll() is None:
+                    child.process.terminate()
+            for child in group:
+                try:
+                    child.process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    child.process.kill()
+                    child.process.wait()
         if self.broker:
             self.broker.stop()
 
