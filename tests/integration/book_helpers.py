@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from backend.ports import AcceptedMessage
+from backend.ports import AcceptedMessage, QuarantinedMessage
 from backend.services.api_keys import hash_api_key
 from backend.services.book import simulated_epcs
 from edge import protocol
@@ -61,4 +61,16 @@ def run_for(context, clock, minutes: int, start_seq: int = 1, **kwargs) -> int:
         context.monitor.tick()
         clock.now_s += 60
         seq += 1
+    return seq
+
+
+def run_forged(context, clock, minutes: int, start_seq: int, **kwargs) -> int:
+    """`run_for`, with a message whose signature failed (as ingest refuses it) from
+    gw-shanghai each minute: someone with the gateway's MQTT login but not its key."""
+    seq = start_seq
+    for _ in range(minutes):
+        at_ms = int(clock() * 1000)
+        context.ledger.record([], [QuarantinedMessage(protocol.topic("gw-shanghai", "data"), b"{}", "bad_signature",
+                                                      "signature does not match", at_ms, 1)])
+        seq = run_for(context, clock, 1, start_seq=seq, **kwargs)
     return seq

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import pytest
-from book_helpers import as_, run_for
+from book_helpers import as_, run_for, run_forged
 from fastapi.testclient import TestClient
 
 from backend.api.app import create_app
 from backend.bootstrap import build_context
-from edge import protocol
 
 
 def test_the_book_is_loaded_and_valued(book):
@@ -170,13 +169,7 @@ def test_a_loan_has_a_history_of_its_ltv(book):
 
 
 def test_forged_messages_refused_by_ingest_are_reported_as_tampering(book):
-    from backend.ports import QuarantinedMessage
     context, client, clock = book
-    seq = run_for(context, clock, 3)
-    for minute in range(3):
-        at_ms = int(clock() * 1000)
-        context.ledger.record([], [QuarantinedMessage(protocol.topic("gw-shanghai", "data"), b"{}", "bad_signature",
-                                                      "signature does not match", at_ms, 1)])
-        seq = run_for(context, clock, 1, start_seq=seq)
+    run_forged(context, clock, 3, start_seq=run_for(context, clock, 3))
     alerts = client.get("/api/v1/alerts", headers=as_("admin")).json()
     assert [(a["type"], a["gateway"]) for a in alerts] == [("tamper_detected", "gw-shanghai")]
