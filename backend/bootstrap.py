@@ -28,7 +28,7 @@ from backend.adapters.webhook_store import SqlWebhooks
 from backend.api.app import create_app
 from backend.domain.config import MonitorConfig
 from backend.metrics import Metrics
-from backend.ports import IngestLedger, ReadingStore
+from backend.ports.ingest import IngestLedger, ReadingStore
 from backend.scenario.errors import ScenarioError
 from backend.scenario.model import load_scenario
 from backend.services.alert_inbox import AlertInbox

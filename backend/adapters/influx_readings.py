@@ -28,7 +28,7 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from tenacity import Retrying, retry_if_exception_type, wait_exponential
 
 from backend.adapters.sqlite_readings import SqliteReadingStore
-from backend.ports import AcceptedMessage, LatestValue, ReadingQuery, StoredReading, TagPresence
+from backend.ports.ingest import AcceptedMessage, LatestValue, ReadingQuery, StoredReading, TagPresence
 from edge.protocol import Reading
 
 log = logging.getLogger("pledgewatch.influx")

@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from backend.adapters.sqlite_db import connect, transaction
-from backend.ports import AcceptedMessage, GatewayStatus, MessageKey, QuarantinedMessage, Recorded, UntrustedMessage
+from backend.ports.ingest import (
+    AcceptedMessage,
+    GatewayStatus,
+    MessageKey,
+    QuarantinedMessage,
+    Recorded,
+    UntrustedMessage,
+)
 from edge import protocol
 
 _SCHEMA = """

@@ -20,7 +20,7 @@ from typing import Any, Iterable, Sequence
 import orjson
 
 from backend.adapters.sqlite_db import connect, transaction
-from backend.ports import AcceptedMessage, LatestValue, ReadingQuery, StoredReading, TagPresence
+from backend.ports.ingest import AcceptedMessage, LatestValue, ReadingQuery, StoredReading, TagPresence
 from backend.services.wire_fast import Rows
 
 _SCHEMA = """

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel
 
 from backend.api.deps import context, require_role
-from backend.ports import GatewayStatus
+from backend.ports.ingest import GatewayStatus
 
 router = APIRouter(prefix="/api/v1", tags=["gateways"])
 staff = require_role("admin", "supervisor")

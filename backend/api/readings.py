@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from backend.api.deps import context, require_role
-from backend.ports import ReadingQuery
+from backend.ports.ingest import ReadingQuery
 from edge.protocol import READING_KINDS
 
 router = APIRouter(prefix="/api/v1", tags=["readings"])

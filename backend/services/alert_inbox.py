@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from backend.ports import AlertComment, AlertInboxStore, AlertStore
+from backend.ports.alerts import AlertComment, AlertInboxStore, AlertStore
 from backend.services import access
 from backend.services.api_keys import Principal
 from backend.services.events import BusEvent, alert_event, log_alert

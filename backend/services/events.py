@@ -18,7 +18,7 @@ from backend.adapters.db.monitor_repo import SqlAlerts, SqlStandings, StandingRe
 from backend.domain.alerts import AlertOpened, AlertResolved
 from backend.domain.monitor import LoanStatusChanged
 from backend.domain.registry import Registry
-from backend.ports import IngestLedger
+from backend.ports.ingest import IngestLedger
 from backend.services import access
 from backend.services.api_keys import Principal
 from backend.services.registry import RegistryService

@@ -18,7 +18,7 @@ import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from backend.metrics import Metrics
-from backend.ports import (
+from backend.ports.ingest import (
     AcceptedMessage,
     AnySensor,
     IngestLedger,

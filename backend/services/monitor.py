@@ -25,7 +25,7 @@ from backend.domain.observations import GatewayMessage, LotSample, RfidRound
 from backend.domain.registry import Registry
 from backend.domain.unverified import DRIFT, Unverified
 from backend.metrics import Metrics
-from backend.ports import IngestLedger, ReadingQuery, ReadingStore, StoredReading
+from backend.ports.ingest import IngestLedger, ReadingQuery, ReadingStore, StoredReading
 from backend.services.registry import RegistryService
 from backend.services.sensor_owners import implicated_gateways
 

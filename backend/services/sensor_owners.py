@@ -9,7 +9,7 @@ from typing import Callable, Mapping
 import orjson
 
 from backend.domain.registry import Registry
-from backend.ports import UntrustedMessage
+from backend.ports.ingest import UntrustedMessage
 
 
 class RegistrySensorOwners:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from backend.ports import AcceptedMessage, QuarantinedMessage
+from backend.ports.ingest import AcceptedMessage, QuarantinedMessage
 from backend.services.api_keys import hash_api_key
 from backend.services.book import simulated_epcs
 from edge import protocol

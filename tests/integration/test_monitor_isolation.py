@@ -8,7 +8,7 @@ from decimal import Decimal
 from book_helpers import DEMO_LOTS as DEMO  # noqa: F401  (fixture)
 from book_helpers import as_, run_for
 
-from backend.ports import AcceptedMessage
+from backend.ports.ingest import AcceptedMessage
 from edge import protocol
 
 ZINC = [{"epc": f"aa{n:022x}", "quantity": 1, "weight_kg": 1000} for n in range(5)]

@@ -3,7 +3,7 @@ at most once a second (a fake clock and a counting snapshot)."""
 from __future__ import annotations
 
 from backend.domain.registry import Registry, Sensor
-from backend.ports import UntrustedMessage
+from backend.ports.ingest import UntrustedMessage
 from backend.services.sensor_owners import RegistrySensorOwners, implicated_gateways
 from edge import protocol
 

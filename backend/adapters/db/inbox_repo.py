@@ -1,4 +1,4 @@
-"""The alert inbox in SQL (port: backend.ports.AlertInboxStore)."""
+"""The alert inbox in SQL (port: backend.ports.alerts.AlertInboxStore)."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -6,7 +6,7 @@ from typing import Sequence
 from sqlalchemy import Engine, delete, insert, select
 
 from backend.adapters.db import tables as t
-from backend.ports import AlertComment
+from backend.ports.alerts import AlertComment
 
 
 class SqlAlertInbox:

@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from backend.demo.broker import start_broker
-from backend.ports import ReadingQuery
+from backend.ports.ingest import ReadingQuery
 from backend.services.commands import COMMAND_KEY_PATH
 from edge.agent import EdgeAgent
 from edge.config import EdgeSettings

@@ -11,7 +11,7 @@ import logging
 
 import pytest
 
-from backend.ports import ReadingQuery
+from backend.ports.ingest import ReadingQuery
 from edge.agent import EdgeAgent
 from edge.config import EdgeSettings
 from edge.keys import new_key_pair

@@ -11,7 +11,7 @@ from waiting import wait_for
 
 from backend.api.app import create_app
 from backend.bootstrap import build_context
-from backend.ports import ReadingQuery
+from backend.ports.ingest import ReadingQuery
 from backend.services.api_keys import hash_api_key
 from backend.services.commands import COMMAND_KEY_PATH
 from backend.settings import BackendSettings

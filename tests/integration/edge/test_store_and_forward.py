@@ -15,7 +15,7 @@ import time
 import pytest
 
 from backend.demo.broker import start_broker
-from backend.ports import ReadingQuery
+from backend.ports.ingest import ReadingQuery
 from edge.agent import EdgeAgent
 from edge.config import EdgeSettings
 from edge.keys import new_key_pair

@@ -12,7 +12,7 @@ import uvicorn
 
 from backend.api.app import create_app
 from backend.demo.ports import free_port
-from backend.ports import AcceptedMessage
+from backend.ports.ingest import AcceptedMessage
 from backend.services.api_keys import hash_api_key
 from backend.services.book import simulated_epcs
 from edge import protocol

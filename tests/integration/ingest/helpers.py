@@ -6,7 +6,7 @@ import time
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from backend.ports import AcceptedMessage
+from backend.ports.ingest import AcceptedMessage
 from edge import protocol
 
 NOW_MS = (int(time.time()) // 3600 - 2) * 3_600_000  # whole hours, two ago: TSDBs refuse the future

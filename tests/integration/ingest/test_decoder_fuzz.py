@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from backend.adapters.sqlite_readings import main_value, message_rows
 from backend.metrics import Metrics
-from backend.ports import AcceptedMessage
+from backend.ports.ingest import AcceptedMessage
 from backend.services import wire_fast
 from backend.services.ingest import InboundMessage, IngestService
 from backend.settings import IngestSettings

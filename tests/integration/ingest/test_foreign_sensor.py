@@ -14,7 +14,7 @@ from waiting import wait_for
 
 from backend.bootstrap import build_context
 from backend.domain.alerts import AlertOpened
-from backend.ports import ReadingQuery, StoredReading
+from backend.ports.ingest import ReadingQuery, StoredReading
 from backend.services.monitor import lot_samples
 from backend.settings import BackendSettings
 from edge import protocol

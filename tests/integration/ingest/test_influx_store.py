@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from backend.adapters.influx_readings import InfluxReadingStore, reading_line
-from backend.ports import ReadingQuery
+from backend.ports.ingest import ReadingQuery
 from tests.integration.ingest.helpers import NOW_MS, accepted
 
 

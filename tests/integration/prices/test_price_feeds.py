@@ -21,7 +21,7 @@ from backend.adapters.price_sources.mqtt_topic import MqttPriceSource, fx_topic,
 from backend.adapters.price_sources.simulated import SimulatedSource
 from backend.api.app import create_app
 from backend.bootstrap import build_context
-from backend.ports import AcceptedMessage
+from backend.ports.ingest import AcceptedMessage
 from backend.services.api_keys import hash_api_key
 from backend.services.book import simulated_epcs
 from backend.services.prices import PriceFeedRunner, PriceRejected, ewma_volatility

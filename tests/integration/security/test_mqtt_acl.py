@@ -18,7 +18,7 @@ from backend.adapters.mosquitto_auth import find_dynsec_plugin, mosquitto_listen
 from backend.bootstrap import build_context
 from backend.demo.broker import find_mosquitto
 from backend.demo.ports import DistinctPorts, wait_until_listening
-from backend.ports import ReadingQuery
+from backend.ports.ingest import ReadingQuery
 from backend.settings import BackendSettings
 from edge import protocol
 from edge.keys import public_key_pem
