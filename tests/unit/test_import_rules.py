@@ -4,7 +4,10 @@
 - services import domain and ports, never adapters, api or bootstrap;
 - adapters never import services or api; routes (backend/api) never import adapters;
 - of `edge`, the backend and the simulator import only the wire contract, edge.protocol
-  (but the command line, which starts every role, the agent included).
+  (but the command line, which starts every role, the agent included);
+- production never runs through the simulation: only the what-if runs (backend.scenario),
+  the demo, the benchmarks and the command line import backend.scenario or firmware_sim,
+  and the book (backend.book), which start-up reads and a scenario embeds, does not.
 
 `DEBT` lists the imports that broke a rule when these checks arrived (issue 13 pays them
 off): a new break fails, and so does a listed one that is gone (strike it from the list).
@@ -17,6 +20,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 IO_MODULES = ("asyncio", "socket", "sqlite3", "sqlalchemy", "httpx", "paho", "aiomqtt", "threading",
               "subprocess", "time", "datetime", "os", "requests", "urllib", "influxdb_client", "fastapi")
+
+
+# The only backend modules that may run the simulation (backend.book is not one of them).
+SIMULATION_USERS = ("backend.scenario", "backend.demo", "backend.bench", "backend.cli")
 
 
 def imports_of(source: str, module: str) -> set[tuple[str, tuple[str, ...]]]:
@@ -52,6 +59,9 @@ def _breaks(module: str, name: str) -> bool:
         return True
     if module.startswith("backend.api") and _under(name, "backend.adapters"):
         return True
+    if _under(module, "backend") and not _under(module, *SIMULATION_USERS) \
+            and _under(name, "backend.scenario", "firmware_sim"):
+        return True
     # backend.cli is the one command line of every role: `pledgewatch edge` starts the agent.
     return (module.startswith(("backend.", "firmware_sim.")) and module != "backend.cli"
             and _under(name, "edge") and not _under(name, "edge.protocol"))
@@ -83,6 +93,14 @@ def test_a_wrong_import_is_caught():
                                                      "backend.demo.x")) == {"backend.demo.x -> edge.config"}
     assert broken_rules("backend.services.x", imports_of("from backend.domain import ltv\nfrom backend.ports import X",
                                                          "backend.services.x")) == set()
+    simulation = "from backend.scenario.model import Scenario\nfrom firmware_sim import models\n"
+    assert broken_rules("backend.bootstrap", imports_of(simulation, "backend.bootstrap")) \
+        == {"backend.bootstrap -> backend.scenario.model", "backend.bootstrap -> firmware_sim.models"}
+    assert broken_rules("backend.book.build", imports_of("from ..scenario import world", "backend.book.build")) \
+        == {"backend.book.build -> backend.scenario"}
+    assert broken_rules("backend.demo.x", imports_of(simulation, "backend.demo.x")) == set()
+    assert broken_rules("backend.scenario.x", imports_of(simulation + "from backend.book import model",
+                                                         "backend.scenario.x")) == set()
 
 
 def test_no_new_break_of_the_import_rules_and_the_debt_only_shrinks():

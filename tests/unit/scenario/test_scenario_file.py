@@ -7,8 +7,8 @@ import yaml
 from book import BASE
 from click.testing import CliRunner
 
+from backend.book.durations import parse_duration
 from backend.scenario.cli import scenario as scenario_group
-from backend.scenario.durations import parse_duration
 from backend.scenario.errors import ScenarioFileError
 from backend.scenario.runner import run_file
 
