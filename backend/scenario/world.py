@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from backend.book.build import build_commodities, build_loan, item_weight_kg
 from backend.book.model import LotSpec
+from backend.book.naming import lot_sensors
 from backend.domain import registry as reg
 from backend.domain.config import MonitorConfig
 from backend.scenario.devices import SampledReader, SimGateway, SimLot, WeighedLot, device_rng, gauss_noise
@@ -29,8 +30,8 @@ def build_lot(spec: LotSpec, index: int, commodity: reg.Commodity,
     quantity = Decimal(str(spec.item_quantity))
     items = tuple(reg.TaggedItem(epc, quantity, item.weight_kg)
                   for epc, item in sorted(goods.items.items()))
-    return reg.Lot(spec.id, spec.warehouse, commodity.id, items, scale_id=f"{spec.id}/scale",
-                   reader_id=f"{spec.id}/rfid", probe_id=f"{spec.id}/probe")
+    sensors = lot_sensors(spec.id, has_probe=True)     # every simulated lot has a probe
+    return reg.Lot(spec.id, spec.warehouse, commodity.id, items, sensors.scale, sensors.rfid, sensors.probe)
 
 
 def build_world(scenario: Scenario) -> tuple[reg.Registry, dict[str, SimLot], dict[str, SimGateway]]:
