@@ -93,6 +93,7 @@ class MonitorState:
     blind_periods: Mapping[str, tuple[float, float]] = field(default_factory=_empty)  # the last, by lot
     inspected: Mapping[str, inspections.Inspection] = field(default_factory=_empty)  # the last, by lot
     short_counts: Mapping[str, tuple[inspections.Inspection, str]] = field(default_factory=_empty)
+    tasks: frozenset[str] = frozenset()        # lots whose inspection task is not done
     overdue: frozenset[str] = frozenset()      # lots whose inspection task is overdue
 
 
@@ -108,7 +109,8 @@ class _Verification:
 class StepResult:
     state: MonitorState
     events: tuple[object, ...]                 # AlertOpened, AlertResolved, LoanStatusChanged,
-                                               # InspectionRecorded, InspectionOverdue
+                                               # InspectionRecorded, InspectionOpened,
+                                               # InspectionOverdue
     errors: tuple[EvaluationFailed, ...] = ()  # for the service to log and count
 
 
@@ -142,11 +144,11 @@ def step(state: MonitorState, registry: Registry, messages: Sequence[GatewayMess
     conditions += [_failure_condition(registry, error) for error in errors]
     book, alert_events = alerts.update(state.alerts, [*conditions, *notices], int(now_s),
                                        config.confirmation_s, config.clear_s)
-    overdue, late = _overdue_tasks(state, book, inspected, registry, now_s, config)
+    open_tasks, overdue, task_events = _task_changes(state, book, inspected, registry, now_s, config)
     new_state = MonitorState(started_s, gateway_tracks, lot_tracks, prices, standings, book,
                              lot_views, valued, loan_views, inputs, checks.episodes, checks.blind,
-                             inspected, shorts, overdue)
-    return StepResult(new_state, (*changes, *alert_events, *recorded, *late), tuple(errors))
+                             inspected, shorts, open_tasks, overdue)
+    return StepResult(new_state, (*changes, *alert_events, *recorded, *task_events), tuple(errors))
 
 
 def _record_counts(state: MonitorState, registry: Registry,
@@ -172,15 +174,20 @@ def _record_counts(state: MonitorState, registry: Registry,
     return held, inspected, shorts, recorded
 
 
-def _overdue_tasks(state: MonitorState, book: AlertBook, inspected, registry: Registry,
-                   now_s: float, config: MonitorConfig):
-    """Lots whose inspection task is overdue now, and an event for each newly overdue one."""
+def _task_changes(state: MonitorState, book: AlertBook, inspected, registry: Registry,
+                  now_s: float, config: MonitorConfig):
+    """The inspection tasks not done now, the lots whose task is overdue, and an event for
+    each task newly opened or newly overdue (the lender hears of both)."""
     if not book.active:
-        return frozenset(), []
-    tasks = [t for t in inspections.tasks(book.active.values(), inspected, registry, now_s, config)
-             if t.state == "overdue"]
-    return (frozenset(t.lot_id for t in tasks),
-            [inspections.InspectionOverdue(t) for t in tasks if t.lot_id not in state.overdue])
+        return frozenset(), frozenset(), []
+    pending = [t for t in inspections.tasks(book.active.values(), inspected, registry, now_s, config)
+               if t.state != "done"]
+    events: list[object] = [inspections.InspectionOpened(t) for t in pending
+                            if t.lot_id not in state.tasks]
+    events += [inspections.InspectionOverdue(t) for t in pending
+               if t.state == "overdue" and t.lot_id not in state.overdue]
+    return (frozenset(t.lot_id for t in pending),
+            frozenset(t.lot_id for t in pending if t.state == "overdue"), events)
 
 
 def _failure(stage: str, subject: str, exc: Exception) -> EvaluationFailed:
