@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal, Union, get_args
 
 import yaml
 from pydantic import BeforeValidator, Field, ValidationError
@@ -173,9 +173,8 @@ def _first_error(error: ValidationError) -> tuple[tuple, str]:
     return loc, message
 
 
-_EVENT_TYPES = ("remove_items", "release", "repay", "replace_contents", "sensor_fault",
-                "gateway_offline", "pledge", "temperature", "price_feed_stop", "clone_tags",
-                "tamper", "clock_skew")
+# Every event's `type` tag, read off the union (a list kept by hand missed two).
+_EVENT_TYPES = tuple(get_args(model.model_fields["type"].annotation)[0] for model in get_args(get_args(Event)[0]))
 
 
 def file_error(path: str, root: yaml.Node | None, loc: tuple, message: str) -> ScenarioFileError:
