@@ -15,7 +15,7 @@ import time
 
 from backend.adapters.mqtt_client import paho_client
 from backend.adapters.price_sources import Emit, FxQuote, PriceQuote, Quote, parse_pair, to_decimal
-from edge.config import BrokerSettings
+from edge.protocol.broker import BrokerSettings
 
 log = logging.getLogger("pledgewatch.prices.mqtt")
 TOPIC_ROOT = "pw-market/v1"

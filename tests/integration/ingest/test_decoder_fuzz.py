@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 from backend.adapters.sqlite_readings import main_value, message_rows
 from backend.metrics import Metrics
 from backend.ports.ingest import AcceptedMessage
-from backend.services import wire_fast
 from backend.services.ingest import InboundMessage, IngestService
 from backend.settings import IngestSettings
 from edge import protocol
+from edge.protocol import wire_fast
 
 KEY = Ed25519PrivateKey.generate()
 TOPIC = protocol.topic("gw-1", "data")
