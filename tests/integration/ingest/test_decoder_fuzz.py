@@ -1,5 +1,5 @@
 """Hypothesis against the decoders: only DecodeError ever escapes, and the backend's fast
-path never accepts what the reference decoder (edge/protocol.py) refuses, nor differs from it."""
+path never accepts what the reference decoder (edge/protocol/codec.py) refuses, nor differs from it."""
 from __future__ import annotations
 
 import json
