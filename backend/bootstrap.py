@@ -49,8 +49,8 @@ from backend.services.sensor_owners import RegistrySensorOwners
 from backend.services.webhooks import WebhookService
 from backend.services.webhooks_relay import RelayLoop, WebhookRelay
 from backend.settings import BackendSettings
-from edge.config import ConfigError
-from edge.keys import load_public_key
+from edge.protocol.keys import load_public_key
+from edge.protocol.settings import ConfigError
 
 log = logging.getLogger("pledgewatch.backend")
 

@@ -27,7 +27,7 @@ from backend.services.api_keys import hash_api_key
 from backend.services.prices import PriceFeedRunner, PriceRejected, ewma_volatility
 from backend.settings import BackendSettings
 from edge import protocol
-from edge.config import BrokerSettings
+from edge.protocol.broker import BrokerSettings
 
 BOOK = Path(__file__).resolve().parents[3] / "seeds" / "demo.yaml"
 KEYS = {"admin": "k-admin", "supervisor": "k-super", "bank-north": "k-north"}
