@@ -43,6 +43,16 @@ def delivery_headers(secrets: Sequence[str], event_id: str, timestamp_s: int, bo
             "webhook-signature": " ".join(sign(s, event_id, timestamp_s, body) for s in secrets)}
 
 
+class StandardWebhooks:
+    """The signing scheme as the relay and the endpoint service use it (WebhookSigner)."""
+
+    def new_secret(self) -> str:
+        return new_secret()
+
+    def headers(self, secrets: Sequence[str], event_id: str, timestamp_s: int, body: bytes) -> dict[str, str]:
+        return delivery_headers(secrets, event_id, timestamp_s, body)
+
+
 def event_type(alert_type: str, change: str) -> str:
     """CloudEvents `type`, e.g. `com.pledgewatch.margin_call.opened`."""
     return f"com.pledgewatch.{alert_type}.{change}"

@@ -126,6 +126,17 @@ def backend(config_path, role, verbose) -> None:
 @main.command()
 @config_option
 @click.option("-v", "--verbose", is_flag=True)
+def relay(config_path, verbose) -> None:
+    """The webhook delivery relay on its own (the backend config; set webhooks.relay: false there)."""
+    from backend.bootstrap import run_relay
+    from backend.settings import BackendSettings
+    _logging(verbose)
+    run_relay(_load(BackendSettings, config_path))
+
+
+@main.command()
+@config_option
+@click.option("-v", "--verbose", is_flag=True)
 def edge(config_path, verbose) -> None:
     """One gateway agent: read devices, sign, buffer, publish."""
     from edge.agent import EdgeAgent
