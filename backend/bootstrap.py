@@ -244,6 +244,7 @@ def _market_and_webhooks(settings: BackendSettings, engine, prices: SqlPriceMark
 
 
 def build_context(settings: BackendSettings, clock: Callable[[], float] = time.time) -> BackendContext:
+    gateway_keys, signer = _gateway_keys(settings), _command_signer(settings)  # bad keys: stop before opening anything
     metrics = Metrics()
     readings = _reading_store(settings)
     ledger = SqliteIngestLedger(settings.data_dir / "state.sqlite")
@@ -256,7 +257,6 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
                                  settings.prices.future_tolerance_s)
     _load_book(settings, registry, price_service, clock)
     rotated_keys = RotatedKeys(SqlRotatedKeys(engine))
-    gateway_keys, signer = _gateway_keys(settings), _command_signer(settings)
     ingest = (_ingest(settings, readings, ledger, metrics, gateway_keys=gateway_keys, signer=signer,
                       rotated_keys=rotated_keys, registry=registry)
               if "ingest" in settings.roles else None)

@@ -118,9 +118,13 @@ def backend(config_path, role, verbose) -> None:
     """The backend: REST API, MQTT ingest and the monitor."""
     from backend.bootstrap import run_backend
     from backend.settings import ROLES, BackendSettings
+    from edge.config import ConfigError
     _logging(verbose)
     overrides = {} if role is None else {"roles": list(ROLES) if role == "all" else [role]}
-    run_backend(_load(BackendSettings, config_path, **overrides))
+    try:
+        run_backend(_load(BackendSettings, config_path, **overrides))
+    except ConfigError as exc:  # found while starting: the book, the admin key, the command key
+        raise CliError(str(exc)) from exc
 
 
 @main.command()
