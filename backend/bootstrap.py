@@ -199,7 +199,7 @@ def _refuse_insecure_start(settings: BackendSettings, keyring: ApiKeyring) -> No
 def webhook_relay(settings: BackendSettings, store: SqlWebhooks, metrics: Metrics,
                   clock: Callable[[], float] = time.time) -> WebhookRelay:
     hooks, email = settings.webhooks, settings.webhooks.email
-    notifier = SmtpNotifier(email.host, email.port, email.sender, starttls=email.starttls,
+    notifier = SmtpNotifier(host=email.host, port=email.port, sender=email.sender, starttls=email.starttls,
                             username=email.username, password=email.password) if email else None
     sender = HttpSender(allow_private=settings.webhook_allow_private, timeout_s=hooks.timeout_s, clock=clock)
     return WebhookRelay(outbox=store, sender=sender, signer=StandardWebhooks(), settings=hooks, metrics=metrics,
@@ -214,7 +214,7 @@ def run_relay(settings: BackendSettings) -> None:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    log.info("webhook relay on %s", engine.url.render_as_string(hide_password=True))
+    log.info("webhook relay running")
     loop.start()
     stop.wait()
     loop.stop()
