@@ -31,14 +31,14 @@ from backend.adapters.webhook_email import SmtpNotifier
 from backend.adapters.webhook_http import HttpSender, TargetGuard
 from backend.adapters.webhook_store import SqlWebhooks
 from backend.api.app import create_app
+from backend.book.build import opening_prices, registry_from_book
+from backend.book.model import load_book
+from backend.book.strict_yaml import BookFileError
 from backend.domain.config import MonitorConfig
 from backend.metrics import Metrics
 from backend.ports.ingest import IngestLedger, ReadingStore
-from backend.scenario.errors import ScenarioError
-from backend.scenario.model import load_scenario
 from backend.services.alert_inbox import AlertInbox
 from backend.services.api_keys import ApiKeyring
-from backend.services.book import opening_prices, registry_from_book
 from backend.services.commands import COMMAND_KEY_PATH, CommandService
 from backend.services.events import AlertsWatcher, EventBus, GatewaysWatcher, StandingsWatcher, monitor_listener
 from backend.services.ingest import IngestService
@@ -55,8 +55,8 @@ from backend.services.webhooks import WebhookService
 from backend.services.webhooks_relay import RelayLoop, WebhookRelay
 from backend.settings import BackendSettings
 from edge import protocol
-from edge.config import ConfigError
-from edge.keys import KeyFileError, load_private_key, load_public_key
+from edge.protocol.keys import KeyFileError, load_private_key, load_public_key
+from edge.protocol.settings import ConfigError
 
 log = logging.getLogger("pledgewatch.backend")
 
@@ -175,8 +175,8 @@ def _load_book(settings: BackendSettings, registry: RegistryService, prices: Pri
     if settings.book is None:
         return
     try:
-        book, _ = load_scenario(settings.book)
-    except ScenarioError as exc:
+        book = load_book(settings.book)
+    except BookFileError as exc:
         raise ConfigError(f"book {settings.book}: {exc}") from exc
     if registry.seed_if_empty(registry_from_book(book)):
         for mark in opening_prices(book):

@@ -14,7 +14,7 @@ import paho.mqtt.client as mqtt
 from backend.adapters.mqtt_client import paho_client
 from backend.ports.commands import CommandTransportError
 from edge import protocol
-from edge.config import BrokerSettings
+from edge.protocol.broker import BrokerSettings
 
 
 class MqttCommands:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping, Protocol, Sequence
 
+INSPECTION_TYPE = "inspection"  # what an endpoint names in event_types to hear of inspection tasks
+
 
 @dataclass(frozen=True)
 class EndpointRecord:

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from backend.ports.commands import CommandPublisher, CommandTransportError
 from backend.services.rotated_keys import RotatedKeys
 from edge import protocol
-from edge.keys import KeyFileError
+from edge.protocol.keys import KeyFileError
 
 log = logging.getLogger("pledgewatch.commands")
 

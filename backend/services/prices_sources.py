@@ -15,7 +15,8 @@ from backend.services.prices_config import (
     PriceSettings,
     SimulatedSourceSettings,
 )
-from edge.config import BrokerSettings, ConfigError
+from edge.protocol.broker import BrokerSettings
+from edge.protocol.settings import ConfigError
 
 
 def build_sources(settings: PriceSettings, broker: BrokerSettings,

@@ -8,6 +8,7 @@ from typing import Callable, Sequence
 
 from backend.domain.alerts import ALERT_TYPES
 from backend.ports.webhooks import (
+    INSPECTION_TYPE,
     BlockedTarget,
     DeliveryRecord,
     EndpointRecord,
@@ -43,7 +44,7 @@ class WebhookService:
 
     def register(self, lender: str, url: str, event_types: Sequence[str] | None) -> tuple[EndpointRecord, str]:
         """A new endpoint and its secret (the only time the secret leaves the backend)."""
-        unknown = sorted(set(event_types or ()) - set(ALERT_TYPES))
+        unknown = sorted(set(event_types or ()) - {*ALERT_TYPES, INSPECTION_TYPE})
         if unknown:
             raise WebhookError(f"unknown event types: {', '.join(unknown)}")
         if event_types is not None and not event_types:

@@ -23,8 +23,9 @@ from backend.services.rotated_keys import RotatedKeys
 from backend.settings import BackendSettings
 from edge import protocol
 from edge.agent import EdgeAgent
-from edge.config import ConfigError, EdgeSettings
-from edge.keys import load_private_key, load_public_key, new_key_pair, public_key_pem
+from edge.config import EdgeSettings
+from edge.protocol.keys import load_private_key, load_public_key, new_key_pair, public_key_pem
+from edge.protocol.settings import ConfigError
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,7 @@ from backend.services.commands import (
 )
 from backend.services.rotated_keys import RotatedKeys
 from edge import protocol
-from edge.keys import public_key_pem
+from edge.protocol.keys import public_key_pem
 
 
 class Rig:

@@ -8,7 +8,7 @@ from fakes_delivery import Clock, FakeRotatedKeyStore
 
 from backend.services.rotated_keys import RotatedKeys
 from edge import protocol
-from edge.keys import KeyFileError, public_key_pem
+from edge.protocol.keys import KeyFileError, public_key_pem
 
 
 def rotation(new_key: Ed25519PrivateKey, **result) -> protocol.CommandResult:

@@ -85,3 +85,8 @@ def test_the_jitter_stays_within_its_fraction():
     rng = random.Random(1)
     delays = [next_delay_s(1, None, [100], 0.2, 60, rng) for _ in range(200)]
     assert min(delays) >= 80 and max(delays) <= 120 and max(delays) - min(delays) > 20
+
+
+def test_register_takes_inspection_tasks_beside_alert_types(hooks):
+    record, _ = hooks.register("bank-north", "https://bank.test/hook", ["inspection", "margin_call"])
+    assert record.event_types == ("inspection", "margin_call")
