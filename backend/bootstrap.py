@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import gc
 import logging
+import signal
+import threading
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -10,6 +12,7 @@ from decimal import Decimal
 from typing import Callable
 
 import uvicorn
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from backend.adapters.db.access_repo import SqlApiKeys, SqlAuditLog
 from backend.adapters.db.engine import make_engine, migrate
@@ -18,12 +21,14 @@ from backend.adapters.db.inspections_repo import SqlInspections
 from backend.adapters.db.monitor_repo import SqlAlerts, SqlPriceMarks, SqlStandings
 from backend.adapters.db.registry_repo import SqlRegistry
 from backend.adapters.db.rotated_keys_repo import SqlRotatedKeys
+from backend.adapters.mqtt_commands import MqttCommands
 from backend.adapters.mqtt_ingest import MqttIngest
 from backend.adapters.price_sources import PriceQuote
 from backend.adapters.sqlite_ledger import SqliteIngestLedger
 from backend.adapters.sqlite_readings import SqliteReadingStore
+from backend.adapters.webhook_cloudevents import StandardWebhooks
 from backend.adapters.webhook_email import SmtpNotifier
-from backend.adapters.webhook_http import HttpSender
+from backend.adapters.webhook_http import HttpSender, TargetGuard
 from backend.adapters.webhook_store import SqlWebhooks
 from backend.api.app import create_app
 from backend.book.build import opening_prices, registry_from_book
@@ -34,7 +39,7 @@ from backend.metrics import Metrics
 from backend.ports.ingest import IngestLedger, ReadingStore
 from backend.services.alert_inbox import AlertInbox
 from backend.services.api_keys import ApiKeyring
-from backend.services.commands import COMMAND_KEY_PATH, load_command_signer
+from backend.services.commands import COMMAND_KEY_PATH, CommandService
 from backend.services.events import AlertsWatcher, EventBus, GatewaysWatcher, StandingsWatcher, monitor_listener
 from backend.services.ingest import IngestService
 from backend.services.inspections import InspectionService
@@ -49,7 +54,8 @@ from backend.services.sensor_owners import RegistrySensorOwners
 from backend.services.webhooks import WebhookService
 from backend.services.webhooks_relay import RelayLoop, WebhookRelay
 from backend.settings import BackendSettings
-from edge.protocol.keys import load_public_key
+from edge import protocol
+from edge.protocol.keys import KeyFileError, load_private_key, load_public_key
 from edge.protocol.settings import ConfigError
 
 log = logging.getLogger("pledgewatch.backend")
@@ -79,7 +85,7 @@ class BackendContext:
     alerts_watcher: AlertsWatcher | None = None  # an API process whose monitor runs elsewhere
     gateways_watcher: GatewaysWatcher | None = None  # gateways going on/offline (ingest may run elsewhere)
     inbox: AlertInbox | None = None  # people working alerts (the API's alert routes)
-    rotated_keys: RotatedKeys | None = None  # keys gateways rotated to (ingest, command route)
+    commands: CommandService | None = None  # signed commands to gateways (the admin route)
     price_service: PriceService | None = None
     webhooks: WebhookService | None = None
     price_feeds: PriceFeedRunner | None = None
@@ -128,15 +134,30 @@ def _reading_store(settings: BackendSettings) -> ReadingStore:
     return SqliteReadingStore(settings.data_dir / "readings.sqlite")
 
 
-def _ingest(settings: BackendSettings, readings: ReadingStore, ledger: IngestLedger,
-            metrics: Metrics, rotated_keys: RotatedKeys, registry: RegistryService) -> MqttIngest:
-    keys = {g.id: load_public_key(g.public_key_pem) if g.public_key_pem else None
-            for g in settings.gateways}
-    service = IngestService(readings, ledger, keys, settings.ingest, metrics,
+def _gateway_keys(settings: BackendSettings) -> dict[str, Ed25519PublicKey | None]:
+    """Every registered gateway with its configured key (None: registered without one)."""
+    return {g.id: load_public_key(g.public_key_pem) if g.public_key_pem else None for g in settings.gateways}
+
+
+def _command_signer(settings: BackendSettings) -> protocol.Signer | None:
+    """The backend's command key, which signs commands and acks; None when there is none
+    (commands are off, acks unsigned). A key file that is there but unusable stops the start."""
+    path = settings.data_dir / COMMAND_KEY_PATH
+    if not path.exists():
+        return None
+    try:
+        return protocol.Signer(load_private_key(path))
+    except KeyFileError as exc:
+        raise ConfigError(f"data_dir: the backend command key {COMMAND_KEY_PATH} is unusable: {exc}") from exc
+
+
+def _ingest(settings: BackendSettings, readings: ReadingStore, ledger: IngestLedger, metrics: Metrics, *,
+            gateway_keys: dict[str, Ed25519PublicKey | None], signer: protocol.Signer | None,
+            rotated_keys: RotatedKeys, registry: RegistryService) -> MqttIngest:
+    service = IngestService(readings, ledger, gateway_keys, settings.ingest, metrics,
                             sensors=RegistrySensorOwners(registry.snapshot),
                             retention_s=settings.timeseries.raw_retention_s(), rotated=rotated_keys)
-    if (settings.data_dir / COMMAND_KEY_PATH).exists():  # acks are signed with the command key
-        service.ack_signer = load_command_signer(settings.data_dir)
+    service.ack_signer = signer  # acks are signed with the command key, when there is one
     return MqttIngest(settings.broker, settings.ingest, service)
 
 
@@ -178,10 +199,26 @@ def _refuse_insecure_start(settings: BackendSettings, keyring: ApiKeyring) -> No
 def webhook_relay(settings: BackendSettings, store: SqlWebhooks, metrics: Metrics,
                   clock: Callable[[], float] = time.time) -> WebhookRelay:
     hooks, email = settings.webhooks, settings.webhooks.email
-    notifier = SmtpNotifier(email.host, email.port, email.sender, starttls=email.starttls,
+    notifier = SmtpNotifier(host=email.host, port=email.port, sender=email.sender, starttls=email.starttls,
                             username=email.username, password=email.password) if email else None
-    return WebhookRelay(store, HttpSender(settings.webhook_allow_private, hooks.timeout_s, clock=clock),
-                        hooks, metrics, clock, notifier=notifier)
+    sender = HttpSender(allow_private=settings.webhook_allow_private, timeout_s=hooks.timeout_s, clock=clock)
+    return WebhookRelay(outbox=store, sender=sender, signer=StandardWebhooks(), settings=hooks, metrics=metrics,
+                        clock=clock, notifier=notifier)
+
+
+def run_relay(settings: BackendSettings) -> None:
+    """The delivery relay as its own process (`pledgewatch relay`), until SIGINT/SIGTERM."""
+    engine = make_engine(settings.resolved_database_url())
+    migrate(engine)
+    loop = RelayLoop(webhook_relay(settings, SqlWebhooks(engine), Metrics()))
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    log.info("webhook relay running")
+    loop.start()
+    stop.wait()
+    loop.stop()
+    engine.dispose()
 
 
 def _market_and_webhooks(settings: BackendSettings, engine, prices: SqlPriceMarks,
@@ -191,7 +228,8 @@ def _market_and_webhooks(settings: BackendSettings, engine, prices: SqlPriceMark
     price mark, the delivery relay (woken by new outbox rows) and the price feeds."""
     store = SqlWebhooks(engine)
     parts = {"price_service": price_service, "webhooks": WebhookService(
-        store, clock, settings.webhook_allow_private, settings.webhooks.rotation_overlap_s)}
+        store=store, signer=StandardWebhooks(), targets=TargetGuard(settings.webhook_allow_private), clock=clock,
+        rotation_overlap_s=settings.webhooks.rotation_overlap_s)}
     if monitor is None or loop is None:
         return parts
     monitor.fx_rates = FxRates(prices, monitor.config)
@@ -206,6 +244,7 @@ def _market_and_webhooks(settings: BackendSettings, engine, prices: SqlPriceMark
 
 
 def build_context(settings: BackendSettings, clock: Callable[[], float] = time.time) -> BackendContext:
+    gateway_keys, signer = _gateway_keys(settings), _command_signer(settings)  # bad keys: stop before opening anything
     metrics = Metrics()
     readings = _reading_store(settings)
     ledger = SqliteIngestLedger(settings.data_dir / "state.sqlite")
@@ -218,7 +257,8 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
                                  settings.prices.future_tolerance_s)
     _load_book(settings, registry, price_service, clock)
     rotated_keys = RotatedKeys(SqlRotatedKeys(engine))
-    ingest = (_ingest(settings, readings, ledger, metrics, rotated_keys, registry)
+    ingest = (_ingest(settings, readings, ledger, metrics, gateway_keys=gateway_keys, signer=signer,
+                      rotated_keys=rotated_keys, registry=registry)
               if "ingest" in settings.roles else None)
     events = EventBus()
     monitor = loop = None
@@ -244,7 +284,8 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
                           FailureThrottle(http.bad_keys_per_minute, 60.0), registry, alerts, standings,
                           prices, releases, monitor, ingest, loop,
                           events, watcher, alerts_watcher=alerts_watcher, gateways_watcher=gateways_watcher,
-                          rotated_keys=rotated_keys,
+                          commands=CommandService(signer=signer, publisher=MqttCommands(settings.broker),
+                                                  gateway_keys=gateway_keys, rotated=rotated_keys, clock=clock),
                           inspections=InspectionService(registry, alerts, counts,
                                                         _monitor_config(settings), clock),
                           inbox=AlertInbox(alerts=alerts, inbox=SqlAlertInbox(engine), publish=events.publish,
