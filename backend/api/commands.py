@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from backend.adapters.mqtt_commands import CommandTransportError, MqttCommands
-from backend.api.deps import context, require_role
+from backend.api.deps import Ctx, require_role
 from backend.services.commands import CommandError, build_command, load_command_signer, read_result
 from edge.keys import KeyFileError, load_public_key
 
@@ -38,7 +38,7 @@ class CommandOut(BaseModel):
 
 @router.post("/gateways/{gateway_id}/commands", response_model=CommandOut,
              responses={202: {"model": CommandOut, "description": "sent; no answer within wait_s"}})
-def send_command(gateway_id: str, body: CommandIn, ctx=Depends(context),
+def send_command(gateway_id: str, body: CommandIn, ctx: Ctx,
                  caller=Depends(require_role("admin"))):
     """Send a signed command to a gateway over MQTT and wait for its signed answer (admin)."""
     entry = next((g for g in ctx.settings.gateways if g.id == gateway_id), None)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, and_, insert, select, update
 
 from backend.adapters.db.access_tables import api_keys, audit_log
+from backend.ports.audit import AuditEntry
 
 
 @dataclass(frozen=True)
@@ -18,17 +19,6 @@ class ApiKeyRecord:
     created_at_s: float
     created_by: str
     revoked_at_s: float | None = None
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    at_s: float
-    actor: str | None
-    role: str | None
-    method: str
-    path: str
-    status: int
-    client: str | None
 
 
 class SqlApiKeys:
