@@ -70,8 +70,8 @@ log = logging.getLogger("pledgewatch.backend")
 
 @dataclass(kw_only=True)
 class BackendContext:
-    """What one process runs. Routes use its services; the stores (readings, ledger,
-    alerts, standings, prices) are here for the services' wiring and for tests."""
+    """What one process runs, for its routes and tests. The alert, standing and price
+    stores are here for tests: routes use the services (inbox, loan_standings, price_service)."""
 
     settings: BackendSettings
     clock: Callable[[], float]
