@@ -23,6 +23,8 @@ CONTENT_TYPE = "application/cloudevents+json"
 SECRET_PREFIX = "whsec_"
 EVENT_SOURCE = "/pledgewatch/alerts"
 CHANGES = ("opened", "resolved", "reminder")
+INSPECTION_SOURCE = "/pledgewatch/inspections"
+INSPECTION_TYPE = "inspection"  # what an endpoint names in event_types to hear of inspection tasks
 
 
 def new_secret() -> str:
@@ -67,4 +69,19 @@ def alert_event_body(alert: Mapping[str, Any], change: str, at_s: float, reminde
     event = {"specversion": "1.0", "id": event_id(alert["id"], change, reminder), "source": EVENT_SOURCE,
              "type": event_type(alert["type"], change), "subject": alert.get("loan") or alert.get("lot") or alert["id"],
              "time": _iso(at_s), "datacontenttype": "application/json", "data": data}
+    return json.dumps(event, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def task_event_id(task: Mapping[str, Any], change: str) -> str:
+    """Deterministic per task (lot, opened_at_s) and change: a restart never sends a new id."""
+    return f"inspection-{task['lot']}-{task['opened_at_s']}.{change}"
+
+
+def task_event_body(task: Mapping[str, Any], change: str, at_s: float) -> str:
+    """An inspection task opened or overdue, as a CloudEvent (`com.pledgewatch.inspection.<change>`).
+
+    `task` holds lot, loan, lender, reasons, opened_at_s, deadline_s, state."""
+    event = {"specversion": "1.0", "id": task_event_id(task, change), "source": INSPECTION_SOURCE,
+             "type": f"com.pledgewatch.{INSPECTION_TYPE}.{change}", "subject": task.get("loan") or task["lot"],
+             "time": _iso(at_s), "datacontenttype": "application/json", "data": {**task, "change": change}}
     return json.dumps(event, sort_keys=True, separators=(",", ":"), default=str)

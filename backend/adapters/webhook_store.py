@@ -1,7 +1,7 @@
 """Webhook endpoints, the outbox and the delivery log in the relational database.
 
-`enqueue_alert_events` runs inside the transaction that stores the alerts (SqlAlerts.apply):
-an alert and its outbox rows commit together or not at all. The relay claims due rows
+`enqueue_bank_events` runs inside the transaction that stores the alerts (SqlAlerts.apply):
+an alert (or an inspection task it opened) and its outbox rows commit together or not at all. The relay claims due rows
 with a lease (several relays may run; a relay killed mid-send leaves a lease that expires),
 sends them, and records every attempt.
 """
@@ -14,8 +14,16 @@ from typing import Any, Iterable, Mapping, Sequence
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
 
 from backend.adapters.db import tables as t
-from backend.adapters.webhook_cloudevents import alert_event_body, event_id, event_type
+from backend.adapters.webhook_cloudevents import (
+    INSPECTION_TYPE,
+    alert_event_body,
+    event_id,
+    event_type,
+    task_event_body,
+    task_event_id,
+)
 from backend.domain.alerts import Alert, AlertOpened, AlertResolved
+from backend.domain.inspections import InspectionOpened, InspectionOverdue, Task
 
 E, O, D = t.webhook_endpoints, t.webhook_outbox, t.webhook_deliveries  # noqa: E741 (the three tables, briefly)
 
@@ -101,23 +109,49 @@ def _outbox_row(endpoint: EndpointRecord, alert: Mapping[str, Any], change: str,
             "attempts": 0, "next_attempt_at_s": at_s}
 
 
-def enqueue_alert_events(db: Connection, events: Sequence[object]) -> int:
-    """Outbox rows for every opened or resolved alert addressed to a lender, in `db`'s
-    transaction. Returns how many rows were written."""
-    changes = [(e.alert, "opened" if isinstance(e, AlertOpened) else "resolved") for e in events
-               if isinstance(e, (AlertOpened, AlertResolved)) and e.alert.lender]
-    if not changes:
+def enqueue_bank_events(db: Connection, events: Sequence[object]) -> int:
+    """Outbox rows, in `db`'s transaction, for every alert opened or resolved and every
+    inspection task opened or overdue that is addressed to a lender. Returns how many rows
+    were written."""
+    alerts = [(e.alert, "opened" if isinstance(e, AlertOpened) else "resolved") for e in events
+              if isinstance(e, (AlertOpened, AlertResolved)) and e.alert.lender]
+    tasks = [(e.task, "opened" if isinstance(e, InspectionOpened) else "overdue") for e in events
+             if isinstance(e, (InspectionOpened, InspectionOverdue)) and e.task.lender_id]
+    if not alerts and not tasks:
         return 0
-    endpoints = _live_endpoints(db, (alert.lender for alert, _ in changes))
+    endpoints = _live_endpoints(db, [alert.lender for alert, _ in alerts] + [task.lender_id for task, _ in tasks])
     rows = []
-    for alert, change in changes:
+    for alert, change in alerts:
         at_s = alert.opened_at_s if change == "opened" else alert.resolved_at_s
         data = alert_data(alert)
         rows += [_outbox_row(endpoint, data, change, at_s) for endpoint in endpoints.get(alert.lender, ())
                  if endpoint.wants(alert.type)]
+    task_rows = [_task_outbox_row(endpoint, task, change) for task, change in tasks
+                 for endpoint in endpoints.get(task.lender_id, ()) if endpoint.wants(INSPECTION_TYPE)]
+    rows += _not_queued_yet(db, task_rows)
     if rows:
         db.execute(insert(O), rows)
     return len(rows)
+
+
+def _not_queued_yet(db: Connection, rows: list[dict]) -> list[dict]:
+    """A task's id is the same after a restart: never let a second announcement of it fail
+    the transaction that stores the alerts."""
+    if not rows:
+        return rows
+    queued = set(db.execute(select(O.c.endpoint_id, O.c.event_id).where(
+        O.c.event_id.in_(sorted({row["event_id"] for row in rows})))).tuples())
+    return [row for row in rows if (row["endpoint_id"], row["event_id"]) not in queued]
+
+
+def _task_outbox_row(endpoint: EndpointRecord, task: Task, change: str) -> dict:
+    data = {"lot": task.lot_id, "loan": task.loan_id, "lender": task.lender_id, "reasons": list(task.reasons),
+            "opened_at_s": task.opened_at_s, "deadline_s": task.deadline_s, "state": task.state}
+    at_s = task.opened_at_s if change == "opened" else task.deadline_s
+    return {"event_id": task_event_id(data, change), "endpoint_id": endpoint.id, "lender_id": endpoint.lender,
+            "alert_id": None, "event_type": f"com.pledgewatch.{INSPECTION_TYPE}.{change}",
+            "body": task_event_body(data, change, at_s), "created_at_s": at_s, "state": "pending",
+            "attempts": 0, "next_attempt_at_s": at_s}
 
 
 class SqlWebhooks:

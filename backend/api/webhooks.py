@@ -19,7 +19,7 @@ Caller = Annotated[Principal, Depends(require_role("admin", "lender"))]
 class WebhookIn(BaseModel):
     lender: str | None = Field(None, description="defaults to the calling lender")
     url: Annotated[str, Field(max_length=2000)]
-    event_types: list[str] | None = Field(None, description="alert types; omitted: all")
+    event_types: list[str] | None = Field(None, description="alert types, and `inspection` for inspection tasks; omitted: all")
 
 
 class WebhookOut(BaseModel):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Iterable, Literal, Mapping
+from typing import Any, Iterable, Literal, Mapping
 
 ALERT_TYPES = (
     "stock_shortfall", "unauthorized_removal", "weight_count_mismatch", "double_pledge_attempt",
@@ -26,7 +26,7 @@ Severity = Literal["info", "warning", "critical"]
 AlertState = Literal["open", "acknowledged", "resolved"]
 
 
-def _empty() -> Mapping:
+def _empty() -> Mapping[Any, Any]:
     return MappingProxyType({})
 
 
@@ -161,7 +161,7 @@ def update(book: AlertBook, conditions: Iterable[Condition], now_s: int,
                      MappingProxyType(absent)), events
 
 
-def _handing_over(alert: Alert, key: tuple[str, str], pending: Mapping) -> bool:
+def _handing_over(alert: Alert, key: tuple[str, str], pending: Mapping[tuple[str, str], int]) -> bool:
     """A loss alert whose subject shows another loss, not yet confirmed: it stays active."""
     return alert.type in LOSS_TYPES and bool(pending) and any(
         (kind, key[1]) in pending for kind in LOSS_TYPES if kind != alert.type)

@@ -2,7 +2,8 @@
 
 Every lot that is collateral_unverified or has a critical alert open has an inspection task,
 due `inspection_deadline_s` after the first such alert opened; an inspection recorded after
-that closes it; past its deadline it is overdue (the monitor reports that once).
+that closes it; past its deadline it is overdue. The monitor reports a task once when it
+opens and once when it goes overdue.
 
 A count that matches the pledge (every pledged item, the pledged quantity within the scale
 tolerance, a perishable within its temperature limit) re-verifies the lot: its unverified
@@ -47,6 +48,11 @@ class InspectionRecorded:
     loan_id: str | None
     matches: bool
     reason: str                                # what the count found
+
+
+@dataclass(frozen=True, slots=True)
+class InspectionOpened:
+    task: Task
 
 
 @dataclass(frozen=True, slots=True)

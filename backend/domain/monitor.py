@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from operator import attrgetter
 from types import MappingProxyType
-from typing import Iterable, Mapping, NamedTuple, Sequence
+from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 from backend.domain import alerts, gateways, inspections, ltv, reconcile, sensors, unverified, valuation
 from backend.domain.alerts import AlertBook, Condition
@@ -24,9 +24,13 @@ _AT_S = attrgetter("at_s")
 _new = tuple.__new__                          # a NamedTuple from all its fields, without
                                               # its Python-level __new__ (per lot per step)
 DEFAULT_CONFIG = MonitorConfig()
+# What a lot's value is made of: (quantity, unit price or None while unpriced, commodity,
+# temperature exposure in degree-minutes, lending share or None while verified).
+LotInputs = tuple[Decimal, Decimal | None, Commodity, float, Decimal | None]
+UnitPrice = tuple[Decimal | None, Commodity, bool]   # (price, commodity, stale)
 
 
-def _empty() -> Mapping:
+def _empty() -> Mapping[Any, Any]:
     return MappingProxyType({})
 
 
@@ -88,11 +92,12 @@ class MonitorState:
     valued: Mapping[str, ValuedQuantity] = field(default_factory=_empty)
     loan_views: Mapping[str, LoanView] = field(default_factory=_empty)
     # Loan id → (loan, per-lot valuation inputs) behind its view: unchanged, it is reused.
-    valuation_inputs: Mapping[str, tuple] = field(default_factory=_empty)
+    valuation_inputs: Mapping[str, tuple[Loan, tuple[LotInputs, ...] | None]] = field(default_factory=_empty)
     unverified: Mapping[str, unverified.Unverified] = field(default_factory=_empty)  # by lot
     blind_periods: Mapping[str, tuple[float, float]] = field(default_factory=_empty)  # the last, by lot
     inspected: Mapping[str, inspections.Inspection] = field(default_factory=_empty)  # the last, by lot
     short_counts: Mapping[str, tuple[inspections.Inspection, str]] = field(default_factory=_empty)
+    tasks: frozenset[str] = frozenset()        # lots whose inspection task is not done
     overdue: frozenset[str] = frozenset()      # lots whose inspection task is overdue
 
 
@@ -108,7 +113,8 @@ class _Verification:
 class StepResult:
     state: MonitorState
     events: tuple[object, ...]                 # AlertOpened, AlertResolved, LoanStatusChanged,
-                                               # InspectionRecorded, InspectionOverdue
+                                               # InspectionRecorded, InspectionOpened,
+                                               # InspectionOverdue
     errors: tuple[EvaluationFailed, ...] = ()  # for the service to log and count
 
 
@@ -142,15 +148,18 @@ def step(state: MonitorState, registry: Registry, messages: Sequence[GatewayMess
     conditions += [_failure_condition(registry, error) for error in errors]
     book, alert_events = alerts.update(state.alerts, [*conditions, *notices], int(now_s),
                                        config.confirmation_s, config.clear_s)
-    overdue, late = _overdue_tasks(state, book, inspected, registry, now_s, config)
+    open_tasks, overdue, task_events = _task_changes(state, book, inspected, registry, now_s, config)
     new_state = MonitorState(started_s, gateway_tracks, lot_tracks, prices, standings, book,
                              lot_views, valued, loan_views, inputs, checks.episodes, checks.blind,
-                             inspected, shorts, overdue)
-    return StepResult(new_state, (*changes, *alert_events, *recorded, *late), tuple(errors))
+                             inspected, shorts, open_tasks, overdue)
+    return StepResult(new_state, (*changes, *alert_events, *recorded, *task_events), tuple(errors))
 
 
-def _record_counts(state: MonitorState, registry: Registry,
-                   counts: Sequence[inspections.Inspection], config: MonitorConfig):
+def _record_counts(state: MonitorState, registry: Registry, counts: Sequence[inspections.Inspection],
+                   config: MonitorConfig) -> tuple[Mapping[str, unverified.Unverified],
+                                                   Mapping[str, inspections.Inspection],
+                                                   Mapping[str, tuple[inspections.Inspection, str]],
+                                                   list[inspections.InspectionRecorded]]:
     """(unverified episodes to carry on, last count and short counts by lot, events). A
     matching count ends the lot's episode and its short count; a short one stands."""
     if not counts:
@@ -172,15 +181,21 @@ def _record_counts(state: MonitorState, registry: Registry,
     return held, inspected, shorts, recorded
 
 
-def _overdue_tasks(state: MonitorState, book: AlertBook, inspected, registry: Registry,
-                   now_s: float, config: MonitorConfig):
-    """Lots whose inspection task is overdue now, and an event for each newly overdue one."""
+def _task_changes(state: MonitorState, book: AlertBook, inspected: Mapping[str, inspections.Inspection],
+                  registry: Registry, now_s: float,
+                  config: MonitorConfig) -> tuple[frozenset[str], frozenset[str], list[object]]:
+    """The inspection tasks not done now, the lots whose task is overdue, and an event for
+    each task newly opened or newly overdue (the lender hears of both)."""
     if not book.active:
-        return frozenset(), []
-    tasks = [t for t in inspections.tasks(book.active.values(), inspected, registry, now_s, config)
-             if t.state == "overdue"]
-    return (frozenset(t.lot_id for t in tasks),
-            [inspections.InspectionOverdue(t) for t in tasks if t.lot_id not in state.overdue])
+        return frozenset(), frozenset(), []
+    pending = [t for t in inspections.tasks(book.active.values(), inspected, registry, now_s, config)
+               if t.state != "done"]
+    events: list[object] = [inspections.InspectionOpened(t) for t in pending
+                            if t.lot_id not in state.tasks]
+    events += [inspections.InspectionOverdue(t) for t in pending
+               if t.state == "overdue" and t.lot_id not in state.overdue]
+    return (frozenset(t.lot_id for t in pending),
+            frozenset(t.lot_id for t in pending if t.state == "overdue"), events)
 
 
 def _failure(stage: str, subject: str, exc: Exception) -> EvaluationFailed:
@@ -357,7 +372,7 @@ def _verify(lot_id: str, registry: Registry, view: LotView, track: LotTrack,
                                          now_s, config, previous is not None)
     episode = unverified.next_episode(previous, failure, now_s, unverified.probation_s(config))
     if episode is None:
-        if previous is not None:
+        if previous is not None and previous.back_s is not None:  # the episode ended: back since
             checks.blind[lot_id] = (previous.since_s, previous.back_s)
         return []
     checks.episodes[lot_id] = episode
@@ -370,7 +385,7 @@ def _verify(lot_id: str, registry: Registry, view: LotView, track: LotTrack,
                                             registry.lot_gateways[lot_id])]
 
 
-def _temperature(lot, registry: Registry, probe: sensors.ProbeTrack, now_s: float,
+def _temperature(lot: Lot, registry: Registry, probe: sensors.ProbeTrack, now_s: float,
                  config: MonitorConfig) -> list[Condition]:
     probe_ok = lot.probe_id is not None and sensors.probe_usable(probe, now_s, config)
     return reconcile.temperature_condition(lot, registry, probe.temperature_c, probe_ok)
@@ -405,26 +420,27 @@ def _mark_prices(state: MonitorState, registry: Registry, ticks: Sequence[PriceT
             marks[tick.commodity_id] = valuation.mark_price(previous, tick, config)
     conditions = []
     for commodity_id, mark in marks.items():
-        commodity = registry.commodities[commodity_id]
-        if valuation.price_is_stale(mark, commodity, now_s):
+        accepted = mark.accepted
+        if accepted is None:                        # a mark always starts from an accepted tick
+            continue
+        if valuation.price_is_stale(mark, registry.commodities[commodity_id], now_s):
             conditions.append(Condition("price_stale", commodity_id, details={
-                "commodity": commodity_id, "age_s": int(now_s - mark.accepted.at_s)}))
+                "commodity": commodity_id, "age_s": int(now_s - accepted.at_s)}))
         if mark.suspect is not None:
-            conditions += _price_outliers(registry, commodity_id, mark)
+            conditions += _price_outliers(registry, commodity_id, accepted, mark.suspect)
     for commodity_id in registry.pledged_commodities:
-        mark = marks.get(commodity_id)
-        if mark is None or mark.accepted is None:   # pledged goods worth 0 until priced
+        pledged_mark = marks.get(commodity_id)
+        if pledged_mark is None or pledged_mark.accepted is None:   # pledged goods worth 0 until priced
             conditions.append(Condition("price_stale", commodity_id, details={
                 "commodity": commodity_id, "age_s": None, "reason": "no price"}))
     return marks, conditions
 
 
-def _price_outliers(registry: Registry, commodity_id: str,
-                    mark: valuation.PriceMark) -> list[Condition]:
+def _price_outliers(registry: Registry, commodity_id: str, accepted: PriceTick,
+                    suspect: PriceTick) -> list[Condition]:
     """A held outlier quote, addressed to each lender whose collateral it prices (to staff
     alone when no loan holds the commodity)."""
-    details = {"commodity": commodity_id, "accepted": float(mark.accepted.price),
-               "quoted": float(mark.suspect.price)}
+    details = {"commodity": commodity_id, "accepted": float(accepted.price), "quoted": float(suspect.price)}
     lenders = registry.lenders_of_commodity.get(commodity_id)
     if not lenders:
         return [Condition("price_outlier", commodity_id, details=details)]
@@ -434,14 +450,15 @@ def _price_outliers(registry: Registry, commodity_id: str,
 
 def _valuation_inputs(loan: Loan, registry: Registry, valued: Mapping[str, ValuedQuantity],
                       lot_tracks: Mapping[str, LotTrack], prices: Mapping[str, valuation.PriceMark],
-                      market: Market, now_s: float, unit_prices: dict | None = None,
+                      market: Market, now_s: float, unit_prices: dict[tuple[str, str], UnitPrice] | None = None,
                       episodes: Mapping[str, unverified.Unverified] | None = None,
-                      config: MonitorConfig = DEFAULT_CONFIG) -> tuple[tuple | None, bool]:
+                      config: MonitorConfig = DEFAULT_CONFIG) -> tuple[tuple[LotInputs, ...] | None, bool]:
     """(quantity, unit price, commodity, exposure, lending share) per lot of the loan, and
     staleness. A lot whose commodity has no price yet is worth 0 (price None); a loan none of
     whose lots has a price is not valued yet (None). The share is None for a verified lot,
     else what the unverified schedule leaves of its value."""
-    inputs, stale, priced_lots = [], False, 0
+    inputs: list[LotInputs] = []
+    stale, priced_lots = False, 0
     unit_prices = {} if unit_prices is None else unit_prices
     for lot_id in loan.lot_ids:
         commodity_id = registry.lots[lot_id].commodity_id
@@ -463,7 +480,7 @@ def _valuation_inputs(loan: Loan, registry: Registry, valued: Mapping[str, Value
 
 
 def _unit_price(commodity: Commodity, currency: str, prices: Mapping[str, valuation.PriceMark],
-                market: Market, now_s: float) -> tuple[Decimal | None, Commodity, bool]:
+                market: Market, now_s: float) -> UnitPrice:
     """(unit price in `currency` or None while unpriced, the commodity, price staleness)."""
     mark = prices.get(commodity.id)
     if mark is None or mark.accepted is None:
@@ -472,7 +489,7 @@ def _unit_price(commodity: Commodity, currency: str, prices: Mapping[str, valuat
             commodity, valuation.price_is_stale(mark, commodity, now_s))
 
 
-def _collateral_value(loan: Loan, inputs: tuple) -> Decimal:
+def _collateral_value(loan: Loan, inputs: tuple[LotInputs, ...]) -> Decimal:
     total = Decimal(0)
     for quantity, price, commodity, exposure, share in inputs:
         if price is None:
@@ -483,7 +500,7 @@ def _collateral_value(loan: Loan, inputs: tuple) -> Decimal:
     return total.quantize(_CENT)
 
 
-def _market_value(inputs: tuple) -> Decimal:
+def _market_value(inputs: tuple[LotInputs, ...]) -> Decimal:
     """What a bank reconciles against the market: quantity × price, nothing taken off."""
     return sum((quantity * price for quantity, price, *_ in inputs if price is not None),
                Decimal(0)).quantize(_CENT)
@@ -515,9 +532,16 @@ def _ltv_conditions(loan: Loan, view: LoanView, cured: bool) -> list[Condition]:
 def _value_loans(state: MonitorState, registry: Registry, valued: Mapping[str, ValuedQuantity],
                  lot_tracks: Mapping[str, LotTrack], prices: Mapping[str, valuation.PriceMark],
                  market: Market, now_s: float, config: MonitorConfig,
-                 errors: list[EvaluationFailed], episodes: Mapping[str, unverified.Unverified]):
-    standings, views, all_inputs, conditions, changes = {}, {}, {}, [], []
-    unit_prices: dict[tuple[str, str], tuple] = {}   # see _valuation_inputs
+                 errors: list[EvaluationFailed], episodes: Mapping[str, unverified.Unverified]
+                 ) -> tuple[dict[str, ltv.LoanStanding], dict[str, LoanView],
+                            dict[str, tuple[Loan, tuple[LotInputs, ...] | None]], list[Condition],
+                            list[LoanStatusChanged]]:
+    standings: dict[str, ltv.LoanStanding] = {}
+    views: dict[str, LoanView] = {}
+    all_inputs: dict[str, tuple[Loan, tuple[LotInputs, ...] | None]] = {}
+    conditions: list[Condition] = []
+    changes: list[LoanStatusChanged] = []
+    unit_prices: dict[tuple[str, str], UnitPrice] = {}   # see _valuation_inputs
     held_views, held_inputs, held_standings = (state.loan_views, state.valuation_inputs,
                                                state.standings)
     for loan_id, loan in registry.loans.items():
@@ -530,7 +554,7 @@ def _value_loans(state: MonitorState, registry: Registry, valued: Mapping[str, V
             known = held_inputs.get(loan_id)
             same_value = (inputs is not None and previous_view is not None and known is not None
                           and known[0] is loan and known[1] == inputs)
-            if same_value:
+            if same_value and previous_view is not None:
                 value, ratio = previous_view.collateral_value, previous_view.ltv
                 market_value = previous_view.market_value
             else:
@@ -544,26 +568,29 @@ def _value_loans(state: MonitorState, registry: Registry, valued: Mapping[str, V
             if standing.status != previous.status:
                 changes.append(LoanStatusChanged(loan_id, previous.status, standing.status, ratio,
                                                  now_s))
-            if same_value and standing is previous and stale == previous_view.price_stale:
+            if same_value and previous_view is not None and standing is previous \
+                    and stale == previous_view.price_stale:
                 view = previous_view
             else:
                 view = _loan_view(loan_id, loan, standing, value, ratio, stale,
                                   _unpriced(loan, inputs), unverified.episodes_of(loan, episodes),
                                   market_value)
             standings[loan_id], views[loan_id] = standing, view
-            all_inputs[loan_id] = known if same_value else (loan, inputs)
+            all_inputs[loan_id] = known if same_value and known is not None else (loan, inputs)
             if (cured or view.status != "normal") and loan.active:
                 conditions += _ltv_conditions(loan, view, cured)
         except Exception as exc:               # one loan's bug must not stop the others
             errors.append(_failure("loan", loan_id, exc))
-            for held, new in ((held_standings, standings), (held_views, views),
-                              (held_inputs, all_inputs)):
-                if loan_id in held:
-                    new[loan_id] = held[loan_id]
+            if loan_id in held_standings:
+                standings[loan_id] = held_standings[loan_id]
+            if loan_id in held_views:
+                views[loan_id] = held_views[loan_id]
+            if loan_id in held_inputs:
+                all_inputs[loan_id] = held_inputs[loan_id]
     return standings, views, all_inputs, conditions, changes
 
 
-def _unpriced(loan: Loan, inputs: tuple | None) -> tuple[str, ...]:
+def _unpriced(loan: Loan, inputs: tuple[LotInputs, ...] | None) -> tuple[str, ...]:
     if inputs is None:
         return loan.lot_ids
     return tuple(lot_id for lot_id, lot_inputs in zip(loan.lot_ids, inputs)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
 from types import MappingProxyType
-from typing import Literal, Mapping
+from typing import Any, Literal, Mapping
 
 from backend.domain.errors import RegistryError
 
@@ -186,7 +186,7 @@ class Repayment:
     at_s: int
 
 
-def _frozen(mapping: Mapping | None) -> Mapping:
+def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return MappingProxyType(dict(mapping or {}))
 
 
@@ -280,8 +280,9 @@ def derive_sensors(lots: Mapping[str, Lot], warehouses: Mapping[str, Warehouse])
     sensors = {}
     for lot in lots.values():
         gateway_id = warehouses[lot.warehouse_id].gateway_id
-        for sensor_id, kind in ((lot.scale_id, "scale"), (lot.reader_id, "rfid"),
-                                (lot.probe_id, "temperature")):
+        witnesses: tuple[tuple[str | None, SensorKind], ...] = (
+            (lot.scale_id, "scale"), (lot.reader_id, "rfid"), (lot.probe_id, "temperature"))
+        for sensor_id, kind in witnesses:
             if sensor_id is not None:
                 sensors[sensor_id] = Sensor(sensor_id, kind, gateway_id, lot.id)
     return sensors

@@ -137,10 +137,10 @@ def sensor_conditions(lot: Lot, rfid: RfidTrack, scale: ScaleTrack, probe: Probe
     heard = [("rfid", lot.reader_id, rfid.heard_s), ("scale", lot.scale_id, scale.heard_s)]
     if lot.probe_id is not None:
         heard.append(("temperature", lot.probe_id, probe.heard_s))
-    if is_healthy(gateway, now_s, config):
+    healthy_since_s = gateway.healthy_since_s
+    if healthy_since_s is not None and is_healthy(gateway, now_s, config):
         for kind, sensor_id, heard_s in heard:
-            since_s = max(heard_s if heard_s is not None else gateway.watched_since_s,
-                          gateway.healthy_since_s)
+            since_s = max(heard_s if heard_s is not None else gateway.watched_since_s, healthy_since_s)
             if now_s - since_s >= config.silent_after_s:
                 conditions.append(_fault(lot, sensor_id, gateway_id, kind, "dead"))
     if rfid.repeats + 1 >= config.stuck_after_readings:

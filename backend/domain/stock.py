@@ -62,7 +62,8 @@ def _median(values: tuple[float, ...]) -> float:
     return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
-def _rfid_sets(lot: Lot, pledged: frozenset[str], rfid: RfidTrack):
+def _rfid_sets(lot: Lot, pledged: frozenset[str],
+               rfid: RfidTrack) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
     """(own EPCs read, pledged present, foreign EPCs read) over the read window."""
     newest, *older = [r.epcs for r in rfid.rounds]
     seen = newest.union(*older)

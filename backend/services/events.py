@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from backend.domain.alerts import Alert, AlertOpened, AlertResolved
+from backend.domain.inspections import InspectionOpened, InspectionOverdue, InspectionRecorded
 from backend.domain.monitor import LoanStatusChanged
 from backend.domain.registry import Registry
 from backend.ports.alerts import AlertRecord, AlertStore
@@ -35,6 +36,7 @@ STANDING_FIELDS = ("status", "ltv", "collateral_value", "drawing_power", "cure_d
 class BusEvent:
     type: str                # alert.opened | alert.acknowledged | alert.resolved | loan.status_changed
                              # | loan.updated | gateway.status_changed
+                             # | inspection.opened | inspection.overdue | inspection.recorded
     lender: str | None       # the lender it concerns; None: staff only
     data: Mapping[str, Any]  # JSON-ready except Decimal (sent as a string)
 
@@ -140,6 +142,13 @@ def monitor_events(events: Sequence[object], registry: Registry) -> list[BusEven
             out.append(alert_event("opened", event.alert))
         elif isinstance(event, AlertResolved):
             out.append(alert_event("resolved", event.alert))
+        elif isinstance(event, (InspectionOpened, InspectionOverdue)):
+            change = "opened" if isinstance(event, InspectionOpened) else "overdue"
+            out.append(BusEvent(f"inspection.{change}", event.task.lender_id, {
+                "lot": event.task.lot_id, "loan": event.task.loan_id, "deadline_s": event.task.deadline_s}))
+        elif isinstance(event, InspectionRecorded):
+            out.append(BusEvent("inspection.recorded", registry.lender_of_lot(event.inspection.lot_id), {
+                "lot": event.inspection.lot_id, "loan": event.loan_id, "matches": event.matches}))
         elif isinstance(event, LoanStatusChanged):
             out.append(BusEvent("loan.status_changed", _lender_of(registry, event.loan_id), {
                 "id": event.loan_id, "previous": event.previous, "status": event.status,

@@ -19,6 +19,7 @@ from typing import Callable, Mapping, Sequence
 from backend.domain import monitor as core
 from backend.domain.alerts import Alert, AlertBook, AlertOpened, resolve
 from backend.domain.config import MonitorConfig
+from backend.domain.inspections import tasks as inspection_tasks
 from backend.domain.observations import GatewayMessage, LotSample, RfidRound
 from backend.domain.registry import Registry
 from backend.domain.unverified import DRIFT, Unverified
@@ -104,7 +105,8 @@ class MonitorService:
 
     def _restored_state(self) -> core.MonitorState:
         """Open alerts and loan standings from the database, so a restart opens nothing twice;
-        unverified lots carry on their episode (its lending schedule does not start again)."""
+        unverified lots carry on their episode (its lending schedule does not start again);
+        inspection tasks already announced are not announced again."""
         active = {(a.type, a.subject): Alert(
             a.id, a.type, a.severity, a.state, int(a.opened_at_s), None,
             int(a.acknowledged_at_s) if a.acknowledged_at_s else None, a.loan, a.lot, a.lender,
@@ -113,10 +115,14 @@ class MonitorService:
         episodes = {a.lot: Unverified(a.details["since_s"], a.details["reason"],
                                       a.details["reason"] == DRIFT)
                     for a in active.values() if a.type == "collateral_unverified" and a.lot}
+        pending = [task for task in inspection_tasks(active.values(), inspected, self.registry.snapshot(),
+                                                     self.clock(), self.config) if task.state != "done"]
         return core.MonitorState(alerts=AlertBook(MappingProxyType(active)),
                                  standings=MappingProxyType(self.standings.standings()),
                                  unverified=MappingProxyType(episodes),
-                                 inspected=MappingProxyType(inspected))
+                                 inspected=MappingProxyType(inspected),
+                                 tasks=frozenset(task.lot_id for task in pending),  # told before the restart
+                                 overdue=frozenset(task.lot_id for task in pending if task.state == "overdue"))
 
     def tick(self) -> tuple[object, ...]:
         with self._lock:

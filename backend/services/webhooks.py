@@ -6,7 +6,7 @@ import random
 import secrets as random_secrets
 from typing import Callable, Sequence
 
-from backend.adapters.webhook_cloudevents import new_secret
+from backend.adapters.webhook_cloudevents import INSPECTION_TYPE, new_secret
 from backend.adapters.webhook_http import BlockedTarget, Resolver, check_target, system_resolver
 from backend.adapters.webhook_store import DeliveryRecord, EndpointRecord, SqlWebhooks
 from backend.domain.alerts import ALERT_TYPES
@@ -38,7 +38,7 @@ class WebhookService:
 
     def register(self, lender: str, url: str, event_types: Sequence[str] | None) -> tuple[EndpointRecord, str]:
         """A new endpoint and its secret (the only time the secret leaves the backend)."""
-        unknown = sorted(set(event_types or ()) - set(ALERT_TYPES))
+        unknown = sorted(set(event_types or ()) - {*ALERT_TYPES, INSPECTION_TYPE})
         if unknown:
             raise WebhookError(f"unknown event types: {', '.join(unknown)}")
         if event_types is not None and not event_types:

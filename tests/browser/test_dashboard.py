@@ -14,8 +14,9 @@ from browser_demo import Demo, wait_until
 TABLET = {"width": 768, "height": 1024}
 PHONE = {"width": 390, "height": 844}
 VIEWS = ["overview", "loans", "loans/loan-river-1", "warehouses", "warehouses/wh-ningbo", "warehouses/wh-shanghai",
-         "alerts", "prices"]
-LENDER_VIEWS = ["overview", "loans", "loans/loan-acme-1", "warehouses", "warehouses/wh-shanghai", "alerts", "prices"]
+         "alerts", "inspections", "prices"]
+LENDER_VIEWS = ["overview", "loans", "loans/loan-acme-1", "warehouses", "warehouses/wh-shanghai", "alerts",
+                "inspections", "prices"]
 # Words a page shows only when code printed a value meant as a condition.
 LEAKED_VALUE = re.compile(r"\b(false|true|null|undefined|NaN|\[object Object\])(?![\w-])")
 
@@ -231,6 +232,38 @@ def test_at_phone_width_every_alert_action_is_within_reach(open_session, demo):
         assert box and 0 <= box["x"] and box["x"] + box["width"] <= PHONE["width"], button.get_attribute("id")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     session.screenshot("phone-alerts")
+
+
+def task_state(page, lot: str) -> str | None:
+    row = page.locator(f"#inspections-table tr#task-{lot}")
+    return row.get_attribute("data-state") if row.count() else None
+
+
+def test_a_supervisor_records_a_count_that_closes_the_task_the_lender_sees(open_session, demo):
+    # A refused pledge: a critical alert on lot-sh-1, so the lot is due for a physical count.
+    assert demo.post("/loans/loan-acme-2/pledges", {"lot": "lot-sh-1"}).status_code == 409
+    supervisor, north, south = open_session("supervisor"), open_session("bank-north"), open_session("bank-south")
+    for session in (supervisor, north, south):
+        session.sign_in("inspections")
+    wait_until(lambda: task_state(supervisor.page, "lot-sh-1") == "open", 30, "lot-sh-1's task on the page")
+    wait_until(lambda: task_state(north.page, "lot-sh-1") == "open", 30, "lot-sh-1's task on the lender's page")
+    assert north.page.locator("#count-form").count() == 0 and north.page.locator("#count-lot-sh-1").count() == 0
+    assert task_state(south.page, "lot-sh-1") is None  # not bank-south's collateral
+
+    lot = demo.get("/lots/lot-sh-1")
+    supervisor.page.click("#count-lot-sh-1")
+    supervisor.page.wait_for_function("() => document.getElementById('count-lot').value === 'lot-sh-1'")
+    supervisor.page.fill("#count-items", str(lot["pledged_items"]))
+    supervisor.page.fill("#count-quantity", str(lot["pledged_quantity"]))
+    supervisor.page.fill("#count-note", "all coils on the floor, tags read by hand")
+    supervisor.page.click("#count-submit")
+    supervisor.page.locator("#toasts .toast", has_text="Count of lot-sh-1 recorded.").wait_for()
+    wait_until(lambda: task_state(supervisor.page, "lot-sh-1") == "done", 30, "the task to show done")
+    [task] = [t for t in demo.get("/inspections", "bank-north") if t["lot"] == "lot-sh-1"]
+    assert task["state"] == "done"
+    # The lender's page follows at the monitor's next tick (inspection.recorded), without a reload.
+    wait_until(lambda: task_state(north.page, "lot-sh-1") == "done", 60, "the lender's page to show the task done")
+    assert supervisor.page.locator("#count-items").input_value() == ""  # the form is ready for the next
 
 
 def test_an_ltv_change_appears_without_reload(open_session, demo):

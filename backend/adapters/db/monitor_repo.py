@@ -8,7 +8,7 @@ from typing import Callable, Mapping, Sequence
 from sqlalchemy import Engine, and_, insert, select, update
 
 from backend.adapters.db import tables as t
-from backend.adapters.webhook_store import enqueue_alert_events
+from backend.adapters.webhook_store import enqueue_bank_events
 from backend.domain.alerts import Alert, AlertOpened, AlertResolved
 from backend.domain.ltv import LoanStanding
 from backend.domain.observations import PriceTick
@@ -41,7 +41,7 @@ class SqlAlerts:
                 elif isinstance(event, AlertResolved):
                     db.execute(update(t.alerts).where(t.alerts.c.id == event.alert.id)
                                .values(state="resolved", resolved_at_s=event.alert.resolved_at_s))
-            queued = enqueue_alert_events(db, events)
+            queued = enqueue_bank_events(db, events)
         if queued:
             self.on_outbox()
 

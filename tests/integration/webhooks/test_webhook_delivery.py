@@ -86,6 +86,9 @@ def world(tmp_path, database_url, smtp):
 
 
 def register(client, who: str, receiver: Receiver, **body) -> dict:
+    """An endpoint for `receiver`; by default it hears only the double pledge alerts these
+    tests raise (not the inspection task each one opens); `event_types=None`: everything."""
+    body.setdefault("event_types", ["double_pledge_attempt"])
     answer = client.post("/api/v1/webhooks", json={"url": receiver.url, **body}, headers=as_(who))
     assert answer.status_code == 201, answer.text
     receiver.secrets.append(answer.json()["secret"])
@@ -103,23 +106,24 @@ def test_a_signed_cloudevent_reaches_the_right_bank_once(world):
     context, client, clock, relay, receivers, _ = world
     north, south = Receiver(), Receiver()
     receivers += [north, south]
-    hook = register(client, "bank-north", north)
-    register(client, "admin", south, lender="bank-south")
+    hook = register(client, "bank-north", north, event_types=None)
+    register(client, "admin", south, lender="bank-south", event_types=None)
     assert hook["secret"].startswith("whsec_") and hook["lender"] == "bank-north"
     double_pledge(client, context)
-    assert relay.run_once() == 1
-    [delivery] = north.deliveries
+    assert relay.run_once() == 2  # the alert, and the inspection task it opened
+    delivery, task = sorted(north.deliveries, key=lambda d: d.event["source"])
     assert delivery.verified and delivery.status == 200 and south.deliveries == []
     event = delivery.event
     assert (event["specversion"], event["id"], event["source"]) == ("1.0", delivery.webhook_id, "/pledgewatch/alerts")
     assert event["type"] == "com.pledgewatch.double_pledge_attempt.opened"
     assert event["data"]["lender"] == "bank-north" and event["data"]["lot"] == "lot-sh-1"
     assert delivery.headers["content-type"] == "application/cloudevents+json"
+    assert task.verified and task.event["type"] == "com.pledgewatch.inspection.opened"
     clock.now_s += 300
-    assert relay.run_once() == 0 and len(north.deliveries) == 1  # delivered: never again
+    assert relay.run_once() == 0 and len(north.deliveries) == 2  # delivered: never again
     log = client.get(f"/api/v1/webhooks/{hook['id']}/deliveries", headers=as_("bank-north")).json()
-    assert [(d["outcome"], d["status_code"], d["attempt"]) for d in log] == [("delivered", 200, 1)]
-    assert context.metrics.registry.get_sample_value("pw_webhook_deliveries_total", {"outcome": "delivered"}) == 1
+    assert [(d["outcome"], d["status_code"], d["attempt"]) for d in log] == [("delivered", 200, 1)] * 2
+    assert context.metrics.registry.get_sample_value("pw_webhook_deliveries_total", {"outcome": "delivered"}) == 2
 
 
 def test_503_then_429_then_410_follows_the_schedule_and_disables_the_endpoint(world):
@@ -257,3 +261,35 @@ def test_private_targets_are_refused_unless_allowed(world, tmp_path):
     assert bank.deliveries == []
     [attempt] = context.webhooks.deliveries(hook["id"], 10, 0)
     assert attempt.outcome == "blocked" and "loopback" in attempt.error
+
+
+def test_the_lender_hears_an_inspection_task_open_and_go_overdue_once(world):
+    context, client, clock, relay, receivers, _ = world
+    north = Receiver()
+    receivers.append(north)
+    register(client, "bank-north", north, event_types=["inspection"])
+    double_pledge(client, context)  # a critical alert on lot-sh-1: a task to count it
+    context.monitor.tick()
+    assert relay.run_once() == 1
+    [opened] = [d.event for d in north.deliveries]
+    assert (opened["type"], opened["source"]) == ("com.pledgewatch.inspection.opened", "/pledgewatch/inspections")
+    assert opened["data"]["lot"] == "lot-sh-1" and opened["data"]["state"] == "open"
+    assert opened["data"]["reasons"] == ["double_pledge_attempt"] and north.deliveries[0].verified
+    assert opened["data"]["deadline_s"] == opened["data"]["opened_at_s"] + context.settings.monitor.inspection_deadline_s
+    clock.now_s = opened["data"]["deadline_s"] + 1
+    context.monitor.tick()
+    context.monitor.tick()
+    relay.run_once()
+    later = {(d.event["type"].rsplit(".", 1)[1], d.event["data"]["lot"]): d.event for d in north.deliveries[1:]}
+    # A day without readings: lot-sh-1's task is overdue, and bank-north's other lots are
+    # unverified now, each with a task of its own (bank-south's lots are not told to it).
+    assert sorted(later) == [("opened", "lot-qd-1"), ("opened", "lot-qd-2"), ("overdue", "lot-sh-1")]
+    overdue = later[("overdue", "lot-sh-1")]
+    assert overdue["data"]["state"] == "overdue" and "collateral_unverified" in overdue["data"]["reasons"]
+    assert overdue["id"] == f"inspection-lot-sh-1-{opened['data']['opened_at_s']}.overdue"
+    restarted = build_context(context.settings, clock)  # the monitor's restart announces nothing twice
+    try:
+        restarted.monitor.tick()
+    finally:
+        restarted.close()
+    assert relay.run_once() == 0 and len(north.deliveries) == 4

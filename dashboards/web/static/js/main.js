@@ -7,6 +7,7 @@ import { connectEvents } from "./events.js";
 import { countdown } from "./format.js";
 import { LANGUAGES, language, onLanguageChange, setLanguage, setText, t, term, translatePage } from "./i18n.js";
 import * as alerts from "./views/alerts.js";
+import * as inspections from "./views/inspections.js";
 import * as loan from "./views/loan.js";
 import * as loans from "./views/loans.js";
 import * as overview from "./views/overview.js";
@@ -20,7 +21,8 @@ const TOAST_MS = 8000;
 const STAFF = ["admin", "supervisor"];
 
 const byId = (id) => document.getElementById(id);
-const app = { api: null, layout: null, caller: null, isStaff: false, alertAction: openAlertDialog };
+const app = { api: null, layout: null, caller: null, isStaff: false, alertAction: openAlertDialog,
+  toast, refresh: () => refreshSoon() };
 let stopEvents = null;
 let currentView = null;
 let renderCount = 0;
@@ -32,7 +34,7 @@ function route() {
   const [path, search = ""] = location.hash.replace(/^#\/?/, "").split("?");
   const [name, id] = path.split("/").map(decodeURIComponent);
   const query = new URLSearchParams(search);
-  const views = { overview, loans, warehouses, alerts, prices };
+  const views = { overview, loans, warehouses, alerts, inspections, prices };
   if (name === "loans" && id) return { name, view: loan, params: { id, query } };
   if (name === "warehouses" && id) return { name, view: warehouse, params: { id, query } };
   return { name: views[name] ? name : "overview", view: views[name] ?? overview, params: { query } };
@@ -100,6 +102,7 @@ function onEvent(event) {
     const { id, previous, status } = event.data;
     toast(t("toast.status_changed", { id, previous: term("status", previous), status: term("status", status) }));
   }
+  if (event.type === "inspection.overdue") toast(t("toast.inspection_overdue", { lot: event.data.lot }));
   if (event.type.startsWith("alert.")) refreshOpenAlertCount().catch(() => {});
   if (currentView?.refreshOn.some((prefix) => event.type.startsWith(prefix))) refreshSoon();
 }
