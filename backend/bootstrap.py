@@ -201,8 +201,8 @@ def webhook_relay(settings: BackendSettings, store: SqlWebhooks, metrics: Metric
                         hooks, metrics, clock, notifier=notifier)
 
 
-def price_sources(settings: PriceSettings, broker: BrokerSettings,
-                  latest_price: Callable[[str], Decimal | None], clock: Callable[[], float]) -> list[PriceSource]:
+def _price_sources(settings: PriceSettings, broker: BrokerSettings,
+                   latest_price: Callable[[str], Decimal | None], clock: Callable[[], float]) -> list[PriceSource]:
     """The configured price feeds (`prices.sources`) as source adapters."""
     return [_price_source(entry, broker, latest_price, clock) for entry in settings.sources]
 
@@ -246,7 +246,7 @@ def _market_and_webhooks(settings: BackendSettings, engine, prices: PriceMarkSto
     if settings.webhooks.relay:
         parts["relay_loop"] = relay_loop = RelayLoop(webhook_relay(settings, store, metrics, clock))
         alerts.on_outbox = relay_loop.wake
-    sources = price_sources(settings.prices, settings.broker, price_service.latest_price, clock)
+    sources = _price_sources(settings.prices, settings.broker, price_service.latest_price, clock)
     if sources:
         parts["price_feeds"] = PriceFeedRunner(sources, price_service, clock)
     return parts
