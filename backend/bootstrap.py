@@ -28,6 +28,9 @@ from backend.adapters.sqlite_readings import SqliteReadingStore
 from backend.adapters.webhook_email import SmtpNotifier
 from backend.adapters.webhook_http import HttpSender
 from backend.adapters.webhook_store import SqlWebhooks
+from backend.book.build import opening_prices, registry_from_book
+from backend.book.model import load_book
+from backend.book.strict_yaml import BookFileError
 from backend.domain.config import MonitorConfig
 from backend.metrics import Metrics
 from backend.ports.alerts import AlertStore
@@ -35,11 +38,8 @@ from backend.ports.audit import AuditLog
 from backend.ports.ingest import IngestLedger, ReadingStore
 from backend.ports.monitor import StandingStore
 from backend.ports.prices import PriceMarkStore, PriceQuote, PriceSource, PriceSourceError, parse_pair
-from backend.scenario.errors import ScenarioError
-from backend.scenario.model import load_scenario
 from backend.services.alert_inbox import AlertInbox
 from backend.services.api_keys import ApiKeyring
-from backend.services.book import opening_prices, registry_from_book
 from backend.services.commands import COMMAND_KEY_PATH, load_command_signer
 from backend.services.events import AlertsWatcher, EventBus, GatewaysWatcher, StandingsWatcher, monitor_listener
 from backend.services.ingest import IngestService
@@ -62,8 +62,9 @@ from backend.services.standings import LoanStandings
 from backend.services.webhooks import WebhookService
 from backend.services.webhooks_relay import RelayLoop, WebhookRelay
 from backend.settings import BackendSettings
-from edge.config import BrokerSettings, ConfigError
-from edge.keys import load_public_key
+from edge.protocol.broker import BrokerSettings
+from edge.protocol.keys import load_public_key
+from edge.protocol.settings import ConfigError
 
 log = logging.getLogger("pledgewatch.backend")
 
@@ -171,8 +172,8 @@ def _load_book(settings: BackendSettings, registry: RegistryService, prices: Pri
     if settings.book is None:
         return
     try:
-        book, _ = load_scenario(settings.book)
-    except ScenarioError as exc:
+        book = load_book(settings.book)
+    except BookFileError as exc:
         raise ConfigError(f"book {settings.book}: {exc}") from exc
     if registry.seed_if_empty(registry_from_book(book)):
         for mark in opening_prices(book):

@@ -8,8 +8,8 @@ from pydantic import BaseModel, Field, model_validator
 
 from backend.services.prices_config import PriceSettings
 from backend.services.webhooks_config import WebhookSettings
-from edge.config import BrokerSettings, RoleSettings
-from edge.keys import PublicKeyPem
+from edge.protocol.broker import BrokerSettings
+from edge.protocol.settings import PublicKeyPem, RoleSettings
 
 ROLES = ("ingest", "api", "monitor")
 

@@ -21,10 +21,10 @@ from edge.drivers import Clock, Driver, DriverError, Sample, create_driver, driv
 from edge.filtering import SampleFilters
 from edge.health import StorageHealth, Watchdog, log_stall
 from edge.journal import SampleJournal
-from edge.keys import load_private_key, private_key_pem, public_key_pem
 from edge.metrics import EdgeMetrics
 from edge.outbox import Batch, Outbox, OutboxUnavailable, storage_error_kind
 from edge.pipeline import Batcher, readings_of
+from edge.protocol.keys import load_private_key, private_key_pem, public_key_pem
 from edge.uplink import Uplink
 
 log = logging.getLogger("pledgewatch.edge")

@@ -13,7 +13,7 @@ from typing import Any, Awaitable, Callable, Mapping, Protocol
 
 from edge import protocol
 from edge.config import CommandSettings
-from edge.keys import load_public_key
+from edge.protocol.keys import load_public_key
 
 log = logging.getLogger("pledgewatch.edge.commands")
 

@@ -30,9 +30,9 @@ from edge import protocol
 from edge.commands import CommandHandler
 from edge.config import EdgeSettings
 from edge.health import Watchdog
-from edge.keys import load_public_key
 from edge.metrics import EdgeMetrics
 from edge.outbox import Outbox
+from edge.protocol.keys import load_public_key
 from edge.ratelimit import Backoff, TokenBucket
 
 log = logging.getLogger("pledgewatch.edge.uplink")

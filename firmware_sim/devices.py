@@ -27,11 +27,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from edge.config import RoleSettings
-from edge.drivers import Clock
+from edge.protocol.settings import RoleSettings
 from firmware_sim.llrp_reader import SimulatedLlrpReader
 from firmware_sim.modbus_devices import SimulatedProbe, SimulatedScale
-from firmware_sim.models import Fault, Lot, RfidModel, ScaleModel, TemperatureModel
+from firmware_sim.models import Clock, Fault, Lot, RfidModel, ScaleModel, TemperatureModel
 
 log = logging.getLogger("pledgewatch.sim.devices")
 

@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 import paho.mqtt.client as mqtt
 
 from edge import protocol
-from edge.keys import load_private_key, new_key_pair
+from edge.protocol.keys import load_private_key, new_key_pair
 
 BATCH_READINGS = 50
 

@@ -27,12 +27,11 @@ import logging
 import time
 from dataclasses import dataclass, replace
 
-from edge.drivers import Clock
 from edge.llrp import messages as m
 from edge.llrp import params as p
 from edge.llrp.errors import LlrpConnectionClosed, LlrpDecodeError, LlrpFramingError
 from edge.llrp.stream import LlrpStream
-from firmware_sim.models import RfidModel, TagRead
+from firmware_sim.models import Clock, RfidModel, TagRead
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,7 @@ from pymodbus.constants import ExcCodes
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from edge.drivers import Clock
-from edge.drivers._modbus import (
+from edge.modbus_map import (
     ProbeError,
     ProbeInput,
     ProbeStatus,
@@ -34,7 +33,7 @@ from edge.drivers._modbus import (
     int32_to_registers,
     kg_to_counts,
 )
-from firmware_sim.models import ScaleModel, TemperatureModel
+from firmware_sim.models import Clock, ScaleModel, TemperatureModel
 
 READ_COILS, READ_INPUT_REGISTERS, WRITE_COIL, WRITE_COILS = 1, 4, 5, 15
 SCALE_INPUT_COUNT = 7  # registers 0..6 of the scale map

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 FAULT_MODES = ("stuck", "dead", "drift")
+# What a simulated device samples its model at: seconds since the Unix epoch (time.time, or a test's).
+Clock = Callable[[], float]
 
 
 @dataclass

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import paho.mqtt.client as mqtt
 
-from edge.config import BrokerSettings
+from edge.protocol.broker import BrokerSettings
 
 
 def paho_client(broker: BrokerSettings, client_id: str, **options) -> mqtt.Client:

@@ -13,7 +13,7 @@ import paho.mqtt.client as mqtt
 
 from backend.adapters.mqtt_client import paho_client
 from edge import protocol
-from edge.config import BrokerSettings
+from edge.protocol.broker import BrokerSettings
 
 
 class CommandTransportError(Exception):

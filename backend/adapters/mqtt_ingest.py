@@ -24,7 +24,7 @@ from backend.adapters.mqtt_client import paho_client
 from backend.services.ingest import InboundMessage, IngestService
 from backend.settings import IngestSettings
 from edge import protocol
-from edge.config import BrokerSettings
+from edge.protocol.broker import BrokerSettings
 
 log = logging.getLogger("pledgewatch.ingest")
 

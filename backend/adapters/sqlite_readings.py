@@ -21,7 +21,7 @@ import orjson
 
 from backend.adapters.sqlite_db import connect, transaction
 from backend.ports.ingest import AcceptedMessage, LatestValue, ReadingQuery, StoredReading, TagPresence
-from backend.services.wire_fast import Rows
+from edge.protocol.wire_fast import Rows
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS readings (

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from backend.adapters.mqtt_commands import CommandTransportError, MqttCommands
 from backend.api.deps import Ctx, require_role
 from backend.services.commands import CommandError, build_command, load_command_signer, read_result
-from edge.keys import KeyFileError, load_public_key
+from edge.protocol.keys import KeyFileError, load_public_key
 
 log = logging.getLogger("pledgewatch.commands")
 router = APIRouter(prefix="/api/v1", tags=["gateways"])

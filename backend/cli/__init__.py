@@ -6,6 +6,7 @@ gateway never loads the backend's web stack.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import signal
 import sys
@@ -13,8 +14,6 @@ import tempfile
 from pathlib import Path
 
 import click
-
-from backend.scenario.cli import scenario
 
 
 class CliError(click.ClickException):
@@ -59,7 +58,32 @@ class _OneLineErrors(click.Group):
         sys.exit(code if isinstance(code, int) else 0)
 
 
-@click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
+# Subcommands defined with their role, imported only when named (module, attribute, one-line help
+# for `pledgewatch --help`): a gateway, installed with the `edge` extra, lacks what they import.
+LAZY_COMMANDS = {"scenario": ("backend.scenario.cli", "scenario", "What-if runs of a collateral book in simulated time.")}
+
+
+class _MainGroup(_OneLineErrors):
+    def list_commands(self, ctx):
+        return sorted([*self.commands, *LAZY_COMMANDS])
+
+    def get_command(self, ctx, name):
+        if name in LAZY_COMMANDS and name not in self.commands:
+            module, attribute, _ = LAZY_COMMANDS[name]
+            self.add_command(getattr(importlib.import_module(module), attribute), name)
+        return super().get_command(ctx, name)
+
+    def format_commands(self, ctx, formatter):
+        """As click's, but a lazy subcommand shows its help from the table, unimported."""
+        names = [name for name in self.list_commands(ctx) if name in LAZY_COMMANDS or not self.commands[name].hidden]
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = [(name, self.commands[name].get_short_help_str(limit) if name in self.commands
+                 else click.utils.make_default_short_help(LAZY_COMMANDS[name][2], limit)) for name in names]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=_MainGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="pledgewatch", prog_name="pledgewatch", message="%(prog)s %(version)s")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Log lines as text, or as one JSON object per line.")
@@ -73,7 +97,7 @@ config_option = click.option("--config", "config_path", required=True,
 
 
 def _load(settings_cls, path: Path, **overrides):
-    from edge.config import ConfigError, load_settings
+    from edge.protocol.settings import ConfigError, load_settings
     try:
         return load_settings(settings_cls, path, **overrides)
     except ConfigError as exc:
@@ -131,8 +155,8 @@ def edge(config_path, verbose) -> None:
     from edge.agent import EdgeAgent
     from edge.config import EdgeSettings
     from edge.health import exit_for_restart
-    from edge.keys import KeyFileError
     from edge.outbox import OutboxUnavailable
+    from edge.protocol.keys import KeyFileError
     _logging(verbose)
     settings = _load(EdgeSettings, config_path)
     try:
@@ -212,7 +236,7 @@ def keys_new_gateway(gateway_id, directory) -> None:
     """Make an Ed25519 key pair for a gateway: <id>.key (private) and <id>.pub."""
     import re
 
-    from edge.keys import KeyFileError, fingerprint_of_pem, new_key_pair
+    from edge.protocol.keys import KeyFileError, fingerprint_of_pem, new_key_pair
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", gateway_id):
         raise CliError(f"invalid gateway id {gateway_id!r}")
     try:
@@ -295,5 +319,3 @@ def bench_ingest(as_json, messages, rounds, processes) -> None:
         for name, value in result.items():
             click.echo(f"{name:>24}: {value}")
 
-
-main.add_command(scenario)

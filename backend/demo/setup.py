@@ -18,7 +18,7 @@ from backend.demo.broker import mosquitto_config_text
 from backend.demo.ports import DistinctPorts
 from backend.services.api_keys import hash_api_key, new_api_key
 from backend.services.commands import COMMAND_KEY_PATH
-from edge.keys import load_private_key, new_key_pair, public_key_pem
+from edge.protocol.keys import load_private_key, new_key_pair, public_key_pem
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ import json
 from decimal import Decimal
 
 from backend.domain.alerts import Alert
-from backend.scenario.durations import format_duration
 from backend.scenario.runner import ScenarioResult
 
 
@@ -14,6 +13,14 @@ def _plain(value: object) -> object:
     if isinstance(value, Decimal):
         return float(value) if value.is_finite() else None
     return value
+
+
+def format_duration(seconds: float) -> str:
+    """`1d02:03:04` style clock for the timeline."""
+    seconds = int(seconds)
+    days, rest = divmod(seconds, 86_400)
+    clock = f"{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
+    return f"{days}d{clock}" if days else clock
 
 
 def _alert(alert: Alert) -> dict:

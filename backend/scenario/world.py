@@ -3,22 +3,18 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from backend.book.build import build_commodities, build_loan, item_weight_kg
+from backend.book.model import LotSpec
+from backend.book.naming import lot_sensors
 from backend.domain import registry as reg
 from backend.domain.config import MonitorConfig
-from backend.domain.valuation import KG_PER_UNIT
 from backend.scenario.devices import SampledReader, SimGateway, SimLot, WeighedLot, device_rng, gauss_noise
-from backend.scenario.model import LotSpec, Scenario
+from backend.scenario.model import Scenario
 from firmware_sim.models import Lot, ScaleModel, TemperatureModel
 
 
 def lot_epc_prefix(index: int) -> str:
     return f"E2{index + 1:06X}"
-
-
-def item_weight_kg(spec: LotSpec, unit: str) -> float:
-    if spec.item_weight_kg is not None:
-        return spec.item_weight_kg
-    return float(spec.item_quantity * KG_PER_UNIT[unit])
 
 
 def normal_temperature_c(spec: LotSpec, commodity: reg.Commodity) -> float:
@@ -29,38 +25,18 @@ def normal_temperature_c(spec: LotSpec, commodity: reg.Commodity) -> float:
     return 20.0
 
 
-def build_commodities(scenario: Scenario) -> dict[str, reg.Commodity]:
-    max_age_s = {p.commodity: p.max_age for p in scenario.prices}
-    return {c.id: reg.Commodity(c.id, c.unit, c.perishable, c.temperature_max_c,
-                                max_age_s.get(c.id, 86_400), unverified=_schedule(c.unverified))
-            for c in scenario.commodities}
-
-
-def _schedule(spec) -> reg.UnverifiedSchedule | None:
-    return None if spec is None else reg.UnverifiedSchedule(spec.grace, spec.zero_after)
-
-
 def build_lot(spec: LotSpec, index: int, commodity: reg.Commodity,
               goods: Lot) -> reg.Lot:
     quantity = Decimal(str(spec.item_quantity))
     items = tuple(reg.TaggedItem(epc, quantity, item.weight_kg)
                   for epc, item in sorted(goods.items.items()))
-    return reg.Lot(spec.id, spec.warehouse, commodity.id, items, scale_id=f"{spec.id}/scale",
-                   reader_id=f"{spec.id}/rfid", probe_id=f"{spec.id}/probe")
-
-
-def build_loan(spec) -> reg.Loan:
-    thresholds = reg.Thresholds(spec.thresholds.warning, spec.thresholds.margin_call,
-                                spec.thresholds.liquidation)
-    target = spec.target_ltv if spec.target_ltv is not None else thresholds.warning - Decimal("0.10")
-    return reg.Loan(spec.id, spec.lender, spec.borrower, spec.outstanding, spec.currency,
-                    (), spec.haircut, thresholds, target, spec.cure_period,
-                    _schedule(spec.unverified))
+    sensors = lot_sensors(spec.id, has_probe=True)     # every simulated lot has a probe
+    return reg.Lot(spec.id, spec.warehouse, commodity.id, items, sensors.scale, sensors.rfid, sensors.probe)
 
 
 def build_world(scenario: Scenario) -> tuple[reg.Registry, dict[str, SimLot], dict[str, SimGateway]]:
     """The registry with every loan still unpledged (the runner pledges at t=0) and devices."""
-    commodities = build_commodities(scenario)
+    commodities = build_commodities(scenario.commodities, scenario.prices)
     noise = scenario.noise
     lots, sim_lots = {}, {}
     for index, spec in enumerate(scenario.lots):
@@ -79,16 +55,13 @@ def build_world(scenario: Scenario) -> tuple[reg.Registry, dict[str, SimLot], di
     gateways = {w.gateway: SimGateway(w.gateway, [sim_lots[s.id] for s in scenario.lots
                                                   if s.warehouse == w.id])
                 for w in scenario.warehouses}
-    sensors = {sensor_id: reg.Sensor(sensor_id, kind, _gateway_of(scenario, lot.warehouse_id), lot.id)
-               for lot in lots.values()
-               for sensor_id, kind in ((lot.scale_id, "scale"), (lot.reader_id, "rfid"),
-                                       (lot.probe_id, "temperature"))}
+    warehouses = {w.id: reg.Warehouse(w.id, w.gateway) for w in scenario.warehouses}
     registry = reg.Registry(
         lenders={x.id: reg.Lender(x.id) for x in scenario.lenders},
         borrowers={x.id: reg.Borrower(x.id) for x in scenario.borrowers},
-        warehouses={w.id: reg.Warehouse(w.id, w.gateway) for w in scenario.warehouses},
+        warehouses=warehouses,
         gateways={w.gateway: reg.Gateway(w.gateway, w.id) for w in scenario.warehouses},
-        sensors=sensors, commodities=commodities, lots=lots,
+        sensors=reg.derive_sensors(lots, warehouses), commodities=commodities, lots=lots,
         loans={spec.id: build_loan(spec) for spec in scenario.loans})
     return registry, sim_lots, gateways
 
@@ -99,10 +72,6 @@ def _scale(goods: Lot, rng, sigma: float) -> ScaleModel:
 
 def _probe(normal_c: float, rng, sigma_c: float) -> TemperatureModel:
     return TemperatureModel(normal_c, rng, sigma_c, noise=gauss_noise(rng, sigma_c))
-
-
-def _gateway_of(scenario: Scenario, warehouse_id: str) -> str:
-    return next(w.gateway for w in scenario.warehouses if w.id == warehouse_id)
 
 
 def monitor_config(scenario: Scenario) -> MonitorConfig:

@@ -19,7 +19,7 @@ from typing import Any, Mapping, Sequence
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from edge import protocol
-from edge.keys import KeyFileError, load_private_key
+from edge.protocol.keys import KeyFileError, load_private_key
 
 log = logging.getLogger("pledgewatch.commands")
 

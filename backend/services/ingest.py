@@ -27,10 +27,10 @@ from backend.ports.ingest import (
     ReadingStore,
     SensorRegistry,
 )
-from backend.services import wire_fast
 from backend.services.rotated_keys import RotatedKeys
 from backend.settings import IngestSettings
 from edge import protocol
+from edge.protocol import wire_fast
 
 # decoder_error: the reference decoder raised something other than DecodeError (a bug
 # there); the message is quarantined so that it cannot block the stream.

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from backend.adapters.db.rotated_keys_repo import SqlRotatedKeys
 from edge import protocol
-from edge.keys import KeyFileError, load_public_key
+from edge.protocol.keys import KeyFileError, load_public_key
 
 # An unknown key id looks in the database at most this often: forged traffic naming random
 # keys must not turn into a query per message.

@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> None:
     from backend.adapters.db.engine import make_engine, migrate
     from backend.bootstrap import webhook_relay
     from backend.settings import BackendSettings
-    from edge.config import load_settings
+    from edge.protocol.settings import load_settings
 
     parser = argparse.ArgumentParser(description="PledgeWatch webhook delivery relay")
     parser.add_argument("--config", help="backend config file (YAML)")

@@ -10,15 +10,8 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from edge.drivers import Clock, DriverError, Sample, register
-from edge.drivers._modbus import (
-    ModbusDeviceConfig,
-    ModbusTcpLink,
-    ScaleCoil,
-    ScaleInput,
-    ScaleStatus,
-    read_range,
-    registers_to_int32,
-)
+from edge.drivers._modbus import ModbusDeviceConfig, ModbusTcpLink, read_range
+from edge.modbus_map import ScaleCoil, ScaleInput, ScaleStatus, registers_to_int32
 
 MAX_DECIMALS = 6  # more digits than any indicator shows: the device sent garbage
 

@@ -11,14 +11,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from edge.drivers import Clock, Sample, register
-from edge.drivers._modbus import (
-    ModbusDeviceConfig,
-    ModbusTcpLink,
-    ProbeInput,
-    ProbeStatus,
-    read_range,
-    register_to_int16,
-)
+from edge.drivers._modbus import ModbusDeviceConfig, ModbusTcpLink, read_range
+from edge.modbus_map import ProbeInput, ProbeStatus, register_to_int16
 
 
 class ProbeInputRegisters(BaseModel):

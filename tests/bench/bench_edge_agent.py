@@ -44,9 +44,9 @@ from backend.bench.ingest import start_ingest_process  # noqa: E402
 from backend.demo.broker import start_broker  # noqa: E402
 from backend.demo.ports import free_port  # noqa: E402
 from edge import protocol  # noqa: E402
-from edge.keys import load_private_key, new_key_pair  # noqa: E402
 from edge.outbox import Outbox  # noqa: E402
 from edge.pipeline import Batcher  # noqa: E402
+from edge.protocol.keys import load_private_key, new_key_pair  # noqa: E402
 
 GATEWAY = "gw-bench"
 EVERY_S = 0.02

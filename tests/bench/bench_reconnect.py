@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from backend.bench.ingest import start_ingest_process  # noqa: E402
 from backend.demo.broker import start_broker  # noqa: E402
-from edge.keys import new_key_pair  # noqa: E402
+from edge.protocol.keys import new_key_pair  # noqa: E402
 from tests.bench.bench_edge_agent import agent_config, sim_lots, start_agent, stop  # noqa: E402
 
 GATEWAY = "gw-reconnect"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from backend.scenario.durations import parse_duration  # noqa: E402
+from backend.book.durations import parse_duration  # noqa: E402
 from backend.scenario.runner import run_scenario  # noqa: E402
 from backend.scenario.synthetic import synthetic_book  # noqa: E402
 

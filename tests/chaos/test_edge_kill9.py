@@ -52,7 +52,7 @@ from waiting import wait_for
 from backend.adapters.sqlite_ledger import SqliteIngestLedger
 from backend.bench.ingest import start_ingest_process
 from backend.demo.broker import start_broker
-from edge.keys import new_key_pair
+from edge.protocol.keys import new_key_pair
 from tests.chaos import harness
 
 pytestmark = pytest.mark.e2e

@@ -21,7 +21,7 @@ import pytest
 from backend.adapters.sqlite_ledger import SqliteIngestLedger
 from backend.bench.ingest import start_ingest_process
 from backend.demo.broker import start_broker
-from edge.keys import new_key_pair
+from edge.protocol.keys import new_key_pair
 from tests.chaos import harness
 from tests.integration.edge.rig import fill, tmpfs
 

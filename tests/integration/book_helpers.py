@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from backend.book.naming import simulated_epcs
 from backend.ports.ingest import AcceptedMessage, QuarantinedMessage
 from backend.services.api_keys import hash_api_key
-from backend.services.book import simulated_epcs
 from edge import protocol
 
 BOOK = Path(__file__).resolve().parents[2] / "seeds" / "demo.yaml"

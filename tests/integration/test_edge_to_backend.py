@@ -15,7 +15,7 @@ from backend.settings import BackendSettings
 from edge.agent import EdgeAgent
 from edge.config import EdgeSettings
 from edge.drivers import Sample, register
-from edge.keys import new_key_pair
+from edge.protocol.keys import new_key_pair
 
 TOTAL_READINGS = 1000
 ADMIN_KEY = "pw_test_admin"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from book_helpers import as_, run_for
 
-from backend.services.book import simulated_epcs
+from backend.book.naming import simulated_epcs
 
 
 def test_a_release_after_a_theft_frees_only_present_epcs_and_the_theft_stays(book):

@@ -4,10 +4,11 @@ from __future__ import annotations
 import pytest
 
 from edge import protocol
-from edge.config import ConfigError, EdgeSettings, load_settings
+from edge.config import EdgeSettings
 from edge.drivers import Sample
 from edge.outbox import Batch, Outbox
 from edge.pipeline import Batcher
+from edge.protocol.settings import ConfigError, load_settings
 
 
 def samples(n: int, t_ms: int = 1000) -> list[Sample]:

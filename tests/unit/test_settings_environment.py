@@ -7,7 +7,8 @@ import sys
 import pytest
 
 from backend.settings import BackendSettings
-from edge.config import ConfigError, EdgeSettings, check_environment
+from edge.config import EdgeSettings
+from edge.protocol.settings import ConfigError, check_environment
 
 
 @pytest.mark.parametrize("name, suggestion", [

@@ -3,7 +3,7 @@
     pw-market/v1/price/<commodity>   {"price": "3200.5", "currency": "CNY", "per": "t", "at_s": 1767000000.0}
     pw-market/v1/fx/<BASE>/<QUOTE>   {"rate": "7.1", "at_s": 1767000000.0}
 
-Separate from the gateways' `pw/v1/...` tree (edge/protocol.py), which carries signed
+Separate from the gateways' `pw/v1/...` tree (edge/protocol/), which carries signed
 readings. QoS 1; a message that does not parse is dropped with a log line.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ import time
 from backend.adapters.mqtt_client import paho_client
 from backend.adapters.price_sources import to_decimal
 from backend.ports.prices import Emit, FxQuote, PriceQuote, Quote, parse_pair
-from edge.config import BrokerSettings
+from edge.protocol.broker import BrokerSettings
 
 log = logging.getLogger("pledgewatch.prices.mqtt")
 TOPIC_ROOT = "pw-market/v1"

@@ -18,9 +18,9 @@ import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from waiting import wait_for
 
+from backend.book.naming import simulated_epcs
 from backend.demo.ports import free_port
 from backend.services.api_keys import hash_api_key
-from backend.services.book import simulated_epcs
 from edge import protocol
 from tests.integration.ingest.conftest import VictoriaMetrics
 from tests.integration.ingest.helpers import public_pem

@@ -19,8 +19,8 @@ from backend.ports.ingest import ReadingQuery
 from backend.services.commands import COMMAND_KEY_PATH
 from edge.agent import EdgeAgent
 from edge.config import EdgeSettings
-from edge.keys import new_key_pair, private_key_pem, public_key_pem
 from edge.outbox import Outbox
+from edge.protocol.keys import new_key_pair, private_key_pem, public_key_pem
 from tests.integration.edge.rig import backend, until
 
 pytestmark = pytest.mark.integration

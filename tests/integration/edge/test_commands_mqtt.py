@@ -22,7 +22,7 @@ from backend.settings import BackendSettings
 from edge import protocol
 from edge.agent import EdgeAgent
 from edge.config import EdgeSettings
-from edge.keys import load_private_key, load_public_key, new_key_pair, private_key_pem, public_key_pem
+from edge.protocol.keys import load_private_key, load_public_key, new_key_pair, private_key_pem, public_key_pem
 
 pytestmark = pytest.mark.integration
 

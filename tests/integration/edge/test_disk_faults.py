@@ -14,8 +14,8 @@ import pytest
 from backend.ports.ingest import ReadingQuery
 from edge.agent import EdgeAgent
 from edge.config import EdgeSettings
-from edge.keys import new_key_pair
 from edge.outbox import Outbox, OutboxUnavailable
+from edge.protocol.keys import new_key_pair
 from tests.integration.edge.rig import backend, fill, tmpfs, until
 
 pytestmark = pytest.mark.integration

@@ -17,7 +17,7 @@ from backend.services.commands import COMMAND_KEY_PATH
 from backend.settings import BackendSettings
 from edge.agent import EdgeAgent
 from edge.config import EdgeSettings
-from edge.keys import new_key_pair, private_key_pem, public_key_pem
+from edge.protocol.keys import new_key_pair, private_key_pem, public_key_pem
 
 
 def stored_after(context, at_ms: int) -> int:

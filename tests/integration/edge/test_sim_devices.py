@@ -11,11 +11,11 @@ import time
 import httpx
 import pytest
 
-from edge.config import ConfigError, load_settings
 from edge.drivers import DriverError
 from edge.drivers.rfid_llrp import RfidLlrpConfig, RfidLlrpDriver
 from edge.drivers.scale_modbus import ScaleModbus, ScaleModbusConfig
 from edge.drivers.temperature_modbus import TemperatureModbus, TemperatureModbusConfig
+from edge.protocol.settings import ConfigError, load_settings
 from firmware_sim.devices import DeviceSimulator, SimDevicesSettings
 
 pytestmark = pytest.mark.integration

@@ -18,7 +18,7 @@ from backend.demo.broker import start_broker
 from backend.ports.ingest import ReadingQuery
 from edge.agent import EdgeAgent
 from edge.config import EdgeSettings
-from edge.keys import new_key_pair
+from edge.protocol.keys import new_key_pair
 from tests.integration.edge.rig import backend, until
 
 pytestmark = pytest.mark.integration

@@ -11,10 +11,10 @@ import httpx
 import uvicorn
 
 from backend.api.app import create_app
+from backend.book.naming import simulated_epcs
 from backend.demo.ports import free_port
 from backend.ports.ingest import AcceptedMessage
 from backend.services.api_keys import hash_api_key
-from backend.services.book import simulated_epcs
 from edge import protocol
 
 BOOK = Path(__file__).resolve().parents[3] / "seeds" / "demo.yaml"

@@ -1,5 +1,5 @@
 """Hypothesis against the decoders: only DecodeError ever escapes, and the backend's fast
-path never accepts what the reference decoder (edge/protocol.py) refuses, nor differs from it."""
+path never accepts what the reference decoder (edge/protocol/codec.py) refuses, nor differs from it."""
 from __future__ import annotations
 
 import json
@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 from backend.adapters.sqlite_readings import main_value, message_rows
 from backend.metrics import Metrics
 from backend.ports.ingest import AcceptedMessage
-from backend.services import wire_fast
 from backend.services.ingest import InboundMessage, IngestService
 from backend.settings import IngestSettings
 from edge import protocol
+from edge.protocol import wire_fast
 
 KEY = Ed25519PrivateKey.generate()
 TOPIC = protocol.topic("gw-1", "data")

@@ -14,7 +14,7 @@ from backend.metrics import Metrics
 from backend.services.ingest import IngestService
 from backend.settings import IngestSettings
 from edge import protocol
-from edge.config import BrokerSettings
+from edge.protocol.broker import BrokerSettings
 
 MESSAGES = 30
 

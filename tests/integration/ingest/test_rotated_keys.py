@@ -9,7 +9,7 @@ from backend.adapters.db.engine import make_engine, migrate
 from backend.adapters.db.rotated_keys_repo import SqlRotatedKeys
 from backend.services.rotated_keys import RotatedKeys
 from edge import protocol
-from edge.keys import KeyFileError, public_key_pem
+from edge.protocol.keys import KeyFileError, public_key_pem
 
 
 class Clock:

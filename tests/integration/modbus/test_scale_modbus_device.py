@@ -9,8 +9,8 @@ from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.constants import ExcCodes
 
 from edge.drivers import DriverError
-from edge.drivers._modbus import ScaleCoil, ScaleStatus
 from edge.drivers.scale_modbus import ScaleModbus, ScaleModbusConfig
+from edge.modbus_map import ScaleCoil, ScaleStatus
 from firmware_sim.modbus_devices import SimulatedScale
 from firmware_sim.models import Fault, Lot, ScaleModel
 

@@ -19,15 +19,15 @@ from backend.adapters.price_sources.http_json import HttpJsonSource
 from backend.adapters.price_sources.mqtt_topic import MqttPriceSource, fx_topic, price_topic
 from backend.adapters.price_sources.simulated import SimulatedSource
 from backend.api.app import create_app
+from backend.book.naming import simulated_epcs
 from backend.bootstrap import build_context
 from backend.ports.ingest import AcceptedMessage
 from backend.ports.prices import FxQuote, PriceQuote
 from backend.services.api_keys import hash_api_key
-from backend.services.book import simulated_epcs
 from backend.services.prices import PriceFeedRunner, PriceRejected, ewma_volatility
 from backend.settings import BackendSettings
 from edge import protocol
-from edge.config import BrokerSettings
+from edge.protocol.broker import BrokerSettings
 
 BOOK = Path(__file__).resolve().parents[3] / "seeds" / "demo.yaml"
 KEYS = {"admin": "k-admin", "supervisor": "k-super", "bank-north": "k-north"}

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from backend.book.build import registry_from_book
+from backend.book.model import load_book
 from backend.domain import monitor as core
 from backend.domain import revaluation, valuation
 from backend.domain.config import MonitorConfig
 from backend.domain.observations import PriceTick
-from backend.scenario.model import load_scenario
-from backend.services.book import registry_from_book
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "tests" / "bench"))
@@ -52,7 +52,7 @@ def test_same_values_and_ltvs_as_the_decimal_valuation_on_a_random_book():
 
 
 def test_same_ltvs_and_zones_as_the_monitor_step_on_the_demo_book():
-    registry = registry_from_book(load_scenario(BOOK)[0])
+    registry = registry_from_book(load_book(BOOK))
     ticks = [PriceTick("steel_coil", Decimal("2700"), "CNY", "t", 100.0),
              PriceTick("copper_cathode", Decimal("60000"), "CNY", "t", 100.0),
              PriceTick("frozen_shrimp", Decimal("52000"), "CNY", "t", 100.0)]
@@ -69,7 +69,7 @@ def test_same_ltvs_and_zones_as_the_monitor_step_on_the_demo_book():
 
 
 def test_an_unpriced_commodity_leaves_its_loans_unvalued_and_nothing_owed_is_zero():
-    registry = registry_from_book(load_scenario(BOOK)[0])
+    registry = registry_from_book(load_book(BOOK))
     quantities = dict(registry.pledged_quantity)
     book = revaluation.book_arrays(registry, quantities)
     grid = revaluation.price_grid(book, registry, {"steel_coil": PriceTick("steel_coil", Decimal(4000), "CNY", "t", 0)}, {})

@@ -14,7 +14,7 @@ from book_helpers import BOOK, KEYS, api_keys, as_  # noqa: E402
 from backend.api.app import create_app  # noqa: E402
 from backend.bootstrap import build_context  # noqa: E402
 from backend.settings import BackendSettings  # noqa: E402
-from edge.config import ConfigError  # noqa: E402
+from edge.protocol.settings import ConfigError  # noqa: E402
 
 
 def test_admins_make_list_and_revoke_keys(book):

@@ -21,7 +21,7 @@ from backend.demo.ports import DistinctPorts, wait_until_listening
 from backend.ports.ingest import ReadingQuery
 from backend.settings import BackendSettings
 from edge import protocol
-from edge.keys import public_key_pem
+from edge.protocol.keys import public_key_pem
 
 GATEWAYS = ["gw-a", "gw-b"]
 WAIT_S = 15  # generous for a machine 3x slower
@@ -267,8 +267,9 @@ def test_a_gateway_agent_over_tls_reaches_the_backend_and_only_as_itself(secured
     from backend.adapters.mqtt_commands import MqttCommands
     from backend.services.commands import build_command, read_result
     from edge.agent import EdgeAgent
-    from edge.config import BrokerSettings, EdgeSettings
-    from edge.keys import load_public_key, new_key_pair
+    from edge.config import EdgeSettings
+    from edge.protocol.broker import BrokerSettings
+    from edge.protocol.keys import load_public_key, new_key_pair
 
     port, tls_port, auth, tls = secured_broker
     private_path, public_path = new_key_pair(tmp_path / "keys", "gw-a")

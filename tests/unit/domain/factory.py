@@ -12,8 +12,8 @@ ITEM_KG = 1000.0
 
 def lot(lot_id: str = "lot-1", items: int = 20, warehouse: str = "wh-1") -> reg.Lot:
     tagged = tuple(reg.TaggedItem(f"{lot_id}-{n:04d}", Decimal(1), ITEM_KG) for n in range(items))
-    return reg.Lot(lot_id, warehouse, "steel", tagged, f"{lot_id}/scale", f"{lot_id}/rfid",
-                   f"{lot_id}/probe")
+    return reg.Lot(lot_id, warehouse, "steel", tagged, f"{lot_id}-scale", f"{lot_id}-rfid",
+                   f"{lot_id}-temp")
 
 
 def thresholds(warning: str = "0.70", margin_call: str = "0.80",

@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from edge import protocol
 from edge.commands import CommandHandler, CommandRefused
 from edge.config import CommandSettings
-from edge.keys import public_key_pem
+from edge.protocol.keys import public_key_pem
 
 NOW_S = 1_800_000_000.0
 TOPIC = "pw/v1/gw-1/cmd"

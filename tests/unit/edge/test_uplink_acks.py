@@ -9,8 +9,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge import protocol
 from edge.config import EdgeSettings
-from edge.keys import public_key_pem
 from edge.outbox import Batch, Outbox
+from edge.protocol.keys import public_key_pem
 from edge.uplink import Uplink
 
 BACKEND_KEY = Ed25519PrivateKey.generate()

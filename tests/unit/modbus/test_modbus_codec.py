@@ -5,17 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edge.drivers import DriverError
-from edge.drivers._modbus import (
-    ProbeStatus,
-    ScaleStatus,
-    counts_to_kg,
-    int16_to_register,
-    int32_to_registers,
-    kg_to_counts,
-    read_range,
-    register_to_int16,
-    registers_to_int32,
-)
+from edge.drivers._modbus import read_range
 from edge.drivers.scale_modbus import (
     IndicatorDisplay,
     ScaleInputRegisters,
@@ -23,6 +13,16 @@ from edge.drivers.scale_modbus import (
     indicator_sample,
 )
 from edge.drivers.temperature_modbus import ProbeDisplay, ProbeInputRegisters, decode_probe, probe_sample
+from edge.modbus_map import (
+    ProbeStatus,
+    ScaleStatus,
+    counts_to_kg,
+    int16_to_register,
+    int32_to_registers,
+    kg_to_counts,
+    register_to_int16,
+    registers_to_int32,
+)
 from firmware_sim.modbus_devices import (
     encode_probe_registers,
     encode_scale_registers,

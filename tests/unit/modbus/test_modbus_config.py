@@ -5,9 +5,9 @@ import pytest
 import yaml
 
 from edge.drivers import DriverConfigError, parse_driver_config
-from edge.drivers._modbus import ProbeInput, ScaleCoil, ScaleInput
 from edge.drivers.scale_modbus import ScaleModbusConfig
 from edge.drivers.temperature_modbus import TemperatureModbusConfig
+from edge.modbus_map import ProbeInput, ScaleCoil, ScaleInput
 
 SAMPLES = Path(__file__).resolve().parents[3] / "edge" / "drivers" / "samples"
 

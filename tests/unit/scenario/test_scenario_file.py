@@ -7,8 +7,8 @@ import yaml
 from book import BASE
 from click.testing import CliRunner
 
+from backend.book.durations import parse_duration
 from backend.scenario.cli import scenario as scenario_group
-from backend.scenario.durations import parse_duration
 from backend.scenario.errors import ScenarioFileError
 from backend.scenario.runner import run_file
 
@@ -62,10 +62,13 @@ def test_a_bad_duration_is_named(tmp_path):
     assert "duration" in message and "bad duration '3 hours'" in message
 
 
-def test_an_unknown_event_field_is_named(tmp_path):
-    text = base_text(events=[{"at": "1h", "type": "tamper", "gateway": "gw-1", "for": "1m",
-                              "loudly": True}])
-    assert "events[0].loudly: unknown key 'loudly'" in error_of(tmp_path, text)
+@pytest.mark.parametrize("event", [
+    {"at": "1h", "type": "tamper", "gateway": "gw-1", "for": "1m", "loudly": True},
+    {"at": "1h", "type": "forged", "gateway": "gw-1", "for": "1m", "per_minute": 2, "loudly": True},
+    {"at": "1h", "type": "inspection", "lot": "lot-1", "items": 1, "quantity": 1, "loudly": True},
+])
+def test_an_unknown_event_field_is_named(tmp_path, event):
+    assert "events[0].loudly: unknown key 'loudly'" in error_of(tmp_path, base_text(events=[event]))
 
 
 def test_a_key_written_twice_is_refused(tmp_path):

@@ -1,195 +1,53 @@
-"""PledgeWatch wire protocol, version 1: the one definition of topics and payloads.
+"""The codec: wire bytes <-> the values of edge.protocol.envelope, strictly validated.
 
-Everything that crosses MQTT is spelled here and nowhere else; the edge agent, the
-backend and the simulators import it. Only the standard library and `cryptography`.
-docs/protocol.md describes the same format for people (with a real example).
-
-Topics (``<gw>`` is the gateway id):
-    pw/v1/<gw>/data   gateway -> backend   signed batch of readings (QoS 1)
-    pw/v1/<gw>/state  gateway -> all       birth / death (retained; death is the will)
-    pw/v1/<gw>/ack    backend -> gateway   seqs stored / refused / known dropped, per boot epoch
-    pw/v1/<gw>/drops  gateway -> backend   seqs its outbox size cap dropped unsent, signed
-    pw/v1/<gw>/heartbeat  gateway -> all   liveness and counters every N s (QoS 0)
-    pw/v1/<gw>/cmd    backend -> gateway   remote command, signed by the backend's command key
-    pw/v1/<gw>/cmd-result gateway -> backend  what came of a command, signed by the gateway
-
-Signatures: Ed25519 over CONTEXT + canonical bytes, where the canonical bytes are the
-envelope without ``sig`` as compact JSON with sorted keys (UTF-8, no NaN). The decoder
-keeps those bytes, so a verifier checks exactly what was parsed. Each signed message
-type has its own CONTEXT, so no signature can be replayed as another type.
+Every message is compact JSON with sorted keys; `encode_*` build it (signed when given a
+signer), `decode_*` parse and check it and raise DecodeError with the reason. The standard
+library's json only: the backend's faster reader of data messages (wire_fast) falls back to
+this one for anything but a plainly valid message.
 """
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import math
 import re
-from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from edge.protocol.envelope import (
+    COMMAND_STATUSES,
+    COMMANDS,
+    MAX_MESSAGE_BYTES,
+    MAX_READINGS_PER_MESSAGE,
+    MAX_SEQS_PER_NOTICE,
+    PROTOCOL_VERSION,
+    QUALITIES,
+    READING_KINDS,
+    Ack,
+    Command,
+    CommandResult,
+    DropNotice,
+    Envelope,
+    GatewayState,
+    Heartbeat,
+    Reading,
+    Signature,
+)
+from edge.protocol.errors import DecodeError
+from edge.protocol.signing import (
+    ACK_SIGNING_CONTEXT,
+    COMMAND_RESULT_SIGNING_CONTEXT,
+    COMMAND_SIGNING_CONTEXT,
+    DATA_SIGNING_CONTEXT,
+    DROPS_SIGNING_CONTEXT,
+    SIGNATURE_ALG,
+    Signer,
+    canonical_bytes,
+    signed_wire_bytes,
+)
+from edge.protocol.topics import IDENTIFIER, parse_topic
 
-PROTOCOL_VERSION = 1
-TOPIC_ROOT = "pw/v1"
-FROM_GATEWAY = ("data", "state", "heartbeat", "cmd-result", "drops")  # what a gateway publishes
-TO_GATEWAY = ("ack", "cmd")  # what the backend publishes to one gateway (the broker ACL follows both)
-CHANNELS = FROM_GATEWAY + TO_GATEWAY
-MAX_MESSAGE_BYTES = 256 * 1024
-MAX_READINGS_PER_MESSAGE = 1000
-READING_KINDS = ("rfid", "weight", "temperature", "humidity")
-QUALITIES = ("good", "uncertain", "bad")
-SIGNATURE_ALG = "ed25519"
-# Domain separation: a data signature can never be replayed as another message type.
-DATA_SIGNING_CONTEXT = b"pledgewatch/v1/data\x00"
-COMMAND_SIGNING_CONTEXT = b"pledgewatch/v1/cmd\x00"
-COMMAND_RESULT_SIGNING_CONTEXT = b"pledgewatch/v1/cmd-result\x00"
-ACK_SIGNING_CONTEXT = b"pledgewatch/v1/ack\x00"
-DROPS_SIGNING_CONTEXT = b"pledgewatch/v1/drops\x00"
-MAX_SEQS_PER_NOTICE = 100_000  # what one ack or drop notice may name (bounds the work it causes)
-COMMANDS = ("set_interval", "rebirth", "rotate_key")
-COMMAND_STATUSES = ("ok", "refused", "failed")
-
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _EPC_HEX = re.compile(r"^[0-9a-f]{8,64}$")
 _MAX_INT = 2**53 - 1  # what every JSON reader keeps exact
-
-# Machine-readable reasons a payload is refused.
-DECODE_REASONS = (
-    "oversize", "bad_json", "non_finite", "wrong_type", "missing_field", "unknown_field",
-    "unsupported_version", "invalid_id", "batch_size", "unknown_kind", "negative_weight",
-    "out_of_range", "gateway_mismatch", "bad_topic", "bad_signature",
-)
-
-
-class DecodeError(ValueError):
-    """The other side sent something we refuse; `reason` is one of DECODE_REASONS."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        assert reason in DECODE_REASONS, reason
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
-
-
-# ---------------------------------------------------------------- topics
-
-def topic(gateway: str, channel: str) -> str:
-    if channel not in CHANNELS:
-        raise ValueError(f"unknown channel {channel!r}")
-    if not _ID.match(gateway):
-        raise ValueError(f"invalid gateway id {gateway!r}")
-    return f"{TOPIC_ROOT}/{gateway}/{channel}"
-
-
-def subscription(channel: str, share_group: str | None = None) -> str:
-    """Filter for one channel of every gateway, optionally as an MQTT 5 shared subscription."""
-    pattern = f"{TOPIC_ROOT}/+/{channel}"
-    return f"$share/{share_group}/{pattern}" if share_group else pattern
-
-
-def parse_topic(name: str) -> tuple[str, str]:
-    """'pw/v1/gw-1/data' -> ('gw-1', 'data')."""
-    parts = name.split("/")
-    if len(parts) != 4 or f"{parts[0]}/{parts[1]}" != TOPIC_ROOT or parts[3] not in CHANNELS \
-            or not _ID.match(parts[2]):
-        raise DecodeError("bad_topic", f"not a {TOPIC_ROOT} topic: {name!r}")
-    return parts[2], parts[3]
-
-
-# ---------------------------------------------------------------- values
-
-@dataclass(frozen=True)
-class Reading:
-    sensor: str
-    kind: str
-    time_ms: int  # device time, ms since the Unix epoch
-    values: Mapping[str, Any]
-    quality: str = "good"
-    clock_synced: bool = True  # False: taken before the gateway's clock was synced
-    error: str | None = None  # device error code when quality is "bad"
-
-    def to_json(self) -> dict[str, Any]:
-        out = {"sensor": self.sensor, "kind": self.kind, "time_ms": self.time_ms,
-               "values": dict(self.values), "quality": self.quality}
-        if not self.clock_synced:
-            out["clock_synced"] = False
-        if self.error is not None:
-            out["error"] = self.error
-        return out
-
-
-@dataclass(frozen=True)
-class Signature:
-    key_id: str  # fingerprint of the public key that signed
-    value: bytes
-
-
-@dataclass(frozen=True)
-class Envelope:
-    gateway: str
-    epoch: int  # boot epoch, persisted by the gateway, +1 per start
-    seq: int  # 1, 2, 3 ... within an epoch
-    sent_at_ms: int
-    readings: tuple[Reading, ...]
-    signature: Signature | None = None
-    # The exact bytes the signature covers (set by decode/encode).
-    signed_bytes: bytes = field(default=b"", compare=False, repr=False)
-
-    def body(self) -> dict[str, Any]:
-        return {"v": PROTOCOL_VERSION, "gateway": self.gateway, "epoch": self.epoch,
-                "seq": self.seq, "sent_at_ms": self.sent_at_ms,
-                "readings": [r.to_json() for r in self.readings]}
-
-
-def canonical_bytes(body: Mapping[str, Any]) -> bytes:
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode()
-
-
-# ---------------------------------------------------------------- signing
-
-def key_fingerprint(public_key: Ed25519PublicKey) -> str:
-    raw = public_key.public_bytes_raw()
-    return hashlib.sha256(raw).hexdigest()[:16]
-
-
-class Signer:
-    """Signs messages with an Ed25519 key (a gateway's, or the backend's command key)."""
-
-    def __init__(self, private_key: Ed25519PrivateKey) -> None:
-        self._key = private_key
-        self.key_id = key_fingerprint(private_key.public_key())
-
-    def sign(self, message: bytes, context: bytes = DATA_SIGNING_CONTEXT) -> Signature:
-        return Signature(self.key_id, self._key.sign(context + message))
-
-
-def verify(envelope: Envelope, public_key: Ed25519PublicKey) -> None:
-    """Raise DecodeError('bad_signature') unless `envelope` is signed by `public_key`."""
-    verify_signature(envelope.signature, envelope.signed_bytes, public_key, DATA_SIGNING_CONTEXT)
-
-
-def verify_signature(signature: Signature | None, signed_bytes: bytes,
-                     public_key: Ed25519PublicKey, context: bytes) -> None:
-    if signature is None:
-        raise DecodeError("bad_signature", "message is not signed")
-    if signature.key_id != key_fingerprint(public_key):
-        raise DecodeError("bad_signature", f"signed by unknown key {signature.key_id}")
-    try:
-        public_key.verify(signature.value, context + signed_bytes)
-    except InvalidSignature as exc:
-        raise DecodeError("bad_signature", "signature does not match the content") from exc
-
-
-def _signed(body: dict[str, Any], signer: Signer | None, context: bytes) -> bytes:
-    """The wire bytes of `body`, with a `sig` over its canonical form when a signer is given."""
-    if signer is not None:
-        signature = signer.sign(canonical_bytes(body), context)
-        body = {**body, "sig": {"alg": SIGNATURE_ALG, "kid": signature.key_id,
-                                "value": base64.b64encode(signature.value).decode()}}
-    return canonical_bytes(body)
 
 
 # ---------------------------------------------------------------- encode
@@ -198,7 +56,7 @@ def encode(gateway: str, epoch: int, seq: int, sent_at_ms: int, readings: list[R
            signer: Signer | None) -> bytes:
     """Build the wire bytes of one data message (signed when a signer is given)."""
     envelope = Envelope(gateway, epoch, seq, sent_at_ms, tuple(readings))
-    return _signed(envelope.body(), signer, DATA_SIGNING_CONTEXT)
+    return signed_wire_bytes(envelope.body(), signer, DATA_SIGNING_CONTEXT)
 
 
 # ---------------------------------------------------------------- decode
@@ -385,35 +243,12 @@ def _ident(obj: dict, name: str, where: str) -> str:
     value = obj[name]
     if not isinstance(value, str):
         raise DecodeError("wrong_type", f"{where}.{name} must be a string")
-    if not _ID.match(value):
+    if not IDENTIFIER.match(value):
         raise DecodeError("invalid_id", f"{where}.{name}={value[:70]!r}")
     return value
 
 
-# ---------------------------------------------------------------- ack and state
-
-@dataclass(frozen=True)
-class Ack:
-    """Backend -> gateway. A legacy ack (`stored` None) says only: every seq <= acked_seq is
-    stored. A ranged ack names the seqs this answer settles: `stored` (durably, now or
-    before), `refused` (quarantined for good: seq -> reason; keep it, do not resend) and
-    `dropped` (announced by the gateway and never received). `acked_seq` is then the
-    highest seq up to which every seq is settled. Ranged acks are signed with the
-    backend's command key (ACK_SIGNING_CONTEXT) when the backend has one."""
-
-    gateway: str
-    epoch: int
-    acked_seq: int
-    stored: tuple[int, ...] | None = None
-    refused: Mapping[int, str] = field(default_factory=dict)
-    dropped: tuple[int, ...] = ()
-    signature: Signature | None = field(default=None, compare=False)
-    signed_bytes: bytes = field(default=b"", compare=False, repr=False)
-
-    @property
-    def ranged(self) -> bool:
-        return self.stored is not None
-
+# ---------------------------------------------------------------- acks, drop notices, state, heartbeat
 
 def to_ranges(seqs) -> list[list[int]]:
     """[1, 2, 3, 7] -> [[1, 3], [7, 7]]."""
@@ -447,7 +282,7 @@ def encode_ack(ack: Ack, signer: Signer | None = None) -> bytes:
         return canonical_bytes(body)
     body.update(stored=to_ranges(ack.stored or ()), dropped=to_ranges(ack.dropped),
                 refused=[{"seq": seq, "reason": reason} for seq, reason in sorted(ack.refused.items())])
-    return _signed(body, signer, ACK_SIGNING_CONTEXT)
+    return signed_wire_bytes(body, signer, ACK_SIGNING_CONTEXT)
 
 
 def decode_ack(payload: bytes) -> Ack:
@@ -473,28 +308,10 @@ def decode_ack(payload: bytes) -> Ack:
                _from_ranges(body, "dropped", "ack"), signature, canonical_bytes(body))
 
 
-def verify_ack(ack: Ack, public_key: Ed25519PublicKey) -> None:
-    verify_signature(ack.signature, ack.signed_bytes, public_key, ACK_SIGNING_CONTEXT)
-
-
-@dataclass(frozen=True)
-class DropNotice:
-    """Gateway -> backend, signed with the gateway's key (DROPS_SIGNING_CONTEXT): its outbox
-    size cap dropped these seqs of `epoch` before the backend acknowledged them. Sent again
-    until a ranged ack settles each seq (as stored, when it did arrive, or as dropped)."""
-
-    gateway: str
-    epoch: int
-    seqs: tuple[int, ...]
-    at_ms: int
-    signature: Signature | None = None
-    signed_bytes: bytes = field(default=b"", compare=False, repr=False)
-
-
 def encode_drops(notice: DropNotice, signer: Signer | None) -> bytes:
     body = {"v": PROTOCOL_VERSION, "gateway": notice.gateway, "epoch": notice.epoch,
             "seqs": to_ranges(notice.seqs), "at_ms": notice.at_ms}
-    return _signed(body, signer, DROPS_SIGNING_CONTEXT)
+    return signed_wire_bytes(body, signer, DROPS_SIGNING_CONTEXT)
 
 
 def decode_drops(payload: bytes, topic_name: str | None = None) -> DropNotice:
@@ -509,18 +326,6 @@ def decode_drops(payload: bytes, topic_name: str | None = None) -> DropNotice:
     signature = _signature_from(body.pop("sig")) if "sig" in body else None
     return DropNotice(gateway, _int(body, "epoch", "drops"), seqs, _int(body, "at_ms", "drops"),
                       signature, canonical_bytes(body))
-
-
-def verify_drops(notice: DropNotice, public_key: Ed25519PublicKey) -> None:
-    verify_signature(notice.signature, notice.signed_bytes, public_key, DROPS_SIGNING_CONTEXT)
-
-
-@dataclass(frozen=True)
-class GatewayState:
-    gateway: str
-    online: bool
-    epoch: int
-    info: Mapping[str, Any]  # birth only: firmware, drivers, key id, clock sync, counters
 
 
 def encode_state(gateway: str, online: bool, epoch: int, info: Mapping[str, Any] | None = None) -> bytes:
@@ -542,16 +347,6 @@ def decode_state(payload: bytes) -> GatewayState:
         raise DecodeError("wrong_type", "state.info must be an object")
     return GatewayState(_ident(body, "gateway", "state"), body["state"] == "online",
                         _int(body, "epoch", "state"), body["info"])
-
-
-# ---------------------------------------------------------------- heartbeat
-
-@dataclass(frozen=True)
-class Heartbeat:
-    gateway: str
-    epoch: int
-    at_ms: int  # gateway clock
-    info: Mapping[str, Any]  # outbox_depth, dropped_readings, readings_total, clock_synced, last_seq
 
 
 def encode_heartbeat(gateway: str, epoch: int, at_ms: int, info: Mapping[str, Any]) -> bytes:
@@ -582,30 +377,11 @@ def _check_version(body: dict) -> None:
 _COMMAND_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 
-@dataclass(frozen=True)
-class Command:
-    """Backend -> gateway, signed with the backend's command key (COMMAND_SIGNING_CONTEXT).
-
-    Replay guard: a gateway runs a command only inside [issued_at_ms, expires_at_ms]
-    (with a small clock allowance), only if that window is short, and only once per id
-    (it remembers ids until they expire).
-    """
-
-    id: str
-    gateway: str
-    name: str  # one of COMMANDS
-    args: Mapping[str, Any]
-    issued_at_ms: int
-    expires_at_ms: int
-    signature: Signature | None = None
-    signed_bytes: bytes = field(default=b"", compare=False, repr=False)
-
-
 def encode_command(command: Command, signer: Signer) -> bytes:
     body = {"v": PROTOCOL_VERSION, "id": command.id, "gateway": command.gateway,
             "command": command.name, "args": dict(command.args),
             "issued_at_ms": command.issued_at_ms, "expires_at_ms": command.expires_at_ms}
-    return _signed(body, signer, COMMAND_SIGNING_CONTEXT)
+    return signed_wire_bytes(body, signer, COMMAND_SIGNING_CONTEXT)
 
 
 def decode_command(payload: bytes, topic_name: str | None = None) -> Command:
@@ -628,47 +404,11 @@ def decode_command(payload: bytes, topic_name: str | None = None) -> Command:
                    signature, canonical_bytes(body))
 
 
-def verify_command(command: Command, public_key: Ed25519PublicKey) -> None:
-    verify_signature(command.signature, command.signed_bytes, public_key, COMMAND_SIGNING_CONTEXT)
-
-
-def command_window_error(command: Command, now_ms: int, max_ttl_ms: int, skew_ms: int) -> str | None:
-    """Why `command` may not run now (None: it may): expired, not yet valid, or too long-lived."""
-    if command.expires_at_ms - command.issued_at_ms > max_ttl_ms:
-        return "ttl_too_long"
-    if command.expires_at_ms <= command.issued_at_ms:
-        return "expired"
-    if now_ms >= command.expires_at_ms:
-        return "expired"
-    if command.issued_at_ms > now_ms + skew_ms:
-        return "not_yet_valid"
-    return None
-
-
-@dataclass(frozen=True)
-class CommandResult:
-    """Gateway -> backend, signed with the gateway's key (COMMAND_RESULT_SIGNING_CONTEXT).
-
-    After `rotate_key` the result is signed with the OLD key and `result` carries the new
-    public key: the proof, for whoever trusts the old key, that the new one is the gateway's.
-    """
-
-    gateway: str
-    id: str
-    command: str
-    status: str  # one of COMMAND_STATUSES
-    detail: str
-    result: Mapping[str, Any]
-    at_ms: int
-    signature: Signature | None = None
-    signed_bytes: bytes = field(default=b"", compare=False, repr=False)
-
-
 def encode_command_result(result: CommandResult, signer: Signer | None) -> bytes:
     body = {"v": PROTOCOL_VERSION, "gateway": result.gateway, "id": result.id,
             "command": result.command, "status": result.status, "detail": result.detail,
             "result": dict(result.result), "at_ms": result.at_ms}
-    return _signed(body, signer, COMMAND_RESULT_SIGNING_CONTEXT)
+    return signed_wire_bytes(body, signer, COMMAND_RESULT_SIGNING_CONTEXT)
 
 
 def decode_command_result(payload: bytes, topic_name: str | None = None) -> CommandResult:
@@ -688,8 +428,3 @@ def decode_command_result(payload: bytes, topic_name: str | None = None) -> Comm
     return CommandResult(gateway, body["id"], body["command"], body["status"], body["detail"],
                          body["result"], _int(body, "at_ms", "cmd-result"), signature,
                          canonical_bytes(body))
-
-
-def verify_command_result(result: CommandResult, public_key: Ed25519PublicKey) -> None:
-    verify_signature(result.signature, result.signed_bytes, public_key,
-                     COMMAND_RESULT_SIGNING_CONTEXT)

@@ -1,4 +1,4 @@
-"""Durations as written in scenario files: `90s`, `30m`, `2h`, `1d`, `1h30m`."""
+"""Durations as written in book and scenario files: `90s`, `30m`, `2h`, `1d`, `1h30m`."""
 from __future__ import annotations
 
 import re
@@ -22,10 +22,3 @@ def parse_duration(text: object, signed: bool = False) -> int:
     seconds = sum(int(amount) * _UNIT_S[unit] for amount, unit in _PART.findall(text))
     return -seconds if negative else seconds
 
-
-def format_duration(seconds: float) -> str:
-    """`1d02:03:04` style clock for the timeline."""
-    seconds = int(seconds)
-    days, rest = divmod(seconds, 86_400)
-    clock = f"{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
-    return f"{days}d{clock}" if days else clock

@@ -1,15 +1,13 @@
-"""Gateway key pairs on disk (Ed25519, PEM)."""
+"""Ed25519 key pairs as PEM, on disk and in settings: a gateway's, or the backend's command key."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from pydantic import AfterValidator
 
-from edge.protocol import key_fingerprint
+from edge.protocol.signing import key_fingerprint
 
 
 class KeyFileError(ValueError):
@@ -66,14 +64,3 @@ def load_public_key(pem: bytes | str) -> Ed25519PublicKey:
 def fingerprint_of_pem(pem: bytes | str) -> str:
     return key_fingerprint(load_public_key(pem))
 
-
-def _checked_pem(pem: str) -> str:
-    try:
-        load_public_key(pem)
-    except KeyFileError as exc:
-        raise ValueError(str(exc)) from exc
-    return pem
-
-
-# A settings field holding an Ed25519 public key in PEM: refused at start-up if it does not parse.
-PublicKeyPem = Annotated[str, AfterValidator(_checked_pem)]

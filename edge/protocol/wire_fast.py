@@ -1,10 +1,11 @@
 """The backend's fast path for data messages: orjson to parse, PyNaCl to verify.
 
-edge/protocol.py stays the one definition of the wire format (stdlib + cryptography).
-This module only *accepts*: when a message is anything but plainly valid it answers
-None and the caller falls back to `protocol.decode`, which gives the verdict and the
-reason. A signature that does not verify over orjson's canonical bytes is checked
-again over the reference bytes, so the verdict is always the reference's.
+codec.py stays the one definition of the wire format (stdlib + cryptography), and a
+gateway never imports this module (orjson and PyNaCl come with the `backend` extra).
+It only *accepts*: when a message is anything but plainly valid it answers None and
+the caller falls back to `codec.decode`, which gives the verdict and the reason. A
+signature that does not verify over orjson's canonical bytes is checked again over the
+reference bytes, so the verdict is always the reference's.
 tests/integration/ingest/test_decoder_fuzz.py holds the two paths together.
 """
 from __future__ import annotations
@@ -20,7 +21,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
-from edge import protocol
+from edge.protocol.envelope import MAX_MESSAGE_BYTES, MAX_READINGS_PER_MESSAGE, QUALITIES, Envelope, Reading, Signature
+from edge.protocol.signing import DATA_SIGNING_CONTEXT, SIGNATURE_ALG, key_fingerprint
+from edge.protocol.topics import TOPIC_ROOT
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _ID_MATCH = _ID.fullmatch
@@ -34,7 +37,7 @@ _TAG_ALLOWED = frozenset({"epc", "antenna", "rssi_dbm", "seen_count"})
 # kind -> (main value, its range); rfid is checked on its own
 _SCALARS = {"weight": ("weight_kg", 0.0, math.inf), "temperature": ("temperature_c", -273.15, 1000.0),
             "humidity": ("humidity_pct", 0.0, 100.0)}
-_QUALITIES = frozenset(protocol.QUALITIES)
+_QUALITIES = frozenset(QUALITIES)
 
 
 class _NotPlain(Exception):
@@ -95,10 +98,10 @@ def _check_tags(values: dict, required: bool) -> None:
             _number_in(tag["rssi_dbm"], -128, 127)
 
 
-def _reading(raw: Any) -> protocol.Reading:
+def _reading(raw: Any) -> Reading:
     """One plainly valid reading (the reference's checks, spelled for speed), else _NotPlain."""
     sensor, kind, time_ms, quality, _, values = _row_parts(raw)
-    return protocol.Reading(sensor, kind, time_ms, values, quality, raw.get("clock_synced", True),
+    return Reading(sensor, kind, time_ms, values, quality, raw.get("clock_synced", True),
                             raw.get("error"))
 
 
@@ -144,7 +147,7 @@ def _row_parts(raw: Any) -> tuple:
 
 
 class Rows(Sequence):
-    """The readings of a fast-decoded message: a tuple of `protocol.Reading` built only when
+    """The readings of a fast-decoded message: a tuple of `Reading` built only when
     someone looks at them, plus what the SQLite store needs, worked out while validating:
     `rows` (gateway, epoch, seq, idx, sensor, kind, time_ms, quality, main value, values_json),
     `rfid` (sensor, time_ms, values) of the good RFID readings, min/max device time."""
@@ -222,8 +225,8 @@ def _rows(raw_readings: list, gateway: str, epoch: int, seq: int) -> Rows:
     return Rows(raw_readings, rows, rfid, min(times_ms), max(times_ms))
 
 
-def _signature(raw: Any) -> protocol.Signature:
-    if type(raw) is not dict or raw.keys() != {"alg", "kid", "value"} or raw["alg"] != protocol.SIGNATURE_ALG:
+def _signature(raw: Any) -> Signature:
+    if type(raw) is not dict or raw.keys() != {"alg", "kid", "value"} or raw["alg"] != SIGNATURE_ALG:
         raise _NotPlain
     if type(raw["kid"]) is not str or type(raw["value"]) is not str:
         raise _NotPlain
@@ -233,27 +236,27 @@ def _signature(raw: Any) -> protocol.Signature:
         raise _NotPlain from exc
     if len(value) != 64:
         raise _NotPlain
-    return protocol.Signature(raw["kid"], value)
+    return Signature(raw["kid"], value)
 
 
-def decode_plain(payload: bytes, topic: str) -> protocol.Envelope | None:
+def decode_plain(payload: bytes, topic: str) -> Envelope | None:
     """The envelope of a plainly valid data message on `topic`, or None to fall back."""
-    if len(payload) > protocol.MAX_MESSAGE_BYTES:
+    if len(payload) > MAX_MESSAGE_BYTES:
         return None
     try:
         body = orjson.loads(payload)
         if type(body) is not dict or not _ENVELOPE_KEYS <= body.keys() <= _SIGNED_KEYS:
             return None
         gateway = _ident(body["gateway"])
-        if topic != f"{protocol.TOPIC_ROOT}/{gateway}/data" or body["v"] != 1 or type(body["v"]) is not int:
+        if topic != f"{TOPIC_ROOT}/{gateway}/data" or body["v"] != 1 or type(body["v"]) is not int:
             return None
         raw_readings = body["readings"]
-        if type(raw_readings) is not list or not 1 <= len(raw_readings) <= protocol.MAX_READINGS_PER_MESSAGE:
+        if type(raw_readings) is not list or not 1 <= len(raw_readings) <= MAX_READINGS_PER_MESSAGE:
             return None
         epoch, seq = _int(body["epoch"], 0), _int(body["seq"], 1)
         readings = _rows(raw_readings, gateway, epoch, seq)
         signature = _signature(body.pop("sig")) if "sig" in body else None
-        return protocol.Envelope(gateway, epoch, seq, _int(body["sent_at_ms"], 0), readings, signature,
+        return Envelope(gateway, epoch, seq, _int(body["sent_at_ms"], 0), readings, signature,
                                  orjson.dumps(body, option=orjson.OPT_SORT_KEYS))
     except (_NotPlain, orjson.JSONDecodeError, TypeError, ValueError, KeyError):
         return None  # anything odd: the reference decoder decides
@@ -265,17 +268,17 @@ class Verifier:
     def __init__(self) -> None:
         self._keys: dict[bytes, tuple[str, VerifyKey]] = {}
 
-    def verify(self, envelope: protocol.Envelope, public_key: Ed25519PublicKey) -> bool:
+    def verify(self, envelope: Envelope, public_key: Ed25519PublicKey) -> bool:
         """True when the signature matches `envelope.signed_bytes`; False means: ask the reference."""
         raw = public_key.public_bytes_raw()
         if raw not in self._keys:
-            self._keys[raw] = (protocol.key_fingerprint(public_key), VerifyKey(raw))
+            self._keys[raw] = (key_fingerprint(public_key), VerifyKey(raw))
         key_id, verify_key = self._keys[raw]
         signature = envelope.signature
         if signature is None or signature.key_id != key_id:
             return False
         try:
-            verify_key.verify(protocol.DATA_SIGNING_CONTEXT + envelope.signed_bytes, signature.value)
+            verify_key.verify(DATA_SIGNING_CONTEXT + envelope.signed_bytes, signature.value)
         except BadSignatureError:
             return False
         return True
