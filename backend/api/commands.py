@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from backend.api.deps import context, require_role
+from backend.api.deps import Ctx, require_role
 from backend.services.commands import CommandError, CommandsOff, GatewayUnreachable, UnknownGateway, UnusableAnswer
 
 router = APIRouter(prefix="/api/v1", tags=["gateways"])
@@ -36,7 +36,7 @@ STATUS = {UnknownGateway: 404, CommandsOff: 503, GatewayUnreachable: 503, Unusab
 
 @router.post("/gateways/{gateway_id}/commands", response_model=CommandOut,
              responses={202: {"model": CommandOut, "description": "sent; no answer within wait_s"}})
-def send_command(gateway_id: str, body: CommandIn, ctx=Depends(context),
+def send_command(gateway_id: str, body: CommandIn, ctx: Ctx,
                  caller=Depends(require_role("admin"))):
     """Send a signed command to a gateway over MQTT and wait for its signed answer (admin)."""
     try:

@@ -144,20 +144,4 @@ def test_no_new_break_of_the_import_rules_and_the_debt_only_shrinks():
 
 DEBT = frozenset({
     "backend.adapters.mqtt_ingest -> backend.services.ingest",
-    "backend.api.prices -> backend.adapters.price_sources",
-    "backend.services.events -> backend.adapters.db.monitor_repo",
-    "backend.services.inspections -> backend.adapters.db.inspections_repo",
-    "backend.services.inspections -> backend.adapters.db.monitor_repo",
-    "backend.services.monitor -> backend.adapters.db.inspections_repo",
-    "backend.services.monitor -> backend.adapters.db.monitor_repo",
-    "backend.services.prices -> backend.adapters.db.monitor_repo",
-    "backend.services.prices -> backend.adapters.price_sources",
-    "backend.services.prices_config -> backend.adapters.price_sources",
-    "backend.services.prices_preview -> backend.adapters.price_sources",
-    "backend.services.prices_sources -> backend.adapters.price_sources",
-    "backend.services.prices_sources -> backend.adapters.price_sources.csv_replay",
-    "backend.services.prices_sources -> backend.adapters.price_sources.http_json",
-    "backend.services.prices_sources -> backend.adapters.price_sources.mqtt_topic",
-    "backend.services.prices_sources -> backend.adapters.price_sources.simulated",
-    "backend.services.registry -> backend.adapters.db.registry_repo",
 })
