@@ -61,7 +61,7 @@ KINDS: Mapping[str, Kind] = {kind.name: kind for kind in (
     Kind("gateway_key.registered", ("gateway",), ("by", "key_id", "public_key")),
     Kind("gateway_key.rotated", ("gateway",), ("by", "key_id", "public_key", "previous_key_id")),
     Kind("book.changed", (), ("by", "book_sha256"), ("previous_sha256", "summary")),
-    Kind("batch.ingested", ("gateway", "batch"), ("envelope_sha256", "readings"), ("received_at_s",)),
+    Kind("batch.ingested", ("gateway", "batch"), ("envelope_sha256", "readings"), ("key_id", "received_at_s")),
 )}
 
 

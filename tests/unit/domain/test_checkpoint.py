@@ -12,6 +12,8 @@ Sources of the fixed values:
 from __future__ import annotations
 
 import base64
+from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -34,7 +36,8 @@ from backend.domain.checkpoint import (
     parse_note,
     parse_vkey,
 )
-from backend.domain.tlog import MemoryTree
+from backend.domain.evidence import Entry
+from backend.domain.tlog import MemoryTree, inclusion_proof, leaf_hash, verify_inclusion
 
 # golang.org/x/mod sumdb/note: "PRIVATE+KEY+PeterNeumann+c74f20a3+" || base64(0x01 || seed)
 PETER_SEED = base64.b64decode("AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz")[1:]
@@ -224,3 +227,29 @@ class _Colliding(Verifier):
 def test_two_keys_under_one_name_and_id_are_refused():
     with pytest.raises(NoteError, match="share the key ID"):
         open_note(_signed(), [_Colliding("x", ED25519, bytes(32)), _Colliding("x", ED25519, bytes([1]) * 32)])
+
+
+def test_the_example_in_docs_evidence_is_what_the_code_makes():
+    page = (Path(__file__).resolve().parents[3] / "docs" / "evidence.md").read_text()
+    entries = [
+        Entry("pledge", 1767225600, {"loan": "L-001", "lot": "LOT-7"}, {"by": "ops@pledgewatch"}),
+        Entry("price_mark.used", 1767229200, {"commodity": "maize", "loan": "L-001"},
+              {"price": Decimal("231.50"), "currency": "USD", "unit": "t", "source": "safex",
+               "observed_at_s": 1767225600}),
+        Entry("alert.acknowledged", 1767232800, {"alert": "ltv_warning/L-001/1767229200"}, {"by": "credit@bank-a"}),
+    ]
+    tree = MemoryTree()
+    for entry in entries:
+        tree.append(leaf_hash(entry.leaf()))
+    log = NoteSigner("pledgewatch.example/log", _key(1))
+    bank = Cosigner("bank-a.example/witness", _key(2))
+    checkpoint = Checkpoint("pledgewatch.example/log", tree.size, tree.root())
+    note = Note(checkpoint.text()).with_signature(log.sign(checkpoint.text())) \
+        .with_signature(bank.cosign(checkpoint, 1767236400))
+    assert "\n".join(entry.leaf().decode() for entry in entries) in page
+    assert note.encode() in page
+    assert log.verifier.vkey() in page and bank.verifier.vkey() in page
+    proof = inclusion_proof(tree, 2, 3)
+    assert base64.b64encode(proof[0]).decode() in page
+    opened = open_checkpoint(note.encode(), parse_vkey(log.verifier.vkey()), [parse_vkey(bank.verifier.vkey())])
+    verify_inclusion(2, opened.checkpoint.size, leaf_hash(entries[2].leaf()), proof, opened.checkpoint.root_hash)
