@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import gc
 import logging
+import signal
+import threading
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -10,6 +12,7 @@ from decimal import Decimal
 from typing import Callable
 
 import uvicorn
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from backend.adapters.db.access_repo import SqlApiKeys, SqlAuditLog
 from backend.adapters.db.engine import make_engine, migrate
@@ -18,59 +21,83 @@ from backend.adapters.db.inspections_repo import SqlInspections
 from backend.adapters.db.monitor_repo import SqlAlerts, SqlPriceMarks, SqlStandings
 from backend.adapters.db.registry_repo import SqlRegistry
 from backend.adapters.db.rotated_keys_repo import SqlRotatedKeys
+from backend.adapters.mqtt_commands import MqttCommands
 from backend.adapters.mqtt_ingest import MqttIngest
-from backend.adapters.price_sources import PriceQuote
+from backend.adapters.price_sources.csv_replay import CsvReplaySource
+from backend.adapters.price_sources.http_json import HttpJsonSource
+from backend.adapters.price_sources.mqtt_topic import MqttPriceSource
+from backend.adapters.price_sources.simulated import SimulatedSource
 from backend.adapters.sqlite_ledger import SqliteIngestLedger
 from backend.adapters.sqlite_readings import SqliteReadingStore
+from backend.adapters.webhook_cloudevents import StandardWebhooks
 from backend.adapters.webhook_email import SmtpNotifier
-from backend.adapters.webhook_http import HttpSender
+from backend.adapters.webhook_http import HttpSender, TargetGuard
 from backend.adapters.webhook_store import SqlWebhooks
-from backend.api.app import create_app
 from backend.book.build import opening_prices, registry_from_book
 from backend.book.model import load_book
 from backend.book.strict_yaml import BookFileError
 from backend.domain.config import MonitorConfig
 from backend.metrics import Metrics
+from backend.ports.access import AuditLog
+from backend.ports.alerts import AlertStore
 from backend.ports.ingest import IngestLedger, ReadingStore
+from backend.ports.monitor import StandingStore
+from backend.ports.prices import PriceMarkStore, PriceQuote, PriceSource, PriceSourceError, parse_pair
 from backend.services.alert_inbox import AlertInbox
 from backend.services.api_keys import ApiKeyring
-from backend.services.commands import COMMAND_KEY_PATH, load_command_signer
+from backend.services.commands import COMMAND_KEY_PATH, CommandService
 from backend.services.events import AlertsWatcher, EventBus, GatewaysWatcher, StandingsWatcher, monitor_listener
 from backend.services.ingest import IngestService
 from backend.services.inspections import InspectionService
 from backend.services.limits import FailureThrottle, RateLimiter
 from backend.services.monitor import MonitorLoop, MonitorService
 from backend.services.prices import FxRates, PriceFeedRunner, PriceService
-from backend.services.prices_sources import build_sources
+from backend.services.prices_config import (
+    CsvSourceSettings,
+    HttpJsonSourceSettings,
+    MqttSourceSettings,
+    PriceSettings,
+    SimulatedSourceSettings,
+)
 from backend.services.registry import RegistryService
 from backend.services.releases import ReleaseService
 from backend.services.rotated_keys import RotatedKeys
 from backend.services.sensor_owners import RegistrySensorOwners
+from backend.services.standings import LoanStandings
 from backend.services.webhooks import WebhookService
 from backend.services.webhooks_relay import RelayLoop, WebhookRelay
 from backend.settings import BackendSettings
-from edge.protocol.keys import load_public_key
+from edge import protocol
+from edge.protocol.broker import BrokerSettings
+from edge.protocol.keys import KeyFileError, load_private_key, load_public_key
 from edge.protocol.settings import ConfigError
 
 log = logging.getLogger("pledgewatch.backend")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class BackendContext:
+    """What one process runs, for its routes and tests. The alert, standing and price
+    stores are here for tests: routes use the services (inbox, loan_standings, price_service)."""
+
     settings: BackendSettings
     clock: Callable[[], float]
     metrics: Metrics
     readings: ReadingStore
     ledger: IngestLedger
     keyring: ApiKeyring
-    audit: SqlAuditLog
+    audit: AuditLog
     rate_limiter: RateLimiter
     bad_key_throttle: FailureThrottle
     registry: RegistryService
-    alerts: SqlAlerts
-    standings: SqlStandings
-    prices: SqlPriceMarks
+    alerts: AlertStore
+    standings: StandingStore
+    prices: PriceMarkStore
+    loan_standings: LoanStandings
+    price_service: PriceService
     releases: ReleaseService
+    inbox: AlertInbox  # people working alerts (the API's alert routes)
+    inspections: InspectionService
     monitor: MonitorService | None
     ingest: MqttIngest | None
     monitor_loop: MonitorLoop | None
@@ -78,13 +105,10 @@ class BackendContext:
     standings_watcher: StandingsWatcher | None = None
     alerts_watcher: AlertsWatcher | None = None  # an API process whose monitor runs elsewhere
     gateways_watcher: GatewaysWatcher | None = None  # gateways going on/offline (ingest may run elsewhere)
-    inbox: AlertInbox | None = None  # people working alerts (the API's alert routes)
-    rotated_keys: RotatedKeys | None = None  # keys gateways rotated to (ingest, command route)
-    price_service: PriceService | None = None
+    commands: CommandService | None = None  # signed commands to gateways (the admin route)
     webhooks: WebhookService | None = None
     price_feeds: PriceFeedRunner | None = None
     relay_loop: RelayLoop | None = None
-    inspections: InspectionService | None = None
 
     def start(self) -> None:
         if self.ingest:
@@ -128,15 +152,30 @@ def _reading_store(settings: BackendSettings) -> ReadingStore:
     return SqliteReadingStore(settings.data_dir / "readings.sqlite")
 
 
-def _ingest(settings: BackendSettings, readings: ReadingStore, ledger: IngestLedger,
-            metrics: Metrics, rotated_keys: RotatedKeys, registry: RegistryService) -> MqttIngest:
-    keys = {g.id: load_public_key(g.public_key_pem) if g.public_key_pem else None
-            for g in settings.gateways}
-    service = IngestService(readings, ledger, keys, settings.ingest, metrics,
+def _gateway_keys(settings: BackendSettings) -> dict[str, Ed25519PublicKey | None]:
+    """Every registered gateway with its configured key (None: registered without one)."""
+    return {g.id: load_public_key(g.public_key_pem) if g.public_key_pem else None for g in settings.gateways}
+
+
+def _command_signer(settings: BackendSettings) -> protocol.Signer | None:
+    """The backend's command key, which signs commands and acks; None when there is none
+    (commands are off, acks unsigned). A key file that is there but unusable stops the start."""
+    path = settings.data_dir / COMMAND_KEY_PATH
+    if not path.exists():
+        return None
+    try:
+        return protocol.Signer(load_private_key(path))
+    except KeyFileError as exc:
+        raise ConfigError(f"data_dir: the backend command key {COMMAND_KEY_PATH} is unusable: {exc}") from exc
+
+
+def _ingest(settings: BackendSettings, readings: ReadingStore, ledger: IngestLedger, metrics: Metrics, *,
+            gateway_keys: dict[str, Ed25519PublicKey | None], signer: protocol.Signer | None,
+            rotated_keys: RotatedKeys, registry: RegistryService) -> MqttIngest:
+    service = IngestService(readings, ledger, gateway_keys, settings.ingest, metrics,
                             sensors=RegistrySensorOwners(registry.snapshot),
                             retention_s=settings.timeseries.raw_retention_s(), rotated=rotated_keys)
-    if (settings.data_dir / COMMAND_KEY_PATH).exists():  # acks are signed with the command key
-        service.ack_signer = load_command_signer(settings.data_dir)
+    service.ack_signer = signer  # acks are signed with the command key, when there is one
     return MqttIngest(settings.broker, settings.ingest, service)
 
 
@@ -178,20 +217,67 @@ def _refuse_insecure_start(settings: BackendSettings, keyring: ApiKeyring) -> No
 def webhook_relay(settings: BackendSettings, store: SqlWebhooks, metrics: Metrics,
                   clock: Callable[[], float] = time.time) -> WebhookRelay:
     hooks, email = settings.webhooks, settings.webhooks.email
-    notifier = SmtpNotifier(email.host, email.port, email.sender, starttls=email.starttls,
+    notifier = SmtpNotifier(host=email.host, port=email.port, sender=email.sender, starttls=email.starttls,
                             username=email.username, password=email.password) if email else None
-    return WebhookRelay(store, HttpSender(settings.webhook_allow_private, hooks.timeout_s, clock=clock),
-                        hooks, metrics, clock, notifier=notifier)
+    sender = HttpSender(allow_private=settings.webhook_allow_private, timeout_s=hooks.timeout_s, clock=clock)
+    return WebhookRelay(outbox=store, sender=sender, signer=StandardWebhooks(), settings=hooks, metrics=metrics,
+                        clock=clock, notifier=notifier)
 
 
-def _market_and_webhooks(settings: BackendSettings, engine, prices: SqlPriceMarks,
+def run_relay(settings: BackendSettings) -> None:
+    """The delivery relay as its own process (`pledgewatch relay`), until SIGINT/SIGTERM."""
+    engine = make_engine(settings.resolved_database_url())
+    migrate(engine)
+    loop = RelayLoop(webhook_relay(settings, SqlWebhooks(engine), Metrics()))
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    log.info("webhook relay running")
+    loop.start()
+    stop.wait()
+    loop.stop()
+    engine.dispose()
+
+
+def _price_sources(settings: PriceSettings, broker: BrokerSettings,
+                   latest_price: Callable[[str], Decimal | None], clock: Callable[[], float]) -> list[PriceSource]:
+    """The configured price feeds (`prices.sources`) as source adapters."""
+    return [_price_source(entry, broker, latest_price, clock) for entry in settings.sources]
+
+
+def _price_source(entry, broker: BrokerSettings, latest_price, clock) -> PriceSource:
+    if isinstance(entry, HttpJsonSourceSettings):
+        return HttpJsonSource(entry.name, entry.url, entry.json_path, interval_s=entry.interval_s,
+                              commodity=entry.commodity, currency=entry.currency or "", per=entry.per,
+                              fx_pair=parse_pair(entry.fx_pair) if entry.fx_pair else None,
+                              time_path=entry.time_path, headers=entry.headers, timeout_s=entry.timeout_s)
+    if isinstance(entry, SimulatedSourceSettings):
+        if entry.commodity is None:
+            raise ConfigError(f"prices.sources {entry.name}: the simulated source quotes commodities only")
+        return SimulatedSource(entry.name, entry.commodity, entry.currency, entry.per,
+                               latest_price=latest_price, start_price=entry.start_price,
+                               interval_s=entry.interval_s, volatility_per_sqrt_day=entry.volatility_per_sqrt_day,
+                               jump_probability=entry.jump_probability, jump_fraction=entry.jump_fraction,
+                               seed=entry.seed)
+    if isinstance(entry, CsvSourceSettings):
+        try:
+            return CsvReplaySource(entry.name, entry.path, interval_s=entry.interval_s, loop=entry.loop)
+        except PriceSourceError as exc:
+            raise ConfigError(f"prices.sources {entry.name}: {exc}") from exc
+    if isinstance(entry, MqttSourceSettings):
+        return MqttPriceSource(entry.name, broker, client_id=entry.client_id, root=entry.root, clock=clock)
+    raise ConfigError(f"unknown price source {entry!r}")
+
+
+def _market_and_webhooks(settings: BackendSettings, engine, prices: PriceMarkStore,
                          price_service: PriceService, alerts: SqlAlerts, monitor: MonitorService | None,
                          loop: MonitorLoop | None, metrics: Metrics, clock: Callable[[], float]) -> dict:
     """Webhook endpoints for the API; with the monitor: FX rates, the wake-up on a new
     price mark, the delivery relay (woken by new outbox rows) and the price feeds."""
     store = SqlWebhooks(engine)
-    parts = {"price_service": price_service, "webhooks": WebhookService(
-        store, clock, settings.webhook_allow_private, settings.webhooks.rotation_overlap_s)}
+    parts = {"webhooks": WebhookService(
+        store=store, signer=StandardWebhooks(), targets=TargetGuard(settings.webhook_allow_private), clock=clock,
+        rotation_overlap_s=settings.webhooks.rotation_overlap_s)}
     if monitor is None or loop is None:
         return parts
     monitor.fx_rates = FxRates(prices, monitor.config)
@@ -199,13 +285,14 @@ def _market_and_webhooks(settings: BackendSettings, engine, prices: SqlPriceMark
     if settings.webhooks.relay:
         parts["relay_loop"] = relay_loop = RelayLoop(webhook_relay(settings, store, metrics, clock))
         alerts.on_outbox = relay_loop.wake
-    sources = build_sources(settings.prices, settings.broker, price_service.latest_price, clock)
+    sources = _price_sources(settings.prices, settings.broker, price_service.latest_price, clock)
     if sources:
         parts["price_feeds"] = PriceFeedRunner(sources, price_service, clock)
     return parts
 
 
 def build_context(settings: BackendSettings, clock: Callable[[], float] = time.time) -> BackendContext:
+    gateway_keys, signer = _gateway_keys(settings), _command_signer(settings)  # bad keys: stop before opening anything
     metrics = Metrics()
     readings = _reading_store(settings)
     ledger = SqliteIngestLedger(settings.data_dir / "state.sqlite")
@@ -214,45 +301,51 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
     registry = RegistryService(SqlRegistry(engine), clock)
     alerts, standings, prices = SqlAlerts(engine), SqlStandings(engine), SqlPriceMarks(engine)
     counts = SqlInspections(engine)
-    price_service = PriceService(prices, registry.snapshot, clock,
-                                 settings.prices.future_tolerance_s)
+    price_service = PriceService(marks=prices, registry=registry.snapshot, clock=clock,
+                                 future_tolerance_s=settings.prices.future_tolerance_s)
     _load_book(settings, registry, price_service, clock)
     rotated_keys = RotatedKeys(SqlRotatedKeys(engine))
-    ingest = (_ingest(settings, readings, ledger, metrics, rotated_keys, registry)
+    ingest = (_ingest(settings, readings, ledger, metrics, gateway_keys=gateway_keys, signer=signer,
+                      rotated_keys=rotated_keys, registry=registry)
               if "ingest" in settings.roles else None)
     events = EventBus()
     monitor = loop = None
     if "monitor" in settings.roles:
-        monitor = MonitorService(registry, readings, ledger, alerts, standings, prices,
-                                 _monitor_config(settings), clock, metrics,
-                                 on_events=monitor_listener(events, registry),
+        monitor = MonitorService(registry=registry, readings=readings, ledger=ledger, alerts=alerts,
+                                 standings=standings, prices=prices, config=_monitor_config(settings),
+                                 clock=clock, metrics=metrics, on_events=monitor_listener(events, registry),
                                  inspections=counts)
         loop = MonitorLoop(monitor, settings.monitor.interval_s)
     market = _market_and_webhooks(settings, engine, prices, price_service, alerts, monitor, loop, metrics, clock)
+    loan_standings = LoanStandings(standings)
     releases = ReleaseService(
-        registry, lambda loan_id: getattr(standings.all().get(loan_id), "collateral_value", None),
-        monitor.value_per_item if monitor else lambda lot_id, loan_id: Decimal(0), clock,
-        monitor.release_guard if monitor else _stored_alerts_guard(alerts))
-    watcher = StandingsWatcher(standings, registry, events) if "api" in settings.roles else None
-    alerts_watcher = AlertsWatcher(alerts, events) if "api" in settings.roles and not monitor else None
-    gateways_watcher = GatewaysWatcher(ledger, events) if "api" in settings.roles else None
+        registry=registry, collateral_value=loan_standings.collateral_value,
+        value_per_item=monitor.value_per_item if monitor else lambda lot_id, loan_id: Decimal(0), clock=clock,
+        guard=monitor.release_guard if monitor else _stored_alerts_guard(alerts))
+    api = "api" in settings.roles
+    watcher = StandingsWatcher(standings=standings, registry=registry, bus=events) if api else None
+    alerts_watcher = AlertsWatcher(alerts, events) if api and not monitor else None
+    gateways_watcher = GatewaysWatcher(ledger, events) if api else None
     keyring = ApiKeyring(settings.api_keys, SqlApiKeys(engine), clock)
     _refuse_insecure_start(settings, keyring)
     http = settings.http
-    return BackendContext(settings, clock, metrics, readings, ledger, keyring, SqlAuditLog(engine),
-                          RateLimiter(http.rate_per_key_per_s, http.burst_per_key),
-                          FailureThrottle(http.bad_keys_per_minute, 60.0), registry, alerts, standings,
-                          prices, releases, monitor, ingest, loop,
-                          events, watcher, alerts_watcher=alerts_watcher, gateways_watcher=gateways_watcher,
-                          rotated_keys=rotated_keys,
-                          inspections=InspectionService(registry, alerts, counts,
-                                                        _monitor_config(settings), clock),
-                          inbox=AlertInbox(alerts=alerts, inbox=SqlAlertInbox(engine), publish=events.publish,
-                                           clock=clock),
-                          **market)
+    return BackendContext(
+        settings=settings, clock=clock, metrics=metrics, readings=readings, ledger=ledger, keyring=keyring,
+        audit=SqlAuditLog(engine), rate_limiter=RateLimiter(http.rate_per_key_per_s, http.burst_per_key),
+        bad_key_throttle=FailureThrottle(http.bad_keys_per_minute, 60.0), registry=registry,
+        alerts=alerts, standings=standings, prices=prices, loan_standings=loan_standings,
+        price_service=price_service, releases=releases,
+        inbox=AlertInbox(alerts=alerts, inbox=SqlAlertInbox(engine), publish=events.publish, clock=clock),
+        inspections=InspectionService(registry=registry, alerts=alerts, repo=counts,
+                                      config=_monitor_config(settings), clock=clock),
+        monitor=monitor, ingest=ingest, monitor_loop=loop, events=events, standings_watcher=watcher,
+        alerts_watcher=alerts_watcher, gateways_watcher=gateways_watcher,
+        commands=CommandService(signer=signer, publisher=MqttCommands(settings.broker), gateway_keys=gateway_keys,
+                                rotated=rotated_keys, clock=clock),
+        **market)
 
 
-def _stored_alerts_guard(alerts):
+def _stored_alerts_guard(alerts: AlertStore):
     """Without a monitor in this process: refuse while a critical alert on the lot is stored."""
     def guard(lot_id: str) -> tuple[str | None, None]:
         critical = sorted({a.type for a in alerts.active() if a.lot == lot_id and a.severity == "critical"})
@@ -283,6 +376,8 @@ def _tune_collector_for_ingest() -> None:
 
 def run_backend(settings: BackendSettings) -> None:
     """Serve HTTP (and ingest, per roles) until SIGINT/SIGTERM."""
+    from backend.api.app import create_app  # the routes import BackendContext from here
+
     context = build_context(settings)
 
     @asynccontextmanager

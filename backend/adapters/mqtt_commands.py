@@ -12,12 +12,9 @@ import threading
 import paho.mqtt.client as mqtt
 
 from backend.adapters.mqtt_client import paho_client
+from backend.ports.commands import CommandTransportError
 from edge import protocol
 from edge.protocol.broker import BrokerSettings
-
-
-class CommandTransportError(Exception):
-    """The broker could not be reached or refused us."""
 
 
 class MqttCommands:

@@ -19,12 +19,13 @@ import secrets as random_secrets
 from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
 
+from backend.ports.webhooks import INSPECTION_TYPE
+
 CONTENT_TYPE = "application/cloudevents+json"
 SECRET_PREFIX = "whsec_"
 EVENT_SOURCE = "/pledgewatch/alerts"
 CHANGES = ("opened", "resolved", "reminder")
 INSPECTION_SOURCE = "/pledgewatch/inspections"
-INSPECTION_TYPE = "inspection"  # what an endpoint names in event_types to hear of inspection tasks
 
 
 def new_secret() -> str:
@@ -43,6 +44,16 @@ def sign(secret: str, event_id: str, timestamp_s: int, body: bytes) -> str:
 def delivery_headers(secrets: Sequence[str], event_id: str, timestamp_s: int, body: bytes) -> dict[str, str]:
     return {"content-type": CONTENT_TYPE, "webhook-id": event_id, "webhook-timestamp": str(timestamp_s),
             "webhook-signature": " ".join(sign(s, event_id, timestamp_s, body) for s in secrets)}
+
+
+class StandardWebhooks:
+    """The signing scheme as the relay and the endpoint service use it (WebhookSigner)."""
+
+    def new_secret(self) -> str:
+        return new_secret()
+
+    def headers(self, secrets: Sequence[str], event_id: str, timestamp_s: int, body: bytes) -> dict[str, str]:
+        return delivery_headers(secrets, event_id, timestamp_s, body)
 
 
 def event_type(alert_type: str, change: str) -> str:

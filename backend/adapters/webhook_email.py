@@ -15,7 +15,7 @@ log = logging.getLogger("pledgewatch.email")
 
 
 class SmtpNotifier:
-    def __init__(self, host: str, port: int, sender: str, *, starttls: bool = False,
+    def __init__(self, *, host: str, port: int, sender: str, starttls: bool = False,
                  username: str | None = None, password: str | None = None, timeout_s: float = 10.0) -> None:
         self.host, self.port, self.sender, self.starttls = host, port, sender, starttls
         self.username, self.password, self.timeout_s = username, password, timeout_s

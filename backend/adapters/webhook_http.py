@@ -15,16 +15,14 @@ import socket
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Callable
+from typing import Callable, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from backend.ports.webhooks import BlockedTarget, SendResult
+
 Resolver = Callable[[str, int], list[str]]
-
-
-class BlockedTarget(Exception):
-    """The URL points at an address a webhook may not reach (or at nothing at all)."""
 
 
 def system_resolver(host: str, port: int) -> list[str]:
@@ -83,22 +81,23 @@ def retry_after_s(value: str | None, now_s: float) -> float | None:
         return None
 
 
-@dataclass(frozen=True)
-class SendResult:
-    status_code: int | None
-    retry_after_s: float | None
-    error: str | None           # no secrets, no bodies: a short reason
-    duration_ms: float
-    blocked: bool = False
+class TargetGuard:
+    """Where a bank may register an endpoint: check_target with this process's flag."""
+
+    def __init__(self, allow_private: bool, resolver: Resolver = system_resolver) -> None:
+        self.allow_private, self.resolver = allow_private, resolver
+
+    def check(self, url: str) -> None:
+        check_target(url, self.allow_private, self.resolver)
 
 
 class HttpSender:
-    def __init__(self, allow_private: bool = False, timeout_s: float = 10.0,
+    def __init__(self, *, allow_private: bool = False, timeout_s: float = 10.0,
                  resolver: Resolver = system_resolver, clock: Callable[[], float] = time.time) -> None:
         self.allow_private, self.resolver, self.clock = allow_private, resolver, clock
         self.client = httpx.Client(timeout=timeout_s, follow_redirects=False, trust_env=False)
 
-    def send(self, url: str, headers: dict[str, str], body: bytes) -> SendResult:
+    def send(self, url: str, headers: Mapping[str, str], body: bytes) -> SendResult:
         started = time.perf_counter()
         elapsed_ms = lambda: (time.perf_counter() - started) * 1000  # noqa: E731
         try:

@@ -8,73 +8,19 @@ sends them, and records every attempt.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict
 from typing import Any, Iterable, Mapping, Sequence
 
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from backend.adapters.db import tables as t
-from backend.adapters.webhook_cloudevents import (
-    INSPECTION_TYPE,
-    alert_event_body,
-    event_id,
-    event_type,
-    task_event_body,
-    task_event_id,
-)
+from backend.adapters.webhook_cloudevents import alert_event_body, event_id, event_type, task_event_body, task_event_id
 from backend.domain.alerts import Alert, AlertOpened, AlertResolved
 from backend.domain.inspections import InspectionOpened, InspectionOverdue, Task
+from backend.ports.webhooks import INSPECTION_TYPE, Attempt, DeliveryRecord, EndpointRecord, OutboxItem
 
 E, O, D = t.webhook_endpoints, t.webhook_outbox, t.webhook_deliveries  # noqa: E741 (the three tables, briefly)
-
-
-@dataclass(frozen=True)
-class EndpointRecord:
-    id: str
-    lender: str
-    url: str
-    secret: str
-    previous_secret: str | None
-    previous_secret_until_s: float | None
-    event_types: tuple[str, ...] | None
-    enabled: bool
-    disabled_reason: str | None
-    disabled_at_s: float | None
-    created_at_s: float
-
-    def signing_secrets(self, now_s: float) -> list[str]:
-        """The current secret, and the previous one while a rotation overlaps."""
-        if self.previous_secret and (self.previous_secret_until_s or 0) > now_s:
-            return [self.secret, self.previous_secret]
-        return [self.secret]
-
-    def wants(self, alert_type: str) -> bool:
-        return self.event_types is None or alert_type in self.event_types
-
-
-@dataclass(frozen=True)
-class OutboxItem:
-    id: int
-    event_id: str
-    event_type: str
-    body: str
-    attempts: int
-    created_at_s: float
-    endpoint: EndpointRecord
-
-
-@dataclass(frozen=True)
-class DeliveryRecord:
-    id: int
-    endpoint_id: str
-    event_id: str
-    attempt: int
-    at_s: float
-    outcome: str
-    status_code: int | None
-    error: str | None
-    duration_ms: float
-    next_attempt_at_s: float | None
 
 
 def _endpoint(row) -> EndpointRecord:
@@ -224,13 +170,13 @@ class SqlWebhooks:
         return [OutboxItem(r.id, r.event_id, r.event_type, r.body, r.attempts, r.created_at_s,
                            _endpoint(_EndpointRow(r))) for r in rows]
 
-    def record_attempt(self, item: OutboxItem, delivery: Mapping[str, Any], state: str,
+    def record_attempt(self, item: OutboxItem, attempt: Attempt, state: str,
                        next_attempt_at_s: float | None, now_s: float) -> None:
         """Log one attempt and move the row on (pending with a new due time, or done)."""
         with self.engine.begin() as db:
             db.execute(insert(D).values(outbox_id=item.id, endpoint_id=item.endpoint.id, event_id=item.event_id,
                                         attempt=item.attempts + 1, at_s=now_s,
-                                        next_attempt_at_s=next_attempt_at_s, **delivery))
+                                        next_attempt_at_s=next_attempt_at_s, **asdict(attempt)))
             values = {"attempts": item.attempts + 1, "state": state, "lease_until_s": None, "lease_owner": None}
             if state == "pending":
                 values["next_attempt_at_s"] = next_attempt_at_s
@@ -256,7 +202,14 @@ class SqlWebhooks:
     # -- reminders of unacknowledged critical alerts -------------------------------------
     def enqueue_reminders(self, now_s: float, after_s: float) -> int:
         """A reminder event for each critical alert still open (nobody acknowledged it)
-        `after_s` after it opened or after its last reminder. Returns rows written."""
+        `after_s` after it opened or after its last reminder. Returns rows written: 0 when
+        another relay queued the same reminders first."""
+        try:
+            return self._enqueue_reminders(now_s, after_s)
+        except IntegrityError:  # another relay's transaction wrote the same reminder rows
+            return 0
+
+    def _enqueue_reminders(self, now_s: float, after_s: float) -> int:
         A, R = t.alerts, t.alert_reminders
         query = (select(A, R.c.count.label("reminders"), R.c.last_at_s.label("reminded_at_s"))
                  .outerjoin(R, R.c.alert_id == A.c.id)

@@ -8,9 +8,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
-from backend.api.deps import context, principal
+from backend.api.deps import Ctx, principal
 from backend.domain.alerts import ALERT_TYPES
-from backend.services import access
 from backend.services.alert_inbox import AlertNotFound, AlertStateConflict, NotAllowed
 from backend.services.api_keys import Principal
 
@@ -37,15 +36,13 @@ class AlertOut(BaseModel):
 
 
 @router.get("/alerts", response_model=list[AlertOut])
-def list_alerts(caller: Caller, ctx=Depends(context),
+def list_alerts(caller: Caller, ctx: Ctx,
                 state: Literal["open", "acknowledged", "resolved"] | None = None,
                 type: Annotated[str | None, Query(pattern=f"^({'|'.join(ALERT_TYPES)})$")] = None,
                 limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                 offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> list[AlertOut]:
     """Newest first."""
-    records = ctx.alerts.find(state=state, type_=type, lender=access.alert_lender_filter(caller),
-                              limit=limit, offset=offset)
-    return _outs(ctx, records)
+    return _outs(ctx, ctx.inbox.find(caller, state=state, type_=type, limit=limit, offset=offset))
 
 
 class AckIn(BaseModel):
@@ -91,28 +88,28 @@ def _answers():
 
 
 @router.post("/alerts/ack", response_model=BulkAckOut)
-def acknowledge_many(body: BulkAckIn, caller: Caller, ctx=Depends(context)) -> BulkAckOut:
+def acknowledge_many(body: BulkAckIn, caller: Caller, ctx: Ctx) -> BulkAckOut:
     """Acknowledge several alerts with one note; those that cannot be (not yours, not open) are listed with why."""
     done, skipped = ctx.inbox.acknowledge_many(caller, body.ids, body.note)
     return BulkAckOut(acknowledged=_outs(ctx, done), skipped=skipped)
 
 
 @router.get("/alerts/{alert_id}", response_model=AlertOut)
-def get_alert(alert_id: str, caller: Caller, ctx=Depends(context)) -> AlertOut:
+def get_alert(alert_id: str, caller: Caller, ctx: Ctx) -> AlertOut:
     """One alert with its details (the evidence), its state and who works it."""
     with _answers():
         return _outs(ctx, [ctx.inbox.visible(caller, alert_id)])[0]
 
 
 @router.post("/alerts/{alert_id}/ack", response_model=AlertOut)
-def acknowledge(alert_id: str, caller: Caller, ctx=Depends(context), body: AckIn | None = None) -> AlertOut:
+def acknowledge(alert_id: str, caller: Caller, ctx: Ctx, body: AckIn | None = None) -> AlertOut:
     """Who saw it, when, and a note. 409 when it is not open."""
     with _answers():
         return _outs(ctx, [ctx.inbox.acknowledge(caller, alert_id, body.note if body else None)])[0]
 
 
 @router.post("/alerts/{alert_id}/resolve", response_model=AlertOut)
-def resolve(alert_id: str, caller: Caller, ctx=Depends(context)) -> AlertOut:
+def resolve(alert_id: str, caller: Caller, ctx: Ctx) -> AlertOut:
     """Close an alert by hand (how a one-off notice ends). 409 when already resolved; 403 for a lender
     on a loss alert (stock, removal, weight, tag conflict, unverified): staff close those."""
     with _answers():
@@ -120,21 +117,21 @@ def resolve(alert_id: str, caller: Caller, ctx=Depends(context)) -> AlertOut:
 
 
 @router.put("/alerts/{alert_id}/assignee", response_model=AlertOut)
-def assign(alert_id: str, body: AssigneeIn, caller: Caller, ctx=Depends(context)) -> AlertOut:
+def assign(alert_id: str, body: AssigneeIn, caller: Caller, ctx: Ctx) -> AlertOut:
     """Who works the alert (staff); null clears it."""
     with _answers():
         return _outs(ctx, [ctx.inbox.assign(caller, alert_id, body.assignee)])[0]
 
 
 @router.get("/alerts/{alert_id}/comments", response_model=list[CommentOut])
-def list_comments(alert_id: str, caller: Caller, ctx=Depends(context)) -> list[CommentOut]:
+def list_comments(alert_id: str, caller: Caller, ctx: Ctx) -> list[CommentOut]:
     """What people said about the alert, oldest first (kept; never edited)."""
     with _answers():
         return [_comment_out(c) for c in ctx.inbox.comments(caller, alert_id)]
 
 
 @router.post("/alerts/{alert_id}/comments", response_model=CommentOut, status_code=201)
-def add_comment(alert_id: str, body: CommentIn, caller: Caller, ctx=Depends(context)) -> CommentOut:
+def add_comment(alert_id: str, body: CommentIn, caller: Caller, ctx: Ctx) -> CommentOut:
     """Add a comment (staff, or the lender the alert is addressed to)."""
     with _answers():
         return _comment_out(ctx.inbox.comment(caller, alert_id, body.text))

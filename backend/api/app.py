@@ -22,10 +22,10 @@ from backend.api import (
 )
 from backend.api.errors import ERROR_RESPONSES
 from backend.api.guards import BodySizeLimit, StrictJsonBodies, install_audit_log
+from backend.bootstrap import BackendContext
 
 
-def create_app(context) -> FastAPI:
-    """`context` is the process's BackendContext (see backend.bootstrap)."""
+def create_app(context: BackendContext) -> FastAPI:
     app = FastAPI(title="PledgeWatch", version="1", openapi_url="/openapi.json",
                   docs_url=None, redoc_url=None)  # /docs below: served from our own files, no CDN
     app.state.context = context

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
-from backend.api.deps import context, principal, require_role
+from backend.api.deps import Ctx, principal, require_role
 from backend.domain import registry as reg
 from backend.services import access
 from backend.services.api_keys import Principal
@@ -67,20 +67,20 @@ def _loan_out(loan: reg.Loan, standing) -> LoanOut:
 
 
 @router.get("/loans", response_model=list[LoanOut])
-def list_loans(caller: Caller, ctx=Depends(context)) -> list[LoanOut]:
+def list_loans(caller: Caller, ctx: Ctx) -> list[LoanOut]:
     """Loans the caller may see (a lender: its own) with status, LTV, collateral value and outstanding."""
-    registry, standings = ctx.registry.snapshot(), ctx.standings.all()
+    registry, standings = ctx.registry.snapshot(), ctx.loan_standings.all()
     return [_loan_out(loan, standings.get(loan.id)) for loan in registry.loans.values()
             if access.sees_loan(caller, registry, loan.id)]
 
 
 @router.get("/loans/{loan_id}", response_model=LoanOut)
-def get_loan(loan_id: str, caller: Caller, ctx=Depends(context)) -> LoanOut:
+def get_loan(loan_id: str, caller: Caller, ctx: Ctx) -> LoanOut:
     """One loan: status, LTV against its thresholds, collateral and lending value, cure deadline and amount."""
     registry = ctx.registry.snapshot()
     if not access.sees_loan(caller, registry, loan_id):
         raise HTTPException(404, f"no loan {loan_id!r}")
-    return _loan_out(registry.loans[loan_id], ctx.standings.all().get(loan_id))
+    return _loan_out(registry.loans[loan_id], ctx.loan_standings.of(loan_id))
 
 
 class SensorOut(BaseModel):
@@ -106,7 +106,7 @@ class LotOut(BaseModel):
 
 
 @router.get("/lots/{lot_id}", response_model=LotOut)
-def get_lot(lot_id: str, caller: Caller, ctx=Depends(context)) -> LotOut:
+def get_lot(lot_id: str, caller: Caller, ctx: Ctx) -> LotOut:
     """Pledged against observed, and the sensors that observe it."""
     registry = ctx.registry.snapshot()
     if not access.sees_lot(caller, registry, lot_id):
@@ -131,7 +131,7 @@ class PledgeIn(BaseModel):
 
 
 @router.post("/loans/{loan_id}/pledges", status_code=201)
-def pledge(loan_id: str, body: PledgeIn, caller: Staff, ctx=Depends(context)) -> dict:
+def pledge(loan_id: str, body: PledgeIn, caller: Staff, ctx: Ctx) -> dict:
     """Add a lot to a loan's collateral. 409 'already pledged' if it backs another loan."""
     try:
         ctx.registry.pledge(body.lot, loan_id)
@@ -147,7 +147,7 @@ class RepaymentIn(BaseModel):
 
 
 @router.post("/loans/{loan_id}/repayments", status_code=201)
-def repay(loan_id: str, body: RepaymentIn, caller: Caller, ctx=Depends(context)) -> dict:
+def repay(loan_id: str, body: RepaymentIn, caller: Caller, ctx: Ctx) -> dict:
     """Record a repayment (staff, or the loan's own lender)."""
     if not access.sees_loan(caller, ctx.registry.snapshot(), loan_id):
         raise HTTPException(404, f"no loan {loan_id!r}")
@@ -165,7 +165,7 @@ class ReleaseIn(BaseModel):
 
 
 @router.post("/loans/{loan_id}/releases/quote")
-def quote_release(loan_id: str, body: ReleaseIn, caller: Caller, ctx=Depends(context)) -> dict:
+def quote_release(loan_id: str, body: ReleaseIn, caller: Caller, ctx: Ctx) -> dict:
     """How many items this repayment can free while LTV stays at or below target."""
     decision = _decide(ctx, caller, loan_id, lambda: ctx.releases.decide(
         loan_id, body.lot, body.items, body.repayment))
@@ -173,7 +173,7 @@ def quote_release(loan_id: str, body: ReleaseIn, caller: Caller, ctx=Depends(con
 
 
 @router.post("/loans/{loan_id}/releases", status_code=201)
-def release(loan_id: str, body: ReleaseIn, caller: Caller, ctx=Depends(context)) -> dict:
+def release(loan_id: str, body: ReleaseIn, caller: Caller, ctx: Ctx) -> dict:
     """The loan's lender (or an admin) lets items leave against a repayment; 409 beyond target."""
     if caller.role not in ("admin", "lender"):
         raise HTTPException(404, "not found")
@@ -204,7 +204,7 @@ class HistoryPointOut(BaseModel):
 
 
 @router.get("/loans/{loan_id}/history", response_model=list[HistoryPointOut])
-def loan_history(loan_id: str, caller: Caller, ctx=Depends(context),
+def loan_history(loan_id: str, caller: Caller, ctx: Ctx,
                  from_s: Annotated[float, Query(ge=0, le=1e12)] = 0,
                  to_s: Annotated[float, Query(ge=0, le=1e12)] = 1e12,
                  limit: Annotated[int, Query(ge=1, le=10_000)] = 2000) -> list[HistoryPointOut]:
@@ -212,4 +212,4 @@ def loan_history(loan_id: str, caller: Caller, ctx=Depends(context),
     if not access.sees_loan(caller, ctx.registry.snapshot(), loan_id):
         raise HTTPException(404, f"no loan {loan_id!r}")
     return [HistoryPointOut(**{k: getattr(p, k) for k in HistoryPointOut.model_fields} | {"ltv": _ratio(p.ltv)})
-            for p in ctx.standings.history(loan_id, from_s, to_s, limit)]
+            for p in ctx.loan_standings.history(loan_id, from_s, to_s, limit)]

@@ -1,20 +1,15 @@
 """`POST /api/v1/gateways/{id}/commands` (admin): send a signed command, return its result."""
 from __future__ import annotations
 
-import logging
-import time
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from backend.adapters.mqtt_commands import CommandTransportError, MqttCommands
-from backend.api.deps import context, require_role
-from backend.services.commands import CommandError, build_command, load_command_signer, read_result
-from edge.protocol.keys import KeyFileError, load_public_key
+from backend.api.deps import Ctx, require_role
+from backend.services.commands import CommandError, CommandsOff, GatewayUnreachable, UnknownGateway, UnusableAnswer
 
-log = logging.getLogger("pledgewatch.commands")
 router = APIRouter(prefix="/api/v1", tags=["gateways"])
 
 
@@ -36,34 +31,21 @@ class CommandOut(BaseModel):
     verified: bool = False  # the result is signed by one of the gateway's keys
 
 
+STATUS = {UnknownGateway: 404, CommandsOff: 503, GatewayUnreachable: 503, UnusableAnswer: 502}
+
+
 @router.post("/gateways/{gateway_id}/commands", response_model=CommandOut,
              responses={202: {"model": CommandOut, "description": "sent; no answer within wait_s"}})
-def send_command(gateway_id: str, body: CommandIn, ctx=Depends(context),
+def send_command(gateway_id: str, body: CommandIn, ctx: Ctx,
                  caller=Depends(require_role("admin"))):
     """Send a signed command to a gateway over MQTT and wait for its signed answer (admin)."""
-    entry = next((g for g in ctx.settings.gateways if g.id == gateway_id), None)
-    if entry is None:
-        raise HTTPException(404, f"no gateway {gateway_id!r}")
     try:
-        signer = load_command_signer(ctx.settings.data_dir)
+        outcome = ctx.commands.send(gateway_id, body.command, body.args, ttl_s=body.ttl_s, wait_s=body.wait_s)
     except CommandError as exc:
-        raise HTTPException(503, str(exc)) from exc
-    command, wire = build_command(gateway_id, body.command, body.args, signer, time.time(), body.ttl_s)
-    try:
-        answer = MqttCommands(ctx.settings.broker).send(gateway_id, command.id, wire, body.wait_s)
-    except CommandTransportError as exc:
-        raise HTTPException(503, str(exc)) from exc
-    if answer is None:
+        raise HTTPException(STATUS[type(exc)], str(exc)) from exc
+    command, result = outcome.command, outcome.result
+    if result is None:
         sent = CommandOut(id=command.id, gateway=gateway_id, command=command.name, status="sent")
         return JSONResponse(sent.model_dump(), status_code=202)
-    known = [load_public_key(entry.public_key_pem)] if entry.public_key_pem else []
-    outcome = read_result(answer, command, known + ctx.rotated_keys.of(gateway_id))
-    result = outcome.result
-    if outcome.verified and result.command == "rotate_key" and result.status == "ok":
-        try:
-            key_id = ctx.rotated_keys.register(gateway_id, result, time.time())
-            log.info("gateway %s rotated its key to %s; registered", gateway_id, key_id)
-        except KeyFileError as exc:
-            raise HTTPException(502, f"the gateway's rotate_key result is unusable: {exc}") from exc
     return CommandOut(id=command.id, gateway=gateway_id, command=command.name, status=result.status,
                       detail=result.detail, result=dict(result.result), verified=outcome.verified)

@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
-from backend.api.deps import context, principal
+from backend.api.deps import Ctx, principal
 from backend.services import access
 from backend.services.api_keys import Principal
 
@@ -66,7 +66,7 @@ class LayoutOut(BaseModel):
 
 
 @router.get("/api/v1/dashboard/layout", response_model=LayoutOut, tags=["dashboard"])
-def layout(caller: Annotated[Principal, Depends(principal)], ctx=Depends(context)) -> LayoutOut:
+def layout(caller: Annotated[Principal, Depends(principal)], ctx: Ctx) -> LayoutOut:
     """Who the caller is, the warehouses with the lots it may see (a lender: only its own),
     and the commodities with their temperature limits."""
     registry = ctx.registry.snapshot()

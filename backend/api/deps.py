@@ -7,11 +7,15 @@ from typing import Annotated, Callable
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from backend.bootstrap import BackendContext
 from backend.services.api_keys import Principal
 
 
-def context(request: Request):
+def context(request: Request) -> BackendContext:
     return request.app.state.context
+
+
+Ctx = Annotated[BackendContext, Depends(context)]  # what a route takes to reach the services
 
 
 def _too_many(retry_after_s: float, why: str) -> HTTPException:
@@ -26,7 +30,7 @@ bearer = HTTPBearer(auto_error=False, scheme_name="apiKey",
 def principal(request: Request,
               credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
     """The caller, from `Authorization: Bearer <key>`; throttled per key and per bad-key client."""
-    ctx = request.app.state.context
+    ctx = context(request)
     client, now_s = request.client.host if request.client else "?", ctx.clock()
     wait_s = ctx.bad_key_throttle.retry_after_s(client, now_s)
     if wait_s:

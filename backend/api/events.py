@@ -12,7 +12,7 @@ from typing import Annotated, AsyncIterator, Callable
 from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 
-from backend.api.deps import context, principal
+from backend.api.deps import Ctx, principal
 from backend.services.api_keys import Principal
 from backend.services.events import END, BusEvent, EventBus, visible_to
 
@@ -37,7 +37,7 @@ async def _frames(bus: EventBus, accepts: Callable[[BusEvent], bool]) -> AsyncIt
 
 @router.get("/events", response_class=StreamingResponse,
             responses={200: {"content": {"text/event-stream": {}}}})
-async def events(caller: Annotated[Principal, Depends(principal)], ctx=Depends(context)) -> StreamingResponse:
+async def events(caller: Annotated[Principal, Depends(principal)], ctx: Ctx) -> StreamingResponse:
     """Events `alert.opened|acknowledged|resolved` and `loan.status_changed|updated`, each
     with a JSON `data` line. A lender receives only those about its own loans and alerts.
     A client that reconnects should reload its view: events are not replayed."""

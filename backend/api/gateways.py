@@ -6,7 +6,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel
 
-from backend.api.deps import context, require_role
+from backend.api.deps import Ctx, require_role
 from backend.ports.ingest import GatewayStatus
 
 router = APIRouter(prefix="/api/v1", tags=["gateways"])
@@ -36,13 +36,13 @@ def _out(status: GatewayStatus) -> GatewayOut:
 
 
 @router.get("/gateways", response_model=list[GatewayOut])
-def list_gateways(ctx=Depends(context), caller=Depends(staff)) -> list[GatewayOut]:
+def list_gateways(ctx: Ctx, caller=Depends(staff)) -> list[GatewayOut]:
     """Every gateway that ever reported: online, boot epoch, sequence progress, last seen, gaps (staff)."""
     return [_out(s) for s in ctx.ledger.gateways()]
 
 
 @router.get("/gateways/{gateway_id}", response_model=GatewayOut)
-def get_gateway(gateway_id: str, ctx=Depends(context), caller=Depends(staff)) -> GatewayOut:
+def get_gateway(gateway_id: str, ctx: Ctx, caller=Depends(staff)) -> GatewayOut:
     """One gateway's delivery state: online, boot epoch, last and acknowledged seq, missing seqs (staff)."""
     for status in ctx.ledger.gateways():
         if status.gateway == gateway_id:
@@ -60,7 +60,7 @@ class QuarantinedOut(BaseModel):
 
 
 @router.get("/quarantine", response_model=list[QuarantinedOut], tags=["operations"])
-def list_quarantine(ctx=Depends(context), caller=Depends(require_role("admin")),
+def list_quarantine(ctx: Ctx, caller=Depends(require_role("admin")),
                     limit: int = Query(100, ge=1, le=1000)) -> list[QuarantinedOut]:
     """Messages refused by ingest, newest first, with the reason."""
     return [QuarantinedOut(topic=q.topic, reason=q.reason, detail=q.detail,

@@ -7,7 +7,7 @@ import math
 
 from fastapi import FastAPI, Request
 
-from backend.adapters.db.access_repo import AuditEntry
+from backend.ports.access import AuditEntry
 
 
 class BodySizeLimit:

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 
-from backend.api.deps import context
+from backend.api.deps import Ctx
 from backend.metrics import CONTENT_TYPE
 
 router = APIRouter()
@@ -18,7 +18,7 @@ def _version() -> str:
 
 
 @router.get("/api/v1/health", tags=["operations"])
-def health(ctx=Depends(context)) -> dict:
+def health(ctx: Ctx) -> dict:
     """Liveness and what this process does; no authentication."""
     ingest = ctx.ingest
     return {"status": "ok", "version": _version(), "roles": list(ctx.settings.roles),
@@ -27,6 +27,6 @@ def health(ctx=Depends(context)) -> dict:
 
 
 @router.get("/metrics", tags=["operations"], response_class=Response)
-def metrics(ctx=Depends(context)) -> Response:
+def metrics(ctx: Ctx) -> Response:
     """Prometheus text format."""
     return Response(ctx.metrics.render(), media_type=CONTENT_TYPE)

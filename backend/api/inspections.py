@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field
 
-from backend.api.deps import context, principal, require_role
+from backend.api.deps import Ctx, principal, require_role
 from backend.services import access
 from backend.services.api_keys import Principal
 from backend.services.registry import NotFound
@@ -37,7 +37,7 @@ class CountIn(BaseModel):
 
 
 @router.get("/inspections", response_model=list[TaskOut])
-def list_tasks(caller: Caller, ctx=Depends(context)) -> list[TaskOut]:
+def list_tasks(caller: Caller, ctx: Ctx) -> list[TaskOut]:
     """Inspection tasks (unverified collateral, critical alerts) with their deadline; a lender: its own lots'."""
     lender = None if access.is_staff(caller) else caller.lender
     return [TaskOut(lot=t.lot_id, loan=t.loan_id, lender=t.lender_id, reasons=list(t.reasons),
@@ -46,7 +46,7 @@ def list_tasks(caller: Caller, ctx=Depends(context)) -> list[TaskOut]:
 
 
 @router.post("/inspections", status_code=201)
-def record_count(body: CountIn, caller: Staff, ctx=Depends(context)) -> dict:
+def record_count(body: CountIn, caller: Staff, ctx: Ctx) -> dict:
     """A supervisor's physical count: a match re-verifies the lot, a short count is a loss."""
     try:
         count_id, count = ctx.inspections.record(body.lot, body.items, body.quantity,

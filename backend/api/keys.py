@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from pydantic import BaseModel, Field, model_validator
 
-from backend.api.deps import context, require_role
+from backend.api.deps import Ctx, require_role
 
 router = APIRouter(prefix="/api/v1", tags=["security"])
 admin = require_role("admin")
@@ -45,7 +45,7 @@ def _out(record, **extra) -> dict:
 
 
 @router.post("/keys", status_code=201, response_model=NewKeyOut)
-def create_key(body: KeyIn, ctx=Depends(context), caller=Depends(admin)) -> dict:
+def create_key(body: KeyIn, ctx: Ctx, caller=Depends(admin)) -> dict:
     """Create an API key; the key is in this answer only, the server keeps its hash (admin)."""
     if body.lender is not None and body.lender not in ctx.registry.snapshot().lenders:
         raise HTTPException(404, f"no lender {body.lender!r}")
@@ -54,13 +54,13 @@ def create_key(body: KeyIn, ctx=Depends(context), caller=Depends(admin)) -> dict
 
 
 @router.get("/keys", response_model=list[KeyOut])
-def list_keys(ctx=Depends(context), caller=Depends(admin)) -> list[dict]:
+def list_keys(ctx: Ctx, caller=Depends(admin)) -> list[dict]:
     """API keys by name, role and lender, never the key itself (admin)."""
     return [_out(r) for r in ctx.keyring.listed()]
 
 
 @router.delete("/keys/{key_id}", status_code=204)
-def revoke_key(key_id: str, ctx=Depends(context), caller=Depends(admin)) -> Response:
+def revoke_key(key_id: str, ctx: Ctx, caller=Depends(admin)) -> Response:
     """Revoke an API key at once: its next request answers 401 (admin)."""
     if not ctx.keyring.revoke(key_id):
         raise HTTPException(404, f"no active key {key_id!r}")
@@ -78,7 +78,7 @@ class AuditOut(BaseModel):
 
 
 @router.get("/audit", response_model=list[AuditOut])
-def audit_log(ctx=Depends(context), caller=Depends(admin),
+def audit_log(ctx: Ctx, caller=Depends(admin),
               limit: Annotated[int, Query(ge=1, le=1000)] = 100,
               offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> list[AuditOut]:
     """Mutating calls, newest first."""

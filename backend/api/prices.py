@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
-from backend.adapters.price_sources import FxQuote, PriceQuote
-from backend.api.deps import context, principal, require_role
+from backend.api.deps import Ctx, principal, require_role
+from backend.ports.prices import FxQuote, PriceQuote
 from backend.services.prices import PriceRejected, ewma_volatility
 from backend.services.prices_preview import impact
 
@@ -26,7 +26,7 @@ class PriceIn(BaseModel):
 
 
 @router.post("/prices", status_code=201)
-def post_price(body: PriceIn, ctx=Depends(context), caller=Depends(require_role("admin"))) -> dict:
+def post_price(body: PriceIn, ctx: Ctx, caller=Depends(require_role("admin"))) -> dict:
     """A manual, authoritative mark; it goes through the same guard as every feed."""
     if body.commodity not in ctx.registry.snapshot().commodities:
         raise HTTPException(404, f"no commodity {body.commodity!r}")
@@ -61,7 +61,7 @@ class LatestOut(BaseModel):
 
 
 @router.get("/prices", response_model=HistoryOut | LatestOut)
-def price_history(caller=Depends(principal), ctx=Depends(context), commodity: str | None = None,
+def price_history(ctx: Ctx, caller=Depends(principal), commodity: str | None = None,
                   from_: Annotated[float, Query(alias="from", ge=0)] = 0.0,
                   to: Annotated[float | None, Query(ge=0)] = None,
                   limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> HistoryOut | LatestOut:
@@ -70,13 +70,13 @@ def price_history(caller=Depends(principal), ctx=Depends(context), commodity: st
     commodities = ctx.registry.snapshot().commodities
     if commodity is None:
         return LatestOut(latest={c: _mark(tick, "") for c in sorted(commodities)
-                                 if (tick := ctx.prices.latest(c)) is not None})
+                                 if (tick := ctx.price_service.latest(c)) is not None})
     if commodity not in commodities:
         raise HTTPException(404, f"no commodity {commodity!r}")
     to_s = ctx.clock() + 1 if to is None else to
     if to_s < from_:
         raise HTTPException(400, "`to` is before `from`")
-    marks = ctx.prices.history(commodity, from_, to_s, limit)
+    marks = ctx.price_service.history(commodity, from_, to_s, limit)
     decay = ctx.settings.prices.ewma_lambda
     return HistoryOut(commodity=commodity, ewma_lambda=decay,
                       ewma_volatility=ewma_volatility([float(tick.price) for tick, _ in marks], decay),
@@ -94,7 +94,7 @@ class FxIn(BaseModel):
 
 
 @router.post("/fx", status_code=201)
-def post_fx(body: FxIn, ctx=Depends(context), caller=Depends(require_role("admin"))) -> dict:
+def post_fx(body: FxIn, ctx: Ctx, caller=Depends(require_role("admin"))) -> dict:
     """A manual FX mark: 1 `base` = `rate` `quote`."""
     at_s = ctx.clock()
     try:
@@ -112,13 +112,15 @@ class ImpactIn(BaseModel):
 
 
 @router.post("/prices/impact")
-def price_impact(body: ImpactIn, ctx=Depends(context),
+def price_impact(body: ImpactIn, ctx: Ctx,
                  caller=Depends(require_role("admin", "supervisor"))) -> dict:
     """What if `commodity` traded at `price`? Every loan revalued at once (vectorised);
     nothing is stored. Zones are by threshold only: the monitor's state machine decides."""
-    if body.commodity not in ctx.registry.snapshot().commodities:
+    registry = ctx.registry.snapshot()
+    if body.commodity not in registry.commodities:
         raise HTTPException(404, f"no commodity {body.commodity!r}")
     try:
-        return impact(ctx, PriceQuote(body.commodity, body.price, body.currency, body.per, ctx.clock()))
+        return impact(PriceQuote(body.commodity, body.price, body.currency, body.per, ctx.clock()),
+                      registry=registry, prices=ctx.price_service, monitor=ctx.monitor)
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from exc

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from backend.api.deps import context, require_role
+from backend.api.deps import Ctx, require_role
 from backend.ports.ingest import ReadingQuery
 from edge.protocol import READING_KINDS
 
@@ -42,7 +42,7 @@ def _ms(moment: datetime | None) -> int | None:
 
 @router.get("/readings", response_model=ReadingPage)
 def list_readings(
-    ctx=Depends(context),
+    ctx: Ctx,
     caller=Depends(require_role("admin", "supervisor")),
     sensor: Annotated[list[str], Query(max_length=100)] = [],
     gateway: str | None = None,

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field, model_validator
 
-from backend.api.deps import context, require_role
+from backend.api.deps import Ctx, require_role
 from backend.domain import registry as reg
 from backend.services.registry import Conflict, NotFound
 
@@ -107,21 +107,21 @@ def _add(ctx, delta: reg.Registry) -> None:
 
 
 @router.post("/lenders", status_code=201)
-def add_lender(body: PartyIn, ctx=Depends(context), caller=Depends(staff)) -> dict:
+def add_lender(body: PartyIn, ctx: Ctx, caller=Depends(staff)) -> dict:
     """Register a lender (a bank). Staff; an existing id answers 409."""
     _add(ctx, reg.Registry(lenders={body.id: reg.Lender(body.id)}))
     return {"id": body.id}
 
 
 @router.post("/borrowers", status_code=201)
-def add_borrower(body: PartyIn, ctx=Depends(context), caller=Depends(staff)) -> dict:
+def add_borrower(body: PartyIn, ctx: Ctx, caller=Depends(staff)) -> dict:
     """Register a borrower. Staff; an existing id answers 409."""
     _add(ctx, reg.Registry(borrowers={body.id: reg.Borrower(body.id)}))
     return {"id": body.id}
 
 
 @router.post("/commodities", status_code=201)
-def add_commodity(body: CommodityIn, ctx=Depends(context), caller=Depends(staff)) -> dict:
+def add_commodity(body: CommodityIn, ctx: Ctx, caller=Depends(staff)) -> dict:
     """Register a commodity with its unit (and, for perishables, its temperature limit). Staff."""
     commodity = reg.Commodity(body.id, body.unit, body.perishable, body.temperature_max_c,
                               body.price_max_age_s)
@@ -130,14 +130,14 @@ def add_commodity(body: CommodityIn, ctx=Depends(context), caller=Depends(staff)
 
 
 @router.post("/warehouses", status_code=201)
-def add_warehouse(body: WarehouseIn, ctx=Depends(context), caller=Depends(staff)) -> dict:
+def add_warehouse(body: WarehouseIn, ctx: Ctx, caller=Depends(staff)) -> dict:
     """Register a warehouse and the gateway that watches it. Staff."""
     _add(ctx, reg.Registry(warehouses={body.id: reg.Warehouse(body.id, body.gateway)}))
     return {"id": body.id, "gateway": body.gateway}
 
 
 @router.post("/lots", status_code=201)
-def add_lot(body: LotIn, ctx=Depends(context), caller=Depends(staff)) -> dict:
+def add_lot(body: LotIn, ctx: Ctx, caller=Depends(staff)) -> dict:
     """Register a tagged lot in a warehouse: its scale, reader, probe and items (EPC, quantity, weight). Staff."""
     items = tuple(reg.TaggedItem(i.epc, i.quantity, i.weight_kg) for i in body.items)
     lot = reg.Lot(body.id, body.warehouse, body.commodity, items, body.scale, body.reader,
@@ -147,7 +147,7 @@ def add_lot(body: LotIn, ctx=Depends(context), caller=Depends(staff)) -> dict:
 
 
 @router.post("/loans", status_code=201)
-def add_loan(body: LoanIn, ctx=Depends(context), caller=Depends(staff)) -> dict:
+def add_loan(body: LoanIn, ctx: Ctx, caller=Depends(staff)) -> dict:
     """The loan is created first, then each lot pledged: 409 'already pledged' stops at the
     first lot that backs another loan (the loan exists, with the lots pledged before it)."""
     thresholds = reg.Thresholds(body.thresholds.warning, body.thresholds.margin_call,

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from pydantic import BaseModel, Field
 
-from backend.api.deps import context, require_role
+from backend.api.deps import Ctx, require_role
 from backend.services.api_keys import Principal
 from backend.services.webhooks import WebhookError
 
@@ -67,7 +67,7 @@ def _visible(ctx, caller: Principal, webhook_id: str):
 
 
 @router.post("/webhooks", status_code=201)
-def register(body: WebhookIn, caller: Caller, ctx=Depends(context)) -> dict:
+def register(body: WebhookIn, caller: Caller, ctx: Ctx) -> dict:
     """→ 201 {"id", "secret": "whsec_..."}; the secret is never shown again."""
     lender = body.lender or caller.lender
     if lender is None:
@@ -82,20 +82,20 @@ def register(body: WebhookIn, caller: Caller, ctx=Depends(context)) -> dict:
 
 
 @router.get("/webhooks", response_model=list[WebhookOut])
-def list_webhooks(caller: Caller, ctx=Depends(context)) -> list[WebhookOut]:
+def list_webhooks(caller: Caller, ctx: Ctx) -> list[WebhookOut]:
     """Every endpoint an admin may see, or the caller's own; disabled ones say why."""
     now_s = ctx.clock()
     return [_out(r, now_s) for r in ctx.webhooks.endpoints(_own_lender(caller))]
 
 
 @router.get("/webhooks/{webhook_id}", response_model=WebhookOut)
-def get_webhook(webhook_id: str, caller: Caller, ctx=Depends(context)) -> WebhookOut:
+def get_webhook(webhook_id: str, caller: Caller, ctx: Ctx) -> WebhookOut:
     """One webhook registration (admin, or the lender it belongs to); the secret is never shown again."""
     return _out(_visible(ctx, caller, webhook_id), ctx.clock())
 
 
 @router.delete("/webhooks/{webhook_id}", status_code=204)
-def delete_webhook(webhook_id: str, caller: Caller, ctx=Depends(context)) -> Response:
+def delete_webhook(webhook_id: str, caller: Caller, ctx: Ctx) -> Response:
     """Stops deliveries (pending ones are cancelled); the delivery log is kept."""
     _visible(ctx, caller, webhook_id)
     ctx.webhooks.remove(webhook_id)
@@ -103,7 +103,7 @@ def delete_webhook(webhook_id: str, caller: Caller, ctx=Depends(context)) -> Res
 
 
 @router.post("/webhooks/{webhook_id}/rotate-secret")
-def rotate_secret(webhook_id: str, caller: Caller, ctx=Depends(context)) -> dict:
+def rotate_secret(webhook_id: str, caller: Caller, ctx: Ctx) -> dict:
     """A new secret, shown once; the old one keeps signing too until `rotating_until_s`."""
     _visible(ctx, caller, webhook_id)
     secret = ctx.webhooks.rotate_secret(webhook_id)
@@ -112,7 +112,7 @@ def rotate_secret(webhook_id: str, caller: Caller, ctx=Depends(context)) -> dict
 
 
 @router.get("/webhooks/{webhook_id}/deliveries", response_model=list[DeliveryOut])
-def deliveries(webhook_id: str, caller: Caller, ctx=Depends(context),
+def deliveries(webhook_id: str, caller: Caller, ctx: Ctx,
                limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                offset: Annotated[int, Query(ge=0)] = 0) -> list[DeliveryOut]:
     """Every attempt, newest first."""

@@ -142,9 +142,24 @@ def backend(config_path, role, verbose) -> None:
     """The backend: REST API, MQTT ingest and the monitor."""
     from backend.bootstrap import run_backend
     from backend.settings import ROLES, BackendSettings
+    from edge.protocol.settings import ConfigError
     _logging(verbose)
     overrides = {} if role is None else {"roles": list(ROLES) if role == "all" else [role]}
-    run_backend(_load(BackendSettings, config_path, **overrides))
+    try:
+        run_backend(_load(BackendSettings, config_path, **overrides))
+    except ConfigError as exc:  # found while starting: the book, the admin key, the command key
+        raise CliError(str(exc)) from exc
+
+
+@main.command()
+@config_option
+@click.option("-v", "--verbose", is_flag=True)
+def relay(config_path, verbose) -> None:
+    """The webhook delivery relay on its own (the backend config; set webhooks.relay: false there)."""
+    from backend.bootstrap import run_relay
+    from backend.settings import BackendSettings
+    _logging(verbose)
+    run_relay(_load(BackendSettings, config_path))
 
 
 @main.command()

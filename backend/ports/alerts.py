@@ -1,8 +1,29 @@
-"""Ports of the alert inbox: how people act on the alerts the monitor raised."""
+"""Ports of alerts: the alerts the monitor raised (stored, then worked by people) and the
+inbox where people work them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol, Sequence
+from typing import Any, Mapping, Protocol, Sequence
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    id: str
+    type: str
+    subject: str
+    severity: str
+    state: str
+    opened_at_s: float
+    acknowledged_at_s: float | None
+    acknowledged_by: str | None
+    ack_note: str | None
+    resolved_at_s: float | None
+    resolved_by: str | None
+    loan: str | None
+    lot: str | None
+    lender: str | None
+    gateway: str | None
+    details: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -15,13 +36,28 @@ class AlertComment:
 
 
 class AlertStore(Protocol):
-    """The alerts the monitor raised, as people act on them (records: id, type, state, lender, ...)."""
+    """The alerts the monitor raised, as it opens and resolves them and as people act on them."""
 
-    def get(self, alert_id: str) -> Any: ...
+    def apply(self, events: Sequence[object], subjects: Mapping[str, str]) -> None:
+        """Store the core's AlertOpened and AlertResolved events (with their webhook
+        notifications, atomically); `subjects` maps alert id -> condition subject."""
 
-    def acknowledge(self, alert_id: str, by: str, note: str | None, at_s: float) -> bool: ...
+    def active(self) -> list[AlertRecord]:
+        """Alerts not resolved (open or acknowledged)."""
 
-    def resolve(self, alert_id: str, by: str, at_s: float) -> bool: ...
+    def resolved_by_people_since(self, since_s: float) -> list[AlertRecord]: ...
+
+    def find(self, *, state: str | None = None, type_: str | None = None,
+             lender: str | None = None, limit: int = 100, offset: int = 0) -> list[AlertRecord]:
+        """Newest first."""
+
+    def get(self, alert_id: str) -> AlertRecord | None: ...
+
+    def acknowledge(self, alert_id: str, by: str, note: str | None, at_s: float) -> bool:
+        """Open -> acknowledged; False when the alert is not open."""
+
+    def resolve(self, alert_id: str, by: str, at_s: float) -> bool:
+        """False when the alert is already resolved."""
 
 
 class AlertInboxStore(Protocol):

@@ -6,9 +6,9 @@ gone is for the collateral manager's staff to close, after they looked.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
-from backend.ports.alerts import AlertComment, AlertInboxStore, AlertStore
+from backend.ports.alerts import AlertComment, AlertInboxStore, AlertRecord, AlertStore
 from backend.services import access
 from backend.services.api_keys import Principal
 from backend.services.events import BusEvent, alert_event, log_alert
@@ -35,21 +35,27 @@ class AlertInbox:
                  publish: Callable[[Sequence[BusEvent]], None], clock: Callable[[], float]) -> None:
         self.alerts, self.inbox, self.publish, self.clock = alerts, inbox, publish, clock
 
-    def visible(self, caller: Principal, alert_id: str) -> Any:
+    def find(self, caller: Principal, *, state: str | None = None, type_: str | None = None,
+             limit: int = 100, offset: int = 0) -> list[AlertRecord]:
+        """The alerts the caller may see, newest first."""
+        return self.alerts.find(state=state, type_=type_, lender=access.alert_lender_filter(caller),
+                                limit=limit, offset=offset)
+
+    def visible(self, caller: Principal, alert_id: str) -> AlertRecord:
         record = self.alerts.get(alert_id)
         lender = access.alert_lender_filter(caller)
         if record is None or (lender is not None and record.lender != lender):
             raise AlertNotFound(f"no alert {alert_id!r}")
         return record
 
-    def acknowledge(self, caller: Principal, alert_id: str, note: str | None) -> Any:
+    def acknowledge(self, caller: Principal, alert_id: str, note: str | None) -> AlertRecord:
         self.visible(caller, alert_id)
         if not self.alerts.acknowledge(alert_id, caller.name, note, self.clock()):
             raise AlertStateConflict("only an open alert can be acknowledged")
         return self._changed("acknowledged", alert_id, caller)
 
     def acknowledge_many(self, caller: Principal, alert_ids: Sequence[str],
-                         note: str | None) -> tuple[list[Any], dict[str, str]]:
+                         note: str | None) -> tuple[list[AlertRecord], dict[str, str]]:
         """Acknowledges each it can; the others with the reason, as one call does."""
         done, skipped = [], {}
         for alert_id in dict.fromkeys(alert_ids):  # each once, in the order given
@@ -59,7 +65,7 @@ class AlertInbox:
                 skipped[alert_id] = str(exc)
         return done, skipped
 
-    def resolve(self, caller: Principal, alert_id: str) -> Any:
+    def resolve(self, caller: Principal, alert_id: str) -> AlertRecord:
         record = self.visible(caller, alert_id)
         if not access.is_staff(caller) and record.type in LOSS_TYPES:
             raise NotAllowed(f"a {record.type} alert is closed by the collateral manager; acknowledge or comment")
@@ -67,7 +73,7 @@ class AlertInbox:
             raise AlertStateConflict("the alert is already resolved")
         return self._changed("resolved", alert_id, caller)
 
-    def assign(self, caller: Principal, alert_id: str, assignee: str | None) -> Any:
+    def assign(self, caller: Principal, alert_id: str, assignee: str | None) -> AlertRecord:
         self.visible(caller, alert_id)
         if not access.is_staff(caller):
             raise NotAllowed("alerts are assigned by the collateral manager's staff")
@@ -88,7 +94,7 @@ class AlertInbox:
     def assignees(self, alert_ids: Sequence[str]) -> dict[str, str]:
         return self.inbox.assignees(alert_ids)
 
-    def _changed(self, action: str, alert_id: str, caller: Principal) -> Any:
+    def _changed(self, action: str, alert_id: str, caller: Principal) -> AlertRecord:
         record = self.alerts.get(alert_id)
         log_alert(action, record, caller.name)
         self.publish([alert_event(action, record)])

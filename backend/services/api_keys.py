@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from backend.adapters.db.access_repo import ApiKeyRecord, SqlApiKeys
+from backend.ports.access import ApiKeyRecord, ApiKeyStore
 from backend.settings import ApiKeyEntry
 
 ROLES = ("admin", "supervisor", "lender", "gateway")
@@ -43,13 +43,13 @@ def _matches(key: str, key_hash: str) -> bool:
 
 
 class ApiKeyring:
-    def __init__(self, configured: Sequence[ApiKeyEntry], stored: SqlApiKeys | None,
+    def __init__(self, configured: Sequence[ApiKeyEntry], stored: ApiKeyStore,
                  clock: Callable[[], float]) -> None:
         self._configured, self._stored, self._clock = list(configured), stored, clock
 
     def authenticate(self, key: str) -> Principal | None:
         match = _STORED_KEY.match(key)
-        if match and self._stored is not None:
+        if match:
             record = self._stored.get(match.group(1))
             if record is not None:
                 if record.revoked_at_s is None and _matches(key, record.key_hash):

@@ -14,12 +14,13 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from backend.adapters.db.monitor_repo import SqlAlerts, SqlStandings, StandingRecord
-from backend.domain.alerts import AlertOpened, AlertResolved
+from backend.domain.alerts import Alert, AlertOpened, AlertResolved
 from backend.domain.inspections import InspectionOpened, InspectionOverdue, InspectionRecorded
 from backend.domain.monitor import LoanStatusChanged
 from backend.domain.registry import Registry
+from backend.ports.alerts import AlertRecord, AlertStore
 from backend.ports.ingest import IngestLedger
+from backend.ports.monitor import StandingRecord, StandingStore
 from backend.services import access
 from backend.services.api_keys import Principal
 from backend.services.registry import RegistryService
@@ -114,13 +115,12 @@ def visible_to(caller: Principal) -> Callable[[BusEvent], bool]:
     return lambda event: event.lender is not None and event.lender == caller.lender
 
 
-def alert_event(action: str, alert) -> BusEvent:
-    """`alert` is a domain Alert or a stored AlertRecord (same attribute names)."""
+def alert_event(action: str, alert: Alert | AlertRecord) -> BusEvent:
     return BusEvent(f"alert.{action}", alert.lender,
                     {name: getattr(alert, name) for name in ALERT_FIELDS})
 
 
-def log_alert(action: str, alert, by: str | None = None) -> None:
+def log_alert(action: str, alert: Alert | AlertRecord, by: str | None = None) -> None:
     """One line per alert opened, acknowledged or resolved (with JSON logs, its fields too)."""
     about = " ".join(f"{name}={value}" for name in ("loan", "lot", "gateway", "lender")
                      if (value := getattr(alert, name)) is not None)
@@ -210,7 +210,7 @@ class StandingsWatcher(_DatabaseWatcher):
 
     name = "standings-watcher"
 
-    def __init__(self, standings: SqlStandings, registry: RegistryService, bus: EventBus,
+    def __init__(self, *, standings: StandingStore, registry: RegistryService, bus: EventBus,
                  interval_s: float = 1.0) -> None:
         super().__init__(bus, interval_s)
         self.standings, self.registry = standings, registry
@@ -246,7 +246,7 @@ class AlertsWatcher(_DatabaseWatcher):
 
     name = "alerts-watcher"
 
-    def __init__(self, alerts: SqlAlerts, bus: EventBus, interval_s: float = 1.0) -> None:
+    def __init__(self, alerts: AlertStore, bus: EventBus, interval_s: float = 1.0) -> None:
         super().__init__(bus, interval_s)
         self.alerts = alerts
         self._active: set[str] = set()

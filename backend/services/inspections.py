@@ -5,15 +5,15 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Callable
 
-from backend.adapters.db.inspections_repo import SqlInspections
-from backend.adapters.db.monitor_repo import SqlAlerts
 from backend.domain import inspections
 from backend.domain.config import MonitorConfig
+from backend.ports.alerts import AlertStore
+from backend.ports.monitor import InspectionStore
 from backend.services.registry import NotFound, RegistryService
 
 
 class InspectionService:
-    def __init__(self, registry: RegistryService, alerts: SqlAlerts, repo: SqlInspections,
+    def __init__(self, *, registry: RegistryService, alerts: AlertStore, repo: InspectionStore,
                  config: MonitorConfig, clock: Callable[[], float]) -> None:
         self.registry, self.alerts, self.repo = registry, alerts, repo
         self.config, self.clock = config, clock

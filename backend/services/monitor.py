@@ -16,8 +16,6 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Callable, Mapping, Sequence
 
-from backend.adapters.db.inspections_repo import SqlInspections
-from backend.adapters.db.monitor_repo import HistoryPoint, SqlAlerts, SqlPriceMarks, SqlStandings, StandingRecord
 from backend.domain import monitor as core
 from backend.domain.alerts import Alert, AlertBook, AlertOpened, resolve
 from backend.domain.config import MonitorConfig
@@ -26,7 +24,10 @@ from backend.domain.observations import GatewayMessage, LotSample, RfidRound
 from backend.domain.registry import Registry
 from backend.domain.unverified import DRIFT, Unverified
 from backend.metrics import Metrics
+from backend.ports.alerts import AlertStore
 from backend.ports.ingest import IngestLedger, ReadingQuery, ReadingStore, StoredReading
+from backend.ports.monitor import HistoryPoint, InspectionStore, StandingRecord, StandingStore
+from backend.ports.prices import PriceMarkStore
 from backend.services.registry import RegistryService
 from backend.services.sensor_owners import implicated_gateways
 
@@ -82,12 +83,12 @@ def gateway_messages(samples: dict[str, list[LotSample]], received_at_s: float) 
 
 
 class MonitorService:
-    def __init__(self, registry: RegistryService, readings: ReadingStore, ledger: IngestLedger,
-                 alerts: SqlAlerts, standings: SqlStandings, prices: SqlPriceMarks, config: MonitorConfig,
+    def __init__(self, *, registry: RegistryService, readings: ReadingStore, ledger: IngestLedger,
+                 alerts: AlertStore, standings: StandingStore, prices: PriceMarkStore, config: MonitorConfig,
                  clock: Callable[[], float], metrics: Metrics,
                  on_events: Callable[[Sequence[object]], None] = lambda events: None,
                  fx_rates: Callable[[], Mapping[tuple[str, str], Decimal]] = dict,
-                 inspections: SqlInspections | None = None) -> None:
+                 inspections: InspectionStore | None = None) -> None:
         self.registry, self.readings, self.ledger, self.alerts = registry, readings, ledger, alerts
         self.fx_rates = fx_rates
         self.standings, self.prices, self.config = standings, prices, config

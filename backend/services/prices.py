@@ -17,12 +17,20 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from backend.adapters.db.monitor_repo import FxMark, SqlPriceMarks
-from backend.adapters.price_sources import FxQuote, PolledSource, PriceQuote, PriceSource, PriceSourceError, Quote
 from backend.domain import valuation
 from backend.domain.config import MonitorConfig
 from backend.domain.observations import PriceTick
 from backend.domain.registry import Registry
+from backend.ports.prices import (
+    FxMark,
+    FxQuote,
+    PolledSource,
+    PriceMarkStore,
+    PriceQuote,
+    PriceSource,
+    PriceSourceError,
+    Quote,
+)
 
 log = logging.getLogger("pledgewatch.prices")
 MAX_PRICE = Decimal("1e15")  # beyond any commodity quote; keeps NUMERIC(28, 10) safe
@@ -91,7 +99,7 @@ def check_fx(quote: FxQuote, latest: FxMark | None, now_s: float, tolerance_s: f
 
 
 class PriceService:
-    def __init__(self, marks: SqlPriceMarks, registry: Callable[[], Registry],
+    def __init__(self, *, marks: PriceMarkStore, registry: Callable[[], Registry],
                  clock: Callable[[], float], future_tolerance_s: float = 60.0,
                  on_mark: Callable[[], None] = lambda: None) -> None:
         self.marks, self.registry, self.clock = marks, registry, clock
@@ -120,12 +128,25 @@ class PriceService:
         tick = self.marks.latest(commodity_id)
         return tick.price if tick else None
 
+    def latest(self, commodity_id: str) -> PriceTick | None:
+        """The newest mark by quote time (the core may yet hold it as an outlier)."""
+        return self.marks.latest(commodity_id)
+
+    def history(self, commodity_id: str, from_s: float, to_s: float,
+                limit: int) -> list[tuple[PriceTick, str]]:
+        """(mark, source) with from_s <= at_s < to_s, oldest first."""
+        return self.marks.history(commodity_id, from_s, to_s, limit)
+
+    def fx_rates(self) -> dict[tuple[str, str], Decimal]:
+        """Each pair's latest rate by arrival, unjudged (the monitor's are `FxRates`)."""
+        return {(fx.base, fx.quote): fx.rate for _, fx in self.marks.fx_after(0)}
+
 
 class FxRates:
     """The FX rates the monitor values with: each pair's marks folded through the core's
     own outlier rule (`valuation.mark_price`), so a wild rate is held like a wild price."""
 
-    def __init__(self, marks: SqlPriceMarks, config: MonitorConfig) -> None:
+    def __init__(self, marks: PriceMarkStore, config: MonitorConfig) -> None:
         self.marks, self.config = marks, config
         self._cursor = 0
         self._pairs: dict[tuple[str, str], valuation.PriceMark] = {}

@@ -11,7 +11,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from backend.adapters.price_sources import parse_pair
+from backend.ports.prices import parse_pair
 
 _NAME = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 _CCY = Field(pattern=r"^[A-Z]{3}$")

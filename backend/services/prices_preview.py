@@ -8,36 +8,35 @@ from decimal import Decimal
 
 import numpy as np
 
-from backend.adapters.price_sources import PriceQuote
 from backend.domain import revaluation
 from backend.domain.errors import DomainError
 from backend.domain.observations import PriceTick
+from backend.domain.registry import Registry
+from backend.ports.prices import PriceQuote
+from backend.services.monitor import MonitorService
+from backend.services.prices import PriceService
 
 MAX_LISTED = 100
 
 
-def _current(ctx, registry) -> tuple[dict[str, PriceTick], dict[str, Decimal]]:
+def _current(registry: Registry, prices: PriceService,
+             monitor: MonitorService | None) -> tuple[dict[str, PriceTick], dict[str, Decimal]]:
     """Prices the monitor accepted (or, without a monitor here, the latest marks), and the
     valued quantities (or the pledged ones)."""
-    monitor = ctx.monitor
     if monitor is not None:
         state = monitor.state
         ticks = {c: m.accepted for c, m in state.prices.items() if m.accepted is not None}
         quantities = {lot: v.quantity for lot, v in state.valued.items()}
     else:
-        ticks = {c: tick for c in registry.commodities if (tick := ctx.prices.latest(c)) is not None}
+        ticks = {c: tick for c in registry.commodities if (tick := prices.latest(c)) is not None}
         quantities = {}
     return ticks, {**registry.pledged_quantity, **quantities}
 
 
-def _fx_rates(ctx) -> dict[tuple[str, str], Decimal]:
-    return {(fx.base, fx.quote): fx.rate for _, fx in ctx.prices.fx_after(0)}
-
-
-def impact(ctx, quote: PriceQuote) -> dict:
-    registry = ctx.registry.snapshot()
-    ticks, quantities = _current(ctx, registry)
-    fx = _fx_rates(ctx)
+def impact(quote: PriceQuote, *, registry: Registry, prices: PriceService, monitor: MonitorService | None) -> dict:
+    """ValueError when the book cannot be valued (e.g. a currency without an FX rate)."""
+    ticks, quantities = _current(registry, prices, monitor)
+    fx = prices.fx_rates()
     started = time.perf_counter()
     book = revaluation.book_arrays(registry, quantities)
     try:

@@ -5,11 +5,11 @@ import threading
 from decimal import Decimal
 from typing import Callable
 
-from backend.adapters.db.registry_repo import AlreadyPledged, DuplicateEntity, SqlRegistry
 from backend.domain import pledges
 from backend.domain import registry as reg
 from backend.domain.alerts import Condition
 from backend.domain.errors import RegistryError
+from backend.ports.registry import AlreadyPledged, DuplicateEntity, RegistryStore
 
 
 class NotFound(LookupError):
@@ -21,7 +21,7 @@ class Conflict(ValueError):
 
 
 class RegistryService:
-    def __init__(self, repo: SqlRegistry, clock: Callable[[], float]) -> None:
+    def __init__(self, repo: RegistryStore, clock: Callable[[], float]) -> None:
         self.repo, self.clock = repo, clock
         self._lock = threading.Lock()
         self._snapshot: reg.Registry | None = None

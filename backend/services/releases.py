@@ -18,7 +18,7 @@ ReleaseGuard = Callable[[str], tuple[str | None, frozenset[str] | None]]
 
 
 class ReleaseService:
-    def __init__(self, registry: RegistryService, collateral_value: Callable[[str], Decimal | None],
+    def __init__(self, *, registry: RegistryService, collateral_value: Callable[[str], Decimal | None],
                  value_per_item: Callable[[str, str], Decimal], clock: Callable[[], float],
                  guard: ReleaseGuard = lambda lot_id: (None, None)) -> None:
         """`guard(lot_id)` → (why nothing may leave now or None, the pledged EPCs observed

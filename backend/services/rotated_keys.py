@@ -1,7 +1,7 @@
 """Keys gateways rotated to with `rotate_key`, accepted beside the key in the config.
 
 The gateway answers `rotate_key` with its new public key, signed with its old one; the
-command route checks that signature and registers the new key here. Every backend process
+command service checks that signature and registers the new key here. Every backend process
 (ingest, API) reads the same table, so the gateway's next batches verify without a restart.
 The configured key stays valid too: batches already in the gateway's outbox carry it. To
 retire it, put the new key into the config (docs/edge.md).
@@ -14,7 +14,7 @@ from typing import Callable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from backend.adapters.db.rotated_keys_repo import SqlRotatedKeys
+from backend.ports.commands import RotatedKeyStore
 from edge import protocol
 from edge.protocol.keys import KeyFileError, load_public_key
 
@@ -24,7 +24,7 @@ REFRESH_EVERY_S = 0.5
 
 
 class RotatedKeys:
-    def __init__(self, repo: SqlRotatedKeys, clock: Callable[[], float] = time.monotonic,
+    def __init__(self, repo: RotatedKeyStore, clock: Callable[[], float] = time.monotonic,
                  refresh_every_s: float = REFRESH_EVERY_S) -> None:
         self.repo, self.clock, self.refresh_every_s = repo, clock, refresh_every_s
         self._lock = threading.Lock()
@@ -39,14 +39,13 @@ class RotatedKeys:
             if found is None and (self._refreshed_at is None
                                   or now - self._refreshed_at >= self.refresh_every_s):
                 self._refreshed_at = now
-                self._keys = {(gateway_id, kid): load_public_key(pem)
-                              for gateway_id, kid, pem in self.repo.all()}
+                self._keys = {(k.gateway, k.key_id): load_public_key(k.public_key_pem) for k in self.repo.all()}
                 found = self._keys.get((gateway, key_id))
             return found
 
     def of(self, gateway: str) -> list[Ed25519PublicKey]:
         """Every key `gateway` rotated to, oldest first."""
-        return [load_public_key(pem) for gateway_id, _, pem in self.repo.all() if gateway_id == gateway]
+        return [load_public_key(k.public_key_pem) for k in self.repo.all() if k.gateway == gateway]
 
     def register(self, gateway: str, result: protocol.CommandResult, at_s: float) -> str:
         """Record the new key of a verified `rotate_key` result; returns its key id.

@@ -6,10 +6,16 @@ import random
 import secrets as random_secrets
 from typing import Callable, Sequence
 
-from backend.adapters.webhook_cloudevents import INSPECTION_TYPE, new_secret
-from backend.adapters.webhook_http import BlockedTarget, Resolver, check_target, system_resolver
-from backend.adapters.webhook_store import DeliveryRecord, EndpointRecord, SqlWebhooks
 from backend.domain.alerts import ALERT_TYPES
+from backend.ports.webhooks import (
+    INSPECTION_TYPE,
+    BlockedTarget,
+    DeliveryRecord,
+    EndpointRecord,
+    TargetCheck,
+    WebhookEndpoints,
+    WebhookSigner,
+)
 
 
 class WebhookError(ValueError):
@@ -31,10 +37,10 @@ def next_delay_s(attempts_made: int, retry_after_s: float | None, schedule_s: Se
 
 
 class WebhookService:
-    def __init__(self, store: SqlWebhooks, clock: Callable[[], float], allow_private: bool,
-                 rotation_overlap_s: float, resolver: Resolver = system_resolver) -> None:
-        self.store, self.clock, self.allow_private = store, clock, allow_private
-        self.rotation_overlap_s, self.resolver = rotation_overlap_s, resolver
+    def __init__(self, *, store: WebhookEndpoints, signer: WebhookSigner, targets: TargetCheck,
+                 clock: Callable[[], float], rotation_overlap_s: float) -> None:
+        self.store, self.signer, self.targets = store, signer, targets
+        self.clock, self.rotation_overlap_s = clock, rotation_overlap_s
 
     def register(self, lender: str, url: str, event_types: Sequence[str] | None) -> tuple[EndpointRecord, str]:
         """A new endpoint and its secret (the only time the secret leaves the backend)."""
@@ -44,10 +50,10 @@ class WebhookService:
         if event_types is not None and not event_types:
             raise WebhookError("event_types is empty: omit it to receive every type")
         try:
-            check_target(url, self.allow_private, self.resolver)
+            self.targets.check(url)
         except BlockedTarget as exc:
             raise WebhookError(f"url refused: {exc}") from exc
-        secret = new_secret()
+        secret = self.signer.new_secret()
         endpoint_id = f"wh-{random_secrets.token_hex(8)}"
         record = self.store.create(endpoint_id, lender, url, secret,
                                    sorted(set(event_types)) if event_types is not None else None, self.clock())
@@ -67,7 +73,7 @@ class WebhookService:
         return self.store.delete(endpoint_id, self.clock())
 
     def rotate_secret(self, endpoint_id: str) -> str:
-        secret = new_secret()
+        secret = self.signer.new_secret()
         self.store.rotate(endpoint_id, secret, self.clock(), self.rotation_overlap_s)
         return secret
 

@@ -12,35 +12,29 @@ rows, sends each one signed for this attempt, logs the attempt and moves the row
 Delivery is at least once: a relay killed after the bank answered but before the row was
 marked leaves a lease that expires, and the event goes again under the same webhook-id,
 which is how a bank de-duplicates. Runs as a thread of the monitor process
-(`RelayLoop`), or on its own: `python -m backend.services.webhooks_relay --config FILE`.
+(`RelayLoop`), or on its own: `pledgewatch relay --config FILE` (bootstrap.run_relay).
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import random
 import threading
-import time
-from typing import Callable, Protocol
+from typing import Callable
 
-from sqlalchemy.exc import IntegrityError
-
-from backend.adapters.webhook_cloudevents import delivery_headers
-from backend.adapters.webhook_http import SendResult
-from backend.adapters.webhook_store import OutboxItem, SqlWebhooks
 from backend.metrics import Metrics
+from backend.ports.webhooks import (
+    Attempt,
+    Notifier,
+    OutboxItem,
+    SendResult,
+    WebhookOutbox,
+    WebhookSender,
+    WebhookSigner,
+)
 from backend.services.webhooks import next_delay_s
 from backend.services.webhooks_config import WebhookSettings
 
 log = logging.getLogger("pledgewatch.webhooks")
-
-
-class Sender(Protocol):
-    def send(self, url: str, headers: dict[str, str], body: bytes) -> SendResult: ...
-
-
-class Notifier(Protocol):
-    def send(self, to: list[str], subject: str, text: str) -> bool: ...
 
 
 def outcome_of(result: SendResult) -> str:
@@ -54,18 +48,19 @@ def outcome_of(result: SendResult) -> str:
 
 
 class WebhookRelay:
-    def __init__(self, store: SqlWebhooks, sender: Sender, settings: WebhookSettings, metrics: Metrics,
-                 clock: Callable[[], float] = time.time, rng: random.Random | None = None,
-                 notifier: Notifier | None = None) -> None:
-        self.store, self.sender, self.settings, self.metrics = store, sender, settings, metrics
-        self.clock, self.rng, self.notifier = clock, rng or random.Random(), notifier
+    def __init__(self, *, outbox: WebhookOutbox, sender: WebhookSender, signer: WebhookSigner,
+                 settings: WebhookSettings, metrics: Metrics, clock: Callable[[], float],
+                 rng: random.Random | None = None, notifier: Notifier | None = None) -> None:
+        self.outbox, self.sender, self.signer = outbox, sender, signer
+        self.settings, self.metrics, self.clock = settings, metrics, clock
+        self.rng, self.notifier = rng or random.Random(), notifier
 
     def run_once(self) -> int:
         """One round: reminders, then every due row. Returns how many attempts were made."""
         self._queue_reminders()
         attempts = 0
         while True:
-            items = self.store.claim_due(self.clock(), self.settings.lease_s, self.settings.batch_size)
+            items = self.outbox.claim_due(self.clock(), self.settings.lease_s, self.settings.batch_size)
             for item in items:
                 self.deliver(item)
             attempts += len(items)
@@ -75,13 +70,12 @@ class WebhookRelay:
     def deliver(self, item: OutboxItem) -> str:
         now_s = self.clock()
         body = item.body.encode()
-        headers = delivery_headers(item.endpoint.signing_secrets(now_s), item.event_id, int(now_s), body)
+        headers = self.signer.headers(item.endpoint.signing_secrets(now_s), item.event_id, int(now_s), body)
         result = self.sender.send(item.endpoint.url, headers, body)
         outcome = outcome_of(result)
         state, next_at_s = self._next_state(item, outcome, result, now_s)
-        self.store.record_attempt(item, {"outcome": outcome, "status_code": result.status_code,
-                                         "error": result.error, "duration_ms": result.duration_ms},
-                                  state, next_at_s, now_s)
+        self.outbox.record_attempt(item, Attempt(outcome, result.status_code, result.error, result.duration_ms),
+                                   state, next_at_s, now_s)
         self.metrics.webhook_deliveries.labels(outcome).inc()
         log.info("webhook %s %s to %s (%s): %s, HTTP %s, attempt %d", item.event_type, item.event_id,
                  item.endpoint.id, item.endpoint.lender, outcome, result.status_code or "-", item.attempts + 1,
@@ -110,7 +104,7 @@ class WebhookRelay:
     def _disable(self, item: OutboxItem, now_s: float) -> None:
         endpoint = item.endpoint
         reason = f"the endpoint answered 410 Gone to {item.event_id}; disabled"
-        self.store.disable(endpoint.id, reason, now_s)
+        self.outbox.disable(endpoint.id, reason, now_s)
         log.warning("webhook endpoint %s of %s disabled: 410 Gone", endpoint.id, endpoint.lender)
         email = self.settings.email
         if self.notifier and email and email.admins:
@@ -122,17 +116,14 @@ class WebhookRelay:
     def _queue_reminders(self) -> None:
         if self.settings.renotify_after_s <= 0:
             return
-        try:
-            written = self.store.enqueue_reminders(self.clock(), self.settings.renotify_after_s)
-        except IntegrityError:  # another relay queued the same reminder first
-            return
+        written = self.outbox.enqueue_reminders(self.clock(), self.settings.renotify_after_s)
         email = self.settings.email
         if written and self.notifier and email and email.reminders_to:
             self.notifier.send(email.reminders_to, "PledgeWatch: critical alerts still unacknowledged",
                                f"{written} reminder(s) of unacknowledged critical alerts were sent to banks.\n")
 
     def seconds_until_due(self) -> float:
-        due_s = self.store.next_due_s()
+        due_s = self.outbox.next_due_s()
         return self.settings.poll_interval_s if due_s is None else max(0.0, due_s - self.clock())
 
 
@@ -167,29 +158,3 @@ class RelayLoop:
             self._wake.wait(wait_s)
             self._wake.clear()
 
-
-def main(argv: list[str] | None = None) -> None:
-    """The relay as its own process (a backend config file; PW_* overrides apply)."""
-    from backend.adapters.db.engine import make_engine, migrate
-    from backend.bootstrap import webhook_relay
-    from backend.settings import BackendSettings
-    from edge.protocol.settings import load_settings
-
-    parser = argparse.ArgumentParser(description="PledgeWatch webhook delivery relay")
-    parser.add_argument("--config", help="backend config file (YAML)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    settings = load_settings(BackendSettings, args.config)
-    engine = make_engine(settings.resolved_database_url())
-    migrate(engine)
-    loop = RelayLoop(webhook_relay(settings, SqlWebhooks(engine), Metrics()))
-    loop.start()
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        loop.stop()
-
-
-if __name__ == "__main__":
-    main()

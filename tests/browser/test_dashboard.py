@@ -266,6 +266,51 @@ def test_a_supervisor_records_a_count_that_closes_the_task_the_lender_sees(open_
     assert supervisor.page.locator("#count-items").input_value() == ""  # the form is ready for the next
 
 
+def open_double_pledges(demo: Demo, lots: list[str]) -> dict[str, str]:
+    """Refused pledges of `lots` to loan-acme-2 (they back loan-river-1): lot → its open alert's id."""
+    for lot in lots:
+        assert demo.post("/loans/loan-acme-2/pledges", {"lot": lot}).status_code == 409
+    return wait_until(lambda: (found := {a["lot"]: a["id"] for a in demo.get("/alerts", type="double_pledge_attempt",
+                                                                              state="open") if a["lot"] in lots})
+                      and len(found) == len(lots) and found, 30, "the double pledge alerts")
+
+
+def test_alerts_are_acknowledged_in_bulk_and_worked_on_their_own_page(open_session, demo):
+    ids = open_double_pledges(demo, ["lot-qd-1", "lot-qd-2"])
+    supervisor, north, south = open_session("supervisor"), open_session("bank-north"), open_session("bank-south")
+    supervisor.sign_in("alerts")
+    page = supervisor.page
+    for alert_id in ids.values():
+        page.locator(f"#select-{alert_id}").check()
+    page.click("#ack-selected")
+    page.locator("#toasts .toast", has_text="2 acknowledged, 0 skipped.").wait_for()
+    acknowledged = {a["id"]: a for a in demo.get("/alerts", state="acknowledged")}
+    assert all(acknowledged[alert_id]["acknowledged_by"] == "demo-supervisor" for alert_id in ids.values())
+
+    alert_id = ids["lot-qd-1"]
+    page.click(f"#alert-{alert_id} th a")  # the type links to the alert's page
+    page.wait_for_function("id => document.getElementById('view').dataset.shown === `#/alerts/${id}`", arg=alert_id)
+    assert page.locator("[data-detail=reason] dd").inner_text() == "already pledged"
+    assert page.locator("[data-detail=borrower] dd").inner_text() == "acme-steel"
+    page.fill("#assignee-input", "li.wei")
+    page.click("#assignee-save")
+    wait_until(lambda: page.locator("[data-field=assignee]").inner_text() == "li.wei", 30, "the assignee on the page")
+    page.fill("#comment-text", "River Metals' lot: the second pledge came from acme's new loan officer")
+    page.click("#comment-submit")
+    page.locator("#comments li", has_text="new loan officer").wait_for()
+    assert demo.get(f"/alerts/{alert_id}")["assignee"] == "li.wei"
+
+    north.sign_in(f"alerts/{alert_id}")  # the lender the alert is addressed to: reads and comments, no assigning
+    north.page.locator("#comments li", has_text="new loan officer").wait_for()
+    assert north.page.locator("#assignee-form").count() == 0
+    north.page.fill("#comment-text", "Seen at bank-north; we hold lot-qd-1")
+    north.page.click("#comment-submit")
+    page.locator("#comments li", has_text="we hold lot-qd-1").wait_for()  # live on the supervisor's page
+    south.expected_errors.append("status of 404 (Not Found)")  # the browser logs each refused fetch
+    south.sign_in(f"alerts/{alert_id}")  # not bank-south's: the API answers 404, the page says so
+    assert south.page.locator("#view h1").inner_text() == "Could not load this view"
+
+
 def test_an_ltv_change_appears_without_reload(open_session, demo):
     session = open_session("bank-south")
     session.sign_in("loans/loan-acme-2")

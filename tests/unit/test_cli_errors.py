@@ -28,3 +28,14 @@ def test_version():
     from importlib.metadata import version
     done = pledgewatch("--version")
     assert done.returncode == 0 and done.stdout.strip() == f"pledgewatch {version('pledgewatch')}"
+
+
+def test_an_unusable_command_key_stops_the_backend_in_one_line(tmp_path):
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "backend-command.key").write_text("not a key")
+    config = tmp_path / "backend.yaml"
+    config.write_text(f"data_dir: {tmp_path}\ndemo_mode: true\n")
+    done = pledgewatch("backend", "--config", str(config))
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("pledgewatch: data_dir: the backend command key keys/backend-command.key is unusable")

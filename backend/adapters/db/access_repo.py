@@ -1,34 +1,10 @@
 """API keys and the audit log in the relational database."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import Engine, and_, insert, select, update
 
 from backend.adapters.db.access_tables import api_keys, audit_log
-
-
-@dataclass(frozen=True)
-class ApiKeyRecord:
-    id: str
-    name: str
-    role: str
-    lender_id: str | None
-    key_hash: str
-    created_at_s: float
-    created_by: str
-    revoked_at_s: float | None = None
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    at_s: float
-    actor: str | None
-    role: str | None
-    method: str
-    path: str
-    status: int
-    client: str | None
+from backend.ports.access import ApiKeyRecord, AuditEntry
 
 
 class SqlApiKeys:

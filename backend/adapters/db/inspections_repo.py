@@ -1,4 +1,5 @@
-"""Recorded inspections (physical counts), in the order they were recorded."""
+"""Recorded inspections (physical counts), in the order they were recorded
+(port: backend.ports.monitor.InspectionStore)."""
 from __future__ import annotations
 
 from sqlalchemy import Engine, func, insert, select

@@ -1,9 +1,9 @@
-"""What the monitor keeps in the relational database: alerts, loan standings, price marks."""
+"""What the monitor keeps in the relational database: alerts, loan standings, price marks
+(ports: backend.ports.alerts.AlertStore, backend.ports.monitor.StandingStore,
+backend.ports.prices.PriceMarkStore)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import Decimal
-from typing import Any, Callable, Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from sqlalchemy import Engine, and_, insert, select, update
 
@@ -12,26 +12,9 @@ from backend.adapters.webhook_store import enqueue_bank_events
 from backend.domain.alerts import Alert, AlertOpened, AlertResolved
 from backend.domain.ltv import LoanStanding
 from backend.domain.observations import PriceTick
-
-
-@dataclass(frozen=True)
-class AlertRecord:
-    id: str
-    type: str
-    subject: str
-    severity: str
-    state: str
-    opened_at_s: float
-    acknowledged_at_s: float | None
-    acknowledged_by: str | None
-    ack_note: str | None
-    resolved_at_s: float | None
-    resolved_by: str | None
-    loan: str | None
-    lot: str | None
-    lender: str | None
-    gateway: str | None
-    details: Mapping[str, Any]
+from backend.ports.alerts import AlertRecord
+from backend.ports.monitor import HistoryPoint, StandingRecord
+from backend.ports.prices import FxMark
 
 
 def _record(row) -> AlertRecord:
@@ -113,31 +96,6 @@ def _opened_row(alert: Alert, subject: str) -> dict:
             "details": dict(alert.details)}
 
 
-@dataclass(frozen=True)
-class StandingRecord:
-    loan_id: str
-    status: str
-    ltv: Decimal | None
-    collateral_value: Decimal | None
-    drawing_power: Decimal | None
-    cure_deadline_s: float | None
-    cure_amount: Decimal | None
-    price_stale: bool
-    updated_at_s: float
-    market_value: Decimal | None = None        # before haircut: what a bank reconciles
-
-
-@dataclass(frozen=True)
-class HistoryPoint:
-    loan_id: str
-    at_s: float
-    status: str
-    ltv: Decimal | None
-    collateral_value: Decimal | None
-    observed_quantity: Decimal | None
-    pledged_quantity: Decimal | None
-
-
 class SqlStandings:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -172,18 +130,8 @@ class SqlStandings:
                 for loan_id, r in self.all().items()}
 
 
-@dataclass(frozen=True)
-class FxMark:
-    base: str
-    quote: str
-    rate: Decimal
-    at_s: float
-
-
 class SqlPriceMarks:
-    """Price and FX marks: the history, in order of arrival (the monitor reads by id).
-
-    Only `backend.services.prices.PriceService` should write here: it is the guard."""
+    """Price and FX marks: the history, in order of arrival (the monitor reads by id)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

@@ -1,4 +1,5 @@
-"""The collateral registry in the relational database, loaded as a domain `Registry`."""
+"""The collateral registry in the relational database, loaded as a domain `Registry`
+(port: backend.ports.registry.RegistryStore)."""
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -10,14 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from backend.adapters.db import tables as t
 from backend.domain import registry as reg
 from backend.domain.alerts import Condition
-
-
-class AlreadyPledged(Exception):
-    """The database refused a second active pledge of the same lot."""
-
-
-class DuplicateEntity(Exception):
-    """An id (or an EPC) that already exists."""
+from backend.ports.registry import AlreadyPledged, DuplicateEntity
 
 
 class SqlRegistry:

@@ -5,6 +5,7 @@ from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from backend.adapters.db import tables as t
+from backend.ports.commands import RotatedKey
 
 
 class SqlRotatedKeys:
@@ -21,8 +22,8 @@ class SqlRotatedKeys:
         except IntegrityError:
             pass
 
-    def all(self) -> list[tuple[str, str, str]]:
-        """(gateway, key id, public key PEM), oldest first."""
+    def all(self) -> list[RotatedKey]:
+        """Oldest first."""
         with self.engine.connect() as db:
             rows = db.execute(select(t.rotated_keys).order_by(t.rotated_keys.c.registered_at_s))
-            return [(r.gateway_id, r.key_id, r.public_key_pem) for r in rows]
+            return [RotatedKey(r.gateway_id, r.key_id, r.public_key_pem) for r in rows]

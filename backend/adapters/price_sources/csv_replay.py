@@ -11,7 +11,8 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from backend.adapters.price_sources import FxQuote, PriceQuote, PriceSourceError, Quote, parse_pair, to_decimal
+from backend.adapters.price_sources import to_decimal
+from backend.ports.prices import FxQuote, PriceQuote, PriceSourceError, Quote, parse_pair
 
 COLUMNS = ("offset_s", "commodity", "price", "currency", "per")
 

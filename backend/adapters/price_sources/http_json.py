@@ -11,7 +11,8 @@ from typing import Any, Mapping
 
 import httpx
 
-from backend.adapters.price_sources import FxQuote, PriceQuote, PriceSourceError, Quote, to_decimal
+from backend.adapters.price_sources import to_decimal
+from backend.ports.prices import FxQuote, PriceQuote, PriceSourceError, Quote
 
 
 def read_path(document: Any, path: str) -> Any:

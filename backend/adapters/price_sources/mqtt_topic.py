@@ -14,7 +14,8 @@ import threading
 import time
 
 from backend.adapters.mqtt_client import paho_client
-from backend.adapters.price_sources import Emit, FxQuote, PriceQuote, Quote, parse_pair, to_decimal
+from backend.adapters.price_sources import to_decimal
+from backend.ports.prices import Emit, FxQuote, PriceQuote, Quote, parse_pair
 from edge.protocol.broker import BrokerSettings
 
 log = logging.getLogger("pledgewatch.prices.mqtt")

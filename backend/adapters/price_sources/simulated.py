@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from backend.adapters.price_sources import PriceQuote, Quote
+from backend.ports.prices import PriceQuote, Quote
 
 DAY_S = 86_400.0
 _CENT = Decimal("0.01")

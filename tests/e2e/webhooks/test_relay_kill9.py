@@ -44,7 +44,7 @@ def generate(context, done: threading.Event) -> None:
 
 
 def start_relay(config: Path, log) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "backend.services.webhooks_relay", "--config", str(config)],
+    return subprocess.Popen([sys.executable, "-m", "backend.cli", "relay", "--config", str(config)],
                             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
 
 

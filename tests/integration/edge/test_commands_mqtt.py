@@ -16,13 +16,16 @@ from backend.adapters.db.rotated_keys_repo import SqlRotatedKeys
 from backend.adapters.mqtt_commands import MqttCommands
 from backend.api import commands as commands_route
 from backend.api import deps
-from backend.services.commands import COMMAND_KEY_PATH, build_command, read_result
+from backend.bootstrap import build_context
+from backend.services.api_keys import hash_api_key
+from backend.services.commands import COMMAND_KEY_PATH, CommandService, build_command, read_result
 from backend.services.rotated_keys import RotatedKeys
 from backend.settings import BackendSettings
 from edge import protocol
 from edge.agent import EdgeAgent
 from edge.config import EdgeSettings
-from edge.protocol.keys import load_private_key, load_public_key, new_key_pair, private_key_pem, public_key_pem
+from edge.protocol.keys import load_private_key, load_public_key, new_key_pair, public_key_pem
+from edge.protocol.settings import ConfigError
 
 pytestmark = pytest.mark.integration
 
@@ -69,17 +72,16 @@ class AgentThread:
 @pytest.fixture
 def rig(tmp_path, mosquitto):
     backend_key = Ed25519PrivateKey.generate()
-    key_path = tmp_path / "data" / COMMAND_KEY_PATH
-    key_path.parent.mkdir(parents=True)
-    key_path.write_bytes(private_key_pem(backend_key))
     gateway_private, gateway_public = new_key_pair(tmp_path / "keys", "gw-cmd")
-    settings = BackendSettings(data_dir=tmp_path / "data", broker={"port": mosquitto.port},
-                               gateways=[{"id": "gw-cmd", "public_key_pem": gateway_public.read_text()}])
+    (tmp_path / "data").mkdir()
+    settings = BackendSettings(data_dir=tmp_path / "data", broker={"port": mosquitto.port})
     engine = make_engine(settings.resolved_database_url())
     migrate(engine)
     rotated = RotatedKeys(SqlRotatedKeys(engine))
     app = FastAPI()
-    app.state.context = SimpleNamespace(settings=settings, rotated_keys=rotated)
+    app.state.context = SimpleNamespace(commands=CommandService(
+        signer=protocol.Signer(backend_key), publisher=MqttCommands(settings.broker),
+        gateway_keys={"gw-cmd": load_public_key(gateway_public.read_text())}, rotated=rotated, clock=time.time))
     app.dependency_overrides[deps.principal] = caller_from_header
     app.include_router(commands_route.router)
     agent = EdgeAgent(EdgeSettings(
@@ -137,3 +139,13 @@ def test_only_an_admin_may_send_commands(rig):
     assert rig.client.post("/api/v1/gateways/gw-other/commands", json={"command": "rebirth"},
                            headers={"Authorization": "Bearer admin-key"}).status_code == 404
     assert post(rig, {"command": "reboot"}).status_code == 422
+
+
+def test_an_unusable_command_key_stops_the_start_naming_it(tmp_path):
+    key_path = tmp_path / "data" / COMMAND_KEY_PATH
+    key_path.parent.mkdir(parents=True)
+    key_path.write_text("not a key")
+    settings = BackendSettings(data_dir=tmp_path / "data", roles=["api"],
+                               api_keys=[{"name": "admin", "role": "admin", "key_hash": hash_api_key("k")}])
+    with pytest.raises(ConfigError, match="data_dir: the backend command key keys/backend-command.key is unusable"):
+        build_context(settings)

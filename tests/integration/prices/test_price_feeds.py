@@ -14,7 +14,6 @@ import pytest
 from fastapi.testclient import TestClient
 from waiting import wait_for
 
-from backend.adapters.price_sources import FxQuote, PriceQuote
 from backend.adapters.price_sources.csv_replay import CsvReplaySource
 from backend.adapters.price_sources.http_json import HttpJsonSource
 from backend.adapters.price_sources.mqtt_topic import MqttPriceSource, fx_topic, price_topic
@@ -23,6 +22,7 @@ from backend.api.app import create_app
 from backend.book.naming import simulated_epcs
 from backend.bootstrap import build_context
 from backend.ports.ingest import AcceptedMessage
+from backend.ports.prices import FxQuote, PriceQuote
 from backend.services.api_keys import hash_api_key
 from backend.services.prices import PriceFeedRunner, PriceRejected, ewma_volatility
 from backend.settings import BackendSettings

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from book_helpers import as_  # noqa: E402
 
+from backend.adapters.webhook_http import TargetGuard  # noqa: E402
 from backend.api.app import create_app  # noqa: E402
 from backend.api.deps import context as app_context  # noqa: E402
 from backend.api.deps import principal
@@ -107,7 +108,7 @@ def their_alert(client: TestClient, context) -> str:
 
 
 def their_webhook(context) -> str:
-    context.webhooks.allow_private = True
+    context.webhooks.targets = TargetGuard(allow_private=True)
     endpoint, _secret = context.webhooks.register("bank-south", "http://127.0.0.1:9/hook", None)
     return endpoint.id
 

@@ -13,7 +13,7 @@ from aiosmtpd.controller import Controller
 from bank_receiver import Receiver
 from fastapi.testclient import TestClient
 
-from backend.adapters.webhook_http import HttpSender
+from backend.adapters.webhook_http import HttpSender, TargetGuard
 from backend.api.app import create_app
 from backend.bootstrap import build_context, webhook_relay
 from backend.services.api_keys import hash_api_key
@@ -245,7 +245,7 @@ def test_each_lender_manages_and_sees_only_its_own_endpoints(world):
 
 def test_private_targets_are_refused_unless_allowed(world, tmp_path):
     context, client, clock, relay, receivers, _ = world
-    context.webhooks.allow_private = False
+    context.webhooks.targets = TargetGuard(allow_private=False)
     for url in ("http://127.0.0.1:9/x", "http://localhost/x", "http://10.1.2.3/x", "http://169.254.169.254/latest",
                 "http://[::1]/x", "http://[::ffff:127.0.0.1]/x", "http://192.168.0.10/x", "http://0.0.0.0/x"):
         answer = client.post("/api/v1/webhooks", json={"url": url}, headers=as_("bank-north"))
@@ -253,7 +253,7 @@ def test_private_targets_are_refused_unless_allowed(world, tmp_path):
     # At delivery time too: an endpoint allowed once cannot be reached when the flag is off.
     bank = Receiver()
     receivers.append(bank)
-    context.webhooks.allow_private = True
+    context.webhooks.targets = TargetGuard(allow_private=True)
     hook = register(client, "bank-north", bank)
     relay.sender = HttpSender(allow_private=False, clock=clock)
     double_pledge(client, context)

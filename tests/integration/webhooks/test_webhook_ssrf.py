@@ -8,7 +8,8 @@ import pytest
 from bank_receiver import Receiver
 
 from backend.adapters.webhook_cloudevents import delivery_headers, new_secret
-from backend.adapters.webhook_http import BlockedTarget, HttpSender, check_target, forbidden
+from backend.adapters.webhook_http import HttpSender, check_target, forbidden
+from backend.ports.webhooks import BlockedTarget
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1", "10.0.0.8", "172.16.3.4", "192.168.1.1", "169.254.169.254",

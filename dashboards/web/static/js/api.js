@@ -37,5 +37,6 @@ export function makeApi(key, onUnauthorized) {
   return {
     get: (path, params) => call("GET", path, { params }),
     post: (path, body) => call("POST", path, { body }),
+    put: (path, body) => call("PUT", path, { body }),
   };
 }

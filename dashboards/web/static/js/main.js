@@ -6,6 +6,7 @@ import { h } from "./dom.js";
 import { connectEvents } from "./events.js";
 import { countdown } from "./format.js";
 import { LANGUAGES, language, onLanguageChange, setLanguage, setText, t, term, translatePage } from "./i18n.js";
+import * as alert from "./views/alert.js";
 import * as alerts from "./views/alerts.js";
 import * as inspections from "./views/inspections.js";
 import * as loan from "./views/loan.js";
@@ -37,6 +38,7 @@ function route() {
   const views = { overview, loans, warehouses, alerts, inspections, prices };
   if (name === "loans" && id) return { name, view: loan, params: { id, query } };
   if (name === "warehouses" && id) return { name, view: warehouse, params: { id, query } };
+  if (name === "alerts" && id) return { name, view: alert, params: { id, query } };
   return { name: views[name] ? name : "overview", view: views[name] ?? overview, params: { query } };
 }
 

@@ -1,4 +1,5 @@
-// The alert inbox: filter by state and type; acknowledge with a note, resolve.
+// The alert inbox: filter by state and type; acknowledge with a note (one, or the selected
+// ones at once), resolve; each alert's own page has its evidence and comments (alert.js).
 
 import { fill, h, section, table } from "../dom.js";
 import { dateTime, label } from "../format.js";
@@ -8,7 +9,7 @@ import { loanLink, warehouseLink } from "./common.js";
 export const refreshOn = ["alert."];
 const STATES = ["open", "acknowledged", "resolved", "all"];
 
-function subject(alert, app) {
+export function alertSubject(alert, app) {
   const parts = [];
   if (alert.loan) parts.push(loanLink(alert.loan));
   if (alert.lot) parts.push(t("alerts.about_lot", { id: alert.lot }));
@@ -23,7 +24,7 @@ function subject(alert, app) {
 // Alerts that say goods may be gone: the API lets only staff close them (services/alert_inbox.py).
 const LOSS_TYPES = ["stock_shortfall", "unauthorized_removal", "weight_count_mismatch", "tag_conflict", "collateral_unverified"];
 
-function actions(alert, app) {
+export function alertActions(alert, app) {
   const mayResolve = app.isStaff || !LOSS_TYPES.includes(alert.type);
   return [
     alert.state === "open" && h("button", { type: "button", id: `ack-${alert.id}`,
@@ -38,18 +39,46 @@ function acknowledgement(alert) {
   return alert.ack_note ? t("alerts.acknowledged_note", { who: alert.acknowledged_by, note: alert.ack_note }) : alert.acknowledged_by;
 }
 
-export function alertsTable(alerts, app, caption) {
+// Open alerts ticked for a bulk acknowledgement (kept across live refreshes of the list).
+const selected = new Set();
+
+function selector(alert) {
+  if (alert.state !== "open") return "";
+  return h("input", { type: "checkbox", id: `select-${alert.id}`, checked: selected.has(alert.id),
+    "aria-label": t("alerts.select", { type: term("alert_type", alert.type), id: alert.id }),
+    onchange: (event) => (event.target.checked ? selected.add(alert.id) : selected.delete(alert.id)) });
+}
+
+export function alertsTable(alerts, app, caption, { selectable = false } = {}) {
   const rows = alerts.map((alert) => h("tr", { id: `alert-${alert.id}`, "data-type": alert.type, "data-state": alert.state },
+    selectable && h("td", { class: "select" }, selector(alert)),
     h("td", {}, h("time", { datetime: new Date(alert.opened_at_s * 1000).toISOString() }, dateTime(alert.opened_at_s))),
     h("td", {}, h("span", { class: `badge severity-${alert.severity}` }, term("severity", alert.severity))),
-    h("th", { scope: "row" }, term("alert_type", alert.type)),
-    h("td", {}, subject(alert, app)),
+    h("th", { scope: "row" }, h("a", { href: `#/alerts/${encodeURIComponent(alert.id)}` }, term("alert_type", alert.type))),
+    h("td", {}, alertSubject(alert, app)),
     h("td", { "data-field": "state" }, term("alert_state", alert.state)),
+    h("td", { "data-field": "assignee" }, alert.assignee ?? "—"),
     h("td", {}, acknowledgement(alert)),
-    h("td", { class: "actions" }, actions(alert, app))));
+    h("td", { class: "actions" }, alertActions(alert, app))));
   if (!rows.length) return h("p", { class: "empty" }, t("alerts.none"));
-  const columns = ["opened", "severity", "type", "about", "state", "acknowledged", "actions"];
+  const columns = [...(selectable ? ["select"] : []), "opened", "severity", "type", "about", "state", "assignee",
+    "acknowledged", "actions"];
   return table(caption, columns.map((key) => t(`alerts.column.${key}`)), rows, { id: "alerts-table", stack: true });
+}
+
+async function acknowledgeSelected(app, alerts) {
+  const open = new Set(alerts.filter((alert) => alert.state === "open").map((alert) => alert.id));
+  const ids = [...selected].filter((id) => open.has(id));
+  if (!ids.length) return app.toast(t("alerts.bulk.none_selected"));
+  const answer = await app.api.post("/alerts/ack", { ids });
+  selected.clear();
+  app.toast(t("alerts.bulk.done", { count: answer.acknowledged.length, skipped: Object.keys(answer.skipped).length }));
+  app.refresh();
+}
+
+function bulkBar(app, alerts) {
+  return h("p", { class: "bulk" }, h("button", { type: "button", id: "ack-selected",
+    onclick: () => acknowledgeSelected(app, alerts).catch((error) => app.toast(error.message)) }, t("alerts.bulk.acknowledge")));
 }
 
 function filters(state, type, types) {
@@ -72,9 +101,11 @@ export async function render(root, app, { query }) {
   const type = query.get("type") ?? "";
   const alerts = await app.api.get("/alerts", state === "all" ? { limit: 1000 } : { state, limit: 1000 });
   const types = [...new Set([...alerts.map((alert) => alert.type), ...(type ? [type] : [])])].sort();
+  const shown = alerts.filter((alert) => !type || alert.type === type);
+  const selectable = shown.some((alert) => alert.state === "open");
   fill(root,
     h("h1", {}, t("alerts.title")),
     filters(state, type, types),
-    section(t(`alerts.heading.${state}`), alertsTable(alerts.filter((alert) => !type || alert.type === type), app,
-      t("alerts.caption"))));
+    section(t(`alerts.heading.${state}`), selectable && bulkBar(app, shown),
+      alertsTable(shown, app, t("alerts.caption"), { selectable })));
 }

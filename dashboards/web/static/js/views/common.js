@@ -70,3 +70,14 @@ export function lotsTable(caption, lots, units) {
 export function unitsOf(layout) {
   return Object.fromEntries(layout.commodities.map((c) => [c.id, c.unit]));
 }
+
+// A form being filled in survives a live refresh: the same element moves to the new page,
+// while it is for the same thing (`key`) in the same language; else `build()` makes a new one.
+export function keptForm(id, build, key = "") {
+  const kept = document.getElementById(id);
+  const language = document.documentElement.lang;
+  if (kept && kept.dataset.key === key && kept.dataset.language === language) return kept;
+  const form = build();
+  Object.assign(form.dataset, { key, language });
+  return form;
+}

@@ -4,7 +4,7 @@
 import { fill, h, section, table } from "../dom.js";
 import { countdown, dateTime } from "../format.js";
 import { t, term } from "../i18n.js";
-import { loanLink } from "./common.js";
+import { keptForm, loanLink } from "./common.js";
 
 export const refreshOn = ["inspection.", "alert."];
 const STATE_ORDER = ["overdue", "open", "done"];
@@ -57,13 +57,24 @@ async function submitCount(event, app) {
   }
 }
 
+// A row's "Record count" link names its lot: the form takes it once (a live refresh keeps
+// whatever lot the supervisor picked since).
+function chosenLot(form, query) {
+  const lot = query.get("lot");
+  if (lot && form.dataset.chosen !== lot) {
+    form.lot.value = lot;
+    form.dataset.chosen = lot;
+  }
+  return form;
+}
+
 // Staff only: a supervisor's physical count of one lot (items, quantity, temperature, note).
-function countForm(app, lot) {
+function countForm(app) {
   const lots = app.layout.warehouses.flatMap((warehouse) => warehouse.lots).sort();
   return h("form", { id: "count-form", class: "count-form", onsubmit: (event) => submitCount(event, app) },
     h("p", {}, h("label", { for: "count-lot" }, t("inspections.form.lot")), " ",
       h("select", { id: "count-lot", name: "lot", required: true },
-        lots.map((id) => h("option", { value: id, selected: id === lot }, id)))),
+        lots.map((id) => h("option", { value: id }, id)))),
     field("items", "inspections.form.items", { type: "number", min: 0, step: 1, required: true }),
     field("quantity", "inspections.form.quantity", { type: "number", min: 0, step: "any", required: true }),
     field("temperature_c", "inspections.form.temperature_c", { type: "number", min: -100, max: 100, step: "any" }),
@@ -73,23 +84,11 @@ function countForm(app, lot) {
     h("button", { type: "submit", id: "count-submit" }, t("inspections.form.submit")));
 }
 
-// A live refresh keeps the form being filled in (the same element moves to the new page).
-function keptCountForm(app, lot) {
-  const form = document.getElementById("count-form");
-  if (!form || form.dataset.language !== document.documentElement.lang) {
-    const fresh = countForm(app, lot);
-    fresh.dataset.language = document.documentElement.lang;
-    return fresh;
-  }
-  if (lot) form.lot.value = lot;
-  return form;
-}
-
 export async function render(root, app, { query }) {
   const tasks = await app.api.get("/inspections");
   fill(root,
     h("h1", {}, t("inspections.title")),
     h("p", { class: "hint" }, t("inspections.hint")),
     section(t("inspections.heading.tasks"), tasksTable(tasks, app)),
-    app.isStaff && section(t("inspections.heading.count"), keptCountForm(app, query.get("lot") ?? "")));
+    app.isStaff && section(t("inspections.heading.count"), chosenLot(keptForm("count-form", () => countForm(app)), query)));
 }

@@ -1,0 +1,66 @@
+"""Ports of the monitor: where it keeps loan standings and their history, and where the
+physical counts (inspections) it judges are recorded. Alerts: backend.ports.alerts."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol, Sequence
+
+from backend.domain.inspections import Inspection
+from backend.domain.ltv import LoanStanding
+
+
+@dataclass(frozen=True)
+class StandingRecord:
+    loan_id: str
+    status: str
+    ltv: Decimal | None
+    collateral_value: Decimal | None
+    drawing_power: Decimal | None
+    cure_deadline_s: float | None
+    cure_amount: Decimal | None
+    price_stale: bool
+    updated_at_s: float
+    market_value: Decimal | None = None        # before haircut: what a bank reconciles
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    loan_id: str
+    at_s: float
+    status: str
+    ltv: Decimal | None
+    collateral_value: Decimal | None
+    observed_quantity: Decimal | None
+    pledged_quantity: Decimal | None
+
+
+class StandingStore(Protocol):
+    """Each loan's latest standing (what the monitor last said) and its history over time."""
+
+    def save(self, records: Sequence[StandingRecord]) -> None:
+        """Replace the standings of these loans."""
+
+    def all(self) -> dict[str, StandingRecord]: ...
+
+    def append_history(self, points: Sequence[HistoryPoint]) -> None: ...
+
+    def history(self, loan_id: str, from_s: float, to_s: float, limit: int) -> list[HistoryPoint]:
+        """Points with from_s <= at_s < to_s, oldest first."""
+
+    def standings(self) -> dict[str, LoanStanding]:
+        """What the LTV state machine needs to carry on after a restart."""
+
+
+class InspectionStore(Protocol):
+    """Recorded inspections (physical counts), in the order they were recorded."""
+
+    def add(self, inspection: Inspection, recorded_by: str) -> int:
+        """Its id; ids grow in the order of recording."""
+
+    def last_id(self) -> int:
+        """0 when none is recorded."""
+
+    def after(self, cursor: int) -> list[tuple[int, Inspection]]: ...
+
+    def last_by_lot(self) -> dict[str, Inspection]: ...

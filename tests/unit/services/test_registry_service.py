@@ -1,0 +1,83 @@
+"""RegistryService on an in-memory registry store: domain rules decide, the store keeps."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from fakes_monitoring import Clock, FakeRegistryStore, book, loan, lot
+
+from backend.domain import registry as reg
+from backend.services.registry import Conflict, NotFound, RegistryService
+
+
+@pytest.fixture
+def store() -> FakeRegistryStore:
+    return FakeRegistryStore(book(lots=(lot("lot-1"), lot("lot-2", "wh-2"), lot("lot-3")),
+                                  loans=(loan("loan-a", "bank-a", ("lot-1",)), loan("loan-b", "bank-b", ("lot-2",)))))
+
+
+def test_the_snapshot_is_reloaded_only_after_a_write(store):
+    service = RegistryService(store, Clock())
+    service.snapshot()
+    service.snapshot()
+    assert store.loads == 1
+    service.pledge("lot-3", "loan-a")
+    assert service.snapshot().loans["loan-a"].lot_ids == ("lot-1", "lot-3")
+    assert store.loads == 2
+
+
+def test_pledging_a_lot_that_backs_another_loan_is_refused_with_a_notice_for_the_monitor(store):
+    service = RegistryService(store, Clock())
+    with pytest.raises(Conflict, match="already pledged"):
+        service.pledge("lot-1", "loan-b")
+    assert service.snapshot().loans["loan-b"].lot_ids == ("lot-2",)
+    [notice] = service.take_notices()
+    assert (notice.type, notice.lot, notice.loan, notice.lender) == ("double_pledge_attempt", "lot-1", "loan-a", "bank-a")
+    assert service.take_notices() == []
+
+
+def test_a_pledge_the_store_refuses_is_a_conflict_never_a_silent_success(store):
+    class RacedStore(FakeRegistryStore):
+        def pledge(self, loan_id, lot_id):  # another process pledged the lot first
+            super().pledge("loan-b", lot_id)
+            super().pledge(loan_id, lot_id)
+
+    raced = RacedStore(store.registry)
+    with pytest.raises(Conflict):
+        RegistryService(raced, Clock()).pledge("lot-3", "loan-a")
+    assert raced.registry.loan_of_lot["lot-3"] == "loan-b"
+
+
+def test_pledging_an_unknown_lot_is_not_found(store):
+    with pytest.raises(NotFound):
+        RegistryService(store, Clock()).pledge("lot-9", "loan-a")
+
+
+def test_adding_an_existing_id_is_a_conflict(store):
+    with pytest.raises(Conflict, match="already exists"):
+        RegistryService(store, Clock()).add(reg.Registry(lenders={"bank-a": reg.Lender("bank-a")}))
+
+
+def test_a_repayment_lowers_the_outstanding_and_is_stored_with_the_time(store):
+    clock = Clock()
+    service = RegistryService(store, clock)
+    after = service.repay("loan-a", Decimal(15_000))
+    assert after.outstanding == Decimal(25_000)
+    assert store.registry.loans["loan-a"].outstanding == Decimal(25_000)
+    assert store.registry.repayments == (reg.Repayment("loan-a", Decimal(15_000), clock()),)
+
+
+def test_a_repayment_that_is_not_positive_is_a_conflict_and_stores_nothing(store):
+    service = RegistryService(store, Clock())
+    with pytest.raises(Conflict):
+        service.repay("loan-a", Decimal(0))
+    with pytest.raises(NotFound):
+        service.repay("loan-9", Decimal(1))
+    assert store.registry.repayments == ()
+
+
+def test_seeding_fills_only_an_empty_registry(store):
+    assert not RegistryService(store, Clock()).seed_if_empty(book())
+    empty = FakeRegistryStore()
+    assert RegistryService(empty, Clock()).seed_if_empty(book())
+    assert set(empty.registry.loans) == {"loan-a", "loan-b"}
