@@ -21,7 +21,7 @@ from paho.mqtt.properties import Properties
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_random_exponential
 
 from backend.adapters.mqtt_client import paho_client
-from backend.services.ingest import InboundMessage, IngestService
+from backend.ports.ingest import InboundMessage, MessageSink
 from backend.settings import IngestSettings
 from edge import protocol
 from edge.protocol.broker import BrokerSettings
@@ -36,7 +36,7 @@ _RECONNECT_DELAY_S = (0.25, 1.0)
 
 
 class MqttIngest:
-    def __init__(self, broker: BrokerSettings, settings: IngestSettings, service: IngestService,
+    def __init__(self, broker: BrokerSettings, settings: IngestSettings, service: MessageSink,
                  clock: Callable[[], float] = time.time,
                  storage_retry_s: tuple[float, ...] = _STORAGE_RETRY_S) -> None:
         self.broker, self.settings, self.service, self.clock = broker, settings, service, clock

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, NamedTuple, Protocol, Sequence
 
-from edge.protocol import Envelope
+from edge.protocol import Ack, Envelope
 
 MessageKey = tuple[str, int, int]  # (gateway, boot epoch, seq): the idempotency key
 
@@ -166,3 +166,26 @@ class AnySensor:
 
     def owners(self, sensors: set[str]) -> Mapping[str, str]:
         return {}
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """One MQTT message as the broker adapter received it."""
+    topic: str
+    payload: bytes
+    received_at_s: float
+
+
+class MessageSink(Protocol):
+    """What the broker adapter hands received messages to (the ingest service): it stores a
+    batch durably and says what to acknowledge, before the adapter sends any PUBACK."""
+
+    def ingest(self, inbound: Sequence[InboundMessage], now_s: float) -> Mapping[tuple[str, int], Ack]:
+        """Store the batch; the acks to send per (gateway, epoch)."""
+
+    def ack_messages(self, acks: Mapping[tuple[str, int], Ack]) -> list[tuple[str, bytes]]:
+        """The (topic, payload) of each signed ack message for `acks`."""
+
+    def gateway_state(self, message: InboundMessage) -> None: ...
+
+    def housekeeping(self, now_s: float) -> None: ...

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import orjson
@@ -21,6 +20,7 @@ from backend.metrics import Metrics
 from backend.ports.ingest import (
     AcceptedMessage,
     AnySensor,
+    InboundMessage,
     IngestLedger,
     MessageKey,
     QuarantinedMessage,
@@ -40,13 +40,6 @@ QUARANTINE_REASONS = protocol.DECODE_REASONS + (
 log = logging.getLogger("pledgewatch.ingest")
 
 _EXPIRY_EVERY_S = 3600.0
-
-
-@dataclass(frozen=True)
-class InboundMessage:
-    topic: str
-    payload: bytes
-    received_at_s: float
 
 
 def count_readings_leniently(payload: bytes) -> int:

@@ -9,8 +9,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from backend.adapters.sqlite_ledger import SqliteIngestLedger
 from backend.adapters.sqlite_readings import SqliteReadingStore
 from backend.metrics import Metrics
-from backend.ports.ingest import ReadingQuery
-from backend.services.ingest import InboundMessage, IngestService
+from backend.ports.ingest import InboundMessage, ReadingQuery
+from backend.services.ingest import IngestService
 from backend.settings import IngestSettings
 from edge import protocol
 

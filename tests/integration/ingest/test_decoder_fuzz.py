@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from backend.adapters.sqlite_readings import main_value, message_rows
 from backend.metrics import Metrics
-from backend.ports.ingest import AcceptedMessage
-from backend.services.ingest import InboundMessage, IngestService
+from backend.ports.ingest import AcceptedMessage, InboundMessage
+from backend.services.ingest import IngestService
 from backend.settings import IngestSettings
 from edge import protocol
 from edge.protocol import wire_fast

@@ -1,0 +1,178 @@
+"""What goes into the evidence log: one entry per decision or fact, as canonical bytes.
+
+An entry is (kind, at_s, subjects, payload). Its leaf bytes are one JSON object
+
+    {"at_s":1700000000,"kind":"alert.acknowledged","payload":{"by":"ops@bank"},"subjects":{"alert":"A1"},"v":1}
+
+written the one way RFC 8785 (JSON Canonicalization Scheme) would write it: keys sorted, no
+whitespace, UTF-8, strings escaped as JSON.stringify does. We keep to the part of JSON where
+Python's encoder and JCS agree byte for byte: keys are ASCII, integers lie within ±(2**53 − 1)
+(I-JSON), floats are refused (a float is not evidence of a price), and a Decimal is written as
+a string in plain notation without trailing zeros ("1.50" and "1.5" are the same amount, so the
+same bytes). Two equal entries therefore have equal leaves, and any change to a field changes
+the leaf and its hash.
+
+`KINDS` names every kind the log accepts, the subjects it must name and the payload fields it
+must (and may) carry; `by` is always who acted, a person or "system".
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from .errors import DomainError
+
+LEAF_VERSION = 1
+MAX_SAFE_INTEGER = 2**53 - 1
+SUBJECTS = frozenset({"loan", "lot", "lender", "borrower", "warehouse", "gateway", "commodity",
+                      "alert", "release", "batch"})
+_KEY = re.compile(r"[a-z][a-z0-9_]*")
+
+
+class EvidenceError(DomainError):
+    """An entry is not one the log can hold: unknown kind, missing field, or a value with no
+    canonical form (a float, a NaN, a huge integer, a non-ASCII key, ...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    name: str
+    subjects: tuple[str, ...]            # must be named; other names from SUBJECTS may be added
+    required: tuple[str, ...]            # payload fields that must be present
+    optional: tuple[str, ...] = ()       # payload fields that may be present
+
+
+KINDS: Mapping[str, Kind] = {kind.name: kind for kind in (
+    Kind("pledge", ("loan", "lot"), ("by",), ("commodity", "quantity", "unit", "items")),
+    Kind("release.requested", ("loan", "lot", "release"), ("by", "items", "repayment"), ("epcs",)),
+    Kind("release.approved", ("loan", "lot", "release"), ("by", "items", "max_items", "repayment")),
+    Kind("release.refused", ("loan", "lot", "release"), ("by", "items", "max_items", "reason")),
+    Kind("delivery_order.issued", ("loan", "lot", "release"), ("by", "epcs")),
+    Kind("repayment", ("loan",), ("by", "amount", "currency"), ("reference",)),
+    Kind("price_mark.used", ("commodity",), ("price", "currency", "unit", "source", "observed_at_s")),
+    Kind("fx_rate.used", (), ("base", "quote", "rate", "source", "observed_at_s")),
+    Kind("alert.opened", ("alert",), ("type", "severity"), ("details",)),
+    Kind("alert.acknowledged", ("alert",), ("by",), ("comment",)),
+    Kind("alert.resolved", ("alert",), ("by",), ("comment",)),
+    Kind("gateway_key.registered", ("gateway",), ("by", "key_id", "public_key")),
+    Kind("gateway_key.rotated", ("gateway",), ("by", "key_id", "public_key", "previous_key_id")),
+    Kind("book.changed", (), ("by", "book_sha256"), ("previous_sha256", "summary")),
+    Kind("batch.ingested", ("gateway", "batch"), ("envelope_sha256", "readings"), ("key_id", "received_at_s")),
+)}
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    kind: str
+    at_s: int                            # when it happened (unix seconds), by the backend's clock
+    subjects: Mapping[str, str]          # ids of what it concerns: {"loan": "L1", "lot": "LOT-7"}
+    payload: Mapping[str, Any]
+
+    def __post_init__(self) -> None:
+        spec = KINDS.get(self.kind)
+        if spec is None:
+            raise EvidenceError(f"unknown entry kind {self.kind!r}")
+        if isinstance(self.at_s, bool) or not isinstance(self.at_s, int) or not 0 <= self.at_s <= MAX_SAFE_INTEGER:
+            raise EvidenceError(f"{self.kind}: at_s must be whole unix seconds, not {self.at_s!r}")
+        _check_subjects(spec, self.subjects)
+        _check_payload(spec, self.payload)
+        _canonical(dict(self.payload), "payload")
+
+    def leaf(self) -> bytes:
+        """The canonical bytes the log hashes (tlog.leaf_hash of these is the Merkle leaf)."""
+        document = {"v": LEAF_VERSION, "kind": self.kind, "at_s": self.at_s,
+                    "subjects": dict(self.subjects), "payload": _canonical(dict(self.payload), "payload")}
+        return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                          allow_nan=False).encode("utf-8")
+
+
+def _check_subjects(spec: Kind, subjects: Mapping[str, str]) -> None:
+    missing = [name for name in spec.subjects if name not in subjects]
+    if missing:
+        raise EvidenceError(f"{spec.name}: missing subject {', '.join(missing)}")
+    for name, value in subjects.items():
+        if name not in SUBJECTS:
+            raise EvidenceError(f"{spec.name}: unknown subject {name!r}")
+        if not isinstance(value, str) or not value:
+            raise EvidenceError(f"{spec.name}: subject {name} must be a non-empty id, not {value!r}")
+
+
+def _check_payload(spec: Kind, payload: Mapping[str, Any]) -> None:
+    missing = [name for name in spec.required if name not in payload]
+    if missing:
+        raise EvidenceError(f"{spec.name}: missing field {', '.join(missing)}")
+    unknown = sorted(set(payload) - set(spec.required) - set(spec.optional))
+    if unknown:
+        raise EvidenceError(f"{spec.name}: unknown field {', '.join(unknown)}")
+
+
+def _canonical(value: Any, where: str) -> Any:
+    """The value as JSON can hold it canonically; EvidenceError names the field when it cannot."""
+    if value is None or isinstance(value, (bool, str)):
+        if isinstance(value, str) and any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+            raise EvidenceError(f"{where}: a lone surrogate is not UTF-8")
+        return value
+    if isinstance(value, int):
+        if abs(value) > MAX_SAFE_INTEGER:
+            raise EvidenceError(f"{where}: integer {value} is beyond ±2**53−1; pass a Decimal")
+        return value
+    if isinstance(value, Decimal):
+        return decimal_text(value, where)
+    if isinstance(value, float):
+        raise EvidenceError(f"{where}: floats are refused, pass a Decimal or an integer")
+    if isinstance(value, (list, tuple)):
+        return [_canonical(item, f"{where}[{i}]") for i, item in enumerate(value)]
+    if isinstance(value, Mapping):
+        for key in value:
+            if not isinstance(key, str) or not _KEY.fullmatch(key):
+                raise EvidenceError(f"{where}: key {key!r} is not lower-case ASCII")
+        return {key: _canonical(item, f"{where}.{key}") for key, item in value.items()}
+    raise EvidenceError(f"{where}: a {type(value).__name__} has no canonical form")
+
+
+def decimal_text(value: Decimal, where: str = "value") -> str:
+    """Plain notation, no exponent, no trailing zeros, no context rounding: 1.50 -> "1.5",
+    1E+2 -> "100", -0 -> "0"."""
+    if not value.is_finite():
+        raise EvidenceError(f"{where}: {value} is not a number")
+    if value == 0:
+        return "0"
+    sign, digit_tuple, exponent = value.as_tuple()
+    assert isinstance(exponent, int)     # finite
+    digits = "".join(map(str, digit_tuple)).lstrip("0")
+    while exponent < 0 and digits.endswith("0"):
+        digits, exponent = digits[:-1], exponent + 1
+    if exponent >= 0:
+        text = digits + "0" * exponent
+    else:
+        digits = digits.rjust(1 - exponent, "0")
+        text = f"{digits[:exponent]}.{digits[exponent:]}"
+    return ("-" if sign else "") + text
+
+
+def parse_leaf(data: bytes) -> Entry:
+    """The entry in a leaf read back from a pack; refused unless the bytes are exactly the
+    canonical encoding (so the leaf a verifier hashes is the entry it shows)."""
+    try:
+        document = json.loads(data.decode("utf-8"), parse_float=Decimal, parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise EvidenceError(f"leaf is not JSON: {exc}") from exc
+    if not isinstance(document, dict) or set(document) != {"v", "kind", "at_s", "subjects", "payload"}:
+        raise EvidenceError("leaf is not an entry object")
+    if document["v"] != LEAF_VERSION:
+        raise EvidenceError(f"leaf version {document['v']!r} is not {LEAF_VERSION}")
+    if not isinstance(document["kind"], str) or not isinstance(document["subjects"], dict) \
+            or not isinstance(document["payload"], dict):
+        raise EvidenceError("leaf kind must be a string, its subjects and payload objects")
+    entry = Entry(document["kind"], document["at_s"], document["subjects"], document["payload"])
+    if entry.leaf() != data:
+        raise EvidenceError("leaf is not in canonical form")
+    return entry
+
+
+def _no_constant(name: str) -> None:
+    raise EvidenceError(f"leaf holds {name}")
