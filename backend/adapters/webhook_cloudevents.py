@@ -19,13 +19,12 @@ import secrets as random_secrets
 from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
 
-from backend.ports.webhooks import INSPECTION_TYPE
+from backend.domain.notices import BankNotice
 
 CONTENT_TYPE = "application/cloudevents+json"
 SECRET_PREFIX = "whsec_"
 EVENT_SOURCE = "/pledgewatch/alerts"
 CHANGES = ("opened", "resolved", "reminder")
-INSPECTION_SOURCE = "/pledgewatch/inspections"
 
 
 def new_secret() -> str:
@@ -83,16 +82,10 @@ def alert_event_body(alert: Mapping[str, Any], change: str, at_s: float, reminde
     return json.dumps(event, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def task_event_id(task: Mapping[str, Any], change: str) -> str:
-    """Deterministic per task (lot, opened_at_s) and change: a restart never sends a new id."""
-    return f"inspection-{task['lot']}-{task['opened_at_s']}.{change}"
-
-
-def task_event_body(task: Mapping[str, Any], change: str, at_s: float) -> str:
-    """An inspection task opened or overdue, as a CloudEvent (`com.pledgewatch.inspection.<change>`).
-
-    `task` holds lot, loan, lender, reasons, opened_at_s, deadline_s, state."""
-    event = {"specversion": "1.0", "id": task_event_id(task, change), "source": INSPECTION_SOURCE,
-             "type": f"com.pledgewatch.{INSPECTION_TYPE}.{change}", "subject": task.get("loan") or task["lot"],
-             "time": _iso(at_s), "datacontenttype": "application/json", "data": {**task, "change": change}}
+def notice_event_body(notice: BankNotice) -> str:
+    """A notice as a CloudEvent (`com.pledgewatch.<topic>.<change>`, source `/pledgewatch/<topic>s`)."""
+    event = {"specversion": "1.0", "id": notice.id, "source": f"/pledgewatch/{notice.topic}s",
+             "type": f"com.pledgewatch.{notice.topic}.{notice.change}", "subject": notice.subject,
+             "time": _iso(notice.at_s), "datacontenttype": "application/json",
+             "data": {**notice.data, "change": notice.change}}
     return json.dumps(event, sort_keys=True, separators=(",", ":"), default=str)

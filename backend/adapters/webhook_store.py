@@ -1,7 +1,8 @@
 """Webhook endpoints, the outbox and the delivery log in the relational database.
 
 `enqueue_bank_events` runs inside the transaction that stores the alerts (SqlAlerts.apply):
-an alert (or an inspection task it opened) and its outbox rows commit together or not at all. The relay claims due rows
+an alert (or an inspection task it opened) and its outbox rows commit together or not at all;
+`enqueue_notices` does the same for any other notice inside its writer's transaction. The relay claims due rows
 with a lease (several relays may run; a relay killed mid-send leaves a lease that expires),
 sends them, and records every attempt.
 """
@@ -15,10 +16,11 @@ from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, upda
 from sqlalchemy.exc import IntegrityError
 
 from backend.adapters.db import tables as t
-from backend.adapters.webhook_cloudevents import alert_event_body, event_id, event_type, task_event_body, task_event_id
+from backend.adapters.webhook_cloudevents import alert_event_body, event_id, event_type, notice_event_body
 from backend.domain.alerts import Alert, AlertOpened, AlertResolved
-from backend.domain.inspections import InspectionOpened, InspectionOverdue, Task
-from backend.ports.webhooks import INSPECTION_TYPE, Attempt, DeliveryRecord, EndpointRecord, OutboxItem
+from backend.domain.inspections import InspectionOpened, InspectionOverdue
+from backend.domain.notices import BankNotice, inspection_notice
+from backend.ports.webhooks import Attempt, DeliveryRecord, EndpointRecord, OutboxItem
 
 E, O, D = t.webhook_endpoints, t.webhook_outbox, t.webhook_deliveries  # noqa: E741 (the three tables, briefly)
 
@@ -61,28 +63,37 @@ def enqueue_bank_events(db: Connection, events: Sequence[object]) -> int:
     were written."""
     alerts = [(e.alert, "opened" if isinstance(e, AlertOpened) else "resolved") for e in events
               if isinstance(e, (AlertOpened, AlertResolved)) and e.alert.lender]
-    tasks = [(e.task, "opened" if isinstance(e, InspectionOpened) else "overdue") for e in events
-             if isinstance(e, (InspectionOpened, InspectionOverdue)) and e.task.lender_id]
-    if not alerts and not tasks:
-        return 0
-    endpoints = _live_endpoints(db, [alert.lender for alert, _ in alerts] + [task.lender_id for task, _ in tasks])
+    notices = [n for e in events if isinstance(e, (InspectionOpened, InspectionOverdue))
+               and (n := inspection_notice(e)) is not None]
     rows = []
-    for alert, change in alerts:
-        at_s = alert.opened_at_s if change == "opened" else alert.resolved_at_s
-        data = alert_data(alert)
-        rows += [_outbox_row(endpoint, data, change, at_s) for endpoint in endpoints.get(alert.lender, ())
-                 if endpoint.wants(alert.type)]
-    task_rows = [_task_outbox_row(endpoint, task, change) for task, change in tasks
-                 for endpoint in endpoints.get(task.lender_id, ()) if endpoint.wants(INSPECTION_TYPE)]
-    rows += _not_queued_yet(db, task_rows)
+    if alerts:
+        endpoints = _live_endpoints(db, [alert.lender for alert, _ in alerts])
+        for alert, change in alerts:
+            at_s = alert.opened_at_s if change == "opened" else alert.resolved_at_s
+            data = alert_data(alert)
+            rows += [_outbox_row(endpoint, data, change, at_s) for endpoint in endpoints.get(alert.lender, ())
+                     if endpoint.wants(alert.type)]
+        if rows:
+            db.execute(insert(O), rows)
+    return len(rows) + enqueue_notices(db, notices)
+
+
+def enqueue_notices(db: Connection, notices: Sequence[BankNotice]) -> int:
+    """Outbox rows, in `db`'s transaction, for each notice and each live endpoint of its
+    lender that wants its topic; a notice already queued (same id) is not queued again."""
+    if not notices:
+        return 0
+    endpoints = _live_endpoints(db, [notice.lender for notice in notices])
+    rows = _not_queued_yet(db, [_notice_row(endpoint, notice) for notice in notices
+                                for endpoint in endpoints.get(notice.lender, ()) if endpoint.wants(notice.topic)])
     if rows:
         db.execute(insert(O), rows)
     return len(rows)
 
 
 def _not_queued_yet(db: Connection, rows: list[dict]) -> list[dict]:
-    """A task's id is the same after a restart: never let a second announcement of it fail
-    the transaction that stores the alerts."""
+    """A notice's id is the same after a restart: never let a second announcement of it fail
+    the transaction that stores it (or the alerts beside it)."""
     if not rows:
         return rows
     queued = set(db.execute(select(O.c.endpoint_id, O.c.event_id).where(
@@ -90,14 +101,10 @@ def _not_queued_yet(db: Connection, rows: list[dict]) -> list[dict]:
     return [row for row in rows if (row["endpoint_id"], row["event_id"]) not in queued]
 
 
-def _task_outbox_row(endpoint: EndpointRecord, task: Task, change: str) -> dict:
-    data = {"lot": task.lot_id, "loan": task.loan_id, "lender": task.lender_id, "reasons": list(task.reasons),
-            "opened_at_s": task.opened_at_s, "deadline_s": task.deadline_s, "state": task.state}
-    at_s = task.opened_at_s if change == "opened" else task.deadline_s
-    return {"event_id": task_event_id(data, change), "endpoint_id": endpoint.id, "lender_id": endpoint.lender,
-            "alert_id": None, "event_type": f"com.pledgewatch.{INSPECTION_TYPE}.{change}",
-            "body": task_event_body(data, change, at_s), "created_at_s": at_s, "state": "pending",
-            "attempts": 0, "next_attempt_at_s": at_s}
+def _notice_row(endpoint: EndpointRecord, notice: BankNotice) -> dict:
+    return {"event_id": notice.id, "endpoint_id": endpoint.id, "lender_id": endpoint.lender, "alert_id": None,
+            "event_type": f"com.pledgewatch.{notice.topic}.{notice.change}", "body": notice_event_body(notice),
+            "created_at_s": notice.at_s, "state": "pending", "attempts": 0, "next_attempt_at_s": notice.at_s}
 
 
 class SqlWebhooks:
@@ -105,6 +112,12 @@ class SqlWebhooks:
         self.engine = engine
 
     # -- endpoints ---------------------------------------------------------------------
+    def notify(self, notices: Sequence[BankNotice]) -> int:
+        """Queue notices in a transaction of their own (a writer with its own transaction at
+        hand calls `enqueue_notices` inside it instead). Returns the rows written."""
+        with self.engine.begin() as db:
+            return enqueue_notices(db, notices)
+
     def create(self, endpoint_id: str, lender: str, url: str, secret: str,
                event_types: Sequence[str] | None, now_s: float) -> EndpointRecord:
         with self.engine.begin() as db:

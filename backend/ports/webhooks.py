@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping, Protocol, Sequence
 
-INSPECTION_TYPE = "inspection"  # what an endpoint names in event_types to hear of inspection tasks
+from backend.domain.notices import BankNotice
 
 
 @dataclass(frozen=True)
@@ -142,3 +142,10 @@ class Notifier(Protocol):
     """Short plain-text notices to people; best effort."""
 
     def send(self, to: Sequence[str], subject: str, text: str) -> bool: ...
+
+
+class NoticeOutbox(Protocol):
+    """Where a service leaves the notices a lender is owed (delivered like alerts)."""
+
+    def notify(self, notices: Sequence[BankNotice]) -> int:
+        """Queue each notice for its lender's endpoints that want its topic; rows written."""

@@ -7,8 +7,8 @@ import secrets as random_secrets
 from typing import Callable, Sequence
 
 from backend.domain.alerts import ALERT_TYPES
+from backend.domain.notices import NOTICE_TOPICS
 from backend.ports.webhooks import (
-    INSPECTION_TYPE,
     BlockedTarget,
     DeliveryRecord,
     EndpointRecord,
@@ -44,7 +44,7 @@ class WebhookService:
 
     def register(self, lender: str, url: str, event_types: Sequence[str] | None) -> tuple[EndpointRecord, str]:
         """A new endpoint and its secret (the only time the secret leaves the backend)."""
-        unknown = sorted(set(event_types or ()) - {*ALERT_TYPES, INSPECTION_TYPE})
+        unknown = sorted(set(event_types or ()) - {*ALERT_TYPES, *NOTICE_TOPICS})
         if unknown:
             raise WebhookError(f"unknown event types: {', '.join(unknown)}")
         if event_types is not None and not event_types:

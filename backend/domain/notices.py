@@ -1,0 +1,46 @@
+"""What a lender is told about its collateral besides alerts: an inspection task opened or
+overdue, and (as the closed loop grows) pledges, release steps, delivery orders, repayments.
+
+A notice is delivered to the lender's webhooks through the same outbox, signing and retries
+as alerts (CloudEvent type `com.pledgewatch.<topic>.<change>`). An endpoint subscribes to a
+topic by naming it in `event_types`. Its id is the CloudEvent id and webhook-id: the same
+happening always has the same id, so announcing it twice (a restart) sends it once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from backend.domain.inspections import InspectionOpened, InspectionOverdue
+
+# Topics an endpoint may subscribe to besides the alert types; each service that notifies
+# banks adds its own here (and documents its events in docs/webhooks.md).
+NOTICE_TOPICS = ("inspection",)
+
+
+@dataclass(frozen=True, slots=True)
+class BankNotice:
+    id: str                                    # deterministic per happening
+    lender: str
+    topic: str                                 # one of NOTICE_TOPICS
+    change: str                                # e.g. "opened", "approved"
+    subject: str                               # the loan, else the lot
+    at_s: float                                # when it happened
+    data: Mapping[str, Any]                    # JSON-ready: money as decimal strings
+
+    def __post_init__(self) -> None:
+        if self.topic not in NOTICE_TOPICS:
+            raise ValueError(f"unknown notice topic {self.topic!r}")
+
+
+def inspection_notice(event: InspectionOpened | InspectionOverdue) -> BankNotice | None:
+    """The lender's notice of a task opened or gone overdue (None: no lender to tell)."""
+    task = event.task
+    if task.lender_id is None:
+        return None
+    change = "opened" if isinstance(event, InspectionOpened) else "overdue"
+    data = {"lot": task.lot_id, "loan": task.loan_id, "lender": task.lender_id, "reasons": list(task.reasons),
+            "opened_at_s": task.opened_at_s, "deadline_s": task.deadline_s, "state": task.state}
+    return BankNotice(f"inspection-{task.lot_id}-{task.opened_at_s}.{change}", task.lender_id, "inspection",
+                      change, task.loan_id or task.lot_id,
+                      task.opened_at_s if change == "opened" else task.deadline_s, data)
