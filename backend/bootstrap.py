@@ -21,6 +21,7 @@ from backend.adapters.db.inspections_repo import SqlInspections
 from backend.adapters.db.monitor_repo import SqlAlerts, SqlPriceMarks, SqlStandings
 from backend.adapters.db.registry_repo import SqlRegistry
 from backend.adapters.db.rotated_keys_repo import SqlRotatedKeys
+from backend.adapters.document_signer import Ed25519DocumentSigner
 from backend.adapters.mqtt_commands import MqttCommands
 from backend.adapters.mqtt_ingest import MqttIngest
 from backend.adapters.price_sources.csv_replay import CsvReplaySource
@@ -40,6 +41,7 @@ from backend.domain.config import MonitorConfig
 from backend.metrics import Metrics
 from backend.ports.access import AuditLog
 from backend.ports.alerts import AlertStore
+from backend.ports.documents import DocumentSigner
 from backend.ports.ingest import IngestLedger, ReadingStore
 from backend.ports.monitor import StandingStore
 from backend.ports.prices import PriceMarkStore, PriceQuote, PriceSource, PriceSourceError, parse_pair
@@ -106,6 +108,7 @@ class BackendContext:
     alerts_watcher: AlertsWatcher | None = None  # an API process whose monitor runs elsewhere
     gateways_watcher: GatewaysWatcher | None = None  # gateways going on/offline (ingest may run elsewhere)
     commands: CommandService | None = None  # signed commands to gateways (the admin route)
+    documents: DocumentSigner | None = None  # signs delivery orders and certificates
     webhooks: WebhookService | None = None
     price_feeds: PriceFeedRunner | None = None
     relay_loop: RelayLoop | None = None
@@ -340,6 +343,7 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
                                       config=_monitor_config(settings), clock=clock),
         monitor=monitor, ingest=ingest, monitor_loop=loop, events=events, standings_watcher=watcher,
         alerts_watcher=alerts_watcher, gateways_watcher=gateways_watcher,
+        documents=Ed25519DocumentSigner.from_data_dir(settings.data_dir),
         commands=CommandService(signer=signer, publisher=MqttCommands(settings.broker), gateway_keys=gateway_keys,
                                 rotated=rotated_keys, clock=clock),
         **market)
