@@ -96,8 +96,8 @@ def _not_queued_yet(db: Connection, rows: list[dict]) -> list[dict]:
     the transaction that stores it (or the alerts beside it)."""
     if not rows:
         return rows
-    queued = set(db.execute(select(O.c.endpoint_id, O.c.event_id).where(
-        O.c.event_id.in_(sorted({row["event_id"] for row in rows})))).tuples())
+    queued = {(row.endpoint_id, row.event_id) for row in db.execute(select(O.c.endpoint_id, O.c.event_id).where(
+        O.c.event_id.in_(sorted({row["event_id"] for row in rows}))))}
     return [row for row in rows if (row["endpoint_id"], row["event_id"]) not in queued]
 
 
