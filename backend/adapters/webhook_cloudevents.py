@@ -83,9 +83,17 @@ def alert_event_body(alert: Mapping[str, Any], change: str, at_s: float, reminde
 
 
 def notice_event_body(notice: BankNotice) -> str:
-    """A notice as a CloudEvent (`com.pledgewatch.<topic>.<change>`, source `/pledgewatch/<topic>s`)."""
-    event = {"specversion": "1.0", "id": notice.id, "source": f"/pledgewatch/{notice.topic}s",
+    """A notice as a CloudEvent (`com.pledgewatch.<topic>.<change>`)."""
+    event = {"specversion": "1.0", "id": notice.id, "source": notice.source,
              "type": f"com.pledgewatch.{notice.topic}.{notice.change}", "subject": notice.subject,
              "time": _iso(notice.at_s), "datacontenttype": "application/json",
              "data": {**notice.data, "change": notice.change}}
     return json.dumps(event, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def ping_event_body(event_id: str, endpoint_id: str, lender: str, at_s: float) -> str:
+    """`com.pledgewatch.ping`: a test delivery a bank asks for, to check its receiver."""
+    event = {"specversion": "1.0", "id": event_id, "source": "/pledgewatch/webhooks", "type": "com.pledgewatch.ping",
+             "subject": endpoint_id, "time": _iso(at_s), "datacontenttype": "application/json",
+             "data": {"endpoint": endpoint_id, "lender": lender}}
+    return json.dumps(event, sort_keys=True, separators=(",", ":"))

@@ -16,7 +16,13 @@ from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, upda
 from sqlalchemy.exc import IntegrityError
 
 from backend.adapters.db import tables as t
-from backend.adapters.webhook_cloudevents import alert_event_body, event_id, event_type, notice_event_body
+from backend.adapters.webhook_cloudevents import (
+    alert_event_body,
+    event_id,
+    event_type,
+    notice_event_body,
+    ping_event_body,
+)
 from backend.domain.alerts import Alert, AlertOpened, AlertResolved
 from backend.domain.inspections import InspectionOpened, InspectionOverdue
 from backend.domain.notices import BankNotice, inspection_notice
@@ -112,6 +118,24 @@ class SqlWebhooks:
         self.engine = engine
 
     # -- endpoints ---------------------------------------------------------------------
+    def enqueue_ping(self, endpoint_id: str, event_id: str, now_s: float) -> None:
+        endpoint = self.get(endpoint_id)
+        if endpoint is None:
+            return
+        with self.engine.begin() as db:
+            db.execute(insert(O).values(event_id=event_id, endpoint_id=endpoint_id, lender_id=endpoint.lender,
+                                        alert_id=None, event_type="com.pledgewatch.ping",
+                                        body=ping_event_body(event_id, endpoint_id, endpoint.lender, now_s),
+                                        created_at_s=now_s, state="pending", attempts=0,
+                                        next_attempt_at_s=now_s))
+
+    def requeue(self, endpoint_id: str, event_id: str, now_s: float) -> bool:
+        with self.engine.begin() as db:
+            moved = db.execute(update(O).where(and_(O.c.endpoint_id == endpoint_id, O.c.event_id == event_id))
+                               .values(state="pending", next_attempt_at_s=now_s, lease_until_s=None,
+                                       lease_owner=None, done_at_s=None))
+            return moved.rowcount > 0
+
     def notify(self, notices: Sequence[BankNotice]) -> int:
         """Queue notices in a transaction of their own (a writer with its own transaction at
         hand calls `enqueue_notices` inside it instead). Returns the rows written."""

@@ -212,8 +212,9 @@ def test_an_unacknowledged_critical_alert_is_sent_again_and_an_acknowledged_one_
     [alert] = client.get("/api/v1/alerts", headers=as_("bank-north")).json()
     acked = client.post(f"/api/v1/alerts/{alert['id']}/ack", json={"note": "on it"}, headers=as_("bank-north"))
     assert acked.status_code == 200, acked.text
+    assert relay.run_once() == 1 and bank.deliveries[-1].event["type"].endswith(".acknowledged")
     clock.now_s += 3600
-    assert relay.run_once() == 0 and len(bank.deliveries) == 2
+    assert relay.run_once() == 0 and len(bank.deliveries) == 3  # no reminder of an acknowledged alert
 
 
 def test_each_lender_manages_and_sees_only_its_own_endpoints(world):
@@ -293,3 +294,56 @@ def test_the_lender_hears_an_inspection_task_open_and_go_overdue_once(world):
     finally:
         restarted.close()
     assert relay.run_once() == 0 and len(north.deliveries) == 4
+
+
+def test_a_ping_and_a_redelivery_reach_the_bank_signed_under_their_ids(world):
+    context, client, clock, relay, receivers, _ = world
+    north = Receiver()
+    receivers.append(north)
+    hook = register(client, "bank-north", north)
+    ping = client.post(f"/api/v1/webhooks/{hook['id']}/ping", headers=as_("bank-north"))
+    assert ping.status_code == 202
+    assert client.post(f"/api/v1/webhooks/{hook['id']}/ping", headers=as_("bank-south")).status_code == 404
+    assert relay.run_once() == 1
+    [pinged] = north.deliveries
+    assert pinged.verified and pinged.event["type"] == "com.pledgewatch.ping"
+    assert pinged.webhook_id == ping.json()["event_id"] and pinged.event["data"]["endpoint"] == hook["id"]
+
+    double_pledge(client, context)
+    assert relay.run_once() == 1
+    alert_event = north.deliveries[-1]
+    again = client.post(f"/api/v1/webhooks/{hook['id']}/redeliver", json={"event_id": alert_event.webhook_id},
+                        headers=as_("bank-north"))
+    assert again.status_code == 202
+    assert relay.run_once() == 1
+    assert north.deliveries[-1].webhook_id == alert_event.webhook_id and north.deliveries[-1].verified
+    assert north.deliveries[-1].body == alert_event.body  # the same event, byte for byte
+    assert client.post(f"/api/v1/webhooks/{hook['id']}/redeliver", json={"event_id": "al-nope.opened"},
+                       headers=as_("bank-north")).status_code == 404
+
+
+def test_the_bank_hears_what_people_did_to_its_alert(world):
+    context, client, clock, relay, receivers, _ = world
+    north = Receiver()
+    receivers.append(north)
+    register(client, "bank-north", north)
+    double_pledge(client, context)
+    relay.run_once()
+    alert_id = north.deliveries[0].event["data"]["id"]
+    clock.now_s += 1
+    assert client.post(f"/api/v1/alerts/{alert_id}/ack", json={"note": "called the borrower"},
+                       headers=as_("supervisor")).status_code == 200
+    clock.now_s += 1
+    assert client.post(f"/api/v1/alerts/{alert_id}/comments", json={"text": "the second loan is acme's error"},
+                       headers=as_("supervisor")).status_code == 201
+    assert client.put(f"/api/v1/alerts/{alert_id}/assignee", json={"assignee": "li.wei"},
+                      headers=as_("supervisor")).status_code == 200  # the manager's own business: not told
+    clock.now_s += 1
+    assert client.post(f"/api/v1/alerts/{alert_id}/resolve", headers=as_("supervisor")).status_code == 200
+    context.monitor.tick()  # the monitor drops the person's resolution from its book: no second "resolved"
+    relay.run_once()
+    told = [(d.event["type"].rsplit(".", 1)[1], d.event["data"]) for d in north.deliveries[1:]]
+    assert [change for change, _ in told] == ["acknowledged", "commented", "resolved"]
+    assert told[0][1]["by"] == "supervisor" and told[0][1]["note"] == "called the borrower"
+    assert told[1][1]["text"] == "the second loan is acme's error" and told[1][1]["role"] == "supervisor"
+    assert all(d.verified and d.event["source"] == "/pledgewatch/alerts" for d in north.deliveries)
