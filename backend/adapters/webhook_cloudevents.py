@@ -24,7 +24,7 @@ from backend.domain.notices import BankNotice
 CONTENT_TYPE = "application/cloudevents+json"
 SECRET_PREFIX = "whsec_"
 EVENT_SOURCE = "/pledgewatch/alerts"
-CHANGES = ("opened", "resolved", "reminder")
+CHANGES = ("opened", "resolved", "superseded", "reminder")
 
 
 def new_secret() -> str:

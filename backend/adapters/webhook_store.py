@@ -77,11 +77,29 @@ def enqueue_bank_events(db: Connection, events: Sequence[object]) -> int:
         for alert, change in alerts:
             at_s = alert.opened_at_s if change == "opened" else alert.resolved_at_s
             data = alert_data(alert)
+            successor = _successor(db, alert) if change == "resolved" else None
+            if successor is not None:          # an escalation, not a cure
+                change, data = "superseded", {**data, "superseded_by": successor}
             rows += [_outbox_row(endpoint, data, change, at_s) for endpoint in endpoints.get(alert.lender, ())
                      if endpoint.wants(alert.type)]
         if rows:
             db.execute(insert(O), rows)
     return len(rows) + enqueue_notices(db, notices)
+
+
+# A loan's LTV alerts, mildest first: one that ends while a graver one is open was superseded.
+LTV_LADDER = ("ltv_warning", "margin_call", "liquidation")
+
+
+def _successor(db: Connection, alert: Alert) -> str | None:
+    """The graver LTV alert open on the same loan that took over from `alert`, if any."""
+    if alert.type not in LTV_LADDER or alert.loan is None:
+        return None
+    graver = LTV_LADDER[LTV_LADDER.index(alert.type) + 1:]
+    A = t.alerts
+    return db.execute(select(A.c.id).where(and_(A.c.loan_id == alert.loan, A.c.type.in_(graver),
+                                                A.c.state != "resolved")).order_by(A.c.opened_at_s.desc())
+                      .limit(1)).scalar()
 
 
 def enqueue_notices(db: Connection, notices: Sequence[BankNotice]) -> int:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 from bank_receiver import Receiver
+from book_helpers import run_for
 from fastapi.testclient import TestClient
 
 from backend.adapters.webhook_http import HttpSender, TargetGuard
@@ -347,3 +348,29 @@ def test_the_bank_hears_what_people_did_to_its_alert(world):
     assert told[0][1]["by"] == "supervisor" and told[0][1]["note"] == "called the borrower"
     assert told[1][1]["text"] == "the second loan is acme's error" and told[1][1]["role"] == "supervisor"
     assert all(d.verified and d.event["source"] == "/pledgewatch/alerts" for d in north.deliveries)
+
+
+def test_an_escalation_supersedes_the_milder_alert_instead_of_reading_like_a_cure(world):
+    context, client, clock, relay, receivers, _ = world
+    south = Receiver()
+    receivers.append(south)
+    register(client, "bank-south", south, event_types=["ltv_warning", "margin_call"])
+
+    def price(cny_per_t: int) -> None:
+        posted = client.post("/api/v1/prices", headers=as_("admin"),
+                             json={"commodity": "steel_coil", "price": cny_per_t, "currency": "CNY", "per": "t"})
+        assert posted.status_code == 201, posted.text
+
+    seq = run_for(context, clock, 3)
+    price(3200)                               # loan-acme-2 (bank-south) above its warning level
+    seq = run_for(context, clock, 2, start_seq=seq)
+    price(2700)                               # and above its margin-call level
+    for _ in range(20):                       # the warning ends when the call has lasted its clear time
+        seq = run_for(context, clock, 1, start_seq=seq)
+        relay.run_once()
+        if any(d.event["type"].startswith("com.pledgewatch.ltv_warning.") and
+               not d.event["type"].endswith(".opened") for d in south.deliveries):
+            break
+    changes = {d.event["type"].removeprefix("com.pledgewatch."): d.event["data"] for d in south.deliveries}
+    assert set(changes) == {"ltv_warning.opened", "margin_call.opened", "ltv_warning.superseded"}, set(changes)
+    assert changes["ltv_warning.superseded"]["superseded_by"] == changes["margin_call.opened"]["id"]
