@@ -9,6 +9,7 @@ sends them, and records every attempt.
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from dataclasses import asdict
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -20,6 +21,7 @@ from backend.adapters.webhook_cloudevents import (
     alert_event_body,
     event_id,
     event_type,
+    iso_time,
     notice_event_body,
     ping_event_body,
 )
@@ -74,9 +76,10 @@ def enqueue_bank_events(db: Connection, events: Sequence[object]) -> int:
     rows = []
     if alerts:
         endpoints = _live_endpoints(db, [alert.lender for alert, _ in alerts])
+        facts = _loan_facts(db, {alert.loan for alert, _ in alerts if alert.loan})
         for alert, change in alerts:
             at_s = alert.opened_at_s if change == "opened" else alert.resolved_at_s
-            data = alert_data(alert)
+            data = {**alert_data(alert), "loan_facts": facts.get(alert.loan or ""), "links": _links(alert)}
             successor = _successor(db, alert) if change == "resolved" else None
             if successor is not None:          # an escalation, not a cure
                 change, data = "superseded", {**data, "superseded_by": successor}
@@ -85,6 +88,45 @@ def enqueue_bank_events(db: Connection, events: Sequence[object]) -> int:
         if rows:
             db.execute(insert(O), rows)
     return len(rows) + enqueue_notices(db, notices)
+
+
+def _money(value: Decimal | None) -> str | None:
+    """An amount to the cent, as a decimal string."""
+    return None if value is None else str(value.quantize(Decimal("0.01")))
+
+
+def _ratio(value: Decimal | None) -> str | None:
+    """A ratio as written, without the storage's trailing zeros."""
+    return None if value is None else f"{value.normalize():f}"
+
+
+def _loan_facts(db: Connection, loan_ids: set[str]) -> dict[str, dict[str, Any]]:
+    """Where each loan stands, as a bank reconciles it: money as decimal strings in the loan's
+    currency, the thresholds, and the cure deadline as RFC 3339 (from the last stored standing)."""
+    if not loan_ids:
+        return {}
+    L, S = t.loans, t.loan_standings
+    rows = db.execute(select(L, S.c.status, S.c.ltv, S.c.collateral_value, S.c.market_value, S.c.drawing_power,
+                             S.c.cure_amount, S.c.cure_deadline_s, S.c.price_stale)
+                      .outerjoin(S, S.c.loan_id == L.c.id).where(L.c.id.in_(sorted(loan_ids))))
+    return {row.id: {
+        "currency": row.currency, "outstanding": _money(row.outstanding), "status": row.status,
+        "ltv": _ratio(row.ltv), "market_value": _money(row.market_value),
+        "lending_value": _money(row.collateral_value), "drawing_power": _money(row.drawing_power),
+        "target_ltv": _ratio(row.target_ltv),
+        "thresholds": {"warning": _ratio(row.warning), "margin_call": _ratio(row.margin_call),
+                       "liquidation": _ratio(row.liquidation)},
+        "cure_amount": _money(row.cure_amount),
+        "cure_deadline": None if row.cure_deadline_s is None else iso_time(row.cure_deadline_s),
+        "price_stale": row.price_stale} for row in rows}
+
+
+def _links(alert: Alert) -> dict[str, str]:
+    """Paths under the PledgeWatch address the bank was given: the alert, its loan, its page."""
+    links = {"alert": f"/api/v1/alerts/{alert.id}", "dashboard": f"/#/alerts/{alert.id}"}
+    if alert.loan:
+        links["loan"] = f"/api/v1/loans/{alert.loan}"
+    return links
 
 
 # A loan's LTV alerts, mildest first: one that ends while a graver one is open was superseded.

@@ -4,6 +4,7 @@ signed CloudEvents verified by `standardwebhooks`, the retry schedule on a fake 
 from __future__ import annotations
 
 import random
+from decimal import Decimal
 import socket
 import time
 from pathlib import Path
@@ -374,3 +375,15 @@ def test_an_escalation_supersedes_the_milder_alert_instead_of_reading_like_a_cur
     changes = {d.event["type"].removeprefix("com.pledgewatch."): d.event["data"] for d in south.deliveries}
     assert set(changes) == {"ltv_warning.opened", "margin_call.opened", "ltv_warning.superseded"}, set(changes)
     assert changes["ltv_warning.superseded"]["superseded_by"] == changes["margin_call.opened"]["id"]
+    # A bank acts on the loan's standing: money as decimal strings in its currency, the deadline in RFC 3339.
+    call = changes["margin_call.opened"]
+    facts = call["loan_facts"]
+    loan = client.get("/api/v1/loans/loan-acme-2", headers=as_("bank-south")).json()
+    assert (facts["currency"], facts["status"], facts["outstanding"]) == ("CNY", "margin_call", "750000.00")
+    assert Decimal(facts["ltv"]) >= Decimal(facts["thresholds"]["margin_call"]) and facts["thresholds"]["margin_call"] == "0.8"
+    assert Decimal(facts["cure_amount"]) > 0 and facts["cure_deadline"].endswith("Z")
+    assert Decimal(facts["market_value"]) > Decimal(facts["lending_value"])  # before and after the haircut
+    assert loan["status"] == "margin_call"
+    assert call["links"] == {"alert": f"/api/v1/alerts/{call['id']}", "dashboard": f"/#/alerts/{call['id']}",
+                             "loan": "/api/v1/loans/loan-acme-2"}
+    assert client.get(call["links"]["alert"], headers=as_("bank-south")).status_code == 200
