@@ -9,8 +9,8 @@ sends them, and records every attempt.
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
 from dataclasses import asdict
+from decimal import Decimal
 from typing import Any, Iterable, Mapping, Sequence
 
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update

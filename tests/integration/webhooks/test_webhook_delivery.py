@@ -4,9 +4,9 @@ signed CloudEvents verified by `standardwebhooks`, the retry schedule on a fake 
 from __future__ import annotations
 
 import random
-from decimal import Decimal
 import socket
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
