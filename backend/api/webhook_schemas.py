@@ -67,6 +67,8 @@ class AlertData(BaseModel):
     lot: str | None
     lender: str
     details: dict[str, Any] = Field(description="the evidence the monitor attached")
+    warehouse: str | None = Field(None, description="where the lot is")
+    gateway: str | None = Field(None, description="the gateway that watches it")
     change: Literal["opened", "resolved", "superseded", "reminder"]
     reminder: int | None = Field(None, description="how many reminders of this unacknowledged alert")
     superseded_by: str | None = Field(None, description="the graver LTV alert that took over")

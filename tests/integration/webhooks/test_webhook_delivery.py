@@ -131,6 +131,8 @@ def test_a_signed_cloudevent_reaches_the_right_bank_once(world):
     assert (event["specversion"], event["id"], event["source"]) == ("1.0", delivery.webhook_id, "/pledgewatch/alerts")
     assert event["type"] == "com.pledgewatch.double_pledge_attempt.opened"
     assert event["data"]["lender"] == "bank-north" and event["data"]["lot"] == "lot-sh-1"
+    assert (event["data"]["warehouse"], event["data"]["gateway"]) == ("wh-shanghai", "gw-shanghai")
+    assert event["data"]["details"]["attempting_loan"] == "loan-acme-2"
     assert delivery.headers["content-type"] == "application/cloudevents+json"
     assert task.verified and task.event["type"] == "com.pledgewatch.inspection.opened"
     clock.now_s += 300
