@@ -19,7 +19,6 @@ from backend.domain.alerts import Condition
 from backend.domain.registry import Lot, Registry
 from backend.domain.stock import LotView
 
-
 MAX_EPCS_SHOWN = 100                           # an alert names at most this many tags
 
 
