@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from backend.adapters.db.access_repo import SqlApiKeys, SqlAuditLog
 from backend.adapters.db.engine import make_engine, migrate
-from backend.adapters.db.inbox_repo import SqlAlertInbox
+from backend.adapters.db.inbox_repo import SqlAlertInbox, SqlSilences
 from backend.adapters.db.inspections_repo import SqlInspections
 from backend.adapters.db.monitor_repo import SqlAlerts, SqlPriceMarks, SqlStandings
 from backend.adapters.db.registry_repo import SqlRegistry
@@ -65,6 +65,7 @@ from backend.services.registry import RegistryService
 from backend.services.releases import ReleaseService
 from backend.services.rotated_keys import RotatedKeys
 from backend.services.sensor_owners import RegistrySensorOwners
+from backend.services.silences import SilenceService
 from backend.services.standings import LoanStandings
 from backend.services.webhooks import WebhookService
 from backend.services.webhooks_relay import RelayLoop, WebhookRelay
@@ -100,6 +101,7 @@ class BackendContext:
     releases: ReleaseService
     inbox: AlertInbox  # people working alerts (the API's alert routes)
     inspections: InspectionService
+    silences: SilenceService  # staff quieting alerts (still sent to banks, marked)
     monitor: MonitorService | None
     ingest: MqttIngest | None
     monitor_loop: MonitorLoop | None
@@ -345,6 +347,7 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
         monitor=monitor, ingest=ingest, monitor_loop=loop, events=events, standings_watcher=watcher,
         alerts_watcher=alerts_watcher, gateways_watcher=gateways_watcher,
         documents=Ed25519DocumentSigner.from_data_dir(settings.data_dir),
+        silences=SilenceService(store=SqlSilences(engine), registry=registry.snapshot, clock=clock),
         commands=CommandService(signer=signer, publisher=MqttCommands(settings.broker), gateway_keys=gateway_keys,
                                 rotated=rotated_keys, clock=clock),
         **market)

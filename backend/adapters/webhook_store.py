@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, upda
 from sqlalchemy.exc import IntegrityError
 
 from backend.adapters.db import tables as t
+from backend.adapters.db.inbox_repo import active_silences
 from backend.adapters.webhook_cloudevents import (
     alert_event_body,
     event_id,
@@ -28,6 +29,7 @@ from backend.adapters.webhook_cloudevents import (
 from backend.domain.alerts import Alert, AlertOpened, AlertResolved
 from backend.domain.inspections import InspectionOpened, InspectionOverdue
 from backend.domain.notices import BankNotice, inspection_notice
+from backend.domain.silences import silencing
 from backend.ports.webhooks import Attempt, DeliveryRecord, EndpointRecord, OutboxItem
 
 E, O, D = t.webhook_endpoints, t.webhook_outbox, t.webhook_deliveries  # noqa: E741 (the three tables, briefly)
@@ -78,9 +80,12 @@ def enqueue_bank_events(db: Connection, events: Sequence[object]) -> int:
         endpoints = _live_endpoints(db, [alert.lender for alert, _ in alerts])
         facts = _loan_facts(db, {alert.loan for alert, _ in alerts if alert.loan})
         warehouses = _warehouses(db, {alert.lot for alert, _ in alerts if alert.lot})
+        silences = active_silences(db, max(alert.opened_at_s for alert, _ in alerts))
         for alert, change in alerts:
             at_s = alert.opened_at_s if change == "opened" else alert.resolved_at_s
+            silence = silencing(silences, alert.type, alert.gateway, alert.opened_at_s)
             data = {**alert_data(alert), "warehouse": warehouses.get(alert.lot or ""), "gateway": alert.gateway,
+                    "silenced_by": silence.id if silence else None,  # sent all the same: marked
                     "loan_facts": facts.get(alert.loan or ""), "links": _links(alert)}
             successor = _successor(db, alert) if change == "resolved" else None
             if successor is not None:          # an escalation, not a cure

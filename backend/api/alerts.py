@@ -33,6 +33,7 @@ class AlertOut(BaseModel):
     gateway: str | None
     details: dict[str, Any]
     assignee: str | None = None
+    silenced_by: str | None = Field(None, description="the silence covering it now (it is still sent to the bank)")
 
 
 @router.get("/alerts", response_model=list[AlertOut])
@@ -141,7 +142,11 @@ def _comment_out(comment) -> CommentOut:
     return CommentOut(author=comment.author, role=comment.role, text=comment.text, at_s=comment.at_s)
 
 
+PEOPLE_FIELDS = ("assignee", "silenced_by")  # from the inbox, not the alert record
+
+
 def alert_outs(ctx, records) -> list[AlertOut]:
     assignees = ctx.inbox.assignees([r.id for r in records])
-    return [AlertOut(**{name: getattr(record, name) for name in AlertOut.model_fields if name != "assignee"},
-                     assignee=assignees.get(record.id)) for record in records]
+    silenced = ctx.silences.silenced_by(records)
+    return [AlertOut(**{name: getattr(record, name) for name in AlertOut.model_fields if name not in PEOPLE_FIELDS},
+                     assignee=assignees.get(record.id), silenced_by=silenced.get(record.id)) for record in records]

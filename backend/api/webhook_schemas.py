@@ -69,6 +69,7 @@ class AlertData(BaseModel):
     details: dict[str, Any] = Field(description="the evidence the monitor attached")
     warehouse: str | None = Field(None, description="where the lot is")
     gateway: str | None = Field(None, description="the gateway that watches it")
+    silenced_by: str | None = Field(None, description="a silence the manager set covered it (sent all the same)")
     change: Literal["opened", "resolved", "superseded", "reminder"]
     reminder: int | None = Field(None, description="how many reminders of this unacknowledged alert")
     superseded_by: str | None = Field(None, description="the graver LTV alert that took over")

@@ -313,3 +313,16 @@ alert_comments = Table(
     Column("text", Text, nullable=False),
     Column("at_s", Float, nullable=False),
     Index("ix_alert_comments_alert", "alert_id"))
+
+# Silences (backend/domain/silences.py): alerts in their scope are marked, never hidden from banks.
+alert_silences = Table(
+    "alert_silences", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("scope", String(16), nullable=False),        # warehouse | gateway | type
+    Column("value", String(64), nullable=False),
+    Column("gateway", String(64)),                      # the warehouse's gateway, or the gateway itself
+    Column("reason", Text, nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("created_at_s", Float, nullable=False),
+    Column("until_s", Float, nullable=False),
+    Index("ix_alert_silences_until", "until_s"))

@@ -406,3 +406,30 @@ def test_an_escalation_supersedes_the_milder_alert_instead_of_reading_like_a_cur
                              "loan": "/api/v1/loans/loan-acme-2"}
     assert client.get(call["links"]["alert"], headers=as_("bank-south")).status_code == 200
     assert_published(client, south.deliveries)
+
+
+def test_a_silenced_alert_is_still_sent_to_the_bank_marked_and_the_silence_ends(world):
+    context, client, clock, relay, receivers, _ = world
+    north = Receiver()
+    receivers.append(north)
+    register(client, "bank-north", north)
+    body = {"scope": "warehouse", "value": "wh-shanghai", "reason": "scale recalibration", "for_s": 3600}
+    assert client.post("/api/v1/silences", json=body, headers=as_("bank-north")).status_code in (403, 404)
+    assert client.post("/api/v1/silences", json={**body, "value": "wh-nowhere"},
+                       headers=as_("supervisor")).status_code == 400
+    assert client.post("/api/v1/silences", json={**body, "for_s": 31 * 86_400},
+                       headers=as_("supervisor")).status_code == 422
+    silence = client.post("/api/v1/silences", json=body, headers=as_("supervisor")).json()
+    assert (silence["gateway"], silence["created_by"]) == ("gw-shanghai", "supervisor")
+    double_pledge(client, context)   # lot-sh-1 is in wh-shanghai
+    relay.run_once()
+    [delivery] = north.deliveries
+    assert delivery.event["data"]["silenced_by"] == silence["id"]  # sent all the same, marked
+    [alert] = client.get("/api/v1/alerts", headers=as_("bank-north")).json()
+    assert alert["silenced_by"] == silence["id"]
+    assert [s["id"] for s in client.get("/api/v1/silences", headers=as_("supervisor")).json()] == [silence["id"]]
+    clock.now_s += 1
+    assert client.delete(f"/api/v1/silences/{silence['id']}", headers=as_("supervisor")).status_code == 204
+    assert client.delete(f"/api/v1/silences/{silence['id']}", headers=as_("supervisor")).status_code == 404
+    assert client.get(f"/api/v1/alerts/{alert['id']}", headers=as_("bank-north")).json()["silenced_by"] is None
+    assert_published(client, north.deliveries)
