@@ -9,13 +9,16 @@ happening always has the same id, so announcing it twice (a restart) sends it on
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Mapping
 
 from backend.domain.inspections import InspectionOpened, InspectionOverdue
+from backend.domain.registry import Loan
 
 # Topics an endpoint may subscribe to besides the alert types; each service that notifies
 # banks adds its own here (and documents its events in docs/webhooks.md).
-NOTICE_TOPICS = ("inspection",)
+NOTICE_TOPICS = ("inspection",
+                 "repayment", "pledge", "loan")  # the money side of the closed loop (money_notice)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,3 +47,12 @@ def inspection_notice(event: InspectionOpened | InspectionOverdue) -> BankNotice
     return BankNotice(f"inspection-{task.lot_id}-{task.opened_at_s}.{change}", task.lender_id, "inspection",
                       change, task.loan_id or task.lot_id,
                       task.opened_at_s if change == "opened" else task.deadline_s, data)
+
+
+def money_notice(loan: Loan, topic: str, change: str, key: str, at_s: float, **data: Any) -> BankNotice:
+    """A repayment, pledge or loan change, told to the loan's lender. `key` names the happening
+    (a repayment's id, a request's id, ...): with `change` it makes the notice's id.
+    Amounts go in `data` as Decimal strings."""
+    return BankNotice(f"{topic}-{loan.id}-{key}.{change}", loan.lender_id, topic, change, loan.id, at_s,
+                      {"loan": loan.id, "lender": loan.lender_id, "borrower": loan.borrower_id, "at_s": at_s,
+                       **{name: str(value) if isinstance(value, Decimal) else value for name, value in data.items()}})
