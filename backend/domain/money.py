@@ -29,6 +29,11 @@ class Decision:
     reason: str
 
 
+def cents(amount: Decimal) -> Decimal:
+    """An amount as it is shown and told: to the cent (however the database wrote it)."""
+    return amount.quantize(CENT)
+
+
 def _refused(reason: str) -> Decision:
     return Decision(False, reason)
 
@@ -47,7 +52,7 @@ def drawdown_decision(loan: Loan, amount: Decimal, collateral_value: Decimal | N
         return _refused("the loan's valuation rests on a stale price")
     power = drawing_power(loan.target_ltv, collateral_value, loan.outstanding)
     if amount > power:
-        return _refused(f"exceeds drawing power: at most {power.quantize(CENT)} {loan.currency} can be drawn")
+        return _refused(f"exceeds drawing power: at most {cents(power)} {loan.currency} can be drawn")
     return Decision(True, "within drawing power")
 
 
@@ -56,7 +61,7 @@ def close_refusal(loan: Loan) -> str | None:
     if loan.closed_at_s is not None:
         return "the loan is already closed"
     if loan.outstanding > 0:
-        return (f"outstanding {loan.outstanding} {loan.currency}: a loan closes only when it is "
+        return (f"outstanding {cents(loan.outstanding)} {loan.currency}: a loan closes only when it is "
                 f"repaid in full")
     return None
 
@@ -69,7 +74,7 @@ def substitution_decision(loan: Loan, collateral_value: Decimal, value_out: Deci
     ltv_after = loan_to_value(loan.outstanding, after)
     if ltv_after > loan.target_ltv:
         shown = "infinite" if not ltv_after.is_finite() else f"{ltv_after:.4f}"
-        return _refused(f"LTV after the substitution would be {shown}, above the target {loan.target_ltv}")
+        return _refused(f"LTV after the substitution would be {shown}, above the target {loan.target_ltv.normalize()}")
     return Decision(True, "within target LTV")
 
 

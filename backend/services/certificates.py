@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from backend.domain import borrowing_base, valuation
 from backend.domain import registry as reg
+from backend.domain.money import cents
 from backend.domain.monitor import MonitorState
 from backend.ports.alerts import AlertStore
 from backend.ports.documents import DocumentSigner, SignedDocument
@@ -21,7 +22,6 @@ from backend.ports.monitor import StandingRecord
 from backend.services.registry import NotFound, RegistryService
 
 RATIO = Decimal("0.000001")
-CENT = Decimal("0.01")
 
 
 class CertificateService:
@@ -48,13 +48,13 @@ class CertificateService:
             "valued_at_s": int(standing.updated_at_s) if standing else None,
             "issuer_key_id": self.signer.key_id,
             "status": standing.status if standing else None, "closed": loan.closed_at_s is not None,
-            "haircut": loan.haircut, "target_ltv": loan.target_ltv,
-            "outstanding": loan.outstanding,
-            "market_value": standing.market_value if standing else None,
-            "lending_value": value,
+            "haircut": loan.haircut.normalize(), "target_ltv": loan.target_ltv.normalize(),
+            "outstanding": cents(loan.outstanding),
+            "market_value": cents(standing.market_value) if standing and standing.market_value is not None else None,
+            "lending_value": None if value is None else cents(value),
             "eligible_value": None if lots is None else sum((x.lending_value for x in lots if x.eligible), Decimal(0)),
-            "drawing_power": None if value is None else valuation.drawing_power(
-                loan.target_ltv, value, loan.outstanding).quantize(CENT),
+            "drawing_power": None if value is None else cents(valuation.drawing_power(
+                loan.target_ltv, value, loan.outstanding)),
             "ltv": None if value is None or value <= 0 else (loan.outstanding / value).quantize(RATIO),
             "lots_valued": lots is not None,
             "lots": [_lot(registry, line) for line in lots] if lots is not None
@@ -71,6 +71,7 @@ class CertificateService:
 def _lot(registry: reg.Registry, line: borrowing_base.LotValue) -> dict[str, Any]:
     return {"lot": line.lot_id, "commodity": line.commodity_id, "unit": registry.commodities[line.commodity_id].unit,
             "warehouse": registry.lots[line.lot_id].warehouse_id,
-            "quantity": line.quantity, "unit_price": None if line.unit_price is None else line.unit_price.quantize(CENT),
+            "quantity": None if line.quantity is None else line.quantity.normalize(),
+            "unit_price": None if line.unit_price is None else cents(line.unit_price),
             "market_value": line.market_value, "lending_value": line.lending_value,
             "eligible": line.eligible, "reason": line.reason}

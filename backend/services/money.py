@@ -91,7 +91,7 @@ class MoneyService:
             if loan.closed_at_s is not None:
                 raise Conflict("the loan is closed")
             after = max(Decimal(0), loan.outstanding - record.amount)
-            notice = self._notice(loan, record, entered_by=record.entered_by, outstanding=after)
+            notice = self._notice(loan, record, entered_by=record.entered_by, outstanding=money.cents(after))
             try:
                 self.store.settle_repayment(record, loan.outstanding, after, [notice])
                 return record
@@ -104,7 +104,7 @@ class MoneyService:
     @staticmethod
     def _notice(loan: reg.Loan, record: RepaymentRecord, **data: object):
         return money_notice(loan, "repayment", record.state, record.id, record.decided_at_s or record.at_s,
-                            repayment=record.id, amount=record.amount, state=record.state,
+                            repayment=record.id, amount=money.cents(record.amount), state=record.state,
                             decided_by=record.decided_by, **data)
 
     # -- drawdowns, closing ----------------------------------------------------------------
@@ -121,7 +121,7 @@ class MoneyService:
             drawdown = Drawdown(new_id("dd"), loan_id, amount, caller.name, self.clock())
             after = loan.outstanding + amount
             notice = money_notice(loan, "loan", "drawdown", drawdown.id, drawdown.at_s, drawdown=drawdown.id,
-                                  amount=amount, by=caller.name, outstanding=after)
+                                  amount=money.cents(amount), by=caller.name, outstanding=money.cents(after))
             try:
                 self.store.draw(drawdown, loan.outstanding, after, [notice])
                 return drawdown, replace(loan, outstanding=after)
@@ -164,9 +164,9 @@ class MoneyService:
                 continue
             after = loan.outstanding + posting.amount
             notices = [money_notice(loan, "loan", "interest_posted", f"interest-{int(posting.to_s)}", posting.to_s,
-                                    amount=posting.amount, days=posting.days, from_s=posting.from_s,
-                                    to_s=posting.to_s, rate=loan.interest.rate, day_count=loan.interest.day_count,
-                                    outstanding=after)] if posting.amount > 0 else []
+                                    amount=money.cents(posting.amount), days=posting.days, from_s=posting.from_s,
+                                    to_s=posting.to_s, rate=loan.interest.rate.normalize(),
+                                    day_count=loan.interest.day_count, outstanding=money.cents(after))] if posting.amount > 0 else []
             try:
                 self.store.post_interest(posting, loan.outstanding, after, notices)
                 posted.append(posting)
