@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Mapping
 
-from backend.domain import valuation
+from backend.domain import money, valuation
 from backend.domain.monitor import MonitorState, observed_present, release_refusal, value_per_item
 from backend.domain.registry import Loan, Registry
 
@@ -65,3 +65,22 @@ def incoming_value(state: MonitorState, registry: Registry, lot_id: str, loan: L
         return "none of its items is observed present", Decimal(0)
     per_item = value_per_item(state, registry, lot_id, loan, fx_rates)
     return None, (per_item * len(present)).quantize(CENT)
+
+
+def substitution_refusal(state: MonitorState, registry: Registry, loan_id: str, release_lot: str, pledge_lot: str,
+                         now_s: float, fx_rates: Mapping[tuple[str, str], Decimal] | None = None) -> str | None:
+    """Why swapping `release_lot` for `pledge_lot` may not go now (None: it may): the loan
+    must be valued, the incoming lot fit to back it, and LTV after at or below the target.
+    The lot going out counts at its lending value in the loan now; the one coming in at its
+    items observed present, at a fresh price."""
+    view = state.loan_views.get(loan_id)
+    if view is None or view.collateral_value is None:
+        return "the loan has no valuation yet; try again once its goods are priced"
+    loan = registry.loans[loan_id]
+    refusal, value_in = incoming_value(state, registry, pledge_lot, loan, now_s, fx_rates)
+    if refusal is not None:
+        return f"lot {pledge_lot}: {refusal}"
+    lines = {line.lot_id: line for line in lot_values(state, registry, loan_id, now_s)}
+    value_out = lines[release_lot].lending_value if release_lot in lines else view.collateral_value
+    decision = money.substitution_decision(loan, view.collateral_value, value_out, value_in)
+    return None if decision.approved else decision.reason

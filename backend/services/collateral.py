@@ -13,7 +13,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Callable, Mapping
 
-from backend.domain import borrowing_base, money, pledges
+from backend.domain import borrowing_base, pledges
 from backend.domain import registry as reg
 from backend.domain.errors import RegistryError
 from backend.domain.monitor import MonitorState
@@ -111,23 +111,11 @@ class CollateralService:
         return outcome.registry
 
     def _value_refusal(self, registry: reg.Registry, request: CollateralRequest) -> str | None:
-        """Why a substitution would lift LTV above target, or cannot be valued (None: it may go)."""
         state = self.monitor_state()
-        loan = registry.loans[request.loan_id]
-        if state is None or request.loan_id not in state.loan_views:
-            return "the loan has no valuation in this process yet; try again"
-        value = state.loan_views[request.loan_id].collateral_value
-        if value is None:
-            return "the loan has no valuation yet; try again once its goods are priced"
-        now_s = self.clock()
-        lines = {line.lot_id: line for line in borrowing_base.lot_values(state, registry, loan.id, now_s)}
-        refusal, value_in = borrowing_base.incoming_value(state, registry, request.pledge_lot, loan, now_s,
-                                                          self.fx_rates())
-        if refusal is not None:
-            return f"lot {request.pledge_lot}: {refusal}"
-        value_out = lines[request.release_lot].lending_value if request.release_lot in lines else value
-        decision = money.substitution_decision(loan, value, value_out, value_in)
-        return None if decision.approved else decision.reason
+        if state is None or request.release_lot is None:
+            return "the loan has no valuation in this process (its monitor runs elsewhere)"
+        return borrowing_base.substitution_refusal(state, registry, request.loan_id, request.release_lot,
+                                                   request.pledge_lot, self.clock(), self.fx_rates())
 
     def _carry_out(self, request: CollateralRequest) -> CollateralRequest:
         registry = self.registry.snapshot()
