@@ -46,7 +46,8 @@ def stock_conditions(lot: Lot, view: LotView, registry: Registry,
         elif low:
             conditions.append(_lot_condition("stock_shortfall", lot, registry, **measured))
         elif high:
-            conditions.append(Condition("sensor_fault", lot.scale_id, lot=lot.id,
+            conditions.append(Condition("sensor_fault", lot.scale_id, loan=registry.loan_of_lot.get(lot.id),
+                                        lot=lot.id, lender=registry.lender_of_lot(lot.id),
                                         gateway=registry.gateway_of_lot(lot.id),
                                         details={"sensor": "scale", "mode": "over-read",
                                                  **measured}))
