@@ -69,12 +69,14 @@ def approve_pledge(loan_id: str, request_id: str, caller: Decider, ctx: Ctx) -> 
 
 @router.post("/loans/{loan_id}/pledges/{request_id}/reject", response_model=RequestOut)
 def reject_pledge(loan_id: str, request_id: str, body: DecisionIn, caller: Decider, ctx: Ctx) -> RequestOut:
+    """The lender (or an admin) refuses a pending top-up, with a reason: nothing is pledged."""
     return _out(on_loan(ctx, caller, loan_id, lambda: ctx.collateral.reject(
         caller, loan_id, "pledge", request_id, body.reason)))
 
 
 @router.get("/loans/{loan_id}/substitutions", response_model=list[RequestOut])
 def list_substitutions(loan_id: str, caller: Caller, ctx: Ctx) -> list[RequestOut]:
+    """Substitution requests of the loan, oldest first, with who asked, who decided and when."""
     return [_out(r) for r in on_loan(ctx, caller, loan_id, lambda: ctx.collateral.requests(loan_id, "substitution"))]
 
 
@@ -90,11 +92,14 @@ def substitute(loan_id: str, body: SubstitutionIn, caller: Caller, ctx: Ctx) -> 
 
 @router.post("/loans/{loan_id}/substitutions/{request_id}/approve", response_model=RequestOut)
 def approve_substitution(loan_id: str, request_id: str, caller: Decider, ctx: Ctx) -> RequestOut:
+    """The lender (or an admin) approves a pending substitution: weighed now, carried out in one
+    transaction, or 409 with the reason (it stays pending)."""
     return _out(on_loan(ctx, caller, loan_id, lambda: ctx.collateral.approve(
         caller, loan_id, "substitution", request_id)))
 
 
 @router.post("/loans/{loan_id}/substitutions/{request_id}/reject", response_model=RequestOut)
 def reject_substitution(loan_id: str, request_id: str, body: DecisionIn, caller: Decider, ctx: Ctx) -> RequestOut:
+    """The lender (or an admin) refuses a pending substitution, with a reason: nothing changes."""
     return _out(on_loan(ctx, caller, loan_id, lambda: ctx.collateral.reject(
         caller, loan_id, "substitution", request_id, body.reason)))

@@ -125,7 +125,9 @@ def certificate(loan_id: str, caller: Caller, ctx: Ctx) -> dict[str, Any]:
             "key_id": signed.key_id}
 
 
-@router.get("/loans/{loan_id}/certificate.html", response_class=HTMLResponse)
+@router.get("/loans/{loan_id}/certificate.html", response_model=None,  # errors stay JSON
+            responses={200: {"description": "the certificate as a printable page",
+                             "content": {"text/html": {"schema": {"type": "string"}}}}})
 def certificate_html(loan_id: str, caller: Caller, ctx: Ctx) -> HTMLResponse:
     """The certificate, printable, with its signature."""
     signed = on_loan(ctx, caller, loan_id, lambda: ctx.certificates.certificate(loan_id))
