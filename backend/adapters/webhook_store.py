@@ -77,9 +77,11 @@ def enqueue_bank_events(db: Connection, events: Sequence[object]) -> int:
     if alerts:
         endpoints = _live_endpoints(db, [alert.lender for alert, _ in alerts])
         facts = _loan_facts(db, {alert.loan for alert, _ in alerts if alert.loan})
+        warehouses = _warehouses(db, {alert.lot for alert, _ in alerts if alert.lot})
         for alert, change in alerts:
             at_s = alert.opened_at_s if change == "opened" else alert.resolved_at_s
-            data = {**alert_data(alert), "loan_facts": facts.get(alert.loan or ""), "links": _links(alert)}
+            data = {**alert_data(alert), "warehouse": warehouses.get(alert.lot or ""), "gateway": alert.gateway,
+                    "loan_facts": facts.get(alert.loan or ""), "links": _links(alert)}
             successor = _successor(db, alert) if change == "resolved" else None
             if successor is not None:          # an escalation, not a cure
                 change, data = "superseded", {**data, "superseded_by": successor}
@@ -119,6 +121,13 @@ def _loan_facts(db: Connection, loan_ids: set[str]) -> dict[str, dict[str, Any]]
         "cure_amount": _money(row.cure_amount),
         "cure_deadline": None if row.cure_deadline_s is None else iso_time(row.cure_deadline_s),
         "price_stale": row.price_stale} for row in rows}
+
+
+def _warehouses(db: Connection, lot_ids: set[str]) -> dict[str, str]:
+    if not lot_ids:
+        return {}
+    rows = db.execute(select(t.lots.c.id, t.lots.c.warehouse_id).where(t.lots.c.id.in_(sorted(lot_ids))))
+    return {row.id: row.warehouse_id for row in rows}
 
 
 def _links(alert: Alert) -> dict[str, str]:

@@ -9,6 +9,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+import jsonschema_rs
 import pytest
 from aiosmtpd.controller import Controller
 from bank_receiver import Receiver
@@ -87,6 +88,17 @@ def world(tmp_path, database_url, smtp):
     context.close()
 
 
+def assert_published(client, deliveries) -> None:
+    """Every event a bank received matches exactly one webhook schema of /openapi.json."""
+    openapi = client.get("/openapi.json").json()
+    validators = {name: jsonschema_rs.validator_for({"components": openapi["components"], **hook["post"][
+        "requestBody"]["content"]["application/json"]["schema"]}) for name, hook in openapi["webhooks"].items()}
+    for delivery in deliveries:
+        matching = [name for name, validator in validators.items() if validator.is_valid(delivery.event)]
+        assert len(matching) == 1, (delivery.event["type"], matching, [
+            str(error) for validator in validators.values() for error in validator.iter_errors(delivery.event)][:3])
+
+
 def register(client, who: str, receiver: Receiver, **body) -> dict:
     """An endpoint for `receiver`; by default it hears only the double pledge alerts these
     tests raise (not the inspection task each one opens); `event_types=None`: everything."""
@@ -119,6 +131,8 @@ def test_a_signed_cloudevent_reaches_the_right_bank_once(world):
     assert (event["specversion"], event["id"], event["source"]) == ("1.0", delivery.webhook_id, "/pledgewatch/alerts")
     assert event["type"] == "com.pledgewatch.double_pledge_attempt.opened"
     assert event["data"]["lender"] == "bank-north" and event["data"]["lot"] == "lot-sh-1"
+    assert (event["data"]["warehouse"], event["data"]["gateway"]) == ("wh-shanghai", "gw-shanghai")
+    assert event["data"]["details"]["attempting_loan"] == "loan-acme-2"
     assert delivery.headers["content-type"] == "application/cloudevents+json"
     assert task.verified and task.event["type"] == "com.pledgewatch.inspection.opened"
     clock.now_s += 300
@@ -217,6 +231,7 @@ def test_an_unacknowledged_critical_alert_is_sent_again_and_an_acknowledged_one_
     assert relay.run_once() == 1 and bank.deliveries[-1].event["type"].endswith(".acknowledged")
     clock.now_s += 3600
     assert relay.run_once() == 0 and len(bank.deliveries) == 3  # no reminder of an acknowledged alert
+    assert_published(client, bank.deliveries)
 
 
 def test_each_lender_manages_and_sees_only_its_own_endpoints(world):
@@ -296,6 +311,7 @@ def test_the_lender_hears_an_inspection_task_open_and_go_overdue_once(world):
     finally:
         restarted.close()
     assert relay.run_once() == 0 and len(north.deliveries) == 4
+    assert_published(client, north.deliveries)
 
 
 def test_a_ping_and_a_redelivery_reach_the_bank_signed_under_their_ids(world):
@@ -322,6 +338,7 @@ def test_a_ping_and_a_redelivery_reach_the_bank_signed_under_their_ids(world):
     assert north.deliveries[-1].body == alert_event.body  # the same event, byte for byte
     assert client.post(f"/api/v1/webhooks/{hook['id']}/redeliver", json={"event_id": "al-nope.opened"},
                        headers=as_("bank-north")).status_code == 404
+    assert_published(client, north.deliveries)
 
 
 def test_the_bank_hears_what_people_did_to_its_alert(world):
@@ -349,6 +366,7 @@ def test_the_bank_hears_what_people_did_to_its_alert(world):
     assert told[0][1]["by"] == "supervisor" and told[0][1]["note"] == "called the borrower"
     assert told[1][1]["text"] == "the second loan is acme's error" and told[1][1]["role"] == "supervisor"
     assert all(d.verified and d.event["source"] == "/pledgewatch/alerts" for d in north.deliveries)
+    assert_published(client, north.deliveries)
 
 
 def test_an_escalation_supersedes_the_milder_alert_instead_of_reading_like_a_cure(world):
@@ -387,3 +405,4 @@ def test_an_escalation_supersedes_the_milder_alert_instead_of_reading_like_a_cur
     assert call["links"] == {"alert": f"/api/v1/alerts/{call['id']}", "dashboard": f"/#/alerts/{call['id']}",
                              "loan": "/api/v1/loans/loan-acme-2"}
     assert client.get(call["links"]["alert"], headers=as_("bank-south")).status_code == 200
+    assert_published(client, south.deliveries)
