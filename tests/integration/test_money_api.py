@@ -9,6 +9,7 @@ import json
 import threading
 from decimal import Decimal
 
+import jsonschema_rs
 from book_helpers import DEMO_LOTS, as_, run_for
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from sqlalchemy import select
@@ -229,7 +230,7 @@ def test_the_borrowing_base_certificate_is_signed_with_the_document_key(book):
     assert client.get(f"{LOAN}/certificate", headers=as_("bank-south")).status_code == 404
 
 
-def test_the_lender_hears_of_each_money_step(book):
+def test_the_lender_hears_of_each_money_step_in_the_published_shapes(book):
     context, client, clock = book
     context.webhooks.targets = TargetGuard(allow_private=True)
     context.webhooks.register("bank-north", "http://127.0.0.1:9/hook", ["repayment", "pledge", "loan"])
@@ -237,13 +238,32 @@ def test_the_lender_hears_of_each_money_step(book):
     pending = client.post(f"{LOAN}/repayments", json={"amount": 1000}, headers=as_("supervisor")).json()
     client.post(f"{LOAN}/repayments/{pending['id']}/confirm", headers=as_("bank-north"))
     client.post(f"{LOAN}/drawdowns", json={"amount": 1000}, headers=as_("bank-north"))
+    _zinc_lot(client)
+    asked = client.post(f"{LOAN}/pledges", json={"lot": "lot-sh-3"}, headers=as_("supervisor")).json()
+    client.post(f"{LOAN}/pledges/{asked['id']}/reject", json={"reason": "not this one"}, headers=as_("bank-north"))
     client.post(f"{LOAN}/repayments", json={"amount": 1_000_000}, headers=as_("bank-north"))
     client.post(f"{LOAN}/close", headers=as_("bank-north"))
+    loan = {"id": "loan-zinc", "lender": "bank-north", "borrower": "acme-steel", "outstanding": 360_000,
+            "currency": "CNY", "thresholds": {"warning": 0.7, "margin_call": 0.8, "liquidation": 0.9},
+            "target_ltv": 0.6, "interest": {"rate": "0.05", "day_count": "ACT/360"}}
+    assert client.post("/api/v1/loans", json=loan, headers=as_("admin")).status_code == 201
+    context.money.post_interest()                          # interest starts accruing now
+    clock.now_s += 86_400
+    [posting] = context.money.post_interest()
+    assert posting.amount == Decimal("50.00")              # 360,000 × 0.05 / 360
     with context.webhooks.store.engine.connect() as db:
         rows = db.execute(select(t.webhook_outbox.c.event_type, t.webhook_outbox.c.body)
                           .order_by(t.webhook_outbox.c.id)).all()
-    assert [row.event_type for row in rows] == [
-        "com.pledgewatch.repayment.pending", "com.pledgewatch.repayment.confirmed",
-        "com.pledgewatch.loan.drawdown", "com.pledgewatch.repayment.confirmed", "com.pledgewatch.loan.closed"]
+    assert [row.event_type.removeprefix("com.pledgewatch.") for row in rows] == [
+        "repayment.pending", "repayment.confirmed", "loan.drawdown", "pledge.requested", "pledge.rejected",
+        "repayment.confirmed", "loan.closed", "loan.interest_posted"]
     confirmed = json.loads(rows[1].body)["data"]
-    assert (confirmed["amount"], confirmed["decided_by"], confirmed["outstanding"]) == ("1000.00", "bank-north", "999000.00")
+    assert (confirmed["amount"], confirmed["decided_by"], confirmed["outstanding"]) == ("1000.00", "bank-north",
+                                                                                       "999000.00")
+    openapi = client.get("/openapi.json").json()
+    validators = {name: jsonschema_rs.validator_for({"components": openapi["components"], **hook["post"][
+        "requestBody"]["content"]["application/json"]["schema"]}) for name, hook in openapi["webhooks"].items()}
+    for row in rows:
+        event = json.loads(row.body)
+        assert [name for name, v in validators.items() if v.is_valid(event)] == [event["type"].split(".")[2]], (
+            event, [str(e) for v in validators.values() for e in v.iter_errors(event)][:3])
