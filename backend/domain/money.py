@@ -8,7 +8,10 @@ since interest was last posted adds
 
 to the outstanding amount (posted, so the next day's interest is on it too: daily
 compounding). Rounding per day, to the cent, with banker's rounding (ROUND_HALF_EVEN), so a
-book of many loans carries no upward bias. A part of a day is posted when it completes.
+book of many loans carries no upward bias. A part of a day is posted when it completes. The
+day's interest is on the balance when it is posted (the backend posts every monitor tick, so
+within seconds of the day's end), not a mean of the day's balances: a repayment made during
+the day lowers that whole day's interest.
 """
 from __future__ import annotations
 
