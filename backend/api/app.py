@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse
 from backend.api import (
     alerts,
     book,
+    collateral,
     commands,
     dashboard,
     events,
@@ -16,6 +17,7 @@ from backend.api import (
     health,
     inspections,
     keys,
+    money,
     prices,
     readings,
     registry,
@@ -38,7 +40,7 @@ def create_app(context: BackendContext) -> FastAPI:
     app.include_router(health.router)
     if "api" in context.settings.roles:
         for module in (readings, gateways, book, alerts, prices, registry, keys, events, dashboard,
-                       commands, webhooks, inspections, exports, silences):
+                       commands, webhooks, inspections, exports, silences, money, collateral):
             app.include_router(module.router, responses=ERROR_RESPONSES)
         app.mount("/static", dashboard.static_files(), name="static")
         app.add_api_route("/docs", api_reference, include_in_schema=False)

@@ -234,10 +234,12 @@ class MonitorService:
 
 class MonitorLoop:
     """Calls `tick` every `interval_s` on a named thread until stopped, and at once when
-    woken (a new price mark: alert latency after a tick is not the interval)."""
+    woken (a new price mark: alert latency after a tick is not the interval); then each of
+    `chores` (posting interest)."""
 
-    def __init__(self, service: MonitorService, interval_s: float) -> None:
-        self.service, self.interval_s = service, interval_s
+    def __init__(self, service: MonitorService, interval_s: float,
+                 chores: Sequence[Callable[[], object]] = ()) -> None:
+        self.service, self.interval_s, self.chores = service, interval_s, tuple(chores)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="monitor", daemon=True)
@@ -260,7 +262,8 @@ class MonitorLoop:
             self._wake.clear()
             if self._stop.is_set():
                 return
-            try:
-                self.service.tick()
-            except Exception:  # a bug must not stop monitoring: log it and try again
-                log.exception("monitor tick failed")
+            for work in (self.service.tick, *self.chores):
+                try:
+                    work()
+                except Exception:  # a bug must not stop monitoring: log it and try again
+                    log.exception("monitor %s failed", getattr(work, "__name__", "chore"))
