@@ -66,6 +66,7 @@ from backend.services.releases import ReleaseService
 from backend.services.rotated_keys import RotatedKeys
 from backend.services.sensor_owners import RegistrySensorOwners
 from backend.services.standings import LoanStandings
+from backend.services.stress import StressService
 from backend.services.webhooks import WebhookService
 from backend.services.webhooks_relay import RelayLoop, WebhookRelay
 from backend.settings import BackendSettings
@@ -100,6 +101,7 @@ class BackendContext:
     releases: ReleaseService
     inbox: AlertInbox  # people working alerts (the API's alert routes)
     inspections: InspectionService
+    stress: StressService  # portfolio stress tests (shocks, Monte Carlo)
     monitor: MonitorService | None
     ingest: MqttIngest | None
     monitor_loop: MonitorLoop | None
@@ -341,12 +343,23 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
         inbox=AlertInbox(alerts=alerts, inbox=SqlAlertInbox(engine), publish=events.publish, clock=clock),
         inspections=InspectionService(registry=registry, alerts=alerts, repo=counts,
                                       config=_monitor_config(settings), clock=clock),
+        stress=StressService(registry=registry.snapshot, marks=prices, standings=standings, monitor=monitor,
+                             clock=clock, config=_monitor_config(settings)),
         monitor=monitor, ingest=ingest, monitor_loop=loop, events=events, standings_watcher=watcher,
         alerts_watcher=alerts_watcher, gateways_watcher=gateways_watcher,
         documents=Ed25519DocumentSigner.from_data_dir(settings.data_dir),
         commands=CommandService(signer=signer, publisher=MqttCommands(settings.broker), gateway_keys=gateway_keys,
                                 rotated=rotated_keys, clock=clock),
         **market)
+
+
+def stress_service(settings: BackendSettings, clock: Callable[[], float] = time.time) -> StressService:
+    """Stress tests from the command line: the database alone, no monitor in this process."""
+    engine = make_engine(settings.resolved_database_url())
+    migrate(engine)
+    return StressService(registry=RegistryService(SqlRegistry(engine), clock).snapshot, marks=SqlPriceMarks(engine),
+                         standings=SqlStandings(engine), monitor=None, clock=clock,
+                         config=_monitor_config(settings))
 
 
 def _stored_alerts_guard(alerts: AlertStore):

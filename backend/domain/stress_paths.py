@@ -30,6 +30,7 @@ Definitions (per loan, over the N paths, each with steps 0..T):
 """
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from decimal import Decimal
@@ -211,18 +212,26 @@ def _estimate(returns: Mapping[str, Floats], decay: float, fallback_volatility: 
 def simulate(model: MarketModel, *, horizon_days: int, paths: int, seed: int,
              steps_per_day: int = 1) -> Floats:
     """Relative prices R = S(t)/S(0): commodities × paths × (steps + 1), R[:, :, 0] = 1.
-    The same seed gives the same paths."""
+    The same seed gives the same paths. Each commodity draws its normals from its own stream
+    (seed, commodity id): a commodity added to the run uncorrelated with the rest leaves
+    their paths as they were, so a lender's run and the whole book's agree loan by loan."""
     if horizon_days < 1 or paths < 1 or steps_per_day < 1:
         raise StressError("horizon, paths and steps per day must be at least 1")
     count, steps = len(model.commodity_ids), horizon_days * steps_per_day
     dt = 1.0 / steps_per_day
     factor = np.linalg.cholesky(model.correlation) if count else np.zeros((0, 0))
-    normals = np.random.default_rng(seed).standard_normal((count, paths, steps))
+    normals = np.stack([np.random.default_rng([seed, _stream(c)]).standard_normal((paths, steps))
+                        for c in model.commodity_ids]) if count else np.zeros((0, paths, steps))
     shocks = np.einsum("ij,jps->ips", factor, normals)
     sigma, mu = model.volatility[:, None, None], model.drift[:, None, None]
     increments = (mu - sigma ** 2 / 2) * dt + sigma * math.sqrt(dt) * shocks
     logs = np.concatenate([np.zeros((count, paths, 1)), np.cumsum(increments, axis=2)], axis=2)
     return np.asarray(np.exp(logs), dtype=np.float64)
+
+
+def _stream(commodity_id: str) -> int:
+    """A stable number per commodity id (Python's hash() changes from process to process)."""
+    return int.from_bytes(hashlib.sha256(commodity_id.encode()).digest()[:8], "big")
 
 
 def percentile_rank(percentile: float, count: int) -> int:
