@@ -55,6 +55,8 @@ class StressService:
         valued quantities, quality factors and unverified shares; elsewhere, the pledged
         quantities at full quality and the latest marks."""
         registry = self.registry()
+        if lender is not None and lender not in registry.lenders:
+            raise StressError(f"no lender {lender!r}")
         if self.monitor is None:
             prices = {c: tick for c in registry.commodities if (tick := self.marks.latest(c)) is not None}
             fx = {(mark.base, mark.quote): mark.rate for _, mark in self.marks.fx_after(0)}

@@ -2,14 +2,20 @@
 stored price history, staff and lenders."""
 from __future__ import annotations
 
+import json
 import math
 import random
+import subprocess
+import sys
 from decimal import Decimal
 
 import pytest
 from book_helpers import as_, run_for
 
+from backend.bootstrap import stress_service
 from backend.domain.observations import PriceTick
+from backend.domain.stress import parse_shock
+from backend.services.stress import MonteCarloRequest
 
 OPENING = {"steel_coil": 4000.0, "copper_cathode": 68000.0, "frozen_shrimp": 52000.0}
 DAY_S = 86_400
@@ -136,3 +142,30 @@ def test_only_staff_and_lenders_may_run_stress_tests(stressed):
     _, client, _ = stressed
     assert client.post("/api/v1/stress", json={}).status_code == 401
     assert _stress(client, "bank-south").status_code == 200
+
+
+def _pledgewatch(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "backend.cli", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_the_command_line_gives_the_apis_numbers_from_the_database(stressed, tmp_path):
+    context, client, _ = stressed
+    config = tmp_path / "stress.yaml"
+    config.write_text(f"data_dir: {tmp_path / 'cli-data'}\ndatabase_url: {context.settings.resolved_database_url()}\n")
+    args = ["stress", "--config", str(config), "--lender", "bank-north", "--shock", "steel_coil=-40%",
+            "--monte-carlo", "--paths", "500", "--seed", "4", "--fallback-volatility", "0.02"]
+    done = _pledgewatch(*args, "--json")
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    api = _stress(client, "bank-north", shocks=["steel_coil=-40%"]).json()
+    # The command line reads the pledged quantities (no monitor in its process): the same here.
+    assert answer["shock"] == api["shock"]
+    # It runs on the real clock (the fixture's is in 2027): compare with the service on it.
+    service = stress_service(context.settings)
+    expected = service.monte_carlo(MonteCarloRequest(shock=parse_shock(["steel_coil=-40%"]), paths=500, seed=4,
+                                                     fallback_volatility=0.02), lender="bank-north")
+    assert answer["monte_carlo"] == expected and {row["loan"] for row in expected["loans"]} == NORTH
+    text = _pledgewatch(*args)
+    assert text.returncode == 0 and "loan-acme-1" in text.stdout and "loan-acme-2" not in text.stdout
+    refused = _pledgewatch("stress", "--config", str(config), "--shock", "gold=-5%")
+    assert refused.returncode == 2 and refused.stderr.strip() == "pledgewatch: no commodity 'gold'"
