@@ -249,15 +249,19 @@ def stress_book(registry: Registry, *, lender: str | None, prices: Mapping[str, 
     """The active loans of `lender` (None: every lender) with their lots. `quantities` are
     the monitor's valued quantities (default: the pledged ones), `quality` its quality
     factors (default 1), `shares` the unverified lending shares (default: verified)."""
-    quantities = registry.pledged_quantity if quantities is None else {**registry.pledged_quantity, **quantities}
-    quality, shares = quality or {}, shares or {}
+    valued, quality, shares = quantities or {}, quality or {}, shares or {}
+    lots, one = registry.lots, Decimal(1)
     loans = tuple(loan for loan in registry.loans.values()
                   if loan.active and (lender is None or loan.lender_id == lender))
-    holdings = {loan.id: tuple(Holding(lot_id, registry.lots[lot_id].commodity_id,
-                                       registry.lots[lot_id].warehouse_id, quantities[lot_id],
-                                       quality.get(lot_id, Decimal(1)), shares.get(lot_id))
-                               for lot_id in loan.lot_ids)
-                for loan in loans}
+    holdings = {}
+    for loan in loans:
+        rows = []
+        for lot_id in loan.lot_ids:
+            lot, quantity = lots[lot_id], valued.get(lot_id)
+            rows.append(Holding(lot_id, lot.commodity_id, lot.warehouse_id,
+                                registry.pledged_quantity[lot_id] if quantity is None else quantity,
+                                quality.get(lot_id, one), shares.get(lot_id)))
+        holdings[loan.id] = tuple(rows)
     in_scope = {loan.id for loan in loans}
     return StressBook(loans, holdings, registry.commodities, frozenset(registry.warehouses), dict(prices),
                       dict(fx_rates), {k: v for k, v in (standings or {}).items() if k in in_scope})
