@@ -199,6 +199,8 @@ def monte_carlo_report(request: MonteCarloRequest, exposure: stress_paths.Exposu
                    "outstanding": _money(float(exposure.outstanding[i])), "value": _money(float(values[i])),
                    "ltv": _ratio(float(exposure.outstanding[i] / values[i])) if values[i] > 0 else None,
                    "ltv_percentiles": [_ratio(float(x)) for x in risk.ltv_percentiles[i]],
+                   "thresholds": {"margin_call": float(exposure.margin_call[i]),
+                                  "liquidation": float(exposure.liquidation[i])},
                    "p_margin_call": _probability(risk.p_margin_call[i]),
                    "p_default": _probability(risk.p_default[i]),
                    "expected_shortfall": _money(float(risk.expected_shortfall[i]))}
