@@ -19,6 +19,7 @@ from backend.api import (
     readings,
     registry,
     stress,
+    webhook_schemas,
     webhooks,
 )
 from backend.api.errors import ERROR_RESPONSES
@@ -40,6 +41,7 @@ def create_app(context: BackendContext) -> FastAPI:
             app.include_router(module.router, responses=ERROR_RESPONSES)
         app.mount("/static", dashboard.static_files(), name="static")
         app.add_api_route("/docs", api_reference, include_in_schema=False)
+        webhook_schemas.document(app)
     return app
 
 
