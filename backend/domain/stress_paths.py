@@ -220,13 +220,19 @@ def simulate(model: MarketModel, *, horizon_days: int, paths: int, seed: int,
     count, steps = len(model.commodity_ids), horizon_days * steps_per_day
     dt = 1.0 / steps_per_day
     factor = np.linalg.cholesky(model.correlation) if count else np.zeros((0, 0))
-    normals = np.stack([np.random.default_rng([seed, _stream(c)]).standard_normal((paths, steps))
-                        for c in model.commodity_ids]) if count else np.zeros((0, paths, steps))
-    shocks = np.einsum("ij,jps->ips", factor, normals)
-    sigma, mu = model.volatility[:, None, None], model.drift[:, None, None]
-    increments = (mu - sigma ** 2 / 2) * dt + sigma * math.sqrt(dt) * shocks
-    logs = np.concatenate([np.zeros((count, paths, 1)), np.cumsum(increments, axis=2)], axis=2)
-    return np.asarray(np.exp(logs), dtype=np.float64)
+    relatives = np.zeros((count, paths, steps + 1))
+    increments = relatives[:, :, 1:]           # filled in place: one array of the paths' size
+    for j, commodity_id in enumerate(model.commodity_ids):
+        normals = np.random.default_rng([seed, _stream(commodity_id)]).standard_normal((paths, steps))
+        for i in range(j, count):              # commodity i's shock: Σ_j L_ij z_j (L lower-triangular)
+            if factor[i, j]:
+                increments[i] += factor[i, j] * normals
+    for i in range(count):
+        sigma, mu = float(model.volatility[i]), float(model.drift[i])
+        increments[i] *= sigma * math.sqrt(dt)
+        increments[i] += (mu - sigma ** 2 / 2) * dt
+    np.cumsum(relatives, axis=2, out=relatives)
+    return np.exp(relatives, out=relatives)
 
 
 def _stream(commodity_id: str) -> int:

@@ -26,6 +26,7 @@ from backend.services.monitor import MonitorService
 
 DAY_S = 86_400
 MAX_LOAN_PATHS = 250_000_000   # loans × paths of one run: about 2.5 × the benchmark's (docs/stress.md)
+MAX_PATH_POINTS = 50_000_000   # commodities × paths × (days + 1) simulated: 400 MB of float64
 _RATIO = Decimal("0.000001")
 _CENT = Decimal("0.01")
 
@@ -94,10 +95,17 @@ class StressService:
         model = stress_paths.estimate_model(returns, decay=request.decay,
                                             fallback_volatility=request.fallback_volatility,
                                             idle=[c for c in ids if c not in returns])
+        points = len(model.commodity_ids) * request.paths * (request.horizon_days + 1)
+        if points > MAX_PATH_POINTS:
+            raise StressError(f"{len(model.commodity_ids)} commodities × {request.paths} paths × "
+                              f"{request.horizon_days} days is more than {MAX_PATH_POINTS:,} price points: "
+                              f"ask for fewer paths or a shorter horizon")
         relatives = stress_paths.simulate(model, horizon_days=request.horizon_days, paths=request.paths,
                                           seed=request.seed)
         rows = [model.commodity_ids.index(c) for c in ids]
-        risk = stress_paths.evaluate(exposure, relatives[rows], ids)
+        if rows != list(range(len(model.commodity_ids))):
+            relatives = relatives[rows]        # the loans' commodities, in the exposure's order
+        risk = stress_paths.evaluate(exposure, relatives, ids)
         return monte_carlo_report(request, exposure, model, returns, risk, unvalued=unvalued, scope=lender,
                                   commodity_ids=ids)
 

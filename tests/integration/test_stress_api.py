@@ -129,7 +129,8 @@ def test_a_commodity_without_history_is_named_unless_a_fallback_is_given(book):
 @pytest.mark.parametrize(("body", "status", "detail"), [
     ({"shocks": ["steel_coil=-20"]}, 400, "NAME=±N%"), ({"shocks": ["gold=-5%"]}, 400, "no commodity 'gold'"),
     ({"shocks": ["USD/CNY=+5%"]}, 400, "no FX rate USD/CNY"), ({"warehouses_lost": ["wh-nowhere"]}, 400, "wh-nowhere"),
-    ({"monte_carlo": {"paths": 1_000_000}}, 422, None)])
+    ({"monte_carlo": {"paths": 1_000_000}}, 422, None),
+    ({"monte_carlo": {"paths": 100_000, "horizon_days": 365}}, 400, "price points")])
 def test_bad_requests_are_refused_with_the_reason(stressed, body, status, detail):
     _, client, _ = stressed
     answer = _stress(client, "supervisor", **body)
