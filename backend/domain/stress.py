@@ -34,7 +34,7 @@ class StressError(DomainError):
     the message names what is wrong."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Holding:
     """One pledged lot of a loan as the monitor values it."""
     lot_id: str
@@ -45,7 +45,7 @@ class Holding:
     share: Decimal | None = None               # unverified lending share; None: verified
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class StressBook:
     """The loans in scope (a lender's own, or the whole book) with what values them now."""
     loans: tuple[Loan, ...]                    # active loans only
@@ -64,7 +64,7 @@ class Shock:
     warehouses_lost: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LoanAfterShock:
     loan_id: str
     lender_id: str
@@ -175,7 +175,7 @@ def shocked_market(book: StressBook, shock: Shock
 
 
 def lending_values(book: StressBook, loan: Loan, prices: Mapping[str, PriceTick],
-                   fx_rates: Mapping[tuple[str, str], Decimal], lost: frozenset[str] = frozenset(),
+                   fx_rates: Mapping[tuple[str, str], Decimal], *, lost: frozenset[str] = frozenset(),
                    cache: dict[tuple[str, str], Decimal] | None = None) -> dict[str, Decimal] | None:
     """The loan's lending value per commodity, unrounded (the monitor's valuation lot by lot);
     None when none of its lots is priced (the monitor has not valued it). An unpriced lot
@@ -227,16 +227,17 @@ def run_shock(book: StressBook, shock: Shock, *, now_s: float, hysteresis: Decim
     for loan in book.loans:
         value_before = collateral_value(lending_values(book, loan, book.prices, book.fx_rates,
                                                        cache=before_cache))
-        value_after = collateral_value(lending_values(book, loan, prices, rates, shock.warehouses_lost,
-                                                      after_cache))
+        value_after = collateral_value(lending_values(book, loan, prices, rates, lost=shock.warehouses_lost,
+                                                      cache=after_cache))
         ltv_before, status_before = _judge(loan, book, value_before, now_s, hysteresis)
         ltv_after, status_after = _judge(loan, book, value_after, now_s, hysteresis)
         cure = (ltv.cure_amount(loan.outstanding, loan.target_ltv, value_after)
                 if status_after in IN_CALL and value_after is not None else None)
         shortfall = Decimal(0) if value_after is None else max(Decimal(0), loan.outstanding - value_after)
-        rows.append(LoanAfterShock(loan.id, loan.lender_id, loan.currency, loan.outstanding, value_before,
-                                   value_after, ltv_before, ltv_after, status_before, status_after, cure,
-                                   shortfall))
+        rows.append(LoanAfterShock(
+            loan_id=loan.id, lender_id=loan.lender_id, currency=loan.currency, outstanding=loan.outstanding,
+            value_before=value_before, value_after=value_after, ltv_before=ltv_before, ltv_after=ltv_after,
+            status_before=status_before, status_after=status_after, cure_amount=cure, shortfall=shortfall))
     return ShockResult(shock, tuple(rows))
 
 
@@ -258,11 +259,11 @@ def stress_book(registry: Registry, *, lender: str | None, prices: Mapping[str, 
         rows = []
         for lot_id in loan.lot_ids:
             lot, quantity = lots[lot_id], valued.get(lot_id)
-            rows.append(Holding(lot_id, lot.commodity_id, lot.warehouse_id,
-                                registry.pledged_quantity[lot_id] if quantity is None else quantity,
-                                quality.get(lot_id, one), shares.get(lot_id)))
+            rows.append(Holding(lot_id=lot_id, commodity_id=lot.commodity_id, warehouse_id=lot.warehouse_id,
+                                quantity=registry.pledged_quantity[lot_id] if quantity is None else quantity,
+                                quality=quality.get(lot_id, one), share=shares.get(lot_id)))
         holdings[loan.id] = tuple(rows)
     in_scope = {loan.id for loan in loans}
-    return StressBook(loans, holdings, registry.commodities, frozenset(registry.warehouses), dict(prices),
-                      dict(fx_rates), {k: v for k, v in (standings or {}).items() if k in in_scope})
-
+    return StressBook(loans=loans, holdings=holdings, commodities=registry.commodities,
+                      warehouses=frozenset(registry.warehouses), prices=dict(prices), fx_rates=dict(fx_rates),
+                      standings={k: v for k, v in (standings or {}).items() if k in in_scope})

@@ -51,7 +51,7 @@ _PAIRS_PER_CHUNK = 2_000_000                   # (loan, path) pairs held at once
 _CELLS_PER_CHUNK = 2_000_000                   # loans × paths of the step-by-step valuation
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MarketModel:
     commodity_ids: tuple[str, ...]
     volatility: Floats                         # per day, per commodity
@@ -59,7 +59,7 @@ class MarketModel:
     drift: Floats                              # per day, per commodity (of the price)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Exposure:
     """The book as the Monte Carlo sees it: loans × commodities."""
     loan_ids: tuple[str, ...]
@@ -74,7 +74,7 @@ class Exposure:
     currencies: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PathRisk:
     """What the paths say, per loan and per group; group keys are (name, currency)."""
     ltv_percentiles: Floats                    # loans × PERCENTILES, at the horizon
@@ -93,7 +93,7 @@ def exposure_of(book: StressBook, shock: Shock = Shock()) -> tuple[Exposure, tup
     cache: dict[tuple[str, str], Decimal] = {}
     valued, unvalued = [], []
     for loan in book.loans:
-        values = lending_values(book, loan, prices, rates, shock.warehouses_lost, cache)
+        values = lending_values(book, loan, prices, rates, lost=shock.warehouses_lost, cache=cache)
         if values is None:
             unvalued.append(loan.id)
         else:
@@ -115,13 +115,13 @@ def exposure_of(book: StressBook, shock: Shock = Shock()) -> tuple[Exposure, tup
     loans = [loan for loan, _ in valued]
     lender_index = {key: k for k, key in enumerate(lenders)}
     exposure = Exposure(
-        tuple(loan.id for loan in loans), weights, attribution,
-        np.array([float(loan.outstanding) for loan in loans], dtype=np.float64),
-        np.array([float(loan.thresholds.margin_call) for loan in loans], dtype=np.float64),
-        np.array([float(loan.thresholds.liquidation) for loan in loans], dtype=np.float64),
-        np.array([lender_index[(loan.lender_id, loan.currency)] for loan in loans], dtype=np.int64),
-        lenders, np.array([currencies.index(loan.currency) for loan in loans], dtype=np.int64).reshape(-1),
-        currencies)
+        loan_ids=tuple(loan.id for loan in loans), weights=weights, attribution=attribution,
+        outstanding=np.array([float(loan.outstanding) for loan in loans], dtype=np.float64),
+        margin_call=np.array([float(loan.thresholds.margin_call) for loan in loans], dtype=np.float64),
+        liquidation=np.array([float(loan.thresholds.liquidation) for loan in loans], dtype=np.float64),
+        lender_group=np.array([lender_index[(loan.lender_id, loan.currency)] for loan in loans], dtype=np.int64),
+        lender_groups=lenders, currencies=currencies,
+        currency=np.array([currencies.index(loan.currency) for loan in loans], dtype=np.int64).reshape(-1))
     return exposure, ids, tuple(unvalued)
 
 
@@ -186,8 +186,9 @@ def estimate_model(returns: Mapping[str, Floats], *, decay: float = DEFAULT_DECA
     order = np.argsort(np.array(ids))
     padded = np.zeros(count - known)
     volatility = np.concatenate([model.volatility, padded])[order]
-    return MarketModel(tuple(sorted(ids)), volatility, correlation[np.ix_(order, order)],
-                       np.concatenate([model.drift, padded])[order])
+    return MarketModel(commodity_ids=tuple(sorted(ids)), volatility=volatility,
+                       correlation=correlation[np.ix_(order, order)],
+                       drift=np.concatenate([model.drift, padded])[order])
 
 
 def _estimate(returns: Mapping[str, Floats], decay: float, fallback_volatility: float | None,
@@ -206,7 +207,7 @@ def _estimate(returns: Mapping[str, Floats], decay: float, fallback_volatility: 
     usable = table.copy()
     usable[:, [k for k, c in enumerate(ids) if c in short]] = np.nan
     drifts = np.array([drift.get(c, 0.0) for c in ids], dtype=np.float64)
-    return MarketModel(ids, volatility, _correlation(usable, decay), drifts)
+    return MarketModel(commodity_ids=ids, volatility=volatility, correlation=_correlation(usable, decay), drift=drifts)
 
 
 def simulate(model: MarketModel, *, horizon_days: int, paths: int, seed: int,
@@ -281,8 +282,9 @@ def evaluate(exposure: Exposure, relatives: Floats, commodity_ids: Sequence[str]
     several = np.flatnonzero(nonzero > 1)
     if several.size:
         _several_commodities(exposure, several, relatives, out)
-    return PathRisk(out.ltv, out.p_margin_call, out.p_default, out.expected_shortfall,
-                    out.lenders.summary(), out.commodities.summary())
+    return PathRisk(ltv_percentiles=out.ltv, p_margin_call=out.p_margin_call, p_default=out.p_default,
+                    expected_shortfall=out.expected_shortfall, lender_shortfall=out.lenders.summary(),
+                    commodity_shortfall=out.commodities.summary())
 
 
 class _Outputs:

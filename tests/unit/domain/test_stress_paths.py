@@ -28,7 +28,13 @@ def _daily_first_passage(level: float, sigma: float, mu: float, days: float) -> 
 
 
 def _one_commodity(sigma: float, mu: float = 0.0) -> sp.MarketModel:
-    return sp.MarketModel(("steel",), np.array([sigma]), np.eye(1), np.array([mu]))
+    return _model(("steel",), [sigma], np.eye(1), [mu])
+
+
+def _model(ids, volatility, correlation, drift=None) -> sp.MarketModel:
+    return sp.MarketModel(commodity_ids=tuple(ids), volatility=np.array(volatility, dtype=np.float64),
+                          correlation=np.array(correlation, dtype=np.float64),
+                          drift=np.zeros(len(ids)) if drift is None else np.array(drift, dtype=np.float64))
 
 
 def _exposure(weights, outstanding, lenders=None, margin_call=0.8, liquidation=0.9) -> sp.Exposure:
@@ -36,10 +42,13 @@ def _exposure(weights, outstanding, lenders=None, margin_call=0.8, liquidation=0
     loans = len(weights)
     lenders = lenders or ["bank-a"] * loans
     groups = tuple(sorted({(lender, "CNY") for lender in lenders}))
-    return sp.Exposure(tuple(f"loan-{i}" for i in range(loans)), weights, weights / weights.sum(axis=1, keepdims=True),
-                       np.asarray(outstanding, dtype=np.float64), np.broadcast_to(np.asarray(margin_call, dtype=np.float64), loans).copy(),
-                       np.broadcast_to(np.asarray(liquidation, dtype=np.float64), loans).copy(), np.array([groups.index((lender, "CNY")) for lender in lenders]),
-                       groups, np.zeros(loans, dtype=np.int64), ("CNY",))
+    return sp.Exposure(
+        loan_ids=tuple(f"loan-{i}" for i in range(loans)), weights=weights,
+        attribution=weights / weights.sum(axis=1, keepdims=True), outstanding=np.asarray(outstanding, dtype=np.float64),
+        margin_call=np.broadcast_to(np.asarray(margin_call, dtype=np.float64), loans).copy(),
+        liquidation=np.broadcast_to(np.asarray(liquidation, dtype=np.float64), loans).copy(),
+        lender_group=np.array([groups.index((lender, "CNY")) for lender in lenders]), lender_groups=groups,
+        currency=np.zeros(loans, dtype=np.int64), currencies=("CNY",))
 
 
 @pytest.mark.parametrize(("sigma", "mu"), [(0.02, 0.0), (0.02, 0.001), (0.03, -0.002)])
@@ -86,8 +95,7 @@ def _brute_force(exposure: sp.Exposure, relatives: np.ndarray):
 def test_every_loan_agrees_with_a_brute_force_valuation_of_every_path_and_step():
     # Wild prices (6 % a day), so that days gap through the LTV-1 level; some loans liquidate
     # only above LTV 1 (a shortfall at the horizon without a breach).
-    model = sp.MarketModel(("copper", "steel"), np.array([0.06, 0.05]), np.array([[1, 0.6], [0.6, 1]]),
-                           np.zeros(2))
+    model = _model(("copper", "steel"), [0.06, 0.05], [[1, 0.6], [0.6, 1]])
     relatives = sp.simulate(model, horizon_days=20, paths=4000, seed=3)
     rng = np.random.default_rng(0)
     weights = np.zeros((60, 2))
@@ -115,7 +123,7 @@ def test_every_loan_agrees_with_a_brute_force_valuation_of_every_path_and_step()
 
 
 def test_the_same_seed_gives_the_same_numbers_and_another_seed_others():
-    model = sp.MarketModel(("a", "b"), np.array([0.02, 0.01]), np.array([[1, 0.3], [0.3, 1]]), np.zeros(2))
+    model = _model(("a", "b"), [0.02, 0.01], [[1, 0.3], [0.3, 1]])
     exposure = _exposure([[1e6, 5e5], [2e6, 0.0]], [1.1e6, 1.5e6])
     first, again, other = (sp.evaluate(exposure, sp.simulate(model, horizon_days=30, paths=2000, seed=seed), ("a", "b"))
                            for seed in (7, 7, 8))
@@ -126,7 +134,7 @@ def test_the_same_seed_gives_the_same_numbers_and_another_seed_others():
 
 
 def test_simulated_returns_have_the_models_volatility_and_correlation():
-    model = sp.MarketModel(("a", "b"), np.array([0.02, 0.01]), np.array([[1, -0.5], [-0.5, 1]]), np.zeros(2))
+    model = _model(("a", "b"), [0.02, 0.01], [[1, -0.5], [-0.5, 1]])
     returns = np.diff(np.log(sp.simulate(model, horizon_days=5, paths=40_000, seed=1)), axis=2).reshape(2, -1)
     assert np.std(returns, axis=1) == pytest.approx([0.02, 0.01], rel=0.01)
     assert np.corrcoef(returns)[0, 1] == pytest.approx(-0.5, abs=0.01)
