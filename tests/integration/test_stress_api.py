@@ -68,6 +68,17 @@ def test_a_shock_values_the_book_as_a_hand_computation(stressed):
     assert Decimal(south["shortfall"]) == Decimal(1_100_000)
 
 
+def test_unshocked_values_are_the_monitors_own_collateral_values(stressed):
+    context, client, clock = stressed
+    run_for(context, clock, 20, start_seq=10, missing={"lot-sh-1": 8})   # 8 coils gone: valued lower
+    loans = {loan["id"]: loan for loan in client.get("/api/v1/loans", headers=as_("admin")).json()}
+    assert Decimal(loans["loan-acme-1"]["collateral_value"]) < Decimal("1800000.00")
+    answer = _stress(client, "admin").json()["shock"]
+    for row in answer["loans"]:
+        assert Decimal(row["value_before"]) == Decimal(loans[row["loan"]]["collateral_value"]), row["loan"]
+        assert row["status_before"] == loans[row["loan"]]["status"]
+
+
 def test_a_lender_stresses_its_own_loans_and_never_sees_another_banks(stressed):
     _, client, _ = stressed
     monte_carlo = {"horizon_days": 20, "paths": 2000, "seed": 9}
