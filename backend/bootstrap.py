@@ -71,6 +71,7 @@ from backend.services.rotated_keys import RotatedKeys
 from backend.services.sensor_owners import RegistrySensorOwners
 from backend.services.silences import SilenceService
 from backend.services.standings import LoanStandings
+from backend.services.stress import StressService
 from backend.services.webhooks import WebhookService
 from backend.services.webhooks_relay import RelayLoop, WebhookRelay
 from backend.settings import BackendSettings
@@ -109,6 +110,7 @@ class BackendContext:
     money: MoneyService  # repayments, drawdowns, interest, closing
     collateral: CollateralService  # top-ups and substitutions
     certificates: CertificateService  # borrowing-base certificates
+    stress: StressService  # portfolio stress tests (shocks, Monte Carlo)
     monitor: MonitorService | None
     ingest: MqttIngest | None
     monitor_loop: MonitorLoop | None
@@ -360,6 +362,8 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
                                      fx_rates=monitor.fx_rates if monitor else dict, clock=clock),
         certificates=CertificateService(registry=registry, standing=loan_standings.of, alerts=alerts,
                                         signer=documents, monitor_state=monitor_state, clock=clock),
+        stress=StressService(registry=registry.snapshot, marks=prices, standings=standings, monitor=monitor,
+                             clock=clock, config=_monitor_config(settings)),
         monitor=monitor, ingest=ingest, monitor_loop=loop, events=events, standings_watcher=watcher,
         alerts_watcher=alerts_watcher, gateways_watcher=gateways_watcher,
         documents=documents,
@@ -367,6 +371,15 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
         commands=CommandService(signer=signer, publisher=MqttCommands(settings.broker), gateway_keys=gateway_keys,
                                 rotated=rotated_keys, clock=clock),
         **market)
+
+
+def stress_service(settings: BackendSettings, clock: Callable[[], float] = time.time) -> StressService:
+    """Stress tests from the command line: the database alone, no monitor in this process."""
+    engine = make_engine(settings.resolved_database_url())
+    migrate(engine)
+    return StressService(registry=RegistryService(SqlRegistry(engine), clock).snapshot, marks=SqlPriceMarks(engine),
+                         standings=SqlStandings(engine), monitor=None, clock=clock,
+                         config=_monitor_config(settings))
 
 
 def _stored_alerts_guard(alerts: AlertStore):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Callable, Mapping, Sequence
 
-from sqlalchemy import Engine, and_, insert, select, update
+from sqlalchemy import Engine, and_, bindparam, insert, select, update
 
 from backend.adapters.db import tables as t
 from backend.adapters.webhook_store import enqueue_bank_events
@@ -164,6 +164,14 @@ class SqlPriceMarks:
             .limit(limit))
         with self.engine.connect() as db:
             return [(_tick(r), r.source) for r in db.execute(query)]
+
+    def closes(self, commodity_id: str, instants: Sequence[float]) -> list[PriceTick | None]:
+        marks = t.price_marks
+        newest = (select(marks).where(marks.c.commodity_id == commodity_id, marks.c.at_s < bindparam("before"))
+                  .order_by(marks.c.at_s.desc(), marks.c.id.desc()).limit(1))
+        with self.engine.connect() as db:  # one indexed look-up per instant
+            rows = [db.execute(newest, {"before": at_s}).first() for at_s in instants]
+        return [_tick(row) if row else None for row in rows]
 
     def add_fx(self, mark: FxMark, source: str) -> int:
         with self.engine.begin() as db:

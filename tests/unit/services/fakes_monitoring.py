@@ -262,6 +262,13 @@ class FakePriceMarks:
                         if tick.commodity_id == commodity_id and from_s <= tick.at_s < to_s), key=lambda t: t[:2])
         return [(tick, source) for _, _, tick, source in found[:limit]]
 
+    def closes(self, commodity_id: str, instants) -> list[PriceTick | None]:
+        def before(at_s):
+            ticks = [(tick.at_s, i, tick) for i, tick, _ in self.marks if tick.commodity_id == commodity_id
+                     and tick.at_s < at_s]
+            return max(ticks, key=lambda t: t[:2])[2] if ticks else None
+        return [before(at_s) for at_s in instants]
+
     def add_fx(self, mark: FxMark, source: str) -> int:
         self.fx.append((len(self.fx) + 1, mark, source))
         return len(self.fx)
