@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from backend.demo.broker import BrokerProcess, start_broker
+from backend.demo.nats_cluster import NatsCluster
 from backend.demo.ports import free_port
 from edge import protocol
 from firmware_sim.fleet import fleet_readings
@@ -83,15 +84,21 @@ def ceiling_round(stream_path: Path, messages: int, broker: BrokerProcess, folde
     return messages * READINGS_PER_MESSAGE / (counted["last_s"] - published_at_s[0])
 
 
-def start_ingest_process(folder: Path, broker: BrokerProcess, registry: list[dict], index: int,
+def start_ingest_process(folder: Path, broker: BrokerProcess | NatsCluster, registry: list[dict], index: int,
                          http_port: int | None = None, extra: dict | None = None) -> subprocess.Popen:
     """`pledgewatch backend --role ingest` as client pw-bench-ingest-<index>, data in folder/data;
-    returns once it is connected (its log: folder/ingest-<index>.log). `extra`: more settings
-    (e.g. a timeseries block)."""
+    returns once it is connected (its log: folder/ingest-<index>.log). On a NatsCluster it
+    consumes the JetStream stream. `extra`: more settings (e.g. a timeseries block)."""
     config = folder / f"ingest-{index}.yaml"
+    ingest: dict = {"client_id": f"pw-bench-ingest-{index}"}
+    if isinstance(broker, NatsCluster):
+        broker_block: dict = {"urls": broker.mqtt_urls, "protocol": 4}
+        ingest.update(source="jetstream", jetstream={"servers": broker.nats_urls})
+    else:
+        broker_block = {"port": broker.port}
     config.write_text(yaml.safe_dump({
-        "data_dir": str(folder / "data"), "broker": {"port": broker.port},
-        "http": {"port": http_port or free_port()}, "ingest": {"client_id": f"pw-bench-ingest-{index}"},
+        "data_dir": str(folder / "data"), "broker": broker_block,
+        "http": {"port": http_port or free_port()}, "ingest": ingest,
         "gateways": registry, **(extra or {})}))
     log = folder / f"ingest-{index}.log"
     log.touch()
