@@ -28,7 +28,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolic
 from nats.js.errors import NotFoundError
 
 from backend.ports.ingest import InboundMessage, MessageSink
-from backend.settings import IngestSettings
+from backend.settings import IngestSettings, JetStreamSettings
 from edge import protocol
 
 log = logging.getLogger("pledgewatch.ingest")
@@ -39,6 +39,15 @@ _FETCH_WAIT_S = 0.5  # how long a fetch waits when nothing is pending (also how 
 _RETRY_S = 0.25  # pause after a failed request while the cluster elects a leader or we reconnect
 _NAK_DELAY_S = 5.0  # storage gave up: JetStream offers the batch again this much later
 _MAX_AGE_S = 7 * 86400  # unconsumed messages older than this are dropped (gateways still hold them)
+
+
+def stream_config(settings: JetStreamSettings) -> StreamConfig:
+    """The stream we make when it is missing: our channels of every gateway, kept on disk and
+    replicated until a consumer acknowledges them (work queue), a week at most."""
+    return StreamConfig(
+        name=settings.stream, subjects=[protocol.subject_filter(channel) for channel in CHANNELS],
+        retention=RetentionPolicy.WORK_QUEUE, storage=StorageType.FILE, num_replicas=settings.replicas,
+        max_age=_MAX_AGE_S)
 
 
 class JetStreamIngest:
@@ -122,10 +131,7 @@ class JetStreamIngest:
             return  # operators may have tuned it: leave it as it is
         except NotFoundError:
             pass
-        await js.add_stream(StreamConfig(
-            name=self.jetstream.stream, subjects=[protocol.subject_filter(channel) for channel in CHANNELS],
-            retention=RetentionPolicy.WORK_QUEUE, storage=StorageType.FILE,
-            num_replicas=self.jetstream.replicas, max_age=_MAX_AGE_S))
+        await js.add_stream(stream_config(self.jetstream))
         log.info("made JetStream stream %s (R%d)", self.jetstream.stream, self.jetstream.replicas)
 
     async def _serve(self, connection, subscription) -> None:
