@@ -43,6 +43,7 @@ BODIES = {
     ("post", "/api/v1/fx"): {"base": "USD", "quote": "CNY", "rate": 7},
     ("post", "/api/v1/prices/impact"): {"commodity": "steel_coil", "price": 1, "currency": "CNY", "per": "t"},
     ("post", "/api/v1/webhooks"): {"lender": "bank-south", "url": "https://bank-south.example/hook"},
+    ("post", "/api/v1/webhooks/{webhook_id}/redeliver"): {"event_id": "x"},
     ("post", "/api/v1/gateways/{gateway_id}/commands"): {"name": "rebirth"},
     ("post", "/api/v1/borrowers"): {"id": "x"},
     ("post", "/api/v1/commodities"): {"id": "x", "unit": "t"},
