@@ -23,6 +23,7 @@ from backend.adapters.db.monitor_repo import SqlAlerts, SqlPriceMarks, SqlStandi
 from backend.adapters.db.registry_repo import SqlRegistry
 from backend.adapters.db.rotated_keys_repo import SqlRotatedKeys
 from backend.adapters.document_signer import Ed25519DocumentSigner
+from backend.adapters.jetstream_ingest import JetStreamIngest
 from backend.adapters.mqtt_commands import MqttCommands
 from backend.adapters.mqtt_ingest import MqttIngest
 from backend.adapters.price_sources.csv_replay import CsvReplaySource
@@ -112,7 +113,7 @@ class BackendContext:
     certificates: CertificateService  # borrowing-base certificates
     stress: StressService  # portfolio stress tests (shocks, Monte Carlo)
     monitor: MonitorService | None
-    ingest: MqttIngest | None
+    ingest: MqttIngest | JetStreamIngest | None
     monitor_loop: MonitorLoop | None
     events: EventBus = field(default_factory=EventBus)  # live changes for the dashboard (SSE)
     standings_watcher: StandingsWatcher | None = None
@@ -185,11 +186,13 @@ def _command_signer(settings: BackendSettings) -> protocol.Signer | None:
 
 def _ingest(settings: BackendSettings, readings: ReadingStore, ledger: IngestLedger, metrics: Metrics, *,
             gateway_keys: dict[str, Ed25519PublicKey | None], signer: protocol.Signer | None,
-            rotated_keys: RotatedKeys, registry: RegistryService) -> MqttIngest:
+            rotated_keys: RotatedKeys, registry: RegistryService) -> MqttIngest | JetStreamIngest:
     service = IngestService(readings, ledger, gateway_keys, settings.ingest, metrics,
                             sensors=RegistrySensorOwners(registry.snapshot),
                             retention_s=settings.timeseries.raw_retention_s(), rotated=rotated_keys)
     service.ack_signer = signer  # acks are signed with the command key, when there is one
+    if settings.ingest.source == "jetstream":
+        return JetStreamIngest(settings.ingest, service)
     return MqttIngest(settings.broker, settings.ingest, service)
 
 

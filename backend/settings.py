@@ -32,8 +32,24 @@ class ApiKeyEntry(BaseModel):
     key_hash: str = Field(pattern=r"^sha256\$[0-9a-f]{32}\$[0-9a-f]{64}$")
 
 
+class JetStreamSettings(BaseModel):
+    """Ingest from a NATS JetStream cluster (`ingest.source: jetstream`, docs/deploy.md)."""
+
+    model_config = {"extra": "forbid"}
+    servers: list[str] = Field(default_factory=list)  # nats://host:port of the cluster's nodes
+    stream: str = Field("PW_INGEST", pattern=r"^[A-Za-z0-9_-]+$")  # made (work queue) when missing
+    replicas: int = Field(3, ge=1, le=5)  # of the stream, when we make it
+    durable: str = Field("pw-ingest", pattern=r"^[A-Za-z0-9_-]+$")  # the pull consumer every process shares
+    ack_wait_s: float = Field(30, gt=0)  # fetched but not acknowledged this long: delivered again
+    max_ack_pending: int = Field(50_000, ge=1)  # fetched and unacknowledged, over all processes
+
+
 class IngestSettings(BaseModel):
     model_config = {"extra": "forbid"}
+    # Where gateway messages come from: an MQTT subscription (Mosquitto, one machine) or a
+    # JetStream stream the NATS cluster's MQTT listeners fill (several hosts).
+    source: Literal["mqtt", "jetstream"] = "mqtt"
+    jetstream: JetStreamSettings = JetStreamSettings()
     client_id: str = "pw-ingest-1"  # one per ingest process; the session persists under it
     share_group: str = "pw-ingest"  # processes in one group split the data stream
     session_expiry_s: int = Field(7 * 24 * 3600, ge=0)
@@ -44,6 +60,12 @@ class IngestSettings(BaseModel):
     # Also send each ack in the acked_seq-only form that gateways older than ranged acks
     # understand (docs/protocol.md); turn off once every gateway runs a newer agent.
     legacy_acks: bool = True
+
+    @model_validator(mode="after")
+    def _jetstream_has_servers(self) -> "IngestSettings":
+        if self.source == "jetstream" and not self.jetstream.servers:
+            raise ValueError("ingest.jetstream.servers: give the NATS servers when ingest.source is jetstream")
+        return self
 
 
 class TimeSeriesSettings(BaseModel):

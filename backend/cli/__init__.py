@@ -359,13 +359,17 @@ def bench() -> None:
 @click.option("--rounds", default=3, show_default=True, type=click.IntRange(1, 20))
 @click.option("--processes", default=1, show_default=True, type=click.IntRange(1, 8),
               help="Ingest processes on the shared subscription.")
-def bench_ingest(as_json, messages, rounds, processes) -> None:
+@click.option("--broker", "broker_kind", default="mosquitto", show_default=True,
+              type=click.Choice(["mosquitto", "nats"]),
+              help="nats: a three-node NATS JetStream cluster, MQTT 3.1.1 in, the JetStream ingest.")
+def bench_ingest(as_json, messages, rounds, processes, broker_kind) -> None:
     """The ingest path against the broker's own delivery ceiling."""
     import json
 
     from backend.bench.ingest import BenchError, run_bench
     try:
-        result = run_bench(messages, rounds, processes, progress=lambda line: click.echo(f"bench: {line}", err=True))
+        result = run_bench(messages, rounds, processes, broker_kind=broker_kind,
+                           progress=lambda line: click.echo(f"bench: {line}", err=True))
     except BenchError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
