@@ -18,6 +18,7 @@ from backend.adapters.db.access_repo import SqlApiKeys, SqlAuditLog
 from backend.adapters.db.engine import make_engine, migrate
 from backend.adapters.db.inbox_repo import SqlAlertInbox
 from backend.adapters.db.inspections_repo import SqlInspections
+from backend.adapters.db.ledger_repo import SqlIngestLedger
 from backend.adapters.db.monitor_repo import SqlAlerts, SqlPriceMarks, SqlStandings
 from backend.adapters.db.registry_repo import SqlRegistry
 from backend.adapters.db.rotated_keys_repo import SqlRotatedKeys
@@ -298,9 +299,10 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
     gateway_keys, signer = _gateway_keys(settings), _command_signer(settings)  # bad keys: stop before opening anything
     metrics = Metrics()
     readings = _reading_store(settings)
-    ledger = SqliteIngestLedger(settings.data_dir / "state.sqlite")
     engine = make_engine(settings.resolved_database_url())
     migrate(engine)
+    ledger = (SqlIngestLedger(engine, clock) if settings.ledger_in_database()
+              else SqliteIngestLedger(settings.data_dir / "state.sqlite", clock))
     registry = RegistryService(SqlRegistry(engine), clock)
     alerts, standings, prices = SqlAlerts(engine), SqlStandings(engine), SqlPriceMarks(engine)
     counts = SqlInspections(engine)

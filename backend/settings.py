@@ -44,6 +44,10 @@ class IngestSettings(BaseModel):
     # Also send each ack in the acked_seq-only form that gateways older than ranged acks
     # understand (docs/protocol.md); turn off once every gateway runs a newer agent.
     legacy_acks: bool = True
+    # Where the ledger of stored messages lives: `sqlite` (state.sqlite in data_dir: the ingest
+    # workers of one host), `database` (database_url: the workers of every host), `auto`
+    # (database when database_url is PostgreSQL, else sqlite). docs/scaling.md
+    ledger: Literal["auto", "sqlite", "database"] = "auto"
 
 
 class TimeSeriesSettings(BaseModel):
@@ -116,3 +120,9 @@ class BackendSettings(RoleSettings):
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'registry.sqlite').resolve()}"
+
+    def ledger_in_database(self) -> bool:
+        """Whether the ingest ledger is kept in the database (shared by hosts), per `ingest.ledger`."""
+        if self.ingest.ledger == "auto":
+            return self.resolved_database_url().startswith("postgresql")
+        return self.ingest.ledger == "database"
