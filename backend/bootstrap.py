@@ -3,12 +3,16 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
+import secrets
 import signal
+import socket
 import threading
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 from typing import Callable
 
 import uvicorn
@@ -18,6 +22,7 @@ from backend.adapters.db.access_repo import SqlApiKeys, SqlAuditLog
 from backend.adapters.db.engine import make_engine, migrate
 from backend.adapters.db.inbox_repo import SqlAlertInbox
 from backend.adapters.db.inspections_repo import SqlInspections
+from backend.adapters.db.lease_repo import SqlPartitionLeases
 from backend.adapters.db.ledger_repo import SqlIngestLedger
 from backend.adapters.db.monitor_repo import SqlAlerts, SqlPriceMarks, SqlStandings
 from backend.adapters.db.registry_repo import SqlRegistry
@@ -54,6 +59,7 @@ from backend.services.ingest import IngestService
 from backend.services.inspections import InspectionService
 from backend.services.limits import FailureThrottle, RateLimiter
 from backend.services.monitor import MonitorLoop, MonitorService
+from backend.services.partitions import PartitionedMonitor
 from backend.services.prices import FxRates, PriceFeedRunner, PriceService
 from backend.services.prices_config import (
     CsvSourceSettings,
@@ -104,6 +110,7 @@ class BackendContext:
     monitor: MonitorService | None
     ingest: MqttIngest | None
     monitor_loop: MonitorLoop | None
+    partitioned_monitor: PartitionedMonitor | None = None  # monitor.partitions: this process's share
     events: EventBus = field(default_factory=EventBus)  # live changes for the dashboard (SSE)
     standings_watcher: StandingsWatcher | None = None
     alerts_watcher: AlertsWatcher | None = None  # an API process whose monitor runs elsewhere
@@ -137,6 +144,8 @@ class BackendContext:
             self.price_feeds.stop()
         if self.monitor_loop:
             self.monitor_loop.stop()
+        if self.partitioned_monitor:
+            self.partitioned_monitor.close()
         if self.relay_loop:
             self.relay_loop.stop()
         if self.ingest:
@@ -189,6 +198,17 @@ def _monitor_config(settings: BackendSettings) -> MonitorConfig:
                          clear_s=m.clear_s, unverified_grace_s=m.unverified_grace_s,
                          unverified_zero_after_s=m.unverified_zero_after_s,
                          inspection_deadline_s=m.inspection_deadline_s)
+
+
+def _partitioned_monitor(settings: BackendSettings, engine, make_monitor: Callable[..., MonitorService],
+                         prices: PriceMarkStore, metrics: Metrics, clock: Callable[[], float]) -> PartitionedMonitor:
+    """This process's share of the book's `monitor.partitions`, leased in the database."""
+    fx_rates = FxRates(prices, _monitor_config(settings))
+    return PartitionedMonitor(
+        leases=SqlPartitionLeases(engine), count=settings.monitor.partitions, lease_s=settings.monitor.lease_s,
+        owner=f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}", clock=clock, metrics=metrics,
+        make_service=lambda partition, fence, cursors: make_monitor(
+            partition=partition, fence=fence, cursors=cursors, fx_rates=fx_rates))
 
 
 def _load_book(settings: BackendSettings, registry: RegistryService, prices: PriceService,
@@ -282,9 +302,10 @@ def _market_and_webhooks(settings: BackendSettings, engine, prices: PriceMarkSto
     parts = {"webhooks": WebhookService(
         store=store, signer=StandardWebhooks(), targets=TargetGuard(settings.webhook_allow_private), clock=clock,
         rotation_overlap_s=settings.webhooks.rotation_overlap_s)}
-    if monitor is None or loop is None:
+    if loop is None:
         return parts
-    monitor.fx_rates = FxRates(prices, monitor.config)
+    if monitor is not None:
+        monitor.fx_rates = FxRates(prices, monitor.config)
     price_service.on_mark = loop.wake
     if settings.webhooks.relay:
         parts["relay_loop"] = relay_loop = RelayLoop(webhook_relay(settings, store, metrics, clock))
@@ -314,13 +335,18 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
                       rotated_keys=rotated_keys, registry=registry)
               if "ingest" in settings.roles else None)
     events = EventBus()
-    monitor = loop = None
+    monitor = loop = partitioned = None
     if "monitor" in settings.roles:
-        monitor = MonitorService(registry=registry, readings=readings, ledger=ledger, alerts=alerts,
-                                 standings=standings, prices=prices, config=_monitor_config(settings),
-                                 clock=clock, metrics=metrics, on_events=monitor_listener(events, registry),
-                                 inspections=counts)
-        loop = MonitorLoop(monitor, settings.monitor.interval_s)
+        make_monitor = partial(MonitorService, registry=registry, readings=readings, ledger=ledger, alerts=alerts,
+                               standings=standings, prices=prices, config=_monitor_config(settings),
+                               clock=clock, metrics=metrics, on_events=monitor_listener(events, registry),
+                               inspections=counts)
+        if settings.monitor.partitions:
+            partitioned = _partitioned_monitor(settings, engine, make_monitor, prices, metrics, clock)
+            loop = MonitorLoop(partitioned, settings.monitor.interval_s)
+        else:
+            monitor = make_monitor()
+            loop = MonitorLoop(monitor, settings.monitor.interval_s)
     market = _market_and_webhooks(settings, engine, prices, price_service, alerts, monitor, loop, metrics, clock)
     loan_standings = LoanStandings(standings)
     releases = ReleaseService(
@@ -329,7 +355,7 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
         guard=monitor.release_guard if monitor else _stored_alerts_guard(alerts))
     api = "api" in settings.roles
     watcher = StandingsWatcher(standings=standings, registry=registry, bus=events) if api else None
-    alerts_watcher = AlertsWatcher(alerts, events) if api and not monitor else None
+    alerts_watcher = AlertsWatcher(alerts, events) if api and not monitor else None  # partitioned: from all
     gateways_watcher = GatewaysWatcher(ledger, events) if api else None
     keyring = ApiKeyring(settings.api_keys, SqlApiKeys(engine), clock)
     _refuse_insecure_start(settings, keyring)
@@ -343,7 +369,8 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
         inbox=AlertInbox(alerts=alerts, inbox=SqlAlertInbox(engine), publish=events.publish, clock=clock),
         inspections=InspectionService(registry=registry, alerts=alerts, repo=counts,
                                       config=_monitor_config(settings), clock=clock),
-        monitor=monitor, ingest=ingest, monitor_loop=loop, events=events, standings_watcher=watcher,
+        monitor=monitor, partitioned_monitor=partitioned, ingest=ingest, monitor_loop=loop, events=events,
+        standings_watcher=watcher,
         alerts_watcher=alerts_watcher, gateways_watcher=gateways_watcher,
         documents=Ed25519DocumentSigner.from_data_dir(settings.data_dir),
         commands=CommandService(signer=signer, publisher=MqttCommands(settings.broker), gateway_keys=gateway_keys,

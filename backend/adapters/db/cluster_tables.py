@@ -3,7 +3,7 @@ messages are stored, per-gateway seq progress, gateway state, quarantine) and th
 the monitor partitions. Same meaning as the SQLite ledger's tables (sqlite_ledger.py)."""
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, LargeBinary, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Float, Index, Integer, LargeBinary, String, Table, Text
 
 from backend.adapters.db.tables import metadata
 
@@ -56,3 +56,20 @@ ingest_quarantine = Table(
     Column("reading_count", Integer, nullable=False),
     Column("payload", LargeBinary, nullable=False),
     Index("ix_ingest_quarantine_reason", "reason", "id"))
+
+# One row per monitor partition: who holds it until when. `token` grows at every takeover
+# and fences the holder's alert writes (monitor_repo.SqlAlerts.apply).
+monitor_leases = Table(
+    "monitor_leases", metadata,
+    Column("partition", Integer, primary_key=True, autoincrement=False),
+    Column("owner", String(128)),
+    Column("token", BigInteger, nullable=False),
+    Column("expires_at_s", Float, nullable=False),
+    Column("taken_at_s", Float, nullable=False),
+    Column("cursors", JSON, nullable=False))
+
+# The monitors alive now (a heartbeat each): a fair share is the partitions over their number.
+monitor_members = Table(
+    "monitor_members", metadata,
+    Column("owner", String(128), primary_key=True),
+    Column("expires_at_s", Float, nullable=False))
