@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
-from typing import Callable
+from typing import Callable, Iterable
 
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -30,6 +30,7 @@ from backend.adapters.db.rotated_keys_repo import SqlRotatedKeys
 from backend.adapters.document_signer import Ed25519DocumentSigner
 from backend.adapters.mqtt_commands import MqttCommands
 from backend.adapters.mqtt_ingest import MqttIngest
+from backend.adapters.pg_feed import PgNotifyFeed
 from backend.adapters.price_sources.csv_replay import CsvReplaySource
 from backend.adapters.price_sources.http_json import HttpJsonSource
 from backend.adapters.price_sources.mqtt_topic import MqttPriceSource
@@ -48,6 +49,7 @@ from backend.metrics import Metrics
 from backend.ports.access import AuditLog
 from backend.ports.alerts import AlertStore
 from backend.ports.documents import DocumentSigner
+from backend.ports.feed import BusEvent, LiveFeed
 from backend.ports.ingest import IngestLedger, ReadingStore
 from backend.ports.monitor import StandingStore
 from backend.ports.prices import PriceMarkStore, PriceQuote, PriceSource, PriceSourceError, parse_pair
@@ -112,6 +114,7 @@ class BackendContext:
     monitor_loop: MonitorLoop | None
     partitioned_monitor: PartitionedMonitor | None = None  # monitor.partitions: this process's share
     events: EventBus = field(default_factory=EventBus)  # live changes for the dashboard (SSE)
+    feed: LiveFeed | None = None  # brings every process's live changes to `events` (PostgreSQL)
     standings_watcher: StandingsWatcher | None = None
     alerts_watcher: AlertsWatcher | None = None  # an API process whose monitor runs elsewhere
     gateways_watcher: GatewaysWatcher | None = None  # gateways going on/offline (ingest may run elsewhere)
@@ -130,6 +133,8 @@ class BackendContext:
             self.relay_loop.start()
         if self.price_feeds:
             self.price_feeds.start()
+        if self.feed and "api" in self.settings.roles:
+            self.feed.start(self.events.publish)
         for watcher in self._watchers():
             watcher.start()
 
@@ -138,6 +143,8 @@ class BackendContext:
 
     def close(self) -> None:
         self.events.close()
+        if self.feed:
+            self.feed.stop()
         for watcher in self._watchers():
             watcher.stop()
         if self.price_feeds:
@@ -198,6 +205,26 @@ def _monitor_config(settings: BackendSettings) -> MonitorConfig:
                          clear_s=m.clear_s, unverified_grace_s=m.unverified_grace_s,
                          unverified_zero_after_s=m.unverified_zero_after_s,
                          inspection_deadline_s=m.inspection_deadline_s)
+
+
+def _live_feed(settings: BackendSettings) -> PgNotifyFeed | None:
+    """On PostgreSQL, the dashboard's events travel between processes by LISTEN/NOTIFY."""
+    url = settings.resolved_database_url()
+    if not url.startswith("postgresql") or not {"api", "monitor"} & set(settings.roles):
+        return None
+    return PgNotifyFeed(url)
+
+
+def _publisher(events: EventBus, feed: LiveFeed | None) -> Callable[[Iterable[BusEvent]], None]:
+    """To this process's streams, and through the feed to the other processes'."""
+    if feed is None:
+        return events.publish
+
+    def publish(published: Iterable[BusEvent]) -> None:
+        published = list(published)
+        events.publish(published)
+        feed.publish(published)
+    return publish
 
 
 def _partitioned_monitor(settings: BackendSettings, engine, make_monitor: Callable[..., MonitorService],
@@ -335,11 +362,17 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
                       rotated_keys=rotated_keys, registry=registry)
               if "ingest" in settings.roles else None)
     events = EventBus()
+    api = "api" in settings.roles
+    feed = _live_feed(settings)
+    publish = _publisher(events, feed)
+    # Without the feed, an API process hears of alerts another process's monitor stored from the database.
+    watch_alerts = api and feed is None and ("monitor" not in settings.roles or bool(settings.monitor.partitions))
     monitor = loop = partitioned = None
     if "monitor" in settings.roles:
         make_monitor = partial(MonitorService, registry=registry, readings=readings, ledger=ledger, alerts=alerts,
                                standings=standings, prices=prices, config=_monitor_config(settings),
-                               clock=clock, metrics=metrics, on_events=monitor_listener(events, registry),
+                               clock=clock, metrics=metrics,
+                               on_events=monitor_listener(publish, registry, alerts=not watch_alerts),
                                inspections=counts)
         if settings.monitor.partitions:
             partitioned = _partitioned_monitor(settings, engine, make_monitor, prices, metrics, clock)
@@ -353,9 +386,8 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
         registry=registry, collateral_value=loan_standings.collateral_value,
         value_per_item=monitor.value_per_item if monitor else lambda lot_id, loan_id: Decimal(0), clock=clock,
         guard=monitor.release_guard if monitor else _stored_alerts_guard(alerts))
-    api = "api" in settings.roles
     watcher = StandingsWatcher(standings=standings, registry=registry, bus=events) if api else None
-    alerts_watcher = AlertsWatcher(alerts, events) if api and not monitor else None  # partitioned: from all
+    alerts_watcher = AlertsWatcher(alerts, events) if watch_alerts else None
     gateways_watcher = GatewaysWatcher(ledger, events) if api else None
     keyring = ApiKeyring(settings.api_keys, SqlApiKeys(engine), clock)
     _refuse_insecure_start(settings, keyring)
@@ -366,10 +398,11 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
         bad_key_throttle=FailureThrottle(http.bad_keys_per_minute, 60.0), registry=registry,
         alerts=alerts, standings=standings, prices=prices, loan_standings=loan_standings,
         price_service=price_service, releases=releases,
-        inbox=AlertInbox(alerts=alerts, inbox=SqlAlertInbox(engine), publish=events.publish, clock=clock),
+        inbox=AlertInbox(alerts=alerts, inbox=SqlAlertInbox(engine), publish=publish, clock=clock),
         inspections=InspectionService(registry=registry, alerts=alerts, repo=counts,
                                       config=_monitor_config(settings), clock=clock),
         monitor=monitor, partitioned_monitor=partitioned, ingest=ingest, monitor_loop=loop, events=events,
+        feed=feed,
         standings_watcher=watcher,
         alerts_watcher=alerts_watcher, gateways_watcher=gateways_watcher,
         documents=Ed25519DocumentSigner.from_data_dir(settings.data_dir),

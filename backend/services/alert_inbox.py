@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 from backend.ports.alerts import AlertComment, AlertInboxStore, AlertRecord, AlertStore
+from backend.ports.feed import BusEvent
 from backend.services import access
 from backend.services.api_keys import Principal
-from backend.services.events import BusEvent, alert_event, log_alert
+from backend.services.events import alert_event, log_alert
 
 # Alerts that say goods may be gone: only staff may close them.
 LOSS_TYPES = frozenset({"stock_shortfall", "unauthorized_removal", "weight_count_mismatch", "tag_conflict",
