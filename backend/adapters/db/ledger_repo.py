@@ -15,7 +15,7 @@ import json
 import time
 from typing import Any, Callable, Mapping, Sequence
 
-from sqlalchemy import Engine, delete, func, insert, select, tuple_, union, update
+from sqlalchemy import Engine, bindparam, delete, func, insert, select, tuple_, union, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from backend.adapters.db.cluster_tables import (
@@ -62,7 +62,7 @@ class SqlIngestLedger:
             new_keys = self._insert_messages(db, stored, recorded_at_ms)
             new = [m for m in stored if m.key in new_keys]
             for table in (ingest_refused, ingest_dropped):  # it arrived after all
-                _delete_keys(db, table, list(new_keys))
+                _delete_keys(db, table, sorted(new_keys))
             if quarantined:
                 db.execute(insert(ingest_quarantine), [
                     {"received_at_ms": q.received_at_ms, "topic": q.topic, "reason": q.reason, "detail": q.detail,
@@ -95,6 +95,7 @@ class SqlIngestLedger:
         return progress
 
     def _insert_messages(self, db, stored: Sequence[AcceptedMessage], recorded_at_ms: int) -> set[MessageKey]:
+        """The keys this call inserted (those already there are skipped and not returned)."""
         rows = {m.key: {**_key_row(m.key), "readings": len(m.envelope.readings),
                         "sent_at_ms": m.envelope.sent_at_ms, "received_at_ms": m.received_at_ms,
                         "recorded_at_ms": recorded_at_ms} for m in stored}
@@ -102,11 +103,8 @@ class SqlIngestLedger:
             return set()
         statement = self._insert(ingest_messages).on_conflict_do_nothing().returning(
             ingest_messages.c.gateway, ingest_messages.c.epoch, ingest_messages.c.seq)
-        new: set[MessageKey] = set()
-        values = list(rows.values())
-        for start in range(0, len(values), CHUNK):
-            new.update(tuple(r) for r in db.execute(statement.values(values[start:start + CHUNK])))
-        return new
+        # executemany with RETURNING: SQLAlchemy batches the rows into few INSERTs ("insertmanyvalues")
+        return {tuple(r) for r in db.execute(statement, list(rows.values()))}
 
     def _advance(self, db, progress: Mapping[EpochKey, tuple[int, int, int, int]],
                  new: Sequence[AcceptedMessage], settled: Sequence[MessageKey]) -> dict[EpochKey, int]:
@@ -119,7 +117,7 @@ class SqlIngestLedger:
             entry[1].add(m.key[2])
         for gateway, epoch, seq in settled:
             touched.setdefault((gateway, epoch), [0, set(), 0])[1].add(seq)
-        acks = {}
+        acks, rows = {}, []
         for epoch_key, (seen_ms, fresh, stored) in touched.items():
             contiguous, max_seq, received, last_seen_ms = progress.get(epoch_key, (0, 0, 0, 0))
             if max_seq > contiguous:  # a gap was pending: count from the tables
@@ -127,11 +125,13 @@ class SqlIngestLedger:
             else:
                 while contiguous + 1 in fresh:
                     contiguous += 1
-            db.execute(update(ingest_epochs).where(
-                ingest_epochs.c.gateway == epoch_key[0], ingest_epochs.c.epoch == epoch_key[1]).values(
-                contiguous_seq=contiguous, max_seq=max(max_seq, contiguous, *fresh), received=received + stored,
-                last_seen_ms=max(seen_ms, last_seen_ms)))
+            rows.append({"g": epoch_key[0], "e": epoch_key[1], "contiguous_seq": contiguous,
+                         "max_seq": max(max_seq, contiguous, *fresh), "received": received + stored,
+                         "last_seen_ms": max(seen_ms, last_seen_ms)})
             acks[epoch_key] = contiguous
+        if rows:  # one statement, many parameter sets: pipelined, not a round trip per epoch
+            db.execute(update(ingest_epochs).where(ingest_epochs.c.gateway == bindparam("g"),
+                                                   ingest_epochs.c.epoch == bindparam("e")), rows)
         return acks
 
     def contiguous_seqs(self, epoch_keys: Sequence[EpochKey]) -> dict[EpochKey, int]:
@@ -219,9 +219,16 @@ def _existing(db, table, keys: Sequence[MessageKey]) -> set[MessageKey]:
 
 
 def _delete_keys(db, table, keys: list[MessageKey]) -> None:
-    columns = tuple_(table.c.gateway, table.c.epoch, table.c.seq)
-    for start in range(0, len(keys), CHUNK):
-        db.execute(delete(table).where(columns.in_(keys[start:start + CHUNK])))
+    """Only in the epochs that have rows there (few: refusals and drops are rare); one
+    statement, many parameter sets (pipelined): no long IN list to build and parse."""
+    gateways = sorted({key[0] for key in keys})
+    listed = {tuple(row) for start in range(0, len(gateways), CHUNK) for row in db.execute(
+        select(table.c.gateway, table.c.epoch).distinct().where(table.c.gateway.in_(gateways[start:start + CHUNK])))}
+    keys = [key for key in keys if key[:2] in listed]
+    if keys:
+        db.execute(delete(table).where(table.c.gateway == bindparam("g"), table.c.epoch == bindparam("e"),
+                                       table.c.seq == bindparam("s")),
+                   [{"g": g, "e": e, "s": s} for g, e, s in keys])
 
 
 def _recount(db, epoch_key: EpochKey, contiguous: int) -> int:
