@@ -20,10 +20,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from backend.adapters.db.access_repo import SqlApiKeys, SqlAuditLog
 from backend.adapters.db.engine import make_engine, migrate
-from backend.adapters.db.inbox_repo import SqlAlertInbox
+from backend.adapters.db.inbox_repo import SqlAlertInbox, SqlSilences
 from backend.adapters.db.inspections_repo import SqlInspections
 from backend.adapters.db.lease_repo import SqlPartitionLeases
 from backend.adapters.db.ledger_repo import SqlIngestLedger
+from backend.adapters.db.money_repo import SqlCollateral, SqlMoney
 from backend.adapters.db.monitor_repo import SqlAlerts, SqlPriceMarks, SqlStandings
 from backend.adapters.db.registry_repo import SqlRegistry
 from backend.adapters.db.rotated_keys_repo import SqlRotatedKeys
@@ -55,11 +56,14 @@ from backend.ports.monitor import StandingStore
 from backend.ports.prices import PriceMarkStore, PriceQuote, PriceSource, PriceSourceError, parse_pair
 from backend.services.alert_inbox import AlertInbox
 from backend.services.api_keys import ApiKeyring
+from backend.services.certificates import CertificateService
+from backend.services.collateral import CollateralService
 from backend.services.commands import COMMAND_KEY_PATH, CommandService
 from backend.services.events import AlertsWatcher, EventBus, GatewaysWatcher, StandingsWatcher, monitor_listener
 from backend.services.ingest import IngestService
 from backend.services.inspections import InspectionService
 from backend.services.limits import FailureThrottle, RateLimiter
+from backend.services.money import MoneyService
 from backend.services.monitor import MonitorLoop, MonitorService
 from backend.services.partitions import PartitionedMonitor
 from backend.services.prices import FxRates, PriceFeedRunner, PriceService
@@ -74,6 +78,7 @@ from backend.services.registry import RegistryService
 from backend.services.releases import ReleaseService
 from backend.services.rotated_keys import RotatedKeys
 from backend.services.sensor_owners import RegistrySensorOwners
+from backend.services.silences import SilenceService
 from backend.services.standings import LoanStandings
 from backend.services.webhooks import WebhookService
 from backend.services.webhooks_relay import RelayLoop, WebhookRelay
@@ -109,6 +114,10 @@ class BackendContext:
     releases: ReleaseService
     inbox: AlertInbox  # people working alerts (the API's alert routes)
     inspections: InspectionService
+    silences: SilenceService  # staff quieting alerts (still sent to banks, marked)
+    money: MoneyService  # repayments, drawdowns, interest, closing
+    collateral: CollateralService  # top-ups and substitutions
+    certificates: CertificateService  # borrowing-base certificates
     monitor: MonitorService | None
     ingest: MqttIngest | None
     monitor_loop: MonitorLoop | None
@@ -376,12 +385,15 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
                                inspections=counts)
         if settings.monitor.partitions:
             partitioned = _partitioned_monitor(settings, engine, make_monitor, prices, metrics, clock)
-            loop = MonitorLoop(partitioned, settings.monitor.interval_s)
         else:
             monitor = make_monitor()
-            loop = MonitorLoop(monitor, settings.monitor.interval_s)
-    market = _market_and_webhooks(settings, engine, prices, price_service, alerts, monitor, loop, metrics, clock)
     loan_standings = LoanStandings(standings)
+    money = MoneyService(registry=registry, store=SqlMoney(engine), standing=loan_standings.of, clock=clock)
+    if monitor is not None or partitioned is not None:  # the monitor's process posts interest (once a day per loan)
+        loop = MonitorLoop(monitor or partitioned, settings.monitor.interval_s, chores=(money.post_interest,))
+    market = _market_and_webhooks(settings, engine, prices, price_service, alerts, monitor, loop, metrics, clock)
+    documents = Ed25519DocumentSigner.from_data_dir(settings.data_dir)
+    monitor_state = (lambda: monitor.state) if monitor else (lambda: None)
     releases = ReleaseService(
         registry=registry, collateral_value=loan_standings.collateral_value,
         value_per_item=monitor.value_per_item if monitor else lambda lot_id, loan_id: Decimal(0), clock=clock,
@@ -398,14 +410,20 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
         bad_key_throttle=FailureThrottle(http.bad_keys_per_minute, 60.0), registry=registry,
         alerts=alerts, standings=standings, prices=prices, loan_standings=loan_standings,
         price_service=price_service, releases=releases,
-        inbox=AlertInbox(alerts=alerts, inbox=SqlAlertInbox(engine), publish=publish, clock=clock),
+        inbox=AlertInbox(alerts=alerts, inbox=SqlAlertInbox(engine), publish=publish, clock=clock,
+                         notices=SqlWebhooks(engine)),
         inspections=InspectionService(registry=registry, alerts=alerts, repo=counts,
                                       config=_monitor_config(settings), clock=clock),
+        money=money,
+        collateral=CollateralService(registry=registry, store=SqlCollateral(engine), monitor_state=monitor_state,
+                                     fx_rates=monitor.fx_rates if monitor else dict, clock=clock),
+        certificates=CertificateService(registry=registry, standing=loan_standings.of, alerts=alerts,
+                                        signer=documents, monitor_state=monitor_state, clock=clock),
         monitor=monitor, partitioned_monitor=partitioned, ingest=ingest, monitor_loop=loop, events=events,
-        feed=feed,
-        standings_watcher=watcher,
+        feed=feed, standings_watcher=watcher,
         alerts_watcher=alerts_watcher, gateways_watcher=gateways_watcher,
-        documents=Ed25519DocumentSigner.from_data_dir(settings.data_dir),
+        documents=documents,
+        silences=SilenceService(store=SqlSilences(engine), registry=registry.snapshot, clock=clock),
         commands=CommandService(signer=signer, publisher=MqttCommands(settings.broker), gateway_keys=gateway_keys,
                                 rotated=rotated_keys, clock=clock),
         **market)

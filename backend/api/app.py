@@ -8,16 +8,21 @@ from fastapi.responses import HTMLResponse
 from backend.api import (
     alerts,
     book,
+    collateral,
     commands,
     dashboard,
     events,
+    exports,
     gateways,
     health,
     inspections,
     keys,
+    money,
     prices,
     readings,
     registry,
+    silences,
+    webhook_schemas,
     webhooks,
 )
 from backend.api.errors import ERROR_RESPONSES
@@ -35,10 +40,11 @@ def create_app(context: BackendContext) -> FastAPI:
     app.include_router(health.router)
     if "api" in context.settings.roles:
         for module in (readings, gateways, book, alerts, prices, registry, keys, events, dashboard,
-                       commands, webhooks, inspections):
+                       commands, webhooks, inspections, exports, silences, money, collateral):
             app.include_router(module.router, responses=ERROR_RESPONSES)
         app.mount("/static", dashboard.static_files(), name="static")
         app.add_api_route("/docs", api_reference, include_in_schema=False)
+        webhook_schemas.document(app)
     return app
 
 

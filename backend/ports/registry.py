@@ -29,8 +29,6 @@ class RegistryStore(Protocol):
     def pledge(self, loan_id: str, lot_id: str) -> None:
         """AlreadyPledged when the lot backs another loan."""
 
-    def record_repayment(self, repayment: reg.Repayment, outstanding_after: Decimal) -> None: ...
-
     def record_release(self, order: reg.ReleaseOrder, outstanding_after: Decimal) -> None: ...
 
     def add_notice(self, notice: Condition, at_s: float) -> None:

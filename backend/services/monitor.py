@@ -230,15 +230,16 @@ class MonitorService:
         return replace(state, alerts=book)
 
     def _store(self, result: core.StepResult, now_s: float) -> None:
+        # Standings first: the banks' webhooks, written with the alerts, tell where the loan stands now.
+        self.standings.save([StandingRecord(
+            v.loan_id, v.status, v.ltv if v.ltv is None or v.ltv.is_finite() else None,
+            v.collateral_value, v.drawing_power, v.cure_deadline_s, v.cure_amount, v.price_stale,
+            now_s, v.market_value) for v in result.state.loan_views.values()])
         subjects = {alert.id: key[1] for key, alert in result.state.alerts.active.items()}
         opened = [e for e in result.events if isinstance(e, AlertOpened)]
         self.alerts.apply(result.events, subjects, self.fence)
         for event in opened:
             self.metrics.alerts_opened.labels(event.alert.type).inc()
-        self.standings.save([StandingRecord(
-            v.loan_id, v.status, v.ltv if v.ltv is None or v.ltv.is_finite() else None,
-            v.collateral_value, v.drawing_power, v.cure_deadline_s, v.cure_amount, v.price_stale,
-            now_s, v.market_value) for v in result.state.loan_views.values()])
 
     def _record_history(self, state: core.MonitorState, registry: Registry, now_s: float) -> None:
         points = []
@@ -272,10 +273,12 @@ class MonitorService:
 
 class MonitorLoop:
     """Calls `tick` every `interval_s` on a named thread until stopped, and at once when
-    woken (a new price mark: alert latency after a tick is not the interval)."""
+    woken (a new price mark: alert latency after a tick is not the interval); then each of
+    `chores` (posting interest)."""
 
-    def __init__(self, service: MonitorService | PartitionedMonitor, interval_s: float) -> None:
-        self.service, self.interval_s = service, interval_s
+    def __init__(self, service: MonitorService | PartitionedMonitor, interval_s: float,
+                 chores: Sequence[Callable[[], object]] = ()) -> None:
+        self.service, self.interval_s, self.chores = service, interval_s, tuple(chores)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="monitor", daemon=True)
@@ -298,7 +301,8 @@ class MonitorLoop:
             self._wake.clear()
             if self._stop.is_set():
                 return
-            try:
-                self.service.tick()
-            except Exception:  # a bug must not stop monitoring: log it and try again
-                log.exception("monitor tick failed")
+            for work in (self.service.tick, *self.chores):
+                try:
+                    work()
+                except Exception:  # a bug must not stop monitoring: log it and try again
+                    log.exception("monitor %s failed", getattr(work, "__name__", "chore"))

@@ -1,8 +1,8 @@
-"""Registry use cases: add entities, pledge, repay. Domain rules decide; the repo stores."""
+"""Registry use cases: add entities, pledge, record releases. Domain rules decide; the repo
+stores. (Repayments and other money: services/money.py.)"""
 from __future__ import annotations
 
 import threading
-from decimal import Decimal
 from typing import Callable
 
 from backend.domain import pledges
@@ -70,17 +70,9 @@ class RegistryService:
             self.repo.add_notice(outcome.notice, self.clock())
             raise Conflict(pledges.ALREADY_PLEDGED)
 
-    def repay(self, loan_id: str, amount: Decimal) -> reg.Loan:
-        registry = self.snapshot()
-        if loan_id not in registry.loans:
-            raise NotFound(f"no loan {loan_id!r}")
-        repayment = reg.Repayment(loan_id, amount, self.clock())
-        try:
-            after = pledges.apply_repayment(registry, repayment)
-        except RegistryError as exc:
-            raise Conflict(str(exc)) from exc
-        self.repo.record_repayment(repayment, after.loans[loan_id].outstanding)
-        return after.loans[loan_id]
+    def report(self, notice: Condition) -> None:
+        """A one-off condition (a refused pledge) for the monitor's next step."""
+        self.repo.add_notice(notice, self.clock())
 
     def record_release(self, order: reg.ReleaseOrder) -> reg.Loan:
         registry = self.snapshot()

@@ -104,7 +104,12 @@ loans = Table(
     Column("target_ltv", ExactDecimal, nullable=False),
     Column("cure_period_s", Integer, nullable=False),
     Column("unverified_grace_s", Integer),          # both null: its commodities' or the default
-    Column("unverified_zero_after_s", Integer))
+    Column("unverified_zero_after_s", Integer),
+    Column("interest_rate", ExactDecimal),          # null: no interest
+    Column("day_count", String(8)),
+    Column("interest_accrued_to_s", Float),         # interest posted up to here
+    Column("closed_at_s", Float),                   # closed: its pledges are released
+    Column("closed_by", String(128)))
 
 # The double-pledge guard, enforced by the database too: a lot backs one active pledge.
 loan_lots = Table(
@@ -125,12 +130,53 @@ releases = Table(
     Column("at_s", Float, nullable=False),
     Column("epcs", JSON, nullable=False))
 
+# A repayment takes effect when it is `confirmed` (by the lender, or an admin); a `pending`
+# one changes nothing. `ref` is its id in the API (rows from before issue 14 have none).
 repayments = Table(
     "repayments", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     _ref("loan_id", "loans.id"),
     Column("amount", ExactDecimal, nullable=False),
+    Column("at_s", Float, nullable=False),
+    Column("ref", String(40), unique=True),
+    Column("state", String(16), nullable=False, server_default="confirmed"),
+    Column("entered_by", String(128), nullable=False, server_default=""),
+    Column("decided_by", String(128)),
+    Column("decided_at_s", Float),
+    Column("reason", Text))
+
+# Top-ups and substitutions asked of a loan's lender, and what became of them.
+collateral_requests = Table(
+    "collateral_requests", metadata, Column("id", String(40), primary_key=True),
+    _ref("loan_id", "loans.id"),
+    Column("kind", String(16), nullable=False),     # pledge | substitution
+    _ref("pledge_lot", "lots.id"),
+    _ref("release_lot", "lots.id", nullable=True),
+    Column("at_s", Float, nullable=False),
+    Column("requested_by", String(128), nullable=False),
+    Column("state", String(16), nullable=False),    # pending | approved | rejected
+    Column("decided_by", String(128)),
+    Column("decided_at_s", Float),
+    Column("reason", Text),
+    Index("ix_collateral_requests_loan", "loan_id"))
+
+drawdowns = Table(
+    "drawdowns", metadata, Column("id", String(40), primary_key=True),
+    _ref("loan_id", "loans.id"),
+    Column("amount", ExactDecimal, nullable=False),
+    Column("by", String(128), nullable=False),
     Column("at_s", Float, nullable=False))
+
+# Interest posted to a loan's outstanding amount, a row per posting (one per loan and `to_s`).
+interest_postings = Table(
+    "interest_postings", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _ref("loan_id", "loans.id"),
+    Column("amount", ExactDecimal, nullable=False),
+    Column("days", Integer, nullable=False),
+    Column("from_s", Float, nullable=False),
+    Column("to_s", Float, nullable=False),
+    Index("uq_interest_postings_loan_to", "loan_id", "to_s", unique=True))
 
 alerts = Table(
     "alerts", metadata, _id(),
@@ -316,3 +362,16 @@ alert_comments = Table(
     Column("text", Text, nullable=False),
     Column("at_s", Float, nullable=False),
     Index("ix_alert_comments_alert", "alert_id"))
+
+# Silences (backend/domain/silences.py): alerts in their scope are marked, never hidden from banks.
+alert_silences = Table(
+    "alert_silences", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("scope", String(16), nullable=False),        # warehouse | gateway | type
+    Column("value", String(64), nullable=False),
+    Column("gateway", String(64)),                      # the warehouse's gateway, or the gateway itself
+    Column("reason", Text, nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("created_at_s", Float, nullable=False),
+    Column("until_s", Float, nullable=False),
+    Index("ix_alert_silences_until", "until_s"))

@@ -23,7 +23,9 @@ from backend.api.deps import context as app_context  # noqa: E402
 from backend.api.deps import principal
 
 # bank-north is the caller; everything below belongs to bank-south or to staff only.
-THEIRS = {"loan_id": "loan-acme-2", "lot_id": "lot-sh-2", "gateway_id": "gw-shanghai", "key_id": "0123456789ab"}
+# key_id and silence_id: staff-only objects (any id: a lender must get 404 before the id is looked at)
+THEIRS = {"loan_id": "loan-acme-2", "lot_id": "lot-sh-2", "gateway_id": "gw-shanghai", "key_id": "0123456789ab",
+          "silence_id": "sil-0123456789ab"}
 THEIR_NAMES = ("loan-acme-2", "loan-delta-1", "lot-sh-2", "lot-nb-1", "bank-south")
 BODIES = {
     ("post", "/api/v1/loans"): {"id": "l-x", "lender": "bank-north", "borrower": "acme-steel",
@@ -33,6 +35,11 @@ BODIES = {
     ("post", "/api/v1/loans/{loan_id}/repayments"): {"amount": 1},
     ("post", "/api/v1/loans/{loan_id}/releases/quote"): {"lot": "lot-sh-2", "items": 1, "repayment": 0},
     ("post", "/api/v1/loans/{loan_id}/releases"): {"lot": "lot-sh-2", "items": 1, "repayment": 0},
+    ("post", "/api/v1/loans/{loan_id}/repayments/{repayment_id}/reject"): {"reason": "x"},
+    ("post", "/api/v1/loans/{loan_id}/drawdowns"): {"amount": 1},
+    ("post", "/api/v1/loans/{loan_id}/pledges/{request_id}/reject"): {"reason": "x"},
+    ("post", "/api/v1/loans/{loan_id}/substitutions"): {"release_lot": "lot-sh-2", "pledge_lot": "lot-sh-1"},
+    ("post", "/api/v1/loans/{loan_id}/substitutions/{request_id}/reject"): {"reason": "x"},
     ("post", "/api/v1/alerts/{alert_id}/ack"): {"note": "x"},
     ("post", "/api/v1/alerts/ack"): {"ids": ["{alert_id}"], "note": "x"},
     ("put", "/api/v1/alerts/{alert_id}/assignee"): {"assignee": "x"},
@@ -43,10 +50,12 @@ BODIES = {
     ("post", "/api/v1/fx"): {"base": "USD", "quote": "CNY", "rate": 7},
     ("post", "/api/v1/prices/impact"): {"commodity": "steel_coil", "price": 1, "currency": "CNY", "per": "t"},
     ("post", "/api/v1/webhooks"): {"lender": "bank-south", "url": "https://bank-south.example/hook"},
+    ("post", "/api/v1/webhooks/{webhook_id}/redeliver"): {"event_id": "x"},
     ("post", "/api/v1/gateways/{gateway_id}/commands"): {"name": "rebirth"},
     ("post", "/api/v1/borrowers"): {"id": "x"},
     ("post", "/api/v1/commodities"): {"id": "x", "unit": "t"},
     ("post", "/api/v1/inspections"): {"lot": "lot-sh-2", "items": 24, "quantity": 360},
+    ("post", "/api/v1/silences"): {"scope": "type", "value": "sensor_fault", "reason": "x", "for_s": 60},
     ("post", "/api/v1/warehouses"): {"id": "x", "gateway": "gw-x"},
     ("post", "/api/v1/lots"): {"id": "x", "warehouse": "wh-shanghai", "commodity": "steel_coil",
                                "scale": "x1", "reader": "x2",
@@ -107,6 +116,16 @@ def their_alert(client: TestClient, context) -> str:
     return alert["id"]
 
 
+def their_requests(client: TestClient) -> dict[str, str]:
+    """A repayment and a top-up that staff entered on bank-south's loan, pending its approval."""
+    repayment = client.post("/api/v1/loans/loan-acme-2/repayments", json={"amount": 1}, headers=as_("supervisor"))
+    client.post("/api/v1/lots", json={"id": "lot-spare", "warehouse": "wh-shanghai", "commodity": "steel_coil",
+                                      "scale": "spare-scale", "reader": "spare-rfid",
+                                      "items": [{"epc": "cd" * 12, "quantity": 1, "weight_kg": 1}]}, headers=as_("admin"))
+    request = client.post("/api/v1/loans/loan-acme-2/pledges", json={"lot": "lot-spare"}, headers=as_("supervisor"))
+    return {"repayment_id": repayment.json()["id"], "request_id": request.json()["id"]}
+
+
 def their_webhook(context) -> str:
     context.webhooks.targets = TargetGuard(allow_private=True)
     endpoint, _secret = context.webhooks.register("bank-south", "http://127.0.0.1:9/hook", None)
@@ -115,7 +134,8 @@ def their_webhook(context) -> str:
 
 def test_a_lender_reaches_nothing_of_another_lender(book):
     context, client, clock = book
-    their_ids = {**THEIRS, "alert_id": their_alert(client, context), "webhook_id": their_webhook(context)}
+    their_ids = {**THEIRS, "alert_id": their_alert(client, context), "webhook_id": their_webhook(context),
+                 **their_requests(client)}
     assert leaks(client.app, client, their_ids) == []
 
 
@@ -144,5 +164,5 @@ def test_the_matrix_catches_a_route_that_forgets_the_check(book):
 
     app.openapi_schema = None
     found = leaks(app, TestClient(app), {**THEIRS, "alert_id": their_alert(client, context),
-                                         "webhook_id": their_webhook(context)})
+                                         "webhook_id": their_webhook(context), **their_requests(client)})
     assert found == ["GET /api/v1/careless/loan-acme-2 answered 200"]

@@ -96,10 +96,6 @@ class FakeRegistryStore:
         holder = self.registry.loans[loan_id]
         self._write(loans={**self.registry.loans, loan_id: replace(holder, lot_ids=holder.lot_ids + (lot_id,))})
 
-    def record_repayment(self, repayment: reg.Repayment, outstanding_after: Decimal) -> None:
-        self._write(loans=self._outstanding(repayment.loan_id, outstanding_after),
-                    repayments=self.registry.repayments + (repayment,))
-
     def record_release(self, order: reg.ReleaseOrder, outstanding_after: Decimal) -> None:
         self._write(loans=self._outstanding(order.loan_id, outstanding_after),
                     releases=self.registry.releases + (order,))

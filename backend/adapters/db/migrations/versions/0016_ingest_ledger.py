@@ -1,13 +1,13 @@
 """The ingest ledger in the database, shared by the ingest workers of every host
 
-Revision ID: 0014
-Revises: 0010 (the lead re-chains it after 0011-0013 at merge)
+Revision ID: 0016
+Revises: 0015
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0014'
-down_revision = '0010'
+revision = '0016'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 
