@@ -3,13 +3,17 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
+import secrets
 import signal
+import socket
 import threading
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Callable
+from functools import partial
+from typing import Callable, Iterable
 
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -18,6 +22,8 @@ from backend.adapters.db.access_repo import SqlApiKeys, SqlAuditLog
 from backend.adapters.db.engine import make_engine, migrate
 from backend.adapters.db.inbox_repo import SqlAlertInbox, SqlSilences
 from backend.adapters.db.inspections_repo import SqlInspections
+from backend.adapters.db.lease_repo import SqlPartitionLeases
+from backend.adapters.db.ledger_repo import SqlIngestLedger
 from backend.adapters.db.money_repo import SqlCollateral, SqlMoney
 from backend.adapters.db.monitor_repo import SqlAlerts, SqlPriceMarks, SqlStandings
 from backend.adapters.db.registry_repo import SqlRegistry
@@ -26,6 +32,7 @@ from backend.adapters.document_signer import Ed25519DocumentSigner
 from backend.adapters.jetstream_ingest import JetStreamIngest
 from backend.adapters.mqtt_commands import MqttCommands
 from backend.adapters.mqtt_ingest import MqttIngest
+from backend.adapters.pg_feed import PgNotifyFeed
 from backend.adapters.price_sources.csv_replay import CsvReplaySource
 from backend.adapters.price_sources.http_json import HttpJsonSource
 from backend.adapters.price_sources.mqtt_topic import MqttPriceSource
@@ -44,6 +51,7 @@ from backend.metrics import Metrics
 from backend.ports.access import AuditLog
 from backend.ports.alerts import AlertStore
 from backend.ports.documents import DocumentSigner
+from backend.ports.feed import BusEvent, LiveFeed
 from backend.ports.ingest import IngestLedger, ReadingStore
 from backend.ports.monitor import StandingStore
 from backend.ports.prices import PriceMarkStore, PriceQuote, PriceSource, PriceSourceError, parse_pair
@@ -58,6 +66,7 @@ from backend.services.inspections import InspectionService
 from backend.services.limits import FailureThrottle, RateLimiter
 from backend.services.money import MoneyService
 from backend.services.monitor import MonitorLoop, MonitorService
+from backend.services.partitions import PartitionedMonitor
 from backend.services.prices import FxRates, PriceFeedRunner, PriceService
 from backend.services.prices_config import (
     CsvSourceSettings,
@@ -115,7 +124,9 @@ class BackendContext:
     monitor: MonitorService | None
     ingest: MqttIngest | JetStreamIngest | None
     monitor_loop: MonitorLoop | None
+    partitioned_monitor: PartitionedMonitor | None = None  # monitor.partitions: this process's share
     events: EventBus = field(default_factory=EventBus)  # live changes for the dashboard (SSE)
+    feed: LiveFeed | None = None  # brings every process's live changes to `events` (PostgreSQL)
     standings_watcher: StandingsWatcher | None = None
     alerts_watcher: AlertsWatcher | None = None  # an API process whose monitor runs elsewhere
     gateways_watcher: GatewaysWatcher | None = None  # gateways going on/offline (ingest may run elsewhere)
@@ -134,6 +145,8 @@ class BackendContext:
             self.relay_loop.start()
         if self.price_feeds:
             self.price_feeds.start()
+        if self.feed and "api" in self.settings.roles:
+            self.feed.start(self.events.publish)
         for watcher in self._watchers():
             watcher.start()
 
@@ -142,12 +155,16 @@ class BackendContext:
 
     def close(self) -> None:
         self.events.close()
+        if self.feed:
+            self.feed.stop()
         for watcher in self._watchers():
             watcher.stop()
         if self.price_feeds:
             self.price_feeds.stop()
         if self.monitor_loop:
             self.monitor_loop.stop()
+        if self.partitioned_monitor:
+            self.partitioned_monitor.close()
         if self.relay_loop:
             self.relay_loop.stop()
         if self.ingest:
@@ -202,6 +219,37 @@ def _monitor_config(settings: BackendSettings) -> MonitorConfig:
                          clear_s=m.clear_s, unverified_grace_s=m.unverified_grace_s,
                          unverified_zero_after_s=m.unverified_zero_after_s,
                          inspection_deadline_s=m.inspection_deadline_s)
+
+
+def _live_feed(settings: BackendSettings) -> PgNotifyFeed | None:
+    """On PostgreSQL, the dashboard's events travel between processes by LISTEN/NOTIFY."""
+    url = settings.resolved_database_url()
+    if not url.startswith("postgresql") or not {"api", "monitor"} & set(settings.roles):
+        return None
+    return PgNotifyFeed(url)
+
+
+def _publisher(events: EventBus, feed: LiveFeed | None) -> Callable[[Iterable[BusEvent]], None]:
+    """To this process's streams, and through the feed to the other processes'."""
+    if feed is None:
+        return events.publish
+
+    def publish(published: Iterable[BusEvent]) -> None:
+        published = list(published)
+        events.publish(published)
+        feed.publish(published)
+    return publish
+
+
+def _partitioned_monitor(settings: BackendSettings, engine, make_monitor: Callable[..., MonitorService],
+                         prices: PriceMarkStore, metrics: Metrics, clock: Callable[[], float]) -> PartitionedMonitor:
+    """This process's share of the book's `monitor.partitions`, leased in the database."""
+    fx_rates = FxRates(prices, _monitor_config(settings))
+    return PartitionedMonitor(
+        leases=SqlPartitionLeases(engine), count=settings.monitor.partitions, lease_s=settings.monitor.lease_s,
+        owner=f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}", clock=clock, metrics=metrics,
+        make_service=lambda partition, fence, cursors: make_monitor(
+            partition=partition, fence=fence, cursors=cursors, fx_rates=fx_rates))
 
 
 def _load_book(settings: BackendSettings, registry: RegistryService, prices: PriceService,
@@ -295,9 +343,10 @@ def _market_and_webhooks(settings: BackendSettings, engine, prices: PriceMarkSto
     parts = {"webhooks": WebhookService(
         store=store, signer=StandardWebhooks(), targets=TargetGuard(settings.webhook_allow_private), clock=clock,
         rotation_overlap_s=settings.webhooks.rotation_overlap_s)}
-    if monitor is None or loop is None:
+    if loop is None:
         return parts
-    monitor.fx_rates = FxRates(prices, monitor.config)
+    if monitor is not None:
+        monitor.fx_rates = FxRates(prices, monitor.config)
     price_service.on_mark = loop.wake
     if settings.webhooks.relay:
         parts["relay_loop"] = relay_loop = RelayLoop(webhook_relay(settings, store, metrics, clock))
@@ -312,9 +361,10 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
     gateway_keys, signer = _gateway_keys(settings), _command_signer(settings)  # bad keys: stop before opening anything
     metrics = Metrics()
     readings = _reading_store(settings)
-    ledger = SqliteIngestLedger(settings.data_dir / "state.sqlite")
     engine = make_engine(settings.resolved_database_url())
     migrate(engine)
+    ledger = (SqlIngestLedger(engine, clock) if settings.ledger_in_database()
+              else SqliteIngestLedger(settings.data_dir / "state.sqlite", clock))
     registry = RegistryService(SqlRegistry(engine), clock)
     alerts, standings, prices = SqlAlerts(engine), SqlStandings(engine), SqlPriceMarks(engine)
     counts = SqlInspections(engine)
@@ -326,16 +376,26 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
                       rotated_keys=rotated_keys, registry=registry)
               if "ingest" in settings.roles else None)
     events = EventBus()
-    monitor = loop = None
+    api = "api" in settings.roles
+    feed = _live_feed(settings)
+    publish = _publisher(events, feed)
+    # Without the feed, an API process hears of alerts another process's monitor stored from the database.
+    watch_alerts = api and feed is None and ("monitor" not in settings.roles or bool(settings.monitor.partitions))
+    monitor = loop = partitioned = None
     if "monitor" in settings.roles:
-        monitor = MonitorService(registry=registry, readings=readings, ledger=ledger, alerts=alerts,
-                                 standings=standings, prices=prices, config=_monitor_config(settings),
-                                 clock=clock, metrics=metrics, on_events=monitor_listener(events, registry),
-                                 inspections=counts)
+        make_monitor = partial(MonitorService, registry=registry, readings=readings, ledger=ledger, alerts=alerts,
+                               standings=standings, prices=prices, config=_monitor_config(settings),
+                               clock=clock, metrics=metrics,
+                               on_events=monitor_listener(publish, registry, alerts=not watch_alerts),
+                               inspections=counts)
+        if settings.monitor.partitions:
+            partitioned = _partitioned_monitor(settings, engine, make_monitor, prices, metrics, clock)
+        else:
+            monitor = make_monitor()
     loan_standings = LoanStandings(standings)
     money = MoneyService(registry=registry, store=SqlMoney(engine), standing=loan_standings.of, clock=clock)
-    if monitor is not None:  # the monitor's process posts interest (once a day per loan)
-        loop = MonitorLoop(monitor, settings.monitor.interval_s, chores=(money.post_interest,))
+    if monitor is not None or partitioned is not None:  # the monitor's process posts interest (once a day per loan)
+        loop = MonitorLoop(monitor or partitioned, settings.monitor.interval_s, chores=(money.post_interest,))
     market = _market_and_webhooks(settings, engine, prices, price_service, alerts, monitor, loop, metrics, clock)
     documents = Ed25519DocumentSigner.from_data_dir(settings.data_dir)
     monitor_state = (lambda: monitor.state) if monitor else (lambda: None)
@@ -343,9 +403,8 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
         registry=registry, collateral_value=loan_standings.collateral_value,
         value_per_item=monitor.value_per_item if monitor else lambda lot_id, loan_id: Decimal(0), clock=clock,
         guard=monitor.release_guard if monitor else _stored_alerts_guard(alerts))
-    api = "api" in settings.roles
     watcher = StandingsWatcher(standings=standings, registry=registry, bus=events) if api else None
-    alerts_watcher = AlertsWatcher(alerts, events) if api and not monitor else None
+    alerts_watcher = AlertsWatcher(alerts, events) if watch_alerts else None
     gateways_watcher = GatewaysWatcher(ledger, events) if api else None
     keyring = ApiKeyring(settings.api_keys, SqlApiKeys(engine), clock)
     _refuse_insecure_start(settings, keyring)
@@ -356,7 +415,7 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
         bad_key_throttle=FailureThrottle(http.bad_keys_per_minute, 60.0), registry=registry,
         alerts=alerts, standings=standings, prices=prices, loan_standings=loan_standings,
         price_service=price_service, releases=releases,
-        inbox=AlertInbox(alerts=alerts, inbox=SqlAlertInbox(engine), publish=events.publish, clock=clock,
+        inbox=AlertInbox(alerts=alerts, inbox=SqlAlertInbox(engine), publish=publish, clock=clock,
                          notices=SqlWebhooks(engine)),
         inspections=InspectionService(registry=registry, alerts=alerts, repo=counts,
                                       config=_monitor_config(settings), clock=clock),
@@ -367,7 +426,8 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
                                         signer=documents, monitor_state=monitor_state, clock=clock),
         stress=StressService(registry=registry.snapshot, marks=prices, standings=standings, monitor=monitor,
                              clock=clock, config=_monitor_config(settings)),
-        monitor=monitor, ingest=ingest, monitor_loop=loop, events=events, standings_watcher=watcher,
+        monitor=monitor, partitioned_monitor=partitioned, ingest=ingest, monitor_loop=loop, events=events,
+        feed=feed, standings_watcher=watcher,
         alerts_watcher=alerts_watcher, gateways_watcher=gateways_watcher,
         documents=documents,
         silences=SilenceService(store=SqlSilences(engine), registry=registry.snapshot, clock=clock),

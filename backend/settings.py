@@ -60,6 +60,10 @@ class IngestSettings(BaseModel):
     # Also send each ack in the acked_seq-only form that gateways older than ranged acks
     # understand (docs/protocol.md); turn off once every gateway runs a newer agent.
     legacy_acks: bool = True
+    # Where the ledger of stored messages lives: `sqlite` (state.sqlite in data_dir: the ingest
+    # workers of one host), `database` (database_url: the workers of every host), `auto`
+    # (database when database_url is PostgreSQL, else sqlite). docs/scaling.md
+    ledger: Literal["auto", "sqlite", "database"] = "auto"
 
     @model_validator(mode="after")
     def _jetstream_has_servers(self) -> "IngestSettings":
@@ -98,11 +102,19 @@ class MonitorSettings(BaseModel):
     unverified_grace_s: int = Field(3600, ge=0)
     unverified_zero_after_s: int = Field(86_400, gt=0)
     inspection_deadline_s: int = Field(86_400, gt=0)  # an inspection task is overdue after this
+    # 0: this process's monitor watches the whole book. N: the book is split into N partitions,
+    # each watched by one monitor process of any host, through leases in the database that
+    # run out after lease_s when their monitor dies (docs/scaling.md). Same N everywhere.
+    partitions: int = Field(0, ge=0, le=1024)
+    lease_s: float = Field(10.0, gt=0)
 
     @model_validator(mode="after")
     def _grace_before_zero(self) -> "MonitorSettings":
         if self.unverified_zero_after_s <= self.unverified_grace_s:
             raise ValueError("monitor.unverified_zero_after_s must be above monitor.unverified_grace_s")
+        if self.partitions and self.lease_s < 2 * self.interval_s:
+            raise ValueError("monitor.lease_s must be at least twice monitor.interval_s: a lease is renewed "
+                             "at each tick")
         return self
 
 
@@ -138,3 +150,9 @@ class BackendSettings(RoleSettings):
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'registry.sqlite').resolve()}"
+
+    def ledger_in_database(self) -> bool:
+        """Whether the ingest ledger is kept in the database (shared by hosts), per `ingest.ledger`."""
+        if self.ingest.ledger == "auto":
+            return self.resolved_database_url().startswith("postgresql")
+        return self.ingest.ledger == "database"

@@ -35,9 +35,10 @@ class RegistryService:
                 self._snapshot, self._version = self.repo.load(), version
             return self._snapshot
 
-    def take_notices(self) -> list[Condition]:
-        """One-off conditions (refused pledges) for the monitor's next step, from any process."""
-        return self.repo.take_notices()
+    def take_notices(self, wanted: Callable[[Condition], bool] | None = None) -> list[Condition]:
+        """One-off conditions (refused pledges) for the monitor's next step, from any process
+        (a partition's monitor takes its own)."""
+        return self.repo.take_notices(wanted)
 
     def seed_if_empty(self, book: reg.Registry) -> bool:
         if self.snapshot().lenders:

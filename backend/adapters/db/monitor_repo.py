@@ -8,12 +8,13 @@ from typing import Callable, Mapping, Sequence
 from sqlalchemy import Engine, and_, bindparam, insert, select, update
 
 from backend.adapters.db import tables as t
+from backend.adapters.db.lease_repo import check_fence
 from backend.adapters.webhook_store import enqueue_bank_events
 from backend.domain.alerts import Alert, AlertOpened, AlertResolved
 from backend.domain.ltv import LoanStanding
 from backend.domain.observations import PriceTick
 from backend.ports.alerts import AlertRecord
-from backend.ports.monitor import HistoryPoint, StandingRecord
+from backend.ports.monitor import HistoryPoint, LeaseFence, StandingRecord
 from backend.ports.prices import FxMark
 
 
@@ -29,12 +30,16 @@ class SqlAlerts:
         self.engine = engine
         self.on_outbox: Callable[[], None] = lambda: None  # new webhook rows: wake the relay
 
-    def apply(self, events: Sequence[object], subjects: Mapping[str, str]) -> None:
+    def apply(self, events: Sequence[object], subjects: Mapping[str, str], fence: LeaseFence | None = None) -> None:
         """Store opened alerts and resolutions; `subjects` maps alert id -> condition subject.
 
         The banks' webhook outbox rows for these events are written in the same
-        transaction: an alert is never stored without its notifications, nor the reverse."""
+        transaction: an alert is never stored without its notifications, nor the reverse.
+        With a fence, the lease row is locked first: a takeover waits for this transaction,
+        and a monitor whose lease was taken stores nothing (LeaseLost)."""
         with self.engine.begin() as db:
+            if fence is not None:
+                check_fence(db, fence)
             for event in events:
                 if isinstance(event, AlertOpened):
                     db.execute(insert(t.alerts).values(_opened_row(event.alert, subjects[event.alert.id])))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from decimal import Decimal
+from typing import Callable
 
 from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -99,13 +100,16 @@ class SqlRegistry:
         with self.engine.begin() as db:
             db.execute(insert(t.registry_notices).values(at_s=at_s, condition=asdict(notice)))
 
-    def take_notices(self) -> list[Condition]:
-        """The waiting notices, oldest first; taken, they are gone."""
+    def take_notices(self, wanted: Callable[[Condition], bool] | None = None) -> list[Condition]:
+        """The waiting notices (the wanted ones), oldest first; taken, they are gone."""
         with self.engine.begin() as db:
-            rows = db.execute(select(t.registry_notices).order_by(t.registry_notices.c.id)).all()
-            if rows:
-                db.execute(delete(t.registry_notices).where(t.registry_notices.c.id <= rows[-1].id))
-        return [Condition(**row.condition) for row in rows]
+            rows = db.execute(select(t.registry_notices).order_by(t.registry_notices.c.id)
+                              .with_for_update(skip_locked=True)).all()
+            taken = [(row.id, Condition(**row.condition)) for row in rows]
+            taken = [(row_id, c) for row_id, c in taken if wanted is None or wanted(c)]
+            if taken:
+                db.execute(delete(t.registry_notices).where(t.registry_notices.c.id.in_([i for i, _ in taken])))
+        return [condition for _, condition in taken]
 
 
 def _bump_version(db) -> None:

@@ -196,7 +196,10 @@ alerts = Table(
     Column("gateway_id", String(64)),
     Column("details", JSON, nullable=False),
     Index("ix_alerts_state_type", "state", "type"),
-    Index("ix_alerts_lender", "lender_id"))
+    Index("ix_alerts_lender", "lender_id"),
+    # One episode of a condition at a time, whichever monitor (partition owner) stores it.
+    Index("uq_alerts_active_type_subject", "type", "subject", unique=True,
+          postgresql_where=text("state <> 'resolved'"), sqlite_where=text("state <> 'resolved'")))
 
 loan_standings = Table(
     "loan_standings", metadata,

@@ -106,8 +106,9 @@ class FakeRegistryStore:
     def add_notice(self, notice: Condition, at_s: float) -> None:
         self.notices.append((notice, at_s))
 
-    def take_notices(self) -> list[Condition]:
-        taken, self.notices = [notice for notice, _ in self.notices], []
+    def take_notices(self, wanted=None) -> list[Condition]:
+        taken = [notice for notice, _ in self.notices if wanted is None or wanted(notice)]
+        self.notices = [(notice, at_s) for notice, at_s in self.notices if notice not in taken]
         return taken
 
 
@@ -118,7 +119,7 @@ class FakeAlerts:
         self.records: dict[str, AlertRecord] = {}
         self.applied: list[Sequence[object]] = []
 
-    def apply(self, events: Sequence[object], subjects: Mapping[str, str]) -> None:
+    def apply(self, events: Sequence[object], subjects: Mapping[str, str], fence=None) -> None:
         self.applied.append(list(events))
         for event in events:
             if isinstance(event, AlertOpened):
