@@ -27,6 +27,7 @@ from backend.services.monitor import MonitorService
 DAY_S = 86_400
 MAX_LOAN_PATHS = 250_000_000   # loans × paths of one run: about 2.5 × the benchmark's (docs/stress.md)
 MAX_PATH_POINTS = 50_000_000   # commodities × paths × (days + 1) simulated: 400 MB of float64
+MAX_CLOSES = 5_000             # closes read per commodity (lookback ÷ interval): one query each
 _RATIO = Decimal("0.000001")
 _CENT = Decimal("0.01")
 
@@ -85,6 +86,10 @@ class StressService:
         loans in scope hold), so a loan's numbers do not depend on whose run it is in."""
         book = self.book(lender)
         exposure, ids, unvalued = stress_paths.exposure_of(book, request.shock)
+        closes = math.ceil(request.lookback_days * DAY_S / request.interval_s)
+        if closes > MAX_CLOSES:
+            raise StressError(f"a {request.lookback_days}-day look-back at {request.interval_s} s intervals is "
+                              f"{closes:,} closes per commodity, more than {MAX_CLOSES:,}: lengthen the interval")
         if len(exposure.loan_ids) * request.paths > MAX_LOAN_PATHS:
             raise StressError(f"{len(exposure.loan_ids)} loans × {request.paths} paths is more than "
                               f"{MAX_LOAN_PATHS:,} loan-paths: ask for fewer paths")

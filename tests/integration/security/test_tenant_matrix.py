@@ -56,6 +56,7 @@ BODIES = {
     ("post", "/api/v1/commodities"): {"id": "x", "unit": "t"},
     ("post", "/api/v1/inspections"): {"lot": "lot-sh-2", "items": 24, "quantity": 360},
     ("post", "/api/v1/silences"): {"scope": "type", "value": "sensor_fault", "reason": "x", "for_s": 60},
+    ("post", "/api/v1/stress"): {"shocks": ["steel_coil=-20%"], "warehouses_lost": ["wh-shanghai"]},
     ("post", "/api/v1/warehouses"): {"id": "x", "gateway": "gw-x"},
     ("post", "/api/v1/lots"): {"id": "x", "warehouse": "wh-shanghai", "commodity": "steel_coil",
                                "scale": "x1", "reader": "x2",
@@ -64,6 +65,8 @@ BODIES = {
 PUBLIC = {("get", "/api/v1/health"), ("get", "/metrics"), ("get", "/api/v1/events")}
 # Acts on a list of ids: another lender's id is skipped exactly as an id that does not exist.
 BULK = {("post", "/api/v1/alerts/ack")}
+# Computes over the caller's own book (a lender: its loans): answers 200 and names nothing of another's.
+OWN_BOOK = {("post", "/api/v1/stress")}
 
 
 def _with_ids(body, their_ids: dict[str, str]):
@@ -98,6 +101,9 @@ def leaks(app, client: TestClient, their_ids: dict[str, str]) -> list[str]:
             nothing = {"acknowledged": [], "skipped": {their_ids["alert_id"]: f"no alert {their_ids['alert_id']!r}"}}
             if answer.status_code != 200 or answer.json() != nothing:
                 found.append(f"{method.upper()} {url} answered {answer.status_code} {answer.text[:200]}")
+        elif (method, path) in OWN_BOOK:
+            if answer.status_code != 200 or any(name in answer.text for name in THEIR_NAMES):
+                found.append(f"{method.upper()} {url} answered {answer.status_code} or named another lender's data")
         elif params or method != "get":
             if answer.status_code != 404:
                 found.append(f"{method.upper()} {url} answered {answer.status_code}")
