@@ -7,11 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
-from backend.api.deps import Ctx, principal
+from backend.api.deps import Ctx, on_loan, principal
 from backend.domain import registry as reg
 from backend.services import access
 from backend.services.api_keys import Principal
-from backend.services.registry import Conflict, NotFound
 
 router = APIRouter(prefix="/api/v1", tags=["book"])
 Caller = Annotated[Principal, Depends(principal)]
@@ -138,7 +137,7 @@ class ReleaseIn(BaseModel):
 @router.post("/loans/{loan_id}/releases/quote")
 def quote_release(loan_id: str, body: ReleaseIn, caller: Caller, ctx: Ctx) -> dict:
     """How many items this repayment can free while LTV stays at or below target."""
-    decision = _decide(ctx, caller, loan_id, lambda: ctx.releases.decide(
+    decision = on_loan(ctx, caller, loan_id, lambda: ctx.releases.decide(
         loan_id, body.lot, body.items, body.repayment))
     return {"approved": decision.approved, "max_items": decision.max_items, "reason": decision.reason}
 
@@ -148,21 +147,11 @@ def release(loan_id: str, body: ReleaseIn, caller: Caller, ctx: Ctx) -> dict:
     """The loan's lender (or an admin) lets items leave against a repayment; 409 beyond target."""
     if caller.role not in ("admin", "lender"):
         raise HTTPException(404, "not found")
-    order, loan = _decide(ctx, caller, loan_id, lambda: ctx.releases.release(
+    order, loan = on_loan(ctx, caller, loan_id, lambda: ctx.releases.release(
         loan_id, body.lot, body.items, body.repayment))
     return {"id": order.id, "lot": order.lot_id, "items": len(order.epcs),
             "epcs": sorted(order.epcs), "outstanding": str(loan.outstanding)}
 
-
-def _decide(ctx, caller: Principal, loan_id: str, action):
-    if not access.sees_loan(caller, ctx.registry.snapshot(), loan_id):
-        raise HTTPException(404, f"no loan {loan_id!r}")
-    try:
-        return action()
-    except NotFound as exc:
-        raise HTTPException(404, str(exc)) from exc
-    except Conflict as exc:
-        raise HTTPException(409, str(exc)) from exc
 
 
 class HistoryPointOut(BaseModel):

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from backend.api.deps import Ctx, principal, require_role
-from backend.api.money import DecisionIn, on_loan
+from backend.api.deps import Ctx, on_loan, principal, require_role
+from backend.api.money import DecisionIn
 from backend.ports.money import CollateralRequest
 from backend.services.api_keys import Principal
 

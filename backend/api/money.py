@@ -5,35 +5,21 @@ from __future__ import annotations
 import html
 import json
 from decimal import Decimal
-from typing import Annotated, Any, Callable, TypeVar
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from backend.api.deps import Ctx, principal, require_role
+from backend.api.deps import Ctx, on_loan, principal, require_role
 from backend.ports.money import RepaymentRecord
-from backend.services import access
 from backend.services.api_keys import Principal
-from backend.services.registry import Conflict, NotFound
 
 router = APIRouter(prefix="/api/v1", tags=["money"])
 Caller = Annotated[Principal, Depends(principal)]
 Decider = Annotated[Principal, Depends(require_role("admin", "lender"))]  # the loan's lender, or an admin
 Money = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=2)]
-T = TypeVar("T")
 
-
-def on_loan(ctx, caller: Principal, loan_id: str, action: Callable[[], T]) -> T:
-    """404 for a loan the caller may not see; the service's refusals as 404/409."""
-    if not access.sees_loan(caller, ctx.registry.snapshot(), loan_id):
-        raise HTTPException(404, f"no loan {loan_id!r}")
-    try:
-        return action()
-    except NotFound as exc:
-        raise HTTPException(404, str(exc)) from exc
-    except Conflict as exc:
-        raise HTTPException(409, str(exc)) from exc
 
 
 class RepaymentIn(BaseModel):
