@@ -21,7 +21,6 @@ Decider = Annotated[Principal, Depends(require_role("admin", "lender"))]  # the 
 Money = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=2)]
 
 
-
 class RepaymentIn(BaseModel):
     amount: Money
 
