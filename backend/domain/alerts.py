@@ -147,6 +147,7 @@ def update(book: AlertBook, conditions: Iterable[Condition], now_s: int,
             events.append(AlertOpened(active[key]))
         else:
             pending[key] = first_seen_s
+    _carry_losses(book, seen, pending)
     for key, alert in book.active.items():
         if key in seen or POLICIES[alert.type].notice or _handing_over(alert, key, pending):
             continue
@@ -159,6 +160,19 @@ def update(book: AlertBook, conditions: Iterable[Condition], now_s: int,
             absent[key] = gone_since_s
     return AlertBook(MappingProxyType(active), MappingProxyType(pending),
                      MappingProxyType(absent)), events
+
+
+def _carry_losses(book: AlertBook, seen: Mapping[tuple[str, str], Condition],
+                  pending: dict[tuple[str, str], int]) -> None:
+    """A loss not yet alerted keeps its start while its subject shows a loss in another form
+    (a missed tag read turns a weight shortfall into a missing tag for one step): the evidence
+    went on, so its confirmation window does not start again. Once a loss alert is open on
+    the subject, the loss is told: nothing is carried (no second alert for one theft)."""
+    for key, since_s in book.pending_since.items():
+        if key not in seen and key[0] in LOSS_TYPES and any(
+                (kind, key[1]) in seen for kind in LOSS_TYPES if kind != key[0]) and not any(
+                (kind, key[1]) in book.active for kind in LOSS_TYPES):
+            pending[key] = since_s
 
 
 def _handing_over(alert: Alert, key: tuple[str, str], pending: Mapping[tuple[str, str], int]) -> bool:
