@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 from .errors import DomainError
+from .registry import Registry
 
 LEAF_VERSION = 1
 MAX_SAFE_INTEGER = 2**53 - 1
@@ -176,3 +177,86 @@ def parse_leaf(data: bytes) -> Entry:
 
 def _no_constant(name: str) -> None:
     raise EvidenceError(f"leaf holds {name}")
+
+
+# --- the entries the backend writes, built one way ---------------------------------------------
+
+def batch_subject(gateway: str, epoch: int, seq: int) -> str:
+    """A batch's id: its idempotency key, "<gateway>/<boot epoch>/<seq>"."""
+    return f"{gateway}/{epoch}/{seq}"
+
+
+def batch_ingested(gateway: str, epoch: int, seq: int, *, signed_sha256: str, readings: int,
+                   key_id: str | None, received_s: int) -> Entry:
+    """A stored data message: the SHA-256 (hex) of what its gateway signed (signing context
+    and canonical bytes), so the archived envelope, its signature and this leaf check each other."""
+    payload: dict[str, Any] = {"envelope_sha256": signed_sha256, "readings": readings}
+    if key_id is not None:
+        payload["key_id"] = key_id
+    return Entry("batch.ingested", received_s, {"gateway": gateway, "batch": batch_subject(gateway, epoch, seq)},
+                 payload)
+
+
+def decimals(value: Any) -> Any:
+    """`value` with every float replaced by the Decimal of its shortest repr (alert details
+    hold measurements as floats; the leaf records the number the backend printed)."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, Mapping):
+        return {key: decimals(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [decimals(item) for item in value]
+    return value
+
+
+def alert_subjects(alert_id: str, loan: str | None, lot: str | None, lender: str | None,
+                   gateway: str | None) -> dict[str, str]:
+    named = {"alert": alert_id, "loan": loan, "lot": lot, "lender": lender, "gateway": gateway}
+    return {name: value for name, value in named.items() if value}
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What a loan (or a lender's loans) is made of: an entry naming any of these concerns it."""
+    loans: frozenset[str] = frozenset()
+    lots: frozenset[str] = frozenset()
+    gateways: frozenset[str] = frozenset()
+    commodities: frozenset[str] = frozenset()
+    lenders: frozenset[str] = frozenset()
+    currencies: frozenset[str] = frozenset()     # an FX rate used with one of these concerns it
+
+    def subjects(self) -> list[tuple[str, str]]:
+        """(subject name, id) pairs an entry may name to concern this scope."""
+        named = (("loan", self.loans), ("lot", self.lots), ("gateway", self.gateways),
+                 ("commodity", self.commodities), ("lender", self.lenders))
+        return sorted((name, value) for name, values in named for value in values)
+
+    def covers(self, entry: Entry) -> bool:
+        if entry.kind == "fx_rate.used":
+            return bool({entry.payload.get("base"), entry.payload.get("quote")} & self.currencies)
+        return any(entry.subjects.get(name) == value for name, value in self.subjects())
+
+    def __or__(self, other: Scope) -> Scope:
+        return Scope(self.loans | other.loans, self.lots | other.lots, self.gateways | other.gateways,
+                     self.commodities | other.commodities, self.lenders | other.lenders,
+                     self.currencies | other.currencies)
+
+
+def loan_scope(registry: Registry, loan_id: str) -> Scope:
+    """The loan, its lots, their gateways and commodities, its lender and currency."""
+    loan = registry.loans[loan_id]
+    lots = [registry.lots[lot_id] for lot_id in loan.lot_ids if lot_id in registry.lots]
+    gateways = {registry.warehouses[lot.warehouse_id].gateway_id for lot in lots
+                if lot.warehouse_id in registry.warehouses}
+    return Scope(loans=frozenset({loan.id}), lots=frozenset(lot.id for lot in lots), gateways=frozenset(gateways),
+                 commodities=frozenset(lot.commodity_id for lot in lots), lenders=frozenset({loan.lender_id}),
+                 currencies=frozenset({loan.currency}))
+
+
+def lender_scope(registry: Registry, lender_id: str) -> Scope:
+    """Everything the lender's loans are made of (an entry about one of them concerns it)."""
+    scope = Scope(lenders=frozenset({lender_id}))
+    for loan in registry.loans.values():
+        if loan.lender_id == lender_id:
+            scope |= loan_scope(registry, loan.id)
+    return scope

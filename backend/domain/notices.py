@@ -15,7 +15,7 @@ from backend.domain.inspections import InspectionOpened, InspectionOverdue
 
 # Topics an endpoint may subscribe to besides the alert types; each service that notifies
 # banks adds its own here (and documents its events in docs/webhooks.md).
-NOTICE_TOPICS = ("inspection",)
+NOTICE_TOPICS = ("inspection", "checkpoint")
 
 
 @dataclass(frozen=True, slots=True)
