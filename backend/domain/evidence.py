@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from .alerts import Alert
 from .errors import DomainError
 from .registry import Registry
 
@@ -260,3 +261,23 @@ def lender_scope(registry: Registry, lender_id: str) -> Scope:
         if loan.lender_id == lender_id:
             scope |= loan_scope(registry, loan.id)
     return scope
+
+
+def alert_opened(alert: Alert) -> Entry:
+    """Details JSON cannot hold canonically (a NaN, an odd key) are logged as their JSON text:
+    an alert is never refused a log entry."""
+    subjects = alert_subjects(alert.id, alert.loan, alert.lot, alert.lender, alert.gateway)
+    payload = {"type": alert.type, "severity": alert.severity, "details": decimals(dict(alert.details))}
+    try:
+        return Entry("alert.opened", alert.opened_at_s, subjects, payload)
+    except EvidenceError:
+        details = json.dumps(dict(alert.details), sort_keys=True, default=str)
+        return Entry("alert.opened", alert.opened_at_s, subjects, {**payload, "details": details})
+
+
+def alert_worked(change: str, subjects: Mapping[str, str], by: str, at_s: int, comment: str | None = None) -> Entry:
+    """An alert acknowledged or resolved (`change`), by a person or "system"."""
+    payload: dict[str, Any] = {"by": by}
+    if comment:
+        payload["comment"] = comment
+    return Entry(f"alert.{change}", at_s, subjects, payload)

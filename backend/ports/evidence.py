@@ -56,6 +56,10 @@ class LogStore(EvidenceLog, Protocol):
         """tlog.SubtreeHashes: the perfect subtree's hash, as stored when it completed."""
         ...
 
+    def nodes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """Many perfect-subtree hashes at once, keyed (level, index); missing ones left out."""
+        ...
+
     def leaves(self, indices: Sequence[int]) -> list[LoggedEntry]:
         """The stored leaves at `indices` (missing ones left out), in index order."""
         ...
@@ -103,6 +107,7 @@ class ArchivedEnvelope:
 @dataclass(frozen=True)
 class WindowEnvelope:
     index: int                 # its batch.ingested entry's position in the log
+    gateway: str
     at_s: int                  # that entry's time
     payload: bytes
 

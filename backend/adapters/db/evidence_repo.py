@@ -97,6 +97,15 @@ class SqlEvidenceLog:
             raise ProofError(f"the database holds no node at level {level}, index {index}")
         return found
 
+    def nodes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        found: dict[tuple[int, int], bytes] = {}
+        with self.engine.connect() as db:
+            for start in range(0, len(keys), _CHUNK):
+                rows = db.execute(select(N.c.level, N.c.idx, N.c.hash).where(
+                    tuple_(N.c.level, N.c.idx).in_(list(keys[start:start + _CHUNK]))))
+                found.update({(row.level, row.idx): row.hash for row in rows})
+        return found
+
     def leaves(self, indices: Sequence[int]) -> list[LoggedEntry]:
         found: list[LoggedEntry] = []
         with self.engine.connect() as db:
@@ -208,12 +217,12 @@ class SqlEnvelopeArchive:
         return new
 
     def window(self, gateways: Sequence[str], from_ms: int, to_ms: int) -> Iterator[WindowEnvelope]:
-        query = (select(V.c.log_idx, V.c.received_at_ms, V.c.payload)
+        query = (select(V.c.log_idx, V.c.gateway, V.c.received_at_ms, V.c.payload)
                  .where(and_(V.c.gateway.in_(list(gateways)), V.c.last_ms >= from_ms, V.c.first_ms <= to_ms))
                  .order_by(V.c.log_idx))
         with self.engine.connect() as db:
             for row in db.execution_options(stream_results=True, yield_per=5000).execute(query):
-                yield WindowEnvelope(row.log_idx, row.received_at_ms // 1000, row.payload)
+                yield WindowEnvelope(row.log_idx, row.gateway, row.received_at_ms // 1000, row.payload)
 
     def hold(self, gateways: Sequence[str], until_ms: int) -> None:
         H = t.evidence_holds
