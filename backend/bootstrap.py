@@ -36,6 +36,7 @@ from backend.adapters.webhook_cloudevents import StandardWebhooks
 from backend.adapters.webhook_email import SmtpNotifier
 from backend.adapters.webhook_http import HttpSender, TargetGuard
 from backend.adapters.webhook_store import SqlWebhooks
+from backend.adapters.zip_pack import ZipPackWriter
 from backend.book.build import opening_prices, registry_from_book
 from backend.book.model import load_book
 from backend.book.strict_yaml import BookFileError
@@ -367,7 +368,8 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
         documents=Ed25519DocumentSigner.from_data_dir(settings.data_dir),
         evidence=evidence, checkpoint_loop=checkpoints,
         exporter=EvidenceExporter(log_store=evidence_log, archive=archive, evidence_service=evidence,
-                                  registry=registry.snapshot, alerts=alerts, prices=prices, clock=clock),
+                                  registry=registry.snapshot, alerts=alerts, prices=prices, clock=clock,
+                                  open_pack=ZipPackWriter),
         commands=CommandService(signer=signer, publisher=MqttCommands(settings.broker), gateway_keys=gateway_keys,
                                 rotated=rotated_keys, clock=clock),
         **market)

@@ -20,7 +20,7 @@ from backend.domain.alerts import AlertOpened
 from backend.domain.evidence import Entry
 from backend.domain.notices import BankNotice
 from backend.domain.registry import Registry
-from backend.domain.tlog import consistency_proof, inclusion_proof, root_hash
+from backend.domain.tlog import consistency_proof, inclusion_proof, leaf_hash, root_hash
 from backend.ports.evidence import EnvelopeArchive, LogSigner, LogStore, StoredCheckpoint, StoredCosignature
 from backend.ports.webhooks import NoticeOutbox
 from backend.services import access
@@ -43,6 +43,7 @@ class InclusionAnswer:
     index: int
     size: int
     leaf: bytes
+    leaf_hash: bytes
     proof: list[bytes]
     checkpoint: str | None      # the signed checkpoint of that size, when there is one
 
@@ -92,7 +93,7 @@ class EvidenceService:
         """The checkpoint's note with every stored cosignature line added."""
         note = notes.parse_note(checkpoint.note)
         for cosignature in self.log.cosignatures([checkpoint.size]):
-            note = note.with_signature(notes.parse_note(f"{note.text}\n{cosignature.line}").signatures[0])
+            note = note.with_signature(notes.parse_note(f"{note.text}\n{cosignature.line}\n").signatures[0])
         return note.encode()
 
     def consistency(self, old_size: int, new_size: int | None) -> tuple[int, list[bytes]]:
@@ -118,7 +119,7 @@ class EvidenceService:
         if not index < size <= self.log.size():
             raise EvidenceConflict(f"entry {index} is not in a tree of size {size} (the log holds {self.log.size()})")
         stored = self.log.checkpoint(size)
-        return InclusionAnswer(index, size, leaf, inclusion_proof(self.log, index, size),
+        return InclusionAnswer(index, size, leaf, leaf_hash(leaf), inclusion_proof(self.log, index, size),
                                self.with_cosignatures(stored) if stored else None)
 
     def _concerns(self, lender: str | None, leaf: bytes) -> bool:

@@ -11,7 +11,7 @@ from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from heapq import merge
-from typing import Any, Callable
+from typing import Any, Callable, ContextManager
 
 from backend.domain import evidence, tlog
 from backend.domain.registry import Registry
@@ -68,20 +68,25 @@ class CachedTree:
 class EvidenceExporter:
     def __init__(self, *, log_store: LogStore, archive: EnvelopeArchive, evidence_service: EvidenceService,
                  registry: Callable[[], Registry], alerts: AlertStore, prices: PriceMarkStore,
-                 clock: Callable[[], float]) -> None:
+                 clock: Callable[[], float], open_pack: Callable[[str], ContextManager[PackWriter]]) -> None:
         self.log, self.archive, self.service, self.registry = log_store, archive, evidence_service, registry
-        self.alerts, self.prices, self.clock = alerts, prices, clock
+        self.alerts, self.prices, self.clock, self.open_pack = alerts, prices, clock, open_pack
 
-    def export_for(self, caller: Principal, loan_id: str, from_s: int, to_s: int, out: PackWriter) -> ExportSummary:
+    def export_for(self, caller: Principal, loan_id: str, from_s: int, to_s: int, path: str) -> ExportSummary:
         """As `export`, for a caller who may see the loan (404 for the others)."""
         if not access.sees_loan(caller, self.registry(), loan_id):
             raise EvidenceNotFound(f"no loan {loan_id!r}")
-        return self.export(loan_id, from_s, to_s, out)
+        return self.export(loan_id, from_s, to_s, path)
 
-    def export(self, loan_id: str, from_s: int, to_s: int, out: PackWriter) -> ExportSummary:
-        registry = self.registry()
-        if loan_id not in registry.loans:
+    def export(self, loan_id: str, from_s: int, to_s: int, path: str) -> ExportSummary:
+        """Write the loan's pack for [from_s, to_s] to the file `path`."""
+        if loan_id not in self.registry().loans:
             raise EvidenceNotFound(f"no loan {loan_id!r}")
+        with self.open_pack(path) as out:
+            return self._export(loan_id, from_s, to_s, out)
+
+    def _export(self, loan_id: str, from_s: int, to_s: int, out: PackWriter) -> ExportSummary:
+        registry = self.registry()
         scope = evidence.loan_scope(registry, loan_id)
         rows = self._database_rows(scope, registry, loan_id, from_s, to_s)
         head = self.service.sign_checkpoint()

@@ -206,8 +206,8 @@ class SqlEnvelopeArchive:
         archived: set[tuple] = set()
         for start in range(0, len(keys), _CHUNK):
             chunk = keys[start:start + _CHUNK]
-            archived.update(db.execute(select(V.c.gateway, V.c.epoch, V.c.seq).where(
-                tuple_(V.c.gateway, V.c.epoch, V.c.seq).in_(chunk))).tuples())
+            archived.update(tuple(row) for row in db.execute(select(V.c.gateway, V.c.epoch, V.c.seq).where(
+                tuple_(V.c.gateway, V.c.epoch, V.c.seq).in_(chunk))))
         new = []
         for envelope in envelopes:
             key = (envelope.gateway, envelope.epoch, envelope.seq)
