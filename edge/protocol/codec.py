@@ -11,7 +11,7 @@ import base64
 import json
 import math
 import re
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping, cast
 
 from edge.protocol.envelope import (
     COMMAND_STATUSES,
@@ -158,7 +158,7 @@ def _reading_from(raw: Any, index: int) -> Reading:
 
 # ---------------------------------------------------------------- per-kind values
 
-def _check_weight(values: dict, where: str, measurement_required: bool) -> None:
+def _check_weight(values: dict[str, Any], where: str, measurement_required: bool) -> None:
     _check_fields(values, where, {"weight_kg"} if measurement_required else set(), {"weight_kg", "stable"})
     if "weight_kg" in values and _number(values, "weight_kg", where) < 0:
         raise DecodeError("negative_weight", f"{where}.weight_kg={values['weight_kg']}")
@@ -166,13 +166,13 @@ def _check_weight(values: dict, where: str, measurement_required: bool) -> None:
         raise DecodeError("wrong_type", f"{where}.stable must be a boolean")
 
 
-def _check_temperature(values: dict, where: str, measurement_required: bool) -> None:
+def _check_temperature(values: dict[str, Any], where: str, measurement_required: bool) -> None:
     _check_fields(values, where, {"temperature_c"} if measurement_required else set(), {"temperature_c"})
     if "temperature_c" in values and not -273.15 <= _number(values, "temperature_c", where) <= 1000:
         raise DecodeError("out_of_range", f"{where}.temperature_c={values['temperature_c']}")
 
 
-def _check_humidity(values: dict, where: str, measurement_required: bool) -> None:
+def _check_humidity(values: dict[str, Any], where: str, measurement_required: bool) -> None:
     _check_fields(values, where, {"humidity_pct"} if measurement_required else set(), {"humidity_pct"})
     if "humidity_pct" in values and not 0 <= _number(values, "humidity_pct", where) <= 100:
         raise DecodeError("out_of_range", f"{where}.humidity_pct={values['humidity_pct']}")
@@ -182,7 +182,7 @@ _TAG_FIELDS = {"epc"}
 _TAG_OPTIONAL = {"antenna", "rssi_dbm", "seen_count"}
 
 
-def _check_rfid(values: dict, where: str, measurement_required: bool) -> None:
+def _check_rfid(values: dict[str, Any], where: str, measurement_required: bool) -> None:
     _check_fields(values, where, {"tags"} if measurement_required else set(), {"tags"})
     tags = values.get("tags", [])
     if not isinstance(tags, list):
@@ -219,7 +219,7 @@ def _check_fields(obj: Any, where: str, required: set[str], optional: set[str]) 
         raise DecodeError("unknown_field", f"{where} has unknown {', '.join(sorted(unknown))}")
 
 
-def _int(obj: dict, name: str, where: str, minimum: int = 0) -> int:
+def _int(obj: dict[str, Any], name: str, where: str, minimum: int = 0) -> int:
     value = obj[name]
     if type(value) is not int:  # bool is an int subclass; refuse it
         raise DecodeError("wrong_type", f"{where}.{name} must be an integer")
@@ -228,7 +228,7 @@ def _int(obj: dict, name: str, where: str, minimum: int = 0) -> int:
     return value
 
 
-def _number(obj: dict, name: str, where: str) -> float:
+def _number(obj: dict[str, Any], name: str, where: str) -> float:
     value = obj[name]
     if type(value) not in (int, float):
         raise DecodeError("wrong_type", f"{where}.{name} must be a number")
@@ -236,10 +236,10 @@ def _number(obj: dict, name: str, where: str) -> float:
         raise DecodeError("out_of_range", f"{where}.{name} is too large")
     if not math.isfinite(value):  # 1e999 parses as inf
         raise DecodeError("non_finite", f"{where}.{name} is not finite")
-    return value
+    return cast(float, value)  # an int stays an int: it is exact
 
 
-def _ident(obj: dict, name: str, where: str) -> str:
+def _ident(obj: dict[str, Any], name: str, where: str) -> str:
     value = obj[name]
     if not isinstance(value, str):
         raise DecodeError("wrong_type", f"{where}.{name} must be a string")
@@ -250,7 +250,7 @@ def _ident(obj: dict, name: str, where: str) -> str:
 
 # ---------------------------------------------------------------- acks, drop notices, state, heartbeat
 
-def to_ranges(seqs) -> list[list[int]]:
+def to_ranges(seqs: Iterable[int]) -> list[list[int]]:
     """[1, 2, 3, 7] -> [[1, 3], [7, 7]]."""
     ranges: list[list[int]] = []
     for seq in sorted(set(seqs)):
@@ -261,7 +261,7 @@ def to_ranges(seqs) -> list[list[int]]:
     return ranges
 
 
-def _from_ranges(obj: dict, name: str, where: str) -> tuple[int, ...]:
+def _from_ranges(obj: dict[str, Any], name: str, where: str) -> tuple[int, ...]:
     raw = obj[name]
     if not isinstance(raw, list) or not all(isinstance(r, list) and len(r) == 2 for r in raw):
         raise DecodeError("wrong_type", f"{where}.{name} must be a list of [first, last] pairs")
@@ -367,7 +367,7 @@ def decode_heartbeat(payload: bytes, topic_name: str | None = None) -> Heartbeat
                      body["info"])
 
 
-def _check_version(body: dict) -> None:
+def _check_version(body: dict[str, Any]) -> None:
     if body["v"] != PROTOCOL_VERSION:
         raise DecodeError("unsupported_version", f"v={body['v']}, this side speaks {PROTOCOL_VERSION}")
 

@@ -12,7 +12,6 @@ from backend.domain.tlog import ProofError, verify_consistency
 from .world import as_, run_history
 
 
-
 def _rows(world, sql: str, **params) -> list:
     with world.engine.connect() as db:
         return db.execute(text(sql), params).all()
