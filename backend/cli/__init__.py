@@ -398,3 +398,41 @@ def bench_ingest(as_json, messages, rounds, processes) -> None:
         for name, value in result.items():
             click.echo(f"{name:>24}: {value}")
 
+
+@bench.command("evidence")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--messages", default=10_000, show_default=True, type=click.IntRange(100, 60_000),
+              help="Signed 50-reading batches per ingest round.")
+@click.option("--rounds", default=3, show_default=True, type=click.IntRange(1, 20),
+              help="Ingest rounds with the log off and on each, interleaved.")
+@click.option("--processes", default=1, show_default=True, type=click.IntRange(1, 8))
+@click.option("--days", default=30.0, show_default=True, type=click.FloatRange(0.001, 60),
+              help="Length of the synthesized 1 Hz history the pack covers.")
+@click.option("--skip-ingest", is_flag=True, help="Only the export.")
+@click.option("--skip-export", is_flag=True, help="Only ingest with the log on and off.")
+@click.option("--verify", is_flag=True, help="Also time `evidence verify` on the pack.")
+def bench_evidence(as_json, messages, rounds, processes, days, skip_ingest, skip_export, verify) -> None:
+    """The evidence log's cost: ingest with it on and off; a dispute pack's export."""
+    import json
+
+    from backend.bench.evidence import run_export_bench, run_ingest_compare
+    from backend.bench.ingest import BenchError
+
+    def progress(line: str) -> None:
+        click.echo(f"bench: {line}", err=True)
+
+    result: dict = {}
+    try:
+        if not skip_ingest:
+            result["ingest"] = run_ingest_compare(messages, rounds, processes, progress)
+        if not skip_export:
+            result["export"] = run_export_bench(days, verify, progress=progress)
+    except BenchError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        for part, figures in result.items():
+            for name, value in figures.items():
+                click.echo(f"{part + '.' + name:>32}: {value}")
+
