@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from backend.domain.checkpoint import Signature, Verifier
 from backend.domain.evidence import Entry
@@ -104,8 +104,7 @@ class ArchivedEnvelope:
     entry: Entry               # its batch.ingested entry
 
 
-@dataclass(frozen=True)
-class WindowEnvelope:
+class WindowEnvelope(NamedTuple):  # a tuple: a pack streams millions of them
     index: int                 # its batch.ingested entry's position in the log
     gateway: str
     at_s: int                  # that entry's time

@@ -34,7 +34,6 @@ from backend.services.evidence_pack import (
     REPORT,
     TREE,
     b64,
-    batch_record,
 )
 from backend.services.evidence_report import BatchDay, render_report
 
@@ -160,17 +159,18 @@ class EvidenceExporter:
     def _batches(self, scope: evidence.Scope, from_s: int, to_s: int, size: int, indices: array[int],
                  days: dict[tuple[int, str], BatchDay]) -> Iterator[bytes]:
         chunk: list[bytes] = []
-        for envelope in self.archive.window(sorted(scope.gateways), from_s * 1000, to_s * 1000 + 999):
-            if envelope.index >= size:
+        for index, gateway, at_s, payload in self.archive.window(sorted(scope.gateways), from_s * 1000,
+                                                                 to_s * 1000 + 999):
+            if index >= size:
                 break
-            indices.append(envelope.index)
-            chunk.append(batch_record(envelope.index, envelope.at_s, envelope.payload))
-            day = days.get((envelope.at_s // 86_400, envelope.gateway))
+            indices.append(index)
+            chunk.append(b"%d %d %d\n%b\n" % (index, at_s, len(payload), payload))  # evidence_pack.batch_record
+            key = (at_s // 86_400, gateway)
+            day = days.get(key)
             if day is None:
-                day = days[(envelope.at_s // 86_400, envelope.gateway)] = BatchDay(envelope.at_s // 86_400 * 86_400,
-                                                                                   envelope.gateway)
+                day = days[key] = BatchDay(key[0] * 86_400, gateway)
             day.envelopes += 1
-            if len(chunk) >= 2000:
+            if len(chunk) >= 5000:
                 yield b"".join(chunk)
                 chunk = []
         if chunk:

@@ -217,12 +217,22 @@ class SqlEnvelopeArchive:
         return new
 
     def window(self, gateways: Sequence[str], from_ms: int, to_ms: int) -> Iterator[WindowEnvelope]:
-        query = (select(V.c.log_idx, V.c.gateway, V.c.received_at_ms, V.c.payload)
-                 .where(and_(V.c.gateway.in_(list(gateways)), V.c.last_ms >= from_ms, V.c.first_ms <= to_ms))
+        """Through the driver's own cursor (SQLAlchemy's rows cost more than the read itself
+        over millions of envelopes); a named, server-side cursor on PostgreSQL."""
+        query = (select(V.c.log_idx, V.c.gateway, V.c.received_at_ms // 1000, V.c.payload)
+                 .where(and_(V.c.gateway.in_(list(gateways)), V.c.last_ms >= int(from_ms),
+                             V.c.first_ms <= int(to_ms)))
                  .order_by(V.c.log_idx))
+        sql = str(query.compile(self.engine, compile_kwargs={"literal_binds": True}))  # ids and integers only
         with self.engine.connect() as db:
-            for row in db.execution_options(stream_results=True, yield_per=5000).execute(query):
-                yield WindowEnvelope(row.log_idx, row.gateway, row.received_at_ms // 1000, row.payload)
+            driver = db.connection.dbapi_connection
+            cursor = driver.cursor(name="pw_window") if self.engine.dialect.name == "postgresql" else driver.cursor()
+            try:
+                cursor.execute(sql)
+                while rows := cursor.fetchmany(5000):
+                    yield from map(WindowEnvelope._make, rows)
+            finally:
+                cursor.close()
 
     def hold(self, gateways: Sequence[str], until_ms: int) -> None:
         H = t.evidence_holds
