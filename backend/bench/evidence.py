@@ -67,6 +67,49 @@ def run_ingest_compare(messages: int, rounds: int, processes: int,
             "log_off_rounds": [round(r) for r in rates[False]], "log_on_rounds": [round(r) for r in rates[True]]}
 
 
+def run_bytes_per_reading(messages: int = 2000) -> dict:
+    """What the archive and the log add to the (SQLite) database per reading, for the 50-reading
+    batches of `bench ingest`, stored through the real IngestService; vacuumed before and after."""
+    import sqlite3
+
+    import orjson
+
+    from backend.bootstrap import build_context
+    from backend.metrics import Metrics
+    from backend.ports.ingest import InboundMessage
+    from backend.services.ingest import IngestService
+    from backend.settings import BackendSettings
+    from edge.protocol.keys import load_public_key
+
+    def database_bytes(path: Path) -> int:
+        with sqlite3.connect(path) as db:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            db.execute("VACUUM")
+            return db.execute("PRAGMA page_count").fetchone()[0] * db.execute("PRAGMA page_size").fetchone()[0]
+
+    with tempfile.TemporaryDirectory(prefix="pw-bench-bytes-") as tmp:
+        root = Path(tmp)
+        stream_path, registry, _ = record_stream(root, messages, 20)
+        settings = BackendSettings(data_dir=root / "data", roles=[], gateways=registry)
+        context = build_context(settings)
+        database = root / "data" / "registry.sqlite"
+        before = database_bytes(database)
+        keys = {g["id"]: load_public_key(g["public_key_pem"]) for g in registry}
+        service = IngestService(context.readings, context.ledger, keys, settings.ingest, Metrics(),
+                                archive=context.exporter.archive)
+        stream = orjson.loads(stream_path.read_bytes())
+        payload_bytes = 0
+        for start in range(0, len(stream), 200):
+            batch = [InboundMessage(topic, payload.encode(), time.time()) for topic, payload in stream[start:start + 200]]
+            payload_bytes += sum(len(m.payload) for m in batch)
+            service.ingest(batch, time.time())
+        context.close()
+        readings = len(stream) * 50
+        return {"messages": len(stream), "readings": readings,
+                "envelope_bytes_per_reading": round(payload_bytes / readings, 1),
+                "database_bytes_per_reading": round((database_bytes(database) - before) / readings, 1)}
+
+
 class _Envelopes:
     """Signed data messages of gw-qingdao, built from a template and checked once against the
     codec (the bytes `protocol.encode` makes)."""

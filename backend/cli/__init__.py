@@ -410,12 +410,13 @@ def bench_ingest(as_json, messages, rounds, processes) -> None:
               help="Length of the synthesized 1 Hz history the pack covers.")
 @click.option("--skip-ingest", is_flag=True, help="Only the export.")
 @click.option("--skip-export", is_flag=True, help="Only ingest with the log on and off.")
+@click.option("--skip-bytes", is_flag=True, help="Do not measure the archive's bytes per reading.")
 @click.option("--verify", is_flag=True, help="Also time `evidence verify` on the pack.")
-def bench_evidence(as_json, messages, rounds, processes, days, skip_ingest, skip_export, verify) -> None:
-    """The evidence log's cost: ingest with it on and off; a dispute pack's export."""
+def bench_evidence(as_json, messages, rounds, processes, days, skip_ingest, skip_export, skip_bytes, verify) -> None:
+    """The evidence log's cost: ingest with it on and off; bytes per reading; a dispute pack's export."""
     import json
 
-    from backend.bench.evidence import run_export_bench, run_ingest_compare
+    from backend.bench.evidence import run_bytes_per_reading, run_export_bench, run_ingest_compare
     from backend.bench.ingest import BenchError
 
     def progress(line: str) -> None:
@@ -423,6 +424,8 @@ def bench_evidence(as_json, messages, rounds, processes, days, skip_ingest, skip
 
     result: dict = {}
     try:
+        if not skip_bytes:
+            result["bytes"] = run_bytes_per_reading()
         if not skip_ingest:
             result["ingest"] = run_ingest_compare(messages, rounds, processes, progress)
         if not skip_export:
