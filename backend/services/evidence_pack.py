@@ -23,6 +23,7 @@ from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from heapq import merge
 from typing import IO, Any, Protocol
 
 import orjson
@@ -305,10 +306,11 @@ def _verifies(key: VerifyKey, signature: bytes, signed: bytes) -> bool:
 
 def _check_tree(pack: PackReader, head: _Head, entries: Sequence[_Proven], batch_indices: array[int],
                 batch_hashes: list[bytes], verdict: Verdict) -> None:
-    merged = sorted([(p.index, p.leaf_hash) for p in entries] + list(zip(batch_indices, batch_hashes)))
-    indices = array("q", (index for index, _ in merged))
-    hashes = [hashed for _, hashed in merged]
-    del merged
+    indices: array[int] = array("q")
+    hashes: list[bytes] = []
+    for index, hashed in merge(sorted((p.index, p.leaf_hash) for p in entries), zip(batch_indices, batch_hashes)):
+        indices.append(index)
+        hashes.append(hashed)
     try:
         tree = json.loads(pack.read(TREE))
         proof = [base64.b64decode(p) for p in tree["proof"]]

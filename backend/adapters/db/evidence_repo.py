@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
 
 from backend.adapters.db import tables as t
 from backend.domain.evidence import Entry
@@ -133,13 +134,13 @@ class SqlEvidenceLog:
 
     # -- checkpoints and cosignatures ------------------------------------------------------
     def add_checkpoint(self, checkpoint: StoredCheckpoint) -> bool:
-        with self.engine.begin() as db:
-            if db.execute(select(t.log_checkpoints.c.size).where(
-                    t.log_checkpoints.c.size == checkpoint.size)).first() is not None:
-                return False
-            db.execute(insert(t.log_checkpoints).values(
-                size=checkpoint.size, root_hash=checkpoint.root_hash, note=checkpoint.note,
-                signed_at_s=checkpoint.signed_at_s))
+        try:
+            with self.engine.begin() as db:
+                db.execute(insert(t.log_checkpoints).values(
+                    size=checkpoint.size, root_hash=checkpoint.root_hash, note=checkpoint.note,
+                    signed_at_s=checkpoint.signed_at_s))
+        except IntegrityError:  # another process signed this size first
+            return False
         return True
 
     def latest_checkpoint(self) -> StoredCheckpoint | None:
@@ -236,13 +237,13 @@ class SqlEnvelopeArchive:
 
     def hold(self, gateways: Sequence[str], until_ms: int) -> None:
         H = t.evidence_holds
-        with self.engine.begin() as db:
-            held = dict(db.execute(select(H.c.gateway, H.c.until_ms).where(H.c.gateway.in_(list(gateways)))).tuples())
-            for gateway in gateways:
-                if gateway not in held:
-                    db.execute(insert(H).values(gateway=gateway, until_ms=until_ms))
-                elif held[gateway] < until_ms:
-                    db.execute(update(H).where(H.c.gateway == gateway).values(until_ms=until_ms))
+        with self.engine.begin() as db:  # a write first: SQLite's write lock before anything is read
+            db.execute(update(H).where(and_(H.c.gateway.in_(list(gateways)), H.c.until_ms < until_ms))
+                       .values(until_ms=until_ms))
+            held = set(db.execute(select(H.c.gateway).where(H.c.gateway.in_(list(gateways)))).scalars())
+            missing = [{"gateway": gateway, "until_ms": until_ms} for gateway in gateways if gateway not in held]
+            if missing:
+                db.execute(insert(H), missing)
 
     def expire(self, now_ms: int, retention_ms: int) -> int:
         H = t.evidence_holds
