@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # System packages the test suite talks to (real servers, real browser).
 SYSTEM_PACKAGES := mosquitto postgresql chromium victoria-metrics
 
-.PHONY: demo test venv system-deps unit lint clean lock
+.PHONY: demo test venv system-deps unit lint typecheck clean lock
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,12 +29,16 @@ system-deps:
 demo: venv
 	$(BIN)/pledgewatch demo $(ARGS)
 
-test: venv system-deps lint
+test: venv system-deps lint typecheck
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Lint (ruff: errors, sure bugs, imports); the layering rules are a test (tests/unit/test_import_rules.py).
 lint: venv
 	$(BIN)/ruff check .
+
+# mypy --strict on the contracts: backend/domain, backend/ports, edge/protocol ([tool.mypy] in pyproject.toml).
+typecheck: venv
+	$(BIN)/mypy
 
 unit: venv
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
@@ -45,4 +49,4 @@ lock: venv
 	  $(BIN)/python -m pip freeze --exclude-editable; } > constraints.txt
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache .hypothesis test-artifacts
+	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .hypothesis test-artifacts

@@ -18,7 +18,7 @@ from backend.adapters.data_keys import data_dir_key
 from backend.adapters.db.access_repo import SqlApiKeys, SqlAuditLog
 from backend.adapters.db.engine import make_engine, migrate
 from backend.adapters.db.evidence_repo import SqlEnvelopeArchive, SqlEvidenceLog
-from backend.adapters.db.inbox_repo import SqlAlertInbox
+from backend.adapters.db.inbox_repo import SqlAlertInbox, SqlSilences
 from backend.adapters.db.inspections_repo import SqlInspections
 from backend.adapters.db.monitor_repo import SqlAlerts, SqlPriceMarks, SqlStandings
 from backend.adapters.db.registry_repo import SqlRegistry
@@ -71,6 +71,7 @@ from backend.services.registry import RegistryService
 from backend.services.releases import ReleaseService
 from backend.services.rotated_keys import RotatedKeys
 from backend.services.sensor_owners import RegistrySensorOwners
+from backend.services.silences import SilenceService
 from backend.services.standings import LoanStandings
 from backend.services.webhooks import WebhookService
 from backend.services.webhooks_relay import RelayLoop, WebhookRelay
@@ -107,6 +108,7 @@ class BackendContext:
     releases: ReleaseService
     inbox: AlertInbox  # people working alerts (the API's alert routes)
     inspections: InspectionService
+    silences: SilenceService  # staff quieting alerts (still sent to banks, marked)
     monitor: MonitorService | None
     ingest: MqttIngest | None
     monitor_loop: MonitorLoop | None
@@ -360,7 +362,8 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
         bad_key_throttle=FailureThrottle(http.bad_keys_per_minute, 60.0), registry=registry,
         alerts=alerts, standings=standings, prices=prices, loan_standings=loan_standings,
         price_service=price_service, releases=releases,
-        inbox=AlertInbox(alerts=alerts, inbox=SqlAlertInbox(engine), publish=events.publish, clock=clock),
+        inbox=AlertInbox(alerts=alerts, inbox=SqlAlertInbox(engine), publish=events.publish, clock=clock,
+                         notices=SqlWebhooks(engine)),
         inspections=InspectionService(registry=registry, alerts=alerts, repo=counts,
                                       config=_monitor_config(settings), clock=clock),
         monitor=monitor, ingest=ingest, monitor_loop=loop, events=events, standings_watcher=watcher,
@@ -370,6 +373,7 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
         exporter=EvidenceExporter(log_store=evidence_log, archive=archive, evidence_service=evidence,
                                   registry=registry.snapshot, alerts=alerts, prices=prices, clock=clock,
                                   open_pack=ZipPackWriter),
+        silences=SilenceService(store=SqlSilences(engine), registry=registry.snapshot, clock=clock),
         commands=CommandService(signer=signer, publisher=MqttCommands(settings.broker), gateway_keys=gateway_keys,
                                 rotated=rotated_keys, clock=clock),
         **market)

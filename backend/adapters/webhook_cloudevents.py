@@ -31,7 +31,7 @@ CONTENT_TYPE = "application/cloudevents+json"
 SECRET_PREFIX = "whsec_"
 PUBLIC_KEY_PREFIX = "whpk_"
 EVENT_SOURCE = "/pledgewatch/alerts"
-CHANGES = ("opened", "resolved", "reminder")
+CHANGES = ("opened", "resolved", "superseded", "reminder")
 
 
 def new_secret() -> str:
@@ -92,7 +92,7 @@ def event_id(alert_id: str, change: str, reminder: int | None = None) -> str:
     return f"{alert_id}.{change}" if reminder is None else f"{alert_id}.{change}.{reminder}"
 
 
-def _iso(at_s: float) -> str:
+def iso_time(at_s: float) -> str:
     return datetime.fromtimestamp(at_s, timezone.utc).isoformat().replace("+00:00", "Z")
 
 
@@ -105,14 +105,22 @@ def alert_event_body(alert: Mapping[str, Any], change: str, at_s: float, reminde
         data["reminder"] = reminder
     event = {"specversion": "1.0", "id": event_id(alert["id"], change, reminder), "source": EVENT_SOURCE,
              "type": event_type(alert["type"], change), "subject": alert.get("loan") or alert.get("lot") or alert["id"],
-             "time": _iso(at_s), "datacontenttype": "application/json", "data": data}
+             "time": iso_time(at_s), "datacontenttype": "application/json", "data": data}
     return json.dumps(event, sort_keys=True, separators=(",", ":"), default=str)
 
 
 def notice_event_body(notice: BankNotice) -> str:
-    """A notice as a CloudEvent (`com.pledgewatch.<topic>.<change>`, source `/pledgewatch/<topic>s`)."""
-    event = {"specversion": "1.0", "id": notice.id, "source": f"/pledgewatch/{notice.topic}s",
+    """A notice as a CloudEvent (`com.pledgewatch.<topic>.<change>`)."""
+    event = {"specversion": "1.0", "id": notice.id, "source": notice.source,
              "type": f"com.pledgewatch.{notice.topic}.{notice.change}", "subject": notice.subject,
-             "time": _iso(notice.at_s), "datacontenttype": "application/json",
+             "time": iso_time(notice.at_s), "datacontenttype": "application/json",
              "data": {**notice.data, "change": notice.change}}
     return json.dumps(event, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def ping_event_body(event_id: str, endpoint_id: str, lender: str, at_s: float) -> str:
+    """`com.pledgewatch.ping`: a test delivery a bank asks for, to check its receiver."""
+    event = {"specversion": "1.0", "id": event_id, "source": "/pledgewatch/webhooks", "type": "com.pledgewatch.ping",
+             "subject": endpoint_id, "time": iso_time(at_s), "datacontenttype": "application/json",
+             "data": {"endpoint": endpoint_id, "lender": lender}}
+    return json.dumps(event, sort_keys=True, separators=(",", ":"))

@@ -10,16 +10,26 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict
+from decimal import Decimal
 from typing import Any, Iterable, Mapping, Sequence
 
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from backend.adapters.db import tables as t
-from backend.adapters.webhook_cloudevents import alert_event_body, event_id, event_type, notice_event_body
+from backend.adapters.db.inbox_repo import active_silences
+from backend.adapters.webhook_cloudevents import (
+    alert_event_body,
+    event_id,
+    event_type,
+    iso_time,
+    notice_event_body,
+    ping_event_body,
+)
 from backend.domain.alerts import Alert, AlertOpened, AlertResolved
 from backend.domain.inspections import InspectionOpened, InspectionOverdue
 from backend.domain.notices import BankNotice, inspection_notice
+from backend.domain.silences import silencing
 from backend.ports.webhooks import Attempt, DeliveryRecord, EndpointRecord, OutboxItem
 
 E, O, D = t.webhook_endpoints, t.webhook_outbox, t.webhook_deliveries  # noqa: E741 (the three tables, briefly)
@@ -68,14 +78,84 @@ def enqueue_bank_events(db: Connection, events: Sequence[object]) -> int:
     rows = []
     if alerts:
         endpoints = _live_endpoints(db, [alert.lender for alert, _ in alerts])
+        facts = _loan_facts(db, {alert.loan for alert, _ in alerts if alert.loan})
+        warehouses = _warehouses(db, {alert.lot for alert, _ in alerts if alert.lot})
+        silences = active_silences(db, max(alert.opened_at_s for alert, _ in alerts))
         for alert, change in alerts:
             at_s = alert.opened_at_s if change == "opened" else alert.resolved_at_s
-            data = alert_data(alert)
+            silence = silencing(silences, alert.type, alert.gateway, alert.opened_at_s)
+            data = {**alert_data(alert), "warehouse": warehouses.get(alert.lot or ""), "gateway": alert.gateway,
+                    "silenced_by": silence.id if silence else None,  # sent all the same: marked
+                    "loan_facts": facts.get(alert.loan or ""), "links": _links(alert)}
+            successor = _successor(db, alert) if change == "resolved" else None
+            if successor is not None:          # an escalation, not a cure
+                change, data = "superseded", {**data, "superseded_by": successor}
             rows += [_outbox_row(endpoint, data, change, at_s) for endpoint in endpoints.get(alert.lender, ())
                      if endpoint.wants(alert.type)]
         if rows:
             db.execute(insert(O), rows)
     return len(rows) + enqueue_notices(db, notices)
+
+
+def _money(value: Decimal | None) -> str | None:
+    """An amount to the cent, as a decimal string."""
+    return None if value is None else str(value.quantize(Decimal("0.01")))
+
+
+def _ratio(value: Decimal | None) -> str | None:
+    """A ratio as written, without the storage's trailing zeros."""
+    return None if value is None else f"{value.normalize():f}"
+
+
+def _loan_facts(db: Connection, loan_ids: set[str]) -> dict[str, dict[str, Any]]:
+    """Where each loan stands, as a bank reconciles it: money as decimal strings in the loan's
+    currency, the thresholds, and the cure deadline as RFC 3339 (from the last stored standing)."""
+    if not loan_ids:
+        return {}
+    L, S = t.loans, t.loan_standings
+    rows = db.execute(select(L, S.c.status, S.c.ltv, S.c.collateral_value, S.c.market_value, S.c.drawing_power,
+                             S.c.cure_amount, S.c.cure_deadline_s, S.c.price_stale)
+                      .outerjoin(S, S.c.loan_id == L.c.id).where(L.c.id.in_(sorted(loan_ids))))
+    return {row.id: {
+        "currency": row.currency, "outstanding": _money(row.outstanding), "status": row.status,
+        "ltv": _ratio(row.ltv), "market_value": _money(row.market_value),
+        "lending_value": _money(row.collateral_value), "drawing_power": _money(row.drawing_power),
+        "target_ltv": _ratio(row.target_ltv),
+        "thresholds": {"warning": _ratio(row.warning), "margin_call": _ratio(row.margin_call),
+                       "liquidation": _ratio(row.liquidation)},
+        "cure_amount": _money(row.cure_amount),
+        "cure_deadline": None if row.cure_deadline_s is None else iso_time(row.cure_deadline_s),
+        "price_stale": row.price_stale} for row in rows}
+
+
+def _warehouses(db: Connection, lot_ids: set[str]) -> dict[str, str]:
+    if not lot_ids:
+        return {}
+    rows = db.execute(select(t.lots.c.id, t.lots.c.warehouse_id).where(t.lots.c.id.in_(sorted(lot_ids))))
+    return {row.id: row.warehouse_id for row in rows}
+
+
+def _links(alert: Alert) -> dict[str, str]:
+    """Paths under the PledgeWatch address the bank was given: the alert, its loan, its page."""
+    links = {"alert": f"/api/v1/alerts/{alert.id}", "dashboard": f"/#/alerts/{alert.id}"}
+    if alert.loan:
+        links["loan"] = f"/api/v1/loans/{alert.loan}"
+    return links
+
+
+# A loan's LTV alerts, mildest first: one that ends while a graver one is open was superseded.
+LTV_LADDER = ("ltv_warning", "margin_call", "liquidation")
+
+
+def _successor(db: Connection, alert: Alert) -> str | None:
+    """The graver LTV alert open on the same loan that took over from `alert`, if any."""
+    if alert.type not in LTV_LADDER or alert.loan is None:
+        return None
+    graver = LTV_LADDER[LTV_LADDER.index(alert.type) + 1:]
+    A = t.alerts
+    return db.execute(select(A.c.id).where(and_(A.c.loan_id == alert.loan, A.c.type.in_(graver),
+                                                A.c.state != "resolved")).order_by(A.c.opened_at_s.desc())
+                      .limit(1)).scalar()
 
 
 def enqueue_notices(db: Connection, notices: Sequence[BankNotice]) -> int:
@@ -96,8 +176,8 @@ def _not_queued_yet(db: Connection, rows: list[dict]) -> list[dict]:
     the transaction that stores it (or the alerts beside it)."""
     if not rows:
         return rows
-    queued = set(db.execute(select(O.c.endpoint_id, O.c.event_id).where(
-        O.c.event_id.in_(sorted({row["event_id"] for row in rows})))).tuples())
+    queued = {(row.endpoint_id, row.event_id) for row in db.execute(select(O.c.endpoint_id, O.c.event_id).where(
+        O.c.event_id.in_(sorted({row["event_id"] for row in rows}))))}
     return [row for row in rows if (row["endpoint_id"], row["event_id"]) not in queued]
 
 
@@ -112,6 +192,24 @@ class SqlWebhooks:
         self.engine = engine
 
     # -- endpoints ---------------------------------------------------------------------
+    def enqueue_ping(self, endpoint_id: str, event_id: str, now_s: float) -> None:
+        endpoint = self.get(endpoint_id)
+        if endpoint is None:
+            return
+        with self.engine.begin() as db:
+            db.execute(insert(O).values(event_id=event_id, endpoint_id=endpoint_id, lender_id=endpoint.lender,
+                                        alert_id=None, event_type="com.pledgewatch.ping",
+                                        body=ping_event_body(event_id, endpoint_id, endpoint.lender, now_s),
+                                        created_at_s=now_s, state="pending", attempts=0,
+                                        next_attempt_at_s=now_s))
+
+    def requeue(self, endpoint_id: str, event_id: str, now_s: float) -> bool:
+        with self.engine.begin() as db:
+            moved = db.execute(update(O).where(and_(O.c.endpoint_id == endpoint_id, O.c.event_id == event_id))
+                               .values(state="pending", next_attempt_at_s=now_s, lease_until_s=None,
+                                       lease_owner=None, done_at_s=None))
+            return moved.rowcount > 0
+
     def notify(self, notices: Sequence[BankNotice]) -> int:
         """Queue notices in a transaction of their own (a writer with its own transaction at
         hand calls `enqueue_notices` inside it instead). Returns the rows written."""

@@ -33,6 +33,7 @@ class AlertOut(BaseModel):
     gateway: str | None
     details: dict[str, Any]
     assignee: str | None = None
+    silenced_by: str | None = Field(None, description="the silence covering it now (it is still sent to the bank)")
 
 
 @router.get("/alerts", response_model=list[AlertOut])
@@ -42,7 +43,7 @@ def list_alerts(caller: Caller, ctx: Ctx,
                 limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                 offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> list[AlertOut]:
     """Newest first."""
-    return _outs(ctx, ctx.inbox.find(caller, state=state, type_=type, limit=limit, offset=offset))
+    return alert_outs(ctx, ctx.inbox.find(caller, state=state, type_=type, limit=limit, offset=offset))
 
 
 class AckIn(BaseModel):
@@ -91,21 +92,21 @@ def _answers():
 def acknowledge_many(body: BulkAckIn, caller: Caller, ctx: Ctx) -> BulkAckOut:
     """Acknowledge several alerts with one note; those that cannot be (not yours, not open) are listed with why."""
     done, skipped = ctx.inbox.acknowledge_many(caller, body.ids, body.note)
-    return BulkAckOut(acknowledged=_outs(ctx, done), skipped=skipped)
+    return BulkAckOut(acknowledged=alert_outs(ctx, done), skipped=skipped)
 
 
 @router.get("/alerts/{alert_id}", response_model=AlertOut)
 def get_alert(alert_id: str, caller: Caller, ctx: Ctx) -> AlertOut:
     """One alert with its details (the evidence), its state and who works it."""
     with _answers():
-        return _outs(ctx, [ctx.inbox.visible(caller, alert_id)])[0]
+        return alert_outs(ctx, [ctx.inbox.visible(caller, alert_id)])[0]
 
 
 @router.post("/alerts/{alert_id}/ack", response_model=AlertOut)
 def acknowledge(alert_id: str, caller: Caller, ctx: Ctx, body: AckIn | None = None) -> AlertOut:
     """Who saw it, when, and a note. 409 when it is not open."""
     with _answers():
-        return _outs(ctx, [ctx.inbox.acknowledge(caller, alert_id, body.note if body else None)])[0]
+        return alert_outs(ctx, [ctx.inbox.acknowledge(caller, alert_id, body.note if body else None)])[0]
 
 
 @router.post("/alerts/{alert_id}/resolve", response_model=AlertOut)
@@ -113,14 +114,14 @@ def resolve(alert_id: str, caller: Caller, ctx: Ctx) -> AlertOut:
     """Close an alert by hand (how a one-off notice ends). 409 when already resolved; 403 for a lender
     on a loss alert (stock, removal, weight, tag conflict, unverified): staff close those."""
     with _answers():
-        return _outs(ctx, [ctx.inbox.resolve(caller, alert_id)])[0]
+        return alert_outs(ctx, [ctx.inbox.resolve(caller, alert_id)])[0]
 
 
 @router.put("/alerts/{alert_id}/assignee", response_model=AlertOut)
 def assign(alert_id: str, body: AssigneeIn, caller: Caller, ctx: Ctx) -> AlertOut:
     """Who works the alert (staff); null clears it."""
     with _answers():
-        return _outs(ctx, [ctx.inbox.assign(caller, alert_id, body.assignee)])[0]
+        return alert_outs(ctx, [ctx.inbox.assign(caller, alert_id, body.assignee)])[0]
 
 
 @router.get("/alerts/{alert_id}/comments", response_model=list[CommentOut])
@@ -141,7 +142,11 @@ def _comment_out(comment) -> CommentOut:
     return CommentOut(author=comment.author, role=comment.role, text=comment.text, at_s=comment.at_s)
 
 
-def _outs(ctx, records) -> list[AlertOut]:
+PEOPLE_FIELDS = ("assignee", "silenced_by")  # from the inbox, not the alert record
+
+
+def alert_outs(ctx, records) -> list[AlertOut]:
     assignees = ctx.inbox.assignees([r.id for r in records])
-    return [AlertOut(**{name: getattr(record, name) for name in AlertOut.model_fields if name != "assignee"},
-                     assignee=assignees.get(record.id)) for record in records]
+    silenced = ctx.silences.silenced_by(records)
+    return [AlertOut(**{name: getattr(record, name) for name in AlertOut.model_fields if name not in PEOPLE_FIELDS},
+                     assignee=assignees.get(record.id), silenced_by=silenced.get(record.id)) for record in records]

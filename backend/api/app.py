@@ -12,6 +12,7 @@ from backend.api import (
     dashboard,
     events,
     evidence,
+    exports,
     gateways,
     health,
     inspections,
@@ -19,6 +20,8 @@ from backend.api import (
     prices,
     readings,
     registry,
+    silences,
+    webhook_schemas,
     webhooks,
 )
 from backend.api.errors import ERROR_RESPONSES
@@ -36,10 +39,11 @@ def create_app(context: BackendContext) -> FastAPI:
     app.include_router(health.router)
     if "api" in context.settings.roles:
         for module in (readings, gateways, book, alerts, prices, registry, keys, events, dashboard,
-                       commands, webhooks, inspections, evidence):
+                       commands, webhooks, inspections, exports, silences, evidence):
             app.include_router(module.router, responses=ERROR_RESPONSES)
         app.mount("/static", dashboard.static_files(), name="static")
         app.add_api_route("/docs", api_reference, include_in_schema=False)
+        webhook_schemas.document(app)
     return app
 
 

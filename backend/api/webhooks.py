@@ -119,3 +119,26 @@ def deliveries(webhook_id: str, caller: Caller, ctx: Ctx,
     _visible(ctx, caller, webhook_id)
     return [DeliveryOut(**{name: getattr(r, name) for name in DeliveryOut.model_fields})
             for r in ctx.webhooks.deliveries(webhook_id, limit, offset)]
+
+
+class RedeliverIn(BaseModel):
+    event_id: str = Field(min_length=1, max_length=96, description="the webhook-id of an event this endpoint was sent")
+
+
+@router.post("/webhooks/{webhook_id}/ping", status_code=202)
+def ping(webhook_id: str, caller: Caller, ctx: Ctx) -> dict:
+    """Queue a test event (`com.pledgewatch.ping`, signed like any other) for this endpoint alone."""
+    _visible(ctx, caller, webhook_id)
+    return {"event_id": ctx.webhooks.ping(webhook_id)}
+
+
+@router.post("/webhooks/{webhook_id}/redeliver", status_code=202)
+def redeliver(webhook_id: str, body: RedeliverIn, caller: Caller, ctx: Ctx) -> dict:
+    """Send an event again now, under the same webhook-id (a bank lost it or fixed its receiver); 404 if
+    this endpoint never had it."""
+    _visible(ctx, caller, webhook_id)
+    try:
+        ctx.webhooks.redeliver(webhook_id, body.event_id)
+    except WebhookError as exc:
+        raise HTTPException(404, str(exc)) from exc
+    return {"event_id": body.event_id}

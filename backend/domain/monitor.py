@@ -310,7 +310,9 @@ def _assess_lots(state: MonitorState, registry: Registry,
                         probe.heard_s is not None and now_s - probe.heard_s < silent_s
                         and probe.repeats < stuck_repeats))):
                 conditions += sensors.sensor_conditions(lot, rfid, scale, probe, gateway_id,
-                                                        gateway_tracks[gateway_id], now_s, config)
+                                                        gateway_tracks[gateway_id], now_s, config,
+                                                        registry.loan_of_lot.get(lot_id),
+                                                        registry.lender_of_lot(lot_id))
             # The usual lot: every item pledged, RFID and scale usable, every tag and nothing
             # else in the read window, the weight within tolerance. Its view is what assess_lot
             # builds for that case, and it shows no stock or tag condition.

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from backend.domain.alerts import ALERT_TYPES
 from backend.domain.inspections import InspectionOpened, InspectionOverdue
 
 # Topics an endpoint may subscribe to besides the alert types; each service that notifies
@@ -22,15 +23,20 @@ NOTICE_TOPICS = ("inspection", "checkpoint")
 class BankNotice:
     id: str                                    # deterministic per happening
     lender: str
-    topic: str                                 # one of NOTICE_TOPICS
+    topic: str                                 # one of NOTICE_TOPICS, or an alert type
     change: str                                # e.g. "opened", "approved"
     subject: str                               # the loan, else the lot
     at_s: float                                # when it happened
     data: Mapping[str, Any]                    # JSON-ready: money as decimal strings
 
     def __post_init__(self) -> None:
-        if self.topic not in NOTICE_TOPICS:
+        if self.topic not in NOTICE_TOPICS and self.topic not in ALERT_TYPES:
             raise ValueError(f"unknown notice topic {self.topic!r}")
+
+    @property
+    def source(self) -> str:
+        """The CloudEvent source: /pledgewatch/alerts for what people did to an alert."""
+        return "/pledgewatch/alerts" if self.topic in ALERT_TYPES else f"/pledgewatch/{self.topic}s"
 
 
 def inspection_notice(event: InspectionOpened | InspectionOverdue) -> BankNotice | None:
@@ -44,3 +50,15 @@ def inspection_notice(event: InspectionOpened | InspectionOverdue) -> BankNotice
     return BankNotice(f"inspection-{task.lot_id}-{task.opened_at_s}.{change}", task.lender_id, "inspection",
                       change, task.loan_id or task.lot_id,
                       task.opened_at_s if change == "opened" else task.deadline_s, data)
+
+
+def alert_activity_notice(alert: Any, change: str, by: str, at_s: float, **extra: Any) -> BankNotice | None:
+    """A person acknowledged, commented on or resolved an alert addressed to a lender: the
+    lender hears it (`com.pledgewatch.<alert type>.<change>`). A resolution has the id the
+    monitor's own resolution would have: a bank hears one `resolved` per alert."""
+    if alert.lender is None:
+        return None
+    event_id = f"{alert.id}.{change}" if change == "resolved" else f"{alert.id}.{change}.{int(at_s * 1000)}"
+    data = {"id": alert.id, "type": alert.type, "severity": alert.severity, "loan": alert.loan, "lot": alert.lot,
+            "lender": alert.lender, "by": by, "at_s": at_s, **extra}
+    return BankNotice(event_id, alert.lender, alert.type, change, alert.loan or alert.lot or alert.id, at_s, data)

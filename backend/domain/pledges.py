@@ -45,7 +45,7 @@ def pledge_lot(registry: Registry, lot_id: str, loan_id: str) -> PledgeOutcome:
         notice = Condition(
             "double_pledge_attempt", subject=lot_id, lot=lot_id, loan=holder.id,
             lender=holder.lender_id, gateway=registry.gateway_of_lot(lot_id),
-            details={"reason": ALREADY_PLEDGED, "borrower": loan.borrower_id})
+            details={"reason": ALREADY_PLEDGED, "borrower": loan.borrower_id, "attempting_loan": loan.id})
         return PledgeOutcome(registry, ALREADY_PLEDGED, notice)
     pledged = replace(loan, lot_ids=loan.lot_ids + (lot_id,))
     return PledgeOutcome(replace(registry, loans={**registry.loans, loan_id: pledged}))

@@ -19,6 +19,8 @@ from backend.domain.alerts import Condition
 from backend.domain.registry import Lot, Registry
 from backend.domain.stock import LotView
 
+MAX_EPCS_SHOWN = 100                           # an alert names at most this many tags
+
 
 def _lot_condition(kind: str, lot: Lot, registry: Registry, **details: object) -> Condition:
     loan_id = registry.loan_of_lot.get(lot.id)
@@ -32,10 +34,13 @@ def stock_conditions(lot: Lot, view: LotView, registry: Registry,
     if not gateway_healthy:
         return []                                  # the gateway rules explain the gap
     conditions = []
-    if view.missing_epcs:
-        conditions.append(_lot_condition("unauthorized_removal", lot, registry,
-                                         missing_items=len(view.missing_epcs)))
     weight_kg = view.weight_net_kg
+    if view.missing_epcs:                      # the evidence: which tags, and what the scale says
+        scale = {} if weight_kg is None else {"weight_kg": round(weight_kg, 1),
+                                              "expected_kg": round(view.expected_weight_kg, 1)}
+        conditions.append(_lot_condition("unauthorized_removal", lot, registry,
+                                         missing_items=len(view.missing_epcs),
+                                         missing_epcs=sorted(view.missing_epcs)[:MAX_EPCS_SHOWN], **scale))
     if weight_kg is not None:
         low = weight_kg < view.expected_weight_kg - view.tolerance_kg
         high = weight_kg > view.max_weight_kg
@@ -46,7 +51,8 @@ def stock_conditions(lot: Lot, view: LotView, registry: Registry,
         elif low:
             conditions.append(_lot_condition("stock_shortfall", lot, registry, **measured))
         elif high:
-            conditions.append(Condition("sensor_fault", lot.scale_id, lot=lot.id,
+            conditions.append(Condition("sensor_fault", lot.scale_id, loan=registry.loan_of_lot.get(lot.id),
+                                        lot=lot.id, lender=registry.lender_of_lot(lot.id),
                                         gateway=registry.gateway_of_lot(lot.id),
                                         details={"sensor": "scale", "mode": "over-read",
                                                  **measured}))

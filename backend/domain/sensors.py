@@ -112,8 +112,10 @@ def scale_stuck(track: ScaleTrack, config: MonitorConfig) -> bool:
     return noise_kg >= 5 * config.scale_resolution_kg
 
 
-def _fault(lot: Lot, sensor_id: str, gateway_id: str, kind: str, mode: str) -> Condition:
-    return Condition("sensor_fault", sensor_id, lot=lot.id, gateway=gateway_id,
+def _fault(lot: Lot, sensor_id: str, gateway_id: str, kind: str, mode: str,
+           loan_id: str | None, lender_id: str | None) -> Condition:
+    """Addressed to the bank whose collateral the sensor watches: its monitoring failed."""
+    return Condition("sensor_fault", sensor_id, loan=loan_id, lot=lot.id, lender=lender_id, gateway=gateway_id,
                      details={"sensor": kind, "mode": mode})
 
 
@@ -125,7 +127,8 @@ def _lively(heard_s: float | None, repeats: int, now_s: float, silent_s: float,
 
 def sensor_conditions(lot: Lot, rfid: RfidTrack, scale: ScaleTrack, probe: ProbeTrack,
                       gateway_id: str, gateway: GatewayTrack, now_s: float,
-                      config: MonitorConfig) -> list[Condition]:
+                      config: MonitorConfig, loan_id: str | None = None,
+                      lender_id: str | None = None) -> list[Condition]:
     """Dead and stuck sensors of one lot (an over-reading scale is found in reconcile)."""
     silent_s, stuck_after = config.silent_after_s, config.stuck_after_readings
     if (_lively(rfid.heard_s, rfid.repeats, now_s, silent_s, stuck_after)
@@ -142,11 +145,11 @@ def sensor_conditions(lot: Lot, rfid: RfidTrack, scale: ScaleTrack, probe: Probe
         for kind, sensor_id, heard_s in heard:
             since_s = max(heard_s if heard_s is not None else gateway.watched_since_s, healthy_since_s)
             if now_s - since_s >= config.silent_after_s:
-                conditions.append(_fault(lot, sensor_id, gateway_id, kind, "dead"))
+                conditions.append(_fault(lot, sensor_id, gateway_id, kind, "dead", loan_id, lender_id))
     if rfid.repeats + 1 >= config.stuck_after_readings:
-        conditions.append(_fault(lot, lot.reader_id, gateway_id, "rfid", "stuck"))
+        conditions.append(_fault(lot, lot.reader_id, gateway_id, "rfid", "stuck", loan_id, lender_id))
     if scale_stuck(scale, config):
-        conditions.append(_fault(lot, lot.scale_id, gateway_id, "scale", "stuck"))
+        conditions.append(_fault(lot, lot.scale_id, gateway_id, "scale", "stuck", loan_id, lender_id))
     if lot.probe_id is not None and probe.repeats + 1 >= config.stuck_after_readings:
-        conditions.append(_fault(lot, lot.probe_id, gateway_id, "temperature", "stuck"))
+        conditions.append(_fault(lot, lot.probe_id, gateway_id, "temperature", "stuck", loan_id, lender_id))
     return conditions

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Protocol, Sequence
 
+from backend.domain.silences import Silence
+
 
 @dataclass(frozen=True)
 class AlertRecord:
@@ -70,3 +72,15 @@ class AlertInboxStore(Protocol):
     def add_comment(self, comment: AlertComment) -> None: ...
 
     def comments(self, alert_id: str) -> list[AlertComment]: ...
+
+
+class SilenceStore(Protocol):
+    """Silences people set (backend/domain/silences.py)."""
+
+    def add(self, silence: Silence) -> None: ...
+
+    def active(self, now_s: float) -> list[Silence]:
+        """Those running at `now_s`, oldest first."""
+
+    def end(self, silence_id: str, now_s: float) -> bool:
+        """End a running silence now; False when there is none by that id."""

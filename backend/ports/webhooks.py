@@ -98,6 +98,13 @@ class WebhookEndpoints(Protocol):
     def deliveries(self, endpoint_id: str, limit: int = 100, offset: int = 0) -> list[DeliveryRecord]:
         """Every attempt, newest first."""
 
+    def enqueue_ping(self, endpoint_id: str, event_id: str, now_s: float) -> None:
+        """A test event (`com.pledgewatch.ping`) for this endpoint alone, due now."""
+
+    def requeue(self, endpoint_id: str, event_id: str, now_s: float) -> bool:
+        """Send an event this endpoint was sent (or failed to be sent) again, now, under the
+        same webhook-id; False when the endpoint never had it."""
+
 
 class WebhookOutbox(Protocol):
     """The relay's side: due rows, leased; every attempt logged."""

@@ -6,9 +6,11 @@ gone is for the collateral manager's staff to close, after they looked.
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
+from backend.domain.notices import alert_activity_notice
 from backend.ports.alerts import AlertComment, AlertInboxStore, AlertRecord, AlertStore
+from backend.ports.webhooks import NoticeOutbox
 from backend.services import access
 from backend.services.api_keys import Principal
 from backend.services.events import BusEvent, alert_event, log_alert
@@ -32,8 +34,10 @@ class NotAllowed(PermissionError):
 
 class AlertInbox:
     def __init__(self, *, alerts: AlertStore, inbox: AlertInboxStore,
-                 publish: Callable[[Sequence[BusEvent]], None], clock: Callable[[], float]) -> None:
+                 publish: Callable[[Sequence[BusEvent]], None], clock: Callable[[], float],
+                 notices: NoticeOutbox | None = None) -> None:
         self.alerts, self.inbox, self.publish, self.clock = alerts, inbox, publish, clock
+        self.notices = notices                 # the bank hears what people did to its alerts
 
     def find(self, caller: Principal, *, state: str | None = None, type_: str | None = None,
              limit: int = 100, offset: int = 0) -> list[AlertRecord]:
@@ -52,7 +56,7 @@ class AlertInbox:
         self.visible(caller, alert_id)
         if not self.alerts.acknowledge(alert_id, caller.name, note, self.clock()):
             raise AlertStateConflict("only an open alert can be acknowledged")
-        return self._changed("acknowledged", alert_id, caller)
+        return self._changed("acknowledged", alert_id, caller, note=note)
 
     def acknowledge_many(self, caller: Principal, alert_ids: Sequence[str],
                          note: str | None) -> tuple[list[AlertRecord], dict[str, str]]:
@@ -84,7 +88,7 @@ class AlertInbox:
         self.visible(caller, alert_id)
         comment = AlertComment(alert_id, caller.name, caller.role, text, self.clock())
         self.inbox.add_comment(comment)
-        self._changed("commented", alert_id, caller)
+        self._changed("commented", alert_id, caller, text=text, role=caller.role)
         return comment
 
     def comments(self, caller: Principal, alert_id: str) -> list[AlertComment]:
@@ -94,8 +98,14 @@ class AlertInbox:
     def assignees(self, alert_ids: Sequence[str]) -> dict[str, str]:
         return self.inbox.assignees(alert_ids)
 
-    def _changed(self, action: str, alert_id: str, caller: Principal) -> AlertRecord:
+    def _changed(self, action: str, alert_id: str, caller: Principal, **told: Any) -> AlertRecord:
+        """Log it, tell live dashboards and, but for an assignment (the manager's own
+        business), the bank the alert is addressed to."""
         record = self.alerts.get(alert_id)
         log_alert(action, record, caller.name)
         self.publish([alert_event(action, record)])
+        notice = alert_activity_notice(record, action, caller.name, self.clock(), **told) \
+            if self.notices and action != "assigned" else None
+        if notice is not None and self.notices is not None:
+            self.notices.notify([notice])
         return record

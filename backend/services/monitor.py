@@ -191,15 +191,16 @@ class MonitorService:
         return replace(state, alerts=book)
 
     def _store(self, result: core.StepResult, now_s: float) -> None:
+        # Standings first: the banks' webhooks, written with the alerts, tell where the loan stands now.
+        self.standings.save([StandingRecord(
+            v.loan_id, v.status, v.ltv if v.ltv is None or v.ltv.is_finite() else None,
+            v.collateral_value, v.drawing_power, v.cure_deadline_s, v.cure_amount, v.price_stale,
+            now_s, v.market_value) for v in result.state.loan_views.values()])
         subjects = {alert.id: key[1] for key, alert in result.state.alerts.active.items()}
         opened = [e for e in result.events if isinstance(e, AlertOpened)]
         self.alerts.apply(result.events, subjects)
         for event in opened:
             self.metrics.alerts_opened.labels(event.alert.type).inc()
-        self.standings.save([StandingRecord(
-            v.loan_id, v.status, v.ltv if v.ltv is None or v.ltv.is_finite() else None,
-            v.collateral_value, v.drawing_power, v.cure_deadline_s, v.cure_amount, v.price_stale,
-            now_s, v.market_value) for v in result.state.loan_views.values()])
 
     def _record_history(self, state: core.MonitorState, registry: Registry, now_s: float) -> None:
         points = []

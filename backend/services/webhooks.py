@@ -81,5 +81,16 @@ class WebhookService:
         self.store.rotate(endpoint_id, secret, self.clock(), self.rotation_overlap_s)
         return secret
 
+    def ping(self, endpoint_id: str) -> str:
+        """Queue a test event for the endpoint; its id (the relay sends it within a poll)."""
+        event_id = f"ping-{random_secrets.token_hex(8)}"
+        self.store.enqueue_ping(endpoint_id, event_id, self.clock())
+        return event_id
+
+    def redeliver(self, endpoint_id: str, event_id: str) -> None:
+        """Send one of the endpoint's events again, now, under the same webhook-id."""
+        if not self.store.requeue(endpoint_id, event_id, self.clock()):
+            raise WebhookError(f"endpoint {endpoint_id} has no event {event_id!r}")
+
     def deliveries(self, endpoint_id: str, limit: int, offset: int) -> list[DeliveryRecord]:
         return self.store.deliveries(endpoint_id, limit, offset)

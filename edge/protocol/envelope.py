@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 PROTOCOL_VERSION = 1
 MAX_MESSAGE_BYTES = 256 * 1024
@@ -46,7 +46,7 @@ class Envelope:
     epoch: int  # boot epoch, persisted by the gateway, +1 per start
     seq: int  # 1, 2, 3 ... within an epoch
     sent_at_ms: int
-    readings: tuple[Reading, ...]
+    readings: Sequence[Reading]  # a tuple from codec.decode; a lazy wire_fast.Rows from the fast path
     signature: Signature | None = None
     # The exact bytes the signature covers (set by decode/encode).
     signed_bytes: bytes = field(default=b"", compare=False, repr=False)

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Mapping, TypeVar
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from edge.protocol.keys import KeyFileError, load_public_key
 
@@ -31,8 +31,10 @@ class RoleSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PW_", env_nested_delimiter="__", extra="forbid")
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls, init_settings, env_settings,
-                                   dotenv_settings, file_secret_settings):
+    def settings_customise_sources(
+            cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource) -> tuple[PydanticBaseSettingsSource, ...]:
         return (env_settings, init_settings)  # the environment wins over the file
 
 

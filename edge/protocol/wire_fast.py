@@ -13,8 +13,8 @@ from __future__ import annotations
 import base64
 import math
 import re
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, overload
 
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -38,6 +38,10 @@ _TAG_ALLOWED = frozenset({"epc", "antenna", "rssi_dbm", "seen_count"})
 _SCALARS = {"weight": ("weight_kg", 0.0, math.inf), "temperature": ("temperature_c", -273.15, 1000.0),
             "humidity": ("humidity_pct", 0.0, 100.0)}
 _QUALITIES = frozenset(QUALITIES)
+# A stored row: (gateway, epoch, seq, idx, sensor, kind, time_ms, quality, main value, values_json);
+# the main value is None only in a bad reading without it.
+Row = tuple[str, int, int, int, str, str, int, str, float | None, str]
+RfidRow = tuple[str, int, dict[str, Any]]  # (sensor, time_ms, values) of a good RFID reading
 
 
 class _NotPlain(Exception):
@@ -78,7 +82,7 @@ def _check_values(kind: str, values: Any, required: bool) -> None:
             raise _NotPlain
 
 
-def _check_tags(values: dict, required: bool) -> None:
+def _check_tags(values: dict[str, Any], required: bool) -> None:
     if values.keys() - {"tags"} or (required and "tags" not in values):
         raise _NotPlain
     tags = values.get("tags", [])
@@ -105,7 +109,7 @@ def _reading(raw: Any) -> Reading:
                             raw.get("error"))
 
 
-def _row_parts(raw: Any) -> tuple:
+def _row_parts(raw: Any) -> tuple[str, str, int, str, float | None, dict[str, Any]]:
     """(sensor, kind, time_ms, quality, main value, values) of a plainly valid reading."""
     if type(raw) is not dict:
         raise _NotPlain
@@ -146,24 +150,26 @@ def _row_parts(raw: Any) -> tuple:
     return sensor, kind, time_ms, quality, value, values
 
 
-class Rows(Sequence):
+class Rows(Sequence[Reading]):
     """The readings of a fast-decoded message: a tuple of `Reading` built only when
     someone looks at them, plus what the SQLite store needs, worked out while validating:
     `rows` (gateway, epoch, seq, idx, sensor, kind, time_ms, quality, main value, values_json),
     `rfid` (sensor, time_ms, values) of the good RFID readings, min/max device time."""
 
-    rows: list
-    rfid: list
+    rows: list[Row]
+    rfid: list[RfidRow]
     min_ms: int
     max_ms: int
+    _raw: list[Any]  # the parsed readings, made into `Reading`s on first look
+    _readings: tuple[Reading, ...] | None
 
-    def __new__(cls, raw_readings: list, rows: list, rfid: list, min_ms: int, max_ms: int) -> "Rows":
+    def __new__(cls, raw_readings: list[Any], rows: list[Row], rfid: list[RfidRow], min_ms: int, max_ms: int) -> Rows:
         self = super().__new__(cls)
         self._raw, self.rows, self.rfid, self.min_ms, self.max_ms = raw_readings, rows, rfid, min_ms, max_ms
         self._readings = None
         return self
 
-    def readings(self) -> tuple:
+    def readings(self) -> tuple[Reading, ...]:
         if self._readings is None:
             self._readings = tuple(map(_reading, self._raw))
         return self._readings
@@ -171,16 +177,21 @@ class Rows(Sequence):
     def __len__(self) -> int:
         return len(self.rows)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Reading]:
         return iter(self.readings())
 
-    def __getitem__(self, index):
+    @overload
+    def __getitem__(self, index: int) -> Reading: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Reading, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> Reading | tuple[Reading, ...]:
         return self.readings()[index]
 
-    def __eq__(self, other) -> bool:
+    def __eq__(self, other: object) -> bool:
         return self.readings() == (other.readings() if isinstance(other, Rows) else other)
 
-    def __ne__(self, other) -> bool:
+    def __ne__(self, other: object) -> bool:
         return not self == other
 
     def __hash__(self) -> int:
@@ -189,15 +200,17 @@ class Rows(Sequence):
     def __repr__(self) -> str:
         return repr(self.readings())
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[tuple[Any, ...]], tuple[tuple[Reading, ...]]]:
         return tuple, (self.readings(),)
 
     def sensors(self) -> set[str]:
         return {row[4] for row in self.rows}
 
 
-def _rows(raw_readings: list, gateway: str, epoch: int, seq: int) -> Rows:
-    rows, rfid = [], []
+def _rows(raw_readings: list[Any], gateway: str, epoch: int, seq: int) -> Rows:
+    rows: list[Row] = []
+    rfid: list[RfidRow] = []
+    kind: Any  # as parsed; a str where `scalars` knows it (mypy cannot follow that check)
     dumps, scalars, qualities, id_match = orjson.dumps, _SCALARS, _QUALITIES, _ID_MATCH
     for idx, raw in enumerate(raw_readings):
         # The common shape inline: exactly the 5 required keys, a scalar kind, its value

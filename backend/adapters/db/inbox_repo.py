@@ -1,11 +1,12 @@
-"""The alert inbox in SQL (port: backend.ports.alerts.AlertInboxStore)."""
+"""The alert inbox in SQL: assignments, comments and silences (ports in backend.ports.alerts)."""
 from __future__ import annotations
 
 from typing import Sequence
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, and_, delete, insert, select, update
 
 from backend.adapters.db import tables as t
+from backend.domain.silences import Silence
 from backend.ports.alerts import AlertComment
 
 
@@ -40,3 +41,40 @@ class SqlAlertInbox:
                  .order_by(t.alert_comments.c.id))
         with self.engine.connect() as db:
             return [AlertComment(r.alert_id, r.author, r.role, r.text, r.at_s) for r in db.execute(query)]
+
+
+def _silence(row) -> Silence:
+    return Silence(row.id, row.scope, row.value, row.gateway, row.reason, row.created_by, row.created_at_s,
+                   row.until_s)
+
+
+def active_silences(db: Connection, now_s: float) -> list[Silence]:
+    """In `db`'s transaction (the webhook outbox marks silenced alerts with them)."""
+    S = t.alert_silences
+    return [_silence(row) for row in db.execute(select(S).where(and_(S.c.created_at_s <= now_s, S.c.until_s > now_s))
+                                                .order_by(S.c.created_at_s))]
+
+
+class SqlSilences:
+    """Silences in SQL (port: backend.ports.alerts.SilenceStore)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def add(self, silence: Silence) -> None:
+        with self.engine.begin() as db:
+            db.execute(insert(t.alert_silences).values(
+                id=silence.id, scope=silence.scope, value=silence.value, gateway=silence.gateway,
+                reason=silence.reason, created_by=silence.created_by, created_at_s=silence.created_at_s,
+                until_s=silence.until_s))
+
+    def active(self, now_s: float) -> list[Silence]:
+        with self.engine.connect() as db:
+            return active_silences(db, now_s)
+
+    def end(self, silence_id: str, now_s: float) -> bool:
+        """Ends it now (kept, for the record); False when there is no such silence running."""
+        S = t.alert_silences
+        with self.engine.begin() as db:
+            return db.execute(update(S).where(and_(S.c.id == silence_id, S.c.until_s > now_s))
+                              .values(until_s=now_s)).rowcount > 0

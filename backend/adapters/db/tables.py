@@ -381,3 +381,16 @@ evidence_holds = Table(
     "evidence_holds", metadata,
     Column("gateway", String(64), primary_key=True),
     Column("until_ms", BigInteger, nullable=False))
+
+# Silences (backend/domain/silences.py): alerts in their scope are marked, never hidden from banks.
+alert_silences = Table(
+    "alert_silences", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("scope", String(16), nullable=False),        # warehouse | gateway | type
+    Column("value", String(64), nullable=False),
+    Column("gateway", String(64)),                      # the warehouse's gateway, or the gateway itself
+    Column("reason", Text, nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("created_at_s", Float, nullable=False),
+    Column("until_s", Float, nullable=False),
+    Index("ix_alert_silences_until", "until_s"))

@@ -23,7 +23,9 @@ from backend.api.deps import context as app_context  # noqa: E402
 from backend.api.deps import principal
 
 # bank-north is the caller; everything below belongs to bank-south or to staff only.
-THEIRS = {"loan_id": "loan-acme-2", "lot_id": "lot-sh-2", "gateway_id": "gw-shanghai", "key_id": "0123456789ab"}
+# key_id and silence_id: staff-only objects (any id: a lender must get 404 before the id is looked at)
+THEIRS = {"loan_id": "loan-acme-2", "lot_id": "lot-sh-2", "gateway_id": "gw-shanghai", "key_id": "0123456789ab",
+          "silence_id": "sil-0123456789ab"}
 THEIR_NAMES = ("loan-acme-2", "loan-delta-1", "lot-sh-2", "lot-nb-1", "bank-south")
 BODIES = {
     ("post", "/api/v1/loans"): {"id": "l-x", "lender": "bank-north", "borrower": "acme-steel",
@@ -43,10 +45,12 @@ BODIES = {
     ("post", "/api/v1/fx"): {"base": "USD", "quote": "CNY", "rate": 7},
     ("post", "/api/v1/prices/impact"): {"commodity": "steel_coil", "price": 1, "currency": "CNY", "per": "t"},
     ("post", "/api/v1/webhooks"): {"lender": "bank-south", "url": "https://bank-south.example/hook"},
+    ("post", "/api/v1/webhooks/{webhook_id}/redeliver"): {"event_id": "x"},
     ("post", "/api/v1/gateways/{gateway_id}/commands"): {"name": "rebirth"},
     ("post", "/api/v1/borrowers"): {"id": "x"},
     ("post", "/api/v1/commodities"): {"id": "x", "unit": "t"},
     ("post", "/api/v1/inspections"): {"lot": "lot-sh-2", "items": 24, "quantity": 360},
+    ("post", "/api/v1/silences"): {"scope": "type", "value": "sensor_fault", "reason": "x", "for_s": 60},
     ("post", "/api/v1/warehouses"): {"id": "x", "gateway": "gw-x"},
     ("post", "/api/v1/lots"): {"id": "x", "warehouse": "wh-shanghai", "commodity": "steel_coil",
                                "scale": "x1", "reader": "x2",

@@ -7,11 +7,14 @@ import base64
 import random
 import socket
 import time
+from decimal import Decimal
 from pathlib import Path
 
+import jsonschema_rs
 import pytest
 from aiosmtpd.controller import Controller
 from bank_receiver import Receiver
+from book_helpers import run_for
 from fastapi.testclient import TestClient
 
 from backend.adapters.webhook_http import HttpSender, TargetGuard
@@ -86,6 +89,17 @@ def world(tmp_path, database_url, smtp):
     context.close()
 
 
+def assert_published(client, deliveries) -> None:
+    """Every event a bank received matches exactly one webhook schema of /openapi.json."""
+    openapi = client.get("/openapi.json").json()
+    validators = {name: jsonschema_rs.validator_for({"components": openapi["components"], **hook["post"][
+        "requestBody"]["content"]["application/json"]["schema"]}) for name, hook in openapi["webhooks"].items()}
+    for delivery in deliveries:
+        matching = [name for name, validator in validators.items() if validator.is_valid(delivery.event)]
+        assert len(matching) == 1, (delivery.event["type"], matching, [
+            str(error) for validator in validators.values() for error in validator.iter_errors(delivery.event)][:3])
+
+
 def register(client, who: str, receiver: Receiver, **body) -> dict:
     """An endpoint for `receiver`; by default it hears only the double pledge alerts these
     tests raise (not the inspection task each one opens); `event_types=None`: everything."""
@@ -118,6 +132,8 @@ def test_a_signed_cloudevent_reaches_the_right_bank_once(world):
     assert (event["specversion"], event["id"], event["source"]) == ("1.0", delivery.webhook_id, "/pledgewatch/alerts")
     assert event["type"] == "com.pledgewatch.double_pledge_attempt.opened"
     assert event["data"]["lender"] == "bank-north" and event["data"]["lot"] == "lot-sh-1"
+    assert (event["data"]["warehouse"], event["data"]["gateway"]) == ("wh-shanghai", "gw-shanghai")
+    assert event["data"]["details"]["attempting_loan"] == "loan-acme-2"
     assert delivery.headers["content-type"] == "application/cloudevents+json"
     assert task.verified and task.event["type"] == "com.pledgewatch.inspection.opened"
     clock.now_s += 300
@@ -214,8 +230,10 @@ def test_an_unacknowledged_critical_alert_is_sent_again_and_an_acknowledged_one_
     [alert] = client.get("/api/v1/alerts", headers=as_("bank-north")).json()
     acked = client.post(f"/api/v1/alerts/{alert['id']}/ack", json={"note": "on it"}, headers=as_("bank-north"))
     assert acked.status_code == 200, acked.text
+    assert relay.run_once() == 1 and bank.deliveries[-1].event["type"].endswith(".acknowledged")
     clock.now_s += 3600
-    assert relay.run_once() == 0 and len(bank.deliveries) == 2
+    assert relay.run_once() == 0 and len(bank.deliveries) == 3  # no reminder of an acknowledged alert
+    assert_published(client, bank.deliveries)
 
 
 def test_each_lender_manages_and_sees_only_its_own_endpoints(world):
@@ -345,3 +363,127 @@ def test_each_bank_receives_the_logs_checkpoints_to_witness(world):
     data = delivery.event["data"]
     opened = open_checkpoint(data["note"], parse_vkey(data["log_vkey"]))
     assert (opened.checkpoint.size, data["size"]) == (signed.size, signed.size)
+
+
+    assert_published(client, north.deliveries)
+
+
+def test_a_ping_and_a_redelivery_reach_the_bank_signed_under_their_ids(world):
+    context, client, clock, relay, receivers, _ = world
+    north = Receiver()
+    receivers.append(north)
+    hook = register(client, "bank-north", north)
+    ping = client.post(f"/api/v1/webhooks/{hook['id']}/ping", headers=as_("bank-north"))
+    assert ping.status_code == 202
+    assert client.post(f"/api/v1/webhooks/{hook['id']}/ping", headers=as_("bank-south")).status_code == 404
+    assert relay.run_once() == 1
+    [pinged] = north.deliveries
+    assert pinged.verified and pinged.event["type"] == "com.pledgewatch.ping"
+    assert pinged.webhook_id == ping.json()["event_id"] and pinged.event["data"]["endpoint"] == hook["id"]
+
+    double_pledge(client, context)
+    assert relay.run_once() == 1
+    alert_event = north.deliveries[-1]
+    again = client.post(f"/api/v1/webhooks/{hook['id']}/redeliver", json={"event_id": alert_event.webhook_id},
+                        headers=as_("bank-north"))
+    assert again.status_code == 202
+    assert relay.run_once() == 1
+    assert north.deliveries[-1].webhook_id == alert_event.webhook_id and north.deliveries[-1].verified
+    assert north.deliveries[-1].body == alert_event.body  # the same event, byte for byte
+    assert client.post(f"/api/v1/webhooks/{hook['id']}/redeliver", json={"event_id": "al-nope.opened"},
+                       headers=as_("bank-north")).status_code == 404
+    assert_published(client, north.deliveries)
+
+
+def test_the_bank_hears_what_people_did_to_its_alert(world):
+    context, client, clock, relay, receivers, _ = world
+    north = Receiver()
+    receivers.append(north)
+    register(client, "bank-north", north)
+    double_pledge(client, context)
+    relay.run_once()
+    alert_id = north.deliveries[0].event["data"]["id"]
+    clock.now_s += 1
+    assert client.post(f"/api/v1/alerts/{alert_id}/ack", json={"note": "called the borrower"},
+                       headers=as_("supervisor")).status_code == 200
+    clock.now_s += 1
+    assert client.post(f"/api/v1/alerts/{alert_id}/comments", json={"text": "the second loan is acme's error"},
+                       headers=as_("supervisor")).status_code == 201
+    assert client.put(f"/api/v1/alerts/{alert_id}/assignee", json={"assignee": "li.wei"},
+                      headers=as_("supervisor")).status_code == 200  # the manager's own business: not told
+    clock.now_s += 1
+    assert client.post(f"/api/v1/alerts/{alert_id}/resolve", headers=as_("supervisor")).status_code == 200
+    context.monitor.tick()  # the monitor drops the person's resolution from its book: no second "resolved"
+    relay.run_once()
+    told = [(d.event["type"].rsplit(".", 1)[1], d.event["data"]) for d in north.deliveries[1:]]
+    assert [change for change, _ in told] == ["acknowledged", "commented", "resolved"]
+    assert told[0][1]["by"] == "supervisor" and told[0][1]["note"] == "called the borrower"
+    assert told[1][1]["text"] == "the second loan is acme's error" and told[1][1]["role"] == "supervisor"
+    assert all(d.verified and d.event["source"] == "/pledgewatch/alerts" for d in north.deliveries)
+    assert_published(client, north.deliveries)
+
+
+def test_an_escalation_supersedes_the_milder_alert_instead_of_reading_like_a_cure(world):
+    context, client, clock, relay, receivers, _ = world
+    south = Receiver()
+    receivers.append(south)
+    register(client, "bank-south", south, event_types=["ltv_warning", "margin_call"])
+
+    def price(cny_per_t: int) -> None:
+        posted = client.post("/api/v1/prices", headers=as_("admin"),
+                             json={"commodity": "steel_coil", "price": cny_per_t, "currency": "CNY", "per": "t"})
+        assert posted.status_code == 201, posted.text
+
+    seq = run_for(context, clock, 3)
+    price(3200)                               # loan-acme-2 (bank-south) above its warning level
+    seq = run_for(context, clock, 2, start_seq=seq)
+    price(2700)                               # and above its margin-call level
+    for _ in range(20):                       # the warning ends when the call has lasted its clear time
+        seq = run_for(context, clock, 1, start_seq=seq)
+        relay.run_once()
+        if any(d.event["type"].startswith("com.pledgewatch.ltv_warning.") and
+               not d.event["type"].endswith(".opened") for d in south.deliveries):
+            break
+    changes = {d.event["type"].removeprefix("com.pledgewatch."): d.event["data"] for d in south.deliveries}
+    assert set(changes) == {"ltv_warning.opened", "margin_call.opened", "ltv_warning.superseded"}, set(changes)
+    assert changes["ltv_warning.superseded"]["superseded_by"] == changes["margin_call.opened"]["id"]
+    # A bank acts on the loan's standing: money as decimal strings in its currency, the deadline in RFC 3339.
+    call = changes["margin_call.opened"]
+    facts = call["loan_facts"]
+    loan = client.get("/api/v1/loans/loan-acme-2", headers=as_("bank-south")).json()
+    assert (facts["currency"], facts["status"], facts["outstanding"]) == ("CNY", "margin_call", "750000.00")
+    assert Decimal(facts["ltv"]) >= Decimal(facts["thresholds"]["margin_call"]) and facts["thresholds"]["margin_call"] == "0.8"
+    assert Decimal(facts["cure_amount"]) > 0 and facts["cure_deadline"].endswith("Z")
+    assert Decimal(facts["market_value"]) > Decimal(facts["lending_value"])  # before and after the haircut
+    assert loan["status"] == "margin_call"
+    assert call["links"] == {"alert": f"/api/v1/alerts/{call['id']}", "dashboard": f"/#/alerts/{call['id']}",
+                             "loan": "/api/v1/loans/loan-acme-2"}
+    assert client.get(call["links"]["alert"], headers=as_("bank-south")).status_code == 200
+    assert_published(client, south.deliveries)
+
+
+def test_a_silenced_alert_is_still_sent_to_the_bank_marked_and_the_silence_ends(world):
+    context, client, clock, relay, receivers, _ = world
+    north = Receiver()
+    receivers.append(north)
+    register(client, "bank-north", north)
+    body = {"scope": "warehouse", "value": "wh-shanghai", "reason": "scale recalibration", "for_s": 3600}
+    assert client.post("/api/v1/silences", json=body, headers=as_("bank-north")).status_code in (403, 404)
+    assert client.post("/api/v1/silences", json={**body, "value": "wh-nowhere"},
+                       headers=as_("supervisor")).status_code == 400
+    assert client.post("/api/v1/silences", json={**body, "for_s": 31 * 86_400},
+                       headers=as_("supervisor")).status_code == 422
+    silence = client.post("/api/v1/silences", json=body, headers=as_("supervisor")).json()
+    assert (silence["gateway"], silence["created_by"]) == ("gw-shanghai", "supervisor")
+    double_pledge(client, context)   # lot-sh-1 is in wh-shanghai
+    relay.run_once()
+    [delivery] = north.deliveries
+    assert delivery.event["data"]["silenced_by"] == silence["id"]  # sent all the same, marked
+    [alert] = client.get("/api/v1/alerts", headers=as_("bank-north")).json()
+    assert alert["silenced_by"] == silence["id"]
+    assert [s["id"] for s in client.get("/api/v1/silences", headers=as_("supervisor")).json()] == [silence["id"]]
+    clock.now_s += 1
+    assert client.delete(f"/api/v1/silences/{silence['id']}", headers=as_("supervisor")).status_code == 204
+    assert client.delete(f"/api/v1/silences/{silence['id']}", headers=as_("supervisor")).status_code == 404
+    assert client.get(f"/api/v1/alerts/{alert['id']}", headers=as_("bank-north")).json()["silenced_by"] is None
+    assert_published(client, north.deliveries)

@@ -2,13 +2,13 @@
 the archive of raw signed envelopes (issue 15)
 
 Revision ID: 0013
-Revises: 0010 (0011 and 0012 land beside it; whoever merges re-chains down_revision)
+Revises: 0015 (written on 0010; chained after 0015, which main had meanwhile; 0011 and 0012 land beside it and whoever merges re-chains)
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0013'
-down_revision = '0010'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 

@@ -254,6 +254,7 @@ export default {
   "alert.add_comment": "Add comment",
   "alert.no_comments": "No comments yet.",
   "alert.comment_by": "{who} ({role}), {at}",
+  "alerts.silenced": "silenced",
   "alerts.title": "Alerts",
   "alerts.caption": "Alerts, newest first",
   "alerts.none": "No alerts.",

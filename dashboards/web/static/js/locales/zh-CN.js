@@ -253,6 +253,7 @@ export default {
   "alert.add_comment": "添加评论",
   "alert.no_comments": "暂无评论。",
   "alert.comment_by": "{who}（{role}），{at}",
+  "alerts.silenced": "已静默",
   "alerts.title": "告警",
   "alerts.caption": "告警（最新的在前）",
   "alerts.none": "没有告警。",

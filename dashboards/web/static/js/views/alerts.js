@@ -56,7 +56,8 @@ export function alertsTable(alerts, app, caption, { selectable = false } = {}) {
     h("td", {}, h("span", { class: `badge severity-${alert.severity}` }, term("severity", alert.severity))),
     h("th", { scope: "row" }, h("a", { href: `#/alerts/${encodeURIComponent(alert.id)}` }, term("alert_type", alert.type))),
     h("td", {}, alertSubject(alert, app)),
-    h("td", { "data-field": "state" }, term("alert_state", alert.state)),
+    h("td", { "data-field": "state" }, term("alert_state", alert.state),
+      alert.silenced_by && [" ", h("span", { class: "badge silenced", title: alert.silenced_by }, t("alerts.silenced"))]),
     h("td", { "data-field": "assignee" }, alert.assignee ?? "—"),
     h("td", {}, acknowledgement(alert)),
     h("td", { class: "actions" }, alertActions(alert, app))));

@@ -1,0 +1,154 @@
+"""What a bank's endpoint receives, published as JSON Schemas in the OpenAPI `webhooks`
+section (docs/webhooks.md says the same in prose). The bodies are written by the webhook
+adapters; tests/integration/webhooks validates every event sent against these schemas."""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import FastAPI
+from pydantic import BaseModel, ConfigDict, Field
+
+MONEY = r"^-?\d+\.\d{2}$"
+RATIO = r"^\d+(\.\d+)?$"
+
+
+class CloudEvent(BaseModel):
+    """CloudEvents 1.0 JSON, under Standard Webhooks headers (webhook-id = `id`)."""
+    model_config = ConfigDict(extra="forbid")
+    specversion: Literal["1.0"]
+    id: str = Field(description="the same on every retry and redelivery: de-duplicate on it")
+    source: str
+    type: str
+    subject: str = Field(description="the loan, else the lot, else what the event is about")
+    time: str = Field(description="RFC 3339, UTC, when it happened")
+    datacontenttype: Literal["application/json"]
+
+
+class Thresholds(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    warning: str | None = Field(pattern=RATIO)
+    margin_call: str | None = Field(pattern=RATIO)
+    liquidation: str | None = Field(pattern=RATIO)
+
+
+class LoanFacts(BaseModel):
+    """Where the loan stands as the event is sent: money to the cent in `currency`."""
+    model_config = ConfigDict(extra="forbid")
+    currency: str = Field(min_length=3, max_length=3)
+    outstanding: str | None = Field(pattern=MONEY)
+    status: str | None
+    ltv: str | None = Field(pattern=RATIO)
+    market_value: str | None = Field(pattern=MONEY, description="valued quantity × price, before haircut")
+    lending_value: str | None = Field(pattern=MONEY, description="after haircut, quality and the unverified schedule")
+    drawing_power: str | None = Field(pattern=MONEY)
+    target_ltv: str | None = Field(pattern=RATIO)
+    thresholds: Thresholds
+    cure_amount: str | None = Field(pattern=MONEY)
+    cure_deadline: str | None = Field(description="RFC 3339")
+    price_stale: bool | None
+
+
+class AlertLinks(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    alert: str
+    dashboard: str
+    loan: str | None = None
+
+
+class AlertData(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    type: str
+    severity: Literal["info", "warning", "critical"]
+    state: str
+    opened_at_s: int
+    resolved_at_s: int | None
+    loan: str | None
+    lot: str | None
+    lender: str
+    details: dict[str, Any] = Field(description="the evidence the monitor attached")
+    warehouse: str | None = Field(None, description="where the lot is")
+    gateway: str | None = Field(None, description="the gateway that watches it")
+    silenced_by: str | None = Field(None, description="a silence the manager set covered it (sent all the same)")
+    change: Literal["opened", "resolved", "superseded", "reminder"]
+    reminder: int | None = Field(None, description="how many reminders of this unacknowledged alert")
+    superseded_by: str | None = Field(None, description="the graver LTV alert that took over")
+    loan_facts: LoanFacts | None = None
+    links: AlertLinks | None = None
+
+
+class AlertEvent(CloudEvent):
+    """An alert opened, resolved by the monitor, superseded by a graver one, or a reminder."""
+    source: Literal["/pledgewatch/alerts"]
+    type: str = Field(pattern=r"^com\.pledgewatch\.[a-z_]+\.(opened|resolved|superseded|reminder)$")
+    data: AlertData
+
+
+class ActivityData(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    type: str
+    severity: Literal["info", "warning", "critical"]
+    loan: str | None
+    lot: str | None
+    lender: str
+    by: str = Field(description="who did it")
+    at_s: float
+    change: Literal["acknowledged", "commented", "resolved"]
+    note: str | None = None
+    text: str | None = None
+    role: str | None = None
+
+
+class AlertActivityEvent(CloudEvent):
+    """A person acknowledged, commented on or resolved an alert addressed to the bank."""
+    source: Literal["/pledgewatch/alerts"]
+    type: str = Field(pattern=r"^com\.pledgewatch\.[a-z_]+\.(acknowledged|commented|resolved)$")
+    data: ActivityData
+
+
+class InspectionData(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lot: str
+    loan: str | None
+    lender: str
+    reasons: list[str] = Field(description="the critical alert types open on the lot")
+    opened_at_s: int
+    deadline_s: int
+    state: Literal["open", "overdue", "done"]
+    change: Literal["opened", "overdue"]
+
+
+class InspectionEvent(CloudEvent):
+    """An inspection task on the bank's collateral opened, or went past its deadline uncounted."""
+    source: Literal["/pledgewatch/inspections"]
+    type: Literal["com.pledgewatch.inspection.opened", "com.pledgewatch.inspection.overdue"]
+    data: InspectionData
+
+
+class PingData(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    endpoint: str
+    lender: str
+
+
+class PingEvent(CloudEvent):
+    """The test event `POST /webhooks/{id}/ping` queues."""
+    source: Literal["/pledgewatch/webhooks"]
+    type: Literal["com.pledgewatch.ping"]
+    data: PingData
+
+
+EVENTS: dict[str, type[CloudEvent]] = {"alert": AlertEvent, "alert-activity": AlertActivityEvent,
+                                       "inspection": InspectionEvent, "ping": PingEvent}
+
+
+def document(app: FastAPI) -> None:
+    """Each event shape as an OpenAPI webhook (what PledgeWatch POSTs to a bank's URL)."""
+    for name, model in EVENTS.items():
+        def receive(body: Any) -> None:
+            """(documentation only: FastAPI reads the signature)"""
+        receive.__annotations__ = {"body": model, "return": None}  # the event's model, as the body
+        receive.__doc__ = model.__doc__
+        app.webhooks.post(name, summary=(model.__doc__ or name).splitlines()[0],
+                          operation_id=f"webhook_{name.replace('-', '_')}")(receive)
