@@ -105,7 +105,7 @@ class ArchivedEnvelope:
 
 
 class WindowEnvelope(NamedTuple):  # a tuple: a pack streams millions of them
-    index: int                 # its batch.ingested entry's position in the log
+    log_index: int             # its batch.ingested entry's position in the log
     gateway: str
     at_s: int                  # that entry's time
     payload: bytes
