@@ -18,6 +18,7 @@ from backend.services.api_keys import Principal
 from backend.services.evidence import EvidenceConflict, EvidenceNotFound
 
 router = APIRouter(tags=["evidence"])
+DEFAULT_WINDOW_S = 30 * 86_400
 Caller = Annotated[Principal, Depends(principal)]
 Lender = Annotated[Principal, Depends(require_role("lender"))]
 
@@ -71,7 +72,7 @@ def latest_checkpoint(caller: Caller, ctx: Ctx) -> CheckpointOut:
 
 
 @router.get("/api/v1/log/consistency", response_model=ConsistencyOut, response_model_by_alias=True)
-def consistency(caller: Caller, ctx: Ctx, from_size: Annotated[int, Query(alias="from", ge=0)],
+def consistency(caller: Caller, ctx: Ctx, from_size: Annotated[int, Query(alias="from", ge=0)] = 0,
                 to_size: Annotated[int | None, Query(alias="to", ge=0)] = None) -> dict:
     """Proof that the log of `from` entries (a checkpoint you kept) is a prefix of the log of
     `to` entries (default: the latest checkpoint). 409 when the log holds fewer than `from`:
@@ -114,12 +115,16 @@ def cosign(body: CosignatureIn, caller: Lender, ctx: Ctx) -> CosignatureOut:
 
 @router.get("/api/v1/loans/{loan_id}/evidence", response_class=FileResponse,
             responses={200: {"content": {"application/zip": {}}, "description": "the dispute pack"}})
-def dispute_pack(loan_id: str, caller: Caller, ctx: Ctx, from_s: Annotated[int, Query(alias="from", ge=0)],
-                 to_s: Annotated[int, Query(alias="to", ge=0)]) -> FileResponse:
+def dispute_pack(loan_id: str, caller: Caller, ctx: Ctx,
+                 from_s: Annotated[int | None, Query(alias="from", ge=0, description="default: `to` - 30 days")] = None,
+                 to_s: Annotated[int | None, Query(alias="to", ge=0, description="default: now")] = None
+                 ) -> FileResponse:
     """The loan's dispute pack for [from, to] (unix seconds): its log entries with inclusion
     proofs, the checkpoints and cosignatures covering them, its lots' raw signed envelopes with
     the gateways' keys, prices and FX used, and report.html. Check it offline with
     `pledgewatch evidence verify pack.zip`."""
+    to_s = int(ctx.clock()) if to_s is None else to_s
+    from_s = max(0, to_s - DEFAULT_WINDOW_S) if from_s is None else from_s
     if to_s < from_s:
         raise HTTPException(422, "`to` is before `from`")
     handle, path = tempfile.mkstemp(prefix="pw-pack-", suffix=".zip")  # a pack may be far larger than memory

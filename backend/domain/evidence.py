@@ -233,9 +233,16 @@ class Scope:
         return sorted((name, value) for name, values in named for value in values)
 
     def covers(self, entry: Entry) -> bool:
+        """The most specific subject the entry names decides: its lender, else its loan, else
+        its lot; only an entry naming none of them is judged by its gateway or commodity (a
+        gateway may serve two lenders' lots)."""
         if entry.kind == "fx_rate.used":
             return bool({entry.payload.get("base"), entry.payload.get("quote")} & self.currencies)
-        return any(entry.subjects.get(name) == value for name, value in self.subjects())
+        subjects = entry.subjects
+        for name, ours in (("lender", self.lenders), ("loan", self.loans), ("lot", self.lots)):
+            if name in subjects:
+                return subjects[name] in ours
+        return subjects.get("gateway") in self.gateways or subjects.get("commodity") in self.commodities
 
     def __or__(self, other: Scope) -> Scope:
         return Scope(self.loans | other.loans, self.lots | other.lots, self.gateways | other.gateways,

@@ -145,10 +145,9 @@ class EvidenceExporter:
         found += self.log.about([("commodity", c) for c in sorted(scope.commodities)], from_s - SLACK_S,
                                 to_s + SLACK_S, ["price_mark.used"])
         found += self.log.about([("gateway", g) for g in sorted(scope.gateways)], 0, MAX_S, _GATEWAY_KEYS)
-        found += [e for e in self.log.of_kinds(["fx_rate.used"], from_s - SLACK_S, to_s + SLACK_S)
-                  if scope.covers(evidence.parse_leaf(e.leaf))]
+        found += self.log.of_kinds(["fx_rate.used"], from_s - SLACK_S, to_s + SLACK_S)
         found += self.log.about([("alert", row["id"]) for row in alerts], 0, MAX_S)
-        unique = {e.index: e for e in found if e.index < size}
+        unique = {e.index: e for e in found if e.index < size and scope.covers(evidence.parse_leaf(e.leaf))}
         return [unique[index] for index in sorted(unique)]
 
     @staticmethod

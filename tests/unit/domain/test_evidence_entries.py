@@ -34,3 +34,12 @@ def test_a_scope_covers_entries_naming_its_parts_and_fx_in_its_currency():
     fx = evidence.Entry("fx_rate.used", 1, {}, {"base": "USD", "quote": "CNY", "rate": Decimal("7.1"),
                                                 "source": "s", "observed_at_s": 1})
     assert scope.covers(fx)
+
+
+def test_an_alert_for_another_lender_on_a_shared_gateway_does_not_concern_us():
+    ours = evidence.Scope(loans=frozenset({"L1"}), lots=frozenset({"LOT-1"}), gateways=frozenset({"gw-1"}),
+                          lenders=frozenset({"north"}))
+    theirs = evidence.alert_worked("acknowledged", {"alert": "a", "lot": "LOT-2", "loan": "L2", "lender": "south",
+                                                    "gateway": "gw-1"}, "ops", 1)
+    offline = evidence.alert_worked("acknowledged", {"alert": "b", "gateway": "gw-1"}, "ops", 1)
+    assert not ours.covers(theirs) and ours.covers(offline)
