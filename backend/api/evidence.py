@@ -109,7 +109,7 @@ def cosign(body: CosignatureIn, caller: Lender, ctx: Ctx) -> CosignatureOut:
     try:
         stored = ctx.evidence.cosign(caller, body.note)
     except EvidenceConflict as exc:
-        raise HTTPException(422, str(exc)) from exc
+        raise HTTPException(400, str(exc)) from exc
     return CosignatureOut(size=stored.size, witness=stored.witness, timestamp_s=stored.timestamp_s)
 
 
@@ -126,7 +126,7 @@ def dispute_pack(loan_id: str, caller: Caller, ctx: Ctx,
     to_s = int(ctx.clock()) if to_s is None else to_s
     from_s = max(0, to_s - DEFAULT_WINDOW_S) if from_s is None else from_s
     if to_s < from_s:
-        raise HTTPException(422, "`to` is before `from`")
+        raise HTTPException(400, "`to` is before `from`")
     handle, path = tempfile.mkstemp(prefix="pw-pack-", suffix=".zip")  # a pack may be far larger than memory
     os.close(handle)
     try:

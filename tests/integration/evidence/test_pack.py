@@ -65,9 +65,9 @@ def test_a_cosignature_by_an_unknown_key_or_on_a_forged_checkpoint_is_refused(wo
     stranger = Cosigner(WITNESS, Ed25519PrivateKey.generate())   # same name, another key
     cosigned = note.with_signature(stranger.cosign(parse_checkpoint(note.text), int(world.clock())))
     assert world.client.post("/api/v1/log/cosignatures", json={"note": cosigned.encode()},
-                             headers=as_("bank-north")).status_code == 422
+                             headers=as_("bank-north")).status_code == 400
     assert world.client.post("/api/v1/log/cosignatures", json={"note": note.encode()},
-                             headers=as_("bank-south")).status_code == 422      # no witness key configured
+                             headers=as_("bank-south")).status_code == 400      # no witness key configured
     assert world.client.post("/api/v1/log/cosignatures", json={"note": note.encode()},
                              headers=as_("admin")).status_code == 404           # witnesses are lenders
 
