@@ -82,3 +82,32 @@ def test_the_pack_over_http_is_the_lenders_own(world):
     path.write_bytes(answer.content)
     assert world.verify(path).ok
     assert world.client.get(url, headers=as_("bank-south")).status_code == 404
+
+
+def test_the_command_line_exports_and_verifies(world, tmp_path):
+    """`evidence export` from a config file, `evidence verify` exit 0; a tampered pack exit 1."""
+    import subprocess
+    import sys
+    import zipfile
+
+    import yaml
+    run_history(world, 3)
+    settings = world.context.settings
+    config = tmp_path / "backend.yaml"
+    config.write_text(yaml.safe_dump({"data_dir": str(settings.data_dir), "database_url": settings.database_url}))
+    pack = tmp_path / "cli.zip"
+    command = [sys.executable, "-m", "backend.cli", "evidence"]
+    exported = subprocess.run([*command, "export", "--config", str(config), "--loan", LOAN, "--from",
+                               str(world.start_s), "--to", str(int(world.clock()) + 60), "--out", str(pack)],
+                              capture_output=True, text=True, timeout=120)
+    assert exported.returncode == 0, exported.stderr
+    verified = subprocess.run([*command, "verify", str(pack)], capture_output=True, text=True, timeout=120)
+    assert verified.returncode == 0 and "pack verifies" in verified.stdout, verified.stdout
+    tampered = tmp_path / "tampered.zip"
+    with zipfile.ZipFile(pack) as source, zipfile.ZipFile(tampered, "w") as target:
+        for name in source.namelist():
+            data = source.read(name)
+            target.writestr(name, data.replace(b'"weight_kg":375.5', b'"weight_kg":975.5')
+                            if name == "batches.bin" else data)
+    refused = subprocess.run([*command, "verify", str(tampered)], capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 1 and "FAIL envelope gw-qingdao/1/1 (entry" in refused.stdout, refused.stdout
