@@ -67,6 +67,50 @@ def run_ingest_compare(messages: int, rounds: int, processes: int,
             "log_off_rounds": [round(r) for r in rates[False]], "log_on_rounds": [round(r) for r in rates[True]]}
 
 
+def run_ingest_cpu_compare(messages: int, rounds: int, progress: Callable[[str], None] = lambda line: None) -> dict:
+    """The same stream through IngestService in this process, the log off and on in turn,
+    commits of 1,000 messages as under load: CPU seconds per 100,000 readings (what other
+    processes on a shared machine cannot disturb), and wall seconds."""
+    import orjson
+
+    from backend.bootstrap import build_context
+    from backend.metrics import Metrics
+    from backend.ports.ingest import InboundMessage
+    from backend.services.ingest import IngestService
+    from backend.settings import BackendSettings
+    from edge.protocol.keys import load_public_key
+
+    with tempfile.TemporaryDirectory(prefix="pw-bench-cpu-") as tmp:
+        root = Path(tmp)
+        stream_path, registry, _ = record_stream(root, messages, 100)
+        stream = orjson.loads(stream_path.read_bytes())
+        keys = {g["id"]: load_public_key(g["public_key_pem"]) for g in registry}
+        figures: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
+        for n in range(rounds):
+            for log_on in ((False, True) if n % 2 == 0 else (True, False)):
+                settings = BackendSettings(data_dir=root / f"data-{n}-{log_on}", roles=[], gateways=registry)
+                context = build_context(settings)
+                service = IngestService(context.readings, context.ledger, keys, settings.ingest, Metrics(),
+                                        archive=context.exporter.archive if log_on else None)
+                cpu, wall = time.process_time(), time.monotonic()
+                for start in range(0, len(stream), 1000):
+                    now = time.time()
+                    service.ingest([InboundMessage(topic, payload.encode(), now)
+                                    for topic, payload in stream[start:start + 1000]], now)
+                cpu, wall = time.process_time() - cpu, time.monotonic() - wall
+                context.close()
+                per = 100_000 / (len(stream) * 50)
+                figures[log_on].append((cpu * per, wall * per))
+                progress(f"cpu round {n + 1}/{rounds}: log {'on ' if log_on else 'off'} "
+                         f"{cpu * per:.2f} CPU s, {wall * per:.2f} wall s per 100,000 readings")
+    off_cpu, on_cpu = (statistics.median(c for c, _ in figures[flag]) for flag in (False, True))
+    off_wall, on_wall = (statistics.median(w for _, w in figures[flag]) for flag in (False, True))
+    return {"messages": messages, "rounds": rounds, "log_off_cpu_s_per_100k": round(off_cpu, 3),
+            "log_on_cpu_s_per_100k": round(on_cpu, 3), "cpu_cost_fraction": round(on_cpu / off_cpu - 1, 3),
+            "log_off_wall_s_per_100k": round(off_wall, 3), "log_on_wall_s_per_100k": round(on_wall, 3),
+            "wall_cost_fraction": round(on_wall / off_wall - 1, 3)}
+
+
 def run_bytes_per_reading(messages: int = 2000) -> dict:
     """What the archive and the log add to the (SQLite) database per reading, for the 50-reading
     batches of `bench ingest`, stored through the real IngestService; vacuumed before and after."""
@@ -153,9 +197,9 @@ def synthesize(context, key: Ed25519PrivateKey, start_s: int, days: float,
     for n in range(total):
         at_s = start_s + n
         wire, signed = envelopes.message(n + 1, at_s * 1000)
-        entry = evidence.batch_ingested(GATEWAY, 1, n + 1, signed_sha256=signed_sha256(signed), readings=2,
-                                        key_id=envelopes.key_id, received_s=at_s)
-        chunk.append(ArchivedEnvelope(GATEWAY, 1, n + 1, at_s * 1000, at_s * 1000, at_s * 1000, wire, entry))
+        leaf = evidence.batch_leaf(GATEWAY, 1, n + 1, signed_sha256=signed_sha256(signed), readings=2,
+                                   key_id=envelopes.key_id, received_s=at_s)
+        chunk.append(ArchivedEnvelope(GATEWAY, 1, n + 1, at_s * 1000, at_s * 1000, at_s * 1000, wire, leaf))
         if len(chunk) == 20_000 or n == total - 1:
             archive.keep(chunk)
             chunk = []

@@ -411,12 +411,20 @@ def bench_ingest(as_json, messages, rounds, processes) -> None:
 @click.option("--skip-ingest", is_flag=True, help="Only the export.")
 @click.option("--skip-export", is_flag=True, help="Only ingest with the log on and off.")
 @click.option("--skip-bytes", is_flag=True, help="Do not measure the archive's bytes per reading.")
+@click.option("--cpu", "cpu", is_flag=True, help="Also: the ingest service in this process, log on and off, "
+                                                 "CPU per reading (robust on a shared machine).")
 @click.option("--verify", is_flag=True, help="Also time `evidence verify` on the pack.")
-def bench_evidence(as_json, messages, rounds, processes, days, skip_ingest, skip_export, skip_bytes, verify) -> None:
+def bench_evidence(as_json, messages, rounds, processes, days, skip_ingest, skip_export, skip_bytes, cpu,
+                   verify) -> None:
     """The evidence log's cost: ingest with it on and off; bytes per reading; a dispute pack's export."""
     import json
 
-    from backend.bench.evidence import run_bytes_per_reading, run_export_bench, run_ingest_compare
+    from backend.bench.evidence import (
+        run_bytes_per_reading,
+        run_export_bench,
+        run_ingest_compare,
+        run_ingest_cpu_compare,
+    )
     from backend.bench.ingest import BenchError
 
     def progress(line: str) -> None:
@@ -428,6 +436,8 @@ def bench_evidence(as_json, messages, rounds, processes, days, skip_ingest, skip
             result["bytes"] = run_bytes_per_reading()
         if not skip_ingest:
             result["ingest"] = run_ingest_compare(messages, rounds, processes, progress)
+        if cpu:
+            result["ingest_cpu"] = run_ingest_cpu_compare(messages, rounds, progress)
         if not skip_export:
             result["export"] = run_export_bench(days, verify, progress=progress)
     except BenchError as exc:

@@ -198,6 +198,19 @@ def batch_ingested(gateway: str, epoch: int, seq: int, *, signed_sha256: str, re
                  payload)
 
 
+def batch_leaf(gateway: str, epoch: int, seq: int, *, signed_sha256: str, readings: int,
+               key_id: str | None, received_s: int) -> bytes:
+    """batch_ingested(...).leaf(), without the general checks: ingest writes one per message,
+    and its fields are already checked (ids by the wire format, the rest are ints and hex).
+    tests/unit/domain/test_evidence_entries.py holds the two equal."""
+    payload: dict[str, Any] = {"envelope_sha256": signed_sha256, "readings": readings}
+    if key_id is not None:
+        payload["key_id"] = key_id
+    document = {"v": LEAF_VERSION, "kind": "batch.ingested", "at_s": received_s, "payload": payload,
+                "subjects": {"gateway": gateway, "batch": batch_subject(gateway, epoch, seq)}}
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
 def decimals(value: Any) -> Any:
     """`value` with every float replaced by the Decimal of its shortest repr (alert details
     hold measurements as floats; the leaf records the number the backend printed)."""

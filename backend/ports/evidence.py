@@ -93,7 +93,7 @@ class LogStore(EvidenceLog, Protocol):
 
 @dataclass(frozen=True)
 class ArchivedEnvelope:
-    """A stored data message as its gateway signed it, with the entry that logs it."""
+    """A stored data message as its gateway signed it, with the leaf that logs it."""
     gateway: str
     epoch: int
     seq: int
@@ -101,7 +101,7 @@ class ArchivedEnvelope:
     first_ms: int              # the device time of its earliest and latest reading
     last_ms: int
     payload: bytes             # the message exactly as received
-    entry: Entry               # its batch.ingested entry
+    leaf: bytes                # its batch.ingested entry's leaf (at_s: the second it was received)
 
 
 class WindowEnvelope(NamedTuple):  # a tuple: a pack streams millions of them

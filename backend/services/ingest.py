@@ -281,12 +281,11 @@ def archived(message: AcceptedMessage) -> ArchivedEnvelope:
     else:
         first_ms, last_ms = min(r.time_ms for r in readings), max(r.time_ms for r in readings)
     signature = envelope.signature
-    entry = evidence.batch_ingested(envelope.gateway, envelope.epoch, envelope.seq,
-                                    signed_sha256=signed_sha256(envelope.signed_bytes), readings=len(readings),
-                                    key_id=signature.key_id if signature else None,
-                                    received_s=message.received_at_ms // 1000)
+    leaf = evidence.batch_leaf(envelope.gateway, envelope.epoch, envelope.seq,
+                               signed_sha256=signed_sha256(envelope.signed_bytes), readings=len(readings),
+                               key_id=signature.key_id if signature else None, received_s=message.received_at_ms // 1000)
     return ArchivedEnvelope(envelope.gateway, envelope.epoch, envelope.seq, message.received_at_ms, first_ms,
-                            last_ms, message.payload, entry)
+                            last_ms, message.payload, leaf)
 
 
 class _Refused(Exception):

@@ -9,7 +9,7 @@ together); `SqlEvidenceLog.append` in a transaction of its own.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
@@ -44,35 +44,42 @@ def _frontier(db: Connection, size: int) -> dict[tuple[int, int], bytes]:
     return {(row.level, row.idx): row.hash for row in rows}
 
 
-def append_entries(db: Connection, entries: Sequence[Entry], *, index_subjects: bool = True) -> list[int]:
-    """Append `entries` in `db`'s transaction; returns their indices. `index_subjects` False:
-    their subjects are not indexed (batch.ingested: the envelope archive is their index)."""
-    if not entries:
+def append_entries(db: Connection, entries: Sequence[Entry]) -> list[int]:
+    """Append `entries` in `db`'s transaction; returns their indices."""
+    return _append(db, [(e.kind, e.at_s, e.leaf(), e.subjects) for e in entries])
+
+
+def _append(db: Connection, leaves: Sequence[tuple[str, int, bytes, Mapping[str, str] | None]]) -> list[int]:
+    """(kind, at_s, leaf, subjects to index or None) in order; inserted through the driver
+    (ingest appends a leaf per message: SQLAlchemy's per-row work would be most of the cost)."""
+    if not leaves:
         return []
     size = _lock(db)
     nodes = _frontier(db, size)
-    new_nodes: list[dict] = []
-    rows, subjects = [], []
-    for offset, entry in enumerate(entries):
-        index = size + offset
-        leaf = entry.leaf()
-        rows.append({"idx": index, "kind": entry.kind, "at_s": entry.at_s, "leaf": leaf})
-        if index_subjects:
-            subjects += [{"name": name, "value": value, "idx": index} for name, value in entry.subjects.items()]
+    rows, new_nodes, subjects = [], [], []
+    for index, (kind, at_s, leaf, named) in enumerate(leaves, start=size):
+        rows.append((index, kind, at_s, leaf))
+        if named:
+            subjects += [(name, value, index) for name, value in named.items()]
         level, position, node = 0, index, leaf_hash(leaf)
         while True:
             nodes[(level, position)] = node
-            new_nodes.append({"level": level, "idx": position, "hash": node})
+            new_nodes.append((level, position, node))
             if position % 2 == 0:
                 break
             node = node_hash(nodes[(level, position - 1)], node)
             level, position = level + 1, position // 2
-    db.execute(insert(E), rows)
-    db.execute(insert(N), new_nodes)
-    if subjects:
-        db.execute(insert(S), subjects)
-    db.execute(update(t.log_head).where(t.log_head.c.id == 1).values(size=size + len(entries)))
-    return list(range(size, size + len(entries)))
+    _insert(db, "log_entries (idx, kind, at_s, leaf)", rows)
+    _insert(db, "log_nodes (level, idx, hash)", new_nodes)
+    _insert(db, "log_subjects (name, value, idx)", subjects)
+    db.execute(update(t.log_head).where(t.log_head.c.id == 1).values(size=size + len(leaves)))
+    return list(range(size, size + len(leaves)))
+
+
+def _insert(db: Connection, into: str, rows: list[tuple]) -> None:
+    if rows:
+        mark = "?" if db.dialect.paramstyle == "qmark" else "%s"
+        db.exec_driver_sql(f"INSERT INTO {into} VALUES ({', '.join([mark] * len(rows[0]))})", rows)
 
 
 def _logged(rows) -> list[LoggedEntry]:
@@ -193,22 +200,23 @@ class SqlEnvelopeArchive:
         with self.engine.begin() as db:
             _lock(db)  # before looking: no other process can archive the same message meanwhile
             new = self._not_archived(db, envelopes)
-            indices = append_entries(db, [e.entry for e in new], index_subjects=False)
-            if new:
-                db.execute(insert(V), [
-                    {"gateway": e.gateway, "epoch": e.epoch, "seq": e.seq, "received_at_ms": e.received_at_ms,
-                     "first_ms": e.first_ms, "last_ms": e.last_ms, "log_idx": index, "payload": e.payload}
-                    for e, index in zip(new, indices)])
+            indices = _append(db, [("batch.ingested", e.received_at_ms // 1000, e.leaf, None) for e in new])
+            _insert(db, "evidence_envelopes (gateway, epoch, seq, received_at_ms, first_ms, last_ms, log_idx, payload)",
+                    [(e.gateway, e.epoch, e.seq, e.received_at_ms, e.first_ms, e.last_ms, index, e.payload)
+                     for e, index in zip(new, indices)])
         return len(new)
 
     @staticmethod
     def _not_archived(db: Connection, envelopes: Sequence[ArchivedEnvelope]) -> list[ArchivedEnvelope]:
         keys = list(dict.fromkeys((e.gateway, e.epoch, e.seq) for e in envelopes))
+        mark = "?" if db.dialect.paramstyle == "qmark" else "%s"
         archived: set[tuple] = set()
         for start in range(0, len(keys), _CHUNK):
             chunk = keys[start:start + _CHUNK]
-            archived.update(tuple(row) for row in db.execute(select(V.c.gateway, V.c.epoch, V.c.seq).where(
-                tuple_(V.c.gateway, V.c.epoch, V.c.seq).in_(chunk))))
+            values = ", ".join([f"({mark}, {mark}, {mark})"] * len(chunk))
+            archived.update(tuple(row) for row in db.exec_driver_sql(
+                f"SELECT gateway, epoch, seq FROM evidence_envelopes WHERE (gateway, epoch, seq) IN (VALUES {values})",
+                tuple(part for key in chunk for part in key)))
         new = []
         for envelope in envelopes:
             key = (envelope.gateway, envelope.epoch, envelope.seq)

@@ -43,3 +43,11 @@ def test_an_alert_for_another_lender_on_a_shared_gateway_does_not_concern_us():
                                                     "gateway": "gw-1"}, "ops", 1)
     offline = evidence.alert_worked("acknowledged", {"alert": "b", "gateway": "gw-1"}, "ops", 1)
     assert not ours.covers(theirs) and ours.covers(offline)
+
+
+def test_the_fast_batch_leaf_is_the_checked_one_byte_for_byte():
+    for key_id in ("0123456789abcdef", None):
+        for gateway in ("gw-1", "GW_2.x"):
+            fields = {"signed_sha256": "0f" * 32, "readings": 1000, "key_id": key_id, "received_s": 2**40}
+            assert evidence.batch_leaf(gateway, 7, 2**33, **fields) == \
+                evidence.batch_ingested(gateway, 7, 2**33, **fields).leaf()
