@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # System packages the test suite talks to (real servers, real browser).
-SYSTEM_PACKAGES := mosquitto postgresql chromium victoria-metrics
+SYSTEM_PACKAGES := mosquitto postgresql chromium victoria-metrics nats-server
 
 .PHONY: demo test venv system-deps unit lint typecheck clean lock
 

@@ -3,13 +3,17 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
+import secrets
 import signal
+import socket
 import threading
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Callable
+from functools import partial
+from typing import Callable, Iterable
 
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -20,12 +24,17 @@ from backend.adapters.db.engine import make_engine, migrate
 from backend.adapters.db.evidence_repo import SqlEnvelopeArchive, SqlEvidenceLog
 from backend.adapters.db.inbox_repo import SqlAlertInbox, SqlSilences
 from backend.adapters.db.inspections_repo import SqlInspections
+from backend.adapters.db.lease_repo import SqlPartitionLeases
+from backend.adapters.db.ledger_repo import SqlIngestLedger
+from backend.adapters.db.money_repo import SqlCollateral, SqlMoney
 from backend.adapters.db.monitor_repo import SqlAlerts, SqlPriceMarks, SqlStandings
 from backend.adapters.db.registry_repo import SqlRegistry
 from backend.adapters.db.rotated_keys_repo import SqlRotatedKeys
 from backend.adapters.document_signer import Ed25519DocumentSigner
+from backend.adapters.jetstream_ingest import JetStreamIngest
 from backend.adapters.mqtt_commands import MqttCommands
 from backend.adapters.mqtt_ingest import MqttIngest
+from backend.adapters.pg_feed import PgNotifyFeed
 from backend.adapters.price_sources.csv_replay import CsvReplaySource
 from backend.adapters.price_sources.http_json import HttpJsonSource
 from backend.adapters.price_sources.mqtt_topic import MqttPriceSource
@@ -46,11 +55,14 @@ from backend.metrics import Metrics
 from backend.ports.access import AuditLog
 from backend.ports.alerts import AlertStore
 from backend.ports.documents import DocumentSigner
+from backend.ports.feed import BusEvent, LiveFeed
 from backend.ports.ingest import IngestLedger, ReadingStore
 from backend.ports.monitor import StandingStore
 from backend.ports.prices import PriceMarkStore, PriceQuote, PriceSource, PriceSourceError, parse_pair
 from backend.services.alert_inbox import AlertInbox
 from backend.services.api_keys import ApiKeyring
+from backend.services.certificates import CertificateService
+from backend.services.collateral import CollateralService
 from backend.services.commands import COMMAND_KEY_PATH, CommandService
 from backend.services.events import AlertsWatcher, EventBus, GatewaysWatcher, StandingsWatcher, monitor_listener
 from backend.services.evidence import CheckpointLoop, EvidenceService, critical_alert_opened
@@ -58,7 +70,9 @@ from backend.services.evidence_export import EvidenceExporter
 from backend.services.ingest import IngestService
 from backend.services.inspections import InspectionService
 from backend.services.limits import FailureThrottle, RateLimiter
+from backend.services.money import MoneyService
 from backend.services.monitor import MonitorLoop, MonitorService
+from backend.services.partitions import PartitionedMonitor
 from backend.services.prices import FxRates, PriceFeedRunner, PriceService
 from backend.services.prices_config import (
     CsvSourceSettings,
@@ -73,6 +87,7 @@ from backend.services.rotated_keys import RotatedKeys
 from backend.services.sensor_owners import RegistrySensorOwners
 from backend.services.silences import SilenceService
 from backend.services.standings import LoanStandings
+from backend.services.stress import StressService
 from backend.services.webhooks import WebhookService
 from backend.services.webhooks_relay import RelayLoop, WebhookRelay
 from backend.settings import BackendSettings
@@ -109,10 +124,16 @@ class BackendContext:
     inbox: AlertInbox  # people working alerts (the API's alert routes)
     inspections: InspectionService
     silences: SilenceService  # staff quieting alerts (still sent to banks, marked)
+    money: MoneyService  # repayments, drawdowns, interest, closing
+    collateral: CollateralService  # top-ups and substitutions
+    certificates: CertificateService  # borrowing-base certificates
+    stress: StressService  # portfolio stress tests (shocks, Monte Carlo)
     monitor: MonitorService | None
-    ingest: MqttIngest | None
+    ingest: MqttIngest | JetStreamIngest | None
     monitor_loop: MonitorLoop | None
+    partitioned_monitor: PartitionedMonitor | None = None  # monitor.partitions: this process's share
     events: EventBus = field(default_factory=EventBus)  # live changes for the dashboard (SSE)
+    feed: LiveFeed | None = None  # brings every process's live changes to `events` (PostgreSQL)
     standings_watcher: StandingsWatcher | None = None
     alerts_watcher: AlertsWatcher | None = None  # an API process whose monitor runs elsewhere
     gateways_watcher: GatewaysWatcher | None = None  # gateways going on/offline (ingest may run elsewhere)
@@ -136,6 +157,8 @@ class BackendContext:
             self.price_feeds.start()
         if self.checkpoint_loop:
             self.checkpoint_loop.start()
+        if self.feed and "api" in self.settings.roles:
+            self.feed.start(self.events.publish)
         for watcher in self._watchers():
             watcher.start()
 
@@ -144,6 +167,8 @@ class BackendContext:
 
     def close(self) -> None:
         self.events.close()
+        if self.feed:
+            self.feed.stop()
         for watcher in self._watchers():
             watcher.stop()
         if self.price_feeds:
@@ -152,6 +177,8 @@ class BackendContext:
             self.checkpoint_loop.stop()
         if self.monitor_loop:
             self.monitor_loop.stop()
+        if self.partitioned_monitor:
+            self.partitioned_monitor.close()
         if self.relay_loop:
             self.relay_loop.stop()
         if self.ingest:
@@ -190,12 +217,15 @@ def _command_signer(settings: BackendSettings) -> protocol.Signer | None:
 
 def _ingest(settings: BackendSettings, readings: ReadingStore, ledger: IngestLedger, metrics: Metrics, *,
             gateway_keys: dict[str, Ed25519PublicKey | None], signer: protocol.Signer | None,
-            rotated_keys: RotatedKeys, registry: RegistryService, archive: SqlEnvelopeArchive) -> MqttIngest:
+            rotated_keys: RotatedKeys, registry: RegistryService,
+            archive: SqlEnvelopeArchive) -> MqttIngest | JetStreamIngest:
     service = IngestService(readings, ledger, gateway_keys, settings.ingest, metrics,
                             sensors=RegistrySensorOwners(registry.snapshot),
                             retention_s=settings.timeseries.raw_retention_s(), rotated=rotated_keys,
                             archive=archive if settings.evidence.log_ingest else None)
     service.ack_signer = signer  # acks are signed with the command key, when there is one
+    if settings.ingest.source == "jetstream":
+        return JetStreamIngest(settings.ingest, service)
     return MqttIngest(settings.broker, settings.ingest, service)
 
 
@@ -205,6 +235,37 @@ def _monitor_config(settings: BackendSettings) -> MonitorConfig:
                          clear_s=m.clear_s, unverified_grace_s=m.unverified_grace_s,
                          unverified_zero_after_s=m.unverified_zero_after_s,
                          inspection_deadline_s=m.inspection_deadline_s)
+
+
+def _live_feed(settings: BackendSettings) -> PgNotifyFeed | None:
+    """On PostgreSQL, the dashboard's events travel between processes by LISTEN/NOTIFY."""
+    url = settings.resolved_database_url()
+    if not url.startswith("postgresql") or not {"api", "monitor"} & set(settings.roles):
+        return None
+    return PgNotifyFeed(url)
+
+
+def _publisher(events: EventBus, feed: LiveFeed | None) -> Callable[[Iterable[BusEvent]], None]:
+    """To this process's streams, and through the feed to the other processes'."""
+    if feed is None:
+        return events.publish
+
+    def publish(published: Iterable[BusEvent]) -> None:
+        published = list(published)
+        events.publish(published)
+        feed.publish(published)
+    return publish
+
+
+def _partitioned_monitor(settings: BackendSettings, engine, make_monitor: Callable[..., MonitorService],
+                         prices: PriceMarkStore, metrics: Metrics, clock: Callable[[], float]) -> PartitionedMonitor:
+    """This process's share of the book's `monitor.partitions`, leased in the database."""
+    fx_rates = FxRates(prices, _monitor_config(settings))
+    return PartitionedMonitor(
+        leases=SqlPartitionLeases(engine), count=settings.monitor.partitions, lease_s=settings.monitor.lease_s,
+        owner=f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}", clock=clock, metrics=metrics,
+        make_service=lambda partition, fence, cursors: make_monitor(
+            partition=partition, fence=fence, cursors=cursors, fx_rates=fx_rates))
 
 
 def _load_book(settings: BackendSettings, registry: RegistryService, prices: PriceService,
@@ -300,9 +361,10 @@ def _market_and_webhooks(settings: BackendSettings, engine, prices: PriceMarkSto
         store=store, signer=StandardWebhooks(data_dir_key(settings.data_dir, WEBHOOK_KEY)),
         targets=TargetGuard(settings.webhook_allow_private), clock=clock,
         rotation_overlap_s=settings.webhooks.rotation_overlap_s)}
-    if monitor is None or loop is None:
+    if loop is None:
         return parts
-    monitor.fx_rates = FxRates(prices, monitor.config)
+    if monitor is not None:
+        monitor.fx_rates = FxRates(prices, monitor.config)
     price_service.on_mark = loop.wake
     if settings.webhooks.relay:
         parts["relay_loop"] = relay_loop = RelayLoop(webhook_relay(settings, store, metrics, clock))
@@ -317,9 +379,10 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
     gateway_keys, signer = _gateway_keys(settings), _command_signer(settings)  # bad keys: stop before opening anything
     metrics = Metrics()
     readings = _reading_store(settings)
-    ledger = SqliteIngestLedger(settings.data_dir / "state.sqlite")
     engine = make_engine(settings.resolved_database_url())
     migrate(engine)
+    ledger = (SqlIngestLedger(engine, clock) if settings.ledger_in_database()
+              else SqliteIngestLedger(settings.data_dir / "state.sqlite", clock))
     registry = RegistryService(SqlRegistry(engine), clock)
     alerts, standings, prices = SqlAlerts(engine), SqlStandings(engine), SqlPriceMarks(engine)
     counts = SqlInspections(engine)
@@ -335,23 +398,37 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
                       rotated_keys=rotated_keys, registry=registry, archive=archive)
               if "ingest" in settings.roles else None)
     events = EventBus()
-    monitor = loop = checkpoints = None
+    api = "api" in settings.roles
+    feed = _live_feed(settings)
+    publish = _publisher(events, feed)
+    # Without the feed, an API process hears of alerts another process's monitor stored from the database.
+    watch_alerts = api and feed is None and ("monitor" not in settings.roles or bool(settings.monitor.partitions))
+    monitor = loop = partitioned = checkpoints = None
     if "monitor" in settings.roles:
         checkpoints = CheckpointLoop(evidence, settings.evidence.checkpoint_every_s)
-        monitor = MonitorService(registry=registry, readings=readings, ledger=ledger, alerts=alerts,
-                                 standings=standings, prices=prices, config=_monitor_config(settings),
-                                 clock=clock, metrics=metrics, inspections=counts,
-                                 on_events=_checkpoint_after_critical(monitor_listener(events, registry), checkpoints))
-        loop = MonitorLoop(monitor, settings.monitor.interval_s)
-    market = _market_and_webhooks(settings, engine, prices, price_service, alerts, monitor, loop, metrics, clock)
+        make_monitor = partial(MonitorService, registry=registry, readings=readings, ledger=ledger, alerts=alerts,
+                               standings=standings, prices=prices, config=_monitor_config(settings),
+                               clock=clock, metrics=metrics,
+                               on_events=_checkpoint_after_critical(
+                                   monitor_listener(publish, registry, alerts=not watch_alerts), checkpoints),
+                               inspections=counts)
+        if settings.monitor.partitions:
+            partitioned = _partitioned_monitor(settings, engine, make_monitor, prices, metrics, clock)
+        else:
+            monitor = make_monitor()
     loan_standings = LoanStandings(standings)
+    money = MoneyService(registry=registry, store=SqlMoney(engine), standing=loan_standings.of, clock=clock)
+    if monitor is not None or partitioned is not None:  # the monitor's process posts interest (once a day per loan)
+        loop = MonitorLoop(monitor or partitioned, settings.monitor.interval_s, chores=(money.post_interest,))
+    market = _market_and_webhooks(settings, engine, prices, price_service, alerts, monitor, loop, metrics, clock)
+    documents = Ed25519DocumentSigner.from_data_dir(settings.data_dir)
+    monitor_state = (lambda: monitor.state) if monitor else (lambda: None)
     releases = ReleaseService(
         registry=registry, collateral_value=loan_standings.collateral_value,
         value_per_item=monitor.value_per_item if monitor else lambda lot_id, loan_id: Decimal(0), clock=clock,
         guard=monitor.release_guard if monitor else _stored_alerts_guard(alerts))
-    api = "api" in settings.roles
     watcher = StandingsWatcher(standings=standings, registry=registry, bus=events) if api else None
-    alerts_watcher = AlertsWatcher(alerts, events) if api and not monitor else None
+    alerts_watcher = AlertsWatcher(alerts, events) if watch_alerts else None
     gateways_watcher = GatewaysWatcher(ledger, events) if api else None
     keyring = ApiKeyring(settings.api_keys, SqlApiKeys(engine), clock)
     _refuse_insecure_start(settings, keyring)
@@ -362,13 +439,21 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
         bad_key_throttle=FailureThrottle(http.bad_keys_per_minute, 60.0), registry=registry,
         alerts=alerts, standings=standings, prices=prices, loan_standings=loan_standings,
         price_service=price_service, releases=releases,
-        inbox=AlertInbox(alerts=alerts, inbox=SqlAlertInbox(engine), publish=events.publish, clock=clock,
+        inbox=AlertInbox(alerts=alerts, inbox=SqlAlertInbox(engine), publish=publish, clock=clock,
                          notices=SqlWebhooks(engine)),
         inspections=InspectionService(registry=registry, alerts=alerts, repo=counts,
                                       config=_monitor_config(settings), clock=clock),
-        monitor=monitor, ingest=ingest, monitor_loop=loop, events=events, standings_watcher=watcher,
+        money=money,
+        collateral=CollateralService(registry=registry, store=SqlCollateral(engine), monitor_state=monitor_state,
+                                     fx_rates=monitor.fx_rates if monitor else dict, clock=clock),
+        certificates=CertificateService(registry=registry, standing=loan_standings.of, alerts=alerts,
+                                        signer=documents, monitor_state=monitor_state, clock=clock),
+        stress=StressService(registry=registry.snapshot, marks=prices, standings=standings, monitor=monitor,
+                             clock=clock, config=_monitor_config(settings)),
+        monitor=monitor, partitioned_monitor=partitioned, ingest=ingest, monitor_loop=loop, events=events,
+        feed=feed, standings_watcher=watcher,
         alerts_watcher=alerts_watcher, gateways_watcher=gateways_watcher,
-        documents=Ed25519DocumentSigner.from_data_dir(settings.data_dir),
+        documents=documents,
         evidence=evidence, checkpoint_loop=checkpoints,
         exporter=EvidenceExporter(log_store=evidence_log, archive=archive, evidence_service=evidence,
                                   registry=registry.snapshot, alerts=alerts, prices=prices, clock=clock,
@@ -377,6 +462,15 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
         commands=CommandService(signer=signer, publisher=MqttCommands(settings.broker), gateway_keys=gateway_keys,
                                 rotated=rotated_keys, clock=clock),
         **market)
+
+
+def stress_service(settings: BackendSettings, clock: Callable[[], float] = time.time) -> StressService:
+    """Stress tests from the command line: the database alone, no monitor in this process."""
+    engine = make_engine(settings.resolved_database_url())
+    migrate(engine)
+    return StressService(registry=RegistryService(SqlRegistry(engine), clock).snapshot, marks=SqlPriceMarks(engine),
+                         standings=SqlStandings(engine), monitor=None, clock=clock,
+                         config=_monitor_config(settings))
 
 
 def _evidence(settings: BackendSettings, engine, evidence_log: SqlEvidenceLog, archive: SqlEnvelopeArchive,

@@ -1,7 +1,7 @@
 """Prometheus metrics of one backend process (its own registry: no global state)."""
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -30,6 +30,8 @@ class Metrics:
         self.monitor_errors = Counter("pw_monitor_errors", "Evaluations the monitor could not make, by stage "
                                       "(reading, lot, loan); the rest of the tick went on", ["stage"],
                                       registry=r)
+        self.monitor_partitions = Gauge("pw_monitor_partitions_owned", "Monitor partitions this process "
+                                        "holds the lease of (monitor.partitions)", registry=r)
         self.alerts_opened = Counter("pw_alerts_opened", "Alerts opened, by type", ["type"], registry=r)
         self.webhook_deliveries = Counter("pw_webhook_deliveries", "Webhook delivery attempts, by outcome",
                                           ["outcome"], registry=r)

@@ -33,8 +33,24 @@ class ApiKeyEntry(BaseModel):
     key_hash: str = Field(pattern=r"^sha256\$[0-9a-f]{32}\$[0-9a-f]{64}$")
 
 
+class JetStreamSettings(BaseModel):
+    """Ingest from a NATS JetStream cluster (`ingest.source: jetstream`, docs/deploy.md)."""
+
+    model_config = {"extra": "forbid"}
+    servers: list[str] = Field(default_factory=list)  # nats://host:port of the cluster's nodes
+    stream: str = Field("PW_INGEST", pattern=r"^[A-Za-z0-9_-]+$")  # made (work queue) when missing
+    replicas: int = Field(3, ge=1, le=5)  # of the stream, when we make it
+    durable: str = Field("pw-ingest", pattern=r"^[A-Za-z0-9_-]+$")  # the pull consumer every process shares
+    ack_wait_s: float = Field(30, gt=0)  # fetched but not acknowledged this long: delivered again
+    max_ack_pending: int = Field(50_000, ge=1)  # fetched and unacknowledged, over all processes
+
+
 class IngestSettings(BaseModel):
     model_config = {"extra": "forbid"}
+    # Where gateway messages come from: an MQTT subscription (Mosquitto, one machine) or a
+    # JetStream stream the NATS cluster's MQTT listeners fill (several hosts).
+    source: Literal["mqtt", "jetstream"] = "mqtt"
+    jetstream: JetStreamSettings = JetStreamSettings()
     client_id: str = "pw-ingest-1"  # one per ingest process; the session persists under it
     share_group: str = "pw-ingest"  # processes in one group split the data stream
     session_expiry_s: int = Field(7 * 24 * 3600, ge=0)
@@ -45,6 +61,16 @@ class IngestSettings(BaseModel):
     # Also send each ack in the acked_seq-only form that gateways older than ranged acks
     # understand (docs/protocol.md); turn off once every gateway runs a newer agent.
     legacy_acks: bool = True
+    # Where the ledger of stored messages lives: `sqlite` (state.sqlite in data_dir: the ingest
+    # workers of one host), `database` (database_url: the workers of every host), `auto`
+    # (database when database_url is PostgreSQL, else sqlite). docs/scaling.md
+    ledger: Literal["auto", "sqlite", "database"] = "auto"
+
+    @model_validator(mode="after")
+    def _jetstream_has_servers(self) -> "IngestSettings":
+        if self.source == "jetstream" and not self.jetstream.servers:
+            raise ValueError("ingest.jetstream.servers: give the NATS servers when ingest.source is jetstream")
+        return self
 
 
 class TimeSeriesSettings(BaseModel):
@@ -77,11 +103,19 @@ class MonitorSettings(BaseModel):
     unverified_grace_s: int = Field(3600, ge=0)
     unverified_zero_after_s: int = Field(86_400, gt=0)
     inspection_deadline_s: int = Field(86_400, gt=0)  # an inspection task is overdue after this
+    # 0: this process's monitor watches the whole book. N: the book is split into N partitions,
+    # each watched by one monitor process of any host, through leases in the database that
+    # run out after lease_s when their monitor dies (docs/scaling.md). Same N everywhere.
+    partitions: int = Field(0, ge=0, le=1024)
+    lease_s: float = Field(10.0, gt=0)
 
     @model_validator(mode="after")
     def _grace_before_zero(self) -> "MonitorSettings":
         if self.unverified_zero_after_s <= self.unverified_grace_s:
             raise ValueError("monitor.unverified_zero_after_s must be above monitor.unverified_grace_s")
+        if self.partitions and self.lease_s < 2 * self.interval_s:
+            raise ValueError("monitor.lease_s must be at least twice monitor.interval_s: a lease is renewed "
+                             "at each tick")
         return self
 
 
@@ -148,3 +182,9 @@ class BackendSettings(RoleSettings):
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'registry.sqlite').resolve()}"
+
+    def ledger_in_database(self) -> bool:
+        """Whether the ingest ledger is kept in the database (shared by hosts), per `ingest.ledger`."""
+        if self.ingest.ledger == "auto":
+            return self.resolved_database_url().startswith("postgresql")
+        return self.ingest.ledger == "database"

@@ -69,45 +69,56 @@ class Uplink:
                         for channel in protocol.CHANNELS}
 
     async def run(self) -> None:
-        """Stay connected forever, reconnecting with jittered exponential backoff."""
+        """Stay connected forever, reconnecting with jittered exponential backoff; with several
+        brokers (`broker.urls`), each disconnect moves on to the next one."""
         backoff = Backoff(self.settings.reconnect_min_s, self.settings.reconnect_max_s)
+        endpoints = self.settings.broker.endpoints()
+        turn = 0
         while True:
             self._beat()
+            host, port = endpoints[turn % len(endpoints)]
             try:
-                async with self._client() as client:
+                async with self._client(host, port) as client:
                     backoff.reset()
-                    await self._session(client)
+                    await self._session(client, host, port)
             except aiomqtt.MqttError as exc:
-                log.warning("broker connection lost or refused: %s", exc)
+                log.warning("broker %s:%d: connection lost or refused: %s", host, port, exc)
             finally:
                 self.connected = False
                 self._ranged_acks = self._acked = False
+            turn += 1
             await asyncio.sleep(backoff.next_delay_s())
 
-    def _client(self) -> aiomqtt.Client:
+    def _client(self, host: str, port: int) -> aiomqtt.Client:
         broker = self.settings.broker
         death = protocol.encode_state(self.settings.gateway_id, False, self.epoch)
         tls = broker.tls and aiomqtt.TLSParameters(
             ca_certs=str(broker.tls.ca_file), certfile=broker.tls.cert_file and str(broker.tls.cert_file),
             keyfile=broker.tls.key_file and str(broker.tls.key_file))
         return aiomqtt.Client(
-            broker.host, broker.port, username=broker.username, password=broker.password,
+            host, port, username=broker.username, password=broker.password,
             tls_params=tls or None, identifier=self.settings.gateway_id, keepalive=broker.keepalive_s,
             protocol=aiomqtt.ProtocolVersion(broker.protocol),
             will=aiomqtt.Will(self._topics["state"], death, qos=1, retain=True))
 
-    async def _session(self, client: aiomqtt.Client) -> None:
-        await client.subscribe(self._topics["ack"], qos=1)
-        await client.subscribe(self._topics["cmd"], qos=1)
+    async def _session(self, client: aiomqtt.Client, host: str, port: int) -> None:
+        for channel in ("ack", "cmd"):
+            await self._subscribe(client, self._topics[channel])
         await self._publish_birth(client)
         self.connected = True
-        log.info("connected to %s:%d as %s (epoch %d)", self.settings.broker.host,
-                 self.settings.broker.port, self.settings.gateway_id, self.epoch)
+        log.info("connected to %s:%d as %s (epoch %d)", host, port, self.settings.gateway_id, self.epoch)
         try:
             await self._exchange(client)
         except asyncio.CancelledError:
             await self._say_goodbye(client)
             raise
+
+    async def _subscribe(self, client: aiomqtt.Client, topic: str) -> None:
+        """A refused subscription (a NATS node whose JetStream is electing a leader answers
+        0x80) would leave us sending without ever hearing an ack: reconnect instead."""
+        granted = await client.subscribe(topic, qos=self.settings.broker.subscribe_qos)
+        if any(getattr(code, "value", code) >= 0x80 for code in granted):
+            raise aiomqtt.MqttError(f"the broker refused our subscription to {topic}")
 
     async def _publish_birth(self, client: aiomqtt.Client) -> None:
         info = await asyncio.to_thread(self.birth_info)

@@ -5,6 +5,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from backend.demo.broker import find_mosquitto, start_broker
+from backend.demo.nats_cluster import NatsCluster, find_nats_server
 
 
 @pytest.fixture
@@ -20,6 +21,17 @@ def mosquitto(tmp_path):
     broker = start_broker(tmp_path / "broker", prefer="mosquitto")
     yield broker
     broker.stop()
+
+
+@pytest.fixture
+def nats_cluster(tmp_path):
+    """Three real nats-server nodes (JetStream, MQTT listeners) on free ports, each with its
+    own config and store under tmp_path, routed into one cluster; healthy before the test."""
+    if find_nats_server() is None:
+        pytest.fail("nats-server is not installed: run `make test`, which installs it")
+    cluster = NatsCluster(tmp_path / "nats").start()
+    yield cluster
+    cluster.stop()
 
 
 @pytest.fixture(scope="session")

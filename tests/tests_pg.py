@@ -20,8 +20,10 @@ def _bin(name: str) -> str | None:
 class PostgresServer:
     """initdb + pg_ctl as the `postgres` user when we are root (PostgreSQL refuses root)."""
 
-    def __init__(self) -> None:
+    def __init__(self, fsync: bool = False) -> None:
+        """`fsync`: off for tests (speed); on for benchmarks that time durable commits."""
         self.root = Path(tempfile.mkdtemp(prefix="pw-pg-"))
+        self.fsync = fsync
         self.port = free_port()
         self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
 
@@ -38,7 +40,7 @@ class PostgresServer:
         data = self.root / "data"
         self._run(_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
         self._run(_bin("pg_ctl"), "-D", str(data), "-l", str(self.root / "log"), "-w", "-o",
-                  f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+                  f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync={'on' if self.fsync else 'off'}", "start")
         if not wait_until_listening(self.port, 30):
             raise RuntimeError(f"postgres did not start; see {self.root / 'log'}")
 

@@ -29,7 +29,7 @@ class MqttCommands:
 
         def on_connect(client, userdata, flags, reason_code, properties):
             if not reason_code.is_failure:
-                client.subscribe(protocol.topic(gateway, "cmd-result"), qos=1)
+                client.subscribe(protocol.topic(gateway, "cmd-result"), qos=self.broker.subscribe_qos)
 
         def on_message(client, userdata, message):
             if _result_id(message.payload) == command_id:
@@ -39,21 +39,28 @@ class MqttCommands:
         client.on_connect = on_connect
         client.on_subscribe = lambda *args: subscribed.set()
         client.on_message = on_message
-        try:
-            client.connect(self.broker.host, self.broker.port, self.broker.keepalive_s)
-        except OSError as exc:
-            raise CommandTransportError(f"broker {self.broker.host}:{self.broker.port}: {exc}") from exc
+        host, port = self._connect(client)
         client.loop_start()
         try:
             if not subscribed.wait(self.connect_timeout_s):
-                raise CommandTransportError(f"broker {self.broker.host}:{self.broker.port} did not "
-                                            "accept our subscription")
+                raise CommandTransportError(f"broker {host}:{port} did not accept our subscription")
             client.publish(protocol.topic(gateway, "cmd"), wire, qos=1).wait_for_publish(self.connect_timeout_s)
             answered.wait(wait_s)
         finally:
             client.disconnect()
             client.loop_stop()
         return answer[0] if answer else None
+
+    def _connect(self, client: mqtt.Client) -> tuple[str, int]:
+        """Connect to the first broker that answers (`broker.urls`: each node of a cluster)."""
+        errors = []
+        for host, port in self.broker.endpoints():
+            try:
+                client.connect(host, port, self.broker.keepalive_s)
+                return host, port
+            except OSError as exc:
+                errors.append(f"broker {host}:{port}: {exc}")
+        raise CommandTransportError("; ".join(errors))
 
     def _client(self) -> mqtt.Client:
         return paho_client(self.broker, f"pw-commands-{secrets.token_hex(4)}")

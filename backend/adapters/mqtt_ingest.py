@@ -40,6 +40,7 @@ class MqttIngest:
                  clock: Callable[[], float] = time.time,
                  storage_retry_s: tuple[float, ...] = _STORAGE_RETRY_S) -> None:
         self.broker, self.settings, self.service, self.clock = broker, settings, service, clock
+        self.host, self.port = broker.endpoints()[0]  # one broker: a cluster's ingest is JetStreamIngest
         self.storage_retry_s = storage_retry_s
         self._received: list[mqtt.MQTTMessage] = []
         self._stopping = threading.Event()
@@ -58,7 +59,7 @@ class MqttIngest:
         return client
 
     def start(self) -> None:
-        self._client.connect_async(self.broker.host, self.broker.port, self.broker.keepalive_s,
+        self._client.connect_async(self.host, self.port, self.broker.keepalive_s,
                                    **self._session())
         self._thread.start()
 
@@ -85,8 +86,8 @@ class MqttIngest:
             log.error("broker refused the ingest subscription: %s", refused)
             return
         self.connected.set()
-        log.info("ingest connected to %s:%d (session present: %s)", self.broker.host,
-                 self.broker.port, self._session_present)
+        log.info("ingest connected to %s:%d (session present: %s)", self.host, self.port,
+                 self._session_present)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected.clear()
@@ -126,8 +127,8 @@ class MqttIngest:
         return True
 
     def _log_retry(self, state: RetryCallState) -> None:
-        log.warning("cannot reach the broker at %s:%d (%s); retrying in %.1fs", self.broker.host,
-                    self.broker.port, state.outcome.exception(), state.next_action.sleep)
+        log.warning("cannot reach the broker at %s:%d (%s); retrying in %.1fs", self.host,
+                    self.port, state.outcome.exception(), state.next_action.sleep)
 
     def _session(self) -> dict:
         """Connect options: a session the broker keeps while we are away (MQTT 5)."""

@@ -265,13 +265,17 @@ class SqlWebhooks:
 
     # -- the relay's side --------------------------------------------------------------
     def claim_due(self, now_s: float, lease_s: float, limit: int) -> list[OutboxItem]:
-        """Lease up to `limit` due rows to this caller (safe with several relays)."""
+        """Lease up to `limit` due rows to this caller (safe with several relays, on any host).
+
+        On PostgreSQL the rows are picked FOR UPDATE SKIP LOCKED: a relay passes over the
+        rows another is leasing at that moment and takes the next ones, instead of waiting
+        for them and then finding them leased. (SQLite has one writer at a time anyway.)"""
         owner = uuid.uuid4().hex
         due = and_(O.c.state == "pending", O.c.next_attempt_at_s <= now_s,
                    or_(O.c.lease_until_s.is_(None), O.c.lease_until_s < now_s))
         with self.engine.begin() as db:
             ids = db.execute(select(O.c.id).where(due).order_by(O.c.next_attempt_at_s, O.c.id)
-                             .limit(limit)).scalars().all()
+                             .limit(limit).with_for_update(skip_locked=True)).scalars().all()
             if not ids:
                 return []
             db.execute(update(O).where(and_(O.c.id.in_(ids), due))

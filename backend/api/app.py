@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse
 from backend.api import (
     alerts,
     book,
+    collateral,
     commands,
     dashboard,
     events,
@@ -17,10 +18,12 @@ from backend.api import (
     health,
     inspections,
     keys,
+    money,
     prices,
     readings,
     registry,
     silences,
+    stress,
     webhook_schemas,
     webhooks,
 )
@@ -39,7 +42,7 @@ def create_app(context: BackendContext) -> FastAPI:
     app.include_router(health.router)
     if "api" in context.settings.roles:
         for module in (readings, gateways, book, alerts, prices, registry, keys, events, dashboard,
-                       commands, webhooks, inspections, exports, silences, evidence):
+                       commands, webhooks, inspections, exports, silences, money, collateral, stress, evidence):
             app.include_router(module.router, responses=ERROR_RESPONSES)
         app.mount("/static", dashboard.static_files(), name="static")
         app.add_api_route("/docs", api_reference, include_in_schema=False)

@@ -7,17 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
-from backend.api.deps import Ctx, principal, require_role
+from backend.api.deps import Ctx, on_loan, principal
 from backend.domain import registry as reg
 from backend.services import access
 from backend.services.api_keys import Principal
-from backend.services.registry import Conflict, NotFound
 
 router = APIRouter(prefix="/api/v1", tags=["book"])
 Caller = Annotated[Principal, Depends(principal)]
-Staff = Annotated[Principal, Depends(require_role("admin", "supervisor"))]
 Ident = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
-Money = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=2)]
 Ratio = Annotated[Decimal, Field(gt=0, lt=1, max_digits=6, decimal_places=4)]
 
 
@@ -40,6 +37,9 @@ class LoanOut(BaseModel):
     cure_deadline_s: float | None
     cure_amount: Decimal | None
     price_stale: bool
+    interest: dict[str, str] | None = Field(None, description="yearly `rate` and `day_count` (ACT/360, ACT/365)")
+    interest_accrued_to_s: float | None = None
+    closed_at_s: float | None = Field(None, description="when its lender closed it (its pledges released)")
 
 
 _RATIO = Decimal("0.000001")
@@ -63,7 +63,9 @@ def _loan_out(loan: reg.Loan, standing) -> LoanOut:
         drawing_power=standing.drawing_power if standing else None,
         cure_deadline_s=standing.cure_deadline_s if standing else None,
         cure_amount=standing.cure_amount if standing else None,
-        price_stale=standing.price_stale if standing else False)
+        price_stale=standing.price_stale if standing else False,
+        interest={"rate": str(loan.interest.rate), "day_count": loan.interest.day_count} if loan.interest else None,
+        interest_accrued_to_s=loan.interest_accrued_to_s, closed_at_s=loan.closed_at_s)
 
 
 @router.get("/loans", response_model=list[LoanOut])
@@ -126,38 +128,6 @@ def get_lot(lot_id: str, caller: Caller, ctx: Ctx) -> LotOut:
         sensors=[SensorOut(id=s.id, kind=s.kind) for s in registry.sensors.values() if s.lot_id == lot_id])
 
 
-class PledgeIn(BaseModel):
-    lot: Ident
-
-
-@router.post("/loans/{loan_id}/pledges", status_code=201)
-def pledge(loan_id: str, body: PledgeIn, caller: Staff, ctx: Ctx) -> dict:
-    """Add a lot to a loan's collateral. 409 'already pledged' if it backs another loan."""
-    try:
-        ctx.registry.pledge(body.lot, loan_id)
-    except NotFound as exc:
-        raise HTTPException(404, str(exc)) from exc
-    except Conflict as exc:
-        raise HTTPException(409, str(exc)) from exc
-    return {"loan": loan_id, "lot": body.lot}
-
-
-class RepaymentIn(BaseModel):
-    amount: Money
-
-
-@router.post("/loans/{loan_id}/repayments", status_code=201)
-def repay(loan_id: str, body: RepaymentIn, caller: Caller, ctx: Ctx) -> dict:
-    """Record a repayment (staff, or the loan's own lender)."""
-    if not access.sees_loan(caller, ctx.registry.snapshot(), loan_id):
-        raise HTTPException(404, f"no loan {loan_id!r}")
-    try:
-        loan = ctx.registry.repay(loan_id, body.amount)
-    except Conflict as exc:
-        raise HTTPException(409, str(exc)) from exc
-    return {"loan": loan_id, "outstanding": str(loan.outstanding)}
-
-
 class ReleaseIn(BaseModel):
     lot: Ident
     items: int = Field(ge=1, le=100_000)
@@ -167,7 +137,7 @@ class ReleaseIn(BaseModel):
 @router.post("/loans/{loan_id}/releases/quote")
 def quote_release(loan_id: str, body: ReleaseIn, caller: Caller, ctx: Ctx) -> dict:
     """How many items this repayment can free while LTV stays at or below target."""
-    decision = _decide(ctx, caller, loan_id, lambda: ctx.releases.decide(
+    decision = on_loan(ctx, caller, loan_id, lambda: ctx.releases.decide(
         loan_id, body.lot, body.items, body.repayment))
     return {"approved": decision.approved, "max_items": decision.max_items, "reason": decision.reason}
 
@@ -177,21 +147,11 @@ def release(loan_id: str, body: ReleaseIn, caller: Caller, ctx: Ctx) -> dict:
     """The loan's lender (or an admin) lets items leave against a repayment; 409 beyond target."""
     if caller.role not in ("admin", "lender"):
         raise HTTPException(404, "not found")
-    order, loan = _decide(ctx, caller, loan_id, lambda: ctx.releases.release(
+    order, loan = on_loan(ctx, caller, loan_id, lambda: ctx.releases.release(
         loan_id, body.lot, body.items, body.repayment))
     return {"id": order.id, "lot": order.lot_id, "items": len(order.epcs),
             "epcs": sorted(order.epcs), "outstanding": str(loan.outstanding)}
 
-
-def _decide(ctx, caller: Principal, loan_id: str, action):
-    if not access.sees_loan(caller, ctx.registry.snapshot(), loan_id):
-        raise HTTPException(404, f"no loan {loan_id!r}")
-    try:
-        return action()
-    except NotFound as exc:
-        raise HTTPException(404, str(exc)) from exc
-    except Conflict as exc:
-        raise HTTPException(409, str(exc)) from exc
 
 
 class HistoryPointOut(BaseModel):

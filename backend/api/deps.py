@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Callable
+from typing import Annotated, Callable, TypeVar
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from backend.bootstrap import BackendContext
+from backend.services import access
 from backend.services.api_keys import Principal
+from backend.services.registry import Conflict, NotFound
 
 
 def context(request: Request) -> BackendContext:
@@ -59,3 +61,18 @@ def require_role(*roles: str) -> Callable[..., Principal]:
         return caller
 
     return check
+
+
+T = TypeVar("T")
+
+
+def on_loan(ctx: BackendContext, caller: Principal, loan_id: str, action: Callable[[], T]) -> T:
+    """404 for a loan the caller may not see; the service's refusals as 404/409."""
+    if not access.sees_loan(caller, ctx.registry.snapshot(), loan_id):
+        raise HTTPException(404, f"no loan {loan_id!r}")
+    try:
+        return action()
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except Conflict as exc:
+        raise HTTPException(409, str(exc)) from exc

@@ -13,8 +13,9 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 
 from backend.api.deps import Ctx, principal
+from backend.ports.feed import BusEvent
 from backend.services.api_keys import Principal
-from backend.services.events import END, BusEvent, EventBus, visible_to
+from backend.services.events import END, EventBus, visible_to
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
 KEEPALIVE_S = 15.0  # a comment line this often keeps proxies from closing a quiet stream

@@ -4,7 +4,7 @@ double-pledge guard, so creating a loan can never pledge goods twice."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field, model_validator
@@ -72,6 +72,11 @@ class ThresholdsIn(BaseModel):
     liquidation: Ratio
 
 
+class InterestIn(BaseModel):
+    rate: Annotated[Decimal, Field(ge=0, lt=1, max_digits=8, decimal_places=6)]
+    day_count: Literal["ACT/360", "ACT/365"] = "ACT/360"
+
+
 class LoanIn(BaseModel):
     id: Ident
     lender: Ident
@@ -82,6 +87,7 @@ class LoanIn(BaseModel):
     thresholds: ThresholdsIn
     target_ltv: Ratio
     cure_period_s: int = Field(86_400, ge=0)
+    interest: InterestIn | None = None
     lots: list[Ident] = []
 
     @model_validator(mode="after")
@@ -152,8 +158,9 @@ def add_loan(body: LoanIn, ctx: Ctx, caller=Depends(staff)) -> dict:
     first lot that backs another loan (the loan exists, with the lots pledged before it)."""
     thresholds = reg.Thresholds(body.thresholds.warning, body.thresholds.margin_call,
                                 body.thresholds.liquidation)  # rising: checked by LoanIn
+    interest = reg.Interest(body.interest.rate, body.interest.day_count) if body.interest else None
     loan = reg.Loan(body.id, body.lender, body.borrower, body.outstanding, body.currency, (),
-                    body.haircut, thresholds, body.target_ltv, body.cure_period_s)
+                    body.haircut, thresholds, body.target_ltv, body.cure_period_s, interest=interest)
     _add(ctx, reg.Registry(loans={body.id: loan}))
     for lot_id in body.lots:
         try:

@@ -157,9 +157,77 @@ class PingEvent(CloudEvent):
     data: PingData
 
 
+class MoneyData(BaseModel):
+    """What every repayment, pledge and loan notice says (backend.domain.notices.money_notice)."""
+    model_config = ConfigDict(extra="forbid")
+    loan: str
+    lender: str
+    borrower: str
+    at_s: float
+    change: str
+
+
+class RepaymentData(MoneyData):
+    repayment: str
+    amount: str = Field(pattern=MONEY)
+    state: Literal["pending", "confirmed", "rejected"]
+    entered_by: str | None = None
+    decided_by: str | None
+    outstanding: str | None = Field(None, pattern=MONEY, description="after a confirmed repayment")
+    reason: str | None = Field(None, description="a rejection's")
+
+
+class RepaymentEvent(CloudEvent):
+    """A repayment entered (pending: it changes nothing yet), confirmed by the lender, or rejected."""
+    source: Literal["/pledgewatch/repayments"]
+    type: Literal["com.pledgewatch.repayment.pending", "com.pledgewatch.repayment.confirmed",
+                  "com.pledgewatch.repayment.rejected"]
+    data: RepaymentData
+
+
+class PledgeData(MoneyData):
+    request: str
+    kind: Literal["pledge", "substitution"]
+    pledge_lot: str
+    release_lot: str | None
+    requested_by: str
+    decided_by: str | None
+    reason: str | None
+
+
+class PledgeEvent(CloudEvent):
+    """A top-up or substitution of the bank's collateral asked, carried out or rejected."""
+    source: Literal["/pledgewatch/pledges"]
+    type: str = Field(pattern=r"^com\.pledgewatch\.pledge\.(requested|approved|rejected|substitution_requested|"
+                              r"substituted|substitution_rejected)$")
+    data: PledgeData
+
+
+class LoanData(MoneyData):
+    amount: str | None = Field(None, pattern=MONEY)
+    outstanding: str | None = Field(None, pattern=MONEY, description="after the drawdown or interest")
+    by: str | None = None
+    drawdown: str | None = None
+    days: int | None = None
+    from_s: float | None = None
+    to_s: float | None = None
+    rate: str | None = Field(None, pattern=RATIO)
+    day_count: Literal["ACT/360", "ACT/365"] | None = None
+    released_lots: list[str] | None = Field(None, description="a closed loan's lots, now free")
+
+
+class LoanEvent(CloudEvent):
+    """A drawdown, interest posted to the outstanding amount, or the loan closed (its lots released)."""
+    source: Literal["/pledgewatch/loans"]
+    type: Literal["com.pledgewatch.loan.drawdown", "com.pledgewatch.loan.interest_posted",
+                  "com.pledgewatch.loan.closed"]
+    data: LoanData
+
+
 EVENTS: dict[str, type[CloudEvent]] = {"alert": AlertEvent, "alert-activity": AlertActivityEvent,
                                        "inspection": InspectionEvent, "checkpoint": CheckpointEvent,
-                                       "ping": PingEvent}
+                                       "ping": PingEvent, "repayment": RepaymentEvent, "pledge": PledgeEvent,
+                                       "loan": LoanEvent}
 
 
 def document(app: FastAPI) -> None:

@@ -5,12 +5,17 @@ published at QoS 1 through a real Mosquitto, in interleaved rounds, to
   (a) a bare paho subscriber that only counts (what the broker can deliver), and
   (b) real `pledgewatch backend --role ingest` processes on a shared subscription
       (decode, verify, dedup, durable SQLite write, PUBACK and app-level ack).
+With `broker="nats"` the same goes through a three-node NATS cluster: published over MQTT
+3.1.1 to the nodes' MQTT listeners (several connections, gateways spread over the nodes),
+captured by the R3 JetStream stream, and (a) a bare pull consumer that fetches, acks and
+counts, (b) ingest processes on the one durable pull consumer.
 Everything runs on this machine at once: broker, publisher, subscribers. Rates run from
 the first publish to the last delivery (a) or the last durable write (b). The ingest
 lag is from a message's publish to its durable write, under that full-speed burst.
 """
 from __future__ import annotations
 
+import asyncio
 import random
 import sqlite3
 import statistics
@@ -22,13 +27,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import nats
 import orjson
+import paho.mqtt.client as paho
 import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from backend.adapters.jetstream_ingest import stream_config
 from backend.demo.broker import BrokerProcess, start_broker
+from backend.demo.nats_cluster import NatsCluster
 from backend.demo.ports import free_port
+from backend.settings import JetStreamSettings
 from edge import protocol
 from firmware_sim.fleet import fleet_readings
 
@@ -63,35 +73,52 @@ def record_stream(folder: Path, messages: int, gateways: int) -> tuple[Path, lis
     return path, registry, positions
 
 
-def _publish(stream_path: Path, port: int, folder: Path) -> list[float]:
+Broker = BrokerProcess | NatsCluster
+NATS_PUBLISH_CONNECTIONS = 8  # per node: on nats-server 2.9 a QoS 1 publish waits for a JetStream write
+
+
+def _publish(stream_path: Path, broker: Broker, folder: Path) -> list[float]:
     out = folder / "published.json"
-    subprocess.run([*_CHILDREN, "publish", str(stream_path), str(port), str(out)], check=True)
+    if isinstance(broker, NatsCluster):
+        ports = ",".join(str(node.mqtt_port) for node in broker.nodes)
+        args = [ports, str(out), "4", str(NATS_PUBLISH_CONNECTIONS * len(broker.nodes))]
+    else:
+        args = [str(broker.port), str(out)]
+    subprocess.run([*_CHILDREN, "publish", str(stream_path), *args], check=True)
     return orjson.loads(out.read_bytes())["published_at_s"]
 
 
-def ceiling_round(stream_path: Path, messages: int, broker: BrokerProcess, folder: Path) -> float:
-    """Readings per second delivered to a subscriber that only counts."""
+def ceiling_round(stream_path: Path, messages: int, broker: Broker, folder: Path) -> float:
+    """Readings per second delivered to a subscriber (or pull consumer) that only counts."""
     out = folder / "counted.json"
-    counter = subprocess.Popen([*_CHILDREN, "count", str(broker.port), str(messages), str(out)],
+    counter_args = (["count-jetstream", ",".join(broker.nats_urls)] if isinstance(broker, NatsCluster)
+                    else ["count", str(broker.port)])
+    counter = subprocess.Popen([*_CHILDREN, *counter_args, str(messages), str(out)],
                                stdout=subprocess.PIPE, text=True)
     if counter.stdout.readline().strip() != "ready":
         raise BenchError("the counting subscriber did not subscribe")
-    published_at_s = _publish(stream_path, broker.port, folder)
+    published_at_s = _publish(stream_path, broker, folder)
     if counter.wait(timeout=600) != 0:
         raise BenchError("the counting subscriber failed")
     counted = orjson.loads(out.read_bytes())
     return messages * READINGS_PER_MESSAGE / (counted["last_s"] - published_at_s[0])
 
 
-def start_ingest_process(folder: Path, broker: BrokerProcess, registry: list[dict], index: int,
+def start_ingest_process(folder: Path, broker: Broker, registry: list[dict], index: int,
                          http_port: int | None = None, extra: dict | None = None) -> subprocess.Popen:
     """`pledgewatch backend --role ingest` as client pw-bench-ingest-<index>, data in folder/data;
-    returns once it is connected (its log: folder/ingest-<index>.log). `extra`: more settings
-    (e.g. a timeseries block)."""
+    returns once it is connected (its log: folder/ingest-<index>.log). On a NatsCluster it
+    consumes the JetStream stream. `extra`: more settings (e.g. a timeseries block)."""
     config = folder / f"ingest-{index}.yaml"
+    ingest: dict = {"client_id": f"pw-bench-ingest-{index}"}
+    if isinstance(broker, NatsCluster):
+        broker_block: dict = {"urls": broker.mqtt_urls, "protocol": 4}
+        ingest.update(source="jetstream", jetstream={"servers": broker.nats_urls})
+    else:
+        broker_block = {"port": broker.port}
     config.write_text(yaml.safe_dump({
-        "data_dir": str(folder / "data"), "broker": {"port": broker.port},
-        "http": {"port": http_port or free_port()}, "ingest": {"client_id": f"pw-bench-ingest-{index}"},
+        "data_dir": str(folder / "data"), "broker": broker_block,
+        "http": {"port": http_port or free_port()}, "ingest": ingest,
         "gateways": registry, **(extra or {})}))
     log = folder / f"ingest-{index}.log"
     log.touch()
@@ -115,24 +142,71 @@ class IngestRound:
     duplicates_stored: int
 
 
-def ingest_round(stream_path: Path, registry: list[dict], positions: dict, broker: BrokerProcess,
+def ingest_round(stream_path: Path, registry: list[dict], positions: dict, broker: Broker,
                  folder: Path, processes: int, extra: dict | None = None) -> IngestRound:
     """`extra`: more settings for the ingest processes (e.g. the evidence log off)."""
     ingests = [start_ingest_process(folder, broker, registry, n, extra=extra) for n in range(processes)]
     try:
         time.sleep(0.5)  # let the SUBACKs land: a shared subscription queues nothing before
-        published_at_s = _publish(stream_path, broker.port, folder)
+        published_at_s = _publish(stream_path, broker, folder)
         recorded = wait_for_ledger(folder / "data" / "state.sqlite", len(positions))
     finally:
         for process in ingests:
             process.terminate()
         for process in ingests:
             process.wait(timeout=30)
+    if isinstance(broker, NatsCluster):  # a work-queue stream takes one consumer at a time
+        _delete_consumer(broker, JetStreamSettings().durable)
     last_write_s = max(at_ms for _, at_ms in recorded) / 1000
     lags_ms = [at_ms - published_at_s[positions[key]] * 1000 for key, at_ms in recorded]
     lost, duplicates = audit(folder / "data" / "readings.sqlite", len(positions))
     return IngestRound(len(positions) * READINGS_PER_MESSAGE / (last_write_s - published_at_s[0]),
                        lags_ms, lost, duplicates)
+
+
+def _delete_consumer(cluster: NatsCluster, name: str) -> None:
+    async def delete() -> None:
+        connection = await nats.connect(cluster.nats_urls)
+        await connection.jetstream(timeout=10).delete_consumer(JetStreamSettings().stream, name)
+        await connection.close()
+
+    asyncio.run(delete())
+
+
+def _start_broker(root: Path, broker: str) -> Broker:
+    if broker == "nats":
+        cluster = NatsCluster(root / "nats").start()
+        _make_stream(cluster)
+        _first_mqtt_connections(cluster)
+        return cluster
+    process = start_broker(root / "broker", prefer="mosquitto")
+    if process.kind != "mosquitto":
+        process.stop()
+        raise BenchError("the bench needs Mosquitto (apt-get install mosquitto)")
+    return process
+
+
+def _make_stream(cluster: NatsCluster) -> None:
+    """The stream ingest makes when missing: the counter of the first round needs it first."""
+    async def make() -> None:
+        connection = await nats.connect(cluster.nats_urls)
+        await connection.jetstream(timeout=10).add_stream(stream_config(JetStreamSettings()))
+        await connection.close()
+
+    asyncio.run(make())
+
+
+def _first_mqtt_connections(cluster: NatsCluster) -> None:
+    """A node's first MQTT connection makes the MQTT streams and consumers (seconds): not in
+    the first round's time."""
+    for node in cluster.nodes:
+        client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"pw-bench-warm-{node.name}",
+                             protocol=paho.MQTTv311)
+        client.connect("127.0.0.1", node.mqtt_port)
+        client.loop_start()
+        client.publish("pw-bench/warm-up", b"", qos=1).wait_for_publish(timeout=60)
+        client.disconnect()
+        client.loop_stop()
 
 
 def wait_for_ledger(path: Path, messages: int, timeout_s: float = 300) -> list[tuple[tuple, int]]:
@@ -160,17 +234,15 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def run_bench(messages: int, rounds: int, processes: int, gateways: int = 100,
+def run_bench(messages: int, rounds: int, processes: int, gateways: int = 100, broker_kind: str = "mosquitto",
               progress: Callable[[str], None] = lambda line: None) -> dict:
-    """`progress` hears a line per step (the CLI prints them on stderr: a run takes minutes)."""
+    """`progress` hears a line per step (the CLI prints them on stderr: a run takes minutes).
+    `broker_kind`: mosquitto, or nats (a three-node JetStream cluster)."""
     with tempfile.TemporaryDirectory(prefix="pw-bench-") as tmp:
         root = Path(tmp)
         progress(f"recording {messages:,} signed batches over {gateways} gateways ...")
         stream_path, registry, positions = record_stream(root, messages, gateways)
-        broker = start_broker(root / "broker", prefer="mosquitto")
-        if broker.kind != "mosquitto":
-            broker.stop()
-            raise BenchError("the bench needs Mosquitto (apt-get install mosquitto)")
+        broker = _start_broker(root, broker_kind)
         try:
             ceilings, ingests = [], []
             for n in range(rounds):  # interleaved, so that both see the same machine
@@ -192,4 +264,4 @@ def run_bench(messages: int, rounds: int, processes: int, gateways: int = 100,
             "lost": sum(r.lost for r in ingests), "duplicates_stored": sum(r.duplicates_stored for r in ingests),
             "p50_ingest_lag_ms": round(_percentile(lags, 0.5), 1),
             "p99_ingest_lag_ms": round(_percentile(lags, 0.99), 1),
-            "rounds": rounds, "ingest_processes": processes}
+            "rounds": rounds, "ingest_processes": processes, "broker": broker_kind}

@@ -70,7 +70,8 @@ def build_loan(spec: LoanSpec) -> reg.Loan:
     target = spec.target_ltv if spec.target_ltv is not None else thresholds.warning - Decimal("0.10")
     return reg.Loan(spec.id, spec.lender, spec.borrower, spec.outstanding, spec.currency,
                     (), spec.haircut, thresholds, target, spec.cure_period,
-                    _schedule(spec.unverified))
+                    _schedule(spec.unverified),
+                    reg.Interest(spec.interest.rate, spec.interest.day_count) if spec.interest else None)
 
 
 def _schedule(spec: UnverifiedSpec | None) -> reg.UnverifiedSchedule | None:

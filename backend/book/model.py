@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
@@ -72,6 +72,12 @@ class ThresholdSpec(Strict):
     liquidation: Positive
 
 
+class InterestSpec(Strict):
+    """Yearly `rate`, accrued daily over the `day_count` year (backend.domain.money)."""
+    rate: Annotated[Decimal, Field(ge=0, lt=1)]
+    day_count: Literal["ACT/360", "ACT/365"] = "ACT/360"
+
+
 class LoanSpec(Strict):
     id: str
     lender: str
@@ -84,6 +90,7 @@ class LoanSpec(Strict):
     target_ltv: Positive | None = None
     cure_period: Duration = 86_400
     unverified: UnverifiedSpec | None = None
+    interest: InterestSpec | None = None       # None: the loan accrues nothing
 
 
 class MoveSpec(Strict):

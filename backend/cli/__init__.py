@@ -307,6 +307,46 @@ def mqtt_acl(config_path, out_dir, backend_user, tls_hosts) -> None:
                    f"client certificates in {out_dir / 'tls'}")
 
 
+@main.command()
+@config_option
+@click.option("--lender", help="Stress this lender's loans only (default: the whole book).")
+@click.option("--shock", "shocks", multiple=True, metavar="NAME=±N%",
+              help="A commodity (steel_coil=-20%) or an FX pair, 1 BASE = rate QUOTE (USD/CNY=+5%). Repeatable.")
+@click.option("--lose", "lost", multiple=True, metavar="WAREHOUSE", help="A warehouse whose lots are worth 0. Repeatable.")
+@click.option("--monte-carlo", "monte_carlo", is_flag=True, help="Also simulate price paths from the shocked book.")
+@click.option("--horizon", default=30, show_default=True, type=click.IntRange(1, 365), help="Days.")
+@click.option("--paths", default=1000, show_default=True, type=click.IntRange(10, 100_000))
+@click.option("--seed", default=1, show_default=True, type=click.IntRange(0, 2 ** 32 - 1))
+@click.option("--lookback", default=250, show_default=True, type=click.IntRange(2, 3650),
+              help="Days of price history for the volatility and correlation.")
+@click.option("--decay", default=0.94, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              help="EWMA λ.")
+@click.option("--fallback-volatility", type=click.FloatRange(0, 1, min_open=True),
+              help="Daily volatility for commodities without price history (else they are refused).")
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON answer.")
+def stress(config_path, lender, shocks, lost, monte_carlo, horizon, paths, seed, lookback, decay,
+           fallback_volatility, as_json) -> None:
+    """Portfolio stress test of the book in the backend's database (docs/stress.md)."""
+    import json
+
+    from backend.bootstrap import stress_service
+    from backend.cli.stress_report import render_text
+    from backend.domain.stress import StressError, parse_shock
+    from backend.services.stress import MonteCarloRequest
+    from backend.settings import BackendSettings
+    service = stress_service(_load(BackendSettings, config_path))
+    try:
+        shock = parse_shock(shocks, lost)
+        answer = {"shock": service.shock(shock, lender=lender), "monte_carlo": None}
+        if monte_carlo:
+            answer["monte_carlo"] = service.monte_carlo(MonteCarloRequest(
+                shock=shock, horizon_days=horizon, paths=paths, seed=seed, lookback_days=lookback, decay=decay,
+                fallback_volatility=fallback_volatility), lender=lender)
+    except StressError as exc:
+        raise CliError(str(exc)) from exc
+    click.echo(json.dumps(answer, indent=1) if as_json else render_text(answer))
+
+
 @main.group()
 def evidence() -> None:
     """Dispute packs of the evidence log: export one, verify one offline."""
@@ -383,13 +423,17 @@ def bench() -> None:
 @click.option("--rounds", default=3, show_default=True, type=click.IntRange(1, 20))
 @click.option("--processes", default=1, show_default=True, type=click.IntRange(1, 8),
               help="Ingest processes on the shared subscription.")
-def bench_ingest(as_json, messages, rounds, processes) -> None:
+@click.option("--broker", "broker_kind", default="mosquitto", show_default=True,
+              type=click.Choice(["mosquitto", "nats"]),
+              help="nats: a three-node NATS JetStream cluster, MQTT 3.1.1 in, the JetStream ingest.")
+def bench_ingest(as_json, messages, rounds, processes, broker_kind) -> None:
     """The ingest path against the broker's own delivery ceiling."""
     import json
 
     from backend.bench.ingest import BenchError, run_bench
     try:
-        result = run_bench(messages, rounds, processes, progress=lambda line: click.echo(f"bench: {line}", err=True))
+        result = run_bench(messages, rounds, processes, broker_kind=broker_kind,
+                           progress=lambda line: click.echo(f"bench: {line}", err=True))
     except BenchError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from operator import attrgetter
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping, NamedTuple, Sequence
+from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
 
 from backend.domain import alerts, gateways, inspections, ltv, reconcile, sensors, unverified, valuation
 from backend.domain.alerts import AlertBook, Condition
@@ -121,10 +121,12 @@ class StepResult:
 def step(state: MonitorState, registry: Registry, messages: Sequence[GatewayMessage],
          market: Market, now_s: float, config: MonitorConfig = DEFAULT_CONFIG,
          notices: Iterable[Condition] = (),
-         counts: Sequence[inspections.Inspection] = ()) -> StepResult:
+         counts: Sequence[inspections.Inspection] = (),
+         owns: Callable[[Condition], bool] | None = None) -> StepResult:
     """Advance the monitor to `now_s`. `notices` are one-off conditions from registry
     commands (a refused pledge) to be raised as alerts; `counts` are inspections recorded
-    since the last step."""
+    since the last step; `owns`: which conditions this monitor raises alerts for (its
+    partition's, see partitions.py; None: all)."""
     started_s = now_s if state.started_s is None else state.started_s
     errors: list[EvaluationFailed] = []
     gateway_tracks = _track_gateways(state, registry, messages, started_s, now_s, config)
@@ -146,7 +148,10 @@ def step(state: MonitorState, registry: Registry, messages: Sequence[GatewayMess
         state, registry, valued, lot_tracks, prices, market, now_s, config, errors, checks.episodes)
     conditions += loan_conditions
     conditions += [_failure_condition(registry, error) for error in errors]
-    book, alert_events = alerts.update(state.alerts, [*conditions, *notices], int(now_s),
+    conditions += notices
+    if owns is not None:
+        conditions = [c for c in conditions if owns(c)]
+    book, alert_events = alerts.update(state.alerts, conditions, int(now_s),
                                        config.confirmation_s, config.clear_s)
     open_tasks, overdue, task_events = _task_changes(state, book, inspected, registry, now_s, config)
     new_state = MonitorState(started_s, gateway_tracks, lot_tracks, prices, standings, book,

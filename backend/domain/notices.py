@@ -9,14 +9,17 @@ happening always has the same id, so announcing it twice (a restart) sends it on
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Mapping
 
 from backend.domain.alerts import ALERT_TYPES
 from backend.domain.inspections import InspectionOpened, InspectionOverdue
+from backend.domain.registry import Loan
 
 # Topics an endpoint may subscribe to besides the alert types; each service that notifies
 # banks adds its own here (and documents its events in docs/webhooks.md).
-NOTICE_TOPICS = ("inspection", "checkpoint")
+NOTICE_TOPICS = ("inspection", "checkpoint",
+                 "repayment", "pledge", "loan")  # the money side of the closed loop (money_notice)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,3 +65,12 @@ def alert_activity_notice(alert: Any, change: str, by: str, at_s: float, **extra
     data = {"id": alert.id, "type": alert.type, "severity": alert.severity, "loan": alert.loan, "lot": alert.lot,
             "lender": alert.lender, "by": by, "at_s": at_s, **extra}
     return BankNotice(event_id, alert.lender, alert.type, change, alert.loan or alert.lot or alert.id, at_s, data)
+
+
+def money_notice(loan: Loan, topic: str, change: str, key: str, at_s: float, **data: Any) -> BankNotice:
+    """A repayment, pledge or loan change, told to the loan's lender. `key` names the happening
+    (a repayment's id, a request's id, ...): with `change` it makes the notice's id.
+    Amounts go in `data` as Decimal strings."""
+    return BankNotice(f"{topic}-{loan.id}-{key}.{change}", loan.lender_id, topic, change, loan.id, at_s,
+                      {"loan": loan.id, "lender": loan.lender_id, "borrower": loan.borrower_id, "at_s": at_s,
+                       **{name: str(value) if isinstance(value, Decimal) else value for name, value in data.items()}})

@@ -1,4 +1,5 @@
-"""Registry changes that move money or collateral: pledges, repayments, releases.
+"""Registry changes that move money or collateral: pledges, repayments, releases,
+substitutions, drawdowns, interest and closing a loan.
 
 The double-pledge guard lives here: a lot, and every EPC in it, backs at most one loan, until
 its goods are released (a loan repaid to 0 still holds its pledges). A refused pledge is reported as a `double_pledge_attempt` condition addressed to the
@@ -9,11 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
+from backend.domain import money
 from backend.domain.alerts import Condition
 from backend.domain.errors import RegistryError
 from backend.domain.registry import Loan, Registry, ReleaseOrder, Repayment
 
 ALREADY_PLEDGED = "already pledged"
+LOAN_CLOSED = "the loan is closed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,8 @@ def pledge_lot(registry: Registry, lot_id: str, loan_id: str) -> PledgeOutcome:
     if lot_id not in registry.lots or loan_id not in registry.loans:
         raise RegistryError(f"unknown lot {lot_id!r} or loan {loan_id!r}")
     loan = registry.loans[loan_id]
+    if loan.closed_at_s is not None:
+        return PledgeOutcome(registry, LOAN_CLOSED)
     if lot_id in loan.lot_ids:
         return PledgeOutcome(registry)
     holder = holder_of(registry, lot_id)
@@ -75,3 +80,39 @@ def apply_release(registry: Registry, order: ReleaseOrder) -> Registry:
     if order.repayment > 0:
         released = apply_repayment(released, Repayment(loan.id, order.repayment, order.at_s))
     return released
+
+
+def _with_loan(registry: Registry, loan: Loan) -> Registry:
+    return replace(registry, loans={**registry.loans, loan.id: loan})
+
+
+def substitute(registry: Registry, loan_id: str, release_lot: str, pledge_lot_id: str) -> PledgeOutcome:
+    """Release `release_lot` from the loan and pledge `pledge_lot_id` in its place, at once;
+    refused as a pledge is (the double-pledge guard applies to the lot coming in)."""
+    loan = registry.loans[loan_id]
+    if release_lot not in loan.lot_ids:
+        raise RegistryError(f"lot {release_lot} does not back {loan_id}")
+    if pledge_lot_id == release_lot:
+        raise RegistryError("a lot cannot be substituted for itself")
+    without = _with_loan(registry, replace(loan, lot_ids=tuple(x for x in loan.lot_ids if x != release_lot)))
+    outcome = pledge_lot(without, pledge_lot_id, loan_id)
+    if outcome.refused_reason is not None or pledge_lot_id in loan.lot_ids:
+        return PledgeOutcome(registry, outcome.refused_reason or "the lot already backs this loan", outcome.notice)
+    return outcome
+
+
+def set_outstanding(registry: Registry, loan_id: str, outstanding: Decimal,
+                    interest_accrued_to_s: float | None = None) -> Registry:
+    """A drawdown or posted interest: the loan's new outstanding amount (and how far its
+    interest is posted, when given)."""
+    loan = registry.loans[loan_id]
+    accrued = loan.interest_accrued_to_s if interest_accrued_to_s is None else interest_accrued_to_s
+    return _with_loan(registry, replace(loan, outstanding=outstanding, interest_accrued_to_s=accrued))
+
+
+def close_loan(registry: Registry, loan_id: str, at_s: float) -> Registry:
+    """Close a loan repaid in full: every lot still pledged to it is released."""
+    refusal = money.close_refusal(registry.loans[loan_id])
+    if refusal is not None:
+        raise RegistryError(refusal)
+    return _with_loan(registry, replace(registry.loans[loan_id], lot_ids=(), closed_at_s=at_s))

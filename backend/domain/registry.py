@@ -14,6 +14,7 @@ from typing import Any, Literal, Mapping
 from backend.domain.errors import RegistryError
 
 SensorKind = Literal["scale", "rfid", "temperature"]
+DayCount = Literal["ACT/360", "ACT/365"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +149,19 @@ class Thresholds:
 
 
 @dataclass(frozen=True, slots=True)
+class Interest:
+    """A loan's interest: `rate` a year, accrued daily over the `day_count` year (backend.domain.money)."""
+    rate: Decimal
+    day_count: DayCount = "ACT/360"
+
+    def __post_init__(self) -> None:
+        if not Decimal(0) <= self.rate < 1:
+            raise RegistryError(f"interest rate must be at least 0 and below 1, got {self.rate}")
+        if self.day_count not in ("ACT/360", "ACT/365"):
+            raise RegistryError(f"day count must be ACT/360 or ACT/365, got {self.day_count!r}")
+
+
+@dataclass(frozen=True, slots=True)
 class Loan:
     id: str
     lender_id: str
@@ -160,10 +174,15 @@ class Loan:
     target_ltv: Decimal                        # what a cure or a release must restore
     cure_period_s: int
     unverified: UnverifiedSchedule | None = None   # None: its commodities' or the default
+    interest: Interest | None = None           # None: accrues nothing
+    interest_accrued_to_s: float | None = None  # interest is posted up to here (None: not started)
+    closed_at_s: float | None = None           # closed by its lender: its pledges are released
 
     @property
     def active(self) -> bool:
-        return self.outstanding > 0
+        """Owes money on an open loan: its LTV matters. A loan repaid to 0 still holds its
+        pledges (nothing frees goods but a release or closing the loan)."""
+        return self.outstanding > 0 and self.closed_at_s is None
 
 
 @dataclass(frozen=True, slots=True)

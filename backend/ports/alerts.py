@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Protocol, Sequence
 
 from backend.domain.silences import Silence
+from backend.ports.monitor import LeaseFence
 
 
 @dataclass(frozen=True)
@@ -40,9 +41,10 @@ class AlertComment:
 class AlertStore(Protocol):
     """The alerts the monitor raised, as it opens and resolves them and as people act on them."""
 
-    def apply(self, events: Sequence[object], subjects: Mapping[str, str]) -> None:
+    def apply(self, events: Sequence[object], subjects: Mapping[str, str], fence: LeaseFence | None = None) -> None:
         """Store the core's AlertOpened and AlertResolved events (with their webhook
-        notifications, atomically); `subjects` maps alert id -> condition subject."""
+        notifications, atomically); `subjects` maps alert id -> condition subject. With a
+        `fence`: only while that lease is still held (else LeaseLost, nothing stored)."""
 
     def active(self) -> list[AlertRecord]:
         """Alerts not resolved (open or acknowledged)."""

@@ -64,3 +64,47 @@ class InspectionStore(Protocol):
     def after(self, cursor: int) -> list[tuple[int, Inspection]]: ...
 
     def last_by_lot(self) -> dict[str, Inspection]: ...
+
+
+@dataclass(frozen=True)
+class LeaseFence:
+    """A monitor's hold on a partition: `token` grows at every takeover, so a write made
+    under an older token (a monitor that stalled past its lease) is refused."""
+    partition: int
+    owner: str
+    token: int
+
+
+class LeaseLost(Exception):
+    """The partition's lease is no longer the writer's: it was taken over."""
+
+
+@dataclass(frozen=True)
+class HeldLease:
+    fence: LeaseFence
+    cursors: dict[str, int]  # where the last owner got to (quarantine, inspections)
+
+
+class PartitionLeases(Protocol):
+    """Leases on the monitor partitions, shared by the monitors of every host."""
+
+    def heartbeat(self, owner: str, now_s: float, lease_s: float) -> int:
+        """Say this monitor is alive; how many monitors are (itself included)."""
+
+    def renew(self, owner: str, now_s: float, lease_s: float) -> list[LeaseFence]:
+        """Extend every lease this owner still holds; the ones it holds."""
+
+    def free(self, count: int, now_s: float) -> list[int]:
+        """Partitions (of `count`) that no one holds, or whose lease ran out."""
+
+    def take(self, partition: int, owner: str, now_s: float, lease_s: float) -> HeldLease | None:
+        """Take a free or expired lease; None when another monitor was faster."""
+
+    def checkpoint(self, fence: LeaseFence, cursors: dict[str, int], expires_at_s: float) -> bool:
+        """After a tick: keep the cursors and extend the lease; False when it is no longer held."""
+
+    def release(self, fence: LeaseFence) -> None:
+        """Give the partition back at once (a clean stop, or more than a fair share)."""
+
+    def leave(self, owner: str) -> None:
+        """This monitor stops: it no longer counts as alive."""

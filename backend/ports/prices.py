@@ -95,6 +95,10 @@ class PriceMarkStore(Protocol):
                 limit: int) -> list[tuple[PriceTick, str]]:
         """(mark, source) with from_s <= at_s < to_s, oldest first."""
 
+    def closes(self, commodity_id: str, instants: Sequence[float]) -> list[PriceTick | None]:
+        """Per instant, the newest mark quoted before it (None before the first): a price
+        series at fixed times (the stress tests' daily closes)."""
+
     def add_fx(self, mark: FxMark, source: str) -> int: ...
 
     def fx_after(self, mark_id: int) -> list[tuple[int, FxMark]]: ...

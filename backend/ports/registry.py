@@ -3,7 +3,7 @@ releases are kept, loaded as a domain `Registry`."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Protocol
+from typing import Callable, Protocol
 
 from backend.domain import registry as reg
 from backend.domain.alerts import Condition
@@ -29,12 +29,11 @@ class RegistryStore(Protocol):
     def pledge(self, loan_id: str, lot_id: str) -> None:
         """AlreadyPledged when the lot backs another loan."""
 
-    def record_repayment(self, repayment: reg.Repayment, outstanding_after: Decimal) -> None: ...
-
     def record_release(self, order: reg.ReleaseOrder, outstanding_after: Decimal) -> None: ...
 
     def add_notice(self, notice: Condition, at_s: float) -> None:
         """A one-off condition (a refused pledge) for the monitor's next step."""
 
-    def take_notices(self) -> list[Condition]:
-        """The notices not taken yet, each handed out once (from any process)."""
+    def take_notices(self, wanted: Callable[[Condition], bool] | None = None) -> list[Condition]:
+        """The notices not taken yet (those `wanted`, when given), each handed out once
+        (from any process); the others stay for whoever wants them."""

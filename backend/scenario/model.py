@@ -60,9 +60,43 @@ class Release(_Event):
 
 
 class Repay(_Event):
+    """`by`: who enters it (default the loan's lender: confirmed at once; anyone else's
+    waits, pending, for `confirm_repayment`)."""
     type: Literal["repay"]
     loan: str
     amount: Positive
+    by: str | None = None
+
+
+class ConfirmRepayment(_Event):
+    """The loan's oldest pending repayment confirmed by `by` (default the loan's lender)."""
+    type: Literal["confirm_repayment"]
+    loan: str
+    by: str | None = None
+
+
+class Substitute(_Event):
+    """`release_lot` leaves the loan and `pledge_lot` backs it instead, if LTV stays at target."""
+    type: Literal["substitute"]
+    loan: str
+    release_lot: str
+    pledge_lot: str
+    by: str | None = None
+
+
+class Drawdown(_Event):
+    """The lender lends `amount` more, within drawing power."""
+    type: Literal["drawdown"]
+    loan: str
+    amount: Positive
+    by: str | None = None
+
+
+class CloseLoan(_Event):
+    """The lender closes a loan repaid in full: its lots are released."""
+    type: Literal["close_loan"]
+    loan: str
+    by: str | None = None
 
 
 class ReplaceContents(_Event):
@@ -144,7 +178,8 @@ class ClockSkew(_Event):
 
 Event = Annotated[Union[RemoveItems, Release, Repay, ReplaceContents, SensorFault, GatewayOffline,
                         Pledge, Temperature, PriceFeedStop, CloneTags, Tamper, Forged,
-                        InspectionEvent, ClockSkew],
+                        InspectionEvent, ClockSkew,
+                        ConfirmRepayment, Substitute, Drawdown, CloseLoan],
                   Field(discriminator="type")]
 
 

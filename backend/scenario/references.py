@@ -55,7 +55,7 @@ def _ids(scenario: Scenario) -> dict[str, set[str]]:
 def _event_refs(scenario: Scenario) -> Iterator[Problem]:
     ids = _ids(scenario)
     field_kind = {"lot": "lot", "loan": "loan", "gateway": "gateway", "warehouse": "warehouse",
-                  "commodity": "commodity", "approved_by": "lender"}
+                  "commodity": "commodity", "approved_by": "lender", "release_lot": "lot", "pledge_lot": "lot"}
     for i, event in enumerate(scenario.events):
         for field, kind in field_kind.items():
             value = getattr(event, field, None)

@@ -11,8 +11,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from backend.domain import monitor, pledges
+from backend.domain import borrowing_base, monitor, pledges
+from backend.domain import money as money_rules
 from backend.domain.alerts import Alert, AlertOpened, AlertResolved, Condition
+from backend.domain.errors import RegistryError
 from backend.domain.inspections import Inspection, InspectionOverdue, InspectionRecorded
 from backend.domain.observations import PriceTick
 from backend.domain.registry import Registry, ReleaseOrder, Repayment
@@ -79,6 +81,7 @@ class _Run:
     timeline: list[TimelineEntry] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
     alerts: dict[str, Alert] = field(default_factory=dict)
+    pending_repayments: list[Repayment] = field(default_factory=list)  # entered, not confirmed
 
     def note(self, now_s: float, text: str) -> None:
         self.timeline.append(TimelineEntry(now_s, text))
@@ -108,6 +111,7 @@ def run_scenario(scenario: m.Scenario) -> ScenarioResult:
             while due < len(events) and events[due][1].at <= now_s:
                 _apply(run, events[due][1], now_s)
                 due += 1
+            _post_interest(run, now_s)
             messages = [msg for gateway in gateways.values() for msg in gateway.report(now_s)]
             ticks = tuple(PriceTick(f.spec.commodity, f.price_at(now_s), f.spec.currency,
                                     f.spec.per, now_s) for f in run.feeds if not f.stopped)
@@ -226,10 +230,95 @@ def _release_refusal(run: _Run, event: m.Release, loan_id: str | None) -> str | 
 
 
 def _repay(run: _Run, event: m.Repay, now_s: float) -> None:
-    run.registry = pledges.apply_repayment(run.registry, Repayment(event.loan, event.amount,
-                                                                   int(now_s)))
-    run.note(now_s, f"REPAY   {event.amount} on {event.loan}")
-    run.act(now_s, "repayment", event.loan, None, "recorded")
+    """The lender's repayment (the default) takes effect at once; anyone else's waits."""
+    repayment = Repayment(event.loan, event.amount, int(now_s))
+    if run.registry.loans[event.loan].closed_at_s is not None:
+        run.note(now_s, f"REPAY   {event.amount} on {event.loan} refused: {pledges.LOAN_CLOSED}")
+        run.act(now_s, "repayment", event.loan, None, "refused", pledges.LOAN_CLOSED)
+    elif event.by is None or event.by == run.registry.loans[event.loan].lender_id:
+        run.registry = pledges.apply_repayment(run.registry, repayment)
+        run.note(now_s, f"REPAY   {event.amount} on {event.loan}")
+        run.act(now_s, "repayment", event.loan, None, "recorded")
+    else:
+        run.pending_repayments.append(repayment)
+        run.note(now_s, f"REPAY   {event.amount} on {event.loan} entered by {event.by}: pending")
+        run.act(now_s, "repayment", event.loan, None, "pending", f"entered by {event.by}")
+
+
+def _decider_refusal(run: _Run, loan_id: str, by: str | None) -> str | None:
+    lender = run.registry.loans[loan_id].lender_id
+    return None if by is None or by == lender else f"{by} is not the lender of {loan_id}"
+
+
+def _money_act(run: _Run, now_s: float, kind: str, loan_id: str, lot: str | None, refusal: str | None,
+               what: str) -> None:
+    """Note and record an approved or refused step of the money side."""
+    run.note(now_s, f"{kind.upper()} {what} " + ("approved" if refusal is None else f"refused: {refusal}"))
+    run.act(now_s, kind, loan_id, lot, "approved" if refusal is None else "refused", refusal)
+
+
+def _confirm_repayment(run: _Run, event: m.ConfirmRepayment, now_s: float) -> None:
+    pending = next((r for r in run.pending_repayments if r.loan_id == event.loan), None)
+    refusal = _decider_refusal(run, event.loan, event.by) or (
+        "no pending repayment" if pending is None else None)
+    if refusal is None and pending is not None:
+        run.pending_repayments.remove(pending)
+        run.registry = pledges.apply_repayment(run.registry, Repayment(event.loan, pending.amount, int(now_s)))
+    _money_act(run, now_s, "confirm_repayment", event.loan, None, refusal,
+               f"{pending.amount if pending else ''} on {event.loan}")
+
+
+def _substitute(run: _Run, event: m.Substitute, now_s: float) -> None:
+    refusal = _decider_refusal(run, event.loan, event.by)
+    outcome = None
+    if refusal is None:
+        try:
+            outcome = pledges.substitute(run.registry, event.loan, event.release_lot, event.pledge_lot)
+            refusal = outcome.refused_reason
+        except RegistryError as exc:
+            refusal = str(exc)
+    if refusal is None:
+        refusal = borrowing_base.substitution_refusal(run.state, run.registry, event.loan, event.release_lot,
+                                                      event.pledge_lot, now_s, run.fx)
+    if outcome is not None and outcome.notice is not None:
+        run.notices.append(outcome.notice)
+    if refusal is None and outcome is not None:
+        run.registry = outcome.registry
+    _money_act(run, now_s, "substitution", event.loan, event.pledge_lot, refusal,
+               f"{event.pledge_lot} for {event.release_lot} on {event.loan}")
+
+
+def _drawdown(run: _Run, event: m.Drawdown, now_s: float) -> None:
+    loan = run.registry.loans[event.loan]
+    view = run.state.loan_views.get(event.loan)
+    decision = money_rules.drawdown_decision(loan, event.amount, view.collateral_value if view else None,
+                                             view.price_stale if view else False)
+    refusal = _decider_refusal(run, event.loan, event.by) or (None if decision.approved else decision.reason)
+    if refusal is None:
+        run.registry = pledges.set_outstanding(run.registry, event.loan, loan.outstanding + event.amount)
+    _money_act(run, now_s, "drawdown", event.loan, None, refusal, f"{event.amount} on {event.loan}")
+
+
+def _close_loan(run: _Run, event: m.CloseLoan, now_s: float) -> None:
+    refusal = _decider_refusal(run, event.loan, event.by) or money_rules.close_refusal(run.registry.loans[event.loan])
+    if refusal is None:
+        run.registry = pledges.close_loan(run.registry, event.loan, now_s)
+    _money_act(run, now_s, "close_loan", event.loan, None, refusal, event.loan)
+
+
+def _post_interest(run: _Run, now_s: float) -> None:
+    """Each loan with interest accrues from the start; a whole day's interest is posted as it completes."""
+    for loan in run.registry.loans.values():
+        if loan.interest is None:
+            continue
+        if loan.interest_accrued_to_s is None:
+            run.registry = pledges.set_outstanding(run.registry, loan.id, loan.outstanding, now_s)
+            continue
+        posting = money_rules.interest_due(loan, now_s)
+        if posting is not None:
+            run.registry = pledges.set_outstanding(run.registry, loan.id, loan.outstanding + posting.amount,
+                                                   posting.to_s)
+            run.note(now_s, f"INTEREST {posting.amount} on {loan.id} for {posting.days} day(s)")
 
 
 def _replace_contents(run: _Run, event: m.ReplaceContents, now_s: float) -> None:
@@ -313,6 +402,8 @@ _HANDLERS = {
     m.PriceFeedStop: _price_feed_stop, m.CloneTags: _clone_tags, m.Tamper: _tamper, m.Forged: _forged,
     m.InspectionEvent: _inspection,
     m.ClockSkew: _clock_skew,
+    m.ConfirmRepayment: _confirm_repayment, m.Substitute: _substitute, m.Drawdown: _drawdown,
+    m.CloseLoan: _close_loan,
 }
 
 

@@ -5,7 +5,7 @@ back them, and the alerts addressed to it; anything else does not exist for it (
 """
 from __future__ import annotations
 
-from backend.domain.registry import Registry
+from backend.domain.registry import Loan, Registry
 from backend.services.api_keys import Principal
 
 STAFF = ("admin", "supervisor")
@@ -24,6 +24,12 @@ def sees_lot(caller: Principal, registry: Registry, lot_id: str) -> bool:
     if lot_id not in registry.lots:
         return False
     return is_staff(caller) or registry.lender_of_lot(lot_id) == caller.lender
+
+
+def decides_for(caller: Principal, loan: Loan) -> bool:
+    """Who confirms repayments and approves collateral changes: the loan's lender, or an
+    admin acting for it (recorded as the admin, never as the lender)."""
+    return caller.role == "admin" or (caller.role == "lender" and caller.lender == loan.lender_id)
 
 
 def alert_lender_filter(caller: Principal) -> str | None:

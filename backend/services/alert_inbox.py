@@ -10,10 +10,11 @@ from typing import Any, Callable, Sequence
 
 from backend.domain.notices import alert_activity_notice
 from backend.ports.alerts import AlertComment, AlertInboxStore, AlertRecord, AlertStore
+from backend.ports.feed import BusEvent
 from backend.ports.webhooks import NoticeOutbox
 from backend.services import access
 from backend.services.api_keys import Principal
-from backend.services.events import BusEvent, alert_event, log_alert
+from backend.services.events import alert_event, log_alert
 
 # Alerts that say goods may be gone: only staff may close them.
 LOSS_TYPES = frozenset({"stock_shortfall", "unauthorized_removal", "weight_count_mismatch", "tag_conflict",

@@ -1,7 +1,9 @@
 """Live changes for the dashboard: an in-process bus of alert and loan events.
 
 Publishers (the monitor's `on_events`, the alert routes, the database watchers) may run on
-any thread; subscribers are asyncio consumers (one per open SSE stream) that each receive
+any thread; on PostgreSQL the monitor and the alert routes publish through the live feed
+(LISTEN/NOTIFY: backend/ports/feed.py), which brings every process's events to each API
+process's bus; subscribers are asyncio consumers (one per open SSE stream) that each receive
 only the events their caller may see. A subscriber too slow to keep up is ended; its client
 reconnects and reloads what it shows, so nothing is silently half-delivered.
 """
@@ -11,14 +13,14 @@ import asyncio
 import logging
 import threading
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 from backend.domain.alerts import Alert, AlertOpened, AlertResolved
 from backend.domain.inspections import InspectionOpened, InspectionOverdue, InspectionRecorded
 from backend.domain.monitor import LoanStatusChanged
 from backend.domain.registry import Registry
 from backend.ports.alerts import AlertRecord, AlertStore
+from backend.ports.feed import BusEvent
 from backend.ports.ingest import IngestLedger
 from backend.ports.monitor import StandingRecord, StandingStore
 from backend.services import access
@@ -30,15 +32,6 @@ alert_log = logging.getLogger("pledgewatch.alerts")
 ALERT_FIELDS = ("id", "type", "severity", "state", "opened_at_s", "loan", "lot", "lender", "gateway")
 STANDING_FIELDS = ("status", "ltv", "collateral_value", "drawing_power", "cure_deadline_s",
                    "cure_amount", "price_stale")
-
-
-@dataclass(frozen=True)
-class BusEvent:
-    type: str                # alert.opened | alert.acknowledged | alert.resolved | loan.status_changed
-                             # | loan.updated | gateway.status_changed
-                             # | inspection.opened | inspection.overdue | inspection.recorded
-    lender: str | None       # the lender it concerns; None: staff only
-    data: Mapping[str, Any]  # JSON-ready except Decimal (sent as a string)
 
 
 END = object()  # put on a subscriber's queue: its stream is over
@@ -156,15 +149,18 @@ def monitor_events(events: Sequence[object], registry: Registry) -> list[BusEven
     return out
 
 
-def monitor_listener(bus: EventBus, registry: RegistryService) -> Callable[[Sequence[object]], None]:
+def monitor_listener(publish: Callable[[Iterable[BusEvent]], None], registry: RegistryService,
+                     alerts: bool = True) -> Callable[[Sequence[object]], None]:
     """What to pass as MonitorService(on_events=...): logs the alerts the monitor opened and
-    resolved, and publishes everything to the bus."""
+    resolved, and publishes everything (but the alerts when `alerts` is False: an
+    AlertsWatcher streams them from the database)."""
 
     def listen(events: Sequence[object]) -> None:
         for event in events:
             if isinstance(event, (AlertOpened, AlertResolved)):
                 log_alert("opened" if isinstance(event, AlertOpened) else "resolved", event.alert)
-        bus.publish(monitor_events(events, registry.snapshot()))
+        publish(monitor_events([e for e in events if alerts or not isinstance(e, (AlertOpened, AlertResolved))],
+                               registry.snapshot()))
 
     return listen
 

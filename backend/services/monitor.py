@@ -3,7 +3,9 @@
 Each `tick` reads the readings stored since the last one, the new price marks and the
 registry, calls `backend.domain.monitor.step`, and stores alerts and loan standings.
 The core's state lives in memory; on start it is rebuilt from the database (open alerts,
-loan standings) and refilled by the readings that follow.
+loan standings) and refilled by the readings that follow. A monitor of one partition of the
+book (backend/domain/partitions.py) judges that partition's sub-registry, raises only its
+alerts and stores them only while its lease holds (services/partitions.py).
 """
 from __future__ import annotations
 
@@ -14,22 +16,27 @@ from collections import defaultdict
 from dataclasses import replace
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 from backend.domain import monitor as core
-from backend.domain.alerts import Alert, AlertBook, AlertOpened, resolve
+from backend.domain.alerts import Alert, AlertBook, AlertOpened, Condition, resolve
 from backend.domain.config import MonitorConfig
+from backend.domain.gateways import GatewayTrack
 from backend.domain.inspections import tasks as inspection_tasks
 from backend.domain.observations import GatewayMessage, LotSample, RfidRound
+from backend.domain.partitions import Partition, sub_registry
 from backend.domain.registry import Registry
 from backend.domain.unverified import DRIFT, Unverified
 from backend.metrics import Metrics
 from backend.ports.alerts import AlertStore
 from backend.ports.ingest import IngestLedger, ReadingQuery, ReadingStore, StoredReading
-from backend.ports.monitor import HistoryPoint, InspectionStore, StandingRecord, StandingStore
+from backend.ports.monitor import HistoryPoint, InspectionStore, LeaseFence, StandingRecord, StandingStore
 from backend.ports.prices import PriceMarkStore
 from backend.services.registry import RegistryService
 from backend.services.sensor_owners import implicated_gateways
+
+if TYPE_CHECKING:
+    from backend.services.partitions import PartitionedMonitor
 
 log = logging.getLogger("pledgewatch.monitor")
 READINGS_PER_TICK = 50_000
@@ -88,17 +95,23 @@ class MonitorService:
                  clock: Callable[[], float], metrics: Metrics,
                  on_events: Callable[[Sequence[object]], None] = lambda events: None,
                  fx_rates: Callable[[], Mapping[tuple[str, str], Decimal]] = dict,
-                 inspections: InspectionStore | None = None) -> None:
+                 inspections: InspectionStore | None = None, partition: Partition | None = None,
+                 fence: LeaseFence | None = None, cursors: Mapping[str, int] | None = None) -> None:
+        """`partition`, `fence`: the part of the book this monitor watches, under which lease;
+        `cursors`: where the partition's last owner got to (quarantine, inspections)."""
         self.registry, self.readings, self.ledger, self.alerts = registry, readings, ledger, alerts
         self.fx_rates = fx_rates
         self.standings, self.prices, self.config = standings, prices, config
         self.clock, self.metrics, self.on_events = clock, metrics, on_events
+        self.partition, self.fence = partition, fence
+        self._views: tuple[Registry | None, Registry | None] = (None, None)  # (whole, partition's)
         self._lock = threading.Lock()
         self._reading_cursor: int | None = None  # None: start with the warm-up window
         self._price_cursor = 0
-        self._forged_cursor = ledger.last_quarantine_id()
+        cursors = cursors or {}
+        self._forged_cursor = cursors.get("forged", ledger.last_quarantine_id())
         self.inspections = inspections
-        self._count_cursor = inspections.last_id() if inspections else 0
+        self._count_cursor = cursors.get("counts", inspections.last_id() if inspections else 0)
         self._people_checked_s = clock()
         self._last_history: dict[str, HistoryPoint] = {}
         self.state = self._restored_state()
@@ -106,28 +119,54 @@ class MonitorService:
     def _restored_state(self) -> core.MonitorState:
         """Open alerts and loan standings from the database, so a restart opens nothing twice;
         unverified lots carry on their episode (its lending schedule does not start again);
-        inspection tasks already announced are not announced again."""
+        inspection tasks already announced are not announced again. A partition's monitor
+        takes its partition's alerts (those a monitor before it raised)."""
+        whole, registry = self._registries()
         active = {(a.type, a.subject): Alert(
             a.id, a.type, a.severity, a.state, int(a.opened_at_s), None,
             int(a.acknowledged_at_s) if a.acknowledged_at_s else None, a.loan, a.lot, a.lender,
-            a.gateway, MappingProxyType(dict(a.details))) for a in self.alerts.active()}
+            a.gateway, MappingProxyType(dict(a.details))) for a in self.alerts.active()
+            if self.partition is None or self.partition.owns_alert(a.loan, a.lot, a.gateway, whole.loan_of_lot)}
         inspected = self.inspections.last_by_lot() if self.inspections else {}
         episodes = {a.lot: Unverified(a.details["since_s"], a.details["reason"],
                                       a.details["reason"] == DRIFT)
                     for a in active.values() if a.type == "collateral_unverified" and a.lot}
-        pending = [task for task in inspection_tasks(active.values(), inspected, self.registry.snapshot(),
+        # A gateway offline stays offline: silent since it was last heard, not since this start.
+        silent = {a.gateway: GatewayTrack(a.opened_at_s - float(a.details.get("silent_s", 0)))
+                  for a in active.values() if a.type == "gateway_offline" and a.gateway}
+        pending = [task for task in inspection_tasks(active.values(), inspected, registry,
                                                      self.clock(), self.config) if task.state != "done"]
-        return core.MonitorState(alerts=AlertBook(MappingProxyType(active)),
+        return core.MonitorState(gateways=MappingProxyType(silent), alerts=AlertBook(MappingProxyType(active)),
                                  standings=MappingProxyType(self.standings.standings()),
                                  unverified=MappingProxyType(episodes),
                                  inspected=MappingProxyType(inspected),
                                  tasks=frozenset(task.lot_id for task in pending),  # told before the restart
                                  overdue=frozenset(task.lot_id for task in pending if task.state == "overdue"))
 
+    def _registries(self) -> tuple[Registry, Registry]:
+        """(the whole registry, the part this monitor watches), the part made once per version."""
+        whole = self.registry.snapshot()
+        if self.partition is None:
+            return whole, whole
+        if self._views[0] is not whole:
+            self._views = (whole, sub_registry(whole, self.partition))
+        return whole, self._views[1] or whole
+
+    def _owns(self, whole: Registry) -> Callable[[Condition], bool] | None:
+        partition = self.partition
+        if partition is None:
+            return None
+        return lambda condition: partition.owns(condition, whole.loan_of_lot)
+
+    def cursors(self) -> dict[str, int]:
+        """Where this monitor got to in what it reads once (for the partition's next owner)."""
+        return {"forged": self._forged_cursor, "counts": self._count_cursor}
+
     def tick(self) -> tuple[object, ...]:
         with self._lock:
             now_s = self.clock()
-            registry = self.registry.snapshot()
+            whole, registry = self._registries()
+            owns = self._owns(whole)
             rows = self._new_readings(now_s)
             marks = self.prices.after(self._price_cursor)
             if marks:
@@ -137,7 +176,7 @@ class MonitorService:
             messages = gateway_messages(samples, now_s) + self._forged_messages(registry)
             result = core.step(state, registry, messages,
                                core.Market(tuple(tick for _, tick in marks), self.fx_rates()), now_s, self.config,
-                               self.registry.take_notices(), self._new_counts())
+                               self.registry.take_notices(owns), self._new_counts(), owns)
             self.state = result.state
             for error in result.errors:
                 log.error("monitor: %s %s not evaluated: %s", error.stage, error.subject, error.error)
@@ -198,7 +237,7 @@ class MonitorService:
             now_s, v.market_value) for v in result.state.loan_views.values()])
         subjects = {alert.id: key[1] for key, alert in result.state.alerts.active.items()}
         opened = [e for e in result.events if isinstance(e, AlertOpened)]
-        self.alerts.apply(result.events, subjects)
+        self.alerts.apply(result.events, subjects, self.fence)
         for event in opened:
             self.metrics.alerts_opened.labels(event.alert.type).inc()
 
@@ -234,10 +273,12 @@ class MonitorService:
 
 class MonitorLoop:
     """Calls `tick` every `interval_s` on a named thread until stopped, and at once when
-    woken (a new price mark: alert latency after a tick is not the interval)."""
+    woken (a new price mark: alert latency after a tick is not the interval); then each of
+    `chores` (posting interest)."""
 
-    def __init__(self, service: MonitorService, interval_s: float) -> None:
-        self.service, self.interval_s = service, interval_s
+    def __init__(self, service: MonitorService | PartitionedMonitor, interval_s: float,
+                 chores: Sequence[Callable[[], object]] = ()) -> None:
+        self.service, self.interval_s, self.chores = service, interval_s, tuple(chores)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="monitor", daemon=True)
@@ -260,7 +301,8 @@ class MonitorLoop:
             self._wake.clear()
             if self._stop.is_set():
                 return
-            try:
-                self.service.tick()
-            except Exception:  # a bug must not stop monitoring: log it and try again
-                log.exception("monitor tick failed")
+            for work in (self.service.tick, *self.chores):
+                try:
+                    work()
+                except Exception:  # a bug must not stop monitoring: log it and try again
+                    log.exception("monitor %s failed", getattr(work, "__name__", "chore"))

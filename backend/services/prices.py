@@ -22,6 +22,7 @@ from backend.domain.config import MonitorConfig
 from backend.domain.evidence import Entry
 from backend.domain.observations import PriceTick
 from backend.domain.registry import Registry
+from backend.domain.stress_paths import ewma_covariance
 from backend.ports.evidence import EvidenceLog
 from backend.ports.prices import (
     FxMark,
@@ -178,13 +179,12 @@ class FxRates:
 def ewma_volatility(prices: Sequence[float], decay: float = 0.94) -> float | None:
     """EWMA (RiskMetrics) volatility of log returns, per observation; None under 2 prices.
 
-    σ² = Σ (1−λ) λ^k r²_{n−k}, normalised by the weights actually present."""
+    σ² = Σ (1−λ) λ^k r²_{n−k}, normalised by the weights actually present (the stress
+    tests' estimate: `stress_paths.ewma_covariance`)."""
     series = np.asarray(prices, dtype=np.float64)
     if series.size < 2 or np.any(series <= 0):
         return None
-    returns = np.diff(np.log(series))
-    weights = decay ** np.arange(returns.size - 1, -1, -1, dtype=np.float64)
-    return float(np.sqrt(np.sum(weights * returns ** 2) / np.sum(weights)))
+    return float(np.sqrt(ewma_covariance(np.diff(np.log(series))[:, None], decay)[0, 0]))
 
 
 @dataclass

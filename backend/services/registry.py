@@ -1,8 +1,8 @@
-"""Registry use cases: add entities, pledge, repay. Domain rules decide; the repo stores."""
+"""Registry use cases: add entities, pledge, record releases. Domain rules decide; the repo
+stores. (Repayments and other money: services/money.py.)"""
 from __future__ import annotations
 
 import threading
-from decimal import Decimal
 from typing import Callable
 
 from backend.domain import pledges
@@ -35,9 +35,10 @@ class RegistryService:
                 self._snapshot, self._version = self.repo.load(), version
             return self._snapshot
 
-    def take_notices(self) -> list[Condition]:
-        """One-off conditions (refused pledges) for the monitor's next step, from any process."""
-        return self.repo.take_notices()
+    def take_notices(self, wanted: Callable[[Condition], bool] | None = None) -> list[Condition]:
+        """One-off conditions (refused pledges) for the monitor's next step, from any process
+        (a partition's monitor takes its own)."""
+        return self.repo.take_notices(wanted)
 
     def seed_if_empty(self, book: reg.Registry) -> bool:
         if self.snapshot().lenders:
@@ -69,17 +70,9 @@ class RegistryService:
             self.repo.add_notice(outcome.notice, self.clock())
             raise Conflict(pledges.ALREADY_PLEDGED)
 
-    def repay(self, loan_id: str, amount: Decimal) -> reg.Loan:
-        registry = self.snapshot()
-        if loan_id not in registry.loans:
-            raise NotFound(f"no loan {loan_id!r}")
-        repayment = reg.Repayment(loan_id, amount, self.clock())
-        try:
-            after = pledges.apply_repayment(registry, repayment)
-        except RegistryError as exc:
-            raise Conflict(str(exc)) from exc
-        self.repo.record_repayment(repayment, after.loans[loan_id].outstanding)
-        return after.loans[loan_id]
+    def report(self, notice: Condition) -> None:
+        """A one-off condition (a refused pledge) for the monitor's next step."""
+        self.repo.add_notice(notice, self.clock())
 
     def record_release(self, order: reg.ReleaseOrder) -> reg.Loan:
         registry = self.snapshot()

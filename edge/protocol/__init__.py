@@ -73,7 +73,18 @@ from edge.protocol.signing import (
     verify_drops,
     verify_signature,
 )
-from edge.protocol.topics import CHANNELS, FROM_GATEWAY, TO_GATEWAY, TOPIC_ROOT, parse_topic, subscription, topic
+from edge.protocol.topics import (
+    CHANNELS,
+    FROM_GATEWAY,
+    TO_GATEWAY,
+    TOPIC_ROOT,
+    mqtt_topic,
+    nats_subject,
+    parse_topic,
+    subject_filter,
+    subscription,
+    topic,
+)
 
 __all__ = [
     "ACK_SIGNING_CONTEXT", "CHANNELS", "COMMAND_RESULT_SIGNING_CONTEXT", "COMMAND_SIGNING_CONTEXT",
@@ -85,7 +96,8 @@ __all__ = [
     "canonical_bytes", "command_window_error", "decode", "decode_ack", "decode_command",
     "decode_command_result", "decode_drops", "decode_heartbeat", "decode_state", "encode",
     "encode_ack", "encode_command", "encode_command_result", "encode_drops", "encode_heartbeat",
-    "encode_state", "key_fingerprint", "parse_topic", "subscription", "to_ranges", "topic",
+    "encode_state", "key_fingerprint", "mqtt_topic", "nats_subject", "parse_topic", "subject_filter",
+    "subscription", "to_ranges", "topic",
     "verify", "verify_ack", "verify_command", "verify_command_result", "verify_drops",
     "verify_signature",
 ]

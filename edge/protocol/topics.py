@@ -7,6 +7,9 @@
     pw/v1/<gw>/heartbeat  gateway -> all   liveness and counters every N s (QoS 0)
     pw/v1/<gw>/cmd    backend -> gateway   remote command, signed by the backend's command key
     pw/v1/<gw>/cmd-result gateway -> backend  what came of a command, signed by the gateway
+
+On a NATS cluster's MQTT listener a topic is the NATS subject `pw.v1.<gw>.<channel>`: `/`
+becomes `.` and a `.` in a level becomes `//` (nats-server 2.10 on; 2.9 refuses such topics).
 """
 from __future__ import annotations
 
@@ -33,6 +36,22 @@ def subscription(channel: str, share_group: str | None = None) -> str:
     """Filter for one channel of every gateway, optionally as an MQTT 5 shared subscription."""
     pattern = f"{TOPIC_ROOT}/+/{channel}"
     return f"$share/{share_group}/{pattern}" if share_group else pattern
+
+
+def nats_subject(mqtt_topic: str) -> str:
+    """The NATS subject an MQTT topic arrives on (or a NATS publish reaches MQTT subscribers
+    of): 'pw/v1/gw-1/data' -> 'pw.v1.gw-1.data'. Our topics have no empty level."""
+    return ".".join(level.replace(".", "//") for level in mqtt_topic.split("/"))
+
+
+def mqtt_topic(nats_subject: str) -> str:
+    """The inverse of `nats_subject`: 'pw.v1.gw-1.data' -> 'pw/v1/gw-1/data'."""
+    return "/".join(token.replace("//", ".") for token in nats_subject.split("."))
+
+
+def subject_filter(channel: str) -> str:
+    """NATS filter for one channel of every gateway: 'pw.v1.*.data'."""
+    return f"{nats_subject(TOPIC_ROOT)}.*.{channel}"
 
 
 def parse_topic(name: str) -> tuple[str, str]:

@@ -1,4 +1,5 @@
-"""Ingest service on the real SQLite stores: dedup, quarantine, acks, the books balance."""
+"""Ingest service on the real stores: dedup, quarantine, acks, the books balance. The ledger
+is the SQLite file or the database one (SQLite and PostgreSQL): the same rules hold."""
 from __future__ import annotations
 
 import json
@@ -6,6 +7,8 @@ import json
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from backend.adapters.db.engine import make_engine, migrate
+from backend.adapters.db.ledger_repo import SqlIngestLedger
 from backend.adapters.sqlite_ledger import SqliteIngestLedger
 from backend.adapters.sqlite_readings import SqliteReadingStore
 from backend.metrics import Metrics
@@ -19,10 +22,23 @@ KEY = Ed25519PrivateKey.generate()
 SIGNER = protocol.Signer(KEY)
 
 
+@pytest.fixture(params=["file", "sqlite", "postgresql"])
+def ledger(request, tmp_path):
+    """The SQLite file ledger, or the database ledger on SQLite or PostgreSQL."""
+    if request.param == "file":
+        yield SqliteIngestLedger(tmp_path / "state.sqlite")
+        return
+    url = (f"sqlite:///{tmp_path / 'registry.sqlite'}" if request.param == "sqlite"
+           else request.getfixturevalue("postgres_server").new_database())
+    engine = make_engine(url)
+    migrate(engine)
+    yield SqlIngestLedger(engine)
+    engine.dispose()
+
+
 @pytest.fixture
-def ingest(tmp_path):
+def ingest(tmp_path, ledger):
     readings = SqliteReadingStore(tmp_path / "readings.sqlite")
-    ledger = SqliteIngestLedger(tmp_path / "state.sqlite")
     service = IngestService(readings, ledger, {"gw-1": KEY.public_key(), "gw-open": None},
                             IngestSettings(), Metrics())
     yield service

@@ -154,6 +154,20 @@ def test_shared_subscription_filter():
     assert protocol.subscription("data", "pw-ingest") == "$share/pw-ingest/pw/v1/+/data"
 
 
+@given(st.from_regex(protocol.topics.IDENTIFIER, fullmatch=True), st.sampled_from(protocol.CHANNELS))
+def test_a_topic_becomes_a_nats_subject_and_back(gateway, channel):
+    topic = protocol.topic(gateway, channel)
+    subject = protocol.nats_subject(topic)
+    assert subject.split(".")[:2] == ["pw", "v1"] and len(subject.split(".")) == 4  # one token per level
+    assert protocol.mqtt_topic(subject) == topic
+
+
+def test_nats_subjects_follow_the_servers_mapping():
+    assert protocol.nats_subject("pw/v1/gw-1/data") == "pw.v1.gw-1.data"
+    assert protocol.nats_subject("pw/v1/gw.sh.1/ack") == "pw.v1.gw//sh//1.ack"  # nats-server 2.10 on
+    assert protocol.subject_filter("drops") == "pw.v1.*.drops"
+
+
 def test_a_ranged_ack_carries_stored_refused_and_dropped_seqs_signed():
     key = Ed25519PrivateKey.generate()
     ack = protocol.Ack("gw-1", 4, 1, stored=(1, 3, 4, 5), refused={2: "future_timestamp"}, dropped=(7, 8))

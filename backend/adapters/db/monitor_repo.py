@@ -5,17 +5,18 @@ from __future__ import annotations
 
 from typing import Callable, Mapping, Sequence
 
-from sqlalchemy import Connection, Engine, and_, insert, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, insert, select, update
 
 from backend.adapters.db import tables as t
 from backend.adapters.db.evidence_repo import append_entries
+from backend.adapters.db.lease_repo import check_fence
 from backend.adapters.webhook_store import enqueue_bank_events
 from backend.domain import evidence
 from backend.domain.alerts import Alert, AlertOpened, AlertResolved
 from backend.domain.ltv import LoanStanding
 from backend.domain.observations import PriceTick
 from backend.ports.alerts import AlertRecord
-from backend.ports.monitor import HistoryPoint, StandingRecord
+from backend.ports.monitor import HistoryPoint, LeaseFence, StandingRecord
 from backend.ports.prices import FxMark
 
 
@@ -31,12 +32,16 @@ class SqlAlerts:
         self.engine = engine
         self.on_outbox: Callable[[], None] = lambda: None  # new webhook rows: wake the relay
 
-    def apply(self, events: Sequence[object], subjects: Mapping[str, str]) -> None:
+    def apply(self, events: Sequence[object], subjects: Mapping[str, str], fence: LeaseFence | None = None) -> None:
         """Store opened alerts and resolutions; `subjects` maps alert id -> condition subject.
 
         The banks' webhook outbox rows for these events are written in the same
-        transaction: an alert is never stored without its notifications, nor the reverse."""
+        transaction: an alert is never stored without its notifications, nor the reverse.
+        With a fence, the lease row is locked first: a takeover waits for this transaction,
+        and a monitor whose lease was taken stores nothing (LeaseLost)."""
         with self.engine.begin() as db:
+            if fence is not None:
+                check_fence(db, fence)
             entries = []
             for event in events:
                 if isinstance(event, AlertOpened):
@@ -185,6 +190,14 @@ class SqlPriceMarks:
             .limit(limit))
         with self.engine.connect() as db:
             return [(_tick(r), r.source) for r in db.execute(query)]
+
+    def closes(self, commodity_id: str, instants: Sequence[float]) -> list[PriceTick | None]:
+        marks = t.price_marks
+        newest = (select(marks).where(marks.c.commodity_id == commodity_id, marks.c.at_s < bindparam("before"))
+                  .order_by(marks.c.at_s.desc(), marks.c.id.desc()).limit(1))
+        with self.engine.connect() as db:  # one indexed look-up per instant
+            rows = [db.execute(newest, {"before": at_s}).first() for at_s in instants]
+        return [_tick(row) if row else None for row in rows]
 
     def add_fx(self, mark: FxMark, source: str) -> int:
         with self.engine.begin() as db:

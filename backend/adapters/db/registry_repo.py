@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from decimal import Decimal
+from typing import Callable
 
 from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -46,8 +47,9 @@ class SqlRegistry:
             releases = tuple(reg.ReleaseOrder(r.id, r.loan_id, r.lot_id, frozenset(r.epcs),
                                               r.approved_by, r.repayment, r.at_s)
                              for r in db.execute(select(t.releases).order_by(t.releases.c.at_s)))
-            repayments = tuple(reg.Repayment(r.loan_id, r.amount, r.at_s)
-                               for r in db.execute(select(t.repayments).order_by(t.repayments.c.id)))
+            repayments = tuple(reg.Repayment(r.loan_id, r.amount, r.at_s)  # a pending one changes nothing
+                               for r in db.execute(select(t.repayments).where(t.repayments.c.state == "confirmed")
+                                                   .order_by(t.repayments.c.id)))
             lenders = {r.id: reg.Lender(r.id) for r in db.execute(select(t.lenders))}
             borrowers = {r.id: reg.Borrower(r.id) for r in db.execute(select(t.borrowers))}
         gateways = {w.gateway_id: reg.Gateway(w.gateway_id, w.id) for w in warehouses.values()}
@@ -76,12 +78,6 @@ class SqlRegistry:
                 raise AlreadyPledged(lot_id) from exc
             _bump_version(db)
 
-    def record_repayment(self, repayment: reg.Repayment, outstanding_after: Decimal) -> None:
-        with self.engine.begin() as db:
-            db.execute(insert(t.repayments).values(loan_id=repayment.loan_id, amount=repayment.amount,
-                                                   at_s=repayment.at_s))
-            self._set_outstanding(db, repayment.loan_id, outstanding_after)
-
     def record_release(self, order: reg.ReleaseOrder, outstanding_after: Decimal) -> None:
         with self.engine.begin() as db:
             db.execute(insert(t.releases).values(
@@ -104,13 +100,16 @@ class SqlRegistry:
         with self.engine.begin() as db:
             db.execute(insert(t.registry_notices).values(at_s=at_s, condition=asdict(notice)))
 
-    def take_notices(self) -> list[Condition]:
-        """The waiting notices, oldest first; taken, they are gone."""
+    def take_notices(self, wanted: Callable[[Condition], bool] | None = None) -> list[Condition]:
+        """The waiting notices (the wanted ones), oldest first; taken, they are gone."""
         with self.engine.begin() as db:
-            rows = db.execute(select(t.registry_notices).order_by(t.registry_notices.c.id)).all()
-            if rows:
-                db.execute(delete(t.registry_notices).where(t.registry_notices.c.id <= rows[-1].id))
-        return [Condition(**row.condition) for row in rows]
+            rows = db.execute(select(t.registry_notices).order_by(t.registry_notices.c.id)
+                              .with_for_update(skip_locked=True)).all()
+            taken = [(row.id, Condition(**row.condition)) for row in rows]
+            taken = [(row_id, c) for row_id, c in taken if wanted is None or wanted(c)]
+            if taken:
+                db.execute(delete(t.registry_notices).where(t.registry_notices.c.id.in_([i for i, _ in taken])))
+        return [condition for _, condition in taken]
 
 
 def _bump_version(db) -> None:
@@ -120,7 +119,9 @@ def _bump_version(db) -> None:
 def _loan(row, lot_ids: tuple[str, ...]) -> reg.Loan:
     return reg.Loan(row.id, row.lender_id, row.borrower_id, row.outstanding, row.currency, lot_ids,
                     row.haircut, reg.Thresholds(row.warning, row.margin_call, row.liquidation),
-                    row.target_ltv, row.cure_period_s, _schedule(row))
+                    row.target_ltv, row.cure_period_s, _schedule(row),
+                    reg.Interest(row.interest_rate, row.day_count) if row.interest_rate is not None else None,
+                    row.interest_accrued_to_s, row.closed_at_s)
 
 
 def _schedule(row) -> reg.UnverifiedSchedule | None:
@@ -153,7 +154,10 @@ def _insert_all(db, new: reg.Registry) -> None:
                     "outstanding": x.outstanding, "currency": x.currency, "haircut": x.haircut,
                     "warning": x.thresholds.warning, "margin_call": x.thresholds.margin_call,
                     "liquidation": x.thresholds.liquidation, "target_ltv": x.target_ltv,
-                    "cure_period_s": x.cure_period_s, **_schedule_columns(x.unverified)}
+                    "cure_period_s": x.cure_period_s, **_schedule_columns(x.unverified),
+                    "interest_rate": x.interest.rate if x.interest else None,
+                    "day_count": x.interest.day_count if x.interest else None,
+                    "interest_accrued_to_s": x.interest_accrued_to_s, "closed_at_s": x.closed_at_s}
                    for x in new.loans.values()]),
         (t.loan_lots, [{"loan_id": x.id, "lot_id": lot_id, "position": n, "active": True}
                        for x in new.loans.values() for n, lot_id in enumerate(x.lot_ids)]),

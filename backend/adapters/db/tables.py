@@ -106,7 +106,12 @@ loans = Table(
     Column("target_ltv", ExactDecimal, nullable=False),
     Column("cure_period_s", Integer, nullable=False),
     Column("unverified_grace_s", Integer),          # both null: its commodities' or the default
-    Column("unverified_zero_after_s", Integer))
+    Column("unverified_zero_after_s", Integer),
+    Column("interest_rate", ExactDecimal),          # null: no interest
+    Column("day_count", String(8)),
+    Column("interest_accrued_to_s", Float),         # interest posted up to here
+    Column("closed_at_s", Float),                   # closed: its pledges are released
+    Column("closed_by", String(128)))
 
 # The double-pledge guard, enforced by the database too: a lot backs one active pledge.
 loan_lots = Table(
@@ -127,12 +132,53 @@ releases = Table(
     Column("at_s", Float, nullable=False),
     Column("epcs", JSON, nullable=False))
 
+# A repayment takes effect when it is `confirmed` (by the lender, or an admin); a `pending`
+# one changes nothing. `ref` is its id in the API (rows from before issue 14 have none).
 repayments = Table(
     "repayments", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     _ref("loan_id", "loans.id"),
     Column("amount", ExactDecimal, nullable=False),
+    Column("at_s", Float, nullable=False),
+    Column("ref", String(40), unique=True),
+    Column("state", String(16), nullable=False, server_default="confirmed"),
+    Column("entered_by", String(128), nullable=False, server_default=""),
+    Column("decided_by", String(128)),
+    Column("decided_at_s", Float),
+    Column("reason", Text))
+
+# Top-ups and substitutions asked of a loan's lender, and what became of them.
+collateral_requests = Table(
+    "collateral_requests", metadata, Column("id", String(40), primary_key=True),
+    _ref("loan_id", "loans.id"),
+    Column("kind", String(16), nullable=False),     # pledge | substitution
+    _ref("pledge_lot", "lots.id"),
+    _ref("release_lot", "lots.id", nullable=True),
+    Column("at_s", Float, nullable=False),
+    Column("requested_by", String(128), nullable=False),
+    Column("state", String(16), nullable=False),    # pending | approved | rejected
+    Column("decided_by", String(128)),
+    Column("decided_at_s", Float),
+    Column("reason", Text),
+    Index("ix_collateral_requests_loan", "loan_id"))
+
+drawdowns = Table(
+    "drawdowns", metadata, Column("id", String(40), primary_key=True),
+    _ref("loan_id", "loans.id"),
+    Column("amount", ExactDecimal, nullable=False),
+    Column("by", String(128), nullable=False),
     Column("at_s", Float, nullable=False))
+
+# Interest posted to a loan's outstanding amount, a row per posting (one per loan and `to_s`).
+interest_postings = Table(
+    "interest_postings", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _ref("loan_id", "loans.id"),
+    Column("amount", ExactDecimal, nullable=False),
+    Column("days", Integer, nullable=False),
+    Column("from_s", Float, nullable=False),
+    Column("to_s", Float, nullable=False),
+    Index("uq_interest_postings_loan_to", "loan_id", "to_s", unique=True))
 
 alerts = Table(
     "alerts", metadata, _id(),
@@ -152,7 +198,10 @@ alerts = Table(
     Column("gateway_id", String(64)),
     Column("details", JSON, nullable=False),
     Index("ix_alerts_state_type", "state", "type"),
-    Index("ix_alerts_lender", "lender_id"))
+    Index("ix_alerts_lender", "lender_id"),
+    # One episode of a condition at a time, whichever monitor (partition owner) stores it.
+    Index("uq_alerts_active_type_subject", "type", "subject", unique=True,
+          postgresql_where=text("state <> 'resolved'"), sqlite_where=text("state <> 'resolved'")))
 
 loan_standings = Table(
     "loan_standings", metadata,

@@ -58,7 +58,7 @@ class MqttPriceSource:
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.client.on_subscribe = lambda *_: self.subscribed.set()
-        self.client.connect_async(self.broker.host, self.broker.port, self.broker.keepalive_s)
+        self.client.connect_async(*self.broker.endpoints()[0], self.broker.keepalive_s)
         self.client.loop_start()
 
     def stop(self) -> None:

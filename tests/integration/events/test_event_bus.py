@@ -4,8 +4,9 @@ from __future__ import annotations
 import asyncio
 import threading
 
+from backend.ports.feed import BusEvent
 from backend.services.api_keys import Principal
-from backend.services.events import END, BusEvent, EventBus, visible_to
+from backend.services.events import END, EventBus, visible_to
 
 NORTH = Principal("north", "lender", "bank-north")
 

@@ -35,6 +35,11 @@ BODIES = {
     ("post", "/api/v1/loans/{loan_id}/repayments"): {"amount": 1},
     ("post", "/api/v1/loans/{loan_id}/releases/quote"): {"lot": "lot-sh-2", "items": 1, "repayment": 0},
     ("post", "/api/v1/loans/{loan_id}/releases"): {"lot": "lot-sh-2", "items": 1, "repayment": 0},
+    ("post", "/api/v1/loans/{loan_id}/repayments/{repayment_id}/reject"): {"reason": "x"},
+    ("post", "/api/v1/loans/{loan_id}/drawdowns"): {"amount": 1},
+    ("post", "/api/v1/loans/{loan_id}/pledges/{request_id}/reject"): {"reason": "x"},
+    ("post", "/api/v1/loans/{loan_id}/substitutions"): {"release_lot": "lot-sh-2", "pledge_lot": "lot-sh-1"},
+    ("post", "/api/v1/loans/{loan_id}/substitutions/{request_id}/reject"): {"reason": "x"},
     ("post", "/api/v1/alerts/{alert_id}/ack"): {"note": "x"},
     ("post", "/api/v1/alerts/ack"): {"ids": ["{alert_id}"], "note": "x"},
     ("put", "/api/v1/alerts/{alert_id}/assignee"): {"assignee": "x"},
@@ -51,6 +56,7 @@ BODIES = {
     ("post", "/api/v1/commodities"): {"id": "x", "unit": "t"},
     ("post", "/api/v1/inspections"): {"lot": "lot-sh-2", "items": 24, "quantity": 360},
     ("post", "/api/v1/silences"): {"scope": "type", "value": "sensor_fault", "reason": "x", "for_s": 60},
+    ("post", "/api/v1/stress"): {"shocks": ["steel_coil=-20%"], "warehouses_lost": ["wh-shanghai"]},
     ("post", "/api/v1/warehouses"): {"id": "x", "gateway": "gw-x"},
     ("post", "/api/v1/lots"): {"id": "x", "warehouse": "wh-shanghai", "commodity": "steel_coil",
                                "scale": "x1", "reader": "x2",
@@ -62,6 +68,8 @@ PUBLIC = {("get", "/api/v1/health"), ("get", "/metrics"), ("get", "/api/v1/event
 OWN = {("post", "/api/v1/log/cosignatures")}
 # Acts on a list of ids: another lender's id is skipped exactly as an id that does not exist.
 BULK = {("post", "/api/v1/alerts/ack")}
+# Computes over the caller's own book (a lender: its loans): answers 200 and names nothing of another's.
+OWN_BOOK = {("post", "/api/v1/stress")}
 
 
 def _with_ids(body, their_ids: dict[str, str]):
@@ -99,6 +107,9 @@ def leaks(app, client: TestClient, their_ids: dict[str, str]) -> list[str]:
             nothing = {"acknowledged": [], "skipped": {their_ids["alert_id"]: f"no alert {their_ids['alert_id']!r}"}}
             if answer.status_code != 200 or answer.json() != nothing:
                 found.append(f"{method.upper()} {url} answered {answer.status_code} {answer.text[:200]}")
+        elif (method, path) in OWN_BOOK:
+            if answer.status_code != 200 or any(name in answer.text for name in THEIR_NAMES):
+                found.append(f"{method.upper()} {url} answered {answer.status_code} or named another lender's data")
         elif params or method != "get":
             if answer.status_code != 404:
                 found.append(f"{method.upper()} {url} answered {answer.status_code}")
@@ -126,6 +137,16 @@ def their_entry(client: TestClient, alert_id: str) -> str:
     raise AssertionError("their alert is not in the evidence log")
 
 
+def their_requests(client: TestClient) -> dict[str, str]:
+    """A repayment and a top-up that staff entered on bank-south's loan, pending its approval."""
+    repayment = client.post("/api/v1/loans/loan-acme-2/repayments", json={"amount": 1}, headers=as_("supervisor"))
+    client.post("/api/v1/lots", json={"id": "lot-spare", "warehouse": "wh-shanghai", "commodity": "steel_coil",
+                                      "scale": "spare-scale", "reader": "spare-rfid",
+                                      "items": [{"epc": "cd" * 12, "quantity": 1, "weight_kg": 1}]}, headers=as_("admin"))
+    request = client.post("/api/v1/loans/loan-acme-2/pledges", json={"lot": "lot-spare"}, headers=as_("supervisor"))
+    return {"repayment_id": repayment.json()["id"], "request_id": request.json()["id"]}
+
+
 def their_webhook(context) -> str:
     context.webhooks.targets = TargetGuard(allow_private=True)
     endpoint, _secret = context.webhooks.register("bank-south", "http://127.0.0.1:9/hook", None)
@@ -137,7 +158,7 @@ def test_a_lender_reaches_nothing_of_another_lender(book):
     alert_id = their_alert(client, context)
     context.evidence.sign_checkpoint()
     their_ids = {**THEIRS, "alert_id": alert_id, "webhook_id": their_webhook(context),
-                 "entry": their_entry(client, alert_id)}
+                 "entry": their_entry(client, alert_id), **their_requests(client)}
     assert leaks(client.app, client, their_ids) == []
 
 
@@ -168,5 +189,5 @@ def test_the_matrix_catches_a_route_that_forgets_the_check(book):
     alert_id = their_alert(client, context)
     context.evidence.sign_checkpoint()
     found = leaks(app, TestClient(app), {**THEIRS, "alert_id": alert_id, "webhook_id": their_webhook(context),
-                                         "entry": their_entry(client, alert_id)})
+                                         "entry": their_entry(client, alert_id), **their_requests(client)})
     assert found == ["GET /api/v1/careless/loan-acme-2 answered 200"]

@@ -96,10 +96,6 @@ class FakeRegistryStore:
         holder = self.registry.loans[loan_id]
         self._write(loans={**self.registry.loans, loan_id: replace(holder, lot_ids=holder.lot_ids + (lot_id,))})
 
-    def record_repayment(self, repayment: reg.Repayment, outstanding_after: Decimal) -> None:
-        self._write(loans=self._outstanding(repayment.loan_id, outstanding_after),
-                    repayments=self.registry.repayments + (repayment,))
-
     def record_release(self, order: reg.ReleaseOrder, outstanding_after: Decimal) -> None:
         self._write(loans=self._outstanding(order.loan_id, outstanding_after),
                     releases=self.registry.releases + (order,))
@@ -110,8 +106,9 @@ class FakeRegistryStore:
     def add_notice(self, notice: Condition, at_s: float) -> None:
         self.notices.append((notice, at_s))
 
-    def take_notices(self) -> list[Condition]:
-        taken, self.notices = [notice for notice, _ in self.notices], []
+    def take_notices(self, wanted=None) -> list[Condition]:
+        taken = [notice for notice, _ in self.notices if wanted is None or wanted(notice)]
+        self.notices = [(notice, at_s) for notice, at_s in self.notices if notice not in taken]
         return taken
 
 
@@ -122,7 +119,7 @@ class FakeAlerts:
         self.records: dict[str, AlertRecord] = {}
         self.applied: list[Sequence[object]] = []
 
-    def apply(self, events: Sequence[object], subjects: Mapping[str, str]) -> None:
+    def apply(self, events: Sequence[object], subjects: Mapping[str, str], fence=None) -> None:
         self.applied.append(list(events))
         for event in events:
             if isinstance(event, AlertOpened):
@@ -265,6 +262,13 @@ class FakePriceMarks:
         found = sorted(((tick.at_s, i, tick, source) for i, tick, source in self.marks
                         if tick.commodity_id == commodity_id and from_s <= tick.at_s < to_s), key=lambda t: t[:2])
         return [(tick, source) for _, _, tick, source in found[:limit]]
+
+    def closes(self, commodity_id: str, instants) -> list[PriceTick | None]:
+        def before(at_s):
+            ticks = [(tick.at_s, i, tick) for i, tick, _ in self.marks if tick.commodity_id == commodity_id
+                     and tick.at_s < at_s]
+            return max(ticks, key=lambda t: t[:2])[2] if ticks else None
+        return [before(at_s) for at_s in instants]
 
     def add_fx(self, mark: FxMark, source: str) -> int:
         self.fx.append((len(self.fx) + 1, mark, source))

@@ -6,9 +6,10 @@ from decimal import Decimal
 
 from fakes_monitoring import Clock, FakeAlerts, FakeRegistryStore, FakeStandings, alert_record, book
 
+from backend.ports.feed import BusEvent
 from backend.ports.monitor import StandingRecord
 from backend.services.api_keys import Principal
-from backend.services.events import AlertsWatcher, BusEvent, StandingsWatcher, visible_to
+from backend.services.events import AlertsWatcher, StandingsWatcher, visible_to
 from backend.services.registry import RegistryService
 
 

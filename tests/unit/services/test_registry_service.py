@@ -1,8 +1,6 @@
 """RegistryService on an in-memory registry store: domain rules decide, the store keeps."""
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 from fakes_monitoring import Clock, FakeRegistryStore, book, loan, lot
 
@@ -56,24 +54,6 @@ def test_pledging_an_unknown_lot_is_not_found(store):
 def test_adding_an_existing_id_is_a_conflict(store):
     with pytest.raises(Conflict, match="already exists"):
         RegistryService(store, Clock()).add(reg.Registry(lenders={"bank-a": reg.Lender("bank-a")}))
-
-
-def test_a_repayment_lowers_the_outstanding_and_is_stored_with_the_time(store):
-    clock = Clock()
-    service = RegistryService(store, clock)
-    after = service.repay("loan-a", Decimal(15_000))
-    assert after.outstanding == Decimal(25_000)
-    assert store.registry.loans["loan-a"].outstanding == Decimal(25_000)
-    assert store.registry.repayments == (reg.Repayment("loan-a", Decimal(15_000), clock()),)
-
-
-def test_a_repayment_that_is_not_positive_is_a_conflict_and_stores_nothing(store):
-    service = RegistryService(store, Clock())
-    with pytest.raises(Conflict):
-        service.repay("loan-a", Decimal(0))
-    with pytest.raises(NotFound):
-        service.repay("loan-9", Decimal(1))
-    assert store.registry.repayments == ()
 
 
 def test_seeding_fills_only_an_empty_registry(store):

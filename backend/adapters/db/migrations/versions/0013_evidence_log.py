@@ -2,13 +2,13 @@
 the archive of raw signed envelopes (issue 15)
 
 Revision ID: 0013
-Revises: 0015 (written on 0010; chained after 0015, which main had meanwhile; 0011 and 0012 land beside it and whoever merges re-chains)
+Revises: 0017 (written on 0010; chained after main's latest, 0017, at the merge)
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0013'
-down_revision = '0015'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 

@@ -1,13 +1,13 @@
 """Silences: a warehouse's, a gateway's or an alert type's alerts marked as silenced for a while
 
 Revision ID: 0015
-Revises: 0010
+Revises: 0012
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0015'
-down_revision = '0010'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
