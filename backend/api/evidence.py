@@ -8,7 +8,7 @@ import os
 import tempfile
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
@@ -19,6 +19,7 @@ from backend.services.evidence import EvidenceConflict, EvidenceNotFound
 
 router = APIRouter(tags=["evidence"])
 DEFAULT_WINDOW_S = 30 * 86_400
+MAX = 2**53 - 1  # sizes, indices and times the log holds exactly
 Caller = Annotated[Principal, Depends(principal)]
 Lender = Annotated[Principal, Depends(require_role("lender"))]
 
@@ -72,8 +73,8 @@ def latest_checkpoint(caller: Caller, ctx: Ctx) -> CheckpointOut:
 
 
 @router.get("/api/v1/log/consistency", response_model=ConsistencyOut, response_model_by_alias=True)
-def consistency(caller: Caller, ctx: Ctx, from_size: Annotated[int, Query(alias="from", ge=0)] = 0,
-                to_size: Annotated[int | None, Query(alias="to", ge=0)] = None) -> dict:
+def consistency(caller: Caller, ctx: Ctx, from_size: Annotated[int, Query(alias="from", ge=0, le=MAX)] = 0,
+                to_size: Annotated[int | None, Query(alias="to", ge=0, le=MAX)] = None) -> dict:
     """Proof that the log of `from` entries (a checkpoint you kept) is a prefix of the log of
     `to` entries (default: the latest checkpoint). 409 when the log holds fewer than `from`:
     entries you saw are gone."""
@@ -85,8 +86,8 @@ def consistency(caller: Caller, ctx: Ctx, from_size: Annotated[int, Query(alias=
 
 
 @router.get("/api/v1/log/proof/{entry}", response_model=InclusionOut)
-def inclusion(entry: int, caller: Caller, ctx: Ctx,
-              size: Annotated[int | None, Query(ge=1, description="tree size; default: the latest checkpoint's")] = None
+def inclusion(entry: Annotated[int, Path(ge=0, le=MAX)], caller: Caller, ctx: Ctx,
+              size: Annotated[int | None, Query(ge=1, le=MAX, description="tree size; default: the latest checkpoint's")] = None
               ) -> InclusionOut:
     """The entry at index `entry` with its inclusion proof in the tree of `size` entries. A
     lender sees only entries about its own loans (their lots, gateways, commodities); others: 404."""
@@ -116,8 +117,8 @@ def cosign(body: CosignatureIn, caller: Lender, ctx: Ctx) -> CosignatureOut:
 @router.get("/api/v1/loans/{loan_id}/evidence", response_class=FileResponse,
             responses={200: {"content": {"application/zip": {}}, "description": "the dispute pack"}})
 def dispute_pack(loan_id: str, caller: Caller, ctx: Ctx,
-                 from_s: Annotated[int | None, Query(alias="from", ge=0, description="default: `to` - 30 days")] = None,
-                 to_s: Annotated[int | None, Query(alias="to", ge=0, description="default: now")] = None
+                 from_s: Annotated[int | None, Query(alias="from", ge=0, le=MAX // 1000, description="default: `to` - 30 days")] = None,
+                 to_s: Annotated[int | None, Query(alias="to", ge=0, le=MAX // 1000, description="default: now")] = None
                  ) -> FileResponse:
     """The loan's dispute pack for [from, to] (unix seconds): its log entries with inclusion
     proofs, the checkpoints and cosignatures covering them, its lots' raw signed envelopes with
