@@ -18,8 +18,10 @@ from typing import Callable, Iterable
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from backend.adapters.data_keys import data_dir_key
 from backend.adapters.db.access_repo import SqlApiKeys, SqlAuditLog
 from backend.adapters.db.engine import make_engine, migrate
+from backend.adapters.db.evidence_repo import SqlEnvelopeArchive, SqlEvidenceLog
 from backend.adapters.db.inbox_repo import SqlAlertInbox, SqlSilences
 from backend.adapters.db.inspections_repo import SqlInspections
 from backend.adapters.db.lease_repo import SqlPartitionLeases
@@ -43,9 +45,11 @@ from backend.adapters.webhook_cloudevents import StandardWebhooks
 from backend.adapters.webhook_email import SmtpNotifier
 from backend.adapters.webhook_http import HttpSender, TargetGuard
 from backend.adapters.webhook_store import SqlWebhooks
+from backend.adapters.zip_pack import ZipPackWriter
 from backend.book.build import opening_prices, registry_from_book
 from backend.book.model import load_book
 from backend.book.strict_yaml import BookFileError
+from backend.domain.checkpoint import NoteSigner, parse_vkey
 from backend.domain.config import MonitorConfig
 from backend.metrics import Metrics
 from backend.ports.access import AuditLog
@@ -61,6 +65,8 @@ from backend.services.certificates import CertificateService
 from backend.services.collateral import CollateralService
 from backend.services.commands import COMMAND_KEY_PATH, CommandService
 from backend.services.events import AlertsWatcher, EventBus, GatewaysWatcher, StandingsWatcher, monitor_listener
+from backend.services.evidence import CheckpointLoop, EvidenceService, critical_alert_opened
+from backend.services.evidence_export import EvidenceExporter
 from backend.services.ingest import IngestService
 from backend.services.inspections import InspectionService
 from backend.services.limits import FailureThrottle, RateLimiter
@@ -91,6 +97,7 @@ from edge.protocol.keys import KeyFileError, load_private_key, load_public_key
 from edge.protocol.settings import ConfigError
 
 log = logging.getLogger("pledgewatch.backend")
+LOG_KEY, WEBHOOK_KEY = "backend-log", "backend-webhooks"  # <data_dir>/keys/<name>.key, made on the first start
 
 
 @dataclass(kw_only=True)
@@ -132,6 +139,9 @@ class BackendContext:
     gateways_watcher: GatewaysWatcher | None = None  # gateways going on/offline (ingest may run elsewhere)
     commands: CommandService | None = None  # signed commands to gateways (the admin route)
     documents: DocumentSigner | None = None  # signs delivery orders and certificates
+    evidence: EvidenceService | None = None  # the evidence log's checkpoints, proofs, cosignatures
+    exporter: EvidenceExporter | None = None  # dispute packs
+    checkpoint_loop: CheckpointLoop | None = None
     webhooks: WebhookService | None = None
     price_feeds: PriceFeedRunner | None = None
     relay_loop: RelayLoop | None = None
@@ -145,6 +155,8 @@ class BackendContext:
             self.relay_loop.start()
         if self.price_feeds:
             self.price_feeds.start()
+        if self.checkpoint_loop:
+            self.checkpoint_loop.start()
         if self.feed and "api" in self.settings.roles:
             self.feed.start(self.events.publish)
         for watcher in self._watchers():
@@ -161,6 +173,8 @@ class BackendContext:
             watcher.stop()
         if self.price_feeds:
             self.price_feeds.stop()
+        if self.checkpoint_loop:
+            self.checkpoint_loop.stop()
         if self.monitor_loop:
             self.monitor_loop.stop()
         if self.partitioned_monitor:
@@ -203,10 +217,12 @@ def _command_signer(settings: BackendSettings) -> protocol.Signer | None:
 
 def _ingest(settings: BackendSettings, readings: ReadingStore, ledger: IngestLedger, metrics: Metrics, *,
             gateway_keys: dict[str, Ed25519PublicKey | None], signer: protocol.Signer | None,
-            rotated_keys: RotatedKeys, registry: RegistryService) -> MqttIngest | JetStreamIngest:
+            rotated_keys: RotatedKeys, registry: RegistryService,
+            archive: SqlEnvelopeArchive) -> MqttIngest | JetStreamIngest:
     service = IngestService(readings, ledger, gateway_keys, settings.ingest, metrics,
                             sensors=RegistrySensorOwners(registry.snapshot),
-                            retention_s=settings.timeseries.raw_retention_s(), rotated=rotated_keys)
+                            retention_s=settings.timeseries.raw_retention_s(), rotated=rotated_keys,
+                            archive=archive if settings.evidence.log_ingest else None)
     service.ack_signer = signer  # acks are signed with the command key, when there is one
     if settings.ingest.source == "jetstream":
         return JetStreamIngest(settings.ingest, service)
@@ -285,7 +301,8 @@ def webhook_relay(settings: BackendSettings, store: SqlWebhooks, metrics: Metric
     notifier = SmtpNotifier(host=email.host, port=email.port, sender=email.sender, starttls=email.starttls,
                             username=email.username, password=email.password) if email else None
     sender = HttpSender(allow_private=settings.webhook_allow_private, timeout_s=hooks.timeout_s, clock=clock)
-    return WebhookRelay(outbox=store, sender=sender, signer=StandardWebhooks(), settings=hooks, metrics=metrics,
+    signer = StandardWebhooks(data_dir_key(settings.data_dir, WEBHOOK_KEY))
+    return WebhookRelay(outbox=store, sender=sender, signer=signer, settings=hooks, metrics=metrics,
                         clock=clock, notifier=notifier)
 
 
@@ -341,7 +358,8 @@ def _market_and_webhooks(settings: BackendSettings, engine, prices: PriceMarkSto
     price mark, the delivery relay (woken by new outbox rows) and the price feeds."""
     store = SqlWebhooks(engine)
     parts = {"webhooks": WebhookService(
-        store=store, signer=StandardWebhooks(), targets=TargetGuard(settings.webhook_allow_private), clock=clock,
+        store=store, signer=StandardWebhooks(data_dir_key(settings.data_dir, WEBHOOK_KEY)),
+        targets=TargetGuard(settings.webhook_allow_private), clock=clock,
         rotation_overlap_s=settings.webhooks.rotation_overlap_s)}
     if loop is None:
         return parts
@@ -368,12 +386,16 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
     registry = RegistryService(SqlRegistry(engine), clock)
     alerts, standings, prices = SqlAlerts(engine), SqlStandings(engine), SqlPriceMarks(engine)
     counts = SqlInspections(engine)
+    evidence_log, archive = SqlEvidenceLog(engine), SqlEnvelopeArchive(engine)
     price_service = PriceService(marks=prices, registry=registry.snapshot, clock=clock,
-                                 future_tolerance_s=settings.prices.future_tolerance_s)
+                                 future_tolerance_s=settings.prices.future_tolerance_s, evidence_log=evidence_log)
     _load_book(settings, registry, price_service, clock)
-    rotated_keys = RotatedKeys(SqlRotatedKeys(engine))
+    rotated_keys = RotatedKeys(SqlRotatedKeys(engine), evidence_log=evidence_log)
+    evidence = _evidence(settings, engine, evidence_log, archive, registry, clock)
+    evidence.log_gateway_keys({gateway: (protocol.key_fingerprint(key), key.public_bytes_raw())
+                               for gateway, key in gateway_keys.items() if key is not None}, by="config")
     ingest = (_ingest(settings, readings, ledger, metrics, gateway_keys=gateway_keys, signer=signer,
-                      rotated_keys=rotated_keys, registry=registry)
+                      rotated_keys=rotated_keys, registry=registry, archive=archive)
               if "ingest" in settings.roles else None)
     events = EventBus()
     api = "api" in settings.roles
@@ -381,12 +403,14 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
     publish = _publisher(events, feed)
     # Without the feed, an API process hears of alerts another process's monitor stored from the database.
     watch_alerts = api and feed is None and ("monitor" not in settings.roles or bool(settings.monitor.partitions))
-    monitor = loop = partitioned = None
+    monitor = loop = partitioned = checkpoints = None
     if "monitor" in settings.roles:
+        checkpoints = CheckpointLoop(evidence, settings.evidence.checkpoint_every_s)
         make_monitor = partial(MonitorService, registry=registry, readings=readings, ledger=ledger, alerts=alerts,
                                standings=standings, prices=prices, config=_monitor_config(settings),
                                clock=clock, metrics=metrics,
-                               on_events=monitor_listener(publish, registry, alerts=not watch_alerts),
+                               on_events=_checkpoint_after_critical(
+                                   monitor_listener(publish, registry, alerts=not watch_alerts), checkpoints),
                                inspections=counts)
         if settings.monitor.partitions:
             partitioned = _partitioned_monitor(settings, engine, make_monitor, prices, metrics, clock)
@@ -430,6 +454,10 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
         feed=feed, standings_watcher=watcher,
         alerts_watcher=alerts_watcher, gateways_watcher=gateways_watcher,
         documents=documents,
+        evidence=evidence, checkpoint_loop=checkpoints,
+        exporter=EvidenceExporter(log_store=evidence_log, archive=archive, evidence_service=evidence,
+                                  registry=registry.snapshot, alerts=alerts, prices=prices, clock=clock,
+                                  open_pack=ZipPackWriter),
         silences=SilenceService(store=SqlSilences(engine), registry=registry.snapshot, clock=clock),
         commands=CommandService(signer=signer, publisher=MqttCommands(settings.broker), gateway_keys=gateway_keys,
                                 rotated=rotated_keys, clock=clock),
@@ -443,6 +471,27 @@ def stress_service(settings: BackendSettings, clock: Callable[[], float] = time.
     return StressService(registry=RegistryService(SqlRegistry(engine), clock).snapshot, marks=SqlPriceMarks(engine),
                          standings=SqlStandings(engine), monitor=None, clock=clock,
                          config=_monitor_config(settings))
+
+
+def _evidence(settings: BackendSettings, engine, evidence_log: SqlEvidenceLog, archive: SqlEnvelopeArchive,
+              registry: RegistryService, clock: Callable[[], float]) -> EvidenceService:
+    """The evidence log's service: its signing key (made on the first start), the banks'
+    witness keys, checkpoints delivered through the webhook outbox."""
+    witnesses: dict[str, list] = {}
+    for entry in settings.evidence.witnesses:
+        witnesses.setdefault(entry.lender, []).append(parse_vkey(entry.vkey))
+    signer = NoteSigner(settings.evidence.origin, data_dir_key(settings.data_dir, LOG_KEY))
+    return EvidenceService(log_store=evidence_log, archive=archive, signer=signer, registry=registry.snapshot,
+                           notices=SqlWebhooks(engine), clock=clock, witnesses=witnesses,
+                           retention_s=settings.evidence.envelope_retention_days * 86_400)
+
+
+def _checkpoint_after_critical(listener: Callable, checkpoints: CheckpointLoop) -> Callable:
+    def on_events(events) -> None:
+        listener(events)
+        if critical_alert_opened(events):
+            checkpoints.wake()
+    return on_events
 
 
 def _stored_alerts_guard(alerts: AlertStore):

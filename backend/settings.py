@@ -4,8 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
+from backend.domain.checkpoint import COSIGNATURE_V1, NoteError, parse_vkey
 from backend.services.prices_config import PriceSettings
 from backend.services.webhooks_config import WebhookSettings
 from edge.protocol.broker import BrokerSettings
@@ -128,6 +129,36 @@ class HttpSettings(BaseModel):
     bad_keys_per_minute: int = Field(20, ge=1)  # then the client address waits the minute out
 
 
+class WitnessEntry(BaseModel):
+    """A bank's witness key: its cosignatures on our checkpoints (C2SP tlog-cosignature)."""
+
+    model_config = {"extra": "forbid"}
+    lender: str
+    vkey: str  # <name>+<key id>+<base64(0x04 || Ed25519 public key)>
+
+    @field_validator("vkey")
+    @classmethod
+    def _cosignature_key(cls, value: str) -> str:
+        try:
+            verifier = parse_vkey(value)
+        except NoteError as exc:
+            raise ValueError(str(exc)) from exc
+        if verifier.signature_type != COSIGNATURE_V1:
+            raise ValueError("a witness key must be a cosignature/v1 key (type 0x04)")
+        return value
+
+
+class EvidenceSettings(BaseModel):
+    """The evidence log (docs/evidence.md)."""
+
+    model_config = {"extra": "forbid"}
+    origin: str = Field("pledgewatch.local/log", pattern=r"^[^\s+]+$")  # the log's name, its key's name
+    checkpoint_every_s: float = Field(300, gt=0)  # and after every critical alert
+    log_ingest: bool = True  # keep every signed envelope and log its batch (off: only for benchmarks)
+    envelope_retention_days: float = Field(7 * 365, gt=0)  # after the last pledge of the gateway's lots
+    witnesses: list[WitnessEntry] = Field(default_factory=list)
+
+
 class BackendSettings(RoleSettings):
     roles: list[Literal["ingest", "api", "monitor"]] = Field(default_factory=lambda: list(ROLES))
     data_dir: Path = Path("pledgewatch-data")  # embedded SQLite databases live here
@@ -145,6 +176,7 @@ class BackendSettings(RoleSettings):
     demo_mode: bool = False
     prices: PriceSettings = PriceSettings()  # price feeds; they run in the monitor role's process
     webhooks: WebhookSettings = WebhookSettings()
+    evidence: EvidenceSettings = EvidenceSettings()
     # PW_WEBHOOK_ALLOW_PRIVATE=1: webhooks may target loopback/private addresses (demo, tests)
     webhook_allow_private: bool = False
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import logging
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Mapping
@@ -17,11 +16,11 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from backend.adapters.data_keys import data_dir_key
 from backend.ports.documents import SignedDocument
-from edge.protocol.keys import load_private_key, new_key_pair, public_key_pem
+from edge.protocol.keys import public_key_pem
 
 DOCUMENT_KEY = "backend-documents"  # <data_dir>/keys/<this>.key
-log = logging.getLogger("pledgewatch.documents")
 
 
 def canonical_json(document: Mapping[str, Any]) -> bytes:
@@ -56,11 +55,7 @@ class Ed25519DocumentSigner:
     @classmethod
     def from_data_dir(cls, data_dir: Path) -> Ed25519DocumentSigner:
         """The data directory's document key, made on the first start."""
-        path = data_dir / "keys" / f"{DOCUMENT_KEY}.key"
-        if not path.exists():
-            new_key_pair(path.parent, DOCUMENT_KEY)
-            log.info("made the backend's document signing key %s", path)
-        return cls(load_private_key(path))
+        return cls(data_dir_key(data_dir, DOCUMENT_KEY))
 
     def sign(self, document: Mapping[str, Any]) -> SignedDocument:
         body = canonical_json(document)

@@ -12,6 +12,7 @@ from backend.api import (
     commands,
     dashboard,
     events,
+    evidence,
     exports,
     gateways,
     health,
@@ -41,7 +42,7 @@ def create_app(context: BackendContext) -> FastAPI:
     app.include_router(health.router)
     if "api" in context.settings.roles:
         for module in (readings, gateways, book, alerts, prices, registry, keys, events, dashboard,
-                       commands, webhooks, inspections, exports, silences, money, collateral, stress):
+                       commands, webhooks, inspections, exports, silences, money, collateral, stress, evidence):
             app.include_router(module.router, responses=ERROR_RESPONSES)
         app.mount("/static", dashboard.static_files(), name="static")
         app.add_api_route("/docs", api_reference, include_in_schema=False)

@@ -126,6 +126,24 @@ class InspectionEvent(CloudEvent):
     data: InspectionData
 
 
+class CheckpointData(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    origin: str = Field(description="the log's name: the checkpoint's first line and its key's name")
+    size: int = Field(description="entries in the log the checkpoint signs")
+    root_hash: str = Field(description="base64 RFC 9162 root of those entries")
+    note: str = Field(description="the C2SP tlog-checkpoint signed note: keep it; cosign it once it is "
+                                  "proven consistent with the last one you kept")
+    log_vkey: str = Field(description="the log's verifier key (<name>+<key id>+<base64 key>)")
+    change: Literal["signed"]
+
+
+class CheckpointEvent(CloudEvent):
+    """The evidence log signed a checkpoint (every few minutes and after a critical alert): witness it."""
+    source: Literal["/pledgewatch/checkpoints"]
+    type: Literal["com.pledgewatch.checkpoint.signed"]
+    data: CheckpointData
+
+
 class PingData(BaseModel):
     model_config = ConfigDict(extra="forbid")
     endpoint: str
@@ -207,8 +225,9 @@ class LoanEvent(CloudEvent):
 
 
 EVENTS: dict[str, type[CloudEvent]] = {"alert": AlertEvent, "alert-activity": AlertActivityEvent,
-                                       "inspection": InspectionEvent, "ping": PingEvent,
-                                       "repayment": RepaymentEvent, "pledge": PledgeEvent, "loan": LoanEvent}
+                                       "inspection": InspectionEvent, "checkpoint": CheckpointEvent,
+                                       "ping": PingEvent, "repayment": RepaymentEvent, "pledge": PledgeEvent,
+                                       "loan": LoanEvent}
 
 
 def document(app: FastAPI) -> None:

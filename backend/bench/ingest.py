@@ -143,8 +143,9 @@ class IngestRound:
 
 
 def ingest_round(stream_path: Path, registry: list[dict], positions: dict, broker: Broker,
-                 folder: Path, processes: int) -> IngestRound:
-    ingests = [start_ingest_process(folder, broker, registry, n) for n in range(processes)]
+                 folder: Path, processes: int, extra: dict | None = None) -> IngestRound:
+    """`extra`: more settings for the ingest processes (e.g. the evidence log off)."""
+    ingests = [start_ingest_process(folder, broker, registry, n, extra=extra) for n in range(processes)]
     try:
         time.sleep(0.5)  # let the SUBACKs land: a shared subscription queues nothing before
         published_at_s = _publish(stream_path, broker, folder)

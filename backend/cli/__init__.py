@@ -348,6 +348,70 @@ def stress(config_path, lender, shocks, lost, monte_carlo, horizon, paths, seed,
 
 
 @main.group()
+def evidence() -> None:
+    """Dispute packs of the evidence log: export one, verify one offline."""
+
+
+def _unix_s(text: str) -> int:
+    """Unix seconds, or an ISO 8601 date or time (UTC unless it says otherwise)."""
+    from datetime import datetime, timezone
+    if text.isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise click.BadParameter(f"{text!r} is neither unix seconds nor an ISO 8601 time") from exc
+    return int((moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp())
+
+
+@evidence.command("export")
+@config_option
+@click.option("--loan", required=True, help="The loan's id.")
+@click.option("--from", "from_text", required=True, help="Start: unix seconds or ISO 8601 (UTC).")
+@click.option("--to", "to_text", required=True, help="End: unix seconds or ISO 8601 (UTC).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The zip to write.")
+def evidence_export(config_path, loan, from_text, to_text, out) -> None:
+    """Write a loan's dispute pack (signs a checkpoint of the log as it is now)."""
+    from backend.bootstrap import build_context
+    from backend.services.evidence import EvidenceNotFound
+    from backend.settings import BackendSettings
+    from_s, to_s = _unix_s(from_text), _unix_s(to_text)
+    if to_s < from_s:
+        raise CliError("--to is before --from")
+    context = build_context(_load(BackendSettings, config_path, roles=[]))
+    try:
+        summary = context.exporter.export(loan, from_s, to_s, str(out))
+    except EvidenceNotFound as exc:
+        raise CliError(str(exc)) from exc
+    finally:
+        context.close()
+    click.echo(f"wrote {out}: loan {summary.loan}, {summary.entries} entries, {summary.envelopes} signed "
+               f"envelopes, checkpoint of size {summary.head_size}")
+
+
+@evidence.command("verify")
+@click.argument("pack", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--checkpoint", "kept", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A checkpoint note your bank kept: the pack's log must extend it.")
+@click.option("--log-key", help="The log's verifier key you trust (default: the one the pack names).")
+def evidence_verify(pack, kept, log_key) -> None:
+    """Check a dispute pack offline; exit 0 when everything holds, 1 naming each failure."""
+    from backend.adapters.zip_pack import ZipPackReader
+    from backend.services.evidence_pack import verify_pack
+    reader = ZipPackReader(pack)
+    try:
+        verdict = verify_pack(reader, kept.read_text() if kept else None, log_key)
+    finally:
+        reader.close()
+    for name, count in verdict.checked.items():
+        click.echo(f"{name:>24}: {count}")
+    for failure in verdict.failures:
+        click.echo(f"FAIL {failure}")
+    click.echo("pack verifies" if verdict.ok else f"pack does NOT verify: {len(verdict.failures)} failure(s)")
+    sys.exit(0 if verdict.ok else 1)
+
+
+@main.group()
 def bench() -> None:
     """Benchmarks."""
 
@@ -377,4 +441,55 @@ def bench_ingest(as_json, messages, rounds, processes, broker_kind) -> None:
     else:
         for name, value in result.items():
             click.echo(f"{name:>24}: {value}")
+
+
+@bench.command("evidence")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--messages", default=10_000, show_default=True, type=click.IntRange(100, 60_000),
+              help="Signed 50-reading batches per ingest round.")
+@click.option("--rounds", default=3, show_default=True, type=click.IntRange(1, 20),
+              help="Ingest rounds with the log off and on each, interleaved.")
+@click.option("--processes", default=1, show_default=True, type=click.IntRange(1, 8))
+@click.option("--days", default=30.0, show_default=True, type=click.FloatRange(0.001, 60),
+              help="Length of the synthesized 1 Hz history the pack covers.")
+@click.option("--skip-ingest", is_flag=True, help="Only the export.")
+@click.option("--skip-export", is_flag=True, help="Only ingest with the log on and off.")
+@click.option("--skip-bytes", is_flag=True, help="Do not measure the archive's bytes per reading.")
+@click.option("--cpu", "cpu", is_flag=True, help="Also: the ingest service in this process, log on and off, "
+                                                 "CPU per reading (robust on a shared machine).")
+@click.option("--verify", is_flag=True, help="Also time `evidence verify` on the pack.")
+def bench_evidence(as_json, messages, rounds, processes, days, skip_ingest, skip_export, skip_bytes, cpu,
+                   verify) -> None:
+    """The evidence log's cost: ingest with it on and off; bytes per reading; a dispute pack's export."""
+    import json
+
+    from backend.bench.evidence import (
+        run_bytes_per_reading,
+        run_export_bench,
+        run_ingest_compare,
+        run_ingest_cpu_compare,
+    )
+    from backend.bench.ingest import BenchError
+
+    def progress(line: str) -> None:
+        click.echo(f"bench: {line}", err=True)
+
+    result: dict = {}
+    try:
+        if not skip_bytes:
+            result["bytes"] = run_bytes_per_reading()
+        if not skip_ingest:
+            result["ingest"] = run_ingest_compare(messages, rounds, processes, progress)
+        if cpu:
+            result["ingest_cpu"] = run_ingest_cpu_compare(messages, rounds, progress)
+        if not skip_export:
+            result["export"] = run_export_bench(days, verify, progress=progress)
+    except BenchError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        for part, figures in result.items():
+            for name, value in figures.items():
+                click.echo(f"{part + '.' + name:>32}: {value}")
 

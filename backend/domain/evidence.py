@@ -24,7 +24,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from .alerts import Alert
 from .errors import DomainError
+from .registry import Registry
 
 LEAF_VERSION = 1
 MAX_SAFE_INTEGER = 2**53 - 1
@@ -176,3 +178,126 @@ def parse_leaf(data: bytes) -> Entry:
 
 def _no_constant(name: str) -> None:
     raise EvidenceError(f"leaf holds {name}")
+
+
+# --- the entries the backend writes, built one way ---------------------------------------------
+
+def batch_subject(gateway: str, epoch: int, seq: int) -> str:
+    """A batch's id: its idempotency key, "<gateway>/<boot epoch>/<seq>"."""
+    return f"{gateway}/{epoch}/{seq}"
+
+
+def batch_ingested(gateway: str, epoch: int, seq: int, *, signed_sha256: str, readings: int,
+                   key_id: str | None, received_s: int) -> Entry:
+    """A stored data message: the SHA-256 (hex) of what its gateway signed (signing context
+    and canonical bytes), so the archived envelope, its signature and this leaf check each other."""
+    payload: dict[str, Any] = {"envelope_sha256": signed_sha256, "readings": readings}
+    if key_id is not None:
+        payload["key_id"] = key_id
+    return Entry("batch.ingested", received_s, {"gateway": gateway, "batch": batch_subject(gateway, epoch, seq)},
+                 payload)
+
+
+def batch_leaf(gateway: str, epoch: int, seq: int, *, signed_sha256: str, readings: int,
+               key_id: str | None, received_s: int) -> bytes:
+    """batch_ingested(...).leaf(), without the general checks: ingest writes one per message,
+    and its fields are already checked (ids by the wire format, the rest are ints and hex).
+    tests/unit/domain/test_evidence_entries.py holds the two equal."""
+    payload: dict[str, Any] = {"envelope_sha256": signed_sha256, "readings": readings}
+    if key_id is not None:
+        payload["key_id"] = key_id
+    document = {"v": LEAF_VERSION, "kind": "batch.ingested", "at_s": received_s, "payload": payload,
+                "subjects": {"gateway": gateway, "batch": batch_subject(gateway, epoch, seq)}}
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def decimals(value: Any) -> Any:
+    """`value` with every float replaced by the Decimal of its shortest repr (alert details
+    hold measurements as floats; the leaf records the number the backend printed)."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, Mapping):
+        return {key: decimals(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [decimals(item) for item in value]
+    return value
+
+
+def alert_subjects(alert_id: str, loan: str | None, lot: str | None, lender: str | None,
+                   gateway: str | None) -> dict[str, str]:
+    named = {"alert": alert_id, "loan": loan, "lot": lot, "lender": lender, "gateway": gateway}
+    return {name: value for name, value in named.items() if value}
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What a loan (or a lender's loans) is made of: an entry naming any of these concerns it."""
+    loans: frozenset[str] = frozenset()
+    lots: frozenset[str] = frozenset()
+    gateways: frozenset[str] = frozenset()
+    commodities: frozenset[str] = frozenset()
+    lenders: frozenset[str] = frozenset()
+    currencies: frozenset[str] = frozenset()     # an FX rate used with one of these concerns it
+
+    def subjects(self) -> list[tuple[str, str]]:
+        """(subject name, id) pairs an entry may name to concern this scope."""
+        named = (("loan", self.loans), ("lot", self.lots), ("gateway", self.gateways),
+                 ("commodity", self.commodities), ("lender", self.lenders))
+        return sorted((name, value) for name, values in named for value in values)
+
+    def covers(self, entry: Entry) -> bool:
+        """The most specific subject the entry names decides: its lender, else its loan, else
+        its lot; only an entry naming none of them is judged by its gateway or commodity (a
+        gateway may serve two lenders' lots)."""
+        if entry.kind == "fx_rate.used":
+            return bool({entry.payload.get("base"), entry.payload.get("quote")} & self.currencies)
+        subjects = entry.subjects
+        for name, ours in (("lender", self.lenders), ("loan", self.loans), ("lot", self.lots)):
+            if name in subjects:
+                return subjects[name] in ours
+        return subjects.get("gateway") in self.gateways or subjects.get("commodity") in self.commodities
+
+    def __or__(self, other: Scope) -> Scope:
+        return Scope(self.loans | other.loans, self.lots | other.lots, self.gateways | other.gateways,
+                     self.commodities | other.commodities, self.lenders | other.lenders,
+                     self.currencies | other.currencies)
+
+
+def loan_scope(registry: Registry, loan_id: str) -> Scope:
+    """The loan, its lots, their gateways and commodities, its lender and currency."""
+    loan = registry.loans[loan_id]
+    lots = [registry.lots[lot_id] for lot_id in loan.lot_ids if lot_id in registry.lots]
+    gateways = {registry.warehouses[lot.warehouse_id].gateway_id for lot in lots
+                if lot.warehouse_id in registry.warehouses}
+    return Scope(loans=frozenset({loan.id}), lots=frozenset(lot.id for lot in lots), gateways=frozenset(gateways),
+                 commodities=frozenset(lot.commodity_id for lot in lots), lenders=frozenset({loan.lender_id}),
+                 currencies=frozenset({loan.currency}))
+
+
+def lender_scope(registry: Registry, lender_id: str) -> Scope:
+    """Everything the lender's loans are made of (an entry about one of them concerns it)."""
+    scope = Scope(lenders=frozenset({lender_id}))
+    for loan in registry.loans.values():
+        if loan.lender_id == lender_id:
+            scope |= loan_scope(registry, loan.id)
+    return scope
+
+
+def alert_opened(alert: Alert) -> Entry:
+    """Details JSON cannot hold canonically (a NaN, an odd key) are logged as their JSON text:
+    an alert is never refused a log entry."""
+    subjects = alert_subjects(alert.id, alert.loan, alert.lot, alert.lender, alert.gateway)
+    payload = {"type": alert.type, "severity": alert.severity, "details": decimals(dict(alert.details))}
+    try:
+        return Entry("alert.opened", alert.opened_at_s, subjects, payload)
+    except EvidenceError:
+        details = json.dumps(dict(alert.details), sort_keys=True, default=str)
+        return Entry("alert.opened", alert.opened_at_s, subjects, {**payload, "details": details})
+
+
+def alert_worked(change: str, subjects: Mapping[str, str], by: str, at_s: int, comment: str | None = None) -> Entry:
+    """An alert acknowledged or resolved (`change`), by a person or "system"."""
+    payload: dict[str, Any] = {"by": by}
+    if comment:
+        payload["comment"] = comment
+    return Entry(f"alert.{change}", at_s, subjects, payload)

@@ -18,7 +18,7 @@ from backend.domain.registry import Loan
 
 # Topics an endpoint may subscribe to besides the alert types; each service that notifies
 # banks adds its own here (and documents its events in docs/webhooks.md).
-NOTICE_TOPICS = ("inspection",
+NOTICE_TOPICS = ("inspection", "checkpoint",
                  "repayment", "pledge", "loan")  # the money side of the closed loop (money_notice)
 
 

@@ -28,6 +28,7 @@ then cost O(n) hashes, fine for a dispute pack of a few thousand entries, not fo
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_left
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -236,3 +237,122 @@ def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: 
         raise ProofError(f"consistency proof does not lead to the root of size {old_size}: the log forked")
     if sr != new_root:
         raise ProofError(f"consistency proof does not lead to the root of size {new_size}")
+
+
+# --- many leaves at once (a dispute pack's batches) --------------------------------------------
+#
+# A pack may hold millions of leaves of one tree. One inclusion proof each would repeat the
+# same upper nodes millions of times; instead the pack carries, for the sorted set S of its
+# leaf indices, the hashes of the maximal RFC-tree nodes that hold no leaf of S, left to
+# right. The verifier folds S's leaf hashes and those nodes back into the root. Nodes wholly
+# inside S cost nothing to prove, so a set made of long runs needs O(runs × log n) hashes.
+
+def _count_in(indices: Sequence[int], start: int, end: int) -> int:
+    return bisect_left(indices, end) - bisect_left(indices, start)
+
+
+def multi_proof_ranges(indices: Sequence[int], size: int) -> list[tuple[int, int]]:
+    """The leaf ranges [start, end) of the maximal RFC-tree nodes of a tree of `size` that
+    hold none of the sorted, distinct `indices`, left to right."""
+    _check_indices(indices, size)
+    ranges: list[tuple[int, int]] = []
+    stack = [(0, size)] if size else []
+    while stack:                         # depth first, left child first
+        start, end = stack.pop()
+        held = _count_in(indices, start, end)
+        if held == 0:
+            ranges.append((start, end))
+        elif held < end - start:
+            k = _split(end - start)
+            stack += [(start + k, end), (start, start + k)]
+    return ranges
+
+
+def perfect_cover(start: int, end: int) -> list[tuple[int, int]]:
+    """The perfect subtrees (level, index) whose hashes make up the RFC node [start, end)."""
+    count = end - start
+    if count & (count - 1) == 0:
+        level = count.bit_length() - 1
+        return [(level, start >> level)]
+    k = _split(count)
+    return perfect_cover(start, start + k) + perfect_cover(start + k, end)
+
+
+def range_hash(tree: SubtreeHashes, start: int, end: int) -> bytes:
+    """MTH(D[start:end]) of an RFC-tree node, from its perfect subtrees."""
+    return _range_hash(tree, start, end)
+
+
+def multi_inclusion_proof(tree: SubtreeHashes, indices: Sequence[int], size: int) -> list[bytes]:
+    """The hashes of the maximal nodes of the tree of `size` leaves that hold none of the
+    sorted, distinct `indices`, in left-to-right order."""
+    return [_range_hash(tree, start, end) for start, end in multi_proof_ranges(indices, size)]
+
+
+class DictTree:
+    """Perfect subtree hashes fetched beforehand, keyed (level, index)."""
+
+    def __init__(self, nodes: dict[tuple[int, int], bytes]) -> None:
+        self.nodes = nodes
+
+    def subtree_hash(self, level: int, index: int) -> bytes:
+        found = self.nodes.get((level, index))
+        if found is None:
+            raise ProofError(f"no node at level {level}, index {index}")
+        return found
+
+
+def root_from_multi_proof(size: int, indices: Sequence[int], leaves: Sequence[bytes],
+                          proof: Sequence[bytes]) -> bytes:
+    """The root that the leaf hashes `leaves` (at the sorted, distinct `indices`) and a
+    multi_inclusion_proof put them under, for a tree of `size` leaves."""
+    if len(indices) != len(leaves):
+        raise ProofError(f"{len(indices)} indices for {len(leaves)} leaf hashes")
+    _check_indices(indices, size)
+    for i, p in enumerate(proof):
+        _check_hash(p, f"proof[{i}]")
+    hashes = iter(proof)
+    position = 0                         # next leaf of `leaves` to consume
+
+    def fold(start: int, end: int) -> bytes:
+        nonlocal position
+        held = _count_in(indices, start, end)
+        if held == 0:
+            node = next(hashes, None)
+            if node is None:
+                raise ProofError(f"multi-leaf proof is too short for a tree of {size}")
+            return node
+        if held == end - start:          # every leaf here is ours: hash them up
+            level = list(leaves[position:position + held])
+            position += held
+            return _fold_leaves(level)
+        k = _split(end - start)
+        left = fold(start, start + k)
+        return node_hash(left, fold(start + k, end))
+
+    if size == 0:
+        raise ProofError("no leaf is in an empty tree")
+    root = fold(0, size)
+    if next(hashes, None) is not None:
+        raise ProofError(f"multi-leaf proof is too long for a tree of {size}")
+    return root
+
+
+def _fold_leaves(level: list[bytes]) -> bytes:
+    """MTH of consecutive leaf hashes forming one node of the RFC tree."""
+    for i, leaf in enumerate(level):
+        _check_hash(leaf, f"leaf hash {i}")
+    while len(level) > 1:             # RFC split = pairing from the left, odd one carried up
+        paired = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            paired.append(level[-1])
+        level = paired
+    return level[0]
+
+
+def _check_indices(indices: Sequence[int], size: int) -> None:
+    previous = -1
+    for index in indices:
+        if not previous < index < size:
+            raise ProofError(f"leaf indices must be distinct, sorted and below {size}; {index} is not")
+        previous = index

@@ -24,8 +24,8 @@ class RotatedKey(NamedTuple):
 class RotatedKeyStore(Protocol):
     """Shared by every backend process: a key registered by one is found by the others."""
 
-    def add(self, gateway: str, key_id: str, public_key_pem: str, at_s: float) -> None:
-        """Record a key (once: the same rotation reported twice changes nothing)."""
+    def add(self, gateway: str, key_id: str, public_key_pem: str, at_s: float) -> bool:
+        """Record a key (once: the same rotation reported twice changes nothing); True when new."""
 
     def all(self) -> list[RotatedKey]:
         """Oldest first."""

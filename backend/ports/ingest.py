@@ -2,7 +2,7 @@
 records that cross them (frozen dataclasses)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping, NamedTuple, Protocol, Sequence
 
 from edge.protocol import Ack, Envelope
@@ -15,6 +15,7 @@ class AcceptedMessage:
     envelope: Envelope
     received_at_ms: int
     live_after_ms: int  # readings with device time before this are stored as historical
+    payload: bytes = field(default=b"", repr=False, compare=False)  # as received (the evidence archive keeps it)
 
     @property
     def key(self) -> MessageKey:

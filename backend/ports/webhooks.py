@@ -133,7 +133,10 @@ class WebhookSigner(Protocol):
     def new_secret(self) -> str: ...
 
     def headers(self, secrets: Sequence[str], event_id: str, timestamp_s: int, body: bytes) -> dict[str, str]:
-        """The headers of one attempt, signed with each of `secrets`."""
+        """The headers of one attempt, signed with each of `secrets` (and `v1a` with our key)."""
+
+    def public_keys(self) -> list[str]:
+        """The `whpk_...` keys whose `v1a` signatures a bank may check (none: HMAC only)."""
 
 
 class WebhookSender(Protocol):

@@ -9,6 +9,7 @@ refusal (a negative ack): a forger must not talk a gateway out of resending its 
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from typing import Mapping, Sequence
@@ -16,7 +17,9 @@ from typing import Mapping, Sequence
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from backend.domain import evidence
 from backend.metrics import Metrics
+from backend.ports.evidence import ArchivedEnvelope, EnvelopeArchive
 from backend.ports.ingest import (
     AcceptedMessage,
     AnySensor,
@@ -27,6 +30,7 @@ from backend.ports.ingest import (
     ReadingStore,
     SensorRegistry,
 )
+from backend.services.evidence_pack import signed_sha256
 from backend.services.rotated_keys import RotatedKeys
 from backend.settings import IngestSettings
 from edge import protocol
@@ -59,8 +63,10 @@ class IngestService:
     def __init__(self, readings: ReadingStore, ledger: IngestLedger,
                  gateway_keys: Mapping[str, Ed25519PublicKey | None], settings: IngestSettings,
                  metrics: Metrics, sensors: SensorRegistry = AnySensor(),
-                 retention_s: float | None = None, rotated: RotatedKeys | None = None) -> None:
+                 retention_s: float | None = None, rotated: RotatedKeys | None = None,
+                 archive: EnvelopeArchive | None = None) -> None:
         self.readings, self.ledger, self.sensors, self.rotated = readings, ledger, sensors, rotated
+        self.archive = archive  # None: signed envelopes are neither kept nor logged
         self.gateway_keys, self.settings, self.metrics = gateway_keys, settings, metrics
         self._verifier = wire_fast.Verifier()
         self.ack_signer: protocol.Signer | None = None  # the backend's command key, when it has one
@@ -99,6 +105,8 @@ class IngestService:
         # A resend refused now (say its sensor was unregistered since) but stored before: a duplicate.
         refusals = [(key, q) for key, q in refusals if key not in stored_keys]
         self.readings.append(candidates)  # durable before anything is acknowledged
+        if self.archive is not None and candidates:  # idempotent: a message kept before is not logged again
+            self.archive.keep([archived(m) for m in candidates])
         recorded = self.ledger.record(candidates, quarantined + [q for _, q in refusals],
                                       [(key, q.reason) for key, q in refusals],
                                       [key for key in announced if key not in stored_keys])
@@ -163,7 +171,7 @@ class IngestService:
         envelope = self._decode(message)
         public_key = self._gateway_key(envelope.gateway)
         if public_key is not None:
-            self._verify(envelope, public_key, message)
+            envelope = self._verify(envelope, public_key, message)
         # Authentic from here on: a refusal is told to the gateway (a negative ack).
         key = (envelope.gateway, envelope.epoch, envelope.seq)
         readings = envelope.readings
@@ -178,7 +186,7 @@ class IngestService:
         if latest_ms > now_ms + self.settings.future_tolerance_s * 1000:
             raise _Refused("future_timestamp", f"device time {latest_ms} is ahead of {now_ms}", key)
         return AcceptedMessage(envelope, int(message.received_at_s * 1000),
-                               live_after_ms=now_ms - int(self.settings.live_window_s * 1000))
+                               live_after_ms=now_ms - int(self.settings.live_window_s * 1000), payload=message.payload)
 
     @staticmethod
     def _decode(message: InboundMessage) -> protocol.Envelope:
@@ -194,14 +202,17 @@ class IngestService:
             raise _Refused("decoder_error", f"{type(exc).__name__}: {exc}") from exc
 
     def _verify(self, envelope: protocol.Envelope, public_key: Ed25519PublicKey,
-                message: InboundMessage) -> None:
+                message: InboundMessage) -> protocol.Envelope:
+        """The envelope, its `signed_bytes` those its signature covers; DecodeError if none do."""
         if self._verifier.verify(envelope, public_key):
-            return
+            return envelope
         rotated = self._rotated_key(envelope.gateway, envelope.signature)  # a key it rotated to?
         if rotated is not None and self._verifier.verify(envelope, rotated):
-            return
+            return envelope
         # The fast path's canonical bytes may differ from the reference's: its verdict rules.
-        protocol.verify(protocol.decode(message.payload, message.topic), rotated or public_key)
+        reference = protocol.decode(message.payload, message.topic)
+        protocol.verify(reference, rotated or public_key)
+        return dataclasses.replace(envelope, signed_bytes=reference.signed_bytes)
 
     def _rotated_key(self, gateway: str, signature: protocol.Signature | None) -> Ed25519PublicKey | None:
         if self.rotated is None or signature is None:
@@ -259,6 +270,22 @@ class IngestService:
             return
         self.ledger.set_gateway_state(gateway, state.online, state.epoch, state.info,
                                       int(message.received_at_s * 1000))
+
+
+def archived(message: AcceptedMessage) -> ArchivedEnvelope:
+    """A stored message as the evidence archive keeps it, with its batch.ingested entry."""
+    envelope = message.envelope
+    readings = envelope.readings
+    if type(readings) is wire_fast.Rows:
+        first_ms, last_ms = readings.min_ms, readings.max_ms
+    else:
+        first_ms, last_ms = min(r.time_ms for r in readings), max(r.time_ms for r in readings)
+    signature = envelope.signature
+    leaf = evidence.batch_leaf(envelope.gateway, envelope.epoch, envelope.seq,
+                               signed_sha256=signed_sha256(envelope.signed_bytes), readings=len(readings),
+                               key_id=signature.key_id if signature else None, received_s=message.received_at_ms // 1000)
+    return ArchivedEnvelope(envelope.gateway, envelope.epoch, envelope.seq, message.received_at_ms, first_ms,
+                            last_ms, message.payload, leaf)
 
 
 class _Refused(Exception):

@@ -19,9 +19,11 @@ import numpy as np
 
 from backend.domain import valuation
 from backend.domain.config import MonitorConfig
+from backend.domain.evidence import Entry
 from backend.domain.observations import PriceTick
 from backend.domain.registry import Registry
 from backend.domain.stress_paths import ewma_covariance
+from backend.ports.evidence import EvidenceLog
 from backend.ports.prices import (
     FxMark,
     FxQuote,
@@ -102,9 +104,10 @@ def check_fx(quote: FxQuote, latest: FxMark | None, now_s: float, tolerance_s: f
 class PriceService:
     def __init__(self, *, marks: PriceMarkStore, registry: Callable[[], Registry],
                  clock: Callable[[], float], future_tolerance_s: float = 60.0,
-                 on_mark: Callable[[], None] = lambda: None) -> None:
+                 on_mark: Callable[[], None] = lambda: None, evidence_log: EvidenceLog | None = None) -> None:
         self.marks, self.registry, self.clock = marks, registry, clock
         self.future_tolerance_s, self.on_mark = future_tolerance_s, on_mark
+        self.evidence_log = evidence_log  # every accepted mark is logged (price_mark.used, fx_rate.used)
         self._lock = threading.Lock()  # check-then-write: one quote at a time per process
 
     def submit(self, quote: Quote, source: str) -> int:
@@ -115,10 +118,18 @@ class PriceService:
                 mark = check_fx(quote, self.marks.latest_fx(quote.base, quote.quote), now_s,
                                 self.future_tolerance_s)
                 mark_id = self.marks.add_fx(mark, source)
+                entry = Entry("fx_rate.used", int(now_s), {},
+                              {"base": mark.base, "quote": mark.quote, "rate": mark.rate, "source": source,
+                               "observed_at_s": int(mark.at_s)})
             else:
                 tick = check_price(quote, self.registry(), self.marks.latest(quote.commodity),
                                    now_s, self.future_tolerance_s, self._has_fx)
                 mark_id = self.marks.add(tick, source)
+                entry = Entry("price_mark.used", int(now_s), {"commodity": tick.commodity_id},
+                              {"price": tick.price, "currency": tick.currency, "unit": tick.per_unit,
+                               "source": source, "observed_at_s": int(tick.at_s)})
+            if self.evidence_log is not None:  # beside the mark's own transaction, under the same lock
+                self.evidence_log.append([entry])
         self.on_mark()
         return mark_id
 

@@ -8,13 +8,16 @@ retire it, put the new key into the config (docs/edge.md).
 """
 from __future__ import annotations
 
+import base64
 import threading
 import time
 from typing import Callable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from backend.domain.evidence import Entry
 from backend.ports.commands import RotatedKeyStore
+from backend.ports.evidence import EvidenceLog
 from edge import protocol
 from edge.protocol.keys import KeyFileError, load_public_key
 
@@ -25,8 +28,9 @@ REFRESH_EVERY_S = 0.5
 
 class RotatedKeys:
     def __init__(self, repo: RotatedKeyStore, clock: Callable[[], float] = time.monotonic,
-                 refresh_every_s: float = REFRESH_EVERY_S) -> None:
+                 refresh_every_s: float = REFRESH_EVERY_S, evidence_log: EvidenceLog | None = None) -> None:
         self.repo, self.clock, self.refresh_every_s = repo, clock, refresh_every_s
+        self.evidence_log = evidence_log  # each rotation is logged (gateway_key.rotated)
         self._lock = threading.Lock()
         self._keys: dict[tuple[str, str], Ed25519PublicKey] = {}
         self._refreshed_at: float | None = None
@@ -56,7 +60,11 @@ class RotatedKeys:
         key = load_public_key(pem)
         if protocol.key_fingerprint(key) != key_id:
             raise KeyFileError("the new key's fingerprint is not the new_key_id it names")
-        self.repo.add(gateway, key_id, pem, at_s)
+        if self.repo.add(gateway, key_id, pem, at_s) and self.evidence_log is not None:
+            previous = result.signature.key_id if result.signature else ""
+            self.evidence_log.append([Entry("gateway_key.rotated", int(at_s), {"gateway": gateway}, {
+                "by": "system", "key_id": key_id, "public_key": base64.b64encode(key.public_bytes_raw()).decode(),
+                "previous_key_id": previous})])
         with self._lock:
             self._keys[(gateway, key_id)] = key
         return key_id

@@ -42,6 +42,10 @@ class WebhookService:
         self.store, self.signer, self.targets = store, signer, targets
         self.clock, self.rotation_overlap_s = clock, rotation_overlap_s
 
+    def public_keys(self) -> list[str]:
+        """The `whpk_` keys of our `v1a` webhook signatures (published for the banks)."""
+        return self.signer.public_keys()
+
     def register(self, lender: str, url: str, event_types: Sequence[str] | None) -> tuple[EndpointRecord, str]:
         """A new endpoint and its secret (the only time the secret leaves the backend)."""
         unknown = sorted(set(event_types or ()) - {*ALERT_TYPES, *NOTICE_TOPICS})

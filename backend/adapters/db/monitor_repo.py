@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from typing import Callable, Mapping, Sequence
 
-from sqlalchemy import Engine, and_, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, insert, select, update
 
 from backend.adapters.db import tables as t
+from backend.adapters.db.evidence_repo import append_entries
 from backend.adapters.db.lease_repo import check_fence
 from backend.adapters.webhook_store import enqueue_bank_events
+from backend.domain import evidence
 from backend.domain.alerts import Alert, AlertOpened, AlertResolved
 from backend.domain.ltv import LoanStanding
 from backend.domain.observations import PriceTick
@@ -40,13 +42,17 @@ class SqlAlerts:
         with self.engine.begin() as db:
             if fence is not None:
                 check_fence(db, fence)
+            entries = []
             for event in events:
                 if isinstance(event, AlertOpened):
                     db.execute(insert(t.alerts).values(_opened_row(event.alert, subjects[event.alert.id])))
+                    entries.append(evidence.alert_opened(event.alert))
                 elif isinstance(event, AlertResolved):
                     db.execute(update(t.alerts).where(t.alerts.c.id == event.alert.id)
                                .values(state="resolved", resolved_at_s=event.alert.resolved_at_s))
+                    entries.append(_worked(event.alert, "resolved", "system", event.alert.resolved_at_s or 0))
             queued = enqueue_bank_events(db, events)
+            append_entries(db, entries)
         if queued:
             self.on_outbox()
 
@@ -78,12 +84,14 @@ class SqlAlerts:
         return _record(row) if row else None
 
     def acknowledge(self, alert_id: str, by: str, note: str | None, at_s: float) -> bool:
-        """Open -> acknowledged; False when the alert is not open."""
+        """Open -> acknowledged (and logged, in the same transaction); False when the alert is not open."""
         with self.engine.begin() as db:
             done = db.execute(update(t.alerts).where(and_(t.alerts.c.id == alert_id,
                                                           t.alerts.c.state == "open"))
                               .values(state="acknowledged", acknowledged_at_s=at_s,
                                       acknowledged_by=by, ack_note=note))
+            if done.rowcount == 1:
+                _log_worked(db, alert_id, "acknowledged", by, at_s, note)
         return done.rowcount == 1
 
     def resolve(self, alert_id: str, by: str, at_s: float) -> bool:
@@ -91,7 +99,20 @@ class SqlAlerts:
             done = db.execute(update(t.alerts).where(and_(t.alerts.c.id == alert_id,
                                                           t.alerts.c.state != "resolved"))
                               .values(state="resolved", resolved_at_s=at_s, resolved_by=by))
+            if done.rowcount == 1:
+                _log_worked(db, alert_id, "resolved", by, at_s)
         return done.rowcount == 1
+
+
+def _worked(alert: Alert, change: str, by: str, at_s: float, note: str | None = None) -> evidence.Entry:
+    subjects = evidence.alert_subjects(alert.id, alert.loan, alert.lot, alert.lender, alert.gateway)
+    return evidence.alert_worked(change, subjects, by, int(at_s), note)
+
+
+def _log_worked(db: Connection, alert_id: str, change: str, by: str, at_s: float, note: str | None = None) -> None:
+    row = db.execute(select(t.alerts).where(t.alerts.c.id == alert_id)).one()
+    subjects = evidence.alert_subjects(row.id, row.loan_id, row.lot_id, row.lender_id, row.gateway_id)
+    append_entries(db, [evidence.alert_worked(change, subjects, by, int(at_s), note)])
 
 
 def _opened_row(alert: Alert, subject: str) -> dict:

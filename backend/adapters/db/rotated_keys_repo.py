@@ -12,15 +12,16 @@ class SqlRotatedKeys:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def add(self, gateway: str, key_id: str, public_key_pem: str, at_s: float) -> None:
-        """Record a key (once: the same rotation reported twice changes nothing)."""
+    def add(self, gateway: str, key_id: str, public_key_pem: str, at_s: float) -> bool:
+        """Record a key (once: the same rotation reported twice changes nothing); True when new."""
         try:
             with self.engine.begin() as db:
                 db.execute(insert(t.rotated_keys).values(
                     gateway_id=gateway, key_id=key_id, public_key_pem=public_key_pem,
                     registered_at_s=at_s))
         except IntegrityError:
-            pass
+            return False
+        return True
 
     def all(self) -> list[RotatedKey]:
         """Oldest first."""

@@ -10,12 +10,14 @@ from decimal import Decimal
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -362,6 +364,72 @@ alert_comments = Table(
     Column("text", Text, nullable=False),
     Column("at_s", Float, nullable=False),
     Index("ix_alert_comments_alert", "alert_id"))
+
+# The evidence log (issue 15, docs/evidence.md): leaves in order, what each names, and every
+# perfect subtree's hash (level 0: the leaf hashes), so root and proofs read O(log n) rows.
+# `log_head` is the one row every appender updates first: the lock that serializes appends.
+log_head = Table(
+    "log_head", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("size", BigInteger, nullable=False))
+
+log_entries = Table(
+    "log_entries", metadata,
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("kind", String(32), nullable=False),
+    Column("at_s", BigInteger, nullable=False),
+    Column("leaf", LargeBinary, nullable=False),
+    Index("ix_log_entries_kind_at", "kind", "at_s"))
+
+# Subjects of every entry but batch.ingested (the envelope archive indexes those).
+log_subjects = Table(
+    "log_subjects", metadata,
+    Column("name", String(16), primary_key=True),
+    Column("value", String(128), primary_key=True),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False))
+
+log_nodes = Table(
+    "log_nodes", metadata,
+    Column("level", Integer, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False))
+
+# Checkpoints the log signed (C2SP tlog-checkpoint notes), and the banks' cosignatures.
+log_checkpoints = Table(
+    "log_checkpoints", metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root_hash", LargeBinary(32), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("signed_at_s", Float, nullable=False))
+
+log_cosignatures = Table(
+    "log_cosignatures", metadata,
+    Column("size", BigInteger, ForeignKey("log_checkpoints.size"), primary_key=True, autoincrement=False),
+    Column("witness", String(128), primary_key=True),
+    Column("lender_id", String(64), nullable=False),
+    Column("timestamp_s", BigInteger, nullable=False),
+    Column("line", Text, nullable=False),
+    Column("received_at_s", Float, nullable=False))
+
+# Raw signed data messages as received, kept for the loans' life plus the retention.
+evidence_envelopes = Table(
+    "evidence_envelopes", metadata,
+    Column("gateway", String(64), primary_key=True),
+    Column("epoch", BigInteger, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("received_at_ms", BigInteger, nullable=False),
+    Column("first_ms", BigInteger, nullable=False),
+    Column("last_ms", BigInteger, nullable=False),
+    Column("log_idx", BigInteger, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Index("ix_evidence_envelopes_gateway_last", "gateway", "last_ms"),
+    Index("uq_evidence_envelopes_log_idx", "log_idx", unique=True))
+
+# A gateway backing a pledge holds its envelopes until `until_ms` (refreshed while pledged).
+evidence_holds = Table(
+    "evidence_holds", metadata,
+    Column("gateway", String(64), primary_key=True),
+    Column("until_ms", BigInteger, nullable=False))
 
 # Silences (backend/domain/silences.py): alerts in their scope are marked, never hidden from banks.
 alert_silences = Table(

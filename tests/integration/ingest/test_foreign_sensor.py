@@ -57,6 +57,8 @@ def test_a_gateway_reporting_another_warehouses_scale_is_quarantined_and_both_ga
     assert wait_for(lambda: context.readings.count() >= 2, WAIT_S)
     stored = context.readings.query(ReadingQuery())
     assert [(r.gateway, r.sensor) for r in stored] == [("gw-qingdao", "lot-qd-1-scale")] * 2
+    # the ledger commits the quarantine a moment after the readings are queryable
+    assert wait_for(lambda: len(context.ledger.quarantined(10)) == 1, WAIT_S)
     [quarantined] = context.ledger.quarantined(10)
     assert quarantined.reason == "foreign_sensor"
     assert "lot-sh-1-scale (gw-shanghai)" in quarantined.detail

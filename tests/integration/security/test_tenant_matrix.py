@@ -61,8 +61,11 @@ BODIES = {
     ("post", "/api/v1/lots"): {"id": "x", "warehouse": "wh-shanghai", "commodity": "steel_coil",
                                "scale": "x1", "reader": "x2",
                                "items": [{"epc": "ab" * 12, "quantity": 1, "weight_kg": 1}]},
+    ("post", "/api/v1/log/cosignatures"): {"note": "x"},
 }
 PUBLIC = {("get", "/api/v1/health"), ("get", "/metrics"), ("get", "/api/v1/events")}
+# Acts only on the caller's own: no other lender's id can be named (a bank's own witness key).
+OWN = {("post", "/api/v1/log/cosignatures")}
 # Acts on a list of ids: another lender's id is skipped exactly as an id that does not exist.
 BULK = {("post", "/api/v1/alerts/ack")}
 # Computes over the caller's own book (a lender: its loans): answers 200 and names nothing of another's.
@@ -97,7 +100,10 @@ def leaks(app, client: TestClient, their_ids: dict[str, str]) -> list[str]:
         url = re.sub(r"\{(\w+)\}", lambda m: their_ids[m.group(1)], path)
         answer = client.request(method, url, json=_with_ids(BODIES.get((method, path)), their_ids),
                                 headers=as_("bank-north"))
-        if (method, path) in BULK:
+        if (method, path) in OWN:
+            if answer.status_code < 400:
+                found.append(f"{method.upper()} {url} answered {answer.status_code}")
+        elif (method, path) in BULK:
             nothing = {"acknowledged": [], "skipped": {their_ids["alert_id"]: f"no alert {their_ids['alert_id']!r}"}}
             if answer.status_code != 200 or answer.json() != nothing:
                 found.append(f"{method.upper()} {url} answered {answer.status_code} {answer.text[:200]}")
@@ -122,6 +128,15 @@ def their_alert(client: TestClient, context) -> str:
     return alert["id"]
 
 
+def their_entry(client: TestClient, alert_id: str) -> str:
+    """The evidence log's entry of their alert (bank-south's)."""
+    size = client.get("/api/v1/log/checkpoint", headers=as_("admin")).json()["size"]
+    for index in range(size):
+        if alert_id in client.get(f"/api/v1/log/proof/{index}", headers=as_("admin")).json()["leaf"]:
+            return str(index)
+    raise AssertionError("their alert is not in the evidence log")
+
+
 def their_requests(client: TestClient) -> dict[str, str]:
     """A repayment and a top-up that staff entered on bank-south's loan, pending its approval."""
     repayment = client.post("/api/v1/loans/loan-acme-2/repayments", json={"amount": 1}, headers=as_("supervisor"))
@@ -140,8 +155,10 @@ def their_webhook(context) -> str:
 
 def test_a_lender_reaches_nothing_of_another_lender(book):
     context, client, clock = book
-    their_ids = {**THEIRS, "alert_id": their_alert(client, context), "webhook_id": their_webhook(context),
-                 **their_requests(client)}
+    alert_id = their_alert(client, context)
+    context.evidence.sign_checkpoint()
+    their_ids = {**THEIRS, "alert_id": alert_id, "webhook_id": their_webhook(context),
+                 "entry": their_entry(client, alert_id), **their_requests(client)}
     assert leaks(client.app, client, their_ids) == []
 
 
@@ -169,6 +186,8 @@ def test_the_matrix_catches_a_route_that_forgets_the_check(book):
         return {"id": loan.id, "lender": loan.lender_id}
 
     app.openapi_schema = None
-    found = leaks(app, TestClient(app), {**THEIRS, "alert_id": their_alert(client, context),
-                                         "webhook_id": their_webhook(context), **their_requests(client)})
+    alert_id = their_alert(client, context)
+    context.evidence.sign_checkpoint()
+    found = leaks(app, TestClient(app), {**THEIRS, "alert_id": alert_id, "webhook_id": their_webhook(context),
+                                         "entry": their_entry(client, alert_id), **their_requests(client)})
     assert found == ["GET /api/v1/careless/loan-acme-2 answered 200"]

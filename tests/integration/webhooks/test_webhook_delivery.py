@@ -3,6 +3,7 @@ signed CloudEvents verified by `standardwebhooks`, the retry schedule on a fake 
 410, secret rotation, reminders, the delivery log, tenancy, and the e-mail channel."""
 from __future__ import annotations
 
+import base64
 import random
 import socket
 import time
@@ -206,7 +207,8 @@ def test_a_rotated_secret_signs_alongside_the_old_one(world):
     double_pledge(client, context)
     relay.run_once()
     [delivery] = bank.deliveries
-    assert delivery.verified and len(delivery.headers["webhook-signature"].split(" ")) == 2
+    versions = [signature.split(",")[0] for signature in delivery.headers["webhook-signature"].split(" ")]
+    assert delivery.verified and versions == ["v1", "v1", "v1a"]  # both secrets, and our Ed25519 key
     assert rotated["rotating_until_s"] == pytest.approx(clock.now_s + 86_400)
 
 
@@ -311,6 +313,58 @@ def test_the_lender_hears_an_inspection_task_open_and_go_overdue_once(world):
     finally:
         restarted.close()
     assert relay.run_once() == 0 and len(north.deliveries) == 4
+
+
+def _v1a_verifies(public_key_text: str, delivery) -> bool:
+    """Standard Webhooks' asymmetric scheme, by hand: Ed25519 over "<id>.<timestamp>.<body>".
+    (standardwebhooks' Python release verifies `v1` only; its Go library has `v1a`.)"""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    key = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key_text.removeprefix("whpk_")))
+    signed = f"{delivery.webhook_id}.{delivery.headers['webhook-timestamp']}.".encode() + delivery.body
+    for entry in delivery.headers["webhook-signature"].split(" "):
+        version, _, value = entry.partition(",")
+        if version == "v1a":
+            try:
+                key.verify(base64.b64decode(value), signed)
+                return True
+            except InvalidSignature:
+                return False
+    return False
+
+
+def test_every_webhook_is_also_signed_v1a_with_the_published_key(world):
+    context, client, clock, relay, receivers, _ = world
+    north = Receiver()
+    receivers.append(north)
+    register(client, "bank-north", north, event_types=None)
+    double_pledge(client, context)
+    relay.run_once()
+    keys = client.get("/.well-known/pledgewatch/webhook-keys").json()  # public: no API key
+    (published,) = [k["key"] for k in keys["webhook_keys"]]
+    assert published.startswith("whpk_")
+    assert north.deliveries and all(d.verified and _v1a_verifies(published, d) for d in north.deliveries)
+    forged = north.deliveries[0]
+    forged.body = forged.body.replace(b"bank-north", b"bank-south")
+    assert not _v1a_verifies(published, forged)
+
+
+def test_each_bank_receives_the_logs_checkpoints_to_witness(world):
+    from backend.domain.checkpoint import open_checkpoint, parse_vkey
+    context, client, clock, relay, receivers, _ = world
+    north = Receiver()
+    receivers.append(north)
+    register(client, "bank-north", north, event_types=["checkpoint"])
+    signed = context.evidence.sign_checkpoint()
+    context.evidence.sign_checkpoint()  # nothing new: no second checkpoint, no second notice
+    relay.run_once()
+    (delivery,) = north.deliveries
+    assert delivery.verified and delivery.event["type"] == "com.pledgewatch.checkpoint.signed"
+    data = delivery.event["data"]
+    opened = open_checkpoint(data["note"], parse_vkey(data["log_vkey"]))
+    assert (opened.checkpoint.size, data["size"]) == (signed.size, signed.size)
+
+
     assert_published(client, north.deliveries)
 
 

@@ -235,10 +235,12 @@ class FakeRotatedKeyStore:
         self.added_at: list[float] = []
         self.reads = 0
 
-    def add(self, gateway: str, key_id: str, public_key_pem: str, at_s: float) -> None:
-        if not any(k.gateway == gateway and k.key_id == key_id for k in self.keys):
-            self.keys.append(RotatedKey(gateway, key_id, public_key_pem))
-            self.added_at.append(at_s)
+    def add(self, gateway: str, key_id: str, public_key_pem: str, at_s: float) -> bool:
+        if any(k.gateway == gateway and k.key_id == key_id for k in self.keys):
+            return False
+        self.keys.append(RotatedKey(gateway, key_id, public_key_pem))
+        self.added_at.append(at_s)
+        return True
 
     def all(self) -> list[RotatedKey]:
         self.reads += 1

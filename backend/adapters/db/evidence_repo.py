@@ -1,0 +1,266 @@
+"""The evidence log and the envelope archive in the relational database (ports:
+backend.ports.evidence LogStore and EnvelopeArchive).
+
+Appends are serialized by the one `log_head` row: every appender updates it first, which
+takes PostgreSQL's row lock or SQLite's write lock until its transaction ends, then reads
+the size, writes the leaves, the perfect-subtree nodes they complete and the new size.
+`append_entries` does that inside a caller's transaction (an alert and its entry commit
+together); `SqlEvidenceLog.append` in a transaction of its own.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
+
+from backend.adapters.db import tables as t
+from backend.domain.evidence import Entry
+from backend.domain.tlog import ProofError, leaf_hash, node_hash
+from backend.ports.evidence import (
+    ArchivedEnvelope,
+    LoggedEntry,
+    StoredCheckpoint,
+    StoredCosignature,
+    WindowEnvelope,
+)
+
+E, S, N = t.log_entries, t.log_subjects, t.log_nodes
+_CHUNK = 400  # keys per IN list (SQLite caps bound parameters)
+
+
+def _lock(db: Connection) -> int:
+    """Take the log's append lock for `db`'s transaction; returns the current size."""
+    db.execute(update(t.log_head).where(t.log_head.c.id == 1).values(size=t.log_head.c.size))
+    return db.execute(select(t.log_head.c.size).where(t.log_head.c.id == 1)).scalar_one()
+
+
+def _frontier(db: Connection, size: int) -> dict[tuple[int, int], bytes]:
+    """The right-edge perfect subtrees of a tree of `size`: the only nodes an append reads."""
+    keys = [(level, (size >> level) - 1) for level in range(size.bit_length()) if size >> level & 1]
+    if not keys:
+        return {}
+    rows = db.execute(select(N.c.level, N.c.idx, N.c.hash).where(tuple_(N.c.level, N.c.idx).in_(keys)))
+    return {(row.level, row.idx): row.hash for row in rows}
+
+
+def append_entries(db: Connection, entries: Sequence[Entry]) -> list[int]:
+    """Append `entries` in `db`'s transaction; returns their indices."""
+    return _append(db, [(e.kind, e.at_s, e.leaf(), e.subjects) for e in entries])
+
+
+def _append(db: Connection, leaves: Sequence[tuple[str, int, bytes, Mapping[str, str] | None]]) -> list[int]:
+    """(kind, at_s, leaf, subjects to index or None) in order; inserted through the driver
+    (ingest appends a leaf per message: SQLAlchemy's per-row work would be most of the cost)."""
+    if not leaves:
+        return []
+    size = _lock(db)
+    nodes = _frontier(db, size)
+    rows, new_nodes, subjects = [], [], []
+    for index, (kind, at_s, leaf, named) in enumerate(leaves, start=size):
+        rows.append((index, kind, at_s, leaf))
+        if named:
+            subjects += [(name, value, index) for name, value in named.items()]
+        level, position, node = 0, index, leaf_hash(leaf)
+        while True:
+            nodes[(level, position)] = node
+            new_nodes.append((level, position, node))
+            if position % 2 == 0:
+                break
+            node = node_hash(nodes[(level, position - 1)], node)
+            level, position = level + 1, position // 2
+    _insert(db, "log_entries (idx, kind, at_s, leaf)", rows)
+    _insert(db, "log_nodes (level, idx, hash)", new_nodes)
+    _insert(db, "log_subjects (name, value, idx)", subjects)
+    db.execute(update(t.log_head).where(t.log_head.c.id == 1).values(size=size + len(leaves)))
+    return list(range(size, size + len(leaves)))
+
+
+def _insert(db: Connection, into: str, rows: list[tuple]) -> None:
+    if rows:
+        mark = "?" if db.dialect.paramstyle == "qmark" else "%s"
+        db.exec_driver_sql(f"INSERT INTO {into} VALUES ({', '.join([mark] * len(rows[0]))})", rows)
+
+
+def _logged(rows) -> list[LoggedEntry]:
+    return [LoggedEntry(row.idx, row.leaf) for row in rows]
+
+
+class SqlEvidenceLog:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def append(self, entries: Sequence[Entry]) -> list[int]:
+        with self.engine.begin() as db:
+            return append_entries(db, entries)
+
+    def size(self) -> int:
+        with self.engine.connect() as db:
+            return db.execute(select(t.log_head.c.size).where(t.log_head.c.id == 1)).scalar_one()
+
+    def subtree_hash(self, level: int, index: int) -> bytes:
+        with self.engine.connect() as db:
+            found = db.execute(select(N.c.hash).where(and_(N.c.level == level, N.c.idx == index))).scalar()
+        if found is None:
+            raise ProofError(f"the database holds no node at level {level}, index {index}")
+        return found
+
+    def nodes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        found: dict[tuple[int, int], bytes] = {}
+        with self.engine.connect() as db:
+            for start in range(0, len(keys), _CHUNK):
+                rows = db.execute(select(N.c.level, N.c.idx, N.c.hash).where(
+                    tuple_(N.c.level, N.c.idx).in_(list(keys[start:start + _CHUNK]))))
+                found.update({(row.level, row.idx): row.hash for row in rows})
+        return found
+
+    def leaves(self, indices: Sequence[int]) -> list[LoggedEntry]:
+        found: list[LoggedEntry] = []
+        with self.engine.connect() as db:
+            for start in range(0, len(indices), _CHUNK):
+                chunk = list(indices[start:start + _CHUNK])
+                found += _logged(db.execute(select(E.c.idx, E.c.leaf).where(E.c.idx.in_(chunk))))
+        return sorted(found, key=lambda entry: entry.index)
+
+    def about(self, subjects: Sequence[tuple[str, str]], from_s: int, to_s: int,
+              kinds: Sequence[str] | None = None) -> list[LoggedEntry]:
+        if not subjects:
+            return []
+        named = select(S.c.idx).where(tuple_(S.c.name, S.c.value).in_(list(subjects)))
+        query = select(E.c.idx, E.c.leaf).where(and_(E.c.idx.in_(named), E.c.at_s >= from_s, E.c.at_s <= to_s))
+        if kinds is not None:
+            query = query.where(E.c.kind.in_(list(kinds)))
+        with self.engine.connect() as db:
+            return _logged(db.execute(query.order_by(E.c.idx)))
+
+    def of_kinds(self, kinds: Sequence[str], from_s: int, to_s: int) -> list[LoggedEntry]:
+        query = select(E.c.idx, E.c.leaf).where(and_(E.c.kind.in_(list(kinds)), E.c.at_s >= from_s,
+                                                     E.c.at_s <= to_s)).order_by(E.c.idx)
+        with self.engine.connect() as db:
+            return _logged(db.execute(query))
+
+    # -- checkpoints and cosignatures ------------------------------------------------------
+    def add_checkpoint(self, checkpoint: StoredCheckpoint) -> bool:
+        try:
+            with self.engine.begin() as db:
+                db.execute(insert(t.log_checkpoints).values(
+                    size=checkpoint.size, root_hash=checkpoint.root_hash, note=checkpoint.note,
+                    signed_at_s=checkpoint.signed_at_s))
+        except IntegrityError:  # another process signed this size first
+            return False
+        return True
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        return self._checkpoint(select(t.log_checkpoints).order_by(t.log_checkpoints.c.size.desc()).limit(1))
+
+    def checkpoint(self, size: int) -> StoredCheckpoint | None:
+        return self._checkpoint(select(t.log_checkpoints).where(t.log_checkpoints.c.size == size))
+
+    def _checkpoint(self, query) -> StoredCheckpoint | None:
+        with self.engine.connect() as db:
+            row = db.execute(query).first()
+        return StoredCheckpoint(row.size, row.root_hash, row.note, row.signed_at_s) if row else None
+
+    def checkpoints_since(self, since_s: float) -> list[StoredCheckpoint]:
+        C = t.log_checkpoints
+        with self.engine.connect() as db:
+            rows = db.execute(select(C).where(C.c.signed_at_s >= since_s).order_by(C.c.size))
+            return [StoredCheckpoint(r.size, r.root_hash, r.note, r.signed_at_s) for r in rows]
+
+    def add_cosignature(self, cosignature: StoredCosignature) -> None:
+        C = t.log_cosignatures
+        with self.engine.begin() as db:
+            db.execute(delete(C).where(and_(C.c.size == cosignature.size, C.c.witness == cosignature.witness)))
+            db.execute(insert(C).values(size=cosignature.size, witness=cosignature.witness,
+                                        lender_id=cosignature.lender, timestamp_s=cosignature.timestamp_s,
+                                        line=cosignature.line, received_at_s=cosignature.received_at_s))
+
+    def cosignatures(self, sizes: Sequence[int]) -> list[StoredCosignature]:
+        C = t.log_cosignatures
+        found: list[StoredCosignature] = []
+        with self.engine.connect() as db:
+            for start in range(0, len(sizes), _CHUNK):
+                rows = db.execute(select(C).where(C.c.size.in_(list(sizes[start:start + _CHUNK])))
+                                  .order_by(C.c.size, C.c.witness))
+                found += [StoredCosignature(r.size, r.witness, r.lender_id, r.timestamp_s, r.line, r.received_at_s)
+                          for r in rows]
+        return found
+
+
+V = t.evidence_envelopes
+
+
+class SqlEnvelopeArchive:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def keep(self, envelopes: Sequence[ArchivedEnvelope]) -> int:
+        if not envelopes:
+            return 0
+        with self.engine.begin() as db:
+            _lock(db)  # before looking: no other process can archive the same message meanwhile
+            new = self._not_archived(db, envelopes)
+            indices = _append(db, [("batch.ingested", e.received_at_ms // 1000, e.leaf, None) for e in new])
+            _insert(db, "evidence_envelopes (gateway, epoch, seq, received_at_ms, first_ms, last_ms, log_idx, payload)",
+                    [(e.gateway, e.epoch, e.seq, e.received_at_ms, e.first_ms, e.last_ms, index, e.payload)
+                     for e, index in zip(new, indices)])
+        return len(new)
+
+    @staticmethod
+    def _not_archived(db: Connection, envelopes: Sequence[ArchivedEnvelope]) -> list[ArchivedEnvelope]:
+        keys = list(dict.fromkeys((e.gateway, e.epoch, e.seq) for e in envelopes))
+        mark = "?" if db.dialect.paramstyle == "qmark" else "%s"
+        archived: set[tuple] = set()
+        for start in range(0, len(keys), _CHUNK):
+            chunk = keys[start:start + _CHUNK]
+            values = ", ".join([f"({mark}, {mark}, {mark})"] * len(chunk))
+            archived.update(tuple(row) for row in db.exec_driver_sql(
+                f"SELECT gateway, epoch, seq FROM evidence_envelopes WHERE (gateway, epoch, seq) IN (VALUES {values})",
+                tuple(part for key in chunk for part in key)))
+        new = []
+        for envelope in envelopes:
+            key = (envelope.gateway, envelope.epoch, envelope.seq)
+            if key not in archived:
+                archived.add(key)
+                new.append(envelope)
+        return new
+
+    def window(self, gateways: Sequence[str], from_ms: int, to_ms: int) -> Iterator[WindowEnvelope]:
+        """Through the driver's own cursor (SQLAlchemy's rows cost more than the read itself
+        over millions of envelopes); a named, server-side cursor on PostgreSQL."""
+        query = (select(V.c.log_idx, V.c.gateway, V.c.received_at_ms // 1000, V.c.payload)
+                 .where(and_(V.c.gateway.in_(list(gateways)), V.c.last_ms >= int(from_ms),
+                             V.c.first_ms <= int(to_ms)))
+                 .order_by(V.c.log_idx))
+        sql = str(query.compile(self.engine, compile_kwargs={"literal_binds": True}))  # ids and integers only
+        with self.engine.connect() as db:
+            driver = db.connection.dbapi_connection
+            cursor = driver.cursor(name="pw_window") if self.engine.dialect.name == "postgresql" else driver.cursor()
+            try:
+                cursor.execute(sql)
+                while rows := cursor.fetchmany(5000):
+                    yield from map(WindowEnvelope._make, rows)
+            finally:
+                cursor.close()
+
+    def hold(self, gateways: Sequence[str], until_ms: int) -> None:
+        H = t.evidence_holds
+        with self.engine.begin() as db:  # a write first: SQLite's write lock before anything is read
+            db.execute(update(H).where(and_(H.c.gateway.in_(list(gateways)), H.c.until_ms < until_ms))
+                       .values(until_ms=until_ms))
+            held = set(db.execute(select(H.c.gateway).where(H.c.gateway.in_(list(gateways)))).scalars())
+            missing = [{"gateway": gateway, "until_ms": until_ms} for gateway in gateways if gateway not in held]
+            if missing:
+                db.execute(insert(H), missing)
+
+    def expire(self, now_ms: int, retention_ms: int) -> int:
+        H = t.evidence_holds
+        held = select(H.c.gateway).where(H.c.until_ms >= now_ms)
+        with self.engine.begin() as db:
+            done = db.execute(delete(V).where(and_(V.c.received_at_ms < now_ms - retention_ms,
+                                                   V.c.gateway.not_in(held))))
+        return done.rowcount
+
+    def count(self) -> int:
+        with self.engine.connect() as db:
+            return db.execute(select(func.count()).select_from(V)).scalar_one()
