@@ -297,6 +297,7 @@ def test_alerts_are_acknowledged_in_bulk_and_worked_on_their_own_page(open_sessi
     assert all(acknowledged[alert_id]["acknowledged_by"] == "demo-supervisor" for alert_id in ids.values())
 
     alert_id = ids["lot-qd-1"]
+    supervisor.go("alerts?state=all")  # acknowledged now: gone from the open list (a live refresh)
     page.click(f"#alert-{alert_id} th a")  # the type links to the alert's page
     page.wait_for_function("id => document.getElementById('view').dataset.shown === `#/alerts/${id}`", arg=alert_id)
     assert page.locator("[data-detail=reason] dd").inner_text() == "already pledged"
