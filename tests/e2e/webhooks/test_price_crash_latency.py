@@ -27,7 +27,7 @@ MARGIN_CALL_PRICE = Decimal(2777)  # loan-acme-1: 1.0 M / (500 t × p × 0.9) �
 
 
 def of_type(receiver: Receiver, alert_type: str) -> list:
-    return [d for d in receiver.deliveries if d.event["data"]["type"] == alert_type]
+    return [d for d in receiver.deliveries if d.event["data"].get("type") == alert_type]  # alerts; not notices
 
 
 @pytest.mark.e2e
