@@ -25,6 +25,7 @@ from backend.ports.evidence import EnvelopeArchive, LogSigner, LogStore, StoredC
 from backend.ports.webhooks import NoticeOutbox
 from backend.services import access
 from backend.services.api_keys import Principal
+from backend.services.background import WakeableLoop
 
 log = logging.getLogger("pledgewatch.evidence")
 _EXPIRE_EVERY_S = 86_400.0
@@ -188,36 +189,17 @@ class EvidenceService:
         return expired
 
 
-class CheckpointLoop:
+class CheckpointLoop(WakeableLoop):
     """Signs a checkpoint every `every_s` (sooner when woken: a critical alert) and runs the
     archive's housekeeping, on a named thread."""
 
     def __init__(self, service: EvidenceService, every_s: float) -> None:
-        self.service, self.every_s = service, every_s
-        self._stop, self._wake = threading.Event(), threading.Event()
-        self._thread = threading.Thread(target=self._run, name="evidence-checkpoints", daemon=True)
+        super().__init__(name="evidence-checkpoints", every_s=every_s)
+        self.service = service
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=15)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.service.sign_checkpoint()
-                self.service.housekeeping()
-            except Exception:  # the database went away: log it and try again next time
-                log.exception("evidence checkpoint round failed")
-            self._wake.wait(self.every_s)
-            self._wake.clear()
+    def round(self) -> None:
+        self.service.sign_checkpoint()
+        self.service.housekeeping()
 
 
 def critical_alert_opened(events: Sequence[object]) -> bool:

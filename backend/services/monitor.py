@@ -32,6 +32,7 @@ from backend.ports.alerts import AlertStore
 from backend.ports.ingest import IngestLedger, ReadingQuery, ReadingStore, StoredReading
 from backend.ports.monitor import HistoryPoint, InspectionStore, LeaseFence, StandingRecord, StandingStore
 from backend.ports.prices import PriceMarkStore
+from backend.services.background import WakeableLoop
 from backend.services.registry import RegistryService
 from backend.services.sensor_owners import implicated_gateways
 
@@ -271,38 +272,19 @@ class MonitorService:
         return core.value_per_item(self.state, registry, lot_id, registry.loans[loan_id])
 
 
-class MonitorLoop:
+class MonitorLoop(WakeableLoop):
     """Calls `tick` every `interval_s` on a named thread until stopped, and at once when
     woken (a new price mark: alert latency after a tick is not the interval); then each of
     `chores` (posting interest)."""
 
     def __init__(self, service: MonitorService | PartitionedMonitor, interval_s: float,
                  chores: Sequence[Callable[[], object]] = ()) -> None:
+        super().__init__(name="monitor", every_s=interval_s, wait_first=True)
         self.service, self.interval_s, self.chores = service, interval_s, tuple(chores)
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="monitor", daemon=True)
 
-    def wake(self) -> None:
-        self._wake.set()
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while True:
-            self._wake.wait(self.interval_s)
-            self._wake.clear()
-            if self._stop.is_set():
-                return
-            for work in (self.service.tick, *self.chores):
-                try:
-                    work()
-                except Exception:  # a bug must not stop monitoring: log it and try again
-                    log.exception("monitor %s failed", getattr(work, "__name__", "chore"))
+    def round(self) -> None:
+        for work in (self.service.tick, *self.chores):
+            try:
+                work()
+            except Exception:  # a bug must not stop monitoring, nor the chores after it
+                log.exception("monitor %s failed", getattr(work, "__name__", "chore"))

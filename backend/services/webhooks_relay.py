@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 from typing import Callable
 
 from backend.metrics import Metrics
@@ -31,6 +30,7 @@ from backend.ports.webhooks import (
     WebhookSender,
     WebhookSigner,
 )
+from backend.services.background import WakeableLoop
 from backend.services.webhooks import next_delay_s
 from backend.services.webhooks_config import WebhookSettings
 
@@ -127,34 +127,15 @@ class WebhookRelay:
         return self.settings.poll_interval_s if due_s is None else max(0.0, due_s - self.clock())
 
 
-class RelayLoop:
-    """Runs the relay on a named thread: every poll interval, sooner when woken."""
+class RelayLoop(WakeableLoop):
+    """Runs the relay on a named thread: every poll interval, sooner when a row falls due or
+    when woken (new outbox rows)."""
 
     def __init__(self, relay: WebhookRelay) -> None:
+        super().__init__(name="webhook-relay", every_s=relay.settings.poll_interval_s)
         self.relay = relay
-        self._stop, self._wake = threading.Event(), threading.Event()
-        self._thread = threading.Thread(target=self._run, name="webhook-relay", daemon=True)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=15)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.relay.run_once()
-                wait_s = min(self.relay.settings.poll_interval_s, self.relay.seconds_until_due())
-            except Exception:  # the database went away: log it and try again
-                log.exception("webhook relay round failed")
-                wait_s = self.relay.settings.poll_interval_s
-            self._wake.wait(wait_s)
-            self._wake.clear()
+    def round(self) -> float:
+        self.relay.run_once()
+        return min(self.relay.settings.poll_interval_s, self.relay.seconds_until_due())
 
