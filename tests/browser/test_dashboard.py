@@ -198,14 +198,19 @@ def test_charts_show_values_under_the_cursor_zoom_and_follow_the_range_picker(op
     low, high = x_scale(page, "LTV against its thresholds, last 6 hours")
     assert high - low >= 6 * 3600 - 60  # the window the title names, not just the data's span
     plot = page.locator("figure", has_text="LTV against its thresholds").locator(".u-over")
-    box = plot.bounding_box()
-    page.mouse.move(box["x"] + box["width"] - 3, box["y"] + box["height"] / 2)  # the newest values
     legend = page.locator("figure", has_text="LTV against its thresholds").locator(".u-legend")
+
+    box = wait_until(plot.bounding_box, 10, "the chart on screen")
+    page.mouse.move(box["x"] + box["width"] - 3, box["y"] + box["height"] / 2)  # the newest values
     wait_until(lambda: re.search(r"\d+\.\d %", legend.inner_text()), 10, "the LTV under the cursor")
+    # A live update rebuilds the chart under the resting pointer: its values stay in the legend.
+    page.locator("figure", has_text="LTV against its thresholds").evaluate("figure => { figure.dataset.seen = 'yes'; }")
+    wait_until(lambda: page.locator("figure[data-seen]").count() == 0, 60, "a live update to rebuild the chart")
+    wait_until(lambda: re.search(r"\d+\.\d %", legend.inner_text()), 10, "the LTV under the cursor, rebuilt")
 
     zoomed = lambda: (span := x_scale(page, "LTV against its thresholds"))[1] - span[0] < (high - low) * 0.6  # noqa: E731
     for _ in range(3):  # a live update that rebuilds the chart in mid-drag swallows the drag: drag again
-        box = plot.bounding_box()
+        box = wait_until(plot.bounding_box, 10, "the chart on screen")
         page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + 20)  # drag across the newer half: zoom in
         page.mouse.down()
         page.mouse.move(box["x"] + box["width"] - 3, box["y"] + 20, steps=5)

@@ -123,6 +123,19 @@ function timeTicks(u, splits) {
 
 const zooms = new Map(); // chart key → [from, to] (seconds) the user dragged across
 const newest = new Map(); // chart key → the chart now on screen under that key
+let pointer = null; // where the mouse rests on the page ({x, y}, client px), if on it
+
+// A live refresh replaces the chart under a resting pointer, which moves no more: the new
+// chart puts its cursor (and so its legend's values) under the pointer.
+document.addEventListener("mousemove", (event) => { pointer = { x: event.clientX, y: event.clientY }; }, { passive: true });
+document.documentElement.addEventListener("mouseleave", () => { pointer = null; });
+
+function cursorUnderPointer(chart) {
+  if (!pointer || !chart.over.isConnected) return;
+  const box = chart.over.getBoundingClientRect();
+  const [left, top] = [pointer.x - box.left, pointer.y - box.top];
+  if (left >= 0 && top >= 0 && left <= box.width && top <= box.height) chart.setCursor({ left, top });
+}
 
 // uPlot calls setSelect when a drag ends (then zooms to it) and when it clears the selection.
 // A live refresh may have replaced the chart during the drag: the one on screen zooms too.
@@ -167,12 +180,19 @@ export function lineChart({ title, series, spanS, key = title, lines = [], band 
       drag: { x: true, y: false },
       bind: { dblclick: (u) => () => { zooms.delete(key); u.setScale("x", { min: xMin, max: xMax }); return null; } },
     },
-    hooks: { drawClear: [drawBand(band)], draw: [drawLines(lines, yFormat)], setSelect: [rememberZoom(key)] },
+    hooks: {
+      drawClear: [drawBand(band)], draw: [drawLines(lines, yFormat)],
+      setSelect: [rememberZoom(key)],
+    },
   }, data, plot);
   const [zoomMin, zoomMax] = zooms.get(key) ?? [xMin, xMax];
   chart.setScale("x", { min: zoomMin, max: zoomMax });
   newest.set(key, chart);
-  new ResizeObserver(() => plot.clientWidth && chart.setSize({ width: plot.clientWidth, height: HEIGHT })).observe(plot);
+  new ResizeObserver(() => {
+    if (!plot.clientWidth) return;
+    chart.setSize({ width: plot.clientWidth, height: HEIGHT });
+    requestAnimationFrame(() => cursorUnderPointer(chart)); // once uPlot has laid out the new size
+  }).observe(plot);
   const figure = h("figure", { class: "chart-box" }, h("figcaption", {}, title), plot,
     (lines.length || band) && references(lines, band, yFormat),
     h("p", { class: "chart-note" }, t("chart.zoom_note")));
