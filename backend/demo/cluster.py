@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import shutil
 import signal
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -141,9 +142,15 @@ class Cluster:
         if not PostgresServer.available():
             raise DemoError("no database_url in cluster.yaml and no PostgreSQL server binaries "
                             "(apt-get install postgresql)")
-        self.postgres = PostgresServer(fsync=True, root=self.root / "postgres")
-        self.postgres.start()
-        self.database_url = self.postgres.new_database("pledgewatch")
+        server = PostgresServer(fsync=True, root=self.root / "postgres")
+        try:
+            server.start()
+        except (subprocess.CalledProcessError, RuntimeError) as exc:
+            why = exc.stderr.decode(errors="replace").strip() if isinstance(exc, subprocess.CalledProcessError) else exc
+            raise DemoError(f"PostgreSQL did not start in {server.root} (as root it runs as the postgres "
+                            f"user, who must be able to reach that folder): {why}") from exc
+        self.postgres = server
+        self.database_url = server.new_database("pledgewatch")
 
     def _start_victoria(self) -> None:
         wanted = self.config.timeseries
