@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from backend.api.deps import Ctx, on_loan, principal
+from backend.bootstrap import BackendContext
 from backend.domain import registry as reg
 from backend.ports.monitor import StandingRecord
 from backend.services import access
@@ -92,17 +93,24 @@ def list_loans(caller: Caller, ctx: Ctx, request: Request,
                                                   "previous page (the Link header's next)")] = None) -> Response:
     """Loans the caller may see (a lender: its own), by id, with status, LTV, collateral value
     and outstanding; `limit` and `after` page through them."""
+    rows, more = loan_rows(caller, ctx, limit, after)
+    headers = {}
+    if more:
+        following = request.url.include_query_params(after=rows[-1]["id"])
+        headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
+    return Response(loans_json(rows), media_type="application/json", headers=headers)
+
+
+def loan_rows(caller: Principal, ctx: BackendContext, limit: int | None = None,
+              after: str | None = None) -> tuple[list[dict], bool]:
+    """The caller's loans after `after` by id, at most `limit` of them, as LoanOut's fields;
+    and whether more follow. One read of their standings, not of the book's."""
     registry = ctx.registry.snapshot()
     loans = sorted((loan for loan in registry.loans.values() if access.sees_loan(caller, registry, loan.id)
                     and (after is None or loan.id > after)), key=lambda loan: loan.id)
     page = loans if limit is None else loans[:limit]
     standings = ctx.loan_standings.of_loans([loan.id for loan in page])
-    headers = {}
-    if limit is not None and len(loans) > limit:
-        following = request.url.include_query_params(after=page[-1].id)
-        headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
-    return Response(loans_json([_loan_row(loan, standings.get(loan.id)) for loan in page]),
-                    media_type="application/json", headers=headers)
+    return [_loan_row(loan, standings.get(loan.id)) for loan in page], len(page) < len(loans)
 
 
 @router.get("/loans/{loan_id}", response_model=LoanOut)
