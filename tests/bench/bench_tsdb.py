@@ -5,7 +5,8 @@ through the InfluxDB write API, in the lines our InfluxDB store writes.
 
 Starts its own victoria-metrics, POSTs gzip'd batches of LINES_PER_POST lines (as the
 store's flusher does) from 2 threads, and reports readings/s and the server's CPU
-seconds (from /proc) per million readings: the figure docs/scaling.md sizes the TSDB with.
+seconds (from /proc) per million readings and its data dir's bytes per reading (just
+flushed, before background merges): the figures docs/scaling.md sizes the TSDB with.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import argparse
 import gzip
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -62,12 +64,15 @@ def main() -> None:
             list(pool.map(send, posts))
         client.get("/internal/force_flush")
         elapsed_s, server_cpu_s = time.perf_counter() - started, cpu_s(server.process.pid) - cpu_before
+        disk_bytes = sum(f.stat().st_size for f in server.data_dir.rglob("*") if f.is_file())
     finally:
         server.stop()
+        shutil.rmtree(server.data_dir, ignore_errors=True)
     print(json.dumps({"readings": args.readings, "series": args.gateways * 10, "lines_per_post": LINES_PER_POST,
                       "readings_per_s": round(args.readings / elapsed_s),
                       "server_cpu_s_per_million": round(server_cpu_s / args.readings * 1e6, 2),
-                      "readings_per_server_core_s": round(args.readings / server_cpu_s)}))
+                      "readings_per_server_core_s": round(args.readings / server_cpu_s),
+                      "disk_bytes_per_reading": round(disk_bytes / args.readings, 2)}))
 
 
 if __name__ == "__main__":
