@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # System packages the test suite talks to (real servers, real browser).
 SYSTEM_PACKAGES := mosquitto postgresql chromium victoria-metrics nats-server
 
-.PHONY: demo test venv system-deps unit lint typecheck clean lock
+.PHONY: demo cluster-demo test venv system-deps unit lint typecheck clean lock
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ system-deps:
 
 demo: venv
 	$(BIN)/pledgewatch demo $(ARGS)
+
+# Three NATS nodes, two backend hosts, PostgreSQL, victoria-metrics and the demo gateways (docs/deploy.md).
+CLUSTER_DIR ?= cluster-demo
+cluster-demo: venv system-deps
+	$(BIN)/pledgewatch cluster --config $(CLUSTER_DIR) $(ARGS)
 
 test: venv system-deps lint typecheck
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -194,8 +194,8 @@ def _reading_store(settings: BackendSettings) -> ReadingStore:
         if not ts.influx_url:
             raise ValueError("timeseries.influx_url is required when timeseries.store is influxdb")
         return InfluxReadingStore(ts.influx_url, ts.influx_token, ts.influx_org, ts.influx_bucket,
-                                  settings.data_dir)
-    return SqliteReadingStore(settings.data_dir / "readings.sqlite")
+                                  settings.data_dir, window_dir=ts.window_dir)
+    return SqliteReadingStore((ts.window_dir or settings.data_dir) / "readings.sqlite")
 
 
 def _gateway_keys(settings: BackendSettings) -> dict[str, Ed25519PublicKey | None]:

@@ -85,6 +85,10 @@ class TimeSeriesSettings(BaseModel):
     influx_bucket: str = "pledgewatch"  # its retention period is the InfluxDB retention
     # influxdb: raw readings also kept this long in the embedded store the monitor and API read
     window_days: float = Field(2, gt=0)
+    # Where that embedded store (readings.sqlite) lives; default data_dir. Backend hosts on one
+    # machine may share one (`pledgewatch cluster`): a partition's monitor needs every reading
+    # of its gateways, whichever host's ingest stored it (docs/scaling.md, "the readings window").
+    window_dir: Path | None = None
 
     def raw_retention_s(self) -> float:
         """How long the embedded store keeps raw readings."""

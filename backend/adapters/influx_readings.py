@@ -95,10 +95,12 @@ def _segment_number(path: Path) -> int:
 
 class InfluxReadingStore:
     def __init__(self, url: str, token: str, org: str, bucket: str, state_dir: Path,
-                 retry_max_s: float = 30.0) -> None:
+                 retry_max_s: float = 30.0, window_dir: Path | None = None) -> None:
+        """The spool of unsent points in `state_dir` (this process's); the readings window in
+        `window_dir` (default `state_dir`), which processes of one machine may share."""
         self.bucket, self.org = bucket, org
         self.spool = DiskSpool(state_dir / "influx-spool")
-        self.window = SqliteReadingStore(state_dir / "readings.sqlite")
+        self.window = SqliteReadingStore((window_dir or state_dir) / "readings.sqlite")
         self._client = InfluxDBClient(url=url, token=token, org=org, enable_gzip=True, timeout=30_000)
         self._write_api = self._client.write_api(write_options=SYNCHRONOUS)
         self._retry_max_s = retry_max_s

@@ -21,6 +21,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
+from urllib.parse import urlsplit
 
 import nats
 from nats.errors import Error as NatsClientError
@@ -99,7 +100,8 @@ class JetStreamIngest:
                     error_cb=self._on_error, disconnected_cb=self._on_disconnected,
                     reconnected_cb=self._on_reconnected)
             except (NatsClientError, OSError) as exc:
-                log.warning("cannot reach NATS at %s (%s); retrying", ", ".join(self.jetstream.servers), exc)
+                log.warning("cannot reach NATS at %s (%s); retrying",
+                            ", ".join(_where(urlsplit(server)) for server in self.jetstream.servers), exc)
                 await asyncio.sleep(_RETRY_S)
         return None
 
@@ -121,7 +123,7 @@ class JetStreamIngest:
                 continue
             self.connected.set()
             log.info("ingest connected to JetStream stream %s, consumer %s, via %s", self.jetstream.stream,
-                     self.jetstream.durable, connection.connected_url.netloc if connection.connected_url else "?")
+                     self.jetstream.durable, _where(connection.connected_url))
             return subscription
         return None
 
@@ -206,3 +208,8 @@ class JetStreamIngest:
     async def _on_reconnected(self) -> None:
         self.connected.set()
         log.info("ingest reconnected to NATS")
+
+
+def _where(url) -> str:
+    """host:port of a server URL, without the credentials it may carry."""
+    return f"{url.hostname}:{url.port}" if url else "?"

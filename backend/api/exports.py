@@ -52,8 +52,8 @@ def alerts_csv(caller: Caller, ctx: Ctx, state: Literal["open", "acknowledged", 
 @router.get("/loans.csv", responses=CSV, response_class=Response)
 def loans_csv(caller: Caller, ctx: Ctx) -> Response:
     """The loans the caller may see with their standing: money as exact decimals, in `currency`."""
-    rows = book.list_loans(caller, ctx)
-    return _csv(list(book.LoanOut.model_fields), (row.model_dump() for row in rows), "loans.csv")
+    rows, _ = book.loan_rows(caller, ctx)
+    return _csv(list(book.LoanOut.model_fields), rows, "loans.csv")
 
 
 @router.get("/lots/{lot_id}/readings.csv", responses=CSV, response_class=Response)

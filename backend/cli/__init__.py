@@ -134,6 +134,23 @@ def demo(port, state_dir, write_config, duration, no_browser) -> None:
 
 
 @main.command()
+@click.option("--config", "config_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The cluster's folder: cluster.yaml (written with its defaults when missing), "
+                   "state, logs and cluster.json (where everything is).")
+@click.option("--duration", type=float, help="Stop after this many seconds.")
+def cluster(config_dir, duration) -> None:
+    """Three NATS nodes, two backend hosts, PostgreSQL, the TSDB and the demo gateways on this machine."""
+    _logging(False)
+    from backend.demo.run import DemoError
+    try:
+        from backend.demo.cluster import run_cluster
+        code = run_cluster(config_dir, duration, echo=click.echo)
+    except DemoError as exc:
+        raise CliError(str(exc)) from exc
+    sys.exit(code)
+
+
+@main.command()
 @config_option
 @click.option("--role", type=click.Choice(["ingest", "monitor", "api", "all"]), default=None,
               help="Run one role only (default: the roles in the config, all by default).")

@@ -17,6 +17,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from backend.demo.ports import DistinctPorts
 
@@ -99,6 +100,8 @@ class NatsCluster:
     root: Path
     size: int = 3
     binary: str | None = None
+    authorization: str = ""
+    preexec_fn: Callable[[], None] | None = None  # run in each node's process before exec  # an `authorization { users: ... }` block (adapters/nats_auth.py); none: open
     nodes: list[NatsNode] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -115,7 +118,8 @@ class NatsCluster:
                 name=node.name, client_port=node.client_port, monitor_port=node.monitor_port,
                 store_dir=(node.folder / "jetstream").resolve(), cluster=CLUSTER_NAME,
                 route_port=node.route_port, routes=routes, mqtt_port=node.mqtt_port,
-                replicas=min(3, self.size)))
+                replicas=min(3, self.size)) + self.authorization)
+            (node.folder / "nats.conf").chmod(0o600)  # it may hold passwords
 
     @property
     def nats_urls(self) -> list[str]:
@@ -135,7 +139,8 @@ class NatsCluster:
         node = self.nodes[index]
         with open(node.folder / "nats.log", "ab") as log:
             node.process = subprocess.Popen([self.binary, "-c", str(node.folder / "nats.conf")],
-                                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                            preexec_fn=self.preexec_fn)
 
     def wait_healthy(self, indexes, timeout_s: float = 60) -> None:
         deadline = time.monotonic() + timeout_s

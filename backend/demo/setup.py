@@ -44,7 +44,10 @@ def load_seed(path: Path | None = None) -> dict:
     return yaml.safe_load(text)
 
 
-def write_config_set(root: Path, ports: DemoPorts, seed: dict) -> DemoLayout:
+def write_config_set(root: Path, ports: DemoPorts, seed: dict,
+                     edge_brokers: dict[str, dict] | None = None) -> DemoLayout:
+    """`edge_brokers`: a gateway's `broker` section, when not the one broker of `ports`
+    (`pledgewatch cluster`: the NATS nodes, its own account)."""
     root = root.resolve()
     root.mkdir(parents=True, exist_ok=True)
     gateways = [w["gateway"] for w in seed["warehouses"]]
@@ -64,7 +67,12 @@ def write_config_set(root: Path, ports: DemoPorts, seed: dict) -> DemoLayout:
         _write_yaml(sim_configs[gw], devices)
         control_ports[gw] = devices["control_port"]
         edge_configs[gw] = root / f"edge-{gw}.yaml"
-        _write_yaml(edge_configs[gw], _edge_config(root, ports, gw, devices, command_public_pem))
+        edge = _edge_config(root, ports, gw, devices, command_public_pem)
+        if edge_brokers:
+            edge["broker"] = edge_brokers[gw]
+        _write_yaml(edge_configs[gw], edge)
+        if edge_brokers:
+            edge_configs[gw].chmod(0o600)  # it holds the gateway's broker password
     broker_dir = root / "broker"
     broker_dir.mkdir(exist_ok=True)
     (broker_dir / "mosquitto.conf").write_text(mosquitto_config_text(ports.broker, broker_dir))

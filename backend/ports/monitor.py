@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol, Sequence
+from typing import Collection, Protocol, Sequence
 
 from backend.domain.inspections import Inspection
 from backend.domain.ltv import LoanStanding
@@ -42,6 +42,9 @@ class StandingStore(Protocol):
         """Replace the standings of these loans."""
 
     def all(self) -> dict[str, StandingRecord]: ...
+
+    def of_loans(self, loan_ids: Collection[str]) -> dict[str, StandingRecord]:
+        """The standings of these loans only (a loan without one is left out)."""
 
     def append_history(self, points: Sequence[HistoryPoint]) -> None: ...
 

@@ -3,6 +3,7 @@ process (the monitor may run in another)."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Collection
 
 from backend.ports.monitor import HistoryPoint, StandingRecord, StandingStore
 
@@ -16,7 +17,11 @@ class LoanStandings:
         return self.store.all()
 
     def of(self, loan_id: str) -> StandingRecord | None:
-        return self.store.all().get(loan_id)
+        return self.store.of_loans([loan_id]).get(loan_id)
+
+    def of_loans(self, loan_ids: Collection[str]) -> dict[str, StandingRecord]:
+        """Those of these loans the monitor has judged: one read of their rows, not the book's."""
+        return self.store.of_loans(loan_ids)
 
     def collateral_value(self, loan_id: str) -> Decimal | None:
         standing = self.of(loan_id)

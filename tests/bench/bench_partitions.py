@@ -1,7 +1,7 @@
 """Benchmark (not a test): the monitor and the loan listing at portfolio scale on PostgreSQL.
 
     .venv/bin/python tests/bench/bench_partitions.py [--lots 100000] [--loans 50000]
-        [--gateways 10000] [--items 10] [--partitions 2] [--profile]
+        [--gateways 10000] [--items 10] [--partitions 2] [--profile] [--compare /work/main]
 
 Starts its own PostgreSQL (as the tests do), writes a synthetic book straight into it
 (10 lots a warehouse, a gateway each; 4 loans in 5 with 2 lots, the rest with 1; the other
@@ -10,7 +10,8 @@ lot (scale + RFID) in a readings window, and a price per commodity. Then, in a f
 process (so its peak memory is the monitor's): the registry load, the ticks of every
 partition until the round is read (a monitor reads at most 50,000 readings a tick), and a
 steady tick (2 s of a 60 s reporting period: 1/30 of the lots report). Last, the API
-listing of bank-big's loans, timed. Prints one JSON line (and a profile with --profile).
+listing of bank-big's loans, timed (with `--compare CHECKOUT`, also with that checkout's
+code, interleaved: before and after a change under the same load). Prints one JSON line (and a profile with --profile).
 """
 from __future__ import annotations
 
@@ -183,20 +184,37 @@ def listing(url: str, folder: Path, rounds: int) -> dict:
     client = TestClient(create_app(context))
     headers = {"Authorization": "Bearer k-big"}
     loans = len(client.get("/api/v1/loans", headers=headers).json())  # the first loads the registry
-    parts = {}  # where a listing's time goes: its two reads, then the rest (access, models, JSON)
-    for name, read in (("standings_read_ms", context.loan_standings.all), ("registry_snapshot_ms", context.registry.snapshot)):
-        started = time.perf_counter()
-        read()
-        parts[name] = round((time.perf_counter() - started) * 1000)
     times_ms = []
     for _ in range(rounds):
         started = time.perf_counter()
         assert client.get("/api/v1/loans", headers=headers).status_code == 200
         times_ms.append((time.perf_counter() - started) * 1000)
     context.close()
-    times_ms.sort()
-    return {"listing_loans": loans, "listing_p50_ms": round(statistics.median(times_ms)),
-            "listing_p95_ms": round(times_ms[int(0.95 * (len(times_ms) - 1))]), **parts}
+    return {"loans": loans, "times_ms": times_ms}
+
+
+def listings(url: str, folder: Path, rounds: int, checkouts: list[Path]) -> dict:
+    """The listing timed in a fresh process per checkout (this one, and `--compare` ones: the
+    code before a change), alternating between them in batches of 10 so that they share
+    the machine's load; p50 and p95 per checkout."""
+    times: dict[str, list[float]] = {str(root): [] for root in checkouts}
+    loans = {}
+    for _ in range(max(1, rounds // 10)):
+        for root in checkouts:
+            child = subprocess.run([sys.executable, __file__, "--listing-only", url, str(folder), "--rounds", "10",
+                                    "--code", str(root)], capture_output=True, text=True)
+            if child.returncode:
+                raise SystemExit(child.stderr)
+            answer = json.loads(child.stdout.strip().splitlines()[-1])
+            times[str(root)] += answer["times_ms"]
+            loans[str(root)] = answer["loans"]
+    result = {}
+    for n, root in enumerate(checkouts):
+        key = "listing" if n == 0 else f"listing_{root.name}"
+        ordered = sorted(times[str(root)])
+        result.update({f"{key}_loans": loans[str(root)], f"{key}_p50_ms": round(statistics.median(ordered)),
+                       f"{key}_p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))])})
+    return result
 
 
 def main() -> None:
@@ -208,9 +226,20 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=40, help="listing requests timed")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--compare", type=Path, action="append", default=[], metavar="CHECKOUT",
+                        help="also time the listing with this checkout's code (e.g. main's), interleaved")
     parser.add_argument("--ticks-only", nargs=2, metavar=("URL", "FOLDER"), help=argparse.SUPPRESS)
+    parser.add_argument("--listing-only", nargs=2, metavar=("URL", "FOLDER"), help=argparse.SUPPRESS)
+    parser.add_argument("--code", type=Path, default=ROOT, help=argparse.SUPPRESS)
     parser.add_argument("--now", type=float, default=1_800_000_000.0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.listing_only:
+        sys.path.insert(0, str(args.code.resolve()))  # the backend package of that checkout
+        for name in [m for m in sys.modules if m == "backend" or m.startswith("backend.")]:
+            del sys.modules[name]
+        url, folder = args.listing_only
+        print(json.dumps(listing(url, Path(folder), args.rounds)))
+        return
     if args.ticks_only:
         url, folder = args.ticks_only
         print(json.dumps(monitor_ticks(url, Path(folder), args.partitions, args.now, args.profile)))
@@ -229,7 +258,7 @@ def main() -> None:
         if child.returncode:
             raise SystemExit(child.stderr)
         result.update(json.loads(child.stdout.strip().splitlines()[-1]))
-        result.update(listing(url, folder, args.rounds))
+        result.update(listings(url, folder, args.rounds, [ROOT, *args.compare]))
     finally:
         server.stop()
     profile = result.pop("profile", None)

@@ -6,6 +6,7 @@ from book_helpers import as_, run_for, run_forged
 from fastapi.testclient import TestClient
 
 from backend.api.app import create_app
+from backend.api.book import LoanOut
 from backend.bootstrap import build_context
 
 
@@ -35,6 +36,26 @@ def test_a_lender_sees_only_its_own_loans_lots_and_alerts(book):
     assert client.get("/api/v1/lots/lot-sh-2", headers=as_("bank-north")).status_code == 404
     assert client.get("/api/v1/lots/lot-sh-1", headers=as_("bank-north")).status_code == 200
     assert client.get("/api/v1/loans/nope", headers=as_("admin")).status_code == 404
+
+
+def test_the_loan_listing_keeps_the_loan_model_and_pages_by_id(book):
+    context, client, clock = book
+    run_for(context, clock, 3)
+    everything = client.get("/api/v1/loans", headers=as_("supervisor")).json()
+    assert [loan["id"] for loan in everything] == sorted(loan["id"] for loan in everything)
+    for loan in everything:  # the fast path's rows are exactly the documented model's
+        one = client.get(f"/api/v1/loans/{loan['id']}", headers=as_("supervisor")).json()
+        assert loan == one == LoanOut.model_validate(loan).model_dump(mode="json")
+    assert any(loan["ltv"] is not None for loan in everything)
+    pages, url = [], "/api/v1/loans?limit=3"
+    while url:
+        answer = client.get(url, headers=as_("supervisor"))
+        pages.append(answer.json())
+        url = answer.links.get("next", {}).get("url")
+    assert [len(page) for page in pages] == [3, 1] and sum(pages, []) == everything
+    mine = client.get("/api/v1/loans", params={"limit": 1, "after": "loan-acme-1"}, headers=as_("bank-north"))
+    assert [loan["id"] for loan in mine.json()] == ["loan-river-1"] and "link" not in mine.headers
+    assert client.get("/api/v1/loans?limit=0", headers=as_("admin")).status_code == 422
 
 
 def test_a_second_pledge_is_refused_and_reported_to_the_holder(book):

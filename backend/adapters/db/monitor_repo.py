@@ -3,7 +3,7 @@
 backend.ports.prices.PriceMarkStore)."""
 from __future__ import annotations
 
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Collection, Mapping, Sequence
 
 from sqlalchemy import Connection, Engine, and_, bindparam, insert, select, update
 
@@ -122,6 +122,9 @@ def _opened_row(alert: Alert, subject: str) -> dict:
             "details": dict(alert.details)}
 
 
+_IDS_PER_QUERY = 2000
+
+
 class SqlStandings:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -136,6 +139,15 @@ class SqlStandings:
     def all(self) -> dict[str, StandingRecord]:
         with self.engine.connect() as db:
             return {r.loan_id: StandingRecord(**r._mapping) for r in db.execute(select(t.loan_standings))}
+
+    def of_loans(self, loan_ids: Collection[str]) -> dict[str, StandingRecord]:
+        ids, found = list(loan_ids), {}
+        with self.engine.connect() as db:  # in slices: SQLite caps the parameters of a statement
+            for start in range(0, len(ids), _IDS_PER_QUERY):
+                query = select(t.loan_standings).where(
+                    t.loan_standings.c.loan_id.in_(ids[start:start + _IDS_PER_QUERY]))
+                found.update((r.loan_id, StandingRecord(**r._mapping)) for r in db.execute(query))
+        return found
 
     def append_history(self, points: Sequence[HistoryPoint]) -> None:
         if points:

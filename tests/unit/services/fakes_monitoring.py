@@ -210,6 +210,9 @@ class FakeStandings:
     def all(self) -> dict[str, StandingRecord]:
         return dict(self.records)
 
+    def of_loans(self, loan_ids) -> dict[str, StandingRecord]:
+        return {loan_id: self.records[loan_id] for loan_id in loan_ids if loan_id in self.records}
+
     def append_history(self, points: Sequence[HistoryPoint]) -> None:
         self.points.extend(points)
 

@@ -1,0 +1,66 @@
+"""A PostgreSQL server of our own: its own data dir and port, for the tests, the benchmarks
+and `pledgewatch cluster` when no database_url is configured."""
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+
+from backend.demo.ports import free_port, wait_until_listening
+
+
+def _bin(name: str) -> str | None:
+    found = shutil.which(name) or sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return found if isinstance(found, str) else (found[-1] if found else None)
+
+
+class PostgresServer:
+    """initdb + pg_ctl as the `postgres` user when we are root (PostgreSQL refuses root)."""
+
+    def __init__(self, fsync: bool = False, root: Path | None = None, port: int | None = None) -> None:
+        """`fsync`: off for tests (speed); on for benchmarks that time durable commits and for
+        a cluster's own instance. `root`: kept (and reused at the next start) when given; a
+        temporary folder removed at stop otherwise."""
+        self.keep = root is not None
+        self.root = root.resolve() if root else Path(tempfile.mkdtemp(prefix="pw-pg-"))
+        self.fsync = fsync
+        self.port = port or free_port()
+        self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+    @staticmethod
+    def available() -> bool:
+        return _bin("initdb") is not None and _bin("pg_ctl") is not None
+
+    def _run(self, *command: str) -> None:
+        subprocess.run([*self.as_user, *command], check=True, capture_output=True, timeout=120)
+
+    def start(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        if self.as_user:
+            shutil.chown(self.root, "postgres")
+        data = self.root / "data"
+        if not (data / "PG_VERSION").exists():
+            self._run(_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        self._run(_bin("pg_ctl"), "-D", str(data), "-l", str(self.root / "log"), "-w", "-o",
+                  f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync={'on' if self.fsync else 'off'}", "start")
+        if not wait_until_listening(self.port, 30):
+            raise RuntimeError(f"postgres did not start; see {self.root / 'log'}")
+
+    def stop(self) -> None:
+        self._run(_bin("pg_ctl"), "-D", str(self.root / "data"), "-m", "fast", "-w", "stop")
+        if not self.keep:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def new_database(self, name: str | None = None) -> str:
+        """A database (a fresh name unless given; an existing one is reused) and its URL."""
+        import psycopg
+        name = name or f"t_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
+                             autocommit=True) as db:
+            if not db.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+                db.execute(f'CREATE DATABASE "{name}"')
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
