@@ -2,6 +2,7 @@
 (ports: backend.ports.cases)."""
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Iterable, Sequence
 
 from sqlalchemy import Engine, and_, func, insert, or_, select, update
@@ -30,8 +31,13 @@ def _case(row) -> Case:
     subject = CaseSubject(row.lender_id, row.borrower_id, row.loan_id, row.lot_id, row.warehouse_id,
                           row.gateway_id, row.commodity_id)
     return Case(row.id, row.alert_id, subject, row.opened_at_s, row.closed_at_s, row.blind_s,
-                Outcome(row.outcome, row.note, row.loss_amount, row.loss_currency), row.recorded_by,
+                Outcome(row.outcome, row.note, _cents(row.loss_amount), row.loss_currency), row.recorded_by,
                 tuple(row.alert_ids), tuple(row.alert_types), dict(row.features), dict(row.summary))
+
+
+def _cents(amount: Decimal | None) -> Decimal | None:
+    """As entered (to the cent): PostgreSQL's NUMERIC gives back its scale's trailing zeros."""
+    return None if amount is None else amount.quantize(Decimal("0.01"))
 
 
 class SqlCases:
