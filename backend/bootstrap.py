@@ -62,8 +62,8 @@ from backend.ports.ingest import IngestLedger, ReadingStore
 from backend.ports.monitor import StandingStore
 from backend.ports.prices import PriceMarkStore, PriceQuote, PriceSource, PriceSourceError, parse_pair
 from backend.services.alert_inbox import AlertInbox
-from backend.services.cases import CaseBase, MatchSettings
 from backend.services.api_keys import ApiKeyring
+from backend.services.cases import CaseBase, MatchSettings
 from backend.services.certificates import CertificateService
 from backend.services.collateral import CollateralService
 from backend.services.commands import COMMAND_KEY_PATH, CommandService

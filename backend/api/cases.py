@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from backend.api.deps import Ctx, principal
 from backend.domain.case_records import Case
 from backend.domain.cases import OUTCOMES, Outcome, OutcomeError
-from backend.domain.playbooks import OWNER_ROLES, MAX_STEPS, PlaybookError, PlaybookStep, Task
+from backend.domain.playbooks import MAX_STEPS, OWNER_ROLES, PlaybookError, PlaybookStep, Task
 from backend.ports.cases import PlaybookVersion
 from backend.services.api_keys import Principal
 from backend.services.cases import CaseNotFound

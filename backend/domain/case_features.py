@@ -62,9 +62,9 @@ class EpisodeContext:
 
 def _loss_fraction(alert: EpisodeAlert, pledged_items: Mapping[str, int]) -> float | None:
     """The share of the lot the alert says is gone (None: it does not say)."""
-    details = alert.details
-    if alert.type == "unauthorized_removal" and alert.lot in pledged_items and pledged_items[alert.lot]:
-        return float(details.get("missing_items", 0)) / pledged_items[alert.lot]
+    details, items = alert.details, pledged_items.get(alert.lot or "", 0)
+    if alert.type == "unauthorized_removal" and items:
+        return float(details.get("missing_items", 0)) / items
     weight, expected = details.get("weight_kg"), details.get("expected_kg")
     if isinstance(weight, (int, float)) and isinstance(expected, (int, float)) and expected > 0:
         return max(0.0, 1.0 - weight / expected)
@@ -77,7 +77,7 @@ def _loss_fraction(alert: EpisodeAlert, pledged_items: Mapping[str, int]) -> flo
 def _loss_occasions(losses: Sequence[EpisodeAlert]) -> int:
     """Separate losses: on another lot, or on the same lot after its earlier loss alerts ended
     (one removal seen first by weight, then by tags, is one loss)."""
-    occasions, open_until = 0, {}  # lot -> when its latest loss alert ended
+    occasions, open_until = 0, dict[str | None, float]()  # lot -> when its latest loss alert ended
     for alert in sorted(losses, key=lambda a: (a.opened_at_s, a.id)):
         if alert.lot not in open_until or alert.opened_at_s > open_until[alert.lot]:
             occasions += 1
@@ -164,7 +164,7 @@ class CaseMatch:
     matched: tuple[tuple[str, float], ...]     # shared features and their share of the score, largest first
     missing: tuple[str, ...]                   # the case's features this episode lacks, weightiest first
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, object]:
         return {"kind": self.kind, "id": self.id, "title": self.title, "score": self.score,
                 "outcome": self.outcome, "matched": [{"feature": f, "share": s} for f, s in self.matched],
                 "missing": list(self.missing)}
@@ -177,7 +177,8 @@ def similarities(episode: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     """Weighted cosine of one episode against each row of `candidates` (0 for an empty vector)."""
     dots = candidates @ (_W2 * episode)
     norms = np.sqrt(candidates ** 2 @ _W2) * math.sqrt(float(episode ** 2 @ _W2))
-    return np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
+    scores: np.ndarray = np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
+    return scores
 
 
 def _explained(candidate: Candidate, row: np.ndarray, episode: np.ndarray, score: float) -> CaseMatch:
