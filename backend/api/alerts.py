@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
-from backend.api.cases import CaseOut, MatchOut, OutcomeIn, TaskOut, case_out, task_out
+from backend.api.cases import CaseOut, MatchOut, OutcomeIn, ResolveIn, TaskOut, case_out, task_out
 from backend.api.deps import Ctx, principal
 from backend.domain.alerts import ALERT_TYPES
 from backend.services.alert_inbox import AlertNotFound, AlertStateConflict, NotAllowed
@@ -119,7 +119,7 @@ def acknowledge(alert_id: str, caller: Caller, ctx: Ctx, body: AckIn | None = No
 
 
 @router.post("/alerts/{alert_id}/resolve", response_model=AlertOut)
-def resolve(alert_id: str, caller: Caller, ctx: Ctx, body: OutcomeIn | None = None) -> AlertOut:
+def resolve(alert_id: str, caller: Caller, ctx: Ctx, body: ResolveIn | None = None) -> AlertOut:
     """Close an alert by hand (how a one-off notice ends). 409 when already resolved; 403 for a lender
     on a loss alert (stock, removal, weight, tag conflict, unverified): staff close those. With an
     outcome (staff), its episode becomes a case (`GET /cases`)."""

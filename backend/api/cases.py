@@ -35,7 +35,23 @@ class OutcomeIn(BaseModel):
         try:
             return Outcome(self.outcome, self.note, self.loss_amount, self.loss_currency)
         except OutcomeError as exc:
-            raise HTTPException(422, str(exc)) from exc
+            raise HTTPException(400, str(exc)) from exc
+
+
+class ResolveIn(BaseModel):
+    """Closing an alert by hand; with an outcome (staff), its episode becomes a case."""
+    outcome: OutcomeKind | None = None
+    note: str = Field("", max_length=4000)
+    loss_amount: Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=2)] | None = None
+    loss_currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
+
+    def domain(self) -> Outcome | None:
+        if self.outcome is None:
+            if self.note or self.loss_amount is not None or self.loss_currency is not None:
+                raise HTTPException(400, "note, loss_amount and loss_currency go with an outcome")
+            return None
+        return OutcomeIn(outcome=self.outcome, note=self.note, loss_amount=self.loss_amount,
+                         loss_currency=self.loss_currency).domain()
 
 
 class MatchedFeature(BaseModel):
@@ -170,7 +186,7 @@ def _answers():
     except NotYours as exc:
         raise HTTPException(403, str(exc)) from exc
     except PlaybookError as exc:
-        raise HTTPException(422, str(exc)) from exc
+        raise HTTPException(400, str(exc)) from exc
 
 
 @router.get("/risk-cases", response_model=list[RiskCaseOut])

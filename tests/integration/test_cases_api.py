@@ -55,7 +55,7 @@ def test_closing_with_an_outcome_records_the_episode_as_a_case(world):
     loss = {"outcome": "confirmed_loss", "note": "four coils gone", "loss_amount": "125000.00", "loss_currency": "CNY"}
     assert client.post(f"{url}/resolve", json=loss, headers=as_("bank-north")).status_code == 403
     missing_amount = client.post(f"{url}/resolve", json={"outcome": "confirmed_loss"}, headers=as_("supervisor"))
-    assert missing_amount.status_code == 422 and "loss_amount" in missing_amount.text
+    assert missing_amount.status_code == 400 and "loss_amount" in missing_amount.text
     assert client.post(f"{url}/resolve", json={"outcome": "bad_luck"}, headers=as_("supervisor")).status_code == 422
     assert client.get(url, headers=as_("admin")).json()["state"] != "resolved"   # refusals changed nothing
 
@@ -163,3 +163,15 @@ def test_staff_edit_a_playbook_as_a_new_version(world):
     listed = {c["id"]: c for c in client.get("/api/v1/risk-cases", headers=as_("bank-north")).json()}
     assert len(listed) >= 9 and listed["filler-swap"]["playbook"]["version"] == 2
     assert listed["double-pledge"]["sources"] and listed["double-pledge"]["pattern"]["double_pledge"] == 1
+
+
+def test_resolving_without_an_outcome_still_works_as_before(world):
+    context, client, clock, _ = world
+    alert, _ = removal(context, client, clock, "lot-sh-1")
+    url = f"/api/v1/alerts/{alert['id']}/resolve"
+    assert client.post(url, json={"note": "no outcome"}, headers=as_("supervisor")).status_code == 400
+    assert client.post(url, json={}, headers=as_("supervisor")).json()["state"] == "resolved"
+    assert client.get("/api/v1/cases", headers=as_("admin")).json() == []
+    later = client.post(f"/api/v1/alerts/{alert['id']}/outcome", json={"outcome": "false_alarm", "note": "count ok"},
+                        headers=as_("supervisor"))
+    assert later.status_code == 201 and later.json()["outcome"] == "false_alarm"
