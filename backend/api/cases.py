@@ -134,6 +134,7 @@ def list_cases(caller: Caller, ctx: Ctx, outcome: OutcomeKind | None = None,
 
 @router.get("/cases/{case_id}", response_model=CaseOut)
 def get_case(case_id: str, caller: Caller, ctx: Ctx) -> CaseOut:
+    """One closed case: its episode's alerts and features, the summary and the outcome (a lender: its own)."""
     try:
         return case_out(ctx.cases.visible(caller, case_id))
     except CaseNotFound as exc:
