@@ -74,21 +74,26 @@ class CaseBase:
         prior = self.cases.prior_count(subject.lot, subject.borrower, start_s)
         return features_of(episode, actions, context_in(registry, episode, prior), now_s)
 
-    def match(self, features: dict[str, float], lender: str | None) -> list[CaseMatch]:
-        """Standard cases, and the closed cases of `lender` (None: every case)."""
-        closed = [Candidate("case", c.id, _title(c), c.outcome.kind, c.features)
-                  for c in self.cases.for_matching(lender, self.settings.compare_with)]
+    def closed_candidates(self, lender: str | None) -> list[Candidate]:
+        """The closed cases a new alert of `lender` is compared with (None: every case)."""
+        return [Candidate("case", c.id, _title(c), c.outcome.kind, c.features)
+                for c in self.cases.for_matching(lender, self.settings.compare_with)]
+
+    def match(self, features: dict[str, float], closed: Sequence[Candidate]) -> list[CaseMatch]:
         return best_matches(features, [*self._candidates, *closed], self.settings.top)
 
     def attach_matches(self, events: Sequence[object], registry: Registry, now_s: float) -> list[object]:
         """Each opened alert with the cases most like its episode as of now."""
         fresh = [EpisodeAlert.of(e.alert) for e in events if isinstance(e, AlertOpened)]
+        closed: dict[str | None, list[Candidate]] = {}       # read once per lender, however many alerts
         out: list[object] = []
         for event in events:
             if isinstance(event, AlertOpened):
                 seed = EpisodeAlert.of(event.alert)
+                if seed.lender not in closed:
+                    closed[seed.lender] = self.closed_candidates(seed.lender)
                 episode = self.episode(registry, seed, fresh, now_s)
-                matches = self.match(self.features(registry, seed, episode, now_s), seed.lender)
+                matches = self.match(self.features(registry, seed, episode, now_s), closed[seed.lender])
                 event = AlertOpened(event.alert, tuple(matches))
             out.append(event)
         return out

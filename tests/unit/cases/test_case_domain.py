@@ -147,3 +147,9 @@ def test_a_standard_case_file_is_read_strictly(text, message):
                        .replace("]", r"\]")):
         parse_risk_case(text, "cases/my-case.yaml")
     assert parse_risk_case(CASE, "cases/my-case.yaml").playbook[0].deadline_s == 3_600
+
+
+def test_a_folder_without_case_files_stops_the_start(tmp_path):
+    from backend.book.risk_cases import load_risk_cases
+    with pytest.raises(BookFileError, match="no risk case files"):
+        load_risk_cases(tmp_path)
