@@ -409,7 +409,7 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
     publish = _publisher(events, feed)
     # Without the feed, an API process hears of alerts another process's monitor stored from the database.
     watch_alerts = api and feed is None and ("monitor" not in settings.roles or bool(settings.monitor.partitions))
-    case_base, playbooks = _case_base(settings, engine, registry, publish, clock)
+    case_base, playbooks = _case_base(settings, engine, registry, publish, clock, standings)
     monitor = loop = partitioned = checkpoints = None
     if "monitor" in settings.roles:
         checkpoints = CheckpointLoop(evidence, settings.evidence.checkpoint_every_s)
@@ -474,7 +474,8 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
 
 
 def _case_base(settings: BackendSettings, engine, registry: RegistryService,
-               publish: Callable[[Iterable[BusEvent]], None], clock: Callable[[], float]) -> tuple[CaseBase, PlaybookService]:
+               publish: Callable[[Iterable[BusEvent]], None], clock: Callable[[], float],
+               standings: StandingStore) -> tuple[CaseBase, PlaybookService]:
     """The standard risk cases (bad files stop the start), their playbooks seeded into the
     database, and the case base that matches new alerts against them and the closed cases."""
     try:
@@ -487,8 +488,11 @@ def _case_base(settings: BackendSettings, engine, registry: RegistryService,
     playbooks.seed()
     cases = SqlCases(engine)
     match = MatchSettings(settings.cases.matches, settings.cases.playbook_threshold, settings.cases.compare_with)
+    def ltv_history(loan_id: str, from_s: float, to_s: float) -> list[tuple[float, float]]:
+        return [(p.at_s, float(p.ltv)) for p in standings.history(loan_id, from_s, to_s + 1, 10_000)
+                if p.ltv is not None]
     return CaseBase(cases=cases, episodes=cases, playbooks=store, standard=standard, registry=registry.snapshot,
-                    settings=match), playbooks
+                    settings=match, ltv_history=ltv_history), playbooks
 
 
 def stress_service(settings: BackendSettings, clock: Callable[[], float] = time.time) -> StressService:

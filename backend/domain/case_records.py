@@ -56,12 +56,13 @@ class Case:
 
 def close_case(alert_id: str, subject: CaseSubject, episode: Sequence[EpisodeAlert],
                actions: Sequence[EpisodeAction], context: EpisodeContext, outcome: Outcome,
-               by: str, now_s: float) -> Case:
-    """The case of `alert_id`'s episode, closed now with the supervisor's outcome."""
+               by: str, now_s: float, ltv_history: Sequence[tuple[float, float]] = ()) -> Case:
+    """The case of `alert_id`'s episode, closed now with the supervisor's outcome;
+    `ltv_history`: the loan's (time, LTV) points over the episode."""
     opened_s = min(a.opened_at_s for a in episode)
     ends = [a.end_s(now_s) for a in episode]
     summary = {
-        "sensor_states": sensor_states(episode), "ltv_path": ltv_path(episode),
+        "sensor_states": sensor_states(episode), "ltv_path": ltv_path(episode, ltv_history),
         "durations": {"episode_s": round(max(ends) - opened_s, 3),
                       "by_alert_s": {a.id: round(a.end_s(now_s) - a.opened_at_s, 3) for a in episode}},
         "actions": {**action_counts(actions),

@@ -166,14 +166,19 @@ def blind_seconds(alerts: Sequence[EpisodeAlert], now_s: float) -> float:
     return total
 
 
-def ltv_path(alerts: Sequence[EpisodeAlert]) -> dict[str, Any]:
-    """The LTV the episode's LTV alerts reported: first, peak, last, and the statuses in order."""
+def ltv_path(alerts: Sequence[EpisodeAlert], history: Sequence[tuple[float, float]] = ()) -> dict[str, Any]:
+    """The LTV the episode's LTV alerts reported (first, peak, last, the statuses in order) and,
+    from the loan's history over the episode, its first, lowest, highest and last value."""
     points = [(a.opened_at_s, float(a.details["ltv"]), a.type) for a in alerts
               if a.type in (*LTV_TYPES, "ltv_cured") and isinstance(a.details.get("ltv"), (int, float, str))]
-    if not points:
-        return {"first": None, "peak": None, "last": None, "statuses": []}
-    return {"first": points[0][1], "peak": max(p[1] for p in points), "last": points[-1][1],
-            "statuses": [p[2] for p in points]}
+    path: dict[str, Any] = {"first": None, "peak": None, "last": None, "statuses": []}
+    if points:
+        path = {"first": points[0][1], "peak": max(p[1] for p in points), "last": points[-1][1],
+                "statuses": [p[2] for p in points]}
+    values = [ltv for _, ltv in sorted(history)]
+    path["history"] = {"first": values[0], "low": min(values), "high": max(values), "last": values[-1],
+                       "points": len(values)} if values else None
+    return path
 
 
 def sensor_states(alerts: Sequence[EpisodeAlert]) -> list[dict[str, Any]]:

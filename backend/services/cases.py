@@ -23,6 +23,7 @@ from backend.services import access
 from backend.services.api_keys import Principal
 
 LOOKBACK_S = 7 * 86_400     # how far back an episode's stored alerts are looked for
+LtvHistory = Callable[[str, float, float], Sequence[tuple[float, float]]]
 
 
 class CaseExists(ValueError):
@@ -53,7 +54,9 @@ def scope_in(registry: Registry, alert: EpisodeAlert) -> tuple[set[str], set[str
 class CaseBase:
     def __init__(self, *, cases: CaseStore, episodes: EpisodeSource, playbooks: PlaybookStore,
                  standard: Sequence[StandardCase], registry: Callable[[], Registry],
-                 settings: MatchSettings = MatchSettings()) -> None:
+                 settings: MatchSettings = MatchSettings(), ltv_history: LtvHistory | None = None) -> None:
+        """`ltv_history(loan, from_s, to_s)`: the loan's (time, LTV) points, for a case's LTV path."""
+        self.ltv_history = ltv_history
         self.cases, self.episodes, self.playbooks = cases, episodes, playbooks
         self.standard = {case.id: case for case in standard}
         self.registry, self.settings = registry, settings
@@ -129,7 +132,8 @@ class CaseBase:
         actions = self.episodes.actions_about(lots, loans, start_s - LINK_GAP_S, now_s)
         subject = subject_in(registry, seed)
         context = context_in(registry, episode, self.cases.prior_count(subject.lot, subject.borrower, start_s))
-        case = close_case(alert.id, subject, episode, actions, context, outcome, by, now_s)
+        history = self.ltv_history(subject.loan, start_s, now_s) if self.ltv_history and subject.loan else []
+        case = close_case(alert.id, subject, episode, actions, context, outcome, by, now_s, history)
         if not self.cases.add(case):
             raise CaseExists(f"alert {alert.id} is recorded as a case already")
         return case

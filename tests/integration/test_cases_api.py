@@ -69,6 +69,7 @@ def test_closing_with_an_outcome_records_the_episode_as_a_case(world):
     assert case["features"]["tags_gone"] == 1 and case["features"]["temperature"] == 0
     assert case["closed_at_s"] == clock() and case["opened_at_s"] == alert["opened_at_s"]
     assert case["blind_s"] == 0 and set(case["summary"]) == {"sensor_states", "ltv_path", "durations", "actions"}
+    assert case["summary"]["ltv_path"]["history"]["points"] >= 1       # the loan's history over the episode
 
     again = client.post(f"{url}/outcome", json={"outcome": "false_alarm"}, headers=as_("supervisor"))
     assert again.status_code == 409

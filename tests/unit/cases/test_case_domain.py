@@ -80,7 +80,12 @@ def test_a_closed_case_keeps_its_episode_features_and_outcome():
     f = case.features
     assert (f["blind_then_loss"], f["tags_gone"], f["release_refused"], f["no_cure"], f["temperature"]) == (1, 1, 1, 1, 0)
     assert case.summary["actions"] == {"release_refused": 1, "margin_calls": 1}
-    assert case.summary["ltv_path"] == {"first": 0.85, "peak": 0.85, "last": 0.85, "statuses": ["margin_call"]}
+    assert case.summary["ltv_path"] == {"first": 0.85, "peak": 0.85, "last": 0.85, "statuses": ["margin_call"],
+                                        "history": None}
+    with_history = close_case("r", subject, episode, actions, EpisodeContext(), outcome, "sam", 5_000,
+                              [(3_100, 0.86), (1_000, 0.55), (4_000, 0.7)])
+    assert with_history.summary["ltv_path"]["history"] == {"first": 0.55, "low": 0.55, "high": 0.86, "last": 0.7,
+                                                           "points": 3}
     assert case_id("r") == case.id != case_id("s")
 
 
