@@ -91,7 +91,7 @@ def test_a_lenders_alert_is_matched_against_its_own_cases_only(world):
     assert south["lender"] == "bank-south" and south["matches"]
     assert all(m["kind"] == "standard" for m in client.get(f"/api/v1/alerts/{south['id']}", headers=as_("bank-south"))
                .json()["matches"]), "bank-north's case leaked into bank-south's matches"
-    seq = run_for(context, clock, 60, start_seq=seq)                     # the goods come back; then go again
+    seq = run_for(context, clock, 10, start_seq=seq)                     # the goods come back; then go again
     again, _ = removal(context, client, clock, "lot-sh-1", seq)
     closed = [m for m in again["matches"] if m["kind"] == "case"]
     assert [(m["id"], m["outcome"]) for m in closed] == [(case["id"], "fraud")]
