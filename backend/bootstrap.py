@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from backend.adapters.data_keys import data_dir_key
 from backend.adapters.db.access_repo import SqlApiKeys, SqlAuditLog
+from backend.adapters.db.cases_repo import SqlCases, SqlPlaybooks
 from backend.adapters.db.engine import make_engine, migrate
 from backend.adapters.db.evidence_repo import SqlEnvelopeArchive, SqlEvidenceLog
 from backend.adapters.db.inbox_repo import SqlAlertInbox, SqlSilences
@@ -48,6 +49,7 @@ from backend.adapters.webhook_store import SqlWebhooks
 from backend.adapters.zip_pack import ZipPackWriter
 from backend.book.build import opening_prices, registry_from_book
 from backend.book.model import load_book
+from backend.book.risk_cases import load_risk_cases
 from backend.book.strict_yaml import BookFileError
 from backend.domain.checkpoint import NoteSigner, parse_vkey
 from backend.domain.config import MonitorConfig
@@ -61,6 +63,7 @@ from backend.ports.monitor import StandingStore
 from backend.ports.prices import PriceMarkStore, PriceQuote, PriceSource, PriceSourceError, parse_pair
 from backend.services.alert_inbox import AlertInbox
 from backend.services.api_keys import ApiKeyring
+from backend.services.cases import CaseBase, MatchSettings
 from backend.services.certificates import CertificateService
 from backend.services.collateral import CollateralService
 from backend.services.commands import COMMAND_KEY_PATH, CommandService
@@ -73,6 +76,7 @@ from backend.services.limits import FailureThrottle, RateLimiter
 from backend.services.money import MoneyService
 from backend.services.monitor import MonitorLoop, MonitorService
 from backend.services.partitions import PartitionedMonitor
+from backend.services.playbooks import PlaybookService
 from backend.services.prices import FxRates, PriceFeedRunner, PriceService
 from backend.services.prices_config import (
     CsvSourceSettings,
@@ -122,6 +126,8 @@ class BackendContext:
     price_service: PriceService
     releases: ReleaseService
     inbox: AlertInbox  # people working alerts (the API's alert routes)
+    cases: CaseBase  # the risk case base: matches, closed cases (docs/risk-cases.md)
+    playbooks: PlaybookService  # standard cases' playbooks and the tasks they open
     inspections: InspectionService
     silences: SilenceService  # staff quieting alerts (still sent to banks, marked)
     money: MoneyService  # repayments, drawdowns, interest, closing
@@ -403,6 +409,7 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
     publish = _publisher(events, feed)
     # Without the feed, an API process hears of alerts another process's monitor stored from the database.
     watch_alerts = api and feed is None and ("monitor" not in settings.roles or bool(settings.monitor.partitions))
+    case_base, playbooks = _case_base(settings, engine, registry, publish, clock, standings)
     monitor = loop = partitioned = checkpoints = None
     if "monitor" in settings.roles:
         checkpoints = CheckpointLoop(evidence, settings.evidence.checkpoint_every_s)
@@ -411,7 +418,7 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
                                clock=clock, metrics=metrics,
                                on_events=_checkpoint_after_critical(
                                    monitor_listener(publish, registry, alerts=not watch_alerts), checkpoints),
-                               inspections=counts)
+                               inspections=counts, cases=case_base)
         if settings.monitor.partitions:
             partitioned = _partitioned_monitor(settings, engine, make_monitor, prices, metrics, clock)
         else:
@@ -419,7 +426,8 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
     loan_standings = LoanStandings(standings)
     money = MoneyService(registry=registry, store=SqlMoney(engine), standing=loan_standings.of, clock=clock)
     if monitor is not None or partitioned is not None:  # the monitor's process posts interest (once a day per loan)
-        loop = MonitorLoop(monitor or partitioned, settings.monitor.interval_s, chores=(money.post_interest,))
+        loop = MonitorLoop(monitor or partitioned, settings.monitor.interval_s,
+                           chores=(money.post_interest, playbooks.escalate_overdue))
     market = _market_and_webhooks(settings, engine, prices, price_service, alerts, monitor, loop, metrics, clock)
     documents = Ed25519DocumentSigner.from_data_dir(settings.data_dir)
     monitor_state = (lambda: monitor.state) if monitor else (lambda: None)
@@ -440,7 +448,8 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
         alerts=alerts, standings=standings, prices=prices, loan_standings=loan_standings,
         price_service=price_service, releases=releases,
         inbox=AlertInbox(alerts=alerts, inbox=SqlAlertInbox(engine), publish=publish, clock=clock,
-                         notices=SqlWebhooks(engine)),
+                         notices=SqlWebhooks(engine), cases=case_base),
+        cases=case_base, playbooks=playbooks,
         inspections=InspectionService(registry=registry, alerts=alerts, repo=counts,
                                       config=_monitor_config(settings), clock=clock),
         money=money,
@@ -462,6 +471,28 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
         commands=CommandService(signer=signer, publisher=MqttCommands(settings.broker), gateway_keys=gateway_keys,
                                 rotated=rotated_keys, clock=clock),
         **market)
+
+
+def _case_base(settings: BackendSettings, engine, registry: RegistryService,
+               publish: Callable[[Iterable[BusEvent]], None], clock: Callable[[], float],
+               standings: StandingStore) -> tuple[CaseBase, PlaybookService]:
+    """The standard risk cases (bad files stop the start), their playbooks seeded into the
+    database, and the case base that matches new alerts against them and the closed cases."""
+    try:
+        standard = load_risk_cases(settings.cases.risk_cases_dir)
+    except BookFileError as exc:
+        raise ConfigError(f"cases.risk_cases_dir: {exc}") from exc
+    store = SqlPlaybooks(engine)
+    playbooks = PlaybookService(playbooks=store, standard=standard, clock=clock, publish=publish,
+                                notices=SqlWebhooks(engine))
+    playbooks.seed()
+    cases = SqlCases(engine)
+    match = MatchSettings(settings.cases.matches, settings.cases.playbook_threshold, settings.cases.compare_with)
+    def ltv_history(loan_id: str, from_s: float, to_s: float) -> list[tuple[float, float]]:
+        return [(p.at_s, float(p.ltv)) for p in standings.history(loan_id, from_s, to_s + 1, 10_000)
+                if p.ltv is not None]
+    return CaseBase(cases=cases, episodes=cases, playbooks=store, standard=standard, registry=registry.snapshot,
+                    settings=match, ltv_history=ltv_history), playbooks
 
 
 def stress_service(settings: BackendSettings, clock: Callable[[], float] = time.time) -> StressService:

@@ -163,6 +163,16 @@ class EvidenceSettings(BaseModel):
     witnesses: list[WitnessEntry] = Field(default_factory=list)
 
 
+class CaseSettings(BaseModel):
+    """The risk case base and playbooks (docs/risk-cases.md)."""
+
+    model_config = {"extra": "forbid"}
+    risk_cases_dir: Path | None = None  # standard risk case files; default: the packaged seeds/risk_cases
+    matches: int = Field(3, ge=1, le=20)  # how many matches an alert carries
+    playbook_threshold: float = Field(0.6, gt=0, le=1)  # a standard match this good opens its playbook's tasks
+    compare_with: int = Field(5000, ge=0, le=100_000)  # newest closed cases each new alert is compared with
+
+
 class BackendSettings(RoleSettings):
     roles: list[Literal["ingest", "api", "monitor"]] = Field(default_factory=lambda: list(ROLES))
     data_dir: Path = Path("pledgewatch-data")  # embedded SQLite databases live here
@@ -181,6 +191,7 @@ class BackendSettings(RoleSettings):
     prices: PriceSettings = PriceSettings()  # price feeds; they run in the monitor role's process
     webhooks: WebhookSettings = WebhookSettings()
     evidence: EvidenceSettings = EvidenceSettings()
+    cases: CaseSettings = CaseSettings()
     # PW_WEBHOOK_ALLOW_PRIVATE=1: webhooks may target loopback/private addresses (demo, tests)
     webhook_allow_private: bool = False
 

@@ -73,6 +73,7 @@ def enqueue_bank_events(db: Connection, events: Sequence[object]) -> int:
     were written."""
     alerts = [(e.alert, "opened" if isinstance(e, AlertOpened) else "resolved") for e in events
               if isinstance(e, (AlertOpened, AlertResolved)) and e.alert.lender]
+    matches = {e.alert.id: [match.as_json() for match in e.matches] for e in events if isinstance(e, AlertOpened)}
     notices = [n for e in events if isinstance(e, (InspectionOpened, InspectionOverdue))
                and (n := inspection_notice(e)) is not None]
     rows = []
@@ -86,7 +87,8 @@ def enqueue_bank_events(db: Connection, events: Sequence[object]) -> int:
             silence = silencing(silences, alert.type, alert.gateway, alert.opened_at_s)
             data = {**alert_data(alert), "warehouse": warehouses.get(alert.lot or ""), "gateway": alert.gateway,
                     "silenced_by": silence.id if silence else None,  # sent all the same: marked
-                    "loan_facts": facts.get(alert.loan or ""), "links": _links(alert)}
+                    "loan_facts": facts.get(alert.loan or ""), "links": _links(alert),
+                    **({"matches": matches[alert.id]} if change == "opened" else {})}
             successor = _successor(db, alert) if change == "resolved" else None
             if successor is not None:          # an escalation, not a cure
                 change, data = "superseded", {**data, "superseded_by": successor}

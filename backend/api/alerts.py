@@ -5,13 +5,15 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
+from backend.api.cases import CaseOut, MatchOut, OutcomeIn, ResolveIn, TaskOut, case_out, task_out
 from backend.api.deps import Ctx, principal
 from backend.domain.alerts import ALERT_TYPES
 from backend.services.alert_inbox import AlertNotFound, AlertStateConflict, NotAllowed
 from backend.services.api_keys import Principal
+from backend.services.playbooks import NotYours, TaskDone, TaskNotFound
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
 Caller = Annotated[Principal, Depends(principal)]
@@ -34,6 +36,9 @@ class AlertOut(BaseModel):
     details: dict[str, Any]
     assignee: str | None = None
     silenced_by: str | None = Field(None, description="the silence covering it now (it is still sent to the bank)")
+    matches: list[MatchOut] = Field([], description="standard and closed cases most like its episode when it opened "
+                                                    "(a lender's alert: that lender's cases only)")
+    tasks: list[TaskOut] = Field([], description="the playbook steps its best standard match opened")
 
 
 @router.get("/alerts", response_model=list[AlertOut])
@@ -84,8 +89,12 @@ def _answers():
         raise HTTPException(404, str(exc)) from exc
     except AlertStateConflict as exc:
         raise HTTPException(409, str(exc)) from exc
-    except NotAllowed as exc:
+    except (NotAllowed, NotYours) as exc:
         raise HTTPException(403, str(exc)) from exc
+    except TaskNotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except TaskDone as exc:
+        raise HTTPException(409, str(exc)) from exc
 
 
 @router.post("/alerts/ack", response_model=BulkAckOut)
@@ -110,11 +119,31 @@ def acknowledge(alert_id: str, caller: Caller, ctx: Ctx, body: AckIn | None = No
 
 
 @router.post("/alerts/{alert_id}/resolve", response_model=AlertOut)
-def resolve(alert_id: str, caller: Caller, ctx: Ctx) -> AlertOut:
+def resolve(alert_id: str, caller: Caller, ctx: Ctx, body: ResolveIn | None = None) -> AlertOut:
     """Close an alert by hand (how a one-off notice ends). 409 when already resolved; 403 for a lender
-    on a loss alert (stock, removal, weight, tag conflict, unverified): staff close those."""
+    on a loss alert (stock, removal, weight, tag conflict, unverified): staff close those. With an
+    outcome (staff), its episode becomes a case (`GET /cases`)."""
+    outcome = body.domain() if body else None
     with _answers():
-        return alert_outs(ctx, [ctx.inbox.resolve(caller, alert_id)])[0]
+        return alert_outs(ctx, [ctx.inbox.resolve(caller, alert_id, outcome)])[0]
+
+
+@router.post("/alerts/{alert_id}/outcome", response_model=CaseOut, status_code=201)
+def record_outcome(alert_id: str, body: OutcomeIn, caller: Caller, ctx: Ctx) -> CaseOut:
+    """The outcome of an alert already resolved (by the monitor, or by hand without one): its episode
+    becomes a case. Staff only; 409 while the alert is active or when it has a case already."""
+    outcome = body.domain()
+    with _answers():
+        return case_out(ctx.inbox.record_outcome(caller, alert_id, outcome))
+
+
+@router.post("/alerts/{alert_id}/tasks/{step}/done", response_model=TaskOut)
+def complete_task(alert_id: str, step: Annotated[int, Path(ge=1, le=100)], caller: Caller, ctx: Ctx) -> TaskOut:
+    """Mark a playbook step done (recording who): staff any step, a lender the steps its role owns.
+    409 when done already."""
+    with _answers():
+        record = ctx.inbox.visible(caller, alert_id)
+        return task_out(ctx.playbooks.complete(caller, record, step), ctx.clock())
 
 
 @router.put("/alerts/{alert_id}/assignee", response_model=AlertOut)
@@ -142,11 +171,16 @@ def _comment_out(comment) -> CommentOut:
     return CommentOut(author=comment.author, role=comment.role, text=comment.text, at_s=comment.at_s)
 
 
-PEOPLE_FIELDS = ("assignee", "silenced_by")  # from the inbox, not the alert record
+PEOPLE_FIELDS = ("assignee", "silenced_by", "matches", "tasks")  # not from the alert record as it is
 
 
 def alert_outs(ctx, records) -> list[AlertOut]:
     assignees = ctx.inbox.assignees([r.id for r in records])
     silenced = ctx.silences.silenced_by(records)
+    tasks: dict[str, list[TaskOut]] = {}
+    for task in ctx.playbooks.tasks([r.id for r in records]):
+        tasks.setdefault(task.alert_id, []).append(task_out(task, ctx.clock()))
     return [AlertOut(**{name: getattr(record, name) for name in AlertOut.model_fields if name not in PEOPLE_FIELDS},
-                     assignee=assignees.get(record.id), silenced_by=silenced.get(record.id)) for record in records]
+                     assignee=assignees.get(record.id), silenced_by=silenced.get(record.id),
+                     matches=[MatchOut.model_validate(match) for match in record.matches],
+                     tasks=tasks.get(record.id, [])) for record in records]

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Iterable, Literal, Sequence
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
 
-from backend.api import alerts, book
+from backend.api import alerts, book, cases
 from backend.api.deps import Ctx, principal
 from backend.domain.alerts import ALERT_TYPES
 from backend.ports.ingest import ReadingQuery
@@ -47,6 +47,14 @@ def alerts_csv(caller: Caller, ctx: Ctx, state: Literal["open", "acknowledged", 
     """The alerts the caller may see, newest first; `details` as JSON in one cell."""
     rows = alerts.alert_outs(ctx, ctx.inbox.find(caller, state=state, type_=type, limit=MAX_ROWS, offset=0))
     return _csv(list(alerts.AlertOut.model_fields), (row.model_dump() for row in rows), "alerts.csv")
+
+
+@router.get("/cases.csv", responses=CSV, response_class=Response)
+def cases_csv(caller: Caller, ctx: Ctx, outcome: cases.OutcomeKind | None = None) -> Response:
+    """The closed cases the caller may see (a lender: its own), newest first; the loss as an exact
+    decimal; alert ids and types, features and summary as JSON in one cell each."""
+    rows = [cases.case_out(case) for case in ctx.cases.find(caller, outcome=outcome, limit=MAX_ROWS)]
+    return _csv(list(cases.CaseOut.model_fields), (row.model_dump() for row in rows), "cases.csv")
 
 
 @router.get("/loans.csv", responses=CSV, response_class=Response)

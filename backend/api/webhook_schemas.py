@@ -55,6 +55,24 @@ class AlertLinks(BaseModel):
     loan: str | None = None
 
 
+class MatchedFeature(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    feature: str
+    share: float = Field(description="this feature's part of the score")
+
+
+class CaseMatch(BaseModel):
+    """A standard risk case, or one of the bank's own closed cases, like this alert's episode."""
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["standard", "case"]
+    id: str
+    title: str
+    score: float = Field(ge=0, le=1, description="weighted cosine similarity of the episodes' features")
+    outcome: str | None = Field(description="a closed case's outcome; a standard case's typical one")
+    matched: list[MatchedFeature] = Field(description="the features both show, largest share first")
+    missing: list[str] = Field(description="the case's features this episode does not show")
+
+
 class AlertData(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: str
@@ -75,6 +93,8 @@ class AlertData(BaseModel):
     superseded_by: str | None = Field(None, description="the graver LTV alert that took over")
     loan_facts: LoanFacts | None = None
     links: AlertLinks | None = None
+    matches: list[CaseMatch] | None = Field(None, description="on `opened`: the cases most like the alert's "
+                                                              "episode, best first (docs/risk-cases.md)")
 
 
 class AlertEvent(CloudEvent):
@@ -224,10 +244,33 @@ class LoanEvent(CloudEvent):
     data: LoanData
 
 
+class PlaybookData(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    alert: str
+    case: str = Field(description="the standard risk case whose playbook opened the task")
+    version: int
+    step: int
+    title: str
+    owner_role: Literal["supervisor", "lender", "inspector", "borrower"]
+    deadline_s: float
+    lender: str
+    loan: str | None
+    lot: str | None
+    state: Literal["overdue"]
+    change: Literal["overdue"]
+
+
+class PlaybookEvent(CloudEvent):
+    """A step of the response playbook on one of the bank's alerts went past its deadline undone."""
+    source: Literal["/pledgewatch/playbooks"]
+    type: Literal["com.pledgewatch.playbook.overdue"]
+    data: PlaybookData
+
+
 EVENTS: dict[str, type[CloudEvent]] = {"alert": AlertEvent, "alert-activity": AlertActivityEvent,
                                        "inspection": InspectionEvent, "checkpoint": CheckpointEvent,
                                        "ping": PingEvent, "repayment": RepaymentEvent, "pledge": PledgeEvent,
-                                       "loan": LoanEvent}
+                                       "loan": LoanEvent, "playbook": PlaybookEvent}
 
 
 def document(app: FastAPI) -> None:

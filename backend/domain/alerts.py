@@ -101,6 +101,7 @@ class Alert:
 @dataclass(frozen=True, slots=True)
 class AlertOpened:
     alert: Alert
+    matches: tuple[Any, ...] = ()   # cases like its episode (case_features.CaseMatch), attached by the monitor
 
 
 @dataclass(frozen=True, slots=True)

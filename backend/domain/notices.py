@@ -14,12 +14,14 @@ from typing import Any, Mapping
 
 from backend.domain.alerts import ALERT_TYPES
 from backend.domain.inspections import InspectionOpened, InspectionOverdue
+from backend.domain.playbooks import Task
 from backend.domain.registry import Loan
 
 # Topics an endpoint may subscribe to besides the alert types; each service that notifies
 # banks adds its own here (and documents its events in docs/webhooks.md).
 NOTICE_TOPICS = ("inspection", "checkpoint",
-                 "repayment", "pledge", "loan")  # the money side of the closed loop (money_notice)
+                 "repayment", "pledge", "loan",  # the money side of the closed loop (money_notice)
+                 "playbook")                      # a playbook task gone overdue (playbook_notice)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,3 +76,14 @@ def money_notice(loan: Loan, topic: str, change: str, key: str, at_s: float, **d
     return BankNotice(f"{topic}-{loan.id}-{key}.{change}", loan.lender_id, topic, change, loan.id, at_s,
                       {"loan": loan.id, "lender": loan.lender_id, "borrower": loan.borrower_id, "at_s": at_s,
                        **{name: str(value) if isinstance(value, Decimal) else value for name, value in data.items()}})
+
+
+def playbook_notice(task: Task) -> BankNotice | None:
+    """A step of the response playbook on the lender's alert is overdue (None: no lender to tell)."""
+    if task.lender is None:
+        return None
+    data = {"alert": task.alert_id, "case": task.case_id, "version": task.version, "step": task.step,
+            "title": task.title, "owner_role": task.owner_role, "deadline_s": task.deadline_s,
+            "lender": task.lender, "loan": task.loan, "lot": task.lot, "state": "overdue"}
+    return BankNotice(f"playbook-{task.alert_id}-{task.step}.overdue", task.lender, "playbook", "overdue",
+                      task.loan or task.lot or task.alert_id, task.deadline_s, data)

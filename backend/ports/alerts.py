@@ -27,6 +27,7 @@ class AlertRecord:
     lender: str | None
     gateway: str | None
     details: Mapping[str, Any]
+    matches: Sequence[Mapping[str, Any]] = ()   # the cases like its episode when it opened (JSON-ready)
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
+from backend.domain.case_records import Case
+from backend.domain.cases import Outcome
 from backend.domain.notices import alert_activity_notice
 from backend.ports.alerts import AlertComment, AlertInboxStore, AlertRecord, AlertStore
 from backend.ports.feed import BusEvent
 from backend.ports.webhooks import NoticeOutbox
 from backend.services import access
 from backend.services.api_keys import Principal
+from backend.services.cases import CaseBase, CaseExists
 from backend.services.events import alert_event, log_alert
 
 # Alerts that say goods may be gone: only staff may close them.
@@ -36,9 +39,10 @@ class NotAllowed(PermissionError):
 class AlertInbox:
     def __init__(self, *, alerts: AlertStore, inbox: AlertInboxStore,
                  publish: Callable[[Sequence[BusEvent]], None], clock: Callable[[], float],
-                 notices: NoticeOutbox | None = None) -> None:
+                 notices: NoticeOutbox | None = None, cases: CaseBase | None = None) -> None:
         self.alerts, self.inbox, self.publish, self.clock = alerts, inbox, publish, clock
         self.notices = notices                 # the bank hears what people did to its alerts
+        self.cases = cases                     # an outcome on closing makes the episode a case
 
     def find(self, caller: Principal, *, state: str | None = None, type_: str | None = None,
              limit: int = 100, offset: int = 0) -> list[AlertRecord]:
@@ -70,13 +74,35 @@ class AlertInbox:
                 skipped[alert_id] = str(exc)
         return done, skipped
 
-    def resolve(self, caller: Principal, alert_id: str) -> AlertRecord:
+    def resolve(self, caller: Principal, alert_id: str, outcome: Outcome | None = None) -> AlertRecord:
+        """With an `outcome` (staff only), the alert's episode becomes a case."""
         record = self.visible(caller, alert_id)
         if not access.is_staff(caller) and record.type in LOSS_TYPES:
             raise NotAllowed(f"a {record.type} alert is closed by the collateral manager; acknowledge or comment")
+        self._may_record(caller, outcome)
         if not self.alerts.resolve(alert_id, caller.name, self.clock()):
             raise AlertStateConflict("the alert is already resolved")
-        return self._changed("resolved", alert_id, caller)
+        resolved = self._changed("resolved", alert_id, caller)
+        if outcome is not None and self.cases is not None:
+            self.cases.record(resolved, outcome, caller.name, self.clock())
+        return resolved
+
+    def record_outcome(self, caller: Principal, alert_id: str, outcome: Outcome) -> Case:
+        """The outcome of an alert the monitor (or a person, without one) already closed."""
+        record = self.visible(caller, alert_id)
+        self._may_record(caller, outcome)
+        if record.state != "resolved":
+            raise AlertStateConflict("the alert is still active: resolve it with its outcome")
+        if self.cases is None:
+            raise NotAllowed("this process keeps no case base")
+        try:
+            return self.cases.record(record, outcome, caller.name, self.clock())
+        except CaseExists as exc:
+            raise AlertStateConflict(str(exc)) from exc
+
+    def _may_record(self, caller: Principal, outcome: Outcome | None) -> None:
+        if outcome is not None and not access.is_staff(caller):
+            raise NotAllowed("an outcome is recorded by the collateral manager's staff")
 
     def assign(self, caller: Principal, alert_id: str, assignee: str | None) -> AlertRecord:
         self.visible(caller, alert_id)

@@ -33,6 +33,7 @@ from backend.ports.ingest import IngestLedger, ReadingQuery, ReadingStore, Store
 from backend.ports.monitor import HistoryPoint, InspectionStore, LeaseFence, StandingRecord, StandingStore
 from backend.ports.prices import PriceMarkStore
 from backend.services.background import WakeableLoop
+from backend.services.cases import CaseBase
 from backend.services.registry import RegistryService
 from backend.services.sensor_owners import implicated_gateways
 
@@ -97,9 +98,12 @@ class MonitorService:
                  on_events: Callable[[Sequence[object]], None] = lambda events: None,
                  fx_rates: Callable[[], Mapping[tuple[str, str], Decimal]] = dict,
                  inspections: InspectionStore | None = None, partition: Partition | None = None,
-                 fence: LeaseFence | None = None, cursors: Mapping[str, int] | None = None) -> None:
+                 fence: LeaseFence | None = None, cursors: Mapping[str, int] | None = None,
+                 cases: CaseBase | None = None) -> None:
         """`partition`, `fence`: the part of the book this monitor watches, under which lease;
-        `cursors`: where the partition's last owner got to (quarantine, inspections)."""
+        `cursors`: where the partition's last owner got to (quarantine, inspections);
+        `cases`: matches each new alert with the risk case base and opens its playbook."""
+        self.cases = cases
         self.registry, self.readings, self.ledger, self.alerts = registry, readings, ledger, alerts
         self.fx_rates = fx_rates
         self.standings, self.prices, self.config = standings, prices, config
@@ -182,11 +186,11 @@ class MonitorService:
             for error in result.errors:
                 log.error("monitor: %s %s not evaluated: %s", error.stage, error.subject, error.error)
                 self.metrics.monitor_errors.labels(error.stage).inc()
-            self._store(result, now_s)
+            events = self._store(result, registry, now_s)
             self._record_history(result.state, registry, now_s)
-        if result.events:
-            self.on_events(result.events)
-        return result.events
+        if events:
+            self.on_events(events)
+        return tuple(events)
 
     def _new_counts(self) -> list:
         """Inspections recorded since the last tick (by this process's API or another's)."""
@@ -230,17 +234,41 @@ class MonitorService:
         self._people_checked_s = now_s
         return replace(state, alerts=book)
 
-    def _store(self, result: core.StepResult, now_s: float) -> None:
+    def _with_matches(self, events: Sequence[object], registry: Registry, now_s: float) -> Sequence[object]:
+        """The opened alerts with their case matches; without them if matching fails (an alert
+        unsent for want of its matches would be worse than one sent without)."""
+        if self.cases is None or not any(isinstance(e, AlertOpened) for e in events):
+            return events
+        try:
+            return self.cases.attach_matches(events, registry, now_s)
+        except Exception:
+            log.exception("monitor: case matching failed; alerts stored without matches")
+            self.metrics.monitor_errors.labels("cases").inc()
+            return events
+
+    def _open_playbooks(self, events: Sequence[object], registry: Registry, now_s: float) -> None:
+        if self.cases is None:
+            return
+        try:
+            self.cases.open_playbooks(events, registry, now_s)
+        except Exception:
+            log.exception("monitor: playbook tasks not opened")
+            self.metrics.monitor_errors.labels("cases").inc()
+
+    def _store(self, result: core.StepResult, registry: Registry, now_s: float) -> Sequence[object]:
         # Standings first: the banks' webhooks, written with the alerts, tell where the loan stands now.
         self.standings.save([StandingRecord(
             v.loan_id, v.status, v.ltv if v.ltv is None or v.ltv.is_finite() else None,
             v.collateral_value, v.drawing_power, v.cure_deadline_s, v.cure_amount, v.price_stale,
             now_s, v.market_value) for v in result.state.loan_views.values()])
         subjects = {alert.id: key[1] for key, alert in result.state.alerts.active.items()}
-        opened = [e for e in result.events if isinstance(e, AlertOpened)]
-        self.alerts.apply(result.events, subjects, self.fence)
+        events = self._with_matches(result.events, registry, now_s)
+        opened = [e for e in events if isinstance(e, AlertOpened)]
+        self.alerts.apply(events, subjects, self.fence)
         for event in opened:
             self.metrics.alerts_opened.labels(event.alert.type).inc()
+        self._open_playbooks(events, registry, now_s)
+        return events
 
     def _record_history(self, state: core.MonitorState, registry: Registry, now_s: float) -> None:
         points = []

@@ -344,3 +344,25 @@ def test_an_ltv_change_appears_without_reload(open_session, demo):
     assert after["status"] == "warning"
     assert page.locator("dl .badge").inner_text() == "warning"
     assert page.evaluate("window.notReloaded") is True
+
+
+def test_an_alert_page_shows_its_matches_and_playbook_and_records_the_outcome(open_session, demo):
+    alert_id = open_double_pledges(demo, ["lot-nb-1"])["lot-nb-1"]
+    supervisor = open_session("supervisor")
+    supervisor.sign_in(f"alerts/{alert_id}")
+    page = supervisor.page
+    best = page.locator("#alert-matches tr").nth(1)            # row 0 is the header
+    assert best.get_attribute("data-match") == "double-pledge"
+    assert "second pledge tried" in best.locator("[data-field=matched]").text_content()
+    page.locator("#alert-tasks tr[data-step='1'][data-state=open]").wait_for()
+    page.click("#task-done-1")
+    page.locator("#alert-tasks tr[data-step='1'][data-state=done]").wait_for()
+    assert "demo-supervisor" in page.locator("#alert-tasks tr[data-step='1'] [data-field=done_by]").text_content()
+
+    page.select_option("#outcome-select", "fraud")
+    page.fill("#outcome-note", "the same coils offered to bank-south")
+    page.click("#outcome-submit")
+    case = wait_until(lambda: next((c for c in demo.get("/cases") if c["alert"] == alert_id), None), 30, "the case")
+    assert (case["outcome"], case["recorded_by"], case["alert_types"]) == (
+        "fraud", "demo-supervisor", ["double_pledge_attempt"])
+    page.locator("[data-field=state]", has_text="resolved").wait_for()

@@ -24,7 +24,7 @@ def _record(row) -> AlertRecord:
     return AlertRecord(row.id, row.type, row.subject, row.severity, row.state, row.opened_at_s,
                        row.acknowledged_at_s, row.acknowledged_by, row.ack_note, row.resolved_at_s,
                        row.resolved_by, row.loan_id, row.lot_id, row.lender_id, row.gateway_id,
-                       row.details)
+                       row.details, tuple(row.matches or ()))
 
 
 class SqlAlerts:
@@ -45,7 +45,7 @@ class SqlAlerts:
             entries = []
             for event in events:
                 if isinstance(event, AlertOpened):
-                    db.execute(insert(t.alerts).values(_opened_row(event.alert, subjects[event.alert.id])))
+                    db.execute(insert(t.alerts).values(_opened_row(event, subjects[event.alert.id])))
                     entries.append(evidence.alert_opened(event.alert))
                 elif isinstance(event, AlertResolved):
                     db.execute(update(t.alerts).where(t.alerts.c.id == event.alert.id)
@@ -115,11 +115,12 @@ def _log_worked(db: Connection, alert_id: str, change: str, by: str, at_s: float
     append_entries(db, [evidence.alert_worked(change, subjects, by, int(at_s), note)])
 
 
-def _opened_row(alert: Alert, subject: str) -> dict:
+def _opened_row(event: AlertOpened, subject: str) -> dict:
+    alert = event.alert
     return {"id": alert.id, "type": alert.type, "subject": subject, "severity": alert.severity,
             "state": "open", "opened_at_s": alert.opened_at_s, "loan_id": alert.loan,
             "lot_id": alert.lot, "lender_id": alert.lender, "gateway_id": alert.gateway,
-            "details": dict(alert.details)}
+            "details": dict(alert.details), "matches": [match.as_json() for match in event.matches]}
 
 
 _IDS_PER_QUERY = 2000

@@ -197,6 +197,7 @@ alerts = Table(
     Column("lender_id", String(64)),
     Column("gateway_id", String(64)),
     Column("details", JSON, nullable=False),
+    Column("matches", JSON),                    # standard and closed cases like it, as it opened
     Index("ix_alerts_state_type", "state", "type"),
     Index("ix_alerts_lender", "lender_id"),
     # One episode of a condition at a time, whichever monitor (partition owner) stores it.
@@ -443,3 +444,60 @@ alert_silences = Table(
     Column("created_at_s", Float, nullable=False),
     Column("until_s", Float, nullable=False),
     Index("ix_alert_silences_until", "until_s"))
+
+# The risk case base (issue 16, docs/risk-cases.md): a closed episode with its outcome, one per
+# closing alert; everything a risk score reads is a column.
+cases = Table(
+    "cases", metadata, _id(),
+    Column("alert_id", String(64), nullable=False, unique=True),
+    Column("lender_id", String(64)),
+    Column("borrower_id", String(64)),
+    Column("loan_id", String(64)),
+    Column("lot_id", String(64)),
+    Column("warehouse_id", String(64)),
+    Column("gateway_id", String(64)),
+    Column("commodity_id", String(64)),
+    Column("opened_at_s", Float, nullable=False),
+    Column("closed_at_s", Float, nullable=False),
+    Column("blind_s", Float, nullable=False),
+    Column("outcome", String(32), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("loss_amount", ExactDecimal),
+    Column("loss_currency", String(3)),
+    Column("recorded_by", String(128), nullable=False),
+    Column("alert_ids", JSON, nullable=False),
+    Column("alert_types", JSON, nullable=False),
+    Column("features", JSON, nullable=False),
+    Column("summary", JSON, nullable=False),
+    Index("ix_cases_lender_closed", "lender_id", "closed_at_s"),
+    Index("ix_cases_lot", "lot_id"),
+    Index("ix_cases_borrower", "borrower_id"))
+
+# Each standard case's playbook, every version kept (version 1 from its file).
+playbook_versions = Table(
+    "playbook_versions", metadata,
+    Column("case_id", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("steps", JSON, nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("created_at_s", Float, nullable=False))
+
+# A playbook's steps as tasks on the alert whose episode matched its case.
+playbook_tasks = Table(
+    "playbook_tasks", metadata,
+    Column("alert_id", String(64), ForeignKey("alerts.id"), primary_key=True),
+    Column("step", Integer, primary_key=True, autoincrement=False),
+    Column("case_id", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("owner_role", String(16), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("opened_at_s", Float, nullable=False),
+    Column("deadline_s", Float, nullable=False),
+    Column("lender_id", String(64)),
+    Column("loan_id", String(64)),
+    Column("lot_id", String(64)),
+    Column("done_at_s", Float),
+    Column("done_by", String(128)),
+    Column("escalated_at_s", Float),
+    Index("ix_playbook_tasks_undone", "done_at_s", "deadline_s"))

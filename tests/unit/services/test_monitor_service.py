@@ -137,3 +137,38 @@ def test_a_reading_that_cannot_be_read_is_dropped_and_counted(rig):
     assert rig.metrics.monitor_errors.labels("reading")._value.get() == 1
     assert rig.standings.records["loan-a"].status == "normal"
 
+
+
+class Cases:
+    """The case base as the monitor sees it: tags each opened alert, or fails when `broken`."""
+
+    def __init__(self, broken: bool = False) -> None:
+        self.broken, self.playbooks_for = broken, []
+
+    def attach_matches(self, events, registry, now_s):
+        if self.broken:
+            raise RuntimeError("case store down")
+        return [AlertOpened(e.alert, ("match",)) if isinstance(e, AlertOpened) else e for e in events]
+
+    def open_playbooks(self, events, registry, now_s):
+        if self.broken:
+            raise RuntimeError("case store down")
+        self.playbooks_for += [e.alert.id for e in events if isinstance(e, AlertOpened) and e.matches]
+
+
+def test_opened_alerts_carry_their_matches_and_open_playbooks_after_they_are_stored(rig):
+    rig.monitor.cases = cases = Cases()
+    rig.price(4000)
+    events = rig.monitor.tick()
+    opened = [e for e in events if isinstance(e, AlertOpened)]
+    assert opened and all(e.matches == ("match",) for e in opened) and rig.heard == [events]
+    assert cases.playbooks_for == [e.alert.id for e in opened] == [r.id for r in rig.alerts.active()]
+
+
+def test_a_failing_case_base_never_holds_an_alert_back(rig):
+    rig.monitor.cases = Cases(broken=True)
+    rig.price(4000)
+    events = rig.monitor.tick()
+    assert sorted(r.type for r in rig.alerts.active()) == ["liquidation", "liquidation"]
+    assert all(e.matches == () for e in events if isinstance(e, AlertOpened))
+    assert rig.metrics.monitor_errors.labels("cases")._value.get() == 2

@@ -4,10 +4,11 @@
 import { fill, h, section } from "../dom.js";
 import { dateTime, label, number } from "../format.js";
 import { t, term } from "../i18n.js";
+import { matchesTable, outcomeForm, tasksTable } from "./alert_cases.js";
 import { alertActions, alertSubject } from "./alerts.js";
 import { keptForm } from "./common.js";
 
-export const refreshOn = ["alert."];
+export const refreshOn = ["alert.", "playbook."];
 const SOON_AFTER_2001_S = 1e9; // a details field ending in _s above this is a moment, not a span
 
 function detailValue(key, value) {
@@ -96,6 +97,9 @@ export async function render(root, app, { id }) {
     section(t("alert.heading.facts"), facts(alert, app),
       h("p", { class: "actions" }, alertActions(alert, app))),
     section(t("alert.heading.evidence"), evidence(alert.details)),
+    section(t("alert.heading.matches"), matchesTable(alert)),
+    section(t("alert.heading.playbook"), tasksTable(alert, app)),
+    app.isStaff && section(t("alert.heading.outcome"), keptForm("outcome-form", () => outcomeForm(alert, app), alert.id)),
     app.isStaff && section(t("alert.heading.assignee"), keptForm("assignee-form", () => assigneeForm(alert, app), alert.id)),
     section(t("alert.heading.comments"), commentList(comments), keptForm("comment-form", () => commentForm(alert, app), alert.id)));
 }
