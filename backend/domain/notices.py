@@ -19,7 +19,8 @@ from backend.domain.registry import Loan
 # Topics an endpoint may subscribe to besides the alert types; each service that notifies
 # banks adds its own here (and documents its events in docs/webhooks.md).
 NOTICE_TOPICS = ("inspection", "checkpoint",
-                 "repayment", "pledge", "loan")  # the money side of the closed loop (money_notice)
+                 "repayment", "pledge", "loan",  # the money side of the closed loop (money_notice)
+                 "release", "delivery_order")    # releases: requests, decisions, delivery orders
 
 
 @dataclass(frozen=True, slots=True)
