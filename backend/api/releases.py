@@ -124,8 +124,8 @@ def request_release(loan_id: str, body: ReleaseRequestIn, caller: Requester, ctx
         caller, loan_id, body.lot, body.items, epcs, body.repayment)))
 
 
-@router.post("/loans/{loan_id}/releases/{request_id}/approve")
-def approve_release(loan_id: str, request_id: str, caller: Decider, ctx: Ctx,
+@router.post("/loans/{loan_id}/releases/{release_id}/approve")
+def approve_release(loan_id: str, release_id: str, caller: Decider, ctx: Ctx,
                     body: ApproveIn | None = None) -> dict[str, Any]:
     """The loan's lender (or an admin, recorded as the admin), with another key than the one
     that asked, approves: a signed delivery order names the EPCs that may leave (observed
@@ -134,15 +134,15 @@ def approve_release(loan_id: str, request_id: str, caller: Decider, ctx: Ctx,
     counted; the request then stays pending."""
     valid_for_s = body.valid_for_s if body else None
     request, order = on_loan(ctx, caller, loan_id, lambda: ctx.releases.approve(
-        caller, loan_id, request_id, valid_for_s))
+        caller, loan_id, release_id, valid_for_s))
     return {"request": _request_out(request).model_dump(), "delivery_order": _order_out(order).model_dump()}
 
 
-@router.post("/loans/{loan_id}/releases/{request_id}/refuse", response_model=ReleaseRequestOut)
-def refuse_release(loan_id: str, request_id: str, body: RefuseIn, caller: Decider, ctx: Ctx) -> ReleaseRequestOut:
+@router.post("/loans/{loan_id}/releases/{release_id}/refuse", response_model=ReleaseRequestOut)
+def refuse_release(loan_id: str, release_id: str, body: RefuseIn, caller: Decider, ctx: Ctx) -> ReleaseRequestOut:
     """The loan's lender (or an admin) refuses a pending request, with a reason: nothing leaves."""
     return _request_out(on_loan(ctx, caller, loan_id, lambda: ctx.releases.refuse(
-        caller, loan_id, request_id, body.reason)))
+        caller, loan_id, release_id, body.reason)))
 
 
 def _order(ctx, caller: Principal, order_id: str) -> DeliveryOrderRecord:
