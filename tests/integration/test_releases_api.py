@@ -4,11 +4,17 @@ order names the EPCs, the warehouse acknowledges it, and the monitor matches exi
 from __future__ import annotations
 
 import base64
+import json
 
+import jsonschema_rs
 from book_helpers import as_, run_for
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from sqlalchemy import select
 
+from backend.adapters.db import tables as t
+from backend.adapters.webhook_http import TargetGuard
 from backend.book.naming import simulated_epcs
+from backend.domain.evidence import parse_leaf
 
 LOAN = "/api/v1/loans/loan-acme-1"
 LOT_EPCS = simulated_epcs("lot-sh-1", 40)
@@ -104,3 +110,37 @@ def test_the_orders_epcs_leave_silently_and_fulfil_it_other_items_are_unauthoriz
     run_for(context, clock, 16, start_seq=seq, gone={"lot-sh-1": LOT_EPCS[:3] + LOT_EPCS[-3:]})
     [alert] = client.get("/api/v1/alerts", headers=as_("admin")).json()
     assert (alert["type"], alert["details"]["missing_epcs"]) == ("unauthorized_removal", sorted(LOT_EPCS[-3:]))
+
+
+def test_each_step_is_told_to_the_lender_and_logged_as_evidence(book):
+    context, client, clock = book
+    context.webhooks.targets = TargetGuard(allow_private=True)
+    context.webhooks.register("bank-north", "http://127.0.0.1:9/hook", None)    # every event type
+    seq = run_for(context, clock, 3)
+    repaid(client)
+    refused = ask(client, items=1).json()
+    client.post(f"{LOAN}/releases/{refused['id']}/refuse", json={"reason": "no"}, headers=as_("bank-north"))
+    order = approve(client, ask(client, epcs=LOT_EPCS[:2]).json()["id"]).json()["delivery_order"]
+    client.post(f"/api/v1/delivery-orders/{order['id']}/acknowledge", headers=as_("wh-shanghai"))
+    run_for(context, clock, 6, start_seq=seq, gone={"lot-sh-1": LOT_EPCS[:2]})
+    expiring = approve(client, ask(client, items=1).json()["id"], valid_for_s=60).json()["delivery_order"]
+    clock.now_s += 120
+    run_for(context, clock, 2, start_seq=seq + 6, gone={"lot-sh-1": LOT_EPCS[:2]})
+    assert client.get(f"/api/v1/delivery-orders/{expiring['id']}", headers=as_("admin")).json()["state"] == "expired"
+    with context.webhooks.store.engine.connect() as db:
+        bodies = [json.loads(body) for body in db.scalars(select(t.webhook_outbox.c.body).order_by(t.webhook_outbox.c.id))]
+    types = [b["type"].removeprefix("com.pledgewatch.") for b in bodies if "release" in b["type"] or "delivery" in b["type"]]
+    assert types == ["release.requested", "release.refused", "release.requested", "release.approved",
+                     "delivery_order.issued", "delivery_order.acknowledged", "delivery_order.fulfilled",
+                     "release.requested", "release.approved", "delivery_order.issued", "delivery_order.expired"]
+    openapi = client.get("/openapi.json").json()
+    validators = {name: jsonschema_rs.validator_for({"components": openapi["components"], **hook["post"][
+        "requestBody"]["content"]["application/json"]["schema"]}) for name, hook in openapi["webhooks"].items()}
+    for event in bodies:
+        assert [name for name, v in validators.items() if v.is_valid(event)] == [event["type"].split(".")[2]], (
+            event, [str(e) for v in validators.values() for e in v.iter_errors(event)][:3])
+    kinds = [parse_leaf(logged.leaf).kind for logged in context.evidence.log.of_kinds(
+        ["release.requested", "release.approved", "release.refused", "delivery_order.issued",
+         "delivery_order.acknowledged", "delivery_order.fulfilled", "delivery_order.expired"], 0, 2**40)]
+    assert kinds.count("delivery_order.fulfilled") == 1 and kinds.count("delivery_order.expired") == 1
+    assert len(kinds) == 11
