@@ -326,35 +326,6 @@ def test_alerts_are_acknowledged_in_bulk_and_worked_on_their_own_page(open_sessi
     assert south.page.locator("#view h1").inner_text() == "Could not load this view"
 
 
-def test_a_release_is_asked_approved_acknowledged_and_printed_each_by_its_own_party(open_session, demo):
-    """delta-foods asks for one item of lot-nb-1, bank-south approves (a delivery order), the
-    keeper of wh-ningbo acknowledges and prints it; wh-shanghai's keeper sees none of it."""
-    borrower, lender, keeper, other = (open_session(who) for who in ("delta-foods", "bank-south", "wh-ningbo",
-                                                                      "wh-shanghai"))
-    borrower.sign_in("releases")
-    assert borrower.page.locator("#release-form").count() == 1
-    borrower.page.select_option("#release-lot", "loan-delta-1|lot-nb-1")
-    borrower.page.fill("#release-items", "1")
-    borrower.page.click("#release-submit")
-    borrower.page.locator("#toasts .toast", has_text="Release from lot-nb-1 asked").wait_for()
-    [asked] = demo.get("/loans/loan-delta-1/releases", "bank-south")
-    assert borrower.page.locator(f"#approve-{asked['id']}").count() == 0      # a borrower never approves
-    lender.sign_in("releases")
-    assert lender.page.locator("#release-form").count() == 0                  # a lender never asks
-    lender.page.locator(f"#approve-{asked['id']}").click()
-    lender.page.locator("#toasts .toast", has_text=f"Release {asked['id']} approved").wait_for()
-    [order] = demo.get("/delivery-orders", "wh-ningbo")
-    keeper.sign_in("releases")
-    keeper.page.locator(f"#acknowledge-{order['id']}").click()
-    keeper.page.locator(f"#order-{order['id']}[data-state=acknowledged]").wait_for()
-    with keeper.page.expect_popup() as popup:
-        keeper.page.click(f"#print-{order['id']}")
-    popup.value.wait_for_load_state()
-    assert order["epcs"][0] in popup.value.content() and order["signature"] in popup.value.content()
-    other.sign_in("releases")
-    assert other.page.locator("#orders-table").count() == 0 and order["id"] not in other.page.inner_text("#view")
-
-
 def test_an_ltv_change_appears_without_reload(open_session, demo):
     session = open_session("bank-south")
     session.sign_in("loans/loan-acme-2")

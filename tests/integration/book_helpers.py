@@ -10,7 +10,8 @@ from edge import protocol
 
 BOOK = Path(__file__).resolve().parents[2] / "seeds" / "demo.yaml"
 KEYS = {"admin": "k-admin", "supervisor": "k-super", "bank-north": "k-north", "bank-south": "k-south",
-        "acme-steel": "k-acme", "delta-foods": "k-delta", "wh-shanghai": "k-wh-sh", "wh-qingdao": "k-wh-qd"}
+        "acme-steel": "k-acme", "delta-foods": "k-delta", "wh-shanghai": "k-wh-sh", "wh-qingdao": "k-wh-qd",
+        "wh-ningbo": "k-wh-nb"}
 DEMO_LOTS = {"lot-sh-1": ("gw-shanghai", 40, 12_500.0), "lot-sh-2": ("gw-shanghai", 24, 15_000.0),
              "lot-qd-1": ("gw-qingdao", 60, 2_500.0), "lot-qd-2": ("gw-qingdao", 30, 12_500.0),
              "lot-nb-1": ("gw-ningbo", 50, 1_000.0)}
@@ -32,7 +33,7 @@ def api_keys() -> list[dict]:
     entries += [{"name": borrower, "role": "borrower", "borrower": borrower,
                  "key_hash": hash_api_key(KEYS[borrower])} for borrower in ("acme-steel", "delta-foods")]
     return entries + [{"name": keeper, "role": "warehouse", "warehouses": [keeper],
-                       "key_hash": hash_api_key(KEYS[keeper])} for keeper in ("wh-shanghai", "wh-qingdao")]
+                       "key_hash": hash_api_key(KEYS[keeper])} for keeper in ("wh-shanghai", "wh-qingdao", "wh-ningbo")]
 
 
 def as_(who: str) -> dict:
