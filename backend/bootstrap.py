@@ -30,6 +30,7 @@ from backend.adapters.db.ledger_repo import SqlIngestLedger
 from backend.adapters.db.money_repo import SqlCollateral, SqlMoney
 from backend.adapters.db.monitor_repo import SqlAlerts, SqlPriceMarks, SqlStandings
 from backend.adapters.db.registry_repo import SqlRegistry
+from backend.adapters.db.releases_repo import SqlReleases
 from backend.adapters.db.rotated_keys_repo import SqlRotatedKeys
 from backend.adapters.document_signer import Ed25519DocumentSigner
 from backend.adapters.jetstream_ingest import JetStreamIngest
@@ -67,6 +68,7 @@ from backend.services.cases import CaseBase, MatchSettings
 from backend.services.certificates import CertificateService
 from backend.services.collateral import CollateralService
 from backend.services.commands import COMMAND_KEY_PATH, CommandService
+from backend.services.delivery_orders import DeliveryOrderService
 from backend.services.events import AlertsWatcher, EventBus, GatewaysWatcher, StandingsWatcher, monitor_listener
 from backend.services.evidence import CheckpointLoop, EvidenceService, critical_alert_opened
 from backend.services.evidence_export import EvidenceExporter
@@ -124,7 +126,8 @@ class BackendContext:
     prices: PriceMarkStore
     loan_standings: LoanStandings
     price_service: PriceService
-    releases: ReleaseService
+    releases: ReleaseService  # release requests, approvals and refusals
+    delivery_orders: DeliveryOrderService  # signed delivery orders: read, acknowledged, closed
     inbox: AlertInbox  # people working alerts (the API's alert routes)
     cases: CaseBase  # the risk case base: matches, closed cases (docs/risk-cases.md)
     playbooks: PlaybookService  # standard cases' playbooks and the tasks they open
@@ -411,13 +414,16 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
     watch_alerts = api and feed is None and ("monitor" not in settings.roles or bool(settings.monitor.partitions))
     case_base, playbooks = _case_base(settings, engine, registry, publish, clock, standings)
     monitor = loop = partitioned = checkpoints = None
+    documents = Ed25519DocumentSigner.from_data_dir(settings.data_dir)
+    release_store = SqlReleases(engine)
+    delivery_orders = DeliveryOrderService(registry=registry, store=release_store, signer=documents, clock=clock)
     if "monitor" in settings.roles:
         checkpoints = CheckpointLoop(evidence, settings.evidence.checkpoint_every_s)
         make_monitor = partial(MonitorService, registry=registry, readings=readings, ledger=ledger, alerts=alerts,
                                standings=standings, prices=prices, config=_monitor_config(settings),
                                clock=clock, metrics=metrics,
-                               on_events=_checkpoint_after_critical(
-                                   monitor_listener(publish, registry, alerts=not watch_alerts), checkpoints),
+                               on_events=_also(delivery_orders.closed, _checkpoint_after_critical(
+                                   monitor_listener(publish, registry, alerts=not watch_alerts), checkpoints)),
                                inspections=counts, cases=case_base)
         if settings.monitor.partitions:
             partitioned = _partitioned_monitor(settings, engine, make_monitor, prices, metrics, clock)
@@ -429,12 +435,13 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
         loop = MonitorLoop(monitor or partitioned, settings.monitor.interval_s,
                            chores=(money.post_interest, playbooks.escalate_overdue))
     market = _market_and_webhooks(settings, engine, prices, price_service, alerts, monitor, loop, metrics, clock)
-    documents = Ed25519DocumentSigner.from_data_dir(settings.data_dir)
     monitor_state = (lambda: monitor.state) if monitor else (lambda: None)
     releases = ReleaseService(
-        registry=registry, collateral_value=loan_standings.collateral_value,
+        registry=registry, store=release_store, signer=documents, repayment=money.store.repayment,
+        collateral_value=loan_standings.collateral_value,
         value_per_item=monitor.value_per_item if monitor else lambda lot_id, loan_id: Decimal(0), clock=clock,
-        guard=monitor.release_guard if monitor else _stored_alerts_guard(alerts))
+        guard=monitor.release_guard if monitor else _stored_alerts_guard(alerts),
+        valid_s=settings.releases.delivery_order_valid_s)
     watcher = StandingsWatcher(standings=standings, registry=registry, bus=events) if api else None
     alerts_watcher = AlertsWatcher(alerts, events) if watch_alerts else None
     gateways_watcher = GatewaysWatcher(ledger, events) if api else None
@@ -446,7 +453,7 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
         audit=SqlAuditLog(engine), rate_limiter=RateLimiter(http.rate_per_key_per_s, http.burst_per_key),
         bad_key_throttle=FailureThrottle(http.bad_keys_per_minute, 60.0), registry=registry,
         alerts=alerts, standings=standings, prices=prices, loan_standings=loan_standings,
-        price_service=price_service, releases=releases,
+        price_service=price_service, releases=releases, delivery_orders=delivery_orders,
         inbox=AlertInbox(alerts=alerts, inbox=SqlAlertInbox(engine), publish=publish, clock=clock,
                          notices=SqlWebhooks(engine), cases=case_base),
         cases=case_base, playbooks=playbooks,
@@ -515,6 +522,14 @@ def _evidence(settings: BackendSettings, engine, evidence_log: SqlEvidenceLog, a
     return EvidenceService(log_store=evidence_log, archive=archive, signer=signer, registry=registry.snapshot,
                            notices=SqlWebhooks(engine), clock=clock, witnesses=witnesses,
                            retention_s=settings.evidence.envelope_retention_days * 86_400)
+
+
+def _also(first: Callable, then: Callable) -> Callable:
+    """A monitor listener that calls `first` (storing what the events decided), then `then`."""
+    def on_events(events) -> None:
+        first(events)
+        then(events)
+    return on_events
 
 
 def _checkpoint_after_critical(listener: Callable, checkpoints: CheckpointLoop) -> Callable:

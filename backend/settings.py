@@ -28,9 +28,30 @@ class ApiKeyEntry(BaseModel):
 
     model_config = {"extra": "forbid"}
     name: str
-    role: Literal["admin", "supervisor", "lender", "gateway"]
-    lender: str | None = None
+    role: Literal["admin", "supervisor", "lender", "borrower", "warehouse", "gateway"]
+    lender: str | None = None                  # a lender key's lender
+    borrower: str | None = None                # a borrower key's borrower
+    warehouses: list[str] = Field(default_factory=list)  # a warehouse key's warehouses
     key_hash: str = Field(pattern=r"^sha256\$[0-9a-f]{32}\$[0-9a-f]{64}$")
+
+    @model_validator(mode="after")
+    def _bound_to_its_party(self) -> "ApiKeyEntry":
+        problem = key_binding_problem(self.role, self.lender, self.borrower, self.warehouses)
+        if problem:
+            raise ValueError(f"api key {self.name!r}: {problem}")
+        return self
+
+
+def key_binding_problem(role: str, lender: str | None, borrower: str | None, warehouses: list[str]) -> str | None:
+    """A lender key names its lender, a borrower key its borrower, a warehouse key at least one
+    warehouse; no key names a party of another role's."""
+    if (role == "lender") != (lender is not None):
+        return "a lender key names its lender; other roles name none"
+    if (role == "borrower") != (borrower is not None):
+        return "a borrower key names its borrower; other roles name none"
+    if (role == "warehouse") != bool(warehouses):
+        return "a warehouse key names its warehouses; other roles name none"
+    return None
 
 
 class JetStreamSettings(BaseModel):
@@ -173,6 +194,12 @@ class CaseSettings(BaseModel):
     compare_with: int = Field(5000, ge=0, le=100_000)  # newest closed cases each new alert is compared with
 
 
+class ReleaseSettings(BaseModel):
+    model_config = {"extra": "forbid"}
+    # How long a delivery order lets its goods out, unless the approval names less or more.
+    delivery_order_valid_s: int = Field(86_400, ge=60, le=30 * 86_400)
+
+
 class BackendSettings(RoleSettings):
     roles: list[Literal["ingest", "api", "monitor"]] = Field(default_factory=lambda: list(ROLES))
     data_dir: Path = Path("pledgewatch-data")  # embedded SQLite databases live here
@@ -192,6 +219,7 @@ class BackendSettings(RoleSettings):
     webhooks: WebhookSettings = WebhookSettings()
     evidence: EvidenceSettings = EvidenceSettings()
     cases: CaseSettings = CaseSettings()
+    releases: ReleaseSettings = ReleaseSettings()  # delivery orders' validity
     # PW_WEBHOOK_ALLOW_PRIVATE=1: webhooks may target loopback/private addresses (demo, tests)
     webhook_allow_private: bool = False
 

@@ -173,21 +173,11 @@ class ReleaseIn(BaseModel):
 
 @router.post("/loans/{loan_id}/releases/quote")
 def quote_release(loan_id: str, body: ReleaseIn, caller: Caller, ctx: Ctx) -> dict:
-    """How many items this repayment can free while LTV stays at or below target."""
+    """How many items a repayment of this amount could free now while LTV stays at or below target
+    (every open delivery order counted as gone); nothing is requested (POST .../releases does)."""
     decision = on_loan(ctx, caller, loan_id, lambda: ctx.releases.decide(
         loan_id, body.lot, body.items, body.repayment))
     return {"approved": decision.approved, "max_items": decision.max_items, "reason": decision.reason}
-
-
-@router.post("/loans/{loan_id}/releases", status_code=201)
-def release(loan_id: str, body: ReleaseIn, caller: Caller, ctx: Ctx) -> dict:
-    """The loan's lender (or an admin) lets items leave against a repayment; 409 beyond target."""
-    if caller.role not in ("admin", "lender"):
-        raise HTTPException(404, "not found")
-    order, loan = on_loan(ctx, caller, loan_id, lambda: ctx.releases.release(
-        loan_id, body.lot, body.items, body.repayment))
-    return {"id": order.id, "lot": order.lot_id, "items": len(order.epcs),
-            "epcs": sorted(order.epcs), "outstanding": str(loan.outstanding)}
 
 
 

@@ -39,7 +39,7 @@ class CountIn(BaseModel):
 @router.get("/inspections", response_model=list[TaskOut])
 def list_tasks(caller: Caller, ctx: Ctx) -> list[TaskOut]:
     """Inspection tasks (unverified collateral, critical alerts) with their deadline; a lender: its own lots'."""
-    lender = None if access.is_staff(caller) else caller.lender
+    lender = access.alert_lender_filter(caller)  # the parties addressed alerts are addressed their tasks
     return [TaskOut(lot=t.lot_id, loan=t.loan_id, lender=t.lender_id, reasons=list(t.reasons),
                     opened_at_s=t.opened_at_s, deadline_s=t.deadline_s, state=t.state)
             for t in ctx.inspections.tasks(lender)]

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from pydantic import BaseModel, Field, model_validator
 
 from backend.api.deps import Ctx, require_role
+from backend.settings import key_binding_problem
 
 router = APIRouter(prefix="/api/v1", tags=["security"])
 admin = require_role("admin")
@@ -14,13 +15,18 @@ admin = require_role("admin")
 
 class KeyIn(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=128)]
-    role: Literal["admin", "supervisor", "lender", "gateway"]
-    lender: str | None = None
+    role: Literal["admin", "supervisor", "lender", "borrower", "warehouse", "gateway"]
+    lender: str | None = Field(None, description="a lender key's lender (it sees only its own loans)")
+    borrower: str | None = Field(None, description="a borrower key's borrower (its own loans and lots; it "
+                                                   "requests releases and substitutions, never approves)")
+    warehouses: list[str] = Field(default_factory=list, max_length=100,
+                                  description="a warehouse key's warehouses (their lots and delivery orders)")
 
     @model_validator(mode="after")
-    def _lender_iff_lender_role(self) -> "KeyIn":
-        if (self.role == "lender") != (self.lender is not None):
-            raise ValueError("a lender key names its lender; other roles name none")
+    def _bound_to_its_party(self) -> "KeyIn":
+        problem = key_binding_problem(self.role, self.lender, self.borrower, self.warehouses)
+        if problem:
+            raise ValueError(problem)
         return self
 
 
@@ -29,6 +35,8 @@ class KeyOut(BaseModel):
     name: str
     role: str
     lender: str | None
+    borrower: str | None = None
+    warehouses: list[str] = []
     created_at_s: float
     created_by: str
     revoked_at_s: float | None
@@ -40,6 +48,7 @@ class NewKeyOut(KeyOut):
 
 def _out(record, **extra) -> dict:
     return {"id": record.id, "name": record.name, "role": record.role, "lender": record.lender_id,
+            "borrower": record.borrower_id, "warehouses": list(record.warehouse_ids or ()),
             "created_at_s": record.created_at_s, "created_by": record.created_by,
             "revoked_at_s": record.revoked_at_s, **extra}
 
@@ -47,9 +56,16 @@ def _out(record, **extra) -> dict:
 @router.post("/keys", status_code=201, response_model=NewKeyOut)
 def create_key(body: KeyIn, ctx: Ctx, caller=Depends(admin)) -> dict:
     """Create an API key; the key is in this answer only, the server keeps its hash (admin)."""
-    if body.lender is not None and body.lender not in ctx.registry.snapshot().lenders:
+    registry = ctx.registry.snapshot()
+    if body.lender is not None and body.lender not in registry.lenders:
         raise HTTPException(404, f"no lender {body.lender!r}")
-    record, key = ctx.keyring.create(body.name, body.role, body.lender, caller.name)
+    if body.borrower is not None and body.borrower not in registry.borrowers:
+        raise HTTPException(404, f"no borrower {body.borrower!r}")
+    unknown = sorted(set(body.warehouses) - set(registry.warehouses))
+    if unknown:
+        raise HTTPException(404, f"no warehouse {unknown[0]!r}")
+    record, key = ctx.keyring.create(body.name, body.role, body.lender, caller.name, body.borrower,
+                                     body.warehouses)
     return _out(record, key=key)
 
 

@@ -267,10 +267,54 @@ class PlaybookEvent(CloudEvent):
     data: PlaybookData
 
 
+class ReleaseData(MoneyData):
+    request: str
+    lot: str
+    items: int = Field(description="how many items (named or counted)")
+    epcs: list[str] | None = Field(description="the EPCs the request named (None: a count)")
+    repayment: str | None = Field(description="the repayment it was asked against")
+    requested_by: str
+    decided_by: str | None = Field(description="the lender's key, or an admin's")
+    delivery_order: str | None = Field(description="the order an approval issued")
+    max_items: int | None = Field(None, description="how many could leave at approval")
+    reason: str | None = Field(None, description="a refusal's")
+
+
+class ReleaseEvent(CloudEvent):
+    """A release asked for (pending the lender), approved (a delivery order issued) or refused."""
+    source: Literal["/pledgewatch/releases"]
+    type: Literal["com.pledgewatch.release.requested", "com.pledgewatch.release.approved",
+                  "com.pledgewatch.release.refused"]
+    data: ReleaseData
+
+
+class DeliveryOrderData(MoneyData):
+    delivery_order: str
+    request: str
+    lot: str
+    warehouse: str
+    epcs: list[str] = Field(description="the exact items it lets out")
+    valid_until_s: float
+    state: Literal["issued", "acknowledged", "fulfilled", "expired"]
+    by: str = Field(description="who acted: the approver, the warehouse's key, or `monitor`")
+    left: list[str] | None = Field(None, description="at closing: the EPCs that left (now released)")
+    remaining: list[str] | None = Field(None, description="at expiry: the EPCs still there (pledged again)")
+
+
+class DeliveryOrderEvent(CloudEvent):
+    """A delivery order issued, acknowledged by the warehouse, fulfilled (every item left) or
+    expired (unfulfilled: the items still there are pledged again)."""
+    source: Literal["/pledgewatch/delivery_orders"]
+    type: Literal["com.pledgewatch.delivery_order.issued", "com.pledgewatch.delivery_order.acknowledged",
+                  "com.pledgewatch.delivery_order.fulfilled", "com.pledgewatch.delivery_order.expired"]
+    data: DeliveryOrderData
+
+
 EVENTS: dict[str, type[CloudEvent]] = {"alert": AlertEvent, "alert-activity": AlertActivityEvent,
                                        "inspection": InspectionEvent, "checkpoint": CheckpointEvent,
                                        "ping": PingEvent, "repayment": RepaymentEvent, "pledge": PledgeEvent,
-                                       "loan": LoanEvent, "playbook": PlaybookEvent}
+                                       "loan": LoanEvent, "playbook": PlaybookEvent, "release": ReleaseEvent,
+                                       "delivery_order": DeliveryOrderEvent}
 
 
 def document(app: FastAPI) -> None:

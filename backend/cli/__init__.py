@@ -281,18 +281,25 @@ def keys_new_gateway(gateway_id, directory) -> None:
 
 
 @keys.command("new-api")
-@click.option("--role", required=True, type=click.Choice(["admin", "supervisor", "lender", "gateway"]))
+@click.option("--role", required=True,
+              type=click.Choice(["admin", "supervisor", "lender", "borrower", "warehouse", "gateway"]))
 @click.option("--name", required=True, help="Who or what will use it.")
 @click.option("--lender", help="For --role lender: the lender it is bound to.")
-def keys_new_api(role, name, lender) -> None:
+@click.option("--borrower", help="For --role borrower: the borrower it is bound to.")
+@click.option("--warehouse", "warehouses", multiple=True,
+              help="For --role warehouse: a warehouse it keeps (repeatable).")
+def keys_new_api(role, name, lender, borrower, warehouses) -> None:
     """An API key for the backend config: the key (shown once) and the entry to paste."""
     import yaml
 
     from backend.services.api_keys import hash_api_key, new_api_key
-    if (role == "lender") != (lender is not None):
-        raise CliError("--lender goes with --role lender, and only with it")
+    from backend.settings import key_binding_problem
+    problem = key_binding_problem(role, lender, borrower, list(warehouses))
+    if problem:
+        raise CliError(f"--role {role}: {problem} (--lender, --borrower, --warehouse)")
     key = new_api_key()
-    entry = {"name": name, "role": role, "key_hash": hash_api_key(key)} | ({"lender": lender} if lender else {})
+    entry = ({"name": name, "role": role, "key_hash": hash_api_key(key)} | ({"lender": lender} if lender else {})
+             | ({"borrower": borrower} if borrower else {}) | ({"warehouses": list(warehouses)} if warehouses else {}))
     click.echo(f"key (give it to its user; it is not stored anywhere): {key}\n"
                f"add under api_keys: in the backend config:\n"
                + yaml.safe_dump([entry], sort_keys=False))

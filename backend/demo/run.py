@@ -86,7 +86,8 @@ def run_demo(state_dir: Path, http_port: int, duration_s: float | None, open_bro
 
 
 def _banner(base: str, broker: BrokerProcess, layout: DemoLayout) -> str:
-    lenders = "\n".join(f"    lender {lender:<14} {key}" for lender, key in layout.api_keys["lenders"].items())
+    lenders = "\n".join(f"    {kind[:-1]:<9}{party:<17} {key}" for kind in ("lenders", "borrowers", "warehouses")
+                         for party, key in layout.api_keys.get(kind, {}).items())
     return f"""
 PledgeWatch demo is running (Ctrl-C stops it).
   API             {base}/api/v1/health   (OpenAPI: {base}/docs)

@@ -53,7 +53,9 @@ def write_config_set(root: Path, ports: DemoPorts, seed: dict,
     gateways = [w["gateway"] for w in seed["warehouses"]]
     public_keys = {gw: _gateway_key(root / "keys", gw) for gw in gateways}
     command_public_pem = _backend_command_key(root / "data")
-    api_keys = _api_keys(root / "api-keys.json", [lender["id"] for lender in seed["lenders"]])
+    api_keys = _api_keys(root / "api-keys.json", {"lenders": [lender["id"] for lender in seed["lenders"]],
+                                                  "borrowers": [borrower["id"] for borrower in seed["borrowers"]],
+                                                  "warehouses": [warehouse["id"] for warehouse in seed["warehouses"]]})
     backend_config = root / "backend.yaml"
     _write_yaml(backend_config, _backend_config(root, ports, public_keys, api_keys, seed))
     edge_configs, sim_configs, control_ports = {}, {}, {}
@@ -97,13 +99,15 @@ def _backend_command_key(data_dir: Path) -> str:
     return public_key_pem(load_private_key(path).public_key()).decode()
 
 
-def _api_keys(path: Path, lenders: list[str]) -> dict:
+def _api_keys(path: Path, parties: dict[str, list[str]]) -> dict:
+    """Admin, supervisor, and a key per lender, borrower and warehouse (by id under each)."""
     keys = json.loads(path.read_text()) if path.exists() else {}
     keys.setdefault("admin", new_api_key())
     keys.setdefault("supervisor", new_api_key())
-    keys.setdefault("lenders", {})
-    for lender in lenders:
-        keys["lenders"].setdefault(lender, new_api_key())
+    for kind, ids in parties.items():
+        keys.setdefault(kind, {})
+        for party in ids:
+            keys[kind].setdefault(party, new_api_key())
     path.write_text(json.dumps(keys, indent=2) + "\n")
     path.chmod(0o600)
     return keys
@@ -116,6 +120,10 @@ def _backend_config(root: Path, ports: DemoPorts, public_keys: dict[str, str], a
                     "key_hash": hash_api_key(api_keys["supervisor"])}]
     key_entries += [{"name": f"demo-{lender}", "role": "lender", "lender": lender,
                      "key_hash": hash_api_key(key)} for lender, key in api_keys["lenders"].items()]
+    key_entries += [{"name": f"demo-{borrower}", "role": "borrower", "borrower": borrower,
+                     "key_hash": hash_api_key(key)} for borrower, key in api_keys["borrowers"].items()]
+    key_entries += [{"name": f"demo-{warehouse}", "role": "warehouse", "warehouses": [warehouse],
+                     "key_hash": hash_api_key(key)} for warehouse, key in api_keys["warehouses"].items()]
     return {
         "data_dir": str(root / "data"),
         "broker": {"host": "127.0.0.1", "port": ports.broker, "protocol": ports.broker_protocol},
@@ -219,7 +227,7 @@ What is here:
                    (every action: docs/edge.md)
 - `edge-*.yaml`    one gateway agent each: its key, its outbox dir, drivers pointing at its devices
 - `keys/`          gateway Ed25519 key pairs (`*.key` is private: it never leaves its gateway)
-- `api-keys.json`  the demo API keys in clear (admin, supervisor, one per lender); the backend
+- `api-keys.json`  the demo API keys in clear (admin, supervisor, one per lender, borrower and warehouse); the backend
                    keeps only salted hashes. Use them as `Authorization: Bearer <key>`.
 - `broker/`        Mosquitto's config and persistence
 - `data/`, `edge/` what the backend and the gateways store

@@ -11,7 +11,7 @@ from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
 
-from backend.domain import alerts, gateways, inspections, ltv, reconcile, sensors, unverified, valuation
+from backend.domain import alerts, delivery, gateways, inspections, ltv, reconcile, sensors, unverified, valuation
 from backend.domain.alerts import AlertBook, Condition
 from backend.domain.config import MonitorConfig
 from backend.domain.observations import GatewayMessage, LotSample, PriceTick, RfidRound
@@ -99,6 +99,8 @@ class MonitorState:
     short_counts: Mapping[str, tuple[inspections.Inspection, str]] = field(default_factory=_empty)
     tasks: frozenset[str] = frozenset()        # lots whose inspection task is not done
     overdue: frozenset[str] = frozenset()      # lots whose inspection task is overdue
+    # (registry, EPCs excused by delivery orders, the registry judged): reused while both hold
+    judged: tuple[Registry, Mapping[str, frozenset[str]], Registry] | None = None
 
 
 @dataclass(slots=True)
@@ -131,6 +133,8 @@ def step(state: MonitorState, registry: Registry, messages: Sequence[GatewayMess
     errors: list[EvaluationFailed] = []
     gateway_tracks = _track_gateways(state, registry, messages, started_s, now_s, config)
     lot_tracks = _track_lots(state, registry, messages, now_s, config, errors)
+    settled, judged = _deliveries(state, registry, lot_tracks, now_s, config)
+    registry = judged[2]
     held, inspected, shorts, recorded = _record_counts(state, registry, counts, config)
     checks = _Verification(held, {}, dict(state.blind_periods))
     lot_views, conditions = _assess_lots(state, registry, gateway_tracks, lot_tracks, now_s, config,
@@ -156,8 +160,27 @@ def step(state: MonitorState, registry: Registry, messages: Sequence[GatewayMess
     open_tasks, overdue, task_events = _task_changes(state, book, inspected, registry, now_s, config)
     new_state = MonitorState(started_s, gateway_tracks, lot_tracks, prices, standings, book,
                              lot_views, valued, loan_views, inputs, checks.episodes, checks.blind,
-                             inspected, shorts, open_tasks, overdue)
-    return StepResult(new_state, (*changes, *alert_events, *recorded, *task_events), tuple(errors))
+                             inspected, shorts, open_tasks, overdue, judged)
+    return StepResult(new_state, (*changes, *alert_events, *recorded, *task_events, *settled.closed),
+                      tuple(errors))
+
+
+_SETTLED_NONE = delivery.Settlement({}, ())
+
+
+def _deliveries(state: MonitorState, registry: Registry, lot_tracks: Mapping[str, LotTrack], now_s: float,
+                config: MonitorConfig) -> tuple[delivery.Settlement, tuple[Registry, Mapping[str, frozenset[str]],
+                                                                            Registry]]:
+    """The open delivery orders settled against what the readers see, and the registry the
+    step judges (the last step's, when the registry and what the orders excuse are the same)."""
+    settled = _SETTLED_NONE
+    if registry.delivery_orders:
+        settled = delivery.settle(registry.delivery_orders, lambda lot_id: delivery.seen_epcs(
+            lot_tracks[lot_id].rfid, now_s, config) if lot_id in lot_tracks else None, now_s)
+    held = state.judged
+    if held is not None and held[0] is registry and held[1] == settled.excused:
+        return settled, held
+    return settled, (registry, settled.excused, delivery.monitored(registry, settled.excused))
 
 
 def _record_counts(state: MonitorState, registry: Registry, counts: Sequence[inspections.Inspection],

@@ -21,7 +21,8 @@ from backend.domain.registry import Loan
 # banks adds its own here (and documents its events in docs/webhooks.md).
 NOTICE_TOPICS = ("inspection", "checkpoint",
                  "repayment", "pledge", "loan",  # the money side of the closed loop (money_notice)
-                 "playbook")                      # a playbook task gone overdue (playbook_notice)
+                 "playbook",                      # a playbook task gone overdue (playbook_notice)
+                 "release", "delivery_order")    # releases: requests, decisions, delivery orders
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,7 +77,8 @@ def sub_registry(registry: Registry, partition: Partition) -> Registry:
                  if sensor.lot_id in lots or sensor.gateway_id in own_gateways},
         commodities=registry.commodities, lots=lots, loans=loans,
         releases=tuple(r for r in registry.releases if r.loan_id in loans),
-        repayments=tuple(r for r in registry.repayments if r.loan_id in loans))
+        repayments=tuple(r for r in registry.repayments if r.loan_id in loans),
+        delivery_orders=tuple(d for d in registry.delivery_orders if d.loan_id in loans))
     if partition.index == MARKET:  # cached properties: filled in, as the whole book has them
         sub.__dict__["pledged_commodities"] = registry.pledged_commodities
         sub.__dict__["lenders_of_commodity"] = registry.lenders_of_commodity

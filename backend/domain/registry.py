@@ -199,6 +199,19 @@ class ReleaseOrder:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliveryOrder:
+    """An open delivery order (issued or acknowledged): the warehouse may hand out `epcs` of
+    `lot_id` from `issued_at_s` until `valid_until_s` (backend/domain/delivery.py)."""
+
+    id: str
+    loan_id: str
+    lot_id: str
+    epcs: frozenset[str]
+    issued_at_s: float
+    valid_until_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class Repayment:
     loan_id: str
     amount: Decimal
@@ -223,6 +236,7 @@ class Registry:
     loans: Mapping[str, Loan] = field(default_factory=dict)
     releases: tuple[ReleaseOrder, ...] = ()
     repayments: tuple[Repayment, ...] = ()
+    delivery_orders: tuple[DeliveryOrder, ...] = ()   # the open ones
 
     def __post_init__(self) -> None:
         for name in ("lenders", "borrowers", "warehouses", "gateways", "sensors",

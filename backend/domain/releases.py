@@ -42,3 +42,21 @@ def decide_release(items: int, value_per_item: Decimal, outstanding: Decimal,
     return ReleaseDecision(False, max_items,
                            f"would lift LTV above target: at most {max_items} items "
                            f"can be released against this repayment")
+
+
+def choose_epcs(lot_id: str, available: frozenset[str], items: int | None,
+                named: frozenset[str] | None) -> tuple[frozenset[str], str | None]:
+    """The EPCs a delivery order names, among `available` (pledged, observed present, on no
+    other open order): exactly `named`, or `items` of them, the highest first (goods leave
+    from the end of the lot). (EPCs, None) or (empty, why not)."""
+    if named is not None:
+        unavailable = named - available
+        if unavailable:
+            return frozenset(), (f"{len(unavailable)} of the named EPCs of lot {lot_id} are not pledged items "
+                                 f"observed present, or are on another open delivery order")
+        return named, None
+    wanted = items or 0
+    if wanted > len(available):
+        return frozenset(), (f"only {len(available)} pledged items of lot {lot_id} are observed present "
+                             f"and on no other open delivery order")
+    return frozenset(sorted(available)[len(available) - wanted:]), None

@@ -16,6 +16,8 @@ class ApiKeyRecord:
     created_at_s: float
     created_by: str
     revoked_at_s: float | None = None
+    borrower_id: str | None = None             # a borrower key's borrower
+    warehouse_ids: tuple[str, ...] | None = None   # a warehouse key's warehouses
 
 
 @dataclass(frozen=True)

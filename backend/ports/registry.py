@@ -2,7 +2,6 @@
 releases are kept, loaded as a domain `Registry`."""
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Callable, Protocol
 
 from backend.domain import registry as reg
@@ -28,8 +27,6 @@ class RegistryStore(Protocol):
 
     def pledge(self, loan_id: str, lot_id: str) -> None:
         """AlreadyPledged when the lot backs another loan."""
-
-    def record_release(self, order: reg.ReleaseOrder, outstanding_after: Decimal) -> None: ...
 
     def add_notice(self, notice: Condition, at_s: float) -> None:
         """A one-off condition (a refused pledge) for the monitor's next step."""

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Literal, Union, get_args
 
 import yaml
-from pydantic import BeforeValidator, Field, ValidationError
+from pydantic import BeforeValidator, Field, ValidationError, model_validator
 
 from backend.book.durations import parse_duration
 from backend.book.model import (
@@ -46,9 +46,17 @@ class _Event(Strict):
 
 
 class RemoveItems(_Event):
+    """`count` items leave (the highest EPCs first), or exactly the items of `epcs`."""
     type: Literal["remove_items"]
     lot: str
-    count: int = Field(ge=1)
+    count: int | None = Field(None, ge=1)
+    epcs: list[str] | None = Field(None, min_length=1)
+
+    @model_validator(mode="after")
+    def _count_or_epcs(self) -> "RemoveItems":
+        if (self.count is None) == (self.epcs is None):
+            raise ValueError("name either count or epcs")
+        return self
 
 
 class Release(_Event):
@@ -57,6 +65,31 @@ class Release(_Event):
     items: int = Field(ge=1)
     approved_by: str
     repayment: Annotated[Decimal, Field(ge=0)]
+
+
+class RequestRelease(_Event):
+    """`by` (default the loan's borrower) asks the lender to let `items` of the lot leave, or
+    exactly `epcs`: a pending request until `approve_release`."""
+    type: Literal["request_release"]
+    lot: str
+    items: int | None = Field(None, ge=1)
+    epcs: list[str] | None = Field(None, min_length=1)
+    by: str | None = None
+
+    @model_validator(mode="after")
+    def _items_or_epcs(self) -> "RequestRelease":
+        if (self.items is None) == (self.epcs is None):
+            raise ValueError("name either items or epcs")
+        return self
+
+
+class ApproveRelease(_Event):
+    """The loan's oldest pending release request approved `by` (default its lender): a
+    delivery order for the chosen EPCs, open for `valid_for` (default 1d)."""
+    type: Literal["approve_release"]
+    loan: str
+    by: str | None = None
+    valid_for: Duration = 86_400
 
 
 class Repay(_Event):
@@ -179,7 +212,7 @@ class ClockSkew(_Event):
 Event = Annotated[Union[RemoveItems, Release, Repay, ReplaceContents, SensorFault, GatewayOffline,
                         Pledge, Temperature, PriceFeedStop, CloneTags, Tamper, Forged,
                         InspectionEvent, ClockSkew,
-                        ConfirmRepayment, Substitute, Drawdown, CloseLoan],
+                        ConfirmRepayment, Substitute, Drawdown, CloseLoan, RequestRelease, ApproveRelease],
                   Field(discriminator="type")]
 
 

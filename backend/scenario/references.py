@@ -5,6 +5,7 @@ from typing import Iterator
 
 from backend.domain.valuation import KG_PER_UNIT
 from backend.scenario.model import Scenario
+from backend.scenario.world import lot_epc_prefix
 
 Problem = tuple[tuple, str]                    # (location in the file, message)
 
@@ -65,10 +66,24 @@ def _event_refs(scenario: Scenario) -> Iterator[Problem]:
             yield ("events", i, "at"), f"at {event.at}s is after the scenario's end"
         if getattr(event, "sensor", None) == "rfid" and event.mode == "drift":
             yield ("events", i, "mode"), "an RFID reader cannot drift (use stuck or dead)"
+        yield from _epc_refs(scenario, i, event)
         if event.type == "clone_tags":
             lots_there = [lot for lot in scenario.lots if lot.warehouse == event.warehouse]
             if not lots_there:
                 yield ("events", i, "warehouse"), f"warehouse {event.warehouse!r} has no reader (no lot)"
+
+
+def _epc_refs(scenario: Scenario, index: int, event) -> Iterator[Problem]:
+    """EPCs an event names must be the lot's own (`<prefix><item number>`, backend/scenario/world.py)."""
+    named = getattr(event, "epcs", None)
+    lots = [n for n, lot in enumerate(scenario.lots) if lot.id == getattr(event, "lot", None)]
+    if not named or not lots:
+        return
+    prefix, count = lot_epc_prefix(lots[0]), scenario.lots[lots[0]].items
+    own = {f"{prefix}{n:0{24 - len(prefix)}X}" for n in range(count)}
+    for j, epc in enumerate(named):
+        if epc not in own:
+            yield ("events", index, "epcs", j), f"{epc!r} is not an EPC of lot {event.lot!r}"
 
 
 def _valuation_refs(scenario: Scenario) -> Iterator[Problem]:

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import gc
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-from backend.domain import borrowing_base, monitor, pledges
+from backend.domain import borrowing_base, delivery, monitor, pledges
 from backend.domain import money as money_rules
 from backend.domain.alerts import Alert, AlertOpened, AlertResolved, Condition
 from backend.domain.errors import RegistryError
 from backend.domain.inspections import Inspection, InspectionOverdue, InspectionRecorded
 from backend.domain.observations import PriceTick
-from backend.domain.registry import Registry, ReleaseOrder, Repayment
-from backend.domain.releases import decide_release
+from backend.domain.registry import DeliveryOrder, Registry, ReleaseOrder, Repayment
+from backend.domain.releases import choose_epcs, decide_release
 from backend.scenario import model as m
 from backend.scenario.devices import SimGateway, SimLot
 from backend.scenario.errors import ScenarioFileError
@@ -82,6 +82,7 @@ class _Run:
     actions: list[Action] = field(default_factory=list)
     alerts: dict[str, Alert] = field(default_factory=dict)
     pending_repayments: list[Repayment] = field(default_factory=list)  # entered, not confirmed
+    pending_releases: list[tuple[m.RequestRelease, str, int]] = field(default_factory=list)  # (request, by, at_s)
 
     def note(self, now_s: float, text: str) -> None:
         self.timeline.append(TimelineEntry(now_s, text))
@@ -151,6 +152,8 @@ def _record(run: _Run, events, now_s: float) -> None:
         elif isinstance(event, InspectionOverdue):
             run.note(now_s, f"OVERDUE inspection of {event.task.lot_id} "
                             f"(due at {event.task.deadline_s} s: {', '.join(event.task.reasons)})")
+        elif isinstance(event, delivery.DeliveryClosed):
+            _close_delivery(run, event, now_s)
         elif isinstance(event, monitor.LoanStatusChanged):
             ltv = "n/a" if event.ltv is None or not event.ltv.is_finite() else f"{event.ltv:.4f}"
             run.note(now_s, f"LOAN    {event.loan_id}: {event.previous} → {event.status} (LTV {ltv})")
@@ -184,7 +187,10 @@ def _apply(run: _Run, event, now_s: float) -> None:
 
 def _remove_items(run: _Run, event: m.RemoveItems, now_s: float) -> None:
     lot = run.lots[event.lot]
-    gone = lot.goods.remove(event.count)
+    if event.epcs is None:
+        gone = lot.goods.remove(event.count or 0)
+    else:
+        gone = [epc for epc in event.epcs if lot.goods.items.pop(epc, None) is not None]
     lot.reader.changed()
     run.note(now_s, f"EVENT   {len(gone)} items leave {event.lot}")
 
@@ -227,6 +233,71 @@ def _release_refusal(run: _Run, event: m.Release, loan_id: str | None) -> str | 
     if event.items > len(run.registry.pledged_epcs[event.lot]):
         return "more items than are pledged"
     return None
+
+
+def _request_release(run: _Run, event: m.RequestRelease, now_s: float) -> None:
+    """Recorded, pending the lender's approval; refused when no loan holds the lot or a lender asks."""
+    loan_id = run.registry.loan_of_lot.get(event.lot)
+    by = event.by or (run.registry.loans[loan_id].borrower_id if loan_id else "")
+    refusal = ("the lot backs no active loan" if loan_id is None
+               else f"{by} is a lender: a lender approves releases, it does not ask for them"
+               if by in run.registry.lenders else None)
+    what = f"{len(event.epcs)} named items" if event.epcs else f"{event.items} items"
+    if refusal is None:
+        run.pending_releases.append((event, by, int(now_s)))
+    run.note(now_s, f"RELEASE {what} of {event.lot} requested by {by}: " + (refusal or "pending"))
+    run.act(now_s, "request_release", loan_id, event.lot, "refused" if refusal else "recorded",
+            refusal or f"requested by {by}")
+
+
+def _approve_release(run: _Run, event: m.ApproveRelease, now_s: float) -> None:
+    """The loan's oldest pending request: a delivery order for the EPCs chosen, or refused."""
+    pending = next(((r, by, at) for r, by, at in run.pending_releases
+                    if run.registry.loan_of_lot.get(r.lot) == event.loan), None)
+    approver = event.by or run.registry.loans[event.loan].lender_id
+    refusal = _decider_refusal(run, event.loan, approver) or ("no pending release request" if pending is None
+                                                              else None)
+    lot_id = pending[0].lot if pending else None
+    if pending is not None:
+        run.pending_releases.remove(pending)
+        if refusal is None:
+            refusal = _issue_delivery(run, event, pending[0], approver, now_s)
+    _money_act(run, now_s, "approve_release", event.loan, lot_id, refusal,
+               f"of {lot_id} on {event.loan} by {approver}")
+
+
+def _issue_delivery(run: _Run, event: m.ApproveRelease, request: m.RequestRelease, approver: str,
+                    now_s: float) -> str | None:
+    """The guards of a release, then a delivery order in the registry; the refusal or None."""
+    lot_id, loan = request.lot, run.registry.loans[event.loan]
+    refusal = monitor.release_refusal(run.state, run.registry, lot_id, now_s)
+    if refusal is not None:
+        return refusal
+    available = monitor.observed_present(run.state, run.registry, lot_id) - delivery.claimed(run.registry, lot_id)
+    epcs, refusal = choose_epcs(lot_id, available, request.items,
+                                frozenset(request.epcs) if request.epcs else None)
+    if refusal is not None:
+        return refusal
+    view = run.state.loan_views.get(loan.id)
+    value = view.collateral_value if view and view.collateral_value is not None else Decimal(0)
+    per_item = lambda lot: monitor.value_per_item(run.state, run.registry, lot, loan, run.fx)  # noqa: E731
+    decision = decide_release(len(epcs), per_item(lot_id), loan.outstanding, Decimal(0),
+                              value - delivery.reserved_value(run.registry, loan.id, per_item), loan.target_ltv)
+    if not decision.approved:
+        return decision.reason
+    order = DeliveryOrder(f"do-{lot_id}-{int(now_s)}", loan.id, lot_id, epcs, now_s, now_s + event.valid_for)
+    run.registry = replace(run.registry, delivery_orders=run.registry.delivery_orders + (order,))
+    run.note(now_s, f"DO      {order.id}: {len(epcs)} items of {lot_id} may leave until {int(order.valid_until_s)} s")
+    return None
+
+
+def _close_delivery(run: _Run, event: delivery.DeliveryClosed, now_s: float) -> None:
+    order = event.order
+    run.registry = delivery.close(run.registry, event, "delivery order")
+    reason = (f"fulfilled: {len(event.left)} items left" if event.outcome == delivery.FULFILLED
+              else f"expired: {len(event.left)} items left, {len(event.remaining)} pledged again")
+    run.note(now_s, f"DO      {order.id} {reason}")
+    run.act(now_s, "delivery_order", order.loan_id, order.lot_id, "recorded", reason)
 
 
 def _repay(run: _Run, event: m.Repay, now_s: float) -> None:
@@ -403,7 +474,7 @@ _HANDLERS = {
     m.InspectionEvent: _inspection,
     m.ClockSkew: _clock_skew,
     m.ConfirmRepayment: _confirm_repayment, m.Substitute: _substitute, m.Drawdown: _drawdown,
-    m.CloseLoan: _close_loan,
+    m.CloseLoan: _close_loan, m.RequestRelease: _request_release, m.ApproveRelease: _approve_release,
 }
 
 

@@ -16,15 +16,17 @@ from typing import Callable, Sequence
 from backend.ports.access import ApiKeyRecord, ApiKeyStore
 from backend.settings import ApiKeyEntry
 
-ROLES = ("admin", "supervisor", "lender", "gateway")
+ROLES = ("admin", "supervisor", "lender", "borrower", "warehouse", "gateway")
 _STORED_KEY = re.compile(r"^pw_([0-9a-f]{12})_[A-Za-z0-9_-]{20,}$")
 
 
 @dataclass(frozen=True)
 class Principal:
     name: str
-    role: str  # admin | supervisor | lender | gateway
-    lender: str | None = None
+    role: str  # admin | supervisor | lender | borrower | warehouse | gateway
+    lender: str | None = None                  # a lender key's lender
+    borrower: str | None = None                # a borrower key's borrower
+    warehouses: tuple[str, ...] = ()           # a warehouse key's warehouses
 
 
 def new_api_key() -> str:
@@ -53,18 +55,21 @@ class ApiKeyring:
             record = self._stored.get(match.group(1))
             if record is not None:
                 if record.revoked_at_s is None and _matches(key, record.key_hash):
-                    return Principal(record.name, record.role, record.lender_id)
+                    return Principal(record.name, record.role, record.lender_id, record.borrower_id,
+                                     tuple(record.warehouse_ids or ()))
                 return None
         for entry in self._configured:
             if _matches(key, entry.key_hash):
-                return Principal(entry.name, entry.role, entry.lender)
+                return Principal(entry.name, entry.role, entry.lender, entry.borrower, tuple(entry.warehouses))
         return None
 
-    def create(self, name: str, role: str, lender: str | None, created_by: str) -> tuple[ApiKeyRecord, str]:
+    def create(self, name: str, role: str, lender: str | None, created_by: str, borrower: str | None = None,
+               warehouses: Sequence[str] = ()) -> tuple[ApiKeyRecord, str]:
         """A new key; the clear key is returned this once and never stored."""
         key_id = secrets.token_hex(6)
         key = f"pw_{key_id}_{secrets.token_urlsafe(32)}"
-        record = ApiKeyRecord(key_id, name, role, lender, hash_api_key(key), self._clock(), created_by)
+        record = ApiKeyRecord(key_id, name, role, lender, hash_api_key(key), self._clock(), created_by,
+                              borrower_id=borrower, warehouse_ids=tuple(warehouses) or None)
         self._stored.add(record)
         return record, key
 

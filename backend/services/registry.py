@@ -8,7 +8,6 @@ from typing import Callable
 from backend.domain import pledges
 from backend.domain import registry as reg
 from backend.domain.alerts import Condition
-from backend.domain.errors import RegistryError
 from backend.ports.registry import AlreadyPledged, DuplicateEntity, RegistryStore
 
 
@@ -74,11 +73,3 @@ class RegistryService:
         """A one-off condition (a refused pledge) for the monitor's next step."""
         self.repo.add_notice(notice, self.clock())
 
-    def record_release(self, order: reg.ReleaseOrder) -> reg.Loan:
-        registry = self.snapshot()
-        try:
-            after = pledges.apply_release(registry, order)
-        except RegistryError as exc:
-            raise Conflict(str(exc)) from exc
-        self.repo.record_release(order, after.loans[order.loan_id].outstanding)
-        return after.loans[order.loan_id]

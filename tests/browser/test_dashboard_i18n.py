@@ -17,14 +17,14 @@ SUPERVISOR_VIEWS = {  # route → the h1's key and params
     "loans/loan-river-1": ("loan.title", {"id": "loan-river-1"}), "warehouses": ("warehouses.title", {}),
     "warehouses/wh-ningbo": ("warehouse.title", {"id": "wh-ningbo"}),  # a probe: temperature chart
     "warehouses/wh-shanghai": ("warehouse.title", {"id": "wh-shanghai"}),  # no probe
-    "alerts?state=all": ("alerts.title", {}), "prices": ("prices.title", {}),
+    "alerts?state=all": ("alerts.title", {}), "prices": ("prices.title", {}), "releases": ("releases.title", {}),
 }
 LENDER_VIEWS = {  # bank-south: its lot-nb-1 is probed (the "shown to supervisors" note)
     "overview": ("overview.title", {}), "loans": ("loans.title", {}),
     "loans/loan-delta-1": ("loan.title", {"id": "loan-delta-1"}), "warehouses": ("warehouses.title", {}),
     "warehouses/wh-ningbo": ("warehouse.title", {"id": "wh-ningbo"}),
     "warehouses/wh-shanghai": ("warehouse.title", {"id": "wh-shanghai"}),
-    "alerts?state=all": ("alerts.title", {}), "prices": ("prices.title", {}),
+    "alerts?state=all": ("alerts.title", {}), "prices": ("prices.title", {}), "releases": ("releases.title", {}),
 }
 NAV = ["nav.overview", "nav.loans", "nav.warehouses", "nav.alerts", "nav.prices"]
 # Every text a reader (or a screen reader) gets: visible text, labels, chart descriptions, options.

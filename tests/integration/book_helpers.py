@@ -9,7 +9,9 @@ from backend.services.api_keys import hash_api_key
 from edge import protocol
 
 BOOK = Path(__file__).resolve().parents[2] / "seeds" / "demo.yaml"
-KEYS = {"admin": "k-admin", "supervisor": "k-super", "bank-north": "k-north", "bank-south": "k-south"}
+KEYS = {"admin": "k-admin", "supervisor": "k-super", "bank-north": "k-north", "bank-south": "k-south",
+        "acme-steel": "k-acme", "delta-foods": "k-delta", "wh-shanghai": "k-wh-sh", "wh-qingdao": "k-wh-qd",
+        "wh-ningbo": "k-wh-nb"}
 DEMO_LOTS = {"lot-sh-1": ("gw-shanghai", 40, 12_500.0), "lot-sh-2": ("gw-shanghai", 24, 15_000.0),
              "lot-qd-1": ("gw-qingdao", 60, 2_500.0), "lot-qd-2": ("gw-qingdao", 30, 12_500.0),
              "lot-nb-1": ("gw-ningbo", 50, 1_000.0)}
@@ -26,22 +28,29 @@ class Clock:
 def api_keys() -> list[dict]:
     entries = [{"name": "admin", "role": "admin", "key_hash": hash_api_key(KEYS["admin"])},
                {"name": "supervisor", "role": "supervisor", "key_hash": hash_api_key(KEYS["supervisor"])}]
-    return entries + [{"name": lender, "role": "lender", "lender": lender,
-                       "key_hash": hash_api_key(KEYS[lender])} for lender in ("bank-north", "bank-south")]
+    entries += [{"name": lender, "role": "lender", "lender": lender,
+                 "key_hash": hash_api_key(KEYS[lender])} for lender in ("bank-north", "bank-south")]
+    entries += [{"name": borrower, "role": "borrower", "borrower": borrower,
+                 "key_hash": hash_api_key(KEYS[borrower])} for borrower in ("acme-steel", "delta-foods")]
+    return entries + [{"name": keeper, "role": "warehouse", "warehouses": [keeper],
+                       "key_hash": hash_api_key(KEYS[keeper])} for keeper in ("wh-shanghai", "wh-qingdao", "wh-ningbo")]
 
 
 def as_(who: str) -> dict:
     return {"Authorization": f"Bearer {KEYS[who]}"}
 
 
-def report(context, clock, seq: int, lots=DEMO_LOTS, missing: dict[str, int] | None = None) -> None:
+def report(context, clock, seq: int, lots=DEMO_LOTS, missing: dict[str, int] | None = None,
+           gone: dict[str, list[str]] | None = None) -> None:
     """Every lot's devices report once, as a gateway would: all tags, the full weight, with
-    the last digit of a real scale and probe moving (identical readings mean a stuck sensor)."""
-    missing = missing or {}
+    the last digit of a real scale and probe moving (identical readings mean a stuck sensor).
+    `missing`: how many of a lot's last items have left; `gone`: exactly which ones."""
+    missing, gone = missing or {}, gone or {}
     now_ms = int(clock() * 1000)
     by_gateway: dict[str, list] = {}
     for lot_id, (gateway, items, item_kg) in lots.items():
-        present = simulated_epcs(lot_id, items)[:items - missing.get(lot_id, 0)]
+        present = [epc for epc in simulated_epcs(lot_id, items)[:items - missing.get(lot_id, 0)]
+                   if epc not in gone.get(lot_id, ())]
         readings = by_gateway.setdefault(gateway, [])
         readings.append(protocol.Reading(f"{lot_id}-scale", "weight", now_ms,
                                          {"weight_kg": len(present) * item_kg + seq % 3 / 10}))

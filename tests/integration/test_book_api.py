@@ -95,13 +95,15 @@ def test_a_release_within_target_is_approved_and_its_removal_is_silent(book):
     quote = client.post("/api/v1/loans/loan-acme-1/releases/quote",
                         json={"lot": "lot-sh-1", "items": 10, "repayment": 0}, headers=as_("bank-north")).json()
     assert quote["approved"] is False and quote["max_items"] < 10
-    refused = client.post("/api/v1/loans/loan-acme-1/releases",
-                          json={"lot": "lot-sh-1", "items": 10, "repayment": 0}, headers=as_("bank-north"))
+    loan = "/api/v1/loans/loan-acme-1"
+    asked = client.post(f"{loan}/releases", json={"lot": "lot-sh-1", "items": 10}, headers=as_("acme-steel")).json()
+    refused = client.post(f"{loan}/releases/{asked['id']}/approve", headers=as_("bank-north"))
     assert refused.status_code == 409 and "target" in refused.json()["detail"]
-    done = client.post("/api/v1/loans/loan-acme-1/releases",
-                       json={"lot": "lot-sh-1", "items": 4, "repayment": 300000}, headers=as_("bank-north"))
-    assert done.status_code == 201, done.text
-    assert float(done.json()["outstanding"]) == 700_000
+    repaid = client.post(f"{loan}/repayments", json={"amount": 300000}, headers=as_("bank-north"))
+    assert float(repaid.json()["outstanding"]) == 700_000
+    asked = client.post(f"{loan}/releases", json={"lot": "lot-sh-1", "items": 4}, headers=as_("acme-steel")).json()
+    done = client.post(f"{loan}/releases/{asked['id']}/approve", headers=as_("bank-north"))
+    assert done.status_code == 200, done.text
     run_for(context, clock, 20, start_seq=seq, missing={"lot-sh-1": 4})
     assert client.get("/api/v1/alerts", headers=as_("admin")).json() == []
     lot = client.get("/api/v1/lots/lot-sh-1", headers=as_("admin")).json()

@@ -1,7 +1,7 @@
 """Who may call the API (keys, stored only as salted hashes) and what they changed (audit)."""
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, Index, Integer, String, Table, Text
+from sqlalchemy import JSON, Column, Float, Index, Integer, String, Table, Text
 
 from backend.adapters.db.tables import metadata
 
@@ -11,6 +11,8 @@ api_keys = Table(
     Column("name", String(128), nullable=False),
     Column("role", String(16), nullable=False),
     Column("lender_id", String(64)),
+    Column("borrower_id", String(64)),               # a borrower key's borrower
+    Column("warehouse_ids", JSON),                   # a warehouse key's warehouses
     Column("key_hash", String(128), nullable=False),
     Column("created_at_s", Float, nullable=False),
     Column("created_by", String(128), nullable=False),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from decimal import Decimal
 from typing import Callable
 
 from sqlalchemy import Engine, delete, func, insert, select, update
@@ -50,11 +49,15 @@ class SqlRegistry:
             repayments = tuple(reg.Repayment(r.loan_id, r.amount, r.at_s)  # a pending one changes nothing
                                for r in db.execute(select(t.repayments).where(t.repayments.c.state == "confirmed")
                                                    .order_by(t.repayments.c.id)))
+            open_orders = select(t.delivery_orders).where(t.delivery_orders.c.state.in_(("issued", "acknowledged")))
+            orders = tuple(reg.DeliveryOrder(r.id, r.loan_id, r.lot_id, frozenset(r.epcs), r.issued_at_s,
+                                             r.valid_until_s)
+                           for r in db.execute(open_orders.order_by(t.delivery_orders.c.issued_at_s)))
             lenders = {r.id: reg.Lender(r.id) for r in db.execute(select(t.lenders))}
             borrowers = {r.id: reg.Borrower(r.id) for r in db.execute(select(t.borrowers))}
         gateways = {w.gateway_id: reg.Gateway(w.gateway_id, w.id) for w in warehouses.values()}
         return reg.Registry(lenders, borrowers, warehouses, gateways, reg.derive_sensors(lots, warehouses),
-                            commodities, lots, loans, releases, repayments)
+                            commodities, lots, loans, releases, repayments, orders)
 
     # -- writing ---------------------------------------------------------------------
 
@@ -77,22 +80,6 @@ class SqlRegistry:
             except IntegrityError as exc:
                 raise AlreadyPledged(lot_id) from exc
             _bump_version(db)
-
-    def record_release(self, order: reg.ReleaseOrder, outstanding_after: Decimal) -> None:
-        with self.engine.begin() as db:
-            db.execute(insert(t.releases).values(
-                id=order.id, loan_id=order.loan_id, lot_id=order.lot_id, approved_by=order.approved_by,
-                repayment=order.repayment, at_s=order.at_s, epcs=sorted(order.epcs)))
-            if order.repayment > 0:
-                db.execute(insert(t.repayments).values(loan_id=order.loan_id, amount=order.repayment,
-                                                       at_s=order.at_s))
-            self._set_outstanding(db, order.loan_id, outstanding_after)
-
-    @staticmethod
-    def _set_outstanding(db, loan_id: str, outstanding: Decimal) -> None:
-        # A loan repaid to 0 keeps its pledges: its goods stay held until they are released.
-        db.execute(update(t.loans).where(t.loans.c.id == loan_id).values(outstanding=outstanding))
-        _bump_version(db)
 
     # -- notices for the monitor -----------------------------------------------------------
 

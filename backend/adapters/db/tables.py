@@ -111,7 +111,9 @@ loans = Table(
     Column("day_count", String(8)),
     Column("interest_accrued_to_s", Float),         # interest posted up to here
     Column("closed_at_s", Float),                   # closed: its pledges are released
-    Column("closed_by", String(128)))
+    Column("closed_by", String(128)),
+    # Moves with each delivery order issued: an approval is stored only on the one it read.
+    Column("release_seq", Integer, nullable=False, server_default="0"))
 
 # The double-pledge guard, enforced by the database too: a lot backs one active pledge.
 loan_lots = Table(
@@ -161,6 +163,56 @@ collateral_requests = Table(
     Column("decided_at_s", Float),
     Column("reason", Text),
     Index("ix_collateral_requests_loan", "loan_id"))
+
+# Releases, maker-checker: requests (borrower or supervisor) decided by the loan's lender.
+release_requests = Table(
+    "release_requests", metadata, Column("id", String(40), primary_key=True),
+    _ref("loan_id", "loans.id"),
+    _ref("lot_id", "lots.id"),
+    Column("items", Integer),                       # a count, or:
+    Column("epcs", JSON),                           # exactly these EPCs
+    Column("repayment_ref", String(40)),
+    Column("at_s", Float, nullable=False),
+    Column("requested_by", String(128), nullable=False),
+    Column("state", String(16), nullable=False),    # pending | approved | refused
+    Column("decided_by", String(128)),
+    Column("decided_at_s", Float),
+    Column("reason", Text),
+    Column("delivery_order", String(40)),
+    Index("ix_release_requests_loan", "loan_id"))
+
+# Delivery orders: the signed document as issued, and its state since.
+delivery_orders = Table(
+    "delivery_orders", metadata, Column("id", String(40), primary_key=True),
+    Column("request_id", String(40), nullable=False),
+    _ref("loan_id", "loans.id"),
+    _ref("lot_id", "lots.id"),
+    Column("warehouse_id", String(64), nullable=False),
+    Column("epcs", JSON, nullable=False),
+    Column("issued_by", String(128), nullable=False),
+    Column("issued_at_s", Float, nullable=False),
+    Column("valid_until_s", Float, nullable=False),
+    Column("state", String(16), nullable=False),    # issued | acknowledged | fulfilled | expired
+    Column("body", LargeBinary, nullable=False),    # the signed canonical JSON
+    Column("signature", String(128), nullable=False),
+    Column("key_id", String(32), nullable=False),
+    Column("acknowledged_by", String(128)),
+    Column("acknowledged_at_s", Float),
+    Column("closed_at_s", Float),
+    Column("left_epcs", JSON),
+    Index("ix_delivery_orders_state", "state"))
+
+# An EPC is claimed by at most one pending request or open delivery order (enforced here).
+release_claims = Table(
+    "release_claims", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("epc", String(64), nullable=False),
+    _ref("lot_id", "lots.id"),
+    Column("request_id", String(40), nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Index("uq_release_claims_active_epc", "epc", unique=True,
+          sqlite_where=text("active"), postgresql_where=text("active")),
+    Index("ix_release_claims_request", "request_id"))
 
 drawdowns = Table(
     "drawdowns", metadata, Column("id", String(40), primary_key=True),

@@ -1,5 +1,6 @@
 """Tenant isolation, generated from the OpenAPI schema: every route × every role × another
-lender's ids. A lender must get 404 for anything not its own and never see it in a list.
+party's ids. A lender, a borrower or a warehouse must get 404 for anything not its own and
+never see it in a list.
 
 A new route with a path parameter or a body must be added to PATH_IDS / BODIES below,
 or this test fails: isolation is checked for every route, not for the ones we remember.
@@ -15,7 +16,7 @@ from fastapi import Depends, HTTPException
 from fastapi.testclient import TestClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from book_helpers import as_  # noqa: E402
+from book_helpers import as_, run_for  # noqa: E402
 
 from backend.adapters.webhook_http import TargetGuard  # noqa: E402
 from backend.api.app import create_app  # noqa: E402
@@ -34,7 +35,9 @@ BODIES = {
     ("post", "/api/v1/loans/{loan_id}/pledges"): {"lot": "lot-sh-2"},
     ("post", "/api/v1/loans/{loan_id}/repayments"): {"amount": 1},
     ("post", "/api/v1/loans/{loan_id}/releases/quote"): {"lot": "lot-sh-2", "items": 1, "repayment": 0},
-    ("post", "/api/v1/loans/{loan_id}/releases"): {"lot": "lot-sh-2", "items": 1, "repayment": 0},
+    ("post", "/api/v1/loans/{loan_id}/releases"): {"lot": "lot-sh-2", "items": 1},
+    ("post", "/api/v1/loans/{loan_id}/releases/{release_id}/approve"): {"valid_for_s": 3600},
+    ("post", "/api/v1/loans/{loan_id}/releases/{release_id}/refuse"): {"reason": "x"},
     ("post", "/api/v1/loans/{loan_id}/repayments/{repayment_id}/reject"): {"reason": "x"},
     ("post", "/api/v1/loans/{loan_id}/drawdowns"): {"amount": 1},
     ("post", "/api/v1/loans/{loan_id}/pledges/{request_id}/reject"): {"reason": "x"},
@@ -68,8 +71,14 @@ PUBLIC = {("get", "/api/v1/health"), ("get", "/metrics"), ("get", "/api/v1/event
 OWN = {("post", "/api/v1/log/cosignatures")}
 # Acts on a list of ids: another lender's id is skipped exactly as an id that does not exist.
 BULK = {("post", "/api/v1/alerts/ack")}
-# Computes over the caller's own book (a lender: its loans): answers 200 and names nothing of another's.
+# Computes over the caller's own book (a lender: its loans): answers 200 (404 for a party with no
+# book) and names nothing of another's.
 OWN_BOOK = {("post", "/api/v1/stress")}
+# Who calls, and what must never show in what it lists: another lender's, another borrower's,
+# another warehouse's objects (the ids in the routes are bank-south's and acme-steel's).
+CALLERS = {"bank-north": THEIR_NAMES,
+           "delta-foods": ("loan-acme-2", "loan-acme-1", "lot-sh-2", "lot-sh-1", "loan-river-1", "lot-qd-1"),
+           "wh-qingdao": ("lot-sh-2", "lot-sh-1", "lot-nb-1", "loan-acme-2", "loan-delta-1")}
 
 
 def _with_ids(body, their_ids: dict[str, str]):
@@ -88,8 +97,9 @@ def routes(app):
             yield method, path, params, "requestBody" in operation
 
 
-def leaks(app, client: TestClient, their_ids: dict[str, str]) -> list[str]:
-    """What bank-north can reach of bank-south's or staff-only data, route by route."""
+def leaks(app, client: TestClient, their_ids: dict[str, str], who: str = "bank-north") -> list[str]:
+    """What `who` can reach of another party's or staff-only data, route by route."""
+    names = CALLERS[who]
     found = []
     for method, path, params, has_body in routes(app):
         if (method, path) in PUBLIC:
@@ -99,7 +109,7 @@ def leaks(app, client: TestClient, their_ids: dict[str, str]) -> list[str]:
         assert not has_body or (method, path) in BODIES, f"{method.upper()} {path}: add a valid body to BODIES"
         url = re.sub(r"\{(\w+)\}", lambda m: their_ids[m.group(1)], path)
         answer = client.request(method, url, json=_with_ids(BODIES.get((method, path)), their_ids),
-                                headers=as_("bank-north"))
+                                headers=as_(who))
         if (method, path) in OWN:
             if answer.status_code < 400:
                 found.append(f"{method.upper()} {url} answered {answer.status_code}")
@@ -108,12 +118,12 @@ def leaks(app, client: TestClient, their_ids: dict[str, str]) -> list[str]:
             if answer.status_code != 200 or answer.json() != nothing:
                 found.append(f"{method.upper()} {url} answered {answer.status_code} {answer.text[:200]}")
         elif (method, path) in OWN_BOOK:
-            if answer.status_code != 200 or any(name in answer.text for name in THEIR_NAMES):
+            if answer.status_code not in (200, 404) or any(name in answer.text for name in names):
                 found.append(f"{method.upper()} {url} answered {answer.status_code} or named another lender's data")
         elif params or method != "get":
             if answer.status_code != 404:
                 found.append(f"{method.upper()} {url} answered {answer.status_code}")
-        elif answer.status_code == 200 and any(name in answer.text for name in THEIR_NAMES):
+        elif answer.status_code == 200 and any(name in answer.text for name in names):
             found.append(f"{method.upper()} {url} lists another lender's data")
         elif answer.status_code not in (200, 404):
             found.append(f"{method.upper()} {url} answered {answer.status_code}")
@@ -147,19 +157,37 @@ def their_requests(client: TestClient) -> dict[str, str]:
     return {"repayment_id": repayment.json()["id"], "request_id": request.json()["id"]}
 
 
+def their_release(context, client: TestClient, clock) -> dict[str, str]:
+    """On bank-south's loan: a release the borrower asked for, pending, and one approved (its order)."""
+    run_for(context, clock, 3)
+    loan = "/api/v1/loans/loan-acme-2"
+    client.post(f"{loan}/repayments", json={"amount": 200000}, headers=as_("bank-south"))
+    pending = client.post(f"{loan}/releases", json={"lot": "lot-sh-2", "items": 1}, headers=as_("acme-steel")).json()
+    asked = client.post(f"{loan}/releases", json={"lot": "lot-sh-2", "items": 2}, headers=as_("acme-steel")).json()
+    done = client.post(f"{loan}/releases/{asked['id']}/approve", headers=as_("bank-south"))
+    assert done.status_code == 200, done.text
+    return {"release_id": pending["id"], "order_id": done.json()["delivery_order"]["id"]}
+
+
 def their_webhook(context) -> str:
     context.webhooks.targets = TargetGuard(allow_private=True)
     endpoint, _secret = context.webhooks.register("bank-south", "http://127.0.0.1:9/hook", None)
     return endpoint.id
 
 
-def test_a_lender_reaches_nothing_of_another_lender(book):
-    context, client, clock = book
+def their_objects(context, client: TestClient, clock) -> dict[str, str]:
+    releases = their_release(context, client, clock)
     alert_id = their_alert(client, context)
     context.evidence.sign_checkpoint()
-    their_ids = {**THEIRS, "alert_id": alert_id, "webhook_id": their_webhook(context),
-                 "entry": their_entry(client, alert_id), **their_requests(client)}
-    assert leaks(client.app, client, their_ids) == []
+    return {**THEIRS, "alert_id": alert_id, "webhook_id": their_webhook(context),
+            "entry": their_entry(client, alert_id), **their_requests(client), **releases}
+
+
+@pytest.mark.parametrize("who", sorted(CALLERS))
+def test_a_party_reaches_nothing_of_another(book, who):
+    """A lender, a borrower (delta-foods: not acme-steel) and a warehouse (wh-qingdao: not wh-shanghai)."""
+    context, client, clock = book
+    assert leaks(client.app, client, their_objects(context, client, clock), who) == []
 
 
 @pytest.mark.parametrize("role", ["admin", "supervisor", "bank-south"])
@@ -186,8 +214,20 @@ def test_the_matrix_catches_a_route_that_forgets_the_check(book):
         return {"id": loan.id, "lender": loan.lender_id}
 
     app.openapi_schema = None
-    alert_id = their_alert(client, context)
-    context.evidence.sign_checkpoint()
-    found = leaks(app, TestClient(app), {**THEIRS, "alert_id": alert_id, "webhook_id": their_webhook(context),
-                                         "entry": their_entry(client, alert_id), **their_requests(client)})
+    found = leaks(app, TestClient(app), their_objects(context, client, clock))
     assert found == ["GET /api/v1/careless/loan-acme-2 answered 200"]
+
+
+@pytest.mark.parametrize("who, urls", [
+    ("acme-steel", ("/api/v1/loans/loan-acme-2", "/api/v1/lots/lot-sh-2", "/api/v1/loans/loan-acme-2/releases",
+                    "/api/v1/delivery-orders/{order_id}")),
+    ("wh-shanghai", ("/api/v1/lots/lot-sh-2", "/api/v1/delivery-orders/{order_id}",
+                     "/api/v1/delivery-orders/{order_id}/print"))])
+def test_the_borrower_and_the_warehouse_do_reach_their_own(book, who, urls):
+    context, client, clock = book
+    order_id = their_release(context, client, clock)["order_id"]
+    for url in urls:
+        answer = client.get(url.format(order_id=order_id), headers=as_(who))
+        assert answer.status_code == 200, (who, url, answer.text)
+    assert client.get("/api/v1/loans", headers=as_("wh-shanghai")).json() == []
+    assert client.get("/api/v1/alerts", headers=as_(who)).json() == []

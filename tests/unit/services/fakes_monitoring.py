@@ -96,13 +96,6 @@ class FakeRegistryStore:
         holder = self.registry.loans[loan_id]
         self._write(loans={**self.registry.loans, loan_id: replace(holder, lot_ids=holder.lot_ids + (lot_id,))})
 
-    def record_release(self, order: reg.ReleaseOrder, outstanding_after: Decimal) -> None:
-        self._write(loans=self._outstanding(order.loan_id, outstanding_after),
-                    releases=self.registry.releases + (order,))
-
-    def _outstanding(self, loan_id: str, outstanding: Decimal) -> dict[str, reg.Loan]:
-        return {**self.registry.loans, loan_id: replace(self.registry.loans[loan_id], outstanding=outstanding)}
-
     def add_notice(self, notice: Condition, at_s: float) -> None:
         self.notices.append((notice, at_s))
 

@@ -19,7 +19,7 @@ async function failure(response) {
 }
 
 export function makeApi(key, onUnauthorized) {
-  async function call(method, path, { params, body } = {}) {
+  async function call(method, path, { params, body, as = "json" } = {}) {
     const query = params ? `?${new URLSearchParams(params)}` : "";
     const response = await fetch(`/api/v1${path}${query}`, {
       method,
@@ -32,11 +32,12 @@ export function makeApi(key, onUnauthorized) {
     });
     if (response.status === 401) onUnauthorized();
     if (!response.ok) throw await failure(response);
-    return response.json();
+    return as === "text" ? response.text() : response.json();
   }
   return {
     get: (path, params) => call("GET", path, { params }),
     post: (path, body) => call("POST", path, { body }),
     put: (path, body) => call("PUT", path, { body }),
+    text: (path) => call("GET", path, { as: "text" }), // a printable page
   };
 }

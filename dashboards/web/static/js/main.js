@@ -13,6 +13,7 @@ import * as loan from "./views/loan.js";
 import * as loans from "./views/loans.js";
 import * as overview from "./views/overview.js";
 import * as prices from "./views/prices.js";
+import * as releases from "./views/releases.js";
 import * as risk from "./views/risk.js";
 import * as warehouse from "./views/warehouse.js";
 import * as warehouses from "./views/warehouses.js";
@@ -36,7 +37,7 @@ function route() {
   const [path, search = ""] = location.hash.replace(/^#\/?/, "").split("?");
   const [name, id] = path.split("/").map(decodeURIComponent);
   const query = new URLSearchParams(search);
-  const views = { overview, loans, warehouses, alerts, inspections, prices, risk };
+  const views = { overview, loans, warehouses, alerts, inspections, releases, prices, risk };
   if (name === "loans" && id) return { name, view: loan, params: { id, query } };
   if (name === "warehouses" && id) return { name, view: warehouse, params: { id, query } };
   if (name === "alerts" && id) return { name, view: alert, params: { id, query } };
