@@ -1,6 +1,7 @@
 """Loans, lots and the registry over HTTP. Routes parse, call a service, shape the answer."""
 from __future__ import annotations
 
+import bisect
 from decimal import Decimal
 from typing import Annotated
 
@@ -106,11 +107,11 @@ def loan_rows(caller: Principal, ctx: BackendContext, limit: int | None = None,
     """The caller's loans after `after` by id, at most `limit` of them, as LoanOut's fields;
     and whether more follow. One read of their standings, not of the book's."""
     registry = ctx.registry.snapshot()
-    loans = sorted((loan for loan in registry.loans.values() if access.sees_loan(caller, registry, loan.id)
-                    and (after is None or loan.id > after)), key=lambda loan: loan.id)
-    page = loans if limit is None else loans[:limit]
-    standings = ctx.loan_standings.of_loans([loan.id for loan in page])
-    return [_loan_row(loan, standings.get(loan.id)) for loan in page], len(page) < len(loans)
+    loan_ids = access.visible_loan_ids(caller, registry)
+    following = loan_ids[bisect.bisect_right(loan_ids, after):] if after is not None else loan_ids
+    page = following if limit is None else following[:limit]
+    standings = ctx.loan_standings.of_loans(page)
+    return [_loan_row(registry.loans[loan_id], standings.get(loan_id)) for loan_id in page], len(page) < len(following)
 
 
 @router.get("/loans/{loan_id}", response_model=LoanOut)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
 from types import MappingProxyType
-from typing import Any, Literal, Mapping
+from typing import Any, Callable, Literal, Mapping
 
 from backend.domain.errors import RegistryError
 
@@ -251,6 +251,20 @@ class Registry:
                                  for lot_id in loan.lot_ids})
 
     @cached_property
+    def loan_ids(self) -> tuple[str, ...]:
+        """Every loan's id, in id order (listings page through them)."""
+        return tuple(sorted(self.loans))
+
+    @cached_property
+    def loan_ids_of_lender(self) -> Mapping[str, tuple[str, ...]]:
+        """Lender id → its loans' ids in id order: a bank's listing reads its own, not the book."""
+        return _ids_by(self.loan_ids, lambda loan_id: self.loans[loan_id].lender_id)
+
+    @cached_property
+    def loan_ids_of_borrower(self) -> Mapping[str, tuple[str, ...]]:
+        return _ids_by(self.loan_ids, lambda loan_id: self.loans[loan_id].borrower_id)
+
+    @cached_property
     def pledged_commodities(self) -> frozenset[str]:
         """Commodities of the lots that back loans: each needs a price."""
         return frozenset(self.lots[lot_id].commodity_id for lot_id in self.loan_of_lot)
@@ -319,3 +333,10 @@ def derive_sensors(lots: Mapping[str, Lot], warehouses: Mapping[str, Warehouse])
             if sensor_id is not None:
                 sensors[sensor_id] = Sensor(sensor_id, kind, gateway_id, lot.id)
     return sensors
+
+
+def _ids_by(ordered_ids: tuple[str, ...], key: Callable[[str], str]) -> Mapping[str, tuple[str, ...]]:
+    groups: dict[str, list[str]] = {}
+    for item_id in ordered_ids:
+        groups.setdefault(key(item_id), []).append(item_id)
+    return MappingProxyType({owner: tuple(ids) for owner, ids in groups.items()})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Callable, Collection, Mapping, Sequence
 
-from sqlalchemy import Connection, Engine, and_, bindparam, insert, select, update
+from sqlalchemy import ARRAY, Connection, Engine, String, and_, any_, bindparam, insert, select, update
 
 from backend.adapters.db import tables as t
 from backend.adapters.db.evidence_repo import append_entries
@@ -143,8 +143,13 @@ class SqlStandings:
 
     def of_loans(self, loan_ids: Collection[str]) -> dict[str, StandingRecord]:
         ids, found = list(loan_ids), {}
-        with self.engine.connect() as db:  # in slices: SQLite caps the parameters of a statement
-            for start in range(0, len(ids), _IDS_PER_QUERY):
+        with self.engine.connect() as db:
+            if db.dialect.name == "postgresql":  # one array parameter: 5,000 bound ids cost more than the read
+                query = select(t.loan_standings).where(t.loan_standings.c.loan_id == any_(bindparam(
+                    "ids", type_=ARRAY(String))))
+                rows = db.execute(query, {"ids": ids})
+                return {r.loan_id: StandingRecord(**r._mapping) for r in rows}
+            for start in range(0, len(ids), _IDS_PER_QUERY):  # in slices: SQLite caps a statement's parameters
                 query = select(t.loan_standings).where(
                     t.loan_standings.c.loan_id.in_(ids[start:start + _IDS_PER_QUERY]))
                 found.update((r.loan_id, StandingRecord(**r._mapping)) for r in db.execute(query))

@@ -32,3 +32,15 @@ def test_a_lender_sees_its_own_loans_and_lots_staff_see_all():
     assert access.sees_lot(bank_a, registry, "lot-1") and not access.sees_lot(bank_a, registry, "lot-2")
     assert access.sees_loan(staff, registry, "loan-b") and not access.sees_loan(staff, registry, "loan-9")
     assert (access.alert_lender_filter(bank_a), access.alert_lender_filter(staff)) == ("bank-a", None)
+
+
+def test_the_listing_index_names_exactly_the_loans_each_party_sees():
+    registry = book()
+    borrowers = {loan.borrower_id for loan in registry.loans.values()}
+    callers = [Principal("s", "supervisor"), Principal("a", "lender", "bank-a"), Principal("b", "lender", "bank-b"),
+               Principal("x", "lender", "bank-unknown"), Principal("w", "warehouse", warehouses=("wh-1",)),
+               Principal("g", "gateway"), *(Principal(b, "borrower", borrower=b) for b in borrowers)]
+    for caller in callers:
+        expected = sorted(loan_id for loan_id in registry.loans if access.sees_loan(caller, registry, loan_id))
+        assert list(access.visible_loan_ids(caller, registry)) == expected, caller
+    assert access.visible_loan_ids(Principal("a", "lender", "bank-a"), registry)  # not vacuous
