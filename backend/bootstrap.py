@@ -29,6 +29,7 @@ from backend.adapters.db.ledger_repo import SqlIngestLedger
 from backend.adapters.db.money_repo import SqlCollateral, SqlMoney
 from backend.adapters.db.monitor_repo import SqlAlerts, SqlPriceMarks, SqlStandings
 from backend.adapters.db.registry_repo import SqlRegistry
+from backend.adapters.db.reports_repo import SqlReports
 from backend.adapters.db.rotated_keys_repo import SqlRotatedKeys
 from backend.adapters.document_signer import Ed25519DocumentSigner
 from backend.adapters.jetstream_ingest import JetStreamIngest
@@ -39,6 +40,7 @@ from backend.adapters.price_sources.csv_replay import CsvReplaySource
 from backend.adapters.price_sources.http_json import HttpJsonSource
 from backend.adapters.price_sources.mqtt_topic import MqttPriceSource
 from backend.adapters.price_sources.simulated import SimulatedSource
+from backend.adapters.report_render import PdfFontMissing, ReportRenderer
 from backend.adapters.sqlite_ledger import SqliteIngestLedger
 from backend.adapters.sqlite_readings import SqliteReadingStore
 from backend.adapters.webhook_cloudevents import StandardWebhooks
@@ -83,6 +85,7 @@ from backend.services.prices_config import (
 )
 from backend.services.registry import RegistryService
 from backend.services.releases import ReleaseService
+from backend.services.reports import DailyReports
 from backend.services.rotated_keys import RotatedKeys
 from backend.services.sensor_owners import RegistrySensorOwners
 from backend.services.silences import SilenceService
@@ -128,6 +131,7 @@ class BackendContext:
     collateral: CollateralService  # top-ups and substitutions
     certificates: CertificateService  # borrowing-base certificates
     stress: StressService  # portfolio stress tests (shocks, Monte Carlo)
+    reports: DailyReports  # each bank's daily collateral report
     monitor: MonitorService | None
     ingest: MqttIngest | JetStreamIngest | None
     monitor_loop: MonitorLoop | None
@@ -295,11 +299,15 @@ def _refuse_insecure_start(settings: BackendSettings, keyring: ApiKeyring) -> No
         raise ConfigError("ingest.accept_unsigned: unsigned gateway data is accepted only in demo mode")
 
 
+def _notifier(settings: BackendSettings) -> SmtpNotifier | None:
+    email = settings.webhooks.email
+    return SmtpNotifier(host=email.host, port=email.port, sender=email.sender, starttls=email.starttls,
+                        username=email.username, password=email.password) if email else None
+
+
 def webhook_relay(settings: BackendSettings, store: SqlWebhooks, metrics: Metrics,
                   clock: Callable[[], float] = time.time) -> WebhookRelay:
-    hooks, email = settings.webhooks, settings.webhooks.email
-    notifier = SmtpNotifier(host=email.host, port=email.port, sender=email.sender, starttls=email.starttls,
-                            username=email.username, password=email.password) if email else None
+    hooks, notifier = settings.webhooks, _notifier(settings)
     sender = HttpSender(allow_private=settings.webhook_allow_private, timeout_s=hooks.timeout_s, clock=clock)
     signer = StandardWebhooks(data_dir_key(settings.data_dir, WEBHOOK_KEY))
     return WebhookRelay(outbox=store, sender=sender, signer=signer, settings=hooks, metrics=metrics,
@@ -418,8 +426,12 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
             monitor = make_monitor()
     loan_standings = LoanStandings(standings)
     money = MoneyService(registry=registry, store=SqlMoney(engine), standing=loan_standings.of, clock=clock)
-    if monitor is not None or partitioned is not None:  # the monitor's process posts interest (once a day per loan)
-        loop = MonitorLoop(monitor or partitioned, settings.monitor.interval_s, chores=(money.post_interest,))
+    inspections = InspectionService(registry=registry, alerts=alerts, repo=counts, config=_monitor_config(settings),
+                                    clock=clock)
+    reports = _daily_reports(settings, engine, registry, alerts, standings, counts, inspections, prices, clock)
+    if monitor is not None or partitioned is not None:  # the monitor's process posts interest and makes reports
+        loop = MonitorLoop(monitor or partitioned, settings.monitor.interval_s,
+                           chores=(money.post_interest, reports.make_due))
     market = _market_and_webhooks(settings, engine, prices, price_service, alerts, monitor, loop, metrics, clock)
     documents = Ed25519DocumentSigner.from_data_dir(settings.data_dir)
     monitor_state = (lambda: monitor.state) if monitor else (lambda: None)
@@ -441,9 +453,7 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
         price_service=price_service, releases=releases,
         inbox=AlertInbox(alerts=alerts, inbox=SqlAlertInbox(engine), publish=publish, clock=clock,
                          notices=SqlWebhooks(engine)),
-        inspections=InspectionService(registry=registry, alerts=alerts, repo=counts,
-                                      config=_monitor_config(settings), clock=clock),
-        money=money,
+        inspections=inspections, money=money, reports=reports,
         collateral=CollateralService(registry=registry, store=SqlCollateral(engine), monitor_state=monitor_state,
                                      fx_rates=monitor.fx_rates if monitor else dict, clock=clock),
         certificates=CertificateService(registry=registry, standing=loan_standings.of, alerts=alerts,
@@ -462,6 +472,25 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
         commands=CommandService(signer=signer, publisher=MqttCommands(settings.broker), gateway_keys=gateway_keys,
                                 rotated=rotated_keys, clock=clock),
         **market)
+
+
+def _daily_reports(settings: BackendSettings, engine, registry: RegistryService, alerts: AlertStore,
+                   standings: StandingStore, counts: SqlInspections, inspections: InspectionService,
+                   prices: PriceMarkStore, clock: Callable[[], float]) -> DailyReports:
+    """Daily reports; a locale whose PDF font is missing stops the start, naming the setting."""
+    config = settings.reports
+    renderer = ReportRenderer(config.pdf_font, config.pdf_font_cjk)
+    for locale in sorted(config.locales()):
+        try:
+            renderer.check(locale)
+        except PdfFontMissing as exc:
+            field, package = (("reports.pdf_font_cjk", "fonts-wqy-microhei") if locale == "zh-CN"
+                              else ("reports.pdf_font", "fonts-dejavu-core"))
+            raise ConfigError(f"{field}: {exc}; the {locale} report's PDF needs it "
+                              f"(apt-get install {package}, or name another TrueType font)") from exc
+    return DailyReports(registry=registry.snapshot, standings=standings, alerts=alerts, inspections=counts,
+                        tasks=inspections.tasks, prices=prices, store=SqlReports(engine),
+                        renderer=renderer, settings=config, clock=clock, notifier=_notifier(settings))
 
 
 def stress_service(settings: BackendSettings, clock: Callable[[], float] = time.time) -> StressService:

@@ -19,7 +19,8 @@ from backend.domain.registry import Loan
 # Topics an endpoint may subscribe to besides the alert types; each service that notifies
 # banks adds its own here (and documents its events in docs/webhooks.md).
 NOTICE_TOPICS = ("inspection", "checkpoint",
-                 "repayment", "pledge", "loan")  # the money side of the closed loop (money_notice)
+                 "repayment", "pledge", "loan",  # the money side of the closed loop (money_notice)
+                 "report")  # the daily collateral report (daily_report_notice)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,3 +75,15 @@ def money_notice(loan: Loan, topic: str, change: str, key: str, at_s: float, **d
     return BankNotice(f"{topic}-{loan.id}-{key}.{change}", loan.lender_id, topic, change, loan.id, at_s,
                       {"loan": loan.id, "lender": loan.lender_id, "borrower": loan.borrower_id, "at_s": at_s,
                        **{name: str(value) if isinstance(value, Decimal) else value for name, value in data.items()}})
+
+
+def daily_report_notice(lender: str, date: str, generated_at_s: float, *, locale: str, loans: int,
+                        html_sha256: str, pdf_sha256: str) -> BankNotice:
+    """The lender's daily report is ready: where to fetch it (relative to the PledgeWatch address
+    the bank was given) and the SHA-256 of each form, not the report itself. One per lender and day."""
+    path = f"/api/v1/reports/daily?date={date}"
+    data = {"lender": lender, "date": date, "generated_at_s": generated_at_s, "locale": locale, "loans": loans,
+            "links": {"pdf": f"{path}&format=pdf", "html": f"{path}&format=html"},
+            "pdf_sha256": pdf_sha256, "html_sha256": html_sha256}
+    return BankNotice(f"report-{lender}-{date}.daily", lender, "report", "daily", f"report-{date}", generated_at_s,
+                      data)
