@@ -385,6 +385,7 @@ def _market_and_webhooks(settings: BackendSettings, engine, prices: PriceMarkSto
 
 def build_context(settings: BackendSettings, clock: Callable[[], float] = time.time) -> BackendContext:
     gateway_keys, signer = _gateway_keys(settings), _command_signer(settings)  # bad keys: stop before opening anything
+    renderer = _report_renderer(settings)  # and a missing font
     metrics = Metrics()
     readings = _reading_store(settings)
     engine = make_engine(settings.resolved_database_url())
@@ -428,7 +429,8 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
     money = MoneyService(registry=registry, store=SqlMoney(engine), standing=loan_standings.of, clock=clock)
     inspections = InspectionService(registry=registry, alerts=alerts, repo=counts, config=_monitor_config(settings),
                                     clock=clock)
-    reports = _daily_reports(settings, engine, registry, alerts, standings, counts, inspections, prices, clock)
+    reports = _daily_reports(settings, engine, renderer, registry, alerts, standings, counts, inspections, prices,
+                             clock)
     if monitor is not None or partitioned is not None:  # the monitor's process posts interest and makes reports
         loop = MonitorLoop(monitor or partitioned, settings.monitor.interval_s,
                            chores=(money.post_interest, reports.make_due))
@@ -474,10 +476,8 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
         **market)
 
 
-def _daily_reports(settings: BackendSettings, engine, registry: RegistryService, alerts: AlertStore,
-                   standings: StandingStore, counts: SqlInspections, inspections: InspectionService,
-                   prices: PriceMarkStore, clock: Callable[[], float]) -> DailyReports:
-    """Daily reports; a locale whose PDF font is missing stops the start, naming the setting."""
+def _report_renderer(settings: BackendSettings) -> ReportRenderer:
+    """The daily report's renderer; a locale whose PDF font is missing stops the start, naming the setting."""
     config = settings.reports
     renderer = ReportRenderer(config.pdf_font, config.pdf_font_cjk)
     for locale in sorted(config.locales()):
@@ -488,9 +488,15 @@ def _daily_reports(settings: BackendSettings, engine, registry: RegistryService,
                               else ("reports.pdf_font", "fonts-dejavu-core"))
             raise ConfigError(f"{field}: {exc}; the {locale} report's PDF needs it "
                               f"(apt-get install {package}, or name another TrueType font)") from exc
+    return renderer
+
+
+def _daily_reports(settings: BackendSettings, engine, renderer: ReportRenderer, registry: RegistryService,
+                   alerts: AlertStore, standings: StandingStore, counts: SqlInspections,
+                   inspections: InspectionService, prices: PriceMarkStore, clock: Callable[[], float]) -> DailyReports:
     return DailyReports(registry=registry.snapshot, standings=standings, alerts=alerts, inspections=counts,
-                        tasks=inspections.tasks, prices=prices, store=SqlReports(engine),
-                        renderer=renderer, settings=config, clock=clock, notifier=_notifier(settings))
+                        tasks=inspections.tasks, prices=prices, store=SqlReports(engine), renderer=renderer,
+                        settings=settings.reports, clock=clock, notifier=_notifier(settings))
 
 
 def stress_service(settings: BackendSettings, clock: Callable[[], float] = time.time) -> StressService:

@@ -7,6 +7,8 @@ import email
 import hashlib
 import io
 import socket
+import subprocess
+import sys
 import time
 from datetime import datetime
 from decimal import Decimal
@@ -16,6 +18,7 @@ from zoneinfo import ZoneInfo
 import jsonschema_rs
 import pypdf
 import pytest
+import yaml
 from aiosmtpd.controller import Controller
 from bank_receiver import Receiver
 from book_helpers import BOOK, Clock, api_keys, as_, run_for
@@ -212,6 +215,20 @@ def test_each_lenders_day_is_made_and_sent_once_even_across_a_restart(reporting)
         assert attached.get_payload(decode=True) == kept.content
     finally:
         receiver.stop()
+    assert_the_command_line_writes_the_kept_report(settings, kept.content)
+
+
+def assert_the_command_line_writes_the_kept_report(settings, pdf: bytes) -> None:
+    config = settings.data_dir.parent / "backend.yaml"
+    config.write_text(yaml.safe_dump({"data_dir": str(settings.data_dir), "database_url": settings.database_url}))
+    out = settings.data_dir.parent / "north.pdf"
+    command = [sys.executable, "-m", "backend.cli", "report", "daily", "--config", str(config), "--lender",
+               "bank-north", "--out", str(out)]
+    written = subprocess.run([*command, "--date", DAY], capture_output=True, text=True, timeout=120)
+    assert written.returncode == 0 and "kept" in written.stdout, written.stderr
+    assert out.read_bytes() == pdf
+    missing = subprocess.run([*command, "--date", "2026-01-13"], capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 2 and "no daily report was kept for 2026-01-13" in missing.stderr, missing.stderr
 
 
 def assert_matches_published_schema(client, name: str, event: dict) -> None:
