@@ -85,7 +85,7 @@ from backend.services.prices_config import (
 )
 from backend.services.registry import RegistryService
 from backend.services.releases import ReleaseService
-from backend.services.reports import DailyReports
+from backend.services.reports import DailyReports, ReportLoop
 from backend.services.rotated_keys import RotatedKeys
 from backend.services.sensor_owners import RegistrySensorOwners
 from backend.services.silences import SilenceService
@@ -149,6 +149,7 @@ class BackendContext:
     webhooks: WebhookService | None = None
     price_feeds: PriceFeedRunner | None = None
     relay_loop: RelayLoop | None = None
+    report_loop: ReportLoop | None = None  # the monitor role's process makes the daily reports
 
     def start(self) -> None:
         if self.ingest:
@@ -161,6 +162,8 @@ class BackendContext:
             self.price_feeds.start()
         if self.checkpoint_loop:
             self.checkpoint_loop.start()
+        if self.report_loop:
+            self.report_loop.start()
         if self.feed and "api" in self.settings.roles:
             self.feed.start(self.events.publish)
         for watcher in self._watchers():
@@ -179,6 +182,8 @@ class BackendContext:
             self.price_feeds.stop()
         if self.checkpoint_loop:
             self.checkpoint_loop.stop()
+        if self.report_loop:
+            self.report_loop.stop()
         if self.monitor_loop:
             self.monitor_loop.stop()
         if self.partitioned_monitor:
@@ -431,9 +436,8 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
                                     clock=clock)
     reports = _daily_reports(settings, engine, renderer, registry, alerts, standings, counts, inspections, prices,
                              clock)
-    if monitor is not None or partitioned is not None:  # the monitor's process posts interest and makes reports
-        loop = MonitorLoop(monitor or partitioned, settings.monitor.interval_s,
-                           chores=(money.post_interest, reports.make_due))
+    if monitor is not None or partitioned is not None:  # the monitor's process posts interest (once a day per loan)
+        loop = MonitorLoop(monitor or partitioned, settings.monitor.interval_s, chores=(money.post_interest,))
     market = _market_and_webhooks(settings, engine, prices, price_service, alerts, monitor, loop, metrics, clock)
     documents = Ed25519DocumentSigner.from_data_dir(settings.data_dir)
     monitor_state = (lambda: monitor.state) if monitor else (lambda: None)
@@ -467,6 +471,7 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
         alerts_watcher=alerts_watcher, gateways_watcher=gateways_watcher,
         documents=documents,
         evidence=evidence, checkpoint_loop=checkpoints,
+        report_loop=ReportLoop(reports) if "monitor" in settings.roles and settings.reports.daily else None,
         exporter=EvidenceExporter(log_store=evidence_log, archive=archive, evidence_service=evidence,
                                   registry=registry.snapshot, alerts=alerts, prices=prices, clock=clock,
                                   open_pack=ZipPackWriter),

@@ -24,10 +24,12 @@ from backend.ports.monitor import InspectionStore, StandingStore
 from backend.ports.prices import PriceMarkStore
 from backend.ports.reports import RenderedReport, ReportRenderer, ReportStore
 from backend.ports.webhooks import Attachment, Notifier
+from backend.services.background import WakeableLoop
 from backend.services.monitor import HISTORY_EVERY_S
 from backend.services.reports_config import ReportSettings
 
 log = logging.getLogger("pledgewatch.reports")
+REPORT_CHECK_S = 30.0  # how often the loop looks whether a lender's daily time has come
 MAX_HISTORY_POINTS = 20_000  # a day of a loan's status history is ~1,440 points (one a minute, and each change)
 
 
@@ -68,16 +70,17 @@ class DailyReports:
         return self._render(dr.Window(lender, day, from_s, to_s, now_s))
 
     def make_due(self) -> int:
-        """Make, keep and announce each lender's report once its daily time has come today; how many.
-        A chore of the monitor loop (cheap once a lender's day is kept)."""
+        """Make, keep and announce each lender's report once its daily time has come today; how
+        many. Cheap once a lender's day is kept (ReportLoop runs it every REPORT_CHECK_S)."""
         if not self.settings.daily:
             return 0
         now_s, made = self.clock(), 0
         for lender in sorted(self.registry().lenders):
-            day = self._today(lender, now_s)
-            from_s, to_s = self._day(lender, _parse(day))
-            if (lender, day) in self._kept or now_s < from_s + self.settings.daily_at_s():
+            local = datetime.fromtimestamp(now_s, self._zone(lender))
+            day = local.date().isoformat()
+            if (lender, day) in self._kept or local.hour * 3600 + local.minute * 60 < self.settings.daily_at_s():
                 continue
+            from_s, to_s = self._day(lender, local.date())
             if not self.store.kept_dates(lender, [day]):
                 made += self._keep(self._render(dr.Window(lender, day, from_s, to_s, now_s)))
             self._kept.add((lender, day))
@@ -148,6 +151,18 @@ class DailyReports:
 
     def _zone(self, lender: str) -> ZoneInfo:
         return ZoneInfo(self.settings.of(lender).timezone)
+
+
+class ReportLoop(WakeableLoop):
+    """Makes the reports that are due on a thread of its own (a PDF takes a second: never in the
+    monitor's way), first a period after start (the monitor has judged the book by then)."""
+
+    def __init__(self, reports: DailyReports, every_s: float = REPORT_CHECK_S) -> None:
+        super().__init__(name="daily-reports", every_s=every_s, wait_first=True)
+        self.reports = reports
+
+    def round(self) -> None:
+        self.reports.make_due()
 
 
 def _parse(day: str) -> date:

@@ -23,9 +23,11 @@ from aiosmtpd.controller import Controller
 from bank_receiver import Receiver
 from book_helpers import BOOK, Clock, api_keys, as_, run_for
 from fastapi.testclient import TestClient
+from waiting import wait_for
 
 from backend.api.app import create_app
 from backend.bootstrap import build_context, webhook_relay
+from backend.services.reports import ReportLoop
 from backend.settings import BackendSettings
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -186,7 +188,13 @@ def test_each_lenders_day_is_made_and_sent_once_even_across_a_restart(reporting)
         assert context.reports.make_due() == 0  # before 18:00 in Shanghai
         clock.now_s = at_shanghai(18, 0)
         run_for(context, clock, 1)
-        assert context.reports.make_due() == 1  # bank-north; bank-south's 18:00 (UTC) has not come
+        loop = ReportLoop(context.reports, every_s=0.05)  # as the monitor role's process runs it
+        loop.start()
+        try:
+            assert wait_for(lambda: context.reports.store.get("bank-north", DAY) is not None, timeout_s=30)
+        finally:
+            loop.stop()
+        assert context.reports.store.get("bank-south", DAY) is None  # its 18:00 (UTC) has not come
         assert context.reports.make_due() == 0
         contexts.append(restarted := build_context(settings, clock))
         assert restarted.reports.make_due() == 0
