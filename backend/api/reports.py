@@ -23,7 +23,8 @@ HTML_POLICY = "default-src 'none'; style-src 'unsafe-inline'"
 
 @router.get("/daily", responses=DOCUMENT, response_class=Response)
 def daily_report(caller: Caller, ctx: Ctx,
-                 date: Annotated[str | None, Query(description="YYYY-MM-DD in the lender's time zone; "
+                 date: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$",
+                                                   description="YYYY-MM-DD in the lender's time zone; "
                                                                "default: its today")] = None,
                  format: Literal["html", "pdf"] = "html",
                  lender: Annotated[str | None, Query(description="staff: whose report; a lender: its own "
@@ -37,7 +38,7 @@ def daily_report(caller: Caller, ctx: Ctx,
     except ReportNotFound as exc:
         raise HTTPException(404, str(exc)) from exc
     except BadReportDate as exc:
-        raise HTTPException(422, str(exc)) from exc
+        raise HTTPException(400, str(exc)) from exc
     headers = {"X-Report": "kept" if report.kept else "preview", "Cache-Control": "no-store"}
     if format == "pdf":
         name = f"pledgewatch-daily-{report.lender}-{report.date}.pdf"
@@ -52,7 +53,7 @@ def _whose(caller: Principal, lender: str | None) -> str:
     """A lender's own report (another's: 404, never 403); staff name the lender."""
     if access.is_staff(caller):
         if lender is None:
-            raise HTTPException(422, "lender: name the lender whose report you want")
+            raise HTTPException(400, "lender: name the lender whose report you want")
         return lender
     if caller.role != "lender" or caller.lender is None or lender not in (None, caller.lender):
         raise HTTPException(404, "no such report")

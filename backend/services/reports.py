@@ -167,8 +167,8 @@ class ReportLoop(WakeableLoop):
 
 def _parse(day: str) -> date:
     try:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
-            return date.fromisoformat(day)
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", day) and 1970 <= (parsed := date.fromisoformat(day)).year <= 9998:
+            return parsed
     except ValueError:
         pass
-    raise BadReportDate(f"date must be a day as YYYY-MM-DD, got {day!r}")
+    raise BadReportDate(f"date must be a day as YYYY-MM-DD between 1970 and 9998, got {day!r}")

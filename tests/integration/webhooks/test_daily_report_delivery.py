@@ -167,10 +167,12 @@ def test_a_lender_gets_its_own_report_and_nobody_elses(reporting):
     assert get("bank-south", lender="bank-south").status_code == 200
     assert "loan-acme-1" not in get("bank-south").text and "loan-acme-2" in get("bank-south").text
     assert get("supervisor", lender="bank-north").status_code == 200
-    assert get("supervisor").status_code == 422  # staff say whose
+    assert get("supervisor").status_code == 400  # staff say whose
     assert get("admin", lender="bank-east").status_code == 404
     assert get("bank-north", date="2026-01-13").status_code == 404  # a past day with no report kept
-    assert get("bank-north", date="2026-01-15").status_code == 422  # not begun
+    assert get("bank-north", date="2026-01-15").status_code == 400  # not begun
+    assert get("bank-north", date="2026-02-30").status_code == 400
+    assert get("bank-north", date="9999-12-31").status_code == 400
     assert get("bank-north", date="14/01/2026").status_code == 422
     assert get("bank-north", format="docx").status_code == 422
     assert client.get("/api/v1/reports/daily").status_code == 401
