@@ -39,8 +39,8 @@ class ReportStore(Protocol):
         """Store the day's report and queue its notice, in one transaction; False (nothing
         written) when that lender's day already has one: a report is made and sent once."""
 
-    def kept_dates(self, lender: str, dates: list[str]) -> set[str]:
-        """Which of `dates` already have the lender's report."""
+    def is_kept(self, lender: str, date: str) -> bool:
+        """Whether the lender's report of `date` is kept (without loading it)."""
 
 
 class ReportRenderer(Protocol):

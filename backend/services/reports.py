@@ -49,7 +49,7 @@ class DailyReports:
         self.registry, self.standings, self.alerts, self.inspections = registry, standings, alerts, inspections
         self.tasks, self.prices, self.store, self.renderer = tasks, prices, store, renderer
         self.settings, self.clock, self.notifier = settings, clock, notifier
-        self._kept: set[tuple[str, str]] = set()  # (lender, date) known kept: no query each tick
+        self._kept: dict[str, str] = {}  # lender -> the last day known kept: no query each round
 
     def for_day(self, lender: str, day: str | None) -> RenderedReport:
         """The lender's report of `day` (default: today in its time zone): the one kept, else
@@ -78,12 +78,12 @@ class DailyReports:
         for lender in sorted(self.registry().lenders):
             local = datetime.fromtimestamp(now_s, self._zone(lender))
             day = local.date().isoformat()
-            if (lender, day) in self._kept or local.hour * 3600 + local.minute * 60 < self.settings.daily_at_s():
+            if self._kept.get(lender) == day or local.hour * 3600 + local.minute * 60 < self.settings.daily_at_s():
                 continue
             from_s, to_s = self._day(lender, local.date())
-            if not self.store.kept_dates(lender, [day]):
+            if not self.store.is_kept(lender, day):
                 made += self._keep(self._render(dr.Window(lender, day, from_s, to_s, now_s)))
-            self._kept.add((lender, day))
+            self._kept[lender] = day
         return made
 
     def _keep(self, report: RenderedReport) -> bool:

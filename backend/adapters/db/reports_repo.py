@@ -38,7 +38,7 @@ class SqlReports:
             return False
         return True
 
-    def kept_dates(self, lender: str, dates: list[str]) -> set[str]:
+    def is_kept(self, lender: str, date: str) -> bool:
         with self.engine.connect() as db:
-            return set(db.scalars(select(R.c.report_date).where(and_(R.c.lender_id == lender,
-                                                                     R.c.report_date.in_(dates)))))
+            return db.scalar(select(R.c.report_date).where(and_(R.c.lender_id == lender,
+                                                                R.c.report_date == date))) is not None
