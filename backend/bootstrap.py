@@ -482,17 +482,19 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
 
 
 def _report_renderer(settings: BackendSettings) -> ReportRenderer:
-    """The daily report's renderer; a locale whose PDF font is missing stops the start, naming the setting."""
+    """The daily report's renderer; a Chinese report without its PDF font stops the start, naming
+    the setting (an English one makes do with the PDF's own Helvetica, and says so)."""
     config = settings.reports
     renderer = ReportRenderer(config.pdf_font, config.pdf_font_cjk)
-    for locale in sorted(config.locales()):
+    if "zh-CN" in config.locales():
         try:
-            renderer.check(locale)
+            renderer.check("zh-CN")
         except PdfFontMissing as exc:
-            field, package = (("reports.pdf_font_cjk", "fonts-wqy-microhei") if locale == "zh-CN"
-                              else ("reports.pdf_font", "fonts-dejavu-core"))
-            raise ConfigError(f"{field}: {exc}; the {locale} report's PDF needs it "
-                              f"(apt-get install {package}, or name another TrueType font)") from exc
+            raise ConfigError(f"reports.pdf_font_cjk: {exc}; the zh-CN report's PDF needs it (apt-get install "
+                              f"fonts-wqy-microhei, or name another TrueType font with Chinese glyphs)") from exc
+    if "en" in config.locales() and not config.pdf_font.is_file():
+        log.warning("reports.pdf_font: %s is not installed; English PDF reports use Helvetica, Latin-1 only "
+                    "(apt-get install fonts-dejavu-core)", config.pdf_font)
     return renderer
 
 

@@ -1,5 +1,5 @@
-"""The daily report as HTML (string templates, every value escaped) and PDF (fpdf2, with an
-embedded TrueType font: DejaVu Sans for English, WenQuanYi Micro Hei for Chinese).
+"""The daily report as HTML (string templates, every value escaped) and PDF (fpdf2, with
+embedded TrueType fonts: DejaVu Sans for English, WenQuanYi Micro Hei for Chinese).
 
 Both forms come from one table of cells (`_document`), so they say the same thing. Money is a
 decimal string to the cent followed by its currency; dates and times are written the lender's
@@ -183,14 +183,17 @@ class PdfFontMissing(Exception):
 
 
 class ReportRenderer:
-    """HTML and PDF of a report (port: backend.ports.reports.ReportRenderer)."""
+    """HTML and PDF of a report (port: backend.ports.reports.ReportRenderer). The Chinese PDF
+    needs `cjk_font`; the English one uses `font` when installed, else the PDF's built-in
+    Helvetica (Latin-1 only: other characters print as '?'). Either font that is installed
+    stands in for the glyphs the other lacks (a Chinese note in an English report)."""
 
     def __init__(self, font: Path, cjk_font: Path) -> None:
         self.fonts = {"en": font, "zh-CN": cjk_font}
 
     def check(self, locale: str) -> None:
-        """Raises PdfFontMissing when the locale's font file is not there (checked at start)."""
-        if not self.fonts[locale].is_file():
+        """Raises PdfFontMissing when the locale cannot do without its font (checked at start)."""
+        if locale == "zh-CN" and not self.fonts[locale].is_file():
             raise PdfFontMissing(f"{self.fonts[locale]} is not installed")
 
     def html(self, report: dr.DailyReport, locale: str, timezone: str) -> str:
@@ -199,42 +202,52 @@ class ReportRenderer:
     def pdf(self, report: dr.DailyReport, locale: str, timezone: str) -> bytes:
         self.check(locale)
         document = _document(report, locale, timezone)
-        pdf = _pdf_with_font(self.fonts[locale], report.window.as_of_s)
+        pdf = _Pdf(self._fonts_for(locale), report.window.as_of_s)
         pdf.set_title(document.title)
-        pdf.set_font_size(14)
-        pdf.multi_cell(0, 8, document.title, new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font_size(9)
+        pdf.paragraph(document.title, size=14, height=8)
         for name, value in document.facts:
-            pdf.multi_cell(0, 5, f"{name}: {value}", new_x="LMARGIN", new_y="NEXT")
+            pdf.paragraph(f"{name}: {value}", size=9, height=5)
         for section in document.sections:
-            _pdf_section(pdf, section)
+            pdf.section(section)
         return bytes(pdf.output())
 
-
-def _pdf_with_font(font: Path, made_at_s: float) -> FPDF:
-    pdf = FPDF(orientation="landscape", format="A4")
-    pdf.set_creation_date(datetime.fromtimestamp(made_at_s, timezone.utc))
-    pdf.set_auto_page_break(True, margin=12)
-    if font.suffix.lower() == ".ttc":
-        pdf.add_font("report", fname=str(font), collection_font_number=0)
-    else:
-        pdf.add_font("report", fname=str(font))
-    pdf.set_font("report", size=9)
-    pdf.add_page()
-    return pdf
+    def _fonts_for(self, locale: str) -> list[Path]:
+        """The installed fonts, the locale's first."""
+        first, other = self.fonts[locale], self.fonts["zh-CN" if locale == "en" else "en"]
+        return [font for font in (first, other) if font.is_file()]
 
 
-def _pdf_section(pdf: FPDF, section: _Section) -> None:
-    pdf.ln(3)
-    pdf.set_font_size(11)
-    pdf.multi_cell(0, 7, section.title, new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font_size(7)
-    if not section.rows:
-        pdf.multi_cell(0, 5, section.empty, new_x="LMARGIN", new_y="NEXT")
-    else:
-        with pdf.table(headings_style=FontFace(fill_color=(235, 235, 235)), line_height=4) as table:
+class _Pdf(FPDF):
+    """An A4 landscape page with our fonts embedded (subsets), dated by the report's moment."""
+
+    def __init__(self, fonts: list[Path], made_at_s: float) -> None:
+        super().__init__(orientation="landscape", format="A4")
+        self.set_creation_date(datetime.fromtimestamp(made_at_s, timezone.utc))
+        self.set_auto_page_break(True, margin=12)
+        names = [f"font{n}" for n in range(len(fonts))]
+        for name, font in zip(names, fonts):
+            self.add_font(name, fname=str(font), **({"collection_font_number": 0} if font.suffix == ".ttc" else {}))
+        self.latin1_only = not names
+        self.set_font(names[0] if names else "helvetica", size=9)
+        self.set_fallback_fonts(names[1:])
+        self.add_page()
+
+    def text_of(self, text: str) -> str:
+        return text.encode("latin-1", "replace").decode("latin-1") if self.latin1_only else text
+
+    def paragraph(self, text: str, *, size: float, height: float) -> None:
+        self.set_font_size(size)
+        self.multi_cell(0, height, self.text_of(text), new_x="LMARGIN", new_y="NEXT")
+
+    def section(self, section: _Section) -> None:
+        self.ln(3)
+        self.paragraph(section.title, size=11, height=7)
+        if not section.rows:
+            self.paragraph(section.empty, size=7, height=5)
+            return
+        self.set_font_size(7)
+        with self.table(headings_style=FontFace(fill_color=(235, 235, 235)), line_height=4) as table:
             for row in (section.columns, *section.rows):
                 cells = table.row()
                 for cell in row:
-                    cells.cell(cell)
-    pdf.set_font_size(9)
+                    cells.cell(self.text_of(cell))
