@@ -3,8 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# System packages the test suite talks to (real servers, real browser).
-SYSTEM_PACKAGES := mosquitto postgresql chromium victoria-metrics nats-server
+# System packages the test suite talks to (real servers, real browser), and the fonts of the daily report's PDF.
+SYSTEM_PACKAGES := mosquitto postgresql chromium victoria-metrics nats-server fonts-dejavu-core fonts-wqy-microhei
 
 .PHONY: demo cluster-demo test venv system-deps unit lint typecheck clean lock
 

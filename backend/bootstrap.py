@@ -31,6 +31,7 @@ from backend.adapters.db.money_repo import SqlCollateral, SqlMoney
 from backend.adapters.db.monitor_repo import SqlAlerts, SqlPriceMarks, SqlStandings
 from backend.adapters.db.registry_repo import SqlRegistry
 from backend.adapters.db.releases_repo import SqlReleases
+from backend.adapters.db.reports_repo import SqlReports
 from backend.adapters.db.rotated_keys_repo import SqlRotatedKeys
 from backend.adapters.document_signer import Ed25519DocumentSigner
 from backend.adapters.jetstream_ingest import JetStreamIngest
@@ -41,6 +42,7 @@ from backend.adapters.price_sources.csv_replay import CsvReplaySource
 from backend.adapters.price_sources.http_json import HttpJsonSource
 from backend.adapters.price_sources.mqtt_topic import MqttPriceSource
 from backend.adapters.price_sources.simulated import SimulatedSource
+from backend.adapters.report_render import PdfFontMissing, ReportRenderer
 from backend.adapters.sqlite_ledger import SqliteIngestLedger
 from backend.adapters.sqlite_readings import SqliteReadingStore
 from backend.adapters.webhook_cloudevents import StandardWebhooks
@@ -89,6 +91,7 @@ from backend.services.prices_config import (
 )
 from backend.services.registry import RegistryService
 from backend.services.releases import ReleaseService
+from backend.services.reports import DailyReports, ReportLoop
 from backend.services.rotated_keys import RotatedKeys
 from backend.services.sensor_owners import RegistrySensorOwners
 from backend.services.silences import SilenceService
@@ -137,6 +140,7 @@ class BackendContext:
     collateral: CollateralService  # top-ups and substitutions
     certificates: CertificateService  # borrowing-base certificates
     stress: StressService  # portfolio stress tests (shocks, Monte Carlo)
+    reports: DailyReports  # each bank's daily collateral report
     monitor: MonitorService | None
     ingest: MqttIngest | JetStreamIngest | None
     monitor_loop: MonitorLoop | None
@@ -154,6 +158,7 @@ class BackendContext:
     webhooks: WebhookService | None = None
     price_feeds: PriceFeedRunner | None = None
     relay_loop: RelayLoop | None = None
+    report_loop: ReportLoop | None = None  # the monitor role's process makes the daily reports
 
     def start(self) -> None:
         if self.ingest:
@@ -166,6 +171,8 @@ class BackendContext:
             self.price_feeds.start()
         if self.checkpoint_loop:
             self.checkpoint_loop.start()
+        if self.report_loop:
+            self.report_loop.start()
         if self.feed and "api" in self.settings.roles:
             self.feed.start(self.events.publish)
         for watcher in self._watchers():
@@ -184,6 +191,8 @@ class BackendContext:
             self.price_feeds.stop()
         if self.checkpoint_loop:
             self.checkpoint_loop.stop()
+        if self.report_loop:
+            self.report_loop.stop()
         if self.monitor_loop:
             self.monitor_loop.stop()
         if self.partitioned_monitor:
@@ -304,11 +313,15 @@ def _refuse_insecure_start(settings: BackendSettings, keyring: ApiKeyring) -> No
         raise ConfigError("ingest.accept_unsigned: unsigned gateway data is accepted only in demo mode")
 
 
+def _notifier(settings: BackendSettings) -> SmtpNotifier | None:
+    email = settings.webhooks.email
+    return SmtpNotifier(host=email.host, port=email.port, sender=email.sender, starttls=email.starttls,
+                        username=email.username, password=email.password) if email else None
+
+
 def webhook_relay(settings: BackendSettings, store: SqlWebhooks, metrics: Metrics,
                   clock: Callable[[], float] = time.time) -> WebhookRelay:
-    hooks, email = settings.webhooks, settings.webhooks.email
-    notifier = SmtpNotifier(host=email.host, port=email.port, sender=email.sender, starttls=email.starttls,
-                            username=email.username, password=email.password) if email else None
+    hooks, notifier = settings.webhooks, _notifier(settings)
     sender = HttpSender(allow_private=settings.webhook_allow_private, timeout_s=hooks.timeout_s, clock=clock)
     signer = StandardWebhooks(data_dir_key(settings.data_dir, WEBHOOK_KEY))
     return WebhookRelay(outbox=store, sender=sender, signer=signer, settings=hooks, metrics=metrics,
@@ -386,6 +399,7 @@ def _market_and_webhooks(settings: BackendSettings, engine, prices: PriceMarkSto
 
 def build_context(settings: BackendSettings, clock: Callable[[], float] = time.time) -> BackendContext:
     gateway_keys, signer = _gateway_keys(settings), _command_signer(settings)  # bad keys: stop before opening anything
+    renderer = _report_renderer(settings)  # and a missing font
     metrics = Metrics()
     readings = _reading_store(settings)
     engine = make_engine(settings.resolved_database_url())
@@ -431,6 +445,10 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
             monitor = make_monitor()
     loan_standings = LoanStandings(standings)
     money = MoneyService(registry=registry, store=SqlMoney(engine), standing=loan_standings.of, clock=clock)
+    inspections = InspectionService(registry=registry, alerts=alerts, repo=counts, config=_monitor_config(settings),
+                                    clock=clock)
+    reports = _daily_reports(settings, engine, renderer, registry, alerts, standings, counts, inspections, prices,
+                             clock)
     if monitor is not None or partitioned is not None:  # the monitor's process posts interest (once a day per loan)
         loop = MonitorLoop(monitor or partitioned, settings.monitor.interval_s,
                            chores=(money.post_interest, playbooks.escalate_overdue))
@@ -457,9 +475,7 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
         inbox=AlertInbox(alerts=alerts, inbox=SqlAlertInbox(engine), publish=publish, clock=clock,
                          notices=SqlWebhooks(engine), cases=case_base),
         cases=case_base, playbooks=playbooks,
-        inspections=InspectionService(registry=registry, alerts=alerts, repo=counts,
-                                      config=_monitor_config(settings), clock=clock),
-        money=money,
+        inspections=inspections, money=money, reports=reports,
         collateral=CollateralService(registry=registry, store=SqlCollateral(engine), monitor_state=monitor_state,
                                      fx_rates=monitor.fx_rates if monitor else dict, clock=clock),
         certificates=CertificateService(registry=registry, standing=loan_standings.of, alerts=alerts,
@@ -471,6 +487,7 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
         alerts_watcher=alerts_watcher, gateways_watcher=gateways_watcher,
         documents=documents,
         evidence=evidence, checkpoint_loop=checkpoints,
+        report_loop=ReportLoop(reports) if "monitor" in settings.roles and settings.reports.daily else None,
         exporter=EvidenceExporter(log_store=evidence_log, archive=archive, evidence_service=evidence,
                                   registry=registry.snapshot, alerts=alerts, prices=prices, clock=clock,
                                   open_pack=ZipPackWriter),
@@ -500,6 +517,31 @@ def _case_base(settings: BackendSettings, engine, registry: RegistryService,
                 if p.ltv is not None]
     return CaseBase(cases=cases, episodes=cases, playbooks=store, standard=standard, registry=registry.snapshot,
                     settings=match, ltv_history=ltv_history), playbooks
+
+
+def _report_renderer(settings: BackendSettings) -> ReportRenderer:
+    """The daily report's renderer; a Chinese report without its PDF font stops the start, naming
+    the setting (an English one makes do with the PDF's own Helvetica, and says so)."""
+    config = settings.reports
+    renderer = ReportRenderer(config.pdf_font, config.pdf_font_cjk)
+    if "zh-CN" in config.locales():
+        try:
+            renderer.check("zh-CN")
+        except PdfFontMissing as exc:
+            raise ConfigError(f"reports.pdf_font_cjk: {exc}; the zh-CN report's PDF needs it (apt-get install "
+                              f"fonts-wqy-microhei, or name another TrueType font with Chinese glyphs)") from exc
+    if "en" in config.locales() and not config.pdf_font.is_file():
+        log.warning("reports.pdf_font: %s is not installed; English PDF reports use Helvetica, Latin-1 only "
+                    "(apt-get install fonts-dejavu-core)", config.pdf_font)
+    return renderer
+
+
+def _daily_reports(settings: BackendSettings, engine, renderer: ReportRenderer, registry: RegistryService,
+                   alerts: AlertStore, standings: StandingStore, counts: SqlInspections,
+                   inspections: InspectionService, prices: PriceMarkStore, clock: Callable[[], float]) -> DailyReports:
+    return DailyReports(registry=registry.snapshot, standings=standings, alerts=alerts, inspections=counts,
+                        tasks=inspections.tasks, prices=prices, store=SqlReports(engine), renderer=renderer,
+                        settings=settings.reports, clock=clock, notifier=_notifier(settings))
 
 
 def stress_service(settings: BackendSettings, clock: Callable[[], float] = time.time) -> StressService:

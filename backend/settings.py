@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from backend.domain.checkpoint import COSIGNATURE_V1, NoteError, parse_vkey
 from backend.services.prices_config import PriceSettings
+from backend.services.reports_config import ReportSettings
 from backend.services.webhooks_config import WebhookSettings
 from edge.protocol.broker import BrokerSettings
 from edge.protocol.settings import PublicKeyPem, RoleSettings
@@ -220,6 +221,7 @@ class BackendSettings(RoleSettings):
     evidence: EvidenceSettings = EvidenceSettings()
     cases: CaseSettings = CaseSettings()
     releases: ReleaseSettings = ReleaseSettings()  # delivery orders' validity
+    reports: ReportSettings = ReportSettings()  # each bank's daily collateral report (docs/reports.md)
     # PW_WEBHOOK_ALLOW_PRIVATE=1: webhooks may target loopback/private addresses (demo, tests)
     webhook_allow_private: bool = False
 

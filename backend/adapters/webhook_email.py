@@ -1,7 +1,8 @@
 """The optional e-mail channel (stdlib smtplib): short plain-text notices to people.
 
 Used for what needs a person: a bank's endpoint that answered 410 and was disabled (to
-admins), and reminders of critical alerts nobody acknowledged. Best effort: a failed
+admins), reminders of critical alerts nobody acknowledged, and a bank's daily report (PDF
+attached, to `reports.lenders.<id>.email_to`). Best effort: a failed
 send is logged, never retried; the webhook outbox is the durable channel.
 """
 from __future__ import annotations
@@ -10,6 +11,8 @@ import logging
 import smtplib
 from email.message import EmailMessage
 from typing import Sequence
+
+from backend.ports.webhooks import Attachment
 
 log = logging.getLogger("pledgewatch.email")
 
@@ -20,12 +23,15 @@ class SmtpNotifier:
         self.host, self.port, self.sender, self.starttls = host, port, sender, starttls
         self.username, self.password, self.timeout_s = username, password, timeout_s
 
-    def send(self, to: Sequence[str], subject: str, text: str) -> bool:
+    def send(self, to: Sequence[str], subject: str, text: str, attachments: Sequence[Attachment] = ()) -> bool:
         if not to:
             return False
         message = EmailMessage()
         message["From"], message["To"], message["Subject"] = self.sender, ", ".join(to), subject
         message.set_content(text)
+        for attachment in attachments:
+            maintype, subtype = attachment.content_type.split("/", 1)
+            message.add_attachment(attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename)
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout_s) as smtp:
                 if self.starttls:

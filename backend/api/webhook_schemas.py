@@ -310,11 +310,37 @@ class DeliveryOrderEvent(CloudEvent):
     data: DeliveryOrderData
 
 
+class ReportLinks(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    pdf: str = Field(description="GET it with the lender's API key (relative to the PledgeWatch address)")
+    html: str
+
+
+class ReportData(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lender: str
+    date: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="the day, in the lender's time zone")
+    generated_at_s: float = Field(description="the moment the report's book figures are of")
+    locale: Literal["en", "zh-CN"]
+    loans: int
+    links: ReportLinks
+    pdf_sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="of the PDF the link serves, byte for byte")
+    html_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    change: Literal["daily"]
+
+
+class ReportEvent(CloudEvent):
+    """The lender's daily collateral report is made: fetch it from `data.links` and check its SHA-256."""
+    source: Literal["/pledgewatch/reports"]
+    type: Literal["com.pledgewatch.report.daily"]
+    data: ReportData
+
+
 EVENTS: dict[str, type[CloudEvent]] = {"alert": AlertEvent, "alert-activity": AlertActivityEvent,
                                        "inspection": InspectionEvent, "checkpoint": CheckpointEvent,
                                        "ping": PingEvent, "repayment": RepaymentEvent, "pledge": PledgeEvent,
                                        "loan": LoanEvent, "playbook": PlaybookEvent, "release": ReleaseEvent,
-                                       "delivery_order": DeliveryOrderEvent}
+                                       "delivery_order": DeliveryOrderEvent, "report": ReportEvent}
 
 
 def document(app: FastAPI) -> None:

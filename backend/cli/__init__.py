@@ -372,6 +372,39 @@ def stress(config_path, lender, shocks, lost, monte_carlo, horizon, paths, seed,
 
 
 @main.group()
+def report() -> None:
+    """Reports of the book in the backend's database."""
+
+
+@report.command("daily")
+@config_option
+@click.option("--lender", required=True, help="The lender whose report it is.")
+@click.option("--date", "day", help="YYYY-MM-DD in the lender's time zone (default: its today).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The file to write: .pdf or .html (or say --format).")
+@click.option("--format", "form", type=click.Choice(["pdf", "html"]), help="Default: from --out's suffix.")
+def report_daily(config_path, lender, day, out, form) -> None:
+    """Write a lender's daily collateral report: the day's as kept, else today's as it stands (docs/reports.md)."""
+    from backend.bootstrap import build_context
+    from backend.services.reports import BadReportDate, ReportNotFound
+    from backend.settings import BackendSettings
+    form = form or out.suffix.lstrip(".").lower()
+    if form not in ("pdf", "html"):
+        raise CliError(f"--out {out}: say --format pdf or html (the suffix is neither)")
+    context = build_context(_load(BackendSettings, config_path, roles=[]))
+    try:
+        made = context.reports.for_day(lender, day)
+    except (ReportNotFound, BadReportDate) as exc:
+        raise CliError(str(exc)) from exc
+    finally:
+        context.close()
+    out.write_bytes(made.pdf if form == "pdf" else made.html.encode())
+    digest = made.pdf_sha256 if form == "pdf" else made.html_sha256
+    click.echo(f"wrote {out}: {made.lender} {made.date}, {made.loans} loans, "
+               f"{'kept' if made.kept else 'preview'}, sha256 {digest}")
+
+
+@main.group()
 def evidence() -> None:
     """Dispute packs of the evidence log: export one, verify one offline."""
 

@@ -22,7 +22,8 @@ from backend.domain.registry import Loan
 NOTICE_TOPICS = ("inspection", "checkpoint",
                  "repayment", "pledge", "loan",  # the money side of the closed loop (money_notice)
                  "playbook",                      # a playbook task gone overdue (playbook_notice)
-                 "release", "delivery_order")    # releases: requests, decisions, delivery orders
+                 "release", "delivery_order",     # releases: requests, decisions, delivery orders
+                 "report")                        # the daily collateral report (daily_report_notice)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,3 +89,15 @@ def playbook_notice(task: Task) -> BankNotice | None:
             "lender": task.lender, "loan": task.loan, "lot": task.lot, "state": "overdue"}
     return BankNotice(f"playbook-{task.alert_id}-{task.step}.overdue", task.lender, "playbook", "overdue",
                       task.loan or task.lot or task.alert_id, task.deadline_s, data)
+
+
+def daily_report_notice(lender: str, date: str, generated_at_s: float, *, locale: str, loans: int,
+                        html_sha256: str, pdf_sha256: str) -> BankNotice:
+    """The lender's daily report is ready: where to fetch it (relative to the PledgeWatch address
+    the bank was given) and the SHA-256 of each form, not the report itself. One per lender and day."""
+    path = f"/api/v1/reports/daily?date={date}"
+    data = {"lender": lender, "date": date, "generated_at_s": generated_at_s, "locale": locale, "loans": loans,
+            "links": {"pdf": f"{path}&format=pdf", "html": f"{path}&format=html"},
+            "pdf_sha256": pdf_sha256, "html_sha256": html_sha256}
+    return BankNotice(f"report-{lender}-{date}.daily", lender, "report", "daily", f"report-{date}", generated_at_s,
+                      data)

@@ -58,6 +58,10 @@ class AlertStore(Protocol):
 
     def get(self, alert_id: str) -> AlertRecord | None: ...
 
+    def overlapping(self, lender: str, from_s: float, to_s: float) -> list[AlertRecord]:
+        """The lender's alerts alive at some time in [from_s, to_s): opened before `to_s`, not
+        resolved before `from_s` (the daily report's day)."""
+
     def acknowledge(self, alert_id: str, by: str, note: str | None, at_s: float) -> bool:
         """Open -> acknowledged; False when the alert is not open."""
 

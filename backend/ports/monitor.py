@@ -68,6 +68,9 @@ class InspectionStore(Protocol):
 
     def last_by_lot(self) -> dict[str, Inspection]: ...
 
+    def recorded_between(self, from_s: float, to_s: float) -> list[Inspection]:
+        """Counts made with from_s <= at_s < to_s, oldest first."""
+
 
 @dataclass(frozen=True)
 class LeaseFence:

@@ -148,10 +148,17 @@ class TargetCheck(Protocol):
         """Raises BlockedTarget, saying why, when a webhook may not go to `url`."""
 
 
-class Notifier(Protocol):
-    """Short plain-text notices to people; best effort."""
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str                          # e.g. application/pdf
+    data: bytes
 
-    def send(self, to: Sequence[str], subject: str, text: str) -> bool: ...
+
+class Notifier(Protocol):
+    """Short plain-text notices to people, with files attached (the daily report); best effort."""
+
+    def send(self, to: Sequence[str], subject: str, text: str, attachments: Sequence[Attachment] = ()) -> bool: ...
 
 
 class NoticeOutbox(Protocol):

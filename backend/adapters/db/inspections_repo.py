@@ -36,3 +36,10 @@ class SqlInspections:
         with self.engine.connect() as db:
             rows = db.execute(select(t.inspections).order_by(t.inspections.c.id))
             return {row.lot_id: _inspection(row) for row in rows}
+
+    def recorded_between(self, from_s: float, to_s: float) -> list[Inspection]:
+        counts = t.inspections
+        query = select(counts).where(counts.c.at_s >= from_s, counts.c.at_s < to_s).order_by(counts.c.at_s,
+                                                                                            counts.c.id)
+        with self.engine.connect() as db:
+            return [_inspection(row) for row in db.execute(query)]

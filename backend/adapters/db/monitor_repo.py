@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Callable, Collection, Mapping, Sequence
 
-from sqlalchemy import ARRAY, Connection, Engine, String, and_, any_, bindparam, insert, select, update
+from sqlalchemy import ARRAY, Connection, Engine, String, and_, any_, bindparam, insert, or_, select, update
 
 from backend.adapters.db import tables as t
 from backend.adapters.db.evidence_repo import append_entries
@@ -82,6 +82,13 @@ class SqlAlerts:
         with self.engine.connect() as db:
             row = db.execute(select(t.alerts).where(t.alerts.c.id == alert_id)).first()
         return _record(row) if row else None
+
+    def overlapping(self, lender: str, from_s: float, to_s: float) -> list[AlertRecord]:
+        A = t.alerts
+        query = select(A).where(and_(A.c.lender_id == lender, A.c.opened_at_s < to_s,
+                                     or_(A.c.resolved_at_s.is_(None), A.c.resolved_at_s >= from_s)))
+        with self.engine.connect() as db:
+            return [_record(r) for r in db.execute(query.order_by(A.c.opened_at_s, A.c.id))]
 
     def acknowledge(self, alert_id: str, by: str, note: str | None, at_s: float) -> bool:
         """Open -> acknowledged (and logged, in the same transaction); False when the alert is not open."""

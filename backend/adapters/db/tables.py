@@ -553,3 +553,15 @@ playbook_tasks = Table(
     Column("done_by", String(128)),
     Column("escalated_at_s", Float),
     Index("ix_playbook_tasks_undone", "done_at_s", "deadline_s"))
+
+# Daily collateral reports (backend/services/reports.py): one per lender and day, kept as made and sent.
+daily_reports = Table(
+    "daily_reports", metadata,
+    Column("lender_id", String(64), primary_key=True),
+    Column("report_date", String(10), primary_key=True),  # YYYY-MM-DD in the lender's time zone
+    Column("generated_at_s", Float, nullable=False),
+    Column("locale", String(8), nullable=False),
+    Column("loans", Integer, nullable=False),
+    Column("html", Text, nullable=False),
+    Column("pdf", LargeBinary, nullable=False),
+    Column("pdf_sha256", String(64), nullable=False))

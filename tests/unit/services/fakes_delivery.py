@@ -198,9 +198,11 @@ class FakeTargets:
 class FakeNotifier:
     def __init__(self) -> None:
         self.sent: list[tuple[list[str], str, str]] = []
+        self.attached: list[list] = []  # per message sent, its attachments
 
-    def send(self, to: Sequence[str], subject: str, text: str) -> bool:
+    def send(self, to: Sequence[str], subject: str, text: str, attachments: Sequence = ()) -> bool:
         self.sent.append((list(to), subject, text))
+        self.attached.append(list(attachments))
         return True
 
 

@@ -146,6 +146,11 @@ class FakeAlerts:
     def get(self, alert_id: str) -> AlertRecord | None:
         return self.records.get(alert_id)
 
+    def overlapping(self, lender: str, from_s: float, to_s: float) -> list[AlertRecord]:
+        return sorted((r for r in self.records.values() if r.lender == lender and r.opened_at_s < to_s
+                       and (r.resolved_at_s is None or r.resolved_at_s >= from_s)),
+                      key=lambda r: (r.opened_at_s, r.id))
+
     def acknowledge(self, alert_id: str, by: str, note: str | None, at_s: float) -> bool:
         record = self.records.get(alert_id)
         if record is None or record.state != "open":
@@ -234,6 +239,9 @@ class FakeInspections:
 
     def last_by_lot(self) -> dict[str, Inspection]:
         return {inspection.lot_id: inspection for _, inspection, _ in self.rows}
+
+    def recorded_between(self, from_s: float, to_s: float) -> list[Inspection]:
+        return [inspection for _, inspection, _ in self.rows if from_s <= inspection.at_s < to_s]
 
 
 # -- ports.prices --------------------------------------------------------------------------
