@@ -159,6 +159,13 @@ class EvidenceSettings(BaseModel):
     witnesses: list[WitnessEntry] = Field(default_factory=list)
 
 
+class RiskSettings(BaseModel):
+    """Risk scores (docs/risk-scores.md)."""
+
+    model_config = {"extra": "forbid"}
+    half_life_days: float = Field(30, gt=0, le=3650)  # an event weighs half as much this much later
+
+
 class BackendSettings(RoleSettings):
     roles: list[Literal["ingest", "api", "monitor"]] = Field(default_factory=lambda: list(ROLES))
     data_dir: Path = Path("pledgewatch-data")  # embedded SQLite databases live here
@@ -177,6 +184,7 @@ class BackendSettings(RoleSettings):
     prices: PriceSettings = PriceSettings()  # price feeds; they run in the monitor role's process
     webhooks: WebhookSettings = WebhookSettings()
     evidence: EvidenceSettings = EvidenceSettings()
+    risk: RiskSettings = RiskSettings()
     # PW_WEBHOOK_ALLOW_PRIVATE=1: webhooks may target loopback/private addresses (demo, tests)
     webhook_allow_private: bool = False
 

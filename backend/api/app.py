@@ -22,6 +22,7 @@ from backend.api import (
     prices,
     readings,
     registry,
+    risk_scores,
     silences,
     stress,
     webhook_schemas,
@@ -42,7 +43,8 @@ def create_app(context: BackendContext) -> FastAPI:
     app.include_router(health.router)
     if "api" in context.settings.roles:
         for module in (readings, gateways, book, alerts, prices, registry, keys, events, dashboard,
-                       commands, webhooks, inspections, exports, silences, money, collateral, stress, evidence):
+                       commands, webhooks, inspections, exports, silences, money, collateral, stress, evidence,
+                       risk_scores):
             app.include_router(module.router, responses=ERROR_RESPONSES)
         app.mount("/static", dashboard.static_files(), name="static")
         app.add_api_route("/docs", api_reference, include_in_schema=False)

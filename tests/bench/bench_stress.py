@@ -2,8 +2,10 @@
 
     .venv/bin/python tests/bench/bench_stress.py --loans 100000 --paths 1000 --days 30
     .venv/bin/python tests/bench/bench_stress.py --loans 10000 --paths 10000 --days 30
+    .venv/bin/python tests/bench/bench_stress.py --several 1.0           # every loan on 2-3 commodities
+    .venv/bin/python tests/bench/bench_stress.py --commodities 1         # a single-commodity book
 
-Builds a book (1-3 lots per loan; 5 commodities priced in CNY or USD; loans in CNY and USD
+Builds a book (1-3 lots per loan; 5 commodities (--commodities) priced in CNY or USD; loans in CNY and USD
 owed to 20 lenders at LTVs from 0.30 to 0.78; a share of the loans, 10 % by default, on
 several commodities), then times what POST /api/v1/stress does after loading: the
 exposure (every lot valued by the monitor's Decimal rules), the model from 250 days of
@@ -36,11 +38,13 @@ FX = {("USD", "CNY"): Decimal("7.1")}
 HAIRCUT = Decimal("0.1")
 
 
-def synthetic_registry(loan_count: int, several_share: float, seed: int = 1) -> tuple[Registry, dict[str, Decimal]]:
-    """The book and the valued quantity of each lot (lots carry no tagged items here)."""
+def synthetic_registry(loan_count: int, several_share: float, seed: int = 1,
+                       commodities: int = len(COMMODITIES)) -> tuple[Registry, dict[str, Decimal]]:
+    """The book on the last `commodities` commodities by name and the valued quantity of each lot
+    (lots carry no tagged items here)."""
     rng = random.Random(seed)
     thresholds = Thresholds(Decimal("0.70"), Decimal("0.80"), Decimal("0.90"))
-    names = sorted(COMMODITIES)
+    names = sorted(COMMODITIES)[-commodities:]             # steel_coil, the one shocked, stays in
     lots, loans, quantities = {}, {}, {}
     for n in range(loan_count):
         several = rng.random() < several_share
@@ -79,18 +83,19 @@ def main() -> None:
     parser.add_argument("--paths", type=int, default=1000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--several", type=float, default=0.10, help="share of loans on several commodities")
+    parser.add_argument("--commodities", type=int, choices=range(1, len(COMMODITIES) + 1), default=len(COMMODITIES))
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    registry, quantities = synthetic_registry(args.loans, args.several)
+    registry, quantities = synthetic_registry(args.loans, args.several, commodities=args.commodities)
     prices = {name: PriceTick(name, Decimal(price), currency, "t", 0.0)
-              for name, (currency, price) in COMMODITIES.items()}
+              for name, (currency, price) in COMMODITIES.items() if name in registry.commodities}
     timings = {}
     started = time.perf_counter()
     book = stress_book(registry, lender=None, prices=prices, fx_rates=FX, quantities=quantities)
     exposure, ids, _ = stress_paths.exposure_of(book, parse_shock(["steel_coil=-10%"]))
     timings["exposure_s"] = time.perf_counter() - started
     mark = time.perf_counter()
-    model = stress_paths.estimate_model(synthetic_returns())
+    model = stress_paths.estimate_model({name: returns for name, returns in synthetic_returns().items() if name in ids})
     relatives = stress_paths.simulate(model, horizon_days=args.days, paths=args.paths, seed=args.seed)
     timings["paths_s"] = time.perf_counter() - mark
     mark = time.perf_counter()
@@ -98,7 +103,8 @@ def main() -> None:
     timings["evaluate_s"] = time.perf_counter() - mark
     several = int(((exposure.weights > 0).sum(axis=1) > 1).sum())
     print(json.dumps({
-        "loans": args.loans, "paths": args.paths, "days": args.days, "loans_on_several_commodities": several,
+        "loans": args.loans, "paths": args.paths, "days": args.days, "commodities": len(ids),
+        "loans_on_several_commodities": several,
         **{name: round(seconds, 2) for name, seconds in timings.items()},
         "total_s": round(sum(timings.values()), 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
