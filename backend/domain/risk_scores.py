@@ -215,8 +215,8 @@ def _score(kind: Kind, entity_id: str, history: _History, now_s: float, weights:
     hours = sum(min(end, now_s) - start for start, end in blind if min(end, now_s) > start) / 3600.0
     hours_decayed = sum(decayed_hours(start, end, now_s, weights.half_life_s) for start, end in blind)
     contributions = {
-        "alerts": sum(weights.severity.get(POLICIES[t].severity, 0.0) * tally.decayed
-                      for t, tally in history.alerts.items() if t in POLICIES),
+        "alerts": sum((weights.severity.get(POLICIES[t].severity, 0.0) * tally.decayed
+                       for t, tally in history.alerts.items() if t in POLICIES), 0.0),
         "confirmed_losses": weights.confirmed_loss * history.losses.decayed,
         "sensor_faults": weights.sensor_fault * history.faults.decayed,
         "blind_time": weights.blind_hour * hours_decayed}
