@@ -254,7 +254,10 @@ class _Totals:
         self.sums = np.zeros(len(self.keys) * paths)
 
     def add(self, groups: Ints, path_index: Ints, amounts: Floats) -> None:
-        self.sums += np.bincount(groups * self.paths + path_index, weights=amounts, minlength=self.sums.size)
+        short = np.flatnonzero(amounts)            # most pairs owe nothing: skip a pass over all sums
+        if short.size:
+            cells = groups[short] * self.paths + path_index[short]
+            self.sums += np.bincount(cells, weights=amounts[short], minlength=self.sums.size)
 
     def summary(self) -> dict[tuple[str, str], tuple[float, float, float]]:
         """Group -> (expected, 99 % percentile, tail mean); groups never short left out."""
@@ -359,15 +362,11 @@ def _first_at_or_below(running_min: Floats, path: Ints, level: Floats) -> Ints:
 
 
 def _several_commodities(exposure: Exposure, loans: Ints, relatives: Floats, out: _Outputs) -> None:
-    """Loans on several commodities, in chunks of loans, decided from per-commodity path
-    statistics wherever they suffice. L = Σ_c w_c · min_t R_c(t) bounds a path's lowest
-    value from below; the value now (step 0), at the horizon and at the step where any one
-    commodity is lowest are values of the path, so they bound its lowest value from above:
-    - L above the margin-call value: no margin call; above the liquidation value: no
-      default, and the shortfall is the one at the horizon;
-    - one of those values at or below the margin-call value: a margin call.
-    Only the (loan, path) pairs these leave open are valued step by step."""
-    paths, points = relatives.shape[1:]
+    """Loans on several commodities, in chunks of loans. L = Σ_c w_c · min_t R_c(t) bounds a
+    path's lowest value from below: where it stays above the loan's margin-call, liquidation
+    and LTV-1 values the path breaches nothing and costs nothing (most pairs: one comparison
+    each); the other (loan, path) pairs are judged by _judge_pairs."""
+    paths = relatives.shape[1]
     minima, final = relatives.min(axis=2), relatives[:, :, -1]
     at_lows = _at_each_commoditys_low(relatives)
     rows = max(1, _CELLS_PER_CHUNK // paths)
@@ -376,25 +375,41 @@ def _several_commodities(exposure: Exposure, loans: Ints, relatives: Floats, out
         weights, owed = exposure.weights[chunk], exposure.outstanding[chunk]
         at_horizon, lowest = weights @ final, weights @ minima
         _ltv_percentiles(owed, at_horizon, chunk, out)
-        call_value = (owed / exposure.margin_call[chunk])[:, None]
-        default_value = (owed / exposure.liquidation[chunk])[:, None]
-        called = (at_horizon <= call_value) | (weights.sum(axis=1)[:, None] <= call_value)
-        may_default = lowest <= default_value
-        local, path = np.nonzero(~may_default & (lowest <= call_value) & ~called)
-        low = np.einsum("nck,nk->nc", at_lows[path], weights[local]).min(axis=1)
-        seen = low <= call_value[local, 0]
-        called[local[seen], path[seen]] = True
-        stepwise = may_default | ((lowest <= call_value) & ~called)
-        out.p_margin_call[chunk] += (called & ~stepwise).sum(axis=1)
-        local, path = np.nonzero(~stepwise & (at_horizon < owed[:, None]))
-        _add_shortfall(exposure, chunk[local], path, owed[local] - at_horizon[local, path], out)
-        local, path = np.nonzero(stepwise)
-        for begin in range(0, local.size, max(1, _PAIRS_PER_CHUNK // points)):
-            part = slice(begin, begin + max(1, _PAIRS_PER_CHUNK // points))
-            _value_pairs(exposure, chunk[local[part]], path[part], relatives, out)
+        level = np.minimum(np.minimum(exposure.margin_call[chunk], exposure.liquidation[chunk]), 1.0)
+        local, path = np.nonzero(lowest <= (owed / level)[:, None])
+        _judge_pairs(exposure, chunk, local, path, lowest[local, path], at_horizon[local, path], at_lows,
+                     relatives, out)
         out.p_margin_call[chunk] /= paths
         out.p_default[chunk] /= paths
         out.expected_shortfall[chunk] /= paths
+
+
+def _judge_pairs(exposure: Exposure, chunk: Ints, local: Ints, path: Ints, lowest: Floats, at_horizon: Floats,
+                 at_lows: Floats, relatives: Floats, out: _Outputs) -> None:
+    """(loan, path) pairs whose lower bound L reaches a threshold. The values now (step 0), at
+    the horizon and at the step where any one commodity is lowest are values of the path, so
+    they bound its lowest value from above:
+    - L above the liquidation value: no default, and the shortfall is the one at the horizon;
+    - one of those values at or below the margin-call value: a margin call; L above it: none.
+    Only the pairs these leave open are valued step by step."""
+    loan = chunk[local]
+    weights, owed = exposure.weights[loan], exposure.outstanding[loan]
+    call_value, default_value = owed / exposure.margin_call[loan], owed / exposure.liquidation[loan]
+    called = (at_horizon <= call_value) | (weights.sum(axis=1) <= call_value)
+    may_default = lowest <= default_value
+    unsure = np.flatnonzero(~may_default & (lowest <= call_value) & ~called)
+    low = np.einsum("nck,nk->nc", at_lows[path[unsure]], weights[unsure]).min(axis=1)
+    called[unsure] = low <= call_value[unsure]
+    stepwise = may_default | ((lowest <= call_value) & ~called)
+    settled = ~stepwise
+    out.p_margin_call[chunk] += np.bincount(local[called & settled], minlength=chunk.size)
+    short = settled & (at_horizon < owed)
+    _add_shortfall(exposure, loan[short], path[short], owed[short] - at_horizon[short], out)
+    pairs = np.flatnonzero(stepwise)
+    step = max(1, _PAIRS_PER_CHUNK // relatives.shape[2])
+    for begin in range(0, pairs.size, step):
+        part = pairs[begin:begin + step]
+        _value_pairs(exposure, loan[part], path[part], relatives, out)
 
 
 def _at_each_commoditys_low(relatives: Floats) -> Floats:
