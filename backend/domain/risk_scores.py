@@ -98,7 +98,7 @@ class RiskScore:
 
 def decay(age_s: float, half_life_s: float) -> float:
     """2^(−age / half-life); an event stamped in the future weighs 1."""
-    return 2.0 ** (-max(0.0, age_s) / half_life_s)
+    return math.pow(2.0, -max(0.0, age_s) / half_life_s)
 
 
 def decayed_hours(start_s: float, end_s: float, now_s: float, half_life_s: float) -> float:

@@ -417,7 +417,8 @@ def _at_each_commoditys_low(relatives: Floats) -> Floats:
     the step where commodity c is lowest on that path."""
     count, paths, _ = relatives.shape
     low_step = relatives.argmin(axis=2).T                     # paths × commodities
-    return relatives[np.arange(count)[None, None, :], np.arange(paths)[:, None, None], low_step[:, :, None]]
+    at_lows: Floats = relatives[np.arange(count)[None, None, :], np.arange(paths)[:, None, None], low_step[:, :, None]]
+    return at_lows
 
 
 def _ltv_percentiles(owed: Floats, at_horizon: Floats, chunk: Ints, out: _Outputs) -> None:
