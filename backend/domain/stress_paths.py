@@ -398,15 +398,18 @@ def _judge_pairs(exposure: Exposure, chunk: Ints, local: Ints, path: Ints, lowes
     called = (at_horizon <= call_value) | (weights.sum(axis=1) <= call_value)
     may_default = lowest <= default_value
     unsure = np.flatnonzero(~may_default & (lowest <= call_value) & ~called)
-    low = np.einsum("nck,nk->nc", at_lows[path[unsure]], weights[unsure]).min(axis=1)
-    called[unsure] = low <= call_value[unsure]
+    step = max(1, _PAIRS_PER_CHUNK // at_lows[0].size)      # pairs × commodities² held at once
+    for begin in range(0, unsure.size, step):
+        part = unsure[begin:begin + step]
+        low = np.einsum("nck,nk->nc", at_lows[path[part]], weights[part]).min(axis=1)
+        called[part] = low <= call_value[part]
     stepwise = may_default | ((lowest <= call_value) & ~called)
     settled = ~stepwise
     out.p_margin_call[chunk] += np.bincount(local[called & settled], minlength=chunk.size)
     short = settled & (at_horizon < owed)
     _add_shortfall(exposure, loan[short], path[short], owed[short] - at_horizon[short], out)
     pairs = np.flatnonzero(stepwise)
-    step = max(1, _PAIRS_PER_CHUNK // relatives.shape[2])
+    step = max(1, _PAIRS_PER_CHUNK // relatives.shape[2])    # pairs × steps held at once
     for begin in range(0, pairs.size, step):
         part = pairs[begin:begin + step]
         _value_pairs(exposure, loan[part], path[part], relatives, out)
