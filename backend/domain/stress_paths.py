@@ -409,7 +409,7 @@ def _judge_pairs(exposure: Exposure, chunk: Ints, local: Ints, path: Ints, lowes
     short = settled & (at_horizon < owed)
     _add_shortfall(exposure, loan[short], path[short], owed[short] - at_horizon[short], out)
     pairs = np.flatnonzero(stepwise)
-    step = max(1, _PAIRS_PER_CHUNK // relatives.shape[2])    # pairs × steps held at once
+    step = max(1, _PAIRS_PER_CHUNK // relatives[:, 0].size)  # pairs × commodities × steps held at once
     for begin in range(0, pairs.size, step):
         part = pairs[begin:begin + step]
         _value_pairs(exposure, loan[part], path[part], relatives, out)
@@ -437,11 +437,7 @@ def _ltv_percentiles(owed: Floats, at_horizon: Floats, chunk: Ints, out: _Output
 def _value_pairs(exposure: Exposure, loan: Ints, path: Ints, relatives: Floats, out: _Outputs) -> None:
     """(loan, path) pairs valued at every step: breaches counted, shortfalls added up (the
     caller divides the per-loan sums by the number of paths)."""
-    values = np.zeros((loan.size, relatives.shape[2]))
-    for c in range(relatives.shape[0]):
-        held = np.flatnonzero(exposure.weights[loan, c] > 0)   # a loan holds few of the commodities
-        if held.size:
-            values[held] += exposure.weights[loan[held], c][:, None] * relatives[c][path[held]]
+    values = np.einsum("cnt,nc->nt", relatives[:, path, :], exposure.weights[loan])
     owed = exposure.outstanding[loan]
     breach = values <= (owed / exposure.liquidation[loan])[:, None]
     breached = breach.any(axis=1)
