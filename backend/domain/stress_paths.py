@@ -15,7 +15,9 @@ with w_lc its lending value in commodity c now and R_c(t) = S_c(t) / S_c(0). So 
 simulated per commodity, never per loan. A loan on one commodity (the usual case) is
 judged from that commodity's path statistics: its running minimum sorted once answers
 "did LTV reach θ at any step" for every loan by binary search. Loans on several
-commodities are valued step by step, in chunks of loans.
+commodities are judged from bounds on each path's lowest value built from the commodities'
+path statistics, and valued step by step only on the (loan, path) pairs the bounds leave
+open (_several_commodities).
 
 Definitions (per loan, over the N paths, each with steps 0..T):
 - breach of a threshold θ: LTV ≥ θ at some step, step 0 included (path-wise);
