@@ -32,6 +32,7 @@ from backend.adapters.db.monitor_repo import SqlAlerts, SqlPriceMarks, SqlStandi
 from backend.adapters.db.registry_repo import SqlRegistry
 from backend.adapters.db.releases_repo import SqlReleases
 from backend.adapters.db.reports_repo import SqlReports
+from backend.adapters.db.risk_repo import SqlRiskHistory
 from backend.adapters.db.rotated_keys_repo import SqlRotatedKeys
 from backend.adapters.document_signer import Ed25519DocumentSigner
 from backend.adapters.jetstream_ingest import JetStreamIngest
@@ -56,6 +57,7 @@ from backend.book.risk_cases import load_risk_cases
 from backend.book.strict_yaml import BookFileError
 from backend.domain.checkpoint import NoteSigner, parse_vkey
 from backend.domain.config import MonitorConfig
+from backend.domain.risk_scores import DAY_S, ScoreWeights
 from backend.metrics import Metrics
 from backend.ports.access import AuditLog
 from backend.ports.alerts import AlertStore
@@ -92,6 +94,7 @@ from backend.services.prices_config import (
 from backend.services.registry import RegistryService
 from backend.services.releases import ReleaseService
 from backend.services.reports import DailyReports, ReportLoop
+from backend.services.risk_scores import RiskScoreService
 from backend.services.rotated_keys import RotatedKeys
 from backend.services.sensor_owners import RegistrySensorOwners
 from backend.services.silences import SilenceService
@@ -141,6 +144,7 @@ class BackendContext:
     certificates: CertificateService  # borrowing-base certificates
     stress: StressService  # portfolio stress tests (shocks, Monte Carlo)
     reports: DailyReports  # each bank's daily collateral report
+    risk_scores: RiskScoreService  # per warehouse, gateway, borrower, commodity, from history
     monitor: MonitorService | None
     ingest: MqttIngest | JetStreamIngest | None
     monitor_loop: MonitorLoop | None
@@ -482,6 +486,9 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
                                         signer=documents, monitor_state=monitor_state, clock=clock),
         stress=StressService(registry=registry.snapshot, marks=prices, standings=standings, monitor=monitor,
                              clock=clock, config=_monitor_config(settings)),
+        risk_scores=RiskScoreService(registry=registry.snapshot, history=SqlRiskHistory(engine), clock=clock,
+                                     weights=ScoreWeights(half_life_s=settings.risk.half_life_days * DAY_S),
+                                     config=_monitor_config(settings)),
         monitor=monitor, partitioned_monitor=partitioned, ingest=ingest, monitor_loop=loop, events=events,
         feed=feed, standings_watcher=watcher,
         alerts_watcher=alerts_watcher, gateways_watcher=gateways_watcher,

@@ -201,6 +201,13 @@ class ReleaseSettings(BaseModel):
     delivery_order_valid_s: int = Field(86_400, ge=60, le=30 * 86_400)
 
 
+class RiskSettings(BaseModel):
+    """Risk scores (docs/risk-scores.md)."""
+
+    model_config = {"extra": "forbid"}
+    half_life_days: float = Field(30, gt=0, le=3650)  # an event weighs half as much this much later
+
+
 class BackendSettings(RoleSettings):
     roles: list[Literal["ingest", "api", "monitor"]] = Field(default_factory=lambda: list(ROLES))
     data_dir: Path = Path("pledgewatch-data")  # embedded SQLite databases live here
@@ -222,6 +229,7 @@ class BackendSettings(RoleSettings):
     cases: CaseSettings = CaseSettings()
     releases: ReleaseSettings = ReleaseSettings()  # delivery orders' validity
     reports: ReportSettings = ReportSettings()  # each bank's daily collateral report (docs/reports.md)
+    risk: RiskSettings = RiskSettings()  # risk scores' half-life
     # PW_WEBHOOK_ALLOW_PRIVATE=1: webhooks may target loopback/private addresses (demo, tests)
     webhook_allow_private: bool = False
 

@@ -25,6 +25,7 @@ from backend.api import (
     registry,
     releases,
     reports,
+    risk_scores,
     silences,
     stress,
     webhook_schemas,
@@ -46,7 +47,7 @@ def create_app(context: BackendContext) -> FastAPI:
     if "api" in context.settings.roles:
         for module in (readings, gateways, book, alerts, prices, registry, keys, events, dashboard,
                        commands, webhooks, inspections, exports, silences, money, collateral, stress, evidence,
-                       cases, releases, reports):
+                       cases, releases, reports, risk_scores):
             app.include_router(module.router, responses=ERROR_RESPONSES)
         app.mount("/static", dashboard.static_files(), name="static")
         app.add_api_route("/docs", api_reference, include_in_schema=False)

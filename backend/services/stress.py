@@ -7,10 +7,12 @@ no other bank's loan enters a number or an aggregate; staff runs take the whole 
 """
 from __future__ import annotations
 
+import gc
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
@@ -30,6 +32,21 @@ MAX_PATH_POINTS = 50_000_000   # commodities × paths × (days + 1) simulated: 4
 MAX_CLOSES = 5_000             # closes read per commodity (lookback ÷ interval): one query each
 _RATIO = Decimal("0.000001")
 _CENT = Decimal("0.01")
+
+
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Valuing the book makes a few objects per lot and loan, none in a reference cycle; the
+    cyclic collector, triggered by their number, would walk the whole registry again and
+    again: half the valuation's time on 100,000 loans (docs/stress.md). Reference counting
+    still frees everything; the collector runs again as soon as the valuation is done."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,14 +95,16 @@ class StressService:
                            standings=dict(state.standings))
 
     def shock(self, shock: Shock, *, lender: str | None, max_loans: int = 500) -> dict[str, Any]:
-        result = run_shock(self.book(lender), shock, now_s=self.clock(), hysteresis=self.config.ltv_hysteresis)
+        with cyclic_gc_paused():
+            result = run_shock(self.book(lender), shock, now_s=self.clock(), hysteresis=self.config.ltv_hysteresis)
         return shock_report(result, scope=lender, max_loans=max_loans)
 
     def monte_carlo(self, request: MonteCarloRequest, *, lender: str | None) -> dict[str, Any]:
         """The market is simulated whole (every priced commodity with history, and those the
         loans in scope hold), so a loan's numbers do not depend on whose run it is in."""
-        book = self.book(lender)
-        exposure, ids, unvalued = stress_paths.exposure_of(book, request.shock)
+        with cyclic_gc_paused():
+            book = self.book(lender)
+            exposure, ids, unvalued = stress_paths.exposure_of(book, request.shock)
         closes = math.ceil(request.lookback_days * DAY_S / request.interval_s)
         if closes > MAX_CLOSES:
             raise StressError(f"a {request.lookback_days}-day look-back at {request.interval_s} s intervals is "

@@ -99,3 +99,36 @@ def test_a_lender_stresses_only_its_own_loans(open_session, demo):
     assert set(cells(page, "risk-mc-lenders", "lender", "expected")) == {"bank-north"}
     assert sum(run["shock"]["by_status_after"].values()) == 2
     assert "Stress your own loans" in page.locator("#view .subtitle").inner_text()
+
+
+def score_rows(page) -> list[str]:
+    return [row.get_attribute("data-entity") for row in page.locator("#risk-scores-table tbody tr").all()]
+
+
+def test_the_risk_scores_table_shows_the_apis_scores_and_sorts_by_any_column(open_session, demo):
+    session = open_session("supervisor")
+    session.sign_in("risk")
+    page = session.page
+    page.wait_for_selector("#risk-scores-table[data-kind=warehouse] tbody tr")
+    api = demo.get("/risk-scores", "supervisor", kind="warehouse")["scores"]
+    assert score_rows(page) == [row["id"] for row in api]          # riskiest first, as the API says
+    shown = page.locator(f"#risk-scores-table [data-entity={api[0]['id']}] [data-field=score]").inner_text()
+    assert float(shown) == round(api[0]["score"], 2)
+    page.click("#risk-scores-table button[data-column=id]")
+    assert score_rows(page) == sorted(row["id"] for row in api)
+    page.click("#risk-scores-table button[data-column=id]")
+    assert score_rows(page) == sorted((row["id"] for row in api), reverse=True)
+    assert page.locator("#risk-scores-table th[aria-sort=descending] button").get_attribute("data-column") == "id"
+    page.select_option("#risk-scores-kind", "borrower")
+    page.wait_for_selector("#risk-scores-table[data-kind=borrower]")
+    assert set(score_rows(page)) == {"acme-steel", "riverside-metals", "delta-foods"}
+
+
+def test_a_lender_sees_the_scores_of_its_own_exposure(open_session, demo):
+    session = open_session("bank-north")
+    session.sign_in("risk")
+    page = session.page
+    page.select_option("#risk-scores-kind", "borrower")
+    page.wait_for_selector("#risk-scores-table[data-kind=borrower] tbody tr")
+    assert set(score_rows(page)) == {"acme-steel", "riverside-metals"}
+    assert "your own loans only" in page.locator("#risk-scores-intro").inner_text()

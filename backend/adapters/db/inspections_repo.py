@@ -8,7 +8,7 @@ from backend.adapters.db import tables as t
 from backend.domain.inspections import Inspection
 
 
-def _inspection(row) -> Inspection:
+def inspection_of(row) -> Inspection:
     return Inspection(row.lot_id, row.items, row.quantity, row.at_s, row.temperature_c, row.note)
 
 
@@ -30,16 +30,16 @@ class SqlInspections:
     def after(self, cursor: int) -> list[tuple[int, Inspection]]:
         query = select(t.inspections).where(t.inspections.c.id > cursor).order_by(t.inspections.c.id)
         with self.engine.connect() as db:
-            return [(row.id, _inspection(row)) for row in db.execute(query)]
+            return [(row.id, inspection_of(row)) for row in db.execute(query)]
 
     def last_by_lot(self) -> dict[str, Inspection]:
         with self.engine.connect() as db:
             rows = db.execute(select(t.inspections).order_by(t.inspections.c.id))
-            return {row.lot_id: _inspection(row) for row in rows}
+            return {row.lot_id: inspection_of(row) for row in rows}
 
     def recorded_between(self, from_s: float, to_s: float) -> list[Inspection]:
         counts = t.inspections
         query = select(counts).where(counts.c.at_s >= from_s, counts.c.at_s < to_s).order_by(counts.c.at_s,
                                                                                             counts.c.id)
         with self.engine.connect() as db:
-            return [_inspection(row) for row in db.execute(query)]
+            return [inspection_of(row) for row in db.execute(query)]

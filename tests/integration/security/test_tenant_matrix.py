@@ -66,6 +66,8 @@ BODIES = {
                                "items": [{"epc": "ab" * 12, "quantity": 1, "weight_kg": 1}]},
     ("post", "/api/v1/log/cosignatures"): {"note": "x"},
 }
+# Required query parameters: a route that has one must be given it here.
+QUERIES = {("get", "/api/v1/risk-scores"): {"kind": "borrower"}}
 PUBLIC = {("get", "/api/v1/health"), ("get", "/metrics"), ("get", "/api/v1/events")}
 # Acts only on the caller's own: no other lender's id can be named (a bank's own witness key).
 OWN = {("post", "/api/v1/log/cosignatures")}
@@ -94,6 +96,8 @@ def routes(app):
     for path, operations in app.openapi()["paths"].items():
         for method, operation in operations.items():
             params = [p["name"] for p in operation.get("parameters", []) if p["in"] == "path"]
+            required = [p["name"] for p in operation.get("parameters", []) if p["in"] == "query" and p.get("required")]
+            assert set(required) <= set(QUERIES.get((method, path), {})), f"{method.upper()} {path}: add to QUERIES"
             yield method, path, params, "requestBody" in operation
 
 
@@ -109,7 +113,7 @@ def leaks(app, client: TestClient, their_ids: dict[str, str], who: str = "bank-n
         assert not has_body or (method, path) in BODIES, f"{method.upper()} {path}: add a valid body to BODIES"
         url = re.sub(r"\{(\w+)\}", lambda m: their_ids[m.group(1)], path)
         answer = client.request(method, url, json=_with_ids(BODIES.get((method, path)), their_ids),
-                                headers=as_(who))
+                                params=QUERIES.get((method, path)), headers=as_(who))
         if (method, path) in OWN:
             if answer.status_code < 400:
                 found.append(f"{method.upper()} {url} answered {answer.status_code}")

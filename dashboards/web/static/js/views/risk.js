@@ -2,12 +2,14 @@
 // A deterministic shock (prices, FX rates, warehouses lost) gives the loans by status after it,
 // the margin calls with their cure amounts and the shortfall per lender; a Monte Carlo of price
 // paths gives each loan's LTV distribution at the horizon and the shortfall over the paths.
+// Above them, the risk scores of warehouses, gateways, borrowers and commodities (risk_scores.js).
 
 import { barChart } from "../charts.js";
 import { h, s, section, statusBadge, table } from "../dom.js";
 import { label, money, number, percent } from "../format.js";
 import { t, term } from "../i18n.js";
 import { STATUS_ORDER, keptForm, loanLink } from "./common.js";
+import { scoresSection } from "./risk_scores.js";
 
 export const refreshOn = []; // a run's answer stays on screen until the next run
 const MAX_LOANS = 200;
@@ -184,6 +186,7 @@ export async function render(root, app) {
   const mine = last && last.who === app.caller.name ? last.answer : null;
   root.append(h("h1", {}, t("risk.title")),
     h("p", { class: "subtitle" }, t(app.isStaff ? "risk.intro_book" : "risk.intro_lender")),
+    scoresSection(app),
     section(t("risk.form.title"), keptForm("risk-form", () => stressForm(app), app.caller.name)),
     h("div", { id: "risk-results" }, mine ? results(mine) : h("p", { class: "empty" }, t("risk.none"))));
 }
