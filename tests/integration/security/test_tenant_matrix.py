@@ -26,7 +26,7 @@ from backend.api.deps import principal
 # bank-north is the caller; everything below belongs to bank-south or to staff only.
 # key_id and silence_id: staff-only objects (any id: a lender must get 404 before the id is looked at)
 THEIRS = {"loan_id": "loan-acme-2", "lot_id": "lot-sh-2", "gateway_id": "gw-shanghai", "key_id": "0123456789ab",
-          "silence_id": "sil-0123456789ab"}
+          "silence_id": "sil-0123456789ab", "case_id": "double-pledge", "step": "1"}
 THEIR_NAMES = ("loan-acme-2", "loan-delta-1", "lot-sh-2", "lot-nb-1", "bank-south")
 BODIES = {
     ("post", "/api/v1/loans"): {"id": "l-x", "lender": "bank-north", "borrower": "acme-steel",
@@ -65,6 +65,10 @@ BODIES = {
                                "scale": "x1", "reader": "x2",
                                "items": [{"epc": "ab" * 12, "quantity": 1, "weight_kg": 1}]},
     ("post", "/api/v1/log/cosignatures"): {"note": "x"},
+    ("post", "/api/v1/alerts/{alert_id}/resolve"): {"outcome": "false_alarm", "note": "x"},
+    ("post", "/api/v1/alerts/{alert_id}/outcome"): {"outcome": "false_alarm", "note": "x"},
+    ("put", "/api/v1/risk-cases/{case_id}/playbook"): {"steps": [{"title": "x", "owner_role": "supervisor",
+                                                                  "deadline_s": 3600}]},
 }
 # Required query parameters: a route that has one must be given it here.
 QUERIES = {("get", "/api/v1/risk-scores"): {"kind": "borrower"}}
@@ -76,6 +80,9 @@ BULK = {("post", "/api/v1/alerts/ack")}
 # Computes over the caller's own book (a lender: its loans): answers 200 (404 for a party with no
 # book) and names nothing of another's.
 OWN_BOOK = {("post", "/api/v1/stress")}
+# The standard risk cases' playbooks: a library every party may read (staff alone edit, 403
+# otherwise); no party's data in them.
+SHARED = {("get", "/api/v1/risk-cases/{case_id}/playbook"), ("put", "/api/v1/risk-cases/{case_id}/playbook")}
 # Who calls, and what must never show in what it lists: another lender's, another borrower's,
 # another warehouse's objects (the ids in the routes are bank-south's and acme-steel's).
 CALLERS = {"bank-north": THEIR_NAMES,
@@ -124,6 +131,9 @@ def leaks(app, client: TestClient, their_ids: dict[str, str], who: str = "bank-n
         elif (method, path) in OWN_BOOK:
             if answer.status_code not in (200, 404) or any(name in answer.text for name in names):
                 found.append(f"{method.upper()} {url} answered {answer.status_code} or named another lender's data")
+        elif (method, path) in SHARED:
+            if answer.status_code not in (200, 403) or any(name in answer.text for name in names):
+                found.append(f"{method.upper()} {url} answered {answer.status_code} or named another's data")
         elif params or method != "get":
             if answer.status_code != 404:
                 found.append(f"{method.upper()} {url} answered {answer.status_code}")
