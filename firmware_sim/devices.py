@@ -126,6 +126,19 @@ class _Count(BaseModel):
     count: int = Field(ge=1)
 
 
+class _Removal(BaseModel):
+    """`count` items (the highest EPCs first), or exactly the items of `epcs`."""
+    model_config = _STRICT
+    count: int | None = Field(None, ge=1)
+    epcs: list[str] | None = Field(None, min_length=1)
+
+    @model_validator(mode="after")
+    def _count_or_epcs(self) -> "_Removal":
+        if (self.count is None) == (self.epcs is None):
+            raise ValueError("name either count or epcs")
+        return self
+
+
 class _Temperature(BaseModel):
     model_config = _STRICT
     setpoint_c: float = Field(ge=-100, le=100)
@@ -335,8 +348,16 @@ class DeviceSimulator:
             raise ControlError(400, f"lot {rig.config.id} has no probe")
         rig.probe.model.set_setpoint(request.setpoint_c)
 
-    async def _remove_items(self, rig: _LotRig, request: _Count) -> None:
-        rig.lot.remove(request.count)
+    async def _remove_items(self, rig: _LotRig, request: _Removal) -> None:
+        if request.epcs is None:
+            rig.lot.remove(request.count or 0)
+            return
+        on_lot = {epc.lower(): epc for epc in rig.lot.items}  # hex: named in either case
+        absent = sorted({epc for epc in request.epcs if epc.lower() not in on_lot})
+        if absent:  # refused whole: a half-done removal would hide the typo
+            raise ControlError(400, f"remove_items: {len(absent)} EPCs are not on lot {rig.config.id}: "
+                                    f"{', '.join(absent[:3])}")
+        rig.lot.take(on_lot[epc.lower()] for epc in request.epcs)
 
     async def _replace_contents(self, rig: _LotRig, request: _Replace) -> None:
         """Goods swapped for nothing under intact tags (sand beneath the steel)."""
@@ -388,7 +409,7 @@ _ACTIONS = {
     "power_restore": (_Power, lambda sim, rig, r: sim._power(rig, r, on=True)),
     "tag_loss": (_Count, DeviceSimulator._tag_loss),
     "temperature": (_Temperature, DeviceSimulator._temperature),
-    "remove_items": (_Count, DeviceSimulator._remove_items),
+    "remove_items": (_Removal, DeviceSimulator._remove_items),
     "replace_contents": (_Replace, DeviceSimulator._replace_contents),
 }
 _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found"}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterable
 
 FAULT_MODES = ("stuck", "dead", "drift")
 # What a simulated device samples its model at: seconds since the Unix epoch (time.time, or a test's).
@@ -62,6 +62,10 @@ class Lot:
         for epc in gone:
             del self.items[epc]
         return gone
+
+    def take(self, epcs: Iterable[str]) -> list[str]:
+        """Take exactly these items off the lot; returns the EPCs that were on it."""
+        return [epc for epc in epcs if self.items.pop(epc, None) is not None]
 
     def goods_weight_kg(self) -> float:
         return sum(item.weight_kg for item in self.items.values()) * (1.0 - self.missing_fraction)

@@ -112,22 +112,29 @@ def _load(settings_cls, path: Path, **overrides):
               help="Write the demo's config for every role into DIR, with a README, and exit.")
 @click.option("--duration", type=float, help="Stop after this many seconds.")
 @click.option("--no-browser", is_flag=True, help="Do not open a browser.")
-def demo(port, state_dir, write_config, duration, no_browser) -> None:
+@click.option("--confirmation-s", type=click.IntRange(1, 900), default=120, show_default=True,
+              help="How long a condition must hold before its alert opens (alerts resolve after half "
+                   "of it); shorter for a rehearsal or a test.")
+@click.option("--reporting-period-s", type=click.IntRange(5, 3600), default=60, show_default=True,
+              help="Every device reports at least this often; the backend counts staleness in it.")
+def demo(port, state_dir, write_config, duration, no_browser, confirmation_s, reporting_period_s) -> None:
     """Broker, backend and three simulated warehouses on this machine."""
     _logging(False)
+    from backend.demo.setup import DemoPace
+    pace = DemoPace(confirmation_s, reporting_period_s)
     if write_config:
         from backend.demo.broker import find_mosquitto
         from backend.demo.ports import first_free_port
         from backend.demo.setup import DemoPorts, load_seed, write_config_set
         ports = DemoPorts(broker=first_free_port(1883), http=first_free_port(port),
                           broker_protocol=5 if find_mosquitto() else 4)
-        layout = write_config_set(write_config, ports, load_seed())
+        layout = write_config_set(write_config, ports, load_seed(), pace=pace)
         click.echo(f"wrote the demo set-up to {layout.root}; see {layout.root / 'README.md'}")
         return
     from backend.demo.run import DemoError, run_demo
     root = state_dir or Path(tempfile.mkdtemp(prefix="pledgewatch-demo-"))
     try:
-        code = run_demo(root, port, duration, open_browser=not no_browser, echo=click.echo)
+        code = run_demo(root, port, duration, open_browser=not no_browser, echo=click.echo, pace=pace)
     except DemoError as exc:
         raise click.ClickException(str(exc)) from exc
     sys.exit(code)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from backend.demo.broker import BrokerProcess, start_broker
 from backend.demo.ports import first_free_port, free_port, wait_until_listening
-from backend.demo.setup import DemoLayout, DemoPorts, load_seed, write_config_set
+from backend.demo.setup import DemoLayout, DemoPace, DemoPorts, load_seed, write_config_set
 from backend.demo.supervise import Children, die_with_parent
 
 # Stopping order: each tier is gone before the next is asked. The gateways flush to their
@@ -36,8 +36,9 @@ def spawn_fleet(children: Children, layout: DemoLayout) -> None:
 
 
 class Demo:
-    def __init__(self, state_dir: Path, http_port: int, prefer_broker: str = "mosquitto") -> None:
-        self.state_dir, self.http_port, self.prefer_broker = state_dir, http_port, prefer_broker
+    def __init__(self, state_dir: Path, http_port: int, prefer_broker: str = "mosquitto",
+                 pace: DemoPace = DemoPace()) -> None:
+        self.state_dir, self.http_port, self.prefer_broker, self.pace = state_dir, http_port, prefer_broker, pace
         self.children = Children(state_dir / "logs")
         self.broker: BrokerProcess | None = None
 
@@ -48,7 +49,7 @@ class Demo:
         self.children.adopt("broker", self.broker.process, SERVERS)
         http_port = first_free_port(self.http_port)
         layout = write_config_set(self.state_dir, DemoPorts(broker_port, http_port, self.broker.protocol),
-                                  load_seed())
+                                  load_seed(), pace=self.pace)
         self.children.spawn("backend", ["backend", "--config", str(layout.backend_config)], BACKENDS)
         if not wait_until_listening(http_port, timeout_s=30):
             raise DemoError(f"the backend did not start; see {self.children.logs / 'backend.log'}")
@@ -65,8 +66,8 @@ class Demo:
 
 
 def run_demo(state_dir: Path, http_port: int, duration_s: float | None, open_browser: bool,
-             echo=print) -> int:
-    demo = Demo(state_dir, http_port)
+             echo=print, pace: DemoPace = DemoPace()) -> int:
+    demo = Demo(state_dir, http_port, pace=pace)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: demo.children.stopping.set())
     try:

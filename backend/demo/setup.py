@@ -29,6 +29,16 @@ class DemoPorts:
 
 
 @dataclass(frozen=True)
+class DemoPace:
+    """How soon the demo's monitor judges: a condition must hold `confirmation_s` before its
+    alert opens (and be gone half that before it resolves); every device reports at least
+    every `reporting_period_s`, the period the backend's freshness rules are counted in.
+    Shorter than the defaults for rehearsals and tests (`pledgewatch demo --confirmation-s`)."""
+    confirmation_s: int = 120
+    reporting_period_s: int = 60
+
+
+@dataclass(frozen=True)
 class DemoLayout:
     root: Path
     backend_config: Path
@@ -45,7 +55,7 @@ def load_seed(path: Path | None = None) -> dict:
 
 
 def write_config_set(root: Path, ports: DemoPorts, seed: dict,
-                     edge_brokers: dict[str, dict] | None = None) -> DemoLayout:
+                     edge_brokers: dict[str, dict] | None = None, pace: DemoPace = DemoPace()) -> DemoLayout:
     """`edge_brokers`: a gateway's `broker` section, when not the one broker of `ports`
     (`pledgewatch cluster`: the NATS nodes, its own account)."""
     root = root.resolve()
@@ -57,7 +67,7 @@ def write_config_set(root: Path, ports: DemoPorts, seed: dict,
                                                   "borrowers": [borrower["id"] for borrower in seed["borrowers"]],
                                                   "warehouses": [warehouse["id"] for warehouse in seed["warehouses"]]})
     backend_config = root / "backend.yaml"
-    _write_yaml(backend_config, _backend_config(root, ports, public_keys, api_keys, seed))
+    _write_yaml(backend_config, _backend_config(root, ports, public_keys, api_keys, seed, pace))
     edge_configs, sim_configs, control_ports = {}, {}, {}
     with DistinctPorts() as pick_port:
         devices_of = {w["gateway"]: _sim_devices_config(w["gateway"], w["id"], seed, pick_port)
@@ -69,7 +79,7 @@ def write_config_set(root: Path, ports: DemoPorts, seed: dict,
         _write_yaml(sim_configs[gw], devices)
         control_ports[gw] = devices["control_port"]
         edge_configs[gw] = root / f"edge-{gw}.yaml"
-        edge = _edge_config(root, ports, gw, devices, command_public_pem)
+        edge = _edge_config(root, ports, gw, devices, command_public_pem, pace.reporting_period_s)
         if edge_brokers:
             edge["broker"] = edge_brokers[gw]
         _write_yaml(edge_configs[gw], edge)
@@ -114,7 +124,7 @@ def _api_keys(path: Path, parties: dict[str, list[str]]) -> dict:
 
 
 def _backend_config(root: Path, ports: DemoPorts, public_keys: dict[str, str], api_keys: dict,
-                    seed: dict) -> dict:
+                    seed: dict, pace: DemoPace) -> dict:
     key_entries = [{"name": "demo-admin", "role": "admin", "key_hash": hash_api_key(api_keys["admin"])},
                    {"name": "demo-supervisor", "role": "supervisor",
                     "key_hash": hash_api_key(api_keys["supervisor"])}]
@@ -132,8 +142,9 @@ def _backend_config(root: Path, ports: DemoPorts, public_keys: dict[str, str], a
         "api_keys": key_entries,
         "demo_mode": True,
         "book": str(resources.files("seeds").joinpath("demo.yaml")),
-        # Scales report on change or every minute; a demo shows a confirmed alert in 2 minutes.
-        "monitor": {"reporting_period_s": 60, "confirmation_s": 120, "clear_s": 60},
+        # By default scales report on change or every minute, and a confirmed alert shows in 2 minutes.
+        "monitor": {"reporting_period_s": pace.reporting_period_s, "confirmation_s": pace.confirmation_s,
+                    "clear_s": pace.confirmation_s // 2},
         "prices": {"sources": [_price_feed(p) for p in seed["prices"]]},
         "webhook_allow_private": True,  # so a bank's receiver can be tried on this machine
     }
@@ -171,15 +182,16 @@ DEMO_RFID_ROUND_MS = 2000
 
 
 def _edge_config(root: Path, ports: DemoPorts, gateway: str, devices: dict,
-                 command_public_pem: str) -> dict:
-    """The gateway reads its simulated devices over Modbus TCP and LLRP, as on site."""
+                 command_public_pem: str, reporting_period_s: int) -> dict:
+    """The gateway reads its simulated devices over Modbus TCP and LLRP, as on site; a steady
+    scale or probe reports at least every `reporting_period_s` (the backend's period)."""
     drivers = []
     for lot in devices["lots"]:
         device = {"host": devices["host"]}
         full_kg = lot["items"] * lot["item_weight_kg"]
         drivers.append({"driver": "scale_modbus", "every_s": DEMO_SAMPLE_EVERY_S,
                         "filter": {"median_window": 3, "deadband": round(full_kg * 0.002, 1),
-                                   "max_silence_s": 60},
+                                   "max_silence_s": reporting_period_s},
                         "config": {**device, "sensor": f"{lot['id']}-scale",
                                    "port": lot["scale"]["port"]}})
         drivers.append({"driver": "rfid_llrp", "every_s": DEMO_SAMPLE_EVERY_S, "config": {
@@ -187,7 +199,8 @@ def _edge_config(root: Path, ports: DemoPorts, gateway: str, devices: dict,
             "round_period_ms": DEMO_RFID_ROUND_MS}})
         if "probe" in lot:
             drivers.append({"driver": "temperature_modbus", "every_s": DEMO_SAMPLE_EVERY_S,
-                            "filter": {"median_window": 3, "deadband": 0.2, "max_silence_s": 60},
+                            "filter": {"median_window": 3, "deadband": 0.2,
+                                       "max_silence_s": reporting_period_s},
                             "config": {**device, "sensor": f"{lot['id']}-temp",
                                        "port": lot["probe"]["port"]}})
     return {

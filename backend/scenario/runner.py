@@ -190,7 +190,7 @@ def _remove_items(run: _Run, event: m.RemoveItems, now_s: float) -> None:
     if event.epcs is None:
         gone = lot.goods.remove(event.count or 0)
     else:
-        gone = [epc for epc in event.epcs if lot.goods.items.pop(epc, None) is not None]
+        gone = lot.goods.take(event.epcs)
     lot.reader.changed()
     run.note(now_s, f"EVENT   {len(gone)} items leave {event.lot}")
 

@@ -17,6 +17,14 @@ VIEWS = ["overview", "loans", "loans/loan-river-1", "warehouses", "warehouses/wh
          "alerts", "inspections", "prices"]
 LENDER_VIEWS = ["overview", "loans", "loans/loan-acme-1", "warehouses", "warehouses/wh-shanghai", "alerts",
                 "inspections", "prices"]
+BORROWER_VIEWS = ["overview", "loans", "loans/loan-acme-1", "warehouses", "warehouses/wh-shanghai", "releases",
+                  "prices"]
+WAREHOUSE_VIEWS = ["warehouses", "warehouses/wh-qingdao", "releases"]
+# The nav each role is shown: the views it has something in (docs/dashboard.md).
+EVERY_NAV = ["overview", "loans", "warehouses", "alerts", "inspections", "releases", "prices", "risk"]
+NAV = {"acme-steel": ["overview", "loans", "warehouses", "releases", "prices"], "wh-qingdao": ["warehouses", "releases"]}
+# The buttons they are shown: what the API lets them do (ask for a release; acknowledge an order; print one).
+ACTIONS = {"acme-steel": re.compile(r"release-submit|print-.+"), "wh-qingdao": re.compile(r"acknowledge-.+|print-.+")}
 # Words a page shows only when code printed a value meant as a condition.
 LEAKED_VALUE = re.compile(r"\b(false|true|null|undefined|NaN|\[object Object\])(?![\w-])")
 
@@ -50,16 +58,36 @@ def api_loans(demo: Demo, who: str) -> dict[str, dict[str, str]]:
             for loan in demo.get("/loans", who)}
 
 
-@pytest.mark.parametrize("who, views", [("supervisor", VIEWS), ("bank-north", LENDER_VIEWS)])
+def linked_views(page) -> set[str]:
+    """The views the links on the page lead to (#/loans/loan-1?range=… → loans)."""
+    hrefs = page.locator("#view a[href^='#/']").evaluate_all("links => links.map(a => a.getAttribute('href'))")
+    return {re.split(r"[/?]", href[2:])[0] for href in hrefs}
+
+
+@pytest.mark.parametrize("who, views", [("supervisor", VIEWS), ("bank-north", LENDER_VIEWS),
+                                        ("acme-steel", BORROWER_VIEWS), ("wh-qingdao", WAREHOUSE_VIEWS)])
 def test_every_view_loads_without_console_errors_or_leaked_values(open_session, who, views):
+    """Every view of the role's nav, and only those; no call it is refused (a 403 or 404 is a
+    console error), no action or link it could not follow."""
     session = open_session(who)
     session.sign_in()
+    nav = NAV.get(who, EVERY_NAV)
+    assert [link.get_attribute("href") for link in session.page.locator("#nav a:visible").all()] == \
+        [f"#/{name}" for name in nav]
     for route in views:
         session.go(route)
         assert session.page.locator("#view h1").is_visible()
         assert "Could not load" not in session.page.locator("#view h1").inner_text()
         assert LEAKED_VALUE.findall(session.page.locator("#view").inner_text()) == [], route
+        assert linked_views(session.page) <= set(nav), route
+        buttons = session.page.locator("#view button:visible").evaluate_all("buttons => buttons.map(b => b.id)")
+        assert who not in ACTIONS or all(ACTIONS[who].fullmatch(button) for button in buttons), (route, buttons)
         session.screenshot(f"view-{who}-{route.replace('/', '-')}")
+    if nav != EVERY_NAV:  # another view's address opens the role's first
+        session.page.evaluate("location.hash = '#/risk'")
+        session.page.wait_for_function("home => document.getElementById('view').dataset.shown === home",
+                                       arg=f"#/{nav[0]}")
+    assert session.page.locator("#toasts .toast").count() == 0
     assert session.page.evaluate("sessionStorage.getItem('pledgewatch.apiKey')") == session.demo.key(who)
 
 

@@ -153,6 +153,23 @@ def test_bad_control_requests_are_refused_with_the_reason():
     asyncio.run(with_rig(test))
 
 
+def test_named_items_leave_and_the_reader_misses_exactly_those():
+    """A warehouse hands out the items of a delivery order: `remove_items` with their EPCs."""
+    async def test(rig: Rig):
+        epcs = sorted(await rig.rfid_round())
+        handed_out = [epcs[1], epcs[4]]
+        assert (await rig.post("remove_items", epcs=handed_out)).json()["items"] == ITEMS - 2
+        await rig.rfid_sees(ITEMS - 2)
+        assert sorted(await rig.rfid_round()) == sorted(set(epcs) - set(handed_out))
+        assert (await rig.scale.read())[0].values["weight_kg"] == (ITEMS - 2) * ITEM_KG
+        again = await rig.post("remove_items", epcs=[epcs[0], epcs[1]])  # one already gone: nothing leaves
+        assert again.status_code == 400 and epcs[1] in again.json()["error"]
+        assert (await rig.post("remove_items", count=1, epcs=[epcs[0]])).status_code == 400
+        await rig.rfid_sees(ITEMS - 2)
+
+    asyncio.run(with_rig(test))
+
+
 def test_a_bad_config_names_the_field(tmp_path):
     path = tmp_path / "sim.yaml"
     path.write_text("gateway: gw-1\nlots:\n  - {id: l1, items: 3, item_weight_kg: 5, epc_prefix: ab}\n")

@@ -22,26 +22,45 @@ const KEY_SLOT = "pledgewatch.apiKey";
 const REFRESH_DELAY_MS = 250;
 const TOAST_MS = 8000;
 const STAFF = ["admin", "supervisor"];
+const VIEWS = { overview, loans, warehouses, alerts, inspections, releases, prices, risk };
+const DETAIL_VIEWS = { loans: loan, warehouses: warehouse, alerts: alert };
+// The views a role has something in, its home first; the others' API answers would be empty
+// (a borrower or a warehouse is addressed no alert) or refused (stress tests, for a warehouse
+// loans). Other roles have every view.
+const ROLE_VIEWS = {
+  borrower: ["overview", "loans", "warehouses", "releases", "prices"],
+  warehouse: ["warehouses", "releases"],
+};
+const viewsOf = (role) => ROLE_VIEWS[role] ?? Object.keys(VIEWS);
 
 const byId = (id) => document.getElementById(id);
-const app = { api: null, layout: null, caller: null, isStaff: false, alertAction: openAlertDialog,
-  toast, refresh: () => refreshSoon() };
+const app = { api: null, layout: null, caller: null, isStaff: false, views: [], alertAction: openAlertDialog,
+  toast, refresh: () => refreshSoon(), may: (view) => app.views.includes(view) };
 let stopEvents = null;
 let currentView = null;
 let renderCount = 0;
 let refreshTimer = null;
 let focusPending = false; // a navigation asked to move focus to the new view's heading
 
-// "#/loans/loan-1" → {view, params: {id: "loan-1", query}}
+// "#/loans/loan-1" → {view, params: {id: "loan-1", query}}; a view the caller's role lacks
+// (or none) is its home view, and the address says so.
 function route() {
   const [path, search = ""] = location.hash.replace(/^#\/?/, "").split("?");
   const [name, id] = path.split("/").map(decodeURIComponent);
+  if (!app.may(name)) {
+    const home = app.views[0];
+    if (name) history.replaceState(null, "", `#/${home}`);
+    return { name: home, view: VIEWS[home], params: { query: new URLSearchParams() } };
+  }
   const query = new URLSearchParams(search);
-  const views = { overview, loans, warehouses, alerts, inspections, releases, prices, risk };
-  if (name === "loans" && id) return { name, view: loan, params: { id, query } };
-  if (name === "warehouses" && id) return { name, view: warehouse, params: { id, query } };
-  if (name === "alerts" && id) return { name, view: alert, params: { id, query } };
-  return { name: views[name] ? name : "overview", view: views[name] ?? overview, params: { query } };
+  if (id && DETAIL_VIEWS[name]) return { name, view: DETAIL_VIEWS[name], params: { id, query } };
+  return { name, view: VIEWS[name], params: { query } };
+}
+
+function showNavOf(views) {
+  for (const link of byId("nav").querySelectorAll("a")) {
+    link.parentElement.hidden = !views.includes(link.getAttribute("href").replace("#/", ""));
+  }
 }
 
 function markCurrentNav(name) {
@@ -85,6 +104,7 @@ function refreshSoon() {
 }
 
 async function refreshOpenAlertCount() {
+  if (!app.may("alerts")) return;
   const open = await app.api.get("/alerts", { state: "open", limit: 1000 });
   byId("open-alert-count").textContent = open.length ? `(${open.length})` : "";
 }
@@ -129,7 +149,9 @@ function tickCountdowns() {
 async function start(key) {
   const api = makeApi(key, () => signOut("sign_in.key_refused"));
   const layout = await api.get("/dashboard/layout");
-  Object.assign(app, { api, layout, caller: layout.caller, isStaff: STAFF.includes(layout.caller.role) });
+  Object.assign(app, { api, layout, caller: layout.caller, isStaff: STAFF.includes(layout.caller.role),
+    views: viewsOf(layout.caller.role) });
+  showNavOf(app.views);
   byId("caller-name").textContent = layout.caller.lender ? `${layout.caller.name} (${layout.caller.lender})` : layout.caller.name;
   byId("sign-in").hidden = true;
   byId("nav").hidden = byId("session").hidden = byId("view").hidden = false;
@@ -141,7 +163,7 @@ async function start(key) {
 function signOut(message = "") {
   sessionStorage.removeItem(KEY_SLOT);
   stopEvents?.();
-  Object.assign(app, { api: null, layout: null, caller: null, isStaff: false });
+  Object.assign(app, { api: null, layout: null, caller: null, isStaff: false, views: [] });
   byId("view").replaceChildren();
   byId("nav").hidden = byId("session").hidden = byId("view").hidden = true;
   byId("sign-in").hidden = false;

@@ -49,13 +49,14 @@ function coverage(lot) {
     "aria-label": t("lots.coverage_label", { lot: lot.id }) }, percent(share));
 }
 
-// lots: LotOut from /lots/{id}; units: commodity id → unit
-export function lotsTable(caption, lots, units) {
+// lots: LotOut from /lots/{id}; units: commodity id → unit; loanLinks: false for a caller who
+// may not open loans (a warehouse key sees which loan a lot backs, not the loan)
+export function lotsTable(caption, lots, units, { loanLinks = true } = {}) {
   const rows = lots.map((lot) => h("tr", { "data-lot": lot.id },
     h("th", { scope: "row" }, lot.id),
     h("td", {}, warehouseLink(lot.warehouse)),
     h("td", {}, label(lot.commodity)),
-    h("td", {}, lot.loan ? loanLink(lot.loan) : "—"),
+    h("td", {}, lot.loan ? (loanLinks ? loanLink(lot.loan) : lot.loan) : "—"),
     h("td", { class: "num", "data-field": "pledged" }, quantity(lot.pledged_quantity, units[lot.commodity])),
     h("td", { class: "num", "data-field": "observed" }, quantity(lot.observed_quantity, units[lot.commodity])),
     h("td", {}, coverage(lot), " ", percent(lot.observed_quantity === null ? null

@@ -75,7 +75,7 @@ export async function render(root, app, { id, query }) {
   const [loan, history, alerts] = await Promise.all([
     app.api.get(path),
     app.api.get(`${path}/history`, { from_s: Math.floor(Date.now() / 1000 - spanS) }),
-    app.api.get("/alerts", { limit: 1000 }),
+    app.may("alerts") ? app.api.get("/alerts", { limit: 1000 }) : null,
   ]);
   const lots = await Promise.all(loan.lots.map((lot) => app.api.get(`/lots/${encodeURIComponent(lot)}`)));
   const units = unitsOf(app.layout);
@@ -91,5 +91,6 @@ export async function render(root, app, { id, query }) {
       section(t("loan.section.value"), valueChart(loan, history, spanS)),
       section(t("loan.section.quantity"), quantityChart(history, lotUnits.size === 1 ? [...lotUnits][0] : "", spanS))),
     section(t("loan.section.lots"), lotsTable(t("loan.lots_caption", { id: loan.id }), lots, units)),
-    section(t("loan.section.alerts"), alertsTable(alerts.filter((alert) => alert.loan === loan.id), app, t("loan.alerts_caption", { id: loan.id }))));
+    alerts && section(t("loan.section.alerts"),
+      alertsTable(alerts.filter((alert) => alert.loan === loan.id), app, t("loan.alerts_caption", { id: loan.id }))));
 }

@@ -52,7 +52,7 @@ function gatewayList(gateways) {
 export async function render(root, app) {
   const [loans, openAlerts, gateways] = await Promise.all([
     app.api.get("/loans"),
-    app.api.get("/alerts", { state: "open", limit: 1000 }),
+    app.may("alerts") ? app.api.get("/alerts", { state: "open", limit: 1000 }) : null,
     app.isStaff ? app.api.get("/gateways") : null,
   ]);
   const online = gateways?.filter((gateway) => gateway.online).length;
@@ -60,12 +60,12 @@ export async function render(root, app) {
     h("h1", {}, t("overview.title")),
     h("div", { class: "tiles" },
       tile("tile-loans", t("overview.tile.loans"), String(loans.length)),
-      tile("tile-open-alerts", t("overview.tile.open_alerts"), String(openAlerts.length)),
+      openAlerts && tile("tile-open-alerts", t("overview.tile.open_alerts"), String(openAlerts.length)),
       gateways && tile("tile-gateways", t("overview.tile.gateways_online"), `${online} / ${gateways.length}`)),
     h("div", { class: "grid" },
       section(t("overview.section.by_status"), barChart({ title: t("overview.chart.by_status"), bars: statusBars(loans) })),
       section(t("overview.section.ltv"), barChart({ title: t("overview.chart.ltv"), bars: ltvBars(loans) })),
-      section(t("overview.section.alerts"), barChart({ title: t("overview.chart.alerts"), bars: alertBars(openAlerts) })),
+      openAlerts && section(t("overview.section.alerts"), barChart({ title: t("overview.chart.alerts"), bars: alertBars(openAlerts) })),
       gateways && section(t("overview.section.gateways"), gatewayList(gateways))),
     section(t("overview.section.loans"), loansTable(loans)));
 }

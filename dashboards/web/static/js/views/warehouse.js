@@ -49,7 +49,8 @@ export async function render(root, app, { id, query }) {
   fill(root,
     h("h1", {}, t("warehouse.title", { id: warehouse.id })),
     app.isStaff && section(t("warehouse.section.gateway"), gatewayFacts(gateways.find((g) => g.id === warehouse.gateway))),
-    section(t("warehouse.section.lots"), lotsTable(t("warehouse.lots_caption", { id: warehouse.id }), lots, unitsOf(app.layout))),
+    section(t("warehouse.section.lots"), lotsTable(t("warehouse.lots_caption", { id: warehouse.id }), lots, unitsOf(app.layout),
+      { loanLinks: app.may("loans") })),
     probed.length > 0 && section(t("warehouse.section.temperature"), app.isStaff ? [rangePicker(spanS), h("div", { class: "grid" }, charts)]
       : h("p", {}, t("warehouse.temperature_staff_only", {
         lots: probed.map((lot) => lot.id).join(t("list.comma")), commodity: label(probed[0].commodity) }))));

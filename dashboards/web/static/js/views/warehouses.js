@@ -36,7 +36,8 @@ export async function render(root, app) {
     return h("section", { class: "panel", "aria-label": t("warehouse.title", { id: warehouse.id }), "data-warehouse": warehouse.id },
       h("h2", {}, warehouseLink(warehouse.id)),
       app.isStaff && gatewayFacts(gateway),
-      lotsTable(t("warehouse.lots_caption", { id: warehouse.id }), lots.filter((lot) => lot.warehouse === warehouse.id), units));
+      lotsTable(t("warehouse.lots_caption", { id: warehouse.id }), lots.filter((lot) => lot.warehouse === warehouse.id), units,
+        { loanLinks: app.may("loans") }));
   }));
   if (!warehouses.length) root.append(section(t("warehouses.none"), h("p", {}, t("warehouses.none_detail"))));
 }
