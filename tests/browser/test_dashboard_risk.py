@@ -2,6 +2,8 @@
 shows the API's numbers, and a lender's run shows its own loans only."""
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
+
 SEVERE = "steel_coil=-45%, copper_cathode=-45%, frozen_shrimp=-45%"
 BODY = {"shocks": ["steel_coil=-45%", "copper_cathode=-45%", "frozen_shrimp=-45%"], "warehouses_lost": ["wh-ningbo"],
         "max_loans": 200}
@@ -13,7 +15,10 @@ def percent(ratio) -> str:
 
 
 def money(amount, currency: str) -> str:
-    return f"{round(float(amount)):,} {currency}"
+    """As the page writes it: Intl rounds half away from zero (Python's round, half to even,
+    wrote 1,137,130 for 1137130.50 where the page showed 1,137,131)."""
+    whole = Decimal(str(amount)).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return f"{int(whole):,} {currency}"
 
 
 def run_in_page(session, shocks: str, lost: list[str], monte_carlo: dict | None = None) -> dict:
