@@ -188,6 +188,27 @@ class SqlEvidenceLog:
 
 
 V = t.evidence_envelopes
+_RANGES = 100  # seq ranges per query (SQLite caps compound SELECTs at 500)
+
+
+def _archived_keys(db: Connection, envelopes: Sequence[ArchivedEnvelope]) -> set[tuple[str, int, int]]:
+    """Which of these messages are archived already: one seq range per (gateway, epoch), so
+    each lookup is a range of the primary key (a row-value IN list is a scan of the table
+    in SQLite)."""
+    spans: dict[tuple[str, int], tuple[int, int]] = {}
+    for e in envelopes:
+        low, high = spans.get((e.gateway, e.epoch), (e.seq, e.seq))
+        spans[(e.gateway, e.epoch)] = (min(low, e.seq), max(high, e.seq))
+    mark = "?" if db.dialect.paramstyle == "qmark" else "%s"
+    one = f"SELECT gateway, epoch, seq FROM evidence_envelopes WHERE gateway = {mark} AND epoch = {mark} " \
+          f"AND seq BETWEEN {mark} AND {mark}"
+    ranges = [(gateway, epoch, low, high) for (gateway, epoch), (low, high) in spans.items()]
+    found: set[tuple[str, int, int]] = set()
+    for start in range(0, len(ranges), _RANGES):
+        chunk = ranges[start:start + _RANGES]
+        rows = db.exec_driver_sql(" UNION ALL ".join([one] * len(chunk)), tuple(p for r in chunk for p in r))
+        found.update(tuple(row) for row in rows)
+    return found
 
 
 class SqlEnvelopeArchive:
@@ -208,15 +229,7 @@ class SqlEnvelopeArchive:
 
     @staticmethod
     def _not_archived(db: Connection, envelopes: Sequence[ArchivedEnvelope]) -> list[ArchivedEnvelope]:
-        keys = list(dict.fromkeys((e.gateway, e.epoch, e.seq) for e in envelopes))
-        mark = "?" if db.dialect.paramstyle == "qmark" else "%s"
-        archived: set[tuple] = set()
-        for start in range(0, len(keys), _CHUNK):
-            chunk = keys[start:start + _CHUNK]
-            values = ", ".join([f"({mark}, {mark}, {mark})"] * len(chunk))
-            archived.update(tuple(row) for row in db.exec_driver_sql(
-                f"SELECT gateway, epoch, seq FROM evidence_envelopes WHERE (gateway, epoch, seq) IN (VALUES {values})",
-                tuple(part for key in chunk for part in key)))
+        archived = _archived_keys(db, envelopes)
         new = []
         for envelope in envelopes:
             key = (envelope.gateway, envelope.epoch, envelope.seq)
