@@ -69,6 +69,12 @@ class MoneyStore(Protocol):
 
     def repayment(self, repayment_id: str) -> RepaymentRecord | None: ...
 
+    def drawdowns(self, loan_id: str) -> list[Drawdown]:
+        """The loan's drawdowns, oldest first."""
+
+    def interest_postings(self, loan_id: str) -> list[InterestPosting]:
+        """The interest posted to the loan, oldest first."""
+
     def enter_repayment(self, record: RepaymentRecord, notices: Sequence[BankNotice],
                 entries: Sequence[Entry]) -> None:
         """A pending repayment: it changes nothing else."""

@@ -62,6 +62,18 @@ class SqlMoney:
             row = db.execute(select(R).where(R.c.ref == repayment_id)).first()
         return _repayment(row) if row else None
 
+    def drawdowns(self, loan_id: str) -> list[Drawdown]:
+        D = t.drawdowns
+        with self.engine.connect() as db:
+            rows = db.execute(select(D).where(D.c.loan_id == loan_id).order_by(D.c.at_s, D.c.id))
+            return [Drawdown(r.id, r.loan_id, r.amount, r.by, r.at_s) for r in rows]
+
+    def interest_postings(self, loan_id: str) -> list[InterestPosting]:
+        P = t.interest_postings
+        with self.engine.connect() as db:
+            rows = db.execute(select(P).where(P.c.loan_id == loan_id).order_by(P.c.to_s))
+            return [InterestPosting(r.loan_id, r.amount, r.days, r.from_s, r.to_s) for r in rows]
+
     def enter_repayment(self, record: RepaymentRecord, notices: Sequence[BankNotice],
                 entries: Sequence[Entry]) -> None:
         with self.engine.begin() as db:

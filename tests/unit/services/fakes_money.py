@@ -37,7 +37,7 @@ class FakeMoneyStore(_Loans):
     def __init__(self, registry: FakeRegistryStore) -> None:
         super().__init__(registry)
         self.rows: dict[str, RepaymentRecord] = {}
-        self.drawdowns: list[Drawdown] = []
+        self.drawdowns_made: list[Drawdown] = []
         self.postings: list[InterestPosting] = []
 
     def repayments(self, loan_id: str) -> list[RepaymentRecord]:
@@ -45,6 +45,12 @@ class FakeMoneyStore(_Loans):
 
     def repayment(self, repayment_id: str) -> RepaymentRecord | None:
         return self.rows.get(repayment_id)
+
+    def drawdowns(self, loan_id: str) -> list[Drawdown]:
+        return [d for d in self.drawdowns_made if d.loan_id == loan_id]
+
+    def interest_postings(self, loan_id: str) -> list[InterestPosting]:
+        return [p for p in self.postings if p.loan_id == loan_id]
 
     def enter_repayment(self, record: RepaymentRecord, notices: Sequence[BankNotice],
               entries: Sequence[Entry]) -> None:
@@ -74,7 +80,7 @@ class FakeMoneyStore(_Loans):
              notices: Sequence[BankNotice],
               entries: Sequence[Entry]) -> None:
         self._set(drawdown.loan_id, outstanding_before, outstanding=outstanding_after)
-        self.drawdowns.append(drawdown)
+        self.drawdowns_made.append(drawdown)
         self.notices += notices
         self.logged += entries
 
