@@ -226,17 +226,32 @@ class SqlEnvelopeArchive:
         self.engine = engine
 
     def keep(self, envelopes: Sequence[ArchivedEnvelope]) -> int:
+        """All new, the usual case, they go in without a lookup; when one was archived before (a
+        resend, a second ingest process), the insert fails, is rolled back to the savepoint and
+        redone with the new ones only."""
         if not envelopes:
             return 0
+        stored = {id(e): _stored(e.payload) for e in envelopes}  # deflated outside the lock
         with self.engine.begin() as db:
             _lock(db)  # before looking: no other process can archive the same message meanwhile
-            new = self._not_archived(db, envelopes)
-            indices = _append(db, [("batch.ingested", e.received_at_ms // 1000, e.leaf, None) for e in new])
-            _insert(db, "evidence_envelopes (gateway, epoch, seq, received_at_ms, first_ms, last_ms, log_idx, payload, "
-                        "deflated)",
-                    [(e.gateway, e.epoch, e.seq, e.received_at_ms, e.first_ms, e.last_ms, index, *_stored(e.payload))
-                     for e, index in zip(new, indices)])
+            try:
+                with db.begin_nested():
+                    self._store(db, envelopes, stored)
+                return len(envelopes)
+            except IntegrityError:
+                new = self._not_archived(db, envelopes)
+                self._store(db, new, stored)
         return len(new)
+
+    @staticmethod
+    def _store(db: Connection, envelopes: Sequence[ArchivedEnvelope],
+               stored: Mapping[int, tuple[bytes, bool]]) -> None:
+        """`stored`: each envelope's bytes to store, by id() (two copies of a message may differ)."""
+        indices = _append(db, [("batch.ingested", e.received_at_ms // 1000, e.leaf, None) for e in envelopes])
+        _insert(db, "evidence_envelopes (gateway, epoch, seq, received_at_ms, first_ms, last_ms, log_idx, payload, "
+                    "deflated)",
+                [(e.gateway, e.epoch, e.seq, e.received_at_ms, e.first_ms, e.last_ms, index,
+                  *stored[id(e)]) for e, index in zip(envelopes, indices)])
 
     @staticmethod
     def _not_archived(db: Connection, envelopes: Sequence[ArchivedEnvelope]) -> list[ArchivedEnvelope]:
