@@ -9,9 +9,9 @@ together); `SqlEvidenceLog.append` in a transaction of its own.
 """
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterator, Mapping, Sequence
 
+import lz4.block
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
@@ -189,15 +189,16 @@ class SqlEvidenceLog:
 
 
 V = t.evidence_envelopes
-DEFLATE_FROM_BYTES = 1024  # smaller envelopes (one a second of a few readings) gain little and are kept as they are
+COMPRESS_FROM_BYTES = 1024  # smaller envelopes (one a second of a few readings) gain little and are kept as they are
 
 
 def _stored(payload: bytes) -> tuple[bytes, bool]:
-    """(bytes to store, deflated?): a 50-reading envelope deflates to a tenth (zlib level 1,
-    ~20 µs for 6 KB, in the archive's thread, beside the readings' write)."""
-    if len(payload) < DEFLATE_FROM_BYTES:
+    """(bytes to store, compressed?): LZ4's block format with its size prefix shrinks a
+    50-reading envelope to a seventh in ~3 µs (zlib level 1: a tenth in ~22 µs, more than
+    the SQLite writes it saves)."""
+    if len(payload) < COMPRESS_FROM_BYTES:
         return payload, False
-    return zlib.compress(payload, 1), True
+    return lz4.block.compress(payload, store_size=True), True
 _RANGES = 100  # seq ranges per query (SQLite caps compound SELECTs at 500)
 
 
@@ -231,7 +232,7 @@ class SqlEnvelopeArchive:
         redone with the new ones only."""
         if not envelopes:
             return 0
-        stored = {id(e): _stored(e.payload) for e in envelopes}  # deflated outside the lock
+        stored = {id(e): _stored(e.payload) for e in envelopes}  # compressed outside the lock
         with self.engine.begin() as db:
             _lock(db)  # before looking: no other process can archive the same message meanwhile
             try:
@@ -249,7 +250,7 @@ class SqlEnvelopeArchive:
         """`stored`: each envelope's bytes to store, by id() (two copies of a message may differ)."""
         indices = _append(db, [("batch.ingested", e.received_at_ms // 1000, e.leaf, None) for e in envelopes])
         _insert(db, "evidence_envelopes (gateway, epoch, seq, received_at_ms, first_ms, last_ms, log_idx, payload, "
-                    "deflated)",
+                    "compressed)",
                 [(e.gateway, e.epoch, e.seq, e.received_at_ms, e.first_ms, e.last_ms, index,
                   *stored[id(e)]) for e, index in zip(envelopes, indices)])
 
@@ -267,7 +268,7 @@ class SqlEnvelopeArchive:
     def window(self, gateways: Sequence[str], from_ms: int, to_ms: int) -> Iterator[WindowEnvelope]:
         """Through the driver's own cursor (SQLAlchemy's rows cost more than the read itself
         over millions of envelopes); a named, server-side cursor on PostgreSQL."""
-        query = (select(V.c.log_idx, V.c.gateway, V.c.received_at_ms // 1000, V.c.payload, V.c.deflated)
+        query = (select(V.c.log_idx, V.c.gateway, V.c.received_at_ms // 1000, V.c.payload, V.c.compressed)
                  .where(and_(V.c.gateway.in_(list(gateways)), V.c.last_ms >= int(from_ms),
                              V.c.first_ms <= int(to_ms)))
                  .order_by(V.c.log_idx))
@@ -278,8 +279,9 @@ class SqlEnvelopeArchive:
             try:
                 cursor.execute(sql)
                 while rows := cursor.fetchmany(5000):
-                    for index, gateway, at_s, payload, deflated in rows:
-                        yield WindowEnvelope(index, gateway, at_s, zlib.decompress(payload) if deflated else bytes(payload))
+                    for index, gateway, at_s, payload, compressed in rows:
+                        yield WindowEnvelope(index, gateway, at_s,
+                                             lz4.block.decompress(payload) if compressed else bytes(payload))
             finally:
                 cursor.close()
 

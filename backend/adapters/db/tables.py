@@ -422,8 +422,8 @@ evidence_envelopes = Table(
     Column("first_ms", BigInteger, nullable=False),
     Column("last_ms", BigInteger, nullable=False),
     Column("log_idx", BigInteger, nullable=False),
-    Column("payload", LargeBinary, nullable=False),   # as received, or zlib-deflated when `deflated`
-    Column("deflated", Boolean, nullable=False, server_default=false()),
+    Column("payload", LargeBinary, nullable=False),   # as received, or LZ4-compressed when `compressed`
+    Column("compressed", Boolean, nullable=False, server_default=false()),
     Index("ix_evidence_envelopes_gateway_last", "gateway", "last_ms"),
     Index("uq_evidence_envelopes_log_idx", "log_idx", unique=True))
 
