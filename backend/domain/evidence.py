@@ -33,6 +33,7 @@ MAX_SAFE_INTEGER = 2**53 - 1
 SUBJECTS = frozenset({"loan", "lot", "lender", "borrower", "warehouse", "gateway", "commodity",
                       "alert", "release", "batch"})
 _KEY = re.compile(r"[a-z][a-z0-9_]*")
+_PLAIN = re.compile(r"[A-Za-z0-9._-]*")  # a string JSON writes as it is, between quotes
 
 
 class EvidenceError(DomainError):
@@ -222,7 +223,12 @@ def batch_leaf(gateway: str, epoch: int, seq: int, *, signed_sha256: str, readin
     """batch_ingested(...).leaf(), written out directly: ingest writes one per message, and its
     fields are already checked (the gateway an id of [A-Za-z0-9._-], nothing JSON escapes; the
     rest ints and hex). tests/unit/domain/test_evidence_entries.py holds the two equal."""
-    key = "" if key_id is None else f',"key_id":{json.dumps(key_id, ensure_ascii=False)}'
+    if key_id is None:
+        key = ""
+    elif _PLAIN.fullmatch(key_id):  # a key fingerprint (hex): nothing to escape
+        key = f',"key_id":"{key_id}"'
+    else:
+        key = f',"key_id":{json.dumps(key_id, ensure_ascii=False)}'
     return (f'{{"at_s":{received_s},"kind":"batch.ingested","payload":{{"envelope_sha256":"{signed_sha256}"{key},'
             f'"readings":{readings}}},"subjects":{{"batch":"{gateway}/{epoch}/{seq}","gateway":"{gateway}"}},'
             f'"v":{LEAF_VERSION}}}').encode()

@@ -232,37 +232,35 @@ class SqlEnvelopeArchive:
         redone with the new ones only."""
         if not envelopes:
             return 0
-        stored = {id(e): _stored(e.payload) for e in envelopes}  # compressed outside the lock
+        rows = [(*e[:6], *_stored(e.payload)) for e in envelopes]  # compressed outside the lock
         with self.engine.begin() as db:
             _lock(db)  # before looking: no other process can archive the same message meanwhile
             try:
                 with db.begin_nested():
-                    self._store(db, envelopes, stored)
+                    self._store(db, envelopes, rows)
                 return len(envelopes)
             except IntegrityError:
-                new = self._not_archived(db, envelopes)
-                self._store(db, new, stored)
+                new = set(self._not_archived(db, envelopes))
+                self._store(db, [e for e in envelopes if id(e) in new], [r for e, r in zip(envelopes, rows) if id(e) in new])
         return len(new)
 
     @staticmethod
-    def _store(db: Connection, envelopes: Sequence[ArchivedEnvelope],
-               stored: Mapping[int, tuple[bytes, bool]]) -> None:
-        """`stored`: each envelope's bytes to store, by id() (two copies of a message may differ)."""
+    def _store(db: Connection, envelopes: Sequence[ArchivedEnvelope], rows: Sequence[tuple]) -> None:
+        """`rows`: each envelope's columns but its entry's index (gateway ... last_ms, payload, compressed)."""
         indices = _append(db, [("batch.ingested", e.received_at_ms // 1000, e.leaf, None) for e in envelopes])
-        _insert(db, "evidence_envelopes (gateway, epoch, seq, received_at_ms, first_ms, last_ms, log_idx, payload, "
-                    "compressed)",
-                [(e.gateway, e.epoch, e.seq, e.received_at_ms, e.first_ms, e.last_ms, index,
-                  *stored[id(e)]) for e, index in zip(envelopes, indices)])
+        _insert(db, "evidence_envelopes (gateway, epoch, seq, received_at_ms, first_ms, last_ms, payload, compressed, "
+                    "log_idx)", [(*row, index) for row, index in zip(rows, indices)])
 
     @staticmethod
-    def _not_archived(db: Connection, envelopes: Sequence[ArchivedEnvelope]) -> list[ArchivedEnvelope]:
+    def _not_archived(db: Connection, envelopes: Sequence[ArchivedEnvelope]) -> list[int]:
+        """The id() of each envelope not archived yet (the first of two copies of a message)."""
         archived = _archived_keys(db, envelopes)
         new = []
         for envelope in envelopes:
             key = (envelope.gateway, envelope.epoch, envelope.seq)
             if key not in archived:
                 archived.add(key)
-                new.append(envelope)
+                new.append(id(envelope))
         return new
 
     def window(self, gateways: Sequence[str], from_ms: int, to_ms: int) -> Iterator[WindowEnvelope]:
