@@ -199,6 +199,8 @@ def _stored(payload: bytes) -> tuple[bytes, bool]:
     if len(payload) < COMPRESS_FROM_BYTES:
         return payload, False
     return lz4.block.compress(payload, store_size=True), True
+
+
 _RANGES = 100  # seq ranges per query (SQLite caps compound SELECTs at 500)
 
 
@@ -241,7 +243,8 @@ class SqlEnvelopeArchive:
                 return len(envelopes)
             except IntegrityError:
                 new = set(self._not_archived(db, envelopes))
-                self._store(db, [e for e in envelopes if id(e) in new], [r for e, r in zip(envelopes, rows) if id(e) in new])
+                kept = [(e, row) for e, row in zip(envelopes, rows) if id(e) in new]
+                self._store(db, [e for e, _ in kept], [row for _, row in kept])
         return len(new)
 
     @staticmethod
