@@ -448,7 +448,8 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
         else:
             monitor = make_monitor()
     loan_standings = LoanStandings(standings)
-    money = MoneyService(registry=registry, store=SqlMoney(engine), standing=loan_standings.of, clock=clock)
+    money_store, collateral_store = SqlMoney(engine), SqlCollateral(engine)
+    money = MoneyService(registry=registry, store=money_store, standing=loan_standings.of, clock=clock)
     inspections = InspectionService(registry=registry, alerts=alerts, repo=counts, config=_monitor_config(settings),
                                     clock=clock)
     reports = _daily_reports(settings, engine, renderer, registry, alerts, standings, counts, inspections, prices,
@@ -480,7 +481,7 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
                          notices=SqlWebhooks(engine), cases=case_base),
         cases=case_base, playbooks=playbooks,
         inspections=inspections, money=money, reports=reports,
-        collateral=CollateralService(registry=registry, store=SqlCollateral(engine), monitor_state=monitor_state,
+        collateral=CollateralService(registry=registry, store=collateral_store, monitor_state=monitor_state,
                                      fx_rates=monitor.fx_rates if monitor else dict, clock=clock),
         certificates=CertificateService(registry=registry, standing=loan_standings.of, alerts=alerts,
                                         signer=documents, monitor_state=monitor_state, clock=clock),
@@ -496,8 +497,8 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
         evidence=evidence, checkpoint_loop=checkpoints,
         report_loop=ReportLoop(reports) if "monitor" in settings.roles and settings.reports.daily else None,
         exporter=EvidenceExporter(log_store=evidence_log, archive=archive, evidence_service=evidence,
-                                  registry=registry.snapshot, alerts=alerts, prices=prices, clock=clock,
-                                  open_pack=ZipPackWriter),
+                                  registry=registry.snapshot, alerts=alerts, prices=prices, money=money_store,
+                                  collateral=collateral_store, clock=clock, open_pack=ZipPackWriter),
         silences=SilenceService(store=SqlSilences(engine), registry=registry.snapshot, clock=clock),
         commands=CommandService(signer=signer, publisher=MqttCommands(settings.broker), gateway_keys=gateway_keys,
                                 rotated=rotated_keys, clock=clock),

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from backend.api.deps import Ctx, require_role
 from backend.domain import registry as reg
+from backend.services.api_keys import Principal
 from backend.services.registry import Conflict, NotFound
 
 router = APIRouter(prefix="/api/v1", tags=["registry"])
@@ -98,7 +99,7 @@ class LoanIn(BaseModel):
         return self
 
 
-def _add(ctx, delta: reg.Registry) -> None:
+def _add(ctx, delta: reg.Registry, caller: Principal) -> None:
     known = ctx.registry.snapshot()
     for lot in delta.lots.values():
         if lot.warehouse_id not in known.warehouses or lot.commodity_id not in known.commodities:
@@ -107,7 +108,7 @@ def _add(ctx, delta: reg.Registry) -> None:
         if loan.lender_id not in known.lenders or loan.borrower_id not in known.borrowers:
             raise HTTPException(404, f"loan {loan.id}: no lender {loan.lender_id!r} or borrower {loan.borrower_id!r}")
     try:
-        ctx.registry.add(delta)
+        ctx.registry.add(delta, caller.name)
     except Conflict as exc:
         raise HTTPException(409, str(exc)) from exc
 
@@ -115,14 +116,14 @@ def _add(ctx, delta: reg.Registry) -> None:
 @router.post("/lenders", status_code=201)
 def add_lender(body: PartyIn, ctx: Ctx, caller=Depends(staff)) -> dict:
     """Register a lender (a bank). Staff; an existing id answers 409."""
-    _add(ctx, reg.Registry(lenders={body.id: reg.Lender(body.id)}))
+    _add(ctx, reg.Registry(lenders={body.id: reg.Lender(body.id)}), caller)
     return {"id": body.id}
 
 
 @router.post("/borrowers", status_code=201)
 def add_borrower(body: PartyIn, ctx: Ctx, caller=Depends(staff)) -> dict:
     """Register a borrower. Staff; an existing id answers 409."""
-    _add(ctx, reg.Registry(borrowers={body.id: reg.Borrower(body.id)}))
+    _add(ctx, reg.Registry(borrowers={body.id: reg.Borrower(body.id)}), caller)
     return {"id": body.id}
 
 
@@ -131,14 +132,14 @@ def add_commodity(body: CommodityIn, ctx: Ctx, caller=Depends(staff)) -> dict:
     """Register a commodity with its unit (and, for perishables, its temperature limit). Staff."""
     commodity = reg.Commodity(body.id, body.unit, body.perishable, body.temperature_max_c,
                               body.price_max_age_s)
-    _add(ctx, reg.Registry(commodities={body.id: commodity}))
+    _add(ctx, reg.Registry(commodities={body.id: commodity}), caller)
     return {"id": body.id}
 
 
 @router.post("/warehouses", status_code=201)
 def add_warehouse(body: WarehouseIn, ctx: Ctx, caller=Depends(staff)) -> dict:
     """Register a warehouse and the gateway that watches it. Staff."""
-    _add(ctx, reg.Registry(warehouses={body.id: reg.Warehouse(body.id, body.gateway)}))
+    _add(ctx, reg.Registry(warehouses={body.id: reg.Warehouse(body.id, body.gateway)}), caller)
     return {"id": body.id, "gateway": body.gateway}
 
 
@@ -148,7 +149,7 @@ def add_lot(body: LotIn, ctx: Ctx, caller=Depends(staff)) -> dict:
     items = tuple(reg.TaggedItem(i.epc, i.quantity, i.weight_kg) for i in body.items)
     lot = reg.Lot(body.id, body.warehouse, body.commodity, items, body.scale, body.reader,
                   body.probe, body.tare_kg)
-    _add(ctx, reg.Registry(lots={body.id: lot}))
+    _add(ctx, reg.Registry(lots={body.id: lot}), caller)
     return {"id": body.id, "items": len(items)}
 
 
@@ -161,10 +162,10 @@ def add_loan(body: LoanIn, ctx: Ctx, caller=Depends(staff)) -> dict:
     interest = reg.Interest(body.interest.rate, body.interest.day_count) if body.interest else None
     loan = reg.Loan(body.id, body.lender, body.borrower, body.outstanding, body.currency, (),
                     body.haircut, thresholds, body.target_ltv, body.cure_period_s, interest=interest)
-    _add(ctx, reg.Registry(loans={body.id: loan}))
+    _add(ctx, reg.Registry(loans={body.id: loan}), caller)
     for lot_id in body.lots:
         try:
-            ctx.registry.pledge(lot_id, body.id)
+            ctx.registry.pledge(lot_id, body.id, caller.name)
         except NotFound as exc:
             raise HTTPException(404, f"no lot {lot_id!r}") from exc
         except Conflict as exc:

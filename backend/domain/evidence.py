@@ -33,6 +33,7 @@ MAX_SAFE_INTEGER = 2**53 - 1
 SUBJECTS = frozenset({"loan", "lot", "lender", "borrower", "warehouse", "gateway", "commodity",
                       "alert", "release", "batch"})
 _KEY = re.compile(r"[a-z][a-z0-9_]*")
+_PLAIN = re.compile(r"[A-Za-z0-9._-]*")  # a string JSON writes as it is, between quotes
 
 
 class EvidenceError(DomainError):
@@ -49,7 +50,14 @@ class Kind:
 
 
 KINDS: Mapping[str, Kind] = {kind.name: kind for kind in (
-    Kind("pledge", ("loan", "lot"), ("by",), ("commodity", "quantity", "unit", "items")),
+    Kind("pledge", ("loan", "lot"), ("by",), ("commodity", "quantity", "unit", "items", "request", "requested_by")),
+    Kind("pledge.requested", ("loan", "lot"), ("by", "request")),
+    Kind("pledge.refused", ("loan", "lot"), ("by", "reason"), ("request",)),
+    Kind("pledge.rejected", ("loan", "lot"), ("by", "request", "reason"), ("requested_by",)),
+    Kind("substitution.requested", ("loan", "lot"), ("by", "request", "release_lot")),
+    Kind("substitution", ("loan", "lot"), ("by", "request", "release_lot"), ("requested_by",)),
+    Kind("substitution.rejected", ("loan", "lot"), ("by", "request", "release_lot", "reason"), ("requested_by",)),
+    Kind("substitution.refused", ("loan", "lot"), ("by", "release_lot", "reason"), ("request",)),
     Kind("release.requested", ("loan", "lot", "release"), ("by", "items", "repayment"), ("epcs",)),
     Kind("release.approved", ("loan", "lot", "release"), ("by", "items", "max_items", "repayment")),
     Kind("release.refused", ("loan", "lot", "release"), ("by", "items", "max_items", "reason")),
@@ -57,12 +65,24 @@ KINDS: Mapping[str, Kind] = {kind.name: kind for kind in (
     Kind("delivery_order.acknowledged", ("loan", "lot", "release"), ("by",), ("order",)),
     Kind("delivery_order.fulfilled", ("loan", "lot", "release"), ("by", "epcs"), ("order",)),
     Kind("delivery_order.expired", ("loan", "lot", "release"), ("by", "left", "remaining"), ("order",)),
-    Kind("repayment", ("loan",), ("by", "amount", "currency"), ("reference",)),
+    Kind("repayment.entered", ("loan",), ("by", "amount", "currency", "reference")),
+    Kind("repayment", ("loan",), ("by", "amount", "currency"), ("reference", "entered_by", "outstanding")),
+    Kind("repayment.rejected", ("loan",), ("by", "amount", "currency", "reference", "reason"), ("entered_by",)),
+    Kind("drawdown", ("loan",), ("by", "amount", "currency", "reference", "outstanding")),
+    Kind("interest.posted", ("loan",), ("by", "amount", "currency", "days", "from_s", "to_s", "rate", "day_count",
+                                        "outstanding")),
+    Kind("loan.closed", ("loan",), ("by", "released_lots")),
+    Kind("loan.created", ("loan", "borrower"), ("by", "lender", "currency", "outstanding", "haircut", "target_ltv",
+                                                "thresholds", "cure_period_s"), ("interest",)),
+    Kind("lot.created", ("lot", "warehouse", "commodity"), ("by", "items", "quantity", "weight_kg", "epcs_sha256"),
+         ("tare_kg",)),
+    Kind("inspection.recorded", ("lot",), ("by", "inspection", "items", "quantity"), ("temperature_c", "note")),
     Kind("price_mark.used", ("commodity",), ("price", "currency", "unit", "source", "observed_at_s")),
     Kind("fx_rate.used", (), ("base", "quote", "rate", "source", "observed_at_s")),
     Kind("alert.opened", ("alert",), ("type", "severity"), ("details",)),
     Kind("alert.acknowledged", ("alert",), ("by",), ("comment",)),
     Kind("alert.resolved", ("alert",), ("by",), ("comment",)),
+    Kind("alert.commented", ("alert",), ("by", "comment")),
     Kind("gateway_key.registered", ("gateway",), ("by", "key_id", "public_key")),
     Kind("gateway_key.rotated", ("gateway",), ("by", "key_id", "public_key", "previous_key_id")),
     Kind("book.changed", (), ("by", "book_sha256"), ("previous_sha256", "summary")),
@@ -203,15 +223,18 @@ def batch_ingested(gateway: str, epoch: int, seq: int, *, signed_sha256: str, re
 
 def batch_leaf(gateway: str, epoch: int, seq: int, *, signed_sha256: str, readings: int,
                key_id: str | None, received_s: int) -> bytes:
-    """batch_ingested(...).leaf(), without the general checks: ingest writes one per message,
-    and its fields are already checked (ids by the wire format, the rest are ints and hex).
-    tests/unit/domain/test_evidence_entries.py holds the two equal."""
-    payload: dict[str, Any] = {"envelope_sha256": signed_sha256, "readings": readings}
-    if key_id is not None:
-        payload["key_id"] = key_id
-    document = {"v": LEAF_VERSION, "kind": "batch.ingested", "at_s": received_s, "payload": payload,
-                "subjects": {"gateway": gateway, "batch": batch_subject(gateway, epoch, seq)}}
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    """batch_ingested(...).leaf(), written out directly: ingest writes one per message, and its
+    fields are already checked (the gateway an id of [A-Za-z0-9._-], nothing JSON escapes; the
+    rest ints and hex). tests/unit/domain/test_evidence_entries.py holds the two equal."""
+    if key_id is None:
+        key = ""
+    elif _PLAIN.fullmatch(key_id):  # a key fingerprint (hex): nothing to escape
+        key = f',"key_id":"{key_id}"'
+    else:
+        key = f',"key_id":{json.dumps(key_id, ensure_ascii=False)}'
+    return (f'{{"at_s":{received_s},"kind":"batch.ingested","payload":{{"envelope_sha256":"{signed_sha256}"{key},'
+            f'"readings":{readings}}},"subjects":{{"batch":"{gateway}/{epoch}/{seq}","gateway":"{gateway}"}},'
+            f'"v":{LEAF_VERSION}}}').encode()
 
 
 def decimals(value: Any) -> Any:

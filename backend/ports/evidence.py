@@ -91,8 +91,7 @@ class LogStore(EvidenceLog, Protocol):
     def cosignatures(self, sizes: Sequence[int]) -> list[StoredCosignature]: ...
 
 
-@dataclass(frozen=True)
-class ArchivedEnvelope:
+class ArchivedEnvelope(NamedTuple):  # a tuple: ingest makes one per message
     """A stored data message as its gateway signed it, with the leaf that logs it."""
     gateway: str
     epoch: int

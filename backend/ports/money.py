@@ -6,7 +6,7 @@ Every write that moves the outstanding amount is conditional on the amount it wa
 on (`outstanding_before`): when another write moved it first, the store raises `Stale` and
 changes nothing, and the service decides again on the new amount. So two drawdowns racing
 for the last drawing power never both succeed. Each write queues its bank notices in its
-own transaction.
+own transaction, and appends its log entries (backend/domain/evidence_book.py) in it too.
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal, Protocol, Sequence
 
+from backend.domain.evidence import Entry
 from backend.domain.money import InterestPosting
 from backend.domain.notices import BankNotice
 
@@ -68,30 +69,42 @@ class MoneyStore(Protocol):
 
     def repayment(self, repayment_id: str) -> RepaymentRecord | None: ...
 
-    def enter_repayment(self, record: RepaymentRecord, notices: Sequence[BankNotice]) -> None:
+    def drawdowns(self, loan_id: str) -> list[Drawdown]:
+        """The loan's drawdowns, oldest first."""
+
+    def interest_postings(self, loan_id: str) -> list[InterestPosting]:
+        """The interest posted to the loan, oldest first."""
+
+    def enter_repayment(self, record: RepaymentRecord, notices: Sequence[BankNotice],
+                entries: Sequence[Entry]) -> None:
         """A pending repayment: it changes nothing else."""
 
     def settle_repayment(self, record: RepaymentRecord, outstanding_before: Decimal,
-                         outstanding_after: Decimal, notices: Sequence[BankNotice]) -> None:
+                         outstanding_after: Decimal, notices: Sequence[BankNotice],
+                entries: Sequence[Entry]) -> None:
         """Store `record` confirmed (new, or a pending one decided) and the loan's new
         outstanding amount; Stale if the repayment is no longer pending or the amount moved."""
 
-    def reject_repayment(self, record: RepaymentRecord, notices: Sequence[BankNotice]) -> None:
+    def reject_repayment(self, record: RepaymentRecord, notices: Sequence[BankNotice],
+                entries: Sequence[Entry]) -> None:
         """Stale if it is no longer pending."""
 
     def draw(self, drawdown: Drawdown, outstanding_before: Decimal, outstanding_after: Decimal,
-             notices: Sequence[BankNotice]) -> None:
+             notices: Sequence[BankNotice],
+                entries: Sequence[Entry]) -> None:
         """Stale if the outstanding amount moved."""
 
     def post_interest(self, posting: InterestPosting, outstanding_before: Decimal,
-                      outstanding_after: Decimal, notices: Sequence[BankNotice]) -> None:
+                      outstanding_after: Decimal, notices: Sequence[BankNotice],
+                entries: Sequence[Entry]) -> None:
         """Stale if the amount moved or the interest was posted meanwhile."""
 
     def start_interest(self, loan_id: str, at_s: float) -> None:
         """Interest on the loan accrues from `at_s` (when it has not started yet)."""
 
     def close(self, loan_id: str, by: str, at_s: float, outstanding_before: Decimal,
-              notices: Sequence[BankNotice]) -> None:
+              notices: Sequence[BankNotice],
+                entries: Sequence[Entry]) -> None:
         """Close the loan and release every lot pledged to it; Stale if the amount moved or
         it is closed already."""
 
@@ -102,13 +115,16 @@ class CollateralStore(Protocol):
 
     def request(self, request_id: str) -> CollateralRequest | None: ...
 
-    def add_request(self, request: CollateralRequest, notices: Sequence[BankNotice]) -> None:
+    def add_request(self, request: CollateralRequest, notices: Sequence[BankNotice],
+                entries: Sequence[Entry]) -> None:
         """A pending request, or a decided one (approved with its pledge stored by `pledge`)."""
 
-    def reject_request(self, request: CollateralRequest, notices: Sequence[BankNotice]) -> None:
+    def reject_request(self, request: CollateralRequest, notices: Sequence[BankNotice],
+                entries: Sequence[Entry]) -> None:
         """Store the refusal; Stale if the request is no longer pending."""
 
-    def pledge(self, request: CollateralRequest, notices: Sequence[BankNotice]) -> None:
+    def pledge(self, request: CollateralRequest, notices: Sequence[BankNotice],
+                entries: Sequence[Entry]) -> None:
         """Carry out an approved request in one transaction: release its `release_lot` (if
         any), pledge its `pledge_lot`, store the request as decided. AlreadyPledged (from
         backend.ports.registry) when the lot backs another loan; Stale when the request was

@@ -13,9 +13,10 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Callable, Mapping
 
-from backend.domain import borrowing_base, pledges
+from backend.domain import borrowing_base, evidence_book, pledges
 from backend.domain import registry as reg
 from backend.domain.errors import RegistryError
+from backend.domain.evidence import Entry
 from backend.domain.monitor import MonitorState
 from backend.domain.notices import money_notice
 from backend.ports.money import CollateralRequest, CollateralStore, RequestKind, Stale
@@ -53,10 +54,10 @@ class CollateralService:
         now_s = self.clock()
         request = CollateralRequest(new_id("cr"), loan_id, "pledge" if release_lot is None else "substitution",
                                     pledge_lot, release_lot, now_s, caller.name, "pending")
-        self._refuse_if_guarded(registry, request)
+        self._refuse_if_guarded(registry, request, caller.name)
         if access.decides_for(caller, loan):
             return self._carry_out(replace(request, state="approved", decided_by=caller.name, decided_at_s=now_s))
-        self.store.add_request(request, [self._notice(loan, request, "requested")])
+        self.store.add_request(request, [self._notice(loan, request, "requested")], [_logged(request, "requested")])
         return request
 
     def approve(self, caller: Principal, loan_id: str, kind: RequestKind, request_id: str) -> CollateralRequest:
@@ -69,7 +70,7 @@ class CollateralService:
         rejected = replace(request, state="rejected", decided_by=caller.name, decided_at_s=self.clock(), reason=reason)
         loan = self.registry.snapshot().loans[loan_id]
         try:
-            self.store.reject_request(rejected, [self._notice(loan, rejected, "rejected")])
+            self.store.reject_request(rejected, [self._notice(loan, rejected, "rejected")], [_logged(rejected, "rejected")])
         except Stale as exc:
             raise Conflict("the request was decided meanwhile") from exc
         return rejected
@@ -92,9 +93,9 @@ class CollateralService:
             raise Conflict(f"the request is already {request.state}")
         return request
 
-    def _refuse_if_guarded(self, registry: reg.Registry, request: CollateralRequest) -> reg.Registry:
+    def _refuse_if_guarded(self, registry: reg.Registry, request: CollateralRequest, by: str) -> reg.Registry:
         """The registry after the change, or Conflict: the double-pledge guard (the holder
-        hears of the attempt) and the loan's own state."""
+        hears of the attempt; the refusal is logged, `by` whoever tried) and the loan's own state."""
         if request.release_lot is None:
             if request.pledge_lot in registry.loans[request.loan_id].lot_ids:
                 raise Conflict("the lot already backs this loan")
@@ -105,8 +106,8 @@ class CollateralService:
             except RegistryError as exc:
                 raise Conflict(str(exc)) from exc
         if outcome.refused_reason is not None:
-            if outcome.notice is not None:
-                self.registry.report(outcome.notice)
+            refused = replace(request, decided_by=by, decided_at_s=self.clock(), reason=outcome.refused_reason)
+            self.registry.report(outcome.notice, _logged(refused, "refused"))
             raise Conflict(outcome.refused_reason)
         return outcome.registry
 
@@ -119,16 +120,17 @@ class CollateralService:
 
     def _carry_out(self, request: CollateralRequest) -> CollateralRequest:
         registry = self.registry.snapshot()
-        self._refuse_if_guarded(registry, request)
+        decider = request.decided_by or request.requested_by
+        self._refuse_if_guarded(registry, request, decider)
         if request.kind == "substitution":
             refusal = self._value_refusal(registry, request)
             if refusal is not None:
                 raise Conflict(refusal)
         loan = registry.loans[request.loan_id]
         try:
-            self.store.pledge(request, [self._notice(loan, request, "approved")])
+            self.store.pledge(request, [self._notice(loan, request, "approved")], [_logged(request, "approved")])
         except AlreadyPledged:  # a concurrent pledge won the race in the database
-            self._refuse_if_guarded(self.registry.snapshot(), request)
+            self._refuse_if_guarded(self.registry.snapshot(), request, decider)
             raise Conflict(pledges.ALREADY_PLEDGED) from None
         except Stale as exc:
             raise Conflict("the request was decided, or the loan's lots changed, meanwhile") from exc
@@ -142,3 +144,13 @@ class CollateralService:
                             request=request.id, kind=request.kind, pledge_lot=request.pledge_lot,
                             release_lot=request.release_lot, requested_by=request.requested_by,
                             decided_by=request.decided_by, reason=request.reason)
+
+
+def _logged(request: CollateralRequest, outcome: str) -> Entry:
+    """The request's step as its log entry; `by` who took it (whoever asked, while it waits)."""
+    by = request.requested_by if outcome == "requested" else request.decided_by or request.requested_by
+    return evidence_book.collateral_entry(
+        outcome, kind=request.kind, loan_id=request.loan_id, request_id=request.id,
+        pledge_lot=request.pledge_lot, release_lot=request.release_lot, by=by,
+        at_s=request.at_s if outcome == "requested" else request.decided_at_s or request.at_s,
+        requested_by=request.requested_by, reason=request.reason)

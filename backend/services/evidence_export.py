@@ -17,6 +17,7 @@ from backend.domain import evidence, tlog
 from backend.domain.registry import Registry
 from backend.ports.alerts import AlertRecord, AlertStore
 from backend.ports.evidence import EnvelopeArchive, LoggedEntry, LogStore, PackWriter, StoredCheckpoint
+from backend.ports.money import CollateralStore, MoneyStore
 from backend.ports.prices import PriceMarkStore
 from backend.services import access
 from backend.services.api_keys import Principal
@@ -25,12 +26,16 @@ from backend.services.evidence_pack import (
     ALERTS,
     BATCHES,
     CHECKPOINTS,
+    COLLATERAL,
+    DRAWDOWNS,
     ENTRIES,
     FORMAT,
     FX,
     HEAD,
+    INTEREST,
     MANIFEST,
     PRICES,
+    REPAYMENTS,
     REPORT,
     TREE,
     b64,
@@ -41,6 +46,9 @@ MAX_S = 2**53 - 1
 SLACK_S = 86_400             # marks logged up to a day from their quote time
 CHECKPOINTS_BEFORE_S = 30 * 86_400  # earlier checkpoints a bank may hold, proven consistent with the head
 _GATEWAY_KEYS = ["gateway_key.registered", "gateway_key.rotated"]
+_LOAN_LIFE = ["loan.created", "lot.created", "pledge", "pledge.requested", "pledge.rejected", "pledge.refused",
+         "substitution", "substitution.requested", "substitution.rejected", "substitution.refused",
+         "repayment", "repayment.entered", "repayment.rejected", "drawdown", "interest.posted", "loan.closed"]
 
 
 @dataclass(frozen=True)
@@ -67,9 +75,11 @@ class CachedTree:
 class EvidenceExporter:
     def __init__(self, *, log_store: LogStore, archive: EnvelopeArchive, evidence_service: EvidenceService,
                  registry: Callable[[], Registry], alerts: AlertStore, prices: PriceMarkStore,
+                 money: MoneyStore, collateral: CollateralStore,
                  clock: Callable[[], float], open_pack: Callable[[str], ContextManager[PackWriter]]) -> None:
         self.log, self.archive, self.service, self.registry = log_store, archive, evidence_service, registry
-        self.alerts, self.prices, self.clock, self.open_pack = alerts, prices, clock, open_pack
+        self.alerts, self.prices, self.money, self.collateral = alerts, prices, money, collateral
+        self.clock, self.open_pack = clock, open_pack
 
     def export_for(self, caller: Principal, loan_id: str, from_s: int, to_s: int, path: str) -> ExportSummary:
         """As `export`, for a caller who may see the loan (404 for the others)."""
@@ -124,7 +134,26 @@ class EvidenceExporter:
         fx = [{"base": mark.base, "quote": mark.quote, "rate": str(mark.rate), "observed_at_s": int(mark.at_s)}
               for _, mark in self.prices.fx_after(0)
               if currency in (mark.base, mark.quote) and from_s <= mark.at_s <= to_s]
-        return {ALERTS: [_alert_row(a) for a in self._alerts(scope, from_s, to_s)], PRICES: prices, FX: fx}
+        return {ALERTS: [_alert_row(a) for a in self._alerts(scope, from_s, to_s)], PRICES: prices, FX: fx,
+                **self._money_rows(loan_id)}
+
+    def _money_rows(self, loan_id: str) -> dict[str, list[dict[str, Any]]]:
+        """All of the loan's money rows, whenever decided (a loan's decisions are few; the pack
+        shows the terms and every movement that led to the window, and the log's entries of each)."""
+        requests = [r for kind in ("pledge", "substitution") for r in self.collateral.requests(loan_id, kind)]
+        return {
+            REPAYMENTS: [{"id": r.id, "amount": str(r.amount), "state": r.state, "entered_by": r.entered_by,
+                          "at_s": r.at_s, "decided_by": r.decided_by, "decided_at_s": r.decided_at_s,
+                          "reason": r.reason}
+                         for r in self.money.repayments(loan_id) if r.entered_by],  # a release's is logged with it
+            COLLATERAL: [{"id": r.id, "kind": r.kind, "pledge_lot": r.pledge_lot, "release_lot": r.release_lot,
+                          "state": r.state, "requested_by": r.requested_by, "at_s": r.at_s,
+                          "decided_by": r.decided_by, "decided_at_s": r.decided_at_s, "reason": r.reason}
+                         for r in requests],
+            DRAWDOWNS: [{"id": d.id, "amount": str(d.amount), "by": d.by, "at_s": d.at_s}
+                        for d in self.money.drawdowns(loan_id)],
+            INTEREST: [{"amount": str(p.amount), "days": p.days, "from_s": p.from_s, "to_s": p.to_s}
+                       for p in self.money.interest_postings(loan_id)]}
 
     def _alerts(self, scope: evidence.Scope, from_s: int, to_s: int) -> list[AlertRecord]:
         found, offset = [], 0
@@ -147,6 +176,7 @@ class EvidenceExporter:
         found += self.log.about([("gateway", g) for g in sorted(scope.gateways)], 0, MAX_S, _GATEWAY_KEYS)
         found += self.log.of_kinds(["fx_rate.used"], from_s - SLACK_S, to_s + SLACK_S)
         found += self.log.about([("alert", row["id"]) for row in alerts], 0, MAX_S)
+        found += self.log.about([(n, v) for n, v in named if n in ("loan", "lot")], 0, MAX_S, _LOAN_LIFE)
         unique = {e.index: e for e in found if e.index < size and scope.covers(evidence.parse_leaf(e.leaf))}
         return [unique[index] for index in sorted(unique)]
 

@@ -24,7 +24,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from heapq import merge
-from typing import IO, Any, Protocol
+from typing import IO, Any, NamedTuple, Protocol
 
 import orjson
 from nacl.exceptions import BadSignatureError
@@ -39,6 +39,8 @@ FORMAT = "pledgewatch-dispute-pack/1"
 MANIFEST, HEAD, CHECKPOINTS, ENTRIES, BATCHES, TREE = (
     "manifest.json", "checkpoint.txt", "checkpoints.json", "entries.jsonl", "batches.bin", "tree.json")
 ALERTS, PRICES, FX, REPORT = "database/alerts.json", "database/prices.json", "database/fx.json", "report.html"
+REPAYMENTS, COLLATERAL, DRAWDOWNS, INTEREST = (
+    "database/repayments.json", "database/collateral.json", "database/drawdowns.json", "database/interest.json")
 _LISTED = 50  # failures listed per kind; the rest are counted
 
 
@@ -334,6 +336,10 @@ def _cross_check(pack: PackReader, entries: Sequence[_Proven], verdict: Verdict)
         _check_marks(json.loads(pack.read(PRICES)), logged, verdict, "price_mark.used", "price")
     if FX in names:
         _check_marks(json.loads(pack.read(FX)), logged, verdict, "fx_rate.used", "rate")
+    for name, expect in ((REPAYMENTS, _repayment_logged), (COLLATERAL, _request_logged),
+                         (DRAWDOWNS, _drawdown_logged), (INTEREST, _interest_logged)):
+        if name in names:
+            _check_decisions(name, json.loads(pack.read(name)), expect, logged, verdict)
 
 
 def _check_alerts(rows: list[dict[str, Any]], logged: Sequence[evidence.Entry], verdict: Verdict) -> None:
@@ -383,3 +389,79 @@ def _check_marks(rows: list[dict[str, Any]], logged: Sequence[evidence.Entry], v
         elif Decimal(mark[value_field]) != Decimal(row[value_field]):
             verdict.fail("database", f"{name}: the database says {row[value_field]}, the log says {mark[value_field]}")
     verdict.checked[kind] = len(rows)
+
+
+# --- money rows: each decision the database holds has its entry, with the same facts, and back ---
+
+class _Expected(NamedTuple):
+    label: str                          # how a failure names the row
+    kind: str                           # the entry that logs it
+    key: str                            # its `reference`, `request` or `to_s`
+    facts: dict[str, Any]               # payload fields (or "lot": the subject) it must carry
+
+
+def _repayment_logged(row: dict[str, Any]) -> _Expected:
+    kind, by = {"pending": ("repayment.entered", row["entered_by"]), "confirmed": ("repayment", row["decided_by"]),
+                "rejected": ("repayment.rejected", row["decided_by"])}[row["state"]]
+    return _Expected(f"repayment {row['id']} ({row['state']})", kind, row["id"], {"amount": row["amount"], "by": by})
+
+
+def _request_logged(row: dict[str, Any]) -> _Expected:
+    steps = {"pending": "requested", "approved": "", "rejected": "rejected"}
+    kind = row["kind"] + (f".{steps[row['state']]}" if steps[row["state"]] else "")
+    facts = {"lot": row["pledge_lot"], "by": row["requested_by"] if row["state"] == "pending" else row["decided_by"]}
+    if row["kind"] == "substitution":
+        facts["release_lot"] = row["release_lot"]
+    return _Expected(f"{row['kind']} request {row['id']} ({row['state']})", kind, row["id"], facts)
+
+
+def _drawdown_logged(row: dict[str, Any]) -> _Expected:
+    return _Expected(f"drawdown {row['id']}", "drawdown", row["id"], {"amount": row["amount"], "by": row["by"]})
+
+
+def _interest_logged(row: dict[str, Any]) -> _Expected:
+    return _Expected(f"interest to {int(row['to_s'])}", "interest.posted", str(int(row["to_s"])),
+                     {"amount": row["amount"], "days": row["days"]})
+
+
+def _decision_key(entry: evidence.Entry) -> str | None:
+    if entry.kind == "interest.posted":
+        return str(entry.payload["to_s"])
+    return entry.payload.get("reference") or entry.payload.get("request")
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return Decimal(str(a)) == Decimal(str(b))
+    except ArithmeticError:
+        return str(a) == str(b)
+
+
+def _check_decisions(name: str, rows: list[dict[str, Any]], expect, logged: Sequence[evidence.Entry],
+                     verdict: Verdict) -> None:
+    """The pack holds all of the loan's rows of `name` and all their entries, whenever made."""
+    wanted = [expect(row) for row in rows]
+    kinds = {item.kind for item in wanted} | set(_KINDS_OF[name])
+    by_key = {(e.kind, _decision_key(e)): e for e in logged if e.kind in kinds}
+    for item in wanted:
+        entry = by_key.get((item.kind, item.key))
+        if entry is None:
+            verdict.fail("database", f"{item.label}: the database holds it, the log has no {item.kind} entry for it")
+            continue
+        for field_name, value in item.facts.items():
+            logged_value = entry.subjects.get(field_name) if field_name == "lot" else entry.payload.get(field_name)
+            if not _same(value, logged_value):
+                verdict.fail("database", f"{item.label}: the database says {field_name} {value}, "
+                                         f"the log says {logged_value}")
+    keys = {item.key for item in wanted}
+    for (kind, key), entry in by_key.items():
+        if kind in _KINDS_OF[name] and key not in keys:
+            verdict.fail("database", f"entry {kind} {key} ({_label(entry)}): the log holds it, {name} has no row")
+    verdict.checked[name] = len(rows)
+
+
+# Entries that stand for a row: one of these whose row is gone is a deleted decision.
+_KINDS_OF = {REPAYMENTS: ("repayment", "repayment.entered", "repayment.rejected"),
+             COLLATERAL: ("pledge.requested", "pledge.rejected", "substitution.requested", "substitution",
+                          "substitution.rejected"),
+             DRAWDOWNS: ("drawdown",), INTEREST: ("interest.posted",)}

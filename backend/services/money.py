@@ -13,8 +13,9 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Callable
 
-from backend.domain import money
+from backend.domain import evidence_book, money
 from backend.domain import registry as reg
+from backend.domain.evidence import Entry
 from backend.domain.notices import money_notice
 from backend.ports.money import Drawdown, MoneyStore, RepaymentRecord, Stale
 from backend.ports.monitor import StandingRecord
@@ -58,7 +59,8 @@ class MoneyService:
         record = RepaymentRecord(new_id("rp"), loan_id, amount, now_s, "pending", caller.name)
         if access.decides_for(caller, loan):
             return self._settle(replace(record, state="confirmed", decided_by=caller.name, decided_at_s=now_s))
-        self.store.enter_repayment(record, [self._notice(loan, record, entered_by=record.entered_by)])
+        self.store.enter_repayment(record, [self._notice(loan, record, entered_by=record.entered_by)],
+                                   [_logged(loan, record)])
         return record
 
     def confirm(self, caller: Principal, loan_id: str, repayment_id: str) -> RepaymentRecord:
@@ -70,7 +72,9 @@ class MoneyService:
         rejected = replace(record, state="rejected", decided_by=caller.name, decided_at_s=self.clock(),
                            reason=reason)
         try:
-            self.store.reject_repayment(rejected, [self._notice(self._loan(loan_id), rejected, reason=reason)])
+            loan = self._loan(loan_id)
+            self.store.reject_repayment(rejected, [self._notice(loan, rejected, reason=reason)],
+                                        [_logged(loan, rejected)])
         except Stale as exc:
             raise Conflict("the repayment was decided meanwhile") from exc
         return rejected
@@ -93,7 +97,7 @@ class MoneyService:
             after = max(Decimal(0), loan.outstanding - record.amount)
             notice = self._notice(loan, record, entered_by=record.entered_by, outstanding=money.cents(after))
             try:
-                self.store.settle_repayment(record, loan.outstanding, after, [notice])
+                self.store.settle_repayment(record, loan.outstanding, after, [notice], [_logged(loan, record, after)])
                 return record
             except Stale:
                 current = self.store.repayment(record.id)
@@ -123,7 +127,8 @@ class MoneyService:
             notice = money_notice(loan, "loan", "drawdown", drawdown.id, drawdown.at_s, drawdown=drawdown.id,
                                   amount=money.cents(amount), by=caller.name, outstanding=money.cents(after))
             try:
-                self.store.draw(drawdown, loan.outstanding, after, [notice])
+                logged = evidence_book.drawdown_entry(loan, drawdown.id, amount, caller.name, drawdown.at_s, after)
+                self.store.draw(drawdown, loan.outstanding, after, [notice], [logged])
                 return drawdown, replace(loan, outstanding=after)
             except Stale:
                 continue
@@ -140,7 +145,8 @@ class MoneyService:
             notice = money_notice(loan, "loan", "closed", "closed", now_s, by=caller.name,
                                   released_lots=list(loan.lot_ids))
             try:
-                self.store.close(loan_id, caller.name, now_s, loan.outstanding, [notice])
+                self.store.close(loan_id, caller.name, now_s, loan.outstanding, [notice],
+                                 [evidence_book.loan_closed(loan, caller.name, now_s)])
                 return replace(loan, lot_ids=(), closed_at_s=now_s)
             except Stale:
                 continue
@@ -167,9 +173,18 @@ class MoneyService:
                                     amount=money.cents(posting.amount), days=posting.days, from_s=posting.from_s,
                                     to_s=posting.to_s, rate=loan.interest.rate.normalize(),
                                     day_count=loan.interest.day_count, outstanding=money.cents(after))] if posting.amount > 0 else []
+            logged = evidence_book.interest_entry(loan, posting.amount, posting.days, posting.from_s, posting.to_s, after)
             try:
-                self.store.post_interest(posting, loan.outstanding, after, notices)
+                self.store.post_interest(posting, loan.outstanding, after, notices, [logged])
                 posted.append(posting)
             except Stale:
                 continue
         return posted
+
+
+def _logged(loan: reg.Loan, record: RepaymentRecord, outstanding: Decimal | None = None) -> Entry:
+    """The repayment's step as its log entry (`outstanding`: the loan's amount once confirmed)."""
+    return evidence_book.repayment_entry(record.state, loan=loan, reference=record.id, amount=record.amount,
+                                         entered_by=record.entered_by, decided_by=record.decided_by,
+                                         at_s=record.decided_at_s or record.at_s, outstanding=outstanding,
+                                         reason=record.reason)

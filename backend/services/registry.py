@@ -5,9 +5,10 @@ from __future__ import annotations
 import threading
 from typing import Callable
 
-from backend.domain import pledges
+from backend.domain import evidence_book, pledges
 from backend.domain import registry as reg
 from backend.domain.alerts import Condition
+from backend.domain.evidence import Entry
 from backend.ports.registry import AlreadyPledged, DuplicateEntity, RegistryStore
 
 
@@ -42,34 +43,40 @@ class RegistryService:
     def seed_if_empty(self, book: reg.Registry) -> bool:
         if self.snapshot().lenders:
             return False
-        self.add(book)
+        self.add(book, "book")
         return True
 
-    def add(self, new_entities: reg.Registry) -> None:
+    def add(self, new_entities: reg.Registry, by: str) -> None:
+        """Store new entities, logged as added `by` (a person, or "book")."""
         try:
-            self.repo.add(new_entities)
+            self.repo.add(new_entities, evidence_book.book_added(new_entities, by, self.clock()))
         except DuplicateEntity as exc:
             raise Conflict(f"already exists: {exc}") from exc
 
-    def pledge(self, lot_id: str, loan_id: str) -> None:
-        """Add a lot to a loan's collateral; Conflict('already pledged') if it backs another."""
+    def pledge(self, lot_id: str, loan_id: str, by: str) -> None:
+        """Add a lot to a loan's collateral; Conflict('already pledged') if it backs another
+        (the refusal is logged too)."""
         registry = self.snapshot()
         if lot_id not in registry.lots or loan_id not in registry.loans:
             raise NotFound("no such lot or loan")
         outcome = pledges.pledge_lot(registry, lot_id, loan_id)
         if outcome.refused_reason is None and outcome.registry is not registry:
             try:
-                self.repo.pledge(loan_id, lot_id)
+                self.repo.pledge(loan_id, lot_id, [evidence_book.pledged_in(registry, loan_id, lot_id, by, self.clock())])
                 return
             except AlreadyPledged:  # a concurrent pledge won the race in the database
                 outcome = pledges.pledge_lot(self.snapshot(), lot_id, loan_id)
                 if outcome.refused_reason is None:  # refused all the same: never a silent 201
                     raise Conflict(pledges.ALREADY_PLEDGED) from None
         if outcome.refused_reason is not None:
-            self.repo.add_notice(outcome.notice, self.clock())
-            raise Conflict(pledges.ALREADY_PLEDGED)
+            refused = evidence_book.collateral_entry("refused", kind="pledge", loan_id=loan_id, request_id=None,
+                                                     pledge_lot=lot_id, release_lot=None, by=by, at_s=self.clock(),
+                                                     reason=outcome.refused_reason)
+            self.repo.add_notice(outcome.notice, self.clock(), [refused])
+            raise Conflict(outcome.refused_reason)
 
-    def report(self, notice: Condition) -> None:
-        """A one-off condition (a refused pledge) for the monitor's next step."""
-        self.repo.add_notice(notice, self.clock())
+    def report(self, notice: Condition | None, refused: Entry) -> None:
+        """A refused pledge: logged, and told to the monitor's next step (`notice`, when the
+        lot's holder is to hear of it)."""
+        self.repo.add_notice(notice, self.clock(), [refused])
 

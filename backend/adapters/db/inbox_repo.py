@@ -6,6 +6,9 @@ from typing import Sequence
 from sqlalchemy import Connection, Engine, and_, delete, insert, select, update
 
 from backend.adapters.db import tables as t
+from backend.adapters.db.evidence_repo import append_entries
+from backend.domain import evidence
+from backend.domain.evidence_book import alert_commented
 from backend.domain.silences import Silence
 from backend.ports.alerts import AlertComment
 
@@ -31,10 +34,14 @@ class SqlAlertInbox:
             return {row.alert_id: row.assignee for row in db.execute(query)}
 
     def add_comment(self, comment: AlertComment) -> None:
+        """Stored and logged (alert.commented, naming the alert's subjects) in one transaction."""
         with self.engine.begin() as db:
             db.execute(insert(t.alert_comments).values(
                 alert_id=comment.alert_id, author=comment.author, role=comment.role, text=comment.text,
                 at_s=comment.at_s))
+            row = db.execute(select(t.alerts).where(t.alerts.c.id == comment.alert_id)).one()
+            subjects = evidence.alert_subjects(row.id, row.loan_id, row.lot_id, row.lender_id, row.gateway_id)
+            append_entries(db, [alert_commented(subjects, comment.author, comment.text, comment.at_s)])
 
     def comments(self, alert_id: str) -> list[AlertComment]:
         query = (select(t.alert_comments).where(t.alert_comments.c.alert_id == alert_id)

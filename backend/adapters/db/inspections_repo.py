@@ -1,10 +1,12 @@
 """Recorded inspections (physical counts), in the order they were recorded
-(port: backend.ports.monitor.InspectionStore)."""
+(port: backend.ports.monitor.InspectionStore); each count is logged as it is stored."""
 from __future__ import annotations
 
 from sqlalchemy import Engine, func, insert, select
 
 from backend.adapters.db import tables as t
+from backend.adapters.db.evidence_repo import append_entries
+from backend.domain.evidence_book import inspection_recorded
 from backend.domain.inspections import Inspection
 
 
@@ -17,11 +19,14 @@ class SqlInspections:
         self.engine = engine
 
     def add(self, inspection: Inspection, recorded_by: str) -> int:
+        """Stored and logged (inspection.recorded) in one transaction."""
         with self.engine.begin() as db:
-            return db.execute(insert(t.inspections).values(
+            inspection_id = db.execute(insert(t.inspections).values(
                 lot_id=inspection.lot_id, items=inspection.items, quantity=inspection.quantity,
                 temperature_c=inspection.temperature_c, note=inspection.note,
                 recorded_by=recorded_by, at_s=inspection.at_s)).inserted_primary_key[0]
+            append_entries(db, [inspection_recorded(inspection, inspection_id, recorded_by)])
+        return inspection_id
 
     def last_id(self) -> int:
         with self.engine.connect() as db:

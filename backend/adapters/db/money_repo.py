@@ -5,7 +5,8 @@ A write that moves a loan's outstanding amount is a conditional UPDATE on the am
 decided on (`outstanding = :before`): on SQLite and PostgreSQL alike, of two writers racing,
 the second finds the row changed, updates nothing and raises Stale in a transaction that
 then rolls back. Decisions (pending → confirmed/approved/rejected) are conditional the same
-way on `state = 'pending'`. Bank notices are queued in the same transaction.
+way on `state = 'pending'`. Bank notices are queued, and log entries appended, in the same
+transaction.
 """
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from sqlalchemy import Connection, Engine, and_, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from backend.adapters.db import tables as t
+from backend.adapters.db.evidence_repo import append_entries
 from backend.adapters.db.registry_repo import _bump_version
 from backend.adapters.webhook_store import enqueue_notices
+from backend.domain.evidence import Entry
 from backend.domain.money import InterestPosting
 from backend.domain.notices import BankNotice
 from backend.ports.money import CollateralRequest, Drawdown, RepaymentRecord, RequestKind, Stale
@@ -59,13 +62,28 @@ class SqlMoney:
             row = db.execute(select(R).where(R.c.ref == repayment_id)).first()
         return _repayment(row) if row else None
 
-    def enter_repayment(self, record: RepaymentRecord, notices: Sequence[BankNotice]) -> None:
+    def drawdowns(self, loan_id: str) -> list[Drawdown]:
+        D = t.drawdowns
+        with self.engine.connect() as db:
+            rows = db.execute(select(D).where(D.c.loan_id == loan_id).order_by(D.c.at_s, D.c.id))
+            return [Drawdown(r.id, r.loan_id, r.amount, r.by, r.at_s) for r in rows]
+
+    def interest_postings(self, loan_id: str) -> list[InterestPosting]:
+        P = t.interest_postings
+        with self.engine.connect() as db:
+            rows = db.execute(select(P).where(P.c.loan_id == loan_id).order_by(P.c.to_s))
+            return [InterestPosting(r.loan_id, r.amount, r.days, r.from_s, r.to_s) for r in rows]
+
+    def enter_repayment(self, record: RepaymentRecord, notices: Sequence[BankNotice],
+                entries: Sequence[Entry]) -> None:
         with self.engine.begin() as db:
             db.execute(insert(R).values(self._row(record)))
             enqueue_notices(db, notices)
+            append_entries(db, entries)
 
     def settle_repayment(self, record: RepaymentRecord, outstanding_before: Decimal,
-                         outstanding_after: Decimal, notices: Sequence[BankNotice]) -> None:
+                         outstanding_after: Decimal, notices: Sequence[BankNotice],
+                entries: Sequence[Entry]) -> None:
         with self.engine.begin() as db:
             if db.scalar(select(func.count()).select_from(R).where(R.c.ref == record.id)):
                 _decide(db, R, R.c.ref == record.id, "confirmed", record.decided_by, record.decided_at_s, None)
@@ -73,11 +91,14 @@ class SqlMoney:
                 db.execute(insert(R).values(self._row(record)))
             _set_outstanding(db, record.loan_id, outstanding_before, outstanding_after)
             enqueue_notices(db, notices)
+            append_entries(db, entries)
 
-    def reject_repayment(self, record: RepaymentRecord, notices: Sequence[BankNotice]) -> None:
+    def reject_repayment(self, record: RepaymentRecord, notices: Sequence[BankNotice],
+                entries: Sequence[Entry]) -> None:
         with self.engine.begin() as db:
             _decide(db, R, R.c.ref == record.id, "rejected", record.decided_by, record.decided_at_s, record.reason)
             enqueue_notices(db, notices)
+            append_entries(db, entries)
 
     @staticmethod
     def _row(record: RepaymentRecord) -> dict:
@@ -86,15 +107,18 @@ class SqlMoney:
                 "decided_at_s": record.decided_at_s, "reason": record.reason}
 
     def draw(self, drawdown: Drawdown, outstanding_before: Decimal, outstanding_after: Decimal,
-             notices: Sequence[BankNotice]) -> None:
+             notices: Sequence[BankNotice],
+                entries: Sequence[Entry]) -> None:
         with self.engine.begin() as db:
             _set_outstanding(db, drawdown.loan_id, outstanding_before, outstanding_after)
             db.execute(insert(t.drawdowns).values(id=drawdown.id, loan_id=drawdown.loan_id, amount=drawdown.amount,
                                                   by=drawdown.by, at_s=drawdown.at_s))
             enqueue_notices(db, notices)
+            append_entries(db, entries)
 
     def post_interest(self, posting: InterestPosting, outstanding_before: Decimal,
-                      outstanding_after: Decimal, notices: Sequence[BankNotice]) -> None:
+                      outstanding_after: Decimal, notices: Sequence[BankNotice],
+                entries: Sequence[Entry]) -> None:
         with self.engine.begin() as db:
             try:
                 db.execute(insert(t.interest_postings).values(
@@ -105,6 +129,7 @@ class SqlMoney:
             _set_outstanding(db, posting.loan_id, outstanding_before, outstanding_after,
                              interest_accrued_to_s=posting.to_s)
             enqueue_notices(db, notices)
+            append_entries(db, entries)
 
     def start_interest(self, loan_id: str, at_s: float) -> None:
         with self.engine.begin() as db:
@@ -114,12 +139,14 @@ class SqlMoney:
                 _bump_version(db)
 
     def close(self, loan_id: str, by: str, at_s: float, outstanding_before: Decimal,
-              notices: Sequence[BankNotice]) -> None:
+              notices: Sequence[BankNotice],
+                entries: Sequence[Entry]) -> None:
         with self.engine.begin() as db:
             _set_outstanding(db, loan_id, outstanding_before, outstanding_before, closed_at_s=at_s, closed_by=by)
             db.execute(update(t.loan_lots).where(and_(t.loan_lots.c.loan_id == loan_id, t.loan_lots.c.active))
                        .values(active=False))
             enqueue_notices(db, notices)
+            append_entries(db, entries)
 
 
 def _request(row) -> CollateralRequest:
@@ -149,18 +176,23 @@ class SqlCollateral:
             row = db.execute(select(C).where(C.c.id == request_id)).first()
         return _request(row) if row else None
 
-    def add_request(self, request: CollateralRequest, notices: Sequence[BankNotice]) -> None:
+    def add_request(self, request: CollateralRequest, notices: Sequence[BankNotice],
+                entries: Sequence[Entry]) -> None:
         with self.engine.begin() as db:
             db.execute(insert(C).values(_request_row(request)))
             enqueue_notices(db, notices)
+            append_entries(db, entries)
 
-    def reject_request(self, request: CollateralRequest, notices: Sequence[BankNotice]) -> None:
+    def reject_request(self, request: CollateralRequest, notices: Sequence[BankNotice],
+                entries: Sequence[Entry]) -> None:
         with self.engine.begin() as db:
             _decide(db, C, C.c.id == request.id, "rejected", request.decided_by, request.decided_at_s,
                     request.reason)
             enqueue_notices(db, notices)
+            append_entries(db, entries)
 
-    def pledge(self, request: CollateralRequest, notices: Sequence[BankNotice]) -> None:
+    def pledge(self, request: CollateralRequest, notices: Sequence[BankNotice],
+                entries: Sequence[Entry]) -> None:
         with self.engine.begin() as db:
             if db.scalar(select(func.count()).select_from(C).where(C.c.id == request.id)):
                 _decide(db, C, C.c.id == request.id, "approved", request.decided_by, request.decided_at_s, None)
@@ -177,6 +209,7 @@ class SqlCollateral:
                 raise AlreadyPledged(request.pledge_lot) from exc
             _bump_version(db)
             enqueue_notices(db, notices)
+            append_entries(db, entries)
 
     @staticmethod
     def _release(db: Connection, loan_id: str, lot_id: str) -> None:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Callable
+from typing import Callable, Sequence
 
 from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from backend.adapters.db import tables as t
+from backend.adapters.db.evidence_repo import append_entries
 from backend.domain import registry as reg
 from backend.domain.alerts import Condition
+from backend.domain.evidence import Entry
 from backend.ports.registry import AlreadyPledged, DuplicateEntity
 
 
@@ -61,7 +63,7 @@ class SqlRegistry:
 
     # -- writing ---------------------------------------------------------------------
 
-    def add(self, registry_delta: reg.Registry) -> None:
+    def add(self, registry_delta: reg.Registry, entries: Sequence[Entry]) -> None:
         """Insert every entity of `registry_delta` (a registry holding only new entities)."""
         with self.engine.begin() as db:
             try:
@@ -69,8 +71,9 @@ class SqlRegistry:
             except IntegrityError as exc:
                 raise DuplicateEntity(str(exc.orig).splitlines()[0]) from exc
             _bump_version(db)
+            append_entries(db, entries)
 
-    def pledge(self, loan_id: str, lot_id: str) -> None:
+    def pledge(self, loan_id: str, lot_id: str, entries: Sequence[Entry]) -> None:
         with self.engine.begin() as db:
             position = db.scalar(select(func.count()).select_from(t.loan_lots)
                                  .where(t.loan_lots.c.loan_id == loan_id))
@@ -80,12 +83,15 @@ class SqlRegistry:
             except IntegrityError as exc:
                 raise AlreadyPledged(lot_id) from exc
             _bump_version(db)
+            append_entries(db, entries)
 
     # -- notices for the monitor -----------------------------------------------------------
 
-    def add_notice(self, notice: Condition, at_s: float) -> None:
+    def add_notice(self, notice: Condition | None, at_s: float, entries: Sequence[Entry] = ()) -> None:
         with self.engine.begin() as db:
-            db.execute(insert(t.registry_notices).values(at_s=at_s, condition=asdict(notice)))
+            if notice is not None:
+                db.execute(insert(t.registry_notices).values(at_s=at_s, condition=asdict(notice)))
+            append_entries(db, entries)
 
     def take_notices(self, wanted: Callable[[Condition], bool] | None = None) -> list[Condition]:
         """The waiting notices (the wanted ones), oldest first; taken, they are gone."""

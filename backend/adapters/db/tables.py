@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
     text,
 )
 from sqlalchemy.types import TypeDecorator
@@ -474,7 +475,8 @@ evidence_envelopes = Table(
     Column("first_ms", BigInteger, nullable=False),
     Column("last_ms", BigInteger, nullable=False),
     Column("log_idx", BigInteger, nullable=False),
-    Column("payload", LargeBinary, nullable=False),
+    Column("payload", LargeBinary, nullable=False),   # as received, or LZ4-compressed when `compressed`
+    Column("compressed", Boolean, nullable=False, server_default=false()),
     Index("ix_evidence_envelopes_gateway_last", "gateway", "last_ms"),
     Index("uq_evidence_envelopes_log_idx", "log_idx", unique=True))
 

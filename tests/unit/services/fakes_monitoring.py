@@ -12,6 +12,7 @@ from typing import Mapping, Sequence
 
 from backend.domain import registry as reg
 from backend.domain.alerts import AlertOpened, AlertResolved, Condition
+from backend.domain.evidence import Entry
 from backend.domain.inspections import Inspection
 from backend.domain.ltv import LoanStanding
 from backend.domain.observations import PriceTick
@@ -69,6 +70,7 @@ class FakeRegistryStore:
         self.registry = registry if registry is not None else reg.Registry()
         self._version = 0
         self.notices: list[tuple[Condition, float]] = []
+        self.logged: list[Entry] = []             # the log entries each write appended
         self.loads = 0
 
     def version(self) -> int:
@@ -82,22 +84,26 @@ class FakeRegistryStore:
         self.registry = replace(self.registry, **changes)
         self._version += 1
 
-    def add(self, registry_delta: reg.Registry) -> None:
+    def add(self, registry_delta: reg.Registry, entries: Sequence[Entry] = ()) -> None:
         names = ("lenders", "borrowers", "warehouses", "gateways", "sensors", "commodities", "lots", "loans")
         for name in names:
             clash = getattr(registry_delta, name).keys() & getattr(self.registry, name).keys()
             if clash:
                 raise DuplicateEntity(f"{name}: {sorted(clash)}")
         self._write(**{name: {**getattr(self.registry, name), **getattr(registry_delta, name)} for name in names})
+        self.logged += entries
 
-    def pledge(self, loan_id: str, lot_id: str) -> None:
+    def pledge(self, loan_id: str, lot_id: str, entries: Sequence[Entry] = ()) -> None:
         if lot_id in self.registry.loan_of_lot:
             raise AlreadyPledged(lot_id)
+        self.logged += entries
         holder = self.registry.loans[loan_id]
         self._write(loans={**self.registry.loans, loan_id: replace(holder, lot_ids=holder.lot_ids + (lot_id,))})
 
-    def add_notice(self, notice: Condition, at_s: float) -> None:
-        self.notices.append((notice, at_s))
+    def add_notice(self, notice: Condition | None, at_s: float, entries: Sequence[Entry] = ()) -> None:
+        if notice is not None:
+            self.notices.append((notice, at_s))
+        self.logged += entries
 
     def take_notices(self, wanted=None) -> list[Condition]:
         taken = [notice for notice, _ in self.notices if wanted is None or wanted(notice)]

@@ -91,6 +91,9 @@ def test_a_drawdown_stays_within_drawing_power(money):
     drawdown, loan = service.draw(BANK_A, "loan-a", D(15_000))
     assert (drawdown.by, loan.outstanding, outstanding(registry_store)) == ("bank-a", 55_000, 55_000)
     assert [(n.topic, n.change, n.data["outstanding"]) for n in store.notices] == [("loan", "drawdown", "55000.00")]
+    [logged] = store.logged
+    assert (logged.kind, logged.payload["by"], logged.payload["amount"], logged.payload["outstanding"],
+            logged.payload["reference"]) == ("drawdown", "bank-a", 15_000, 55_000, drawdown.id)
     standings["loan-a"] = standing(stale=True)
     with pytest.raises(Conflict, match="stale"):
         service.draw(BANK_A, "loan-a", D(1))
@@ -105,6 +108,8 @@ def test_closing_is_refused_while_outstanding_and_releases_the_lots(money):
     closed = service.close(BANK_A, "loan-a")
     assert closed.lot_ids == () and "lot-1" not in registry_store.registry.loan_of_lot
     assert store.notices[-1].change == "closed" and store.notices[-1].data["released_lots"] == ["lot-1"]
+    assert [(e.kind, e.payload["by"]) for e in store.logged] == [("repayment", "bank-a"), ("loan.closed", "bank-a")]
+    assert store.logged[-1].payload["released_lots"] == ["lot-1"]
 
 
 def test_interest_starts_at_the_first_pass_and_posts_whole_days(money):
@@ -119,6 +124,9 @@ def test_interest_starts_at_the_first_pass_and_posts_whole_days(money):
     assert (posting.days, posting.amount) == (2, D("20.00"))            # 40,000 × 0.09 / 360 = 10.00 a day
     assert outstanding(registry_store) == D("40020.00")
     assert (store.notices[-1].change, store.notices[-1].data["rate"]) == ("interest_posted", "0.09")
+    [logged] = store.logged
+    assert (logged.kind, logged.at_s, logged.payload["by"], logged.payload["amount"], logged.payload["days"]) == \
+        ("interest.posted", int(posting.to_s), "system", D("20.00"), 2)
 
 
 # -- collateral ------------------------------------------------------------------------------
@@ -150,6 +158,11 @@ def test_a_supervisors_top_up_waits_for_the_lender_and_the_guard_applies_at_appr
     assert [n.type for n, _ in registry_store.notices] == ["double_pledge_attempt"]
     assert [(n.topic, n.change) for n in store.notices] == [("pledge", "requested"), ("pledge", "requested"),
                                                              ("pledge", "approved")]
+    assert [(e.kind, e.payload["by"]) for e in store.logged] == [
+        ("pledge.requested", "sup-1"), ("pledge.requested", "sup-1"), ("pledge", "bank-a")]
+    [refused] = registry_store.logged        # with the holder's notice, naming the loan that tried
+    assert (refused.kind, dict(refused.subjects), refused.payload["by"]) == (
+        "pledge.refused", {"loan": "loan-b", "lot": "lot-3"}, "bank-b")
 
 
 def test_the_lenders_own_top_up_takes_effect_at_once(collateral):
