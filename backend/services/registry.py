@@ -2,6 +2,7 @@
 stores. (Repayments and other money: services/money.py.)"""
 from __future__ import annotations
 
+import gc
 import threading
 from typing import Callable
 
@@ -33,6 +34,9 @@ class RegistryService:
         with self._lock:
             if self._snapshot is None or version != self._version:
                 self._snapshot, self._version = self.repo.load(), version
+                # A snapshot lives until the next write: out of the cyclic collector's full scans,
+                # which took 0.7 s every few dozen requests over a 100,000-lot book.
+                gc.freeze()
             return self._snapshot
 
     def take_notices(self, wanted: Callable[[Condition], bool] | None = None) -> list[Condition]:

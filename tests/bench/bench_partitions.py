@@ -89,7 +89,7 @@ def synthesize(url: str, args, folder: Path, now_s: float) -> dict:
     migrate(engine)
     started = time.perf_counter()
     book = synthetic_book(args.lots, args.loans, args.gateways, args.items)
-    SqlRegistry(engine).add(book)
+    SqlRegistry(engine).add(book, [])  # a synthetic book: nothing to log
     marks = SqlPriceMarks(engine)
     for commodity in COMMODITIES:
         marks.add(PriceTick(commodity, PRICE, "CNY", "t", now_s - 60), "bench")
