@@ -176,12 +176,18 @@ class SqliteReadingStore:
     def _not_yet_stored(self, messages: Sequence[AcceptedMessage]) -> list[AcceptedMessage]:
         """Record the keys of the messages not stored before, and return those messages."""
         keys = [m.key for m in messages]
+        seqs_by_epoch: dict[tuple[str, int], list[int]] = {}
+        for gateway, epoch, seq in keys:
+            seqs_by_epoch.setdefault((gateway, epoch), []).append(seq)
         stored: set = set()
-        for start in range(0, len(keys), 300):  # SQLite caps bound parameters
-            chunk = keys[start:start + 300]
-            stored.update(self._db.execute(
-                "SELECT gateway, epoch, seq FROM stored_messages WHERE (gateway, epoch, seq) IN "
-                f"(VALUES {','.join(['(?,?,?)'] * len(chunk))})", [part for key in chunk for part in key]))
+        # Per (gateway, epoch), `seq IN (...)`: the primary key's index answers it (a row-value
+        # IN list scanned the whole table: 0.2 s a batch once a million messages were stored).
+        for (gateway, epoch), seqs in seqs_by_epoch.items():
+            for start in range(0, len(seqs), 500):  # SQLite caps bound parameters
+                chunk = seqs[start:start + 500]
+                stored.update(self._db.execute(
+                    "SELECT gateway, epoch, seq FROM stored_messages WHERE gateway = ? AND epoch = ? AND seq IN "
+                    f"({','.join('?' * len(chunk))})", [gateway, epoch, *chunk]))
         fresh = []
         for m, key in zip(messages, keys):
             if key not in stored:
