@@ -7,20 +7,25 @@ age = now − when it happened (docs/risk-scores.md):
 
 - A_type: decayed count of alerts of that type (by opening time); the sensor and blind
   types are left to their own terms;
-- L: decayed count of confirmed losses, the inspections (physical counts) found short;
-- F: decayed count of `sensor_fault` alerts;
+- L: decayed count of confirmed losses: the cases closed as `confirmed_loss` or `fraud`, and
+  the inspections (physical counts) found short that no such case explains already;
+- F: decayed count of `sensor_fault` alerts and of the cases closed as `sensor_fault` whose
+  episode held no `sensor_fault` alert (that alert counts already);
 - B: decayed blind hours: the union of `gateway_offline` and `monitoring_blind` episodes
   (opened → resolved, still open: → now), each instant t weighing 2^(−(now − t)/h).
 
 An event counts for every entity it touches: its lot's warehouse, gateway, commodity and
 borrower (through the loan the lot backs); a loan's event without a lot, for the loan's
 borrower and the warehouses, gateways and commodities of its lots; a gateway's, for that
-gateway and its warehouse; a price alert, for its commodity. Pure: `now` is given.
+gateway and its warehouse; a price alert, for its commodity. A case counts for the
+warehouse, gateway, borrower and commodity it recorded, from its closing time. Pure: `now`
+is given.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Iterable, Literal, Mapping, Sequence, get_args
 
@@ -31,6 +36,9 @@ Kind = Literal["warehouse", "gateway", "borrower", "commodity"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
 SENSOR_TYPES = frozenset({"sensor_fault"})
 BLIND_TYPES = frozenset({"gateway_offline", "monitoring_blind"})
+LOSS_OUTCOMES = frozenset({"confirmed_loss", "fraud"})
+FAULT_OUTCOME = "sensor_fault"
+CENT = Decimal("0.01")
 DAY_S = 86_400.0
 LOOK_BACK_HALF_LIVES = 20          # older events weigh < 2^-20 (1e-6): not read
 
@@ -73,6 +81,37 @@ class CountResult:
     short: bool
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CaseOutcome:
+    """A closed case as the scores read it: what it was about, its episode, what it turned out to be."""
+    outcome: str
+    opened_at_s: float
+    closed_at_s: float
+    lot: str | None = None
+    warehouse: str | None = None
+    gateway: str | None = None
+    borrower: str | None = None
+    commodity: str | None = None
+    loss_amount: Decimal | None = None
+    loss_currency: str | None = None
+    alert_types: tuple[str, ...] = ()
+
+    def explains(self, count: CountResult) -> bool:
+        """A short count on this loss case's lot while its episode was open is its evidence, not a second loss."""
+        return self.outcome in LOSS_OUTCOMES and count.lot_id == self.lot \
+            and self.opened_at_s <= count.at_s <= self.closed_at_s
+
+
+@dataclass(frozen=True, slots=True)
+class LossAmount:
+    """Money lost in one currency: as recorded, and decayed like the cases it comes from."""
+    amount: Decimal = Decimal(0)
+    decayed: Decimal = Decimal(0)
+
+    def plus(self, amount: Decimal, weight: float) -> LossAmount:
+        return LossAmount(self.amount + amount, self.decayed + (amount * Decimal(weight)).quantize(CENT))
+
+
 @dataclass(frozen=True, slots=True)
 class Tally:
     count: int = 0
@@ -88,9 +127,11 @@ class RiskScore:
     entity_id: str
     score: float
     alerts: Mapping[str, Tally]                # by type, sensor and blind types excluded
-    confirmed_losses: Tally
+    confirmed_losses: Tally                    # loss cases and the short counts they do not explain
     inspections: Tally                         # every count, short or not
-    sensor_faults: Tally
+    sensor_faults: Tally                       # sensor_fault alerts and sensor_fault cases without one
+    cases: Mapping[str, Tally]                 # by outcome, every case read
+    loss_amounts: Mapping[str, LossAmount]     # by currency, from the loss cases
     blind_hours: float                         # undecayed
     blind_hours_decayed: float
     contributions: Mapping[str, float]         # term -> points; they add up to the score
@@ -177,17 +218,27 @@ class _History:
     inspections: Tally = Tally()
     faults: Tally = Tally()
     blind: list[tuple[float, float]] = field(default_factory=list)
+    cases: dict[str, Tally] = field(default_factory=dict)
+    amounts: dict[str, LossAmount] = field(default_factory=dict)
 
 
 def risk_scores(kind: Kind, *, episodes: Sequence[AlertEpisode], counts: Sequence[CountResult],
                 registry: Registry, now_s: float, weights: ScoreWeights = ScoreWeights(),
-                listed: Iterable[str] = ()) -> list[RiskScore]:
+                listed: Iterable[str] = (), cases: Sequence[CaseOutcome] = ()) -> list[RiskScore]:
     """A score for every entity of `kind` in `listed` or touched by the history, the
     riskiest first (ties by id). The caller picks the history in scope."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
-    half_life_s = weights.half_life_s
     histories = {entity_id: _History() for entity_id in listed}
+    _add_episodes(histories, kind, episodes, registry, now_s, weights.half_life_s)
+    _add_counts(histories, kind, counts, cases, registry, now_s, weights.half_life_s)
+    _add_cases(histories, kind, cases, now_s, weights.half_life_s)
+    scores = [_score(kind, entity_id, history, now_s, weights) for entity_id, history in histories.items()]
+    return sorted(scores, key=lambda s: (-s.score, s.entity_id))
+
+
+def _add_episodes(histories: dict[str, _History], kind: Kind, episodes: Sequence[AlertEpisode],
+                  registry: Registry, now_s: float, half_life_s: float) -> None:
     for episode in episodes:
         weight = decay(now_s - episode.opened_at_s, half_life_s)
         for entity_id in touched(episode, registry)[kind]:
@@ -199,15 +250,36 @@ def risk_scores(kind: Kind, *, episodes: Sequence[AlertEpisode], counts: Sequenc
                 history.faults = history.faults.plus(weight)
             else:
                 history.alerts[episode.type] = history.alerts.get(episode.type, Tally()).plus(weight)
+
+
+def _add_counts(histories: dict[str, _History], kind: Kind, counts: Sequence[CountResult],
+                cases: Sequence[CaseOutcome], registry: Registry, now_s: float, half_life_s: float) -> None:
     for count in counts:
         weight = decay(now_s - count.at_s, half_life_s)
+        new_loss = count.short and not any(case.explains(count) for case in cases)
         for entity_id in _of_lots(registry, [count.lot_id])[kind]:
             history = histories.setdefault(entity_id, _History())
             history.inspections = history.inspections.plus(weight)
-            if count.short:
+            if new_loss:
                 history.losses = history.losses.plus(weight)
-    scores = [_score(kind, entity_id, history, now_s, weights) for entity_id, history in histories.items()]
-    return sorted(scores, key=lambda s: (-s.score, s.entity_id))
+
+
+def _add_cases(histories: dict[str, _History], kind: Kind, cases: Sequence[CaseOutcome],
+               now_s: float, half_life_s: float) -> None:
+    for case in cases:
+        entity_id = getattr(case, kind)
+        if entity_id is None:
+            continue
+        weight = decay(now_s - case.closed_at_s, half_life_s)
+        history = histories.setdefault(entity_id, _History())
+        history.cases[case.outcome] = history.cases.get(case.outcome, Tally()).plus(weight)
+        if case.outcome in LOSS_OUTCOMES:
+            history.losses = history.losses.plus(weight)
+            if case.loss_amount is not None and case.loss_currency is not None:
+                before = history.amounts.get(case.loss_currency, LossAmount())
+                history.amounts[case.loss_currency] = before.plus(case.loss_amount, weight)
+        elif case.outcome == FAULT_OUTCOME and not SENSOR_TYPES & set(case.alert_types):
+            history.faults = history.faults.plus(weight)
 
 
 def _score(kind: Kind, entity_id: str, history: _History, now_s: float, weights: ScoreWeights) -> RiskScore:
@@ -223,5 +295,7 @@ def _score(kind: Kind, entity_id: str, history: _History, now_s: float, weights:
     return RiskScore(kind=kind, entity_id=entity_id, score=sum(contributions.values()),
                      alerts=MappingProxyType(dict(sorted(history.alerts.items()))),
                      confirmed_losses=history.losses, inspections=history.inspections, sensor_faults=history.faults,
+                     cases=MappingProxyType(dict(sorted(history.cases.items()))),
+                     loss_amounts=MappingProxyType(dict(sorted(history.amounts.items()))),
                      blind_hours=hours, blind_hours_decayed=hours_decayed,
                      contributions=MappingProxyType(contributions))

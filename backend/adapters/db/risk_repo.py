@@ -1,4 +1,4 @@
-"""The history of risk scores read from the alerts and inspections tables
+"""The history of risk scores read from the alerts, inspections and cases tables
 (port: backend.ports.risk.RiskHistory)."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from sqlalchemy import Engine, or_, select
 from backend.adapters.db import tables as t
 from backend.adapters.db.inspections_repo import inspection_of
 from backend.domain.inspections import Inspection
-from backend.domain.risk_scores import AlertEpisode
+from backend.domain.risk_scores import AlertEpisode, CaseOutcome
 
 
 class SqlRiskHistory:
@@ -28,3 +28,17 @@ class SqlRiskHistory:
         query = select(t.inspections).where(t.inspections.c.at_s >= since_s).order_by(t.inspections.c.id)
         with self.engine.connect() as db:
             return [inspection_of(row) for row in db.execute(query)]
+
+    def cases(self, *, since_s: float, lender: str | None) -> list[CaseOutcome]:
+        c = t.cases.c
+        query = select(c.outcome, c.opened_at_s, c.closed_at_s, c.lot_id, c.warehouse_id, c.gateway_id,
+                       c.borrower_id, c.commodity_id, c.loss_amount, c.loss_currency, c.alert_types
+                       ).where(c.closed_at_s >= since_s)
+        if lender is not None:
+            query = query.where(c.lender_id == lender)
+        with self.engine.connect() as db:
+            return [CaseOutcome(outcome=row.outcome, opened_at_s=row.opened_at_s, closed_at_s=row.closed_at_s,
+                                lot=row.lot_id, warehouse=row.warehouse_id, gateway=row.gateway_id,
+                                borrower=row.borrower_id, commodity=row.commodity_id, loss_amount=row.loss_amount,
+                                loss_currency=row.loss_currency, alert_types=tuple(row.alert_types))
+                    for row in db.execute(query.order_by(c.closed_at_s, c.id))]

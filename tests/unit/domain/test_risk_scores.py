@@ -10,6 +10,7 @@ import pytest
 from backend.domain.registry import Borrower, Commodity, Lender, Loan, Lot, Registry, Thresholds, Warehouse
 from backend.domain.risk_scores import (
     AlertEpisode,
+    CaseOutcome,
     CountResult,
     ScoreWeights,
     decayed_hours,
@@ -47,9 +48,9 @@ def _alert(type_, days_ago, lot=None, loan=None, gateway=None, subject="x", open
     return AlertEpisode(type_, subject, opened_s, resolved_s, loan=loan, lot=lot, gateway=gateway)
 
 
-def _by_id(kind, episodes=(), counts=(), listed=()):
+def _by_id(kind, episodes=(), counts=(), listed=(), cases=()):
     scores = risk_scores(kind, episodes=episodes, counts=counts, registry=_registry(), now_s=NOW_S,
-                         weights=WEIGHTS, listed=listed)
+                         weights=WEIGHTS, listed=listed, cases=cases)
     return {score.entity_id: score for score in scores}
 
 
@@ -107,6 +108,54 @@ def test_an_event_counts_for_its_lots_warehouse_gateway_commodity_and_borrower()
     delta = borrowers["delta"]
     assert delta.score == pytest.approx(sum(delta.contributions.values()))
     assert delta.contributions["confirmed_losses"] == pytest.approx(WEIGHTS.confirmed_loss * 2 ** -0.1)
+
+
+def _case(outcome, days_ago, lot="lot-1", borrower="acme", amount=None, currency=None, alert_types=(),
+          open_days=1.0):
+    closed_s = NOW_S - days_ago * DAY_S
+    return CaseOutcome(outcome=outcome, opened_at_s=closed_s - open_days * DAY_S, closed_at_s=closed_s, lot=lot,
+                       warehouse="wh-a", gateway="gw-a", borrower=borrower, commodity="steel",
+                       loss_amount=None if amount is None else Decimal(amount), loss_currency=currency,
+                       alert_types=alert_types)
+
+
+def test_loss_and_fraud_cases_are_confirmed_losses_with_their_decayed_amounts_per_currency():
+    cases = [_case("confirmed_loss", 0, amount="1000.00", currency="CNY"),
+             _case("fraud", 10, amount="500.00", currency="CNY"),           # one half-life: half the weight
+             _case("fraud", 20, amount="80.00", currency="USD"),
+             _case("fraud", 0),                                              # fraud without an amount
+             _case("false_alarm", 0), _case("recovered", 0)]
+    score = _by_id("warehouse", cases=cases)["wh-a"]
+    assert score.confirmed_losses.count == 4
+    assert score.confirmed_losses.decayed == pytest.approx(1 + 0.5 + 0.25 + 1)
+    assert score.loss_amounts["CNY"].amount == Decimal("1500.00")
+    assert score.loss_amounts["CNY"].decayed == Decimal("1250.00")
+    assert score.loss_amounts["USD"].decayed == Decimal("20.00")
+    assert {outcome: tally.count for outcome, tally in score.cases.items()} == \
+        {"confirmed_loss": 1, "fraud": 3, "false_alarm": 1, "recovered": 1}
+    assert score.score == pytest.approx(WEIGHTS.confirmed_loss * 2.75)   # false alarms, recoveries add nothing
+    assert _by_id("borrower", cases=cases)["acme"].score == score.score
+    assert "delta" not in _by_id("borrower", cases=cases)
+
+
+def test_a_short_count_a_loss_case_explains_is_not_a_second_loss():
+    loss = _case("confirmed_loss", 1, amount="10.00", currency="CNY", open_days=2)   # open 3 → 1 days ago
+    during, after, elsewhere = (CountResult("lot-1", NOW_S - 2 * DAY_S, short=True),
+                                CountResult("lot-1", NOW_S - 0.5 * DAY_S, short=True),
+                                CountResult("lot-2", NOW_S - 2 * DAY_S, short=True))
+    score = _by_id("warehouse", counts=[during, after, elsewhere], cases=[loss])["wh-a"]
+    assert score.inspections.count == 3 and score.confirmed_losses.count == 3     # the case, after, elsewhere
+    alone = _by_id("warehouse", counts=[during], cases=[_case("false_alarm", 1, open_days=2)])["wh-a"]
+    assert alone.confirmed_losses.count == 1                                      # a false alarm explains nothing
+
+
+def test_sensor_fault_cases_count_with_sensor_faults_once():
+    cases = [_case("sensor_fault", 0, alert_types=("unauthorized_removal",)),      # a removal that was the sensor
+             _case("sensor_fault", 0, alert_types=("sensor_fault", "stock_shortfall"))]  # its alert counts
+    episodes = [_alert("sensor_fault", 0, lot="lot-1", loan="loan-1")]
+    score = _by_id("warehouse", episodes, cases=cases)["wh-a"]
+    assert score.sensor_faults.count == 2 and score.cases["sensor_fault"].count == 2
+    assert score.score == pytest.approx(2 * WEIGHTS.sensor_fault)
 
 
 def test_scores_come_riskiest_first_ties_by_id_and_quiet_entities_listed_at_zero():
