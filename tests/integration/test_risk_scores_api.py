@@ -58,3 +58,44 @@ def test_every_kind_answers_and_a_bad_kind_is_refused(troubled):
         refused = client.get("/api/v1/risk-scores", params=params, headers=as_("supervisor"))
         assert refused.status_code == 422 and "kind" in refused.text
     assert client.get("/api/v1/risk-scores", params={"kind": "warehouse"}).status_code == 401
+
+
+def _open_alert_on(client, lot: str) -> dict:
+    found = [a for a in client.get("/api/v1/alerts", headers=as_("admin")).json()
+             if a["lot"] == lot and a["state"] != "resolved"]
+    assert found, f"no open alert on {lot}"
+    return found[0]
+
+
+def test_a_confirmed_loss_case_is_a_loss_with_its_amount_for_its_own_bank_only(troubled):
+    _, client, _ = troubled
+    before = _scores(client, "supervisor", "warehouse")["wh-shanghai"]
+    alert = _open_alert_on(client, "lot-sh-1")
+    loss = {"outcome": "confirmed_loss", "note": "8 coils gone", "loss_amount": "96000.00", "loss_currency": "CNY"}
+    resolved = client.post(f"/api/v1/alerts/{alert['id']}/resolve", json=loss, headers=as_("supervisor"))
+    assert resolved.status_code == 200, resolved.text
+    for who in ("supervisor", "bank-north"):
+        after = _scores(client, who, "warehouse")["wh-shanghai"]
+        inputs = after["inputs"]
+        assert inputs["cases"]["confirmed_loss"]["count"] == 1
+        assert inputs["loss_amounts"]["CNY"]["amount"] == "96000.00"
+        assert 95_990 < float(inputs["loss_amounts"]["CNY"]["decayed"]) <= 96_000
+        # the short count was found during the case's episode: it is that loss, not a second one
+        assert inputs["confirmed_losses"]["count"] == 1 and inputs["inspections"]["count"] == 1
+        assert after["score"] == pytest.approx(sum(after["contributions"].values()), abs=1e-3)
+    assert before["inputs"]["cases"] == {} and before["inputs"]["loss_amounts"] == {}
+    south = _scores(client, "bank-south", "warehouse")["wh-shanghai"]
+    assert south["score"] == 0.0 and south["inputs"]["cases"] == {} and south["inputs"]["loss_amounts"] == {}
+
+
+def test_a_sensor_fault_case_counts_as_a_sensor_fault(troubled):
+    _, client, _ = troubled
+    before = _scores(client, "bank-north", "borrower")["acme-steel"]
+    alert = _open_alert_on(client, "lot-sh-1")
+    resolved = client.post(f"/api/v1/alerts/{alert['id']}/resolve", json={"outcome": "sensor_fault"},
+                           headers=as_("supervisor"))
+    assert resolved.status_code == 200, resolved.text
+    after = _scores(client, "bank-north", "borrower")["acme-steel"]
+    assert after["inputs"]["sensor_faults"]["count"] == before["inputs"]["sensor_faults"]["count"] + 1
+    assert after["contributions"]["sensor_faults"] > before["contributions"]["sensor_faults"]
+    assert after["inputs"]["cases"] == {"sensor_fault": {"count": 1, "decayed": pytest.approx(1, abs=1e-4)}}

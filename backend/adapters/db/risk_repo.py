@@ -2,6 +2,8 @@
 (port: backend.ports.risk.RiskHistory)."""
 from __future__ import annotations
 
+from decimal import Decimal
+
 from sqlalchemy import Engine, or_, select
 
 from backend.adapters.db import tables as t
@@ -39,6 +41,11 @@ class SqlRiskHistory:
         with self.engine.connect() as db:
             return [CaseOutcome(outcome=row.outcome, opened_at_s=row.opened_at_s, closed_at_s=row.closed_at_s,
                                 lot=row.lot_id, warehouse=row.warehouse_id, gateway=row.gateway_id,
-                                borrower=row.borrower_id, commodity=row.commodity_id, loss_amount=row.loss_amount,
+                                borrower=row.borrower_id, commodity=row.commodity_id, loss_amount=_cents(row.loss_amount),
                                 loss_currency=row.loss_currency, alert_types=tuple(row.alert_types))
                     for row in db.execute(query.order_by(c.closed_at_s, c.id))]
+
+
+def _cents(amount: Decimal | None) -> Decimal | None:
+    """As entered (to the cent): PostgreSQL's NUMERIC gives back its scale's trailing zeros."""
+    return None if amount is None else amount.quantize(Decimal("0.01"))
