@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Mapping, Sequence
 
 import orjson
@@ -67,10 +66,10 @@ class IngestService:
                  retention_s: float | None = None, rotated: RotatedKeys | None = None,
                  archive: EnvelopeArchive | None = None) -> None:
         self.readings, self.ledger, self.sensors, self.rotated = readings, ledger, sensors, rotated
-        self.archive = archive  # None: signed envelopes are neither kept nor logged
-        # The archive is another database than the readings': its transaction (and its fsync)
-        # runs beside theirs, in a thread of its own; the drivers let go of the GIL meanwhile.
-        self._archiver = ThreadPoolExecutor(1, thread_name_prefix="archive") if archive is not None else None
+        # None: signed envelopes are neither kept nor logged. Kept on this thread: in a thread
+        # beside the readings' write, both drivers' per-row GIL hand-offs slowed that write more
+        # than the overlapped fsync saved (`bench evidence --cpu`, docs/evidence.md).
+        self.archive = archive
         self.gateway_keys, self.settings, self.metrics = gateway_keys, settings, metrics
         self._verifier = wire_fast.Verifier()
         self.ack_signer: protocol.Signer | None = None  # the backend's command key, when it has one
@@ -108,10 +107,8 @@ class IngestService:
         stored_keys = seen | {m.key for m in candidates}
         # A resend refused now (say its sensor was unregistered since) but stored before: a duplicate.
         refusals = [(key, q) for key, q in refusals if key not in stored_keys]
-        kept = self._keep(candidates)
         self.readings.append(candidates)  # durable before anything is acknowledged
-        if kept is not None:
-            kept.result()  # archived and logged before the ledger records it: never acknowledged unlogged
+        self._keep(candidates)  # archived and logged before the ledger records it: never acknowledged unlogged
         recorded = self.ledger.record(candidates, quarantined + [q for _, q in refusals],
                                       [(key, q.reason) for key, q in refusals],
                                       [key for key in announced if key not in stored_keys])
@@ -122,12 +119,10 @@ class IngestService:
         self._count(new, duplicates, quarantined + [q for _, q in refusals], now_s)
         return self._acks(recorded.acks, stored_keys, refusals, announced)
 
-    def _keep(self, candidates: Sequence[AcceptedMessage]) -> Future[int] | None:
+    def _keep(self, candidates: Sequence[AcceptedMessage]) -> None:
         """Archive and log the new messages (idempotent: a message kept before is not logged again)."""
-        if self.archive is None or self._archiver is None or not candidates:
-            return None
-        archive = self.archive
-        return self._archiver.submit(lambda: archive.keep([archived(m) for m in candidates]))
+        if self.archive is not None and candidates:
+            self.archive.keep([archived(m) for m in candidates])
 
     def _acks(self, contiguous: Mapping[tuple[str, int], int], stored_keys: set[MessageKey],
               refusals: list[tuple[MessageKey, QuarantinedMessage]],
