@@ -11,7 +11,7 @@ import gc
 import math
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
@@ -30,8 +30,8 @@ DAY_S = 86_400
 MAX_LOAN_PATHS = 250_000_000   # loans × paths of one run: about 2.5 × the benchmark's (docs/stress.md)
 MAX_PATH_POINTS = 50_000_000   # commodities × paths × (days + 1) simulated: 400 MB of float64
 MAX_CLOSES = 5_000             # closes read per commodity (lookback ÷ interval): one query each
-_RATIO = Decimal("0.000001")
 _CENT = Decimal("0.01")
+_WIDE = Context(prec=80)  # a ruined path's amounts may need more digits than the default 28
 
 
 @contextmanager
@@ -157,14 +157,15 @@ def _money(value: Decimal | float | None) -> str | None:
     if value is None:
         return None
     amount = Decimal(repr(value)) if isinstance(value, float) else value
-    return str(amount) if not amount.is_finite() else str(amount.quantize(_CENT))
+    return str(amount) if not amount.is_finite() else str(amount.quantize(_CENT, context=_WIDE))
 
 
 def _ratio(value: Decimal | float | None) -> float | None:
     """LTV to six places; None when there is none or it is infinite (no collateral left)."""
     if value is None or not math.isfinite(value):
         return None
-    return float(Decimal(repr(value) if isinstance(value, float) else value).quantize(_RATIO))
+    # A float rounded as a float: a ruined path's LTV (1e30) has more digits than Decimal's context.
+    return round(float(value), 6)
 
 
 def _probability(value: float) -> float:

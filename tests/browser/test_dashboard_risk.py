@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
+from browser_demo import wait_until
+
 SEVERE = "steel_coil=-45%, copper_cathode=-45%, frozen_shrimp=-45%"
 BODY = {"shocks": ["steel_coil=-45%", "copper_cathode=-45%", "frozen_shrimp=-45%"], "warehouses_lost": ["wh-ningbo"],
         "max_loans": 200}
@@ -116,17 +118,18 @@ def test_the_risk_scores_table_shows_the_apis_scores_and_sorts_by_any_column(ope
     page = session.page
     page.wait_for_selector("#risk-scores-table[data-kind=warehouse] tbody tr")
     api = demo.get("/risk-scores", "supervisor", kind="warehouse")["scores"]
-    assert score_rows(page) == [row["id"] for row in api]          # riskiest first, as the API says
+    # Rows are read once the table shows them (a sort redraws it), never in mid-redraw.
+    wait_until(lambda: score_rows(page) == [row["id"] for row in api], 10, "the API's order, riskiest first")
     shown = page.locator(f"#risk-scores-table [data-entity={api[0]['id']}] [data-field=score]").inner_text()
     assert float(shown) == round(api[0]["score"], 2)
     page.click("#risk-scores-table button[data-column=id]")
-    assert score_rows(page) == sorted(row["id"] for row in api)
+    wait_until(lambda: score_rows(page) == sorted(row["id"] for row in api), 10, "sorted by id")
     page.click("#risk-scores-table button[data-column=id]")
-    assert score_rows(page) == sorted((row["id"] for row in api), reverse=True)
+    wait_until(lambda: score_rows(page) == sorted((row["id"] for row in api), reverse=True), 10, "by id, descending")
     assert page.locator("#risk-scores-table th[aria-sort=descending] button").get_attribute("data-column") == "id"
     page.select_option("#risk-scores-kind", "borrower")
     page.wait_for_selector("#risk-scores-table[data-kind=borrower]")
-    assert set(score_rows(page)) == {"acme-steel", "riverside-metals", "delta-foods"}
+    wait_until(lambda: set(score_rows(page)) == {"acme-steel", "riverside-metals", "delta-foods"}, 10, "borrowers")
 
 
 def test_a_lender_sees_the_scores_of_its_own_exposure(open_session, demo):
@@ -135,5 +138,5 @@ def test_a_lender_sees_the_scores_of_its_own_exposure(open_session, demo):
     page = session.page
     page.select_option("#risk-scores-kind", "borrower")
     page.wait_for_selector("#risk-scores-table[data-kind=borrower] tbody tr")
-    assert set(score_rows(page)) == {"acme-steel", "riverside-metals"}
+    wait_until(lambda: set(score_rows(page)) == {"acme-steel", "riverside-metals"}, 10, "bank-north's borrowers")
     assert "your own loans only" in page.locator("#risk-scores-intro").inner_text()

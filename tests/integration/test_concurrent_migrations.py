@@ -29,4 +29,8 @@ def test_processes_migrating_a_new_database_at_once_all_start(database_url):
     for process in processes:
         process.join(timeout=30)
     assert outcomes == ["ok"] * 3
-    assert "alerts" in inspect(make_engine(database_url)).get_table_names()
+    engine = make_engine(database_url)
+    try:
+        assert "alerts" in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()

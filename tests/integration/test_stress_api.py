@@ -124,6 +124,19 @@ def test_monte_carlo_is_reproducible_from_the_seed_and_estimated_from_the_stored
     assert 0 <= loan["p_default"] <= loan["p_margin_call"] <= 1
 
 
+def test_a_wild_monte_carlo_answers_with_its_ruined_paths_not_a_server_error(book):
+    """94 % daily volatility for 100 days (found by the OpenAPI fuzz: an LTV of 1e30 overflowed
+    the Decimal it was rounded in, and the API answered 500)."""
+    context, client, clock = book
+    run_for(context, clock, 1)
+    answer = _stress(client, "supervisor", monte_carlo={"paths": 200, "horizon_days": 100, "seed": 1,
+                                                         "fallback_volatility": 0.94})
+    assert answer.status_code == 200, answer.text
+    loans = answer.json()["monte_carlo"]["loans"]
+    assert loans and all(p is None or p >= 0 for loan in loans for p in loan["ltv_percentiles"])
+    assert max(p or 0 for loan in loans for p in loan["ltv_percentiles"]) > 10  # ruined paths are in it
+
+
 def test_a_commodity_without_history_is_named_unless_a_fallback_is_given(book):
     context, client, clock = book
     _store_history(context, clock, commodities=("steel_coil", "copper_cathode"))
