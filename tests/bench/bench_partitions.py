@@ -1,7 +1,7 @@
 """Benchmark (not a test): the monitor and the loan listing at portfolio scale on PostgreSQL.
 
     .venv/bin/python tests/bench/bench_partitions.py [--lots 100000] [--loans 50000]
-        [--gateways 10000] [--items 10] [--partitions 2] [--profile] [--compare /work/main]
+        [--gateways 10000] [--items 10] [--partitions 2] [--profile] [--compare ../other-checkout]
 
 Starts its own PostgreSQL (as the tests do), writes a synthetic book straight into it
 (10 lots a warehouse, a gateway each; 4 loans in 5 with 2 lots, the rest with 1; the other
