@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from abc import ABC, abstractmethod
 
 log = logging.getLogger("pledgewatch.background")
 
 
-class WakeableLoop:
+class WakeableLoop(ABC):
     """Subclasses define `round()`; it returns how long to wait before the next one (None:
     `every_s`). A round that raises is logged and the loop goes on: the database may be back
     next time. With `wait_first` the first round waits a period (a monitor ticks after start)."""
@@ -18,8 +19,9 @@ class WakeableLoop:
         self._stop, self._wake = threading.Event(), threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
+    @abstractmethod
     def round(self) -> float | None:
-        raise NotImplementedError
+        """One round of the loop's work; how long to wait before the next (None: `every_s`)."""
 
     def start(self) -> None:
         self._thread.start()

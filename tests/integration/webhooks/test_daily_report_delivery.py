@@ -6,7 +6,6 @@ from __future__ import annotations
 import email
 import hashlib
 import io
-import socket
 import subprocess
 import sys
 import time
@@ -19,7 +18,6 @@ import jsonschema_rs
 import pypdf
 import pytest
 import yaml
-from aiosmtpd.controller import Controller
 from bank_receiver import Receiver
 from book_helpers import BOOK, Clock, api_keys, as_, run_for
 from fastapi.testclient import TestClient
@@ -37,29 +35,6 @@ HOSTILE = '<script>alert("pwned")</script> & <img src=x onerror=1>'
 
 def at_shanghai(hour: int, minute: int = 0) -> float:
     return datetime(2026, 1, 14, hour, minute, tzinfo=SHANGHAI).timestamp()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def smtp():
-    class Inbox:
-        def __init__(self) -> None:
-            self.messages: list[bytes] = []
-
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802
-            self.messages.append(envelope.content)
-            return "250 OK"
-
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller, inbox
-    controller.stop()
 
 
 @pytest.fixture
@@ -219,7 +194,7 @@ def test_each_lenders_day_is_made_and_sent_once_even_across_a_restart(reporting)
         theirs = client.get(data["links"]["pdf"], headers=as_("bank-south"))  # the same link: its own day
         assert theirs.headers["x-report"] == "preview" and theirs.content != kept.content
 
-        [mail] = [email.message_from_bytes(raw) for raw in inbox.messages]
+        [mail] = [email.message_from_bytes(raw) for _, raw in inbox.messages]
         assert mail["To"] == "desk@north.test" and DAY in mail["Subject"]
         [attached] = [part for part in mail.walk() if part.get_content_type() == "application/pdf"]
         assert attached.get_payload(decode=True) == kept.content

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import base64
 import random
-import socket
 import time
 from decimal import Decimal
 from pathlib import Path
 
 import jsonschema_rs
 import pytest
-from aiosmtpd.controller import Controller
 from bank_receiver import Receiver
 from book_helpers import run_for
 from fastapi.testclient import TestClient
@@ -46,27 +44,6 @@ def as_(who: str) -> dict:
     return {"Authorization": f"Bearer {KEYS[who]}"}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def smtp():
-    class Inbox:
-        def __init__(self) -> None:
-            self.messages = []
-
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802
-            self.messages.append((envelope.rcpt_tos, envelope.content.decode()))
-            return "250 OK"
-
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller, inbox
-    controller.stop()
 
 
 @pytest.fixture
@@ -169,7 +146,7 @@ def test_503_then_429_then_410_follows_the_schedule_and_disables_the_endpoint(wo
     assert len({d.body for d in bank.deliveries}) == 1  # the same bytes on every attempt
     listed = client.get(f"/api/v1/webhooks/{hook['id']}", headers=as_("admin")).json()
     assert listed["enabled"] is False and "410" in listed["disabled_reason"]
-    assert any("ops@bank.test" in to and hook["id"] in text for to, text in inbox.messages)
+    assert any("ops@bank.test" in to and hook["id"] in text for to, text in ((to, raw.decode()) for to, raw in inbox.messages))
     client.post("/api/v1/alerts/x/ack", headers=as_("admin"))
     clock.now_s += 10_000
     assert relay.run_once() == 0 and len(bank.deliveries) == 3  # nothing more reaches it
