@@ -52,7 +52,7 @@ def test_a_release_is_asked_approved_acknowledged_and_printed_each_by_its_own_pa
     borrower, lender, keeper, other = (open_session(who) for who in ("delta-foods", "bank-south", "wh-ningbo",
                                                                       "wh-qingdao"))
     borrower.sign_in("releases")
-    assert borrower.page.locator("#release-form").count() == 1
+    assert borrower.page.locator("#release-form").count() == 1, borrower.page.inner_text("#view")
     borrower.page.select_option("#release-lot", "loan-delta-1|lot-nb-1")
     borrower.page.fill("#release-items", "1")
     borrower.page.click("#release-submit")

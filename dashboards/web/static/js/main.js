@@ -73,6 +73,7 @@ function markCurrentNav(name) {
 async function show({ moveFocus }) {
   if (moveFocus) focusPending = true; // kept if a live refresh overtakes this render
   const { name, view, params } = route();
+  const routedHash = location.hash; // the address this render is for (it may change while it runs)
   const token = ++renderCount;
   const shownIn = language();
   const content = h("div");
@@ -84,7 +85,7 @@ async function show({ moveFocus }) {
   if (token !== renderCount || !app.api) return; // a newer render (or sign-out) won
   const focusedId = document.activeElement?.id;
   byId("view").replaceChildren(...content.childNodes);
-  byId("view").dataset.shown = location.hash; // what is on screen, and in which language (tests wait for it)
+  byId("view").dataset.shown = routedHash; // what is on screen, and in which language (tests wait for it)
   byId("view").dataset.language = shownIn;
   currentView = view;
   markCurrentNav(name);
