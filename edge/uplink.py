@@ -41,6 +41,16 @@ Info = Callable[[], dict[str, Any]]
 PROMPT_RESEND_S = 2.0
 
 
+def take_disconnect_error(client: aiomqtt.Client) -> BaseException | None:
+    """The broker's reason for dropping `client`, marked as seen. aiomqtt (2.5) keeps it in a
+    future that nothing reads when the drop came outside message iteration (during a subscribe
+    or at exit), and asyncio then logs "Future exception was never retrieved" as an ERROR."""
+    disconnected = getattr(client, "_disconnected", None)
+    if isinstance(disconnected, asyncio.Future) and disconnected.done() and not disconnected.cancelled():
+        return disconnected.exception()
+    return None
+
+
 class Uplink:
     def __init__(self, settings: EdgeSettings, epoch: int, outbox: Outbox, birth_info: Info,
                  heartbeat_info: Info, commands: CommandHandler | None = None,
@@ -77,8 +87,9 @@ class Uplink:
         while True:
             self._beat()
             host, port = endpoints[turn % len(endpoints)]
+            client = self._client(host, port)
             try:
-                async with self._client(host, port) as client:
+                async with client:
                     backoff.reset()
                     await self._session(client, host, port)
             except aiomqtt.MqttError as exc:
@@ -86,6 +97,7 @@ class Uplink:
             finally:
                 self.connected = False
                 self._ranged_acks = self._acked = False
+                take_disconnect_error(client)
             turn += 1
             await asyncio.sleep(backoff.next_delay_s())
 
