@@ -1,6 +1,8 @@
 """Fixtures shared by every test level."""
 from __future__ import annotations
 
+import shutil
+
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -46,9 +48,46 @@ def postgres_server():
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def migrated_templates(tmp_path_factory):
+    """Made once per run: a migrated SQLite file and the name of a migrated PostgreSQL
+    database (made when first asked for), copied for each test instead of migrating again."""
+    from backend.adapters.db.engine import make_engine, migrate
+
+    def migrated(url: str) -> None:
+        engine = make_engine(url)
+        migrate(engine)
+        engine.dispose()  # a template must have no connection left when copied
+
+    sqlite_file = tmp_path_factory.mktemp("template") / "registry.sqlite"
+    migrated(f"sqlite:///{sqlite_file}")
+    postgres: list[str] = []
+
+    def postgres_template(server) -> str:
+        if not postgres:
+            postgres.append("t_migrated_template")
+            migrated(server.new_database(postgres[0]))
+        return postgres[0]
+
+    return sqlite_file, postgres_template
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path):
-    """Each relational test runs on SQLite and on a real PostgreSQL."""
+def empty_database_url(request, tmp_path):
+    """A database with no schema yet, on SQLite and on a real PostgreSQL."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'registry.sqlite'}"
     return request.getfixturevalue("postgres_server").new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path, migrated_templates):
+    """Each relational test runs on SQLite and on a real PostgreSQL, its schema already
+    migrated (a copy of a database migrated once per run: migrating each took ~0.8 s on
+    PostgreSQL); migrating it again at start-up finds nothing to do."""
+    sqlite_template, postgres_template = migrated_templates
+    if request.param == "sqlite":
+        shutil.copyfile(sqlite_template, tmp_path / "registry.sqlite")
+        return f"sqlite:///{tmp_path / 'registry.sqlite'}"
+    server = request.getfixturevalue("postgres_server")
+    return server.new_database(template=postgres_template(server))

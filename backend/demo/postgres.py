@@ -55,12 +55,13 @@ class PostgresServer:
         if not self.keep:
             shutil.rmtree(self.root, ignore_errors=True)
 
-    def new_database(self, name: str | None = None) -> str:
-        """A database (a fresh name unless given; an existing one is reused) and its URL."""
+    def new_database(self, name: str | None = None, template: str | None = None) -> str:
+        """A database (a fresh name unless given; an existing one is reused) and its URL; a new
+        one is a copy of `template` when given (which nobody may be connected to)."""
         import psycopg
         name = name or f"t_{uuid.uuid4().hex[:12]}"
         with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
                              autocommit=True) as db:
             if not db.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-                db.execute(f'CREATE DATABASE "{name}"')
+                db.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"

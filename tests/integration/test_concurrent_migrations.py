@@ -19,17 +19,17 @@ def start_up(url: str, start, results) -> None:
         results.put(f"{type(error).__name__}: {error}")
 
 
-def test_processes_migrating_a_new_database_at_once_all_start(database_url):
+def test_processes_migrating_a_new_database_at_once_all_start(empty_database_url):
     context = multiprocessing.get_context("spawn")
     start, results = context.Barrier(3), context.Queue()
-    processes = [context.Process(target=start_up, args=(database_url, start, results)) for _ in range(3)]
+    processes = [context.Process(target=start_up, args=(empty_database_url, start, results)) for _ in range(3)]
     for process in processes:
         process.start()
     outcomes = [results.get(timeout=120) for _ in processes]
     for process in processes:
         process.join(timeout=30)
     assert outcomes == ["ok"] * 3
-    engine = make_engine(database_url)
+    engine = make_engine(empty_database_url)
     try:
         assert "alerts" in inspect(engine).get_table_names()
     finally:
