@@ -23,7 +23,7 @@ from backend.demo.ports import free_port
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "webhooks"))
 from bank_receiver import Receiver  # noqa: E402
 
-CONFIRMATION_S, REPORTING_PERIOD_S = 15, 5
+CONFIRMATION_S, REPORTING_PERIOD_S = 10, 5
 LOAN, LOT = "loan-river-1", "lot-qd-1"  # bank-north, riverside-metals, wh-qingdao: 3 of its 60 may leave
 EPCS = simulated_epcs(LOT, 60)
 ORDERED, TAKEN = EPCS[:3], EPCS[10:13]
