@@ -77,6 +77,7 @@ monitor_members = Table(
 # The readings window (`timeseries.window: database`, readings_window_repo.py): what the SQLite
 # window (sqlite_readings.py) keeps, for every host's monitor. `window_messages`' key decides
 # which process stored a message; readings' ids follow commit order (the writers take turns).
+_UPDATED_IN_PLACE = {"fillfactor": 50}  # rewritten at every batch: room for HOT updates
 _ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite numbers rows only as INTEGER PRIMARY KEY
 
 window_messages = Table("window_messages", metadata, *_key())
@@ -105,18 +106,18 @@ window_latest = Table(
     Column("time_ms", BigInteger, nullable=False),
     Column("quality", Text, nullable=False),
     Column("value", Float),
-    Column("values_json", Text, nullable=False))
+    Column("values_json", Text, nullable=False), postgresql_with=_UPDATED_IN_PLACE)
 
 window_rfid_rounds = Table(
     "window_rfid_rounds", metadata,
     Column("reader", Text, primary_key=True),
-    Column("last_round_ms", BigInteger, nullable=False))
+    Column("last_round_ms", BigInteger, nullable=False), postgresql_with=_UPDATED_IN_PLACE)
 
 window_tag_presence = Table(
     "window_tag_presence", metadata,
     Column("reader", Text, primary_key=True),
     Column("epc", Text, primary_key=True),
-    Column("last_seen_ms", BigInteger, nullable=False))
+    Column("last_seen_ms", BigInteger, nullable=False), postgresql_with=_UPDATED_IN_PLACE)
 
 window_hourly = Table(
     "window_hourly", metadata,

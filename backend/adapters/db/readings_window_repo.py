@@ -25,7 +25,7 @@ the same transaction: two hosts expiring at once each fold only the rows they de
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import orjson
 from sqlalchemy import Connection, Engine
@@ -40,22 +40,39 @@ _KEYS_PER_INSERT = 300  # SQLite caps bound parameters
 _NAMES_PER_SELECT = 500
 
 _COLUMNS = "gateway, epoch, seq, idx, sensor, kind, time_ms, quality, value, values_json, historical"
-_UPSERT_LATEST = (
-    "INSERT INTO window_latest (sensor, gateway, kind, time_ms, quality, value, values_json) "
-    "VALUES ({m}, {m}, {m}, {m}, {m}, {m}, {m}) ON CONFLICT (sensor) DO UPDATE SET "
-    "gateway = excluded.gateway, kind = excluded.kind, time_ms = excluded.time_ms, quality = excluded.quality, "
-    "value = excluded.value, values_json = excluded.values_json WHERE excluded.time_ms >= window_latest.time_ms")
-_UPSERT_ROUND = (
-    "INSERT INTO window_rfid_rounds (reader, last_round_ms) VALUES ({m}, {m}) ON CONFLICT (reader) DO UPDATE "
-    "SET last_round_ms = excluded.last_round_ms WHERE excluded.last_round_ms > window_rfid_rounds.last_round_ms")
-_UPSERT_TAG = (
-    "INSERT INTO window_tag_presence (reader, epc, last_seen_ms) VALUES ({m}, {m}, {m}) "
+
+
+class _Upsert(NamedTuple):
+    into: str  # the table and its columns
+    types: tuple[str, ...]  # the columns' types, for PostgreSQL's arrays
+    on_conflict: str
+
+    def sql(self, postgres: bool) -> str:
+        """Many rows in one statement on PostgreSQL (an array per column, unnested in the
+        rows' order); one row a time on SQLite (run with executemany)."""
+        rows = (f"SELECT * FROM unnest({', '.join(f'%b::{kind}[]' for kind in self.types)})" if postgres
+                else f"VALUES ({', '.join('?' * len(self.types))})")
+        return f"INSERT INTO {self.into} {rows} {self.on_conflict}"
+
+
+_LATEST = _Upsert(
+    "window_latest (sensor, gateway, kind, time_ms, quality, value, values_json)",
+    ("text", "text", "text", "bigint", "text", "float8", "text"),
+    "ON CONFLICT (sensor) DO UPDATE SET gateway = excluded.gateway, kind = excluded.kind, "
+    "time_ms = excluded.time_ms, quality = excluded.quality, value = excluded.value, "
+    "values_json = excluded.values_json WHERE excluded.time_ms >= window_latest.time_ms")
+_ROUNDS = _Upsert(
+    "window_rfid_rounds (reader, last_round_ms)", ("text", "bigint"),
+    "ON CONFLICT (reader) DO UPDATE SET last_round_ms = excluded.last_round_ms "
+    "WHERE excluded.last_round_ms > window_rfid_rounds.last_round_ms")
+_TAGS = _Upsert(
+    "window_tag_presence (reader, epc, last_seen_ms)", ("text", "text", "bigint"),
     "ON CONFLICT (reader, epc) DO UPDATE SET last_seen_ms = excluded.last_seen_ms "
     "WHERE excluded.last_seen_ms > window_tag_presence.last_seen_ms")
-_UPSERT_HOURLY = (
-    "INSERT INTO window_hourly (sensor, kind, hour_ms, count, min_value, max_value, sum_value) "
-    "VALUES ({m}, {m}, {m}, {m}, {m}, {m}, {m}) ON CONFLICT (sensor, kind, hour_ms) DO UPDATE SET "
-    "count = window_hourly.count + excluded.count, "
+_HOURLY = _Upsert(
+    "window_hourly (sensor, kind, hour_ms, count, min_value, max_value, sum_value)",
+    ("text", "text", "bigint", "bigint", "float8", "float8", "float8"),
+    "ON CONFLICT (sensor, kind, hour_ms) DO UPDATE SET count = window_hourly.count + excluded.count, "
     "min_value = CASE WHEN excluded.min_value < window_hourly.min_value "
     "THEN excluded.min_value ELSE window_hourly.min_value END, "
     "max_value = CASE WHEN excluded.max_value > window_hourly.max_value "
@@ -71,10 +88,8 @@ class SqlReadingWindow:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._postgres = engine.dialect.name == "postgresql"
-        m = "%s" if self._postgres else "?"
-        self._m = m
-        self._upsert_latest, self._upsert_round, self._upsert_tag, self._upsert_hourly = (
-            sql.format(m=m) for sql in (_UPSERT_LATEST, _UPSERT_ROUND, _UPSERT_TAG, _UPSERT_HOURLY))
+        self._m = "%s" if self._postgres else "?"
+        self._sql = {upsert: upsert.sql(self._postgres) for upsert in (_LATEST, _ROUNDS, _TAGS, _HOURLY)}
 
     def close(self) -> None:
         """The engine belongs to the context (it serves the registry too)."""
@@ -108,7 +123,7 @@ class SqlReadingWindow:
             columns = list(zip(*keys))
             rows = db.exec_driver_sql(
                 "INSERT INTO window_messages (gateway, epoch, seq) SELECT * FROM "
-                "unnest(%s::text[], %s::bigint[], %s::bigint[]) ORDER BY 1, 2, 3 "
+                "unnest(%b::text[], %b::bigint[], %b::bigint[]) ORDER BY 1, 2, 3 "
                 "ON CONFLICT DO NOTHING RETURNING gateway, epoch, seq", (list(columns[0]), list(columns[1]),
                                                                           list(columns[2])))
             return {tuple(row) for row in rows}
@@ -140,14 +155,15 @@ class SqlReadingWindow:
                 for tag in values.get("tags", ()):
                     key = (sensor, tag["epc"])
                     tags_seen[key] = max(tags_seen.get(key, 0), time_ms)
-        if newest:
-            db.exec_driver_sql(self._upsert_latest, [
-                (row[4], row[0], row[5], row[6], row[7], None if row[8] is None else float(row[8]), row[9])
-                for _, row in sorted(newest.items())])
-        if rounds:
-            db.exec_driver_sql(self._upsert_round, sorted(rounds.items()))
-        if tags_seen:
-            db.exec_driver_sql(self._upsert_tag, [(*key, seen_ms) for key, seen_ms in sorted(tags_seen.items())])
+        latest = [(row[4], row[0], row[5], row[6], row[7], None if row[8] is None else float(row[8]), row[9])
+                  for _, row in sorted(newest.items())]
+        self._upsert(db, _LATEST, latest)
+        self._upsert(db, _ROUNDS, sorted(rounds.items()))
+        self._upsert(db, _TAGS, [(*key, seen_ms) for key, seen_ms in sorted(tags_seen.items())])
+
+    def _upsert(self, db: Connection, upsert: _Upsert, rows: list[tuple]) -> None:
+        if rows:
+            db.exec_driver_sql(self._sql[upsert], tuple(map(list, zip(*rows))) if self._postgres else rows)
 
     def expire(self, before_ms: int) -> int:
         """Delete raw readings with device time before `before_ms`, folding them into hourly
@@ -171,7 +187,7 @@ class SqlReadingWindow:
                         hour[0] += 1
                         hour[1], hour[2], hour[3] = min(hour[1], value), max(hour[2], value), hour[3] + value
                 if hours:
-                    db.exec_driver_sql(self._upsert_hourly, [(*key, *hour) for key, hour in sorted(hours.items())])
+                    self._upsert(db, _HOURLY, [(*key, *hour) for key, hour in sorted(hours.items())])
             expired += len(gone)
             if len(gone) < _EXPIRE_CHUNK_ROWS:
                 return expired
