@@ -96,7 +96,7 @@ window_readings = Table(
     Column("value", Float),
     Column("values_json", Text, nullable=False),
     Column("historical", Boolean, nullable=False),
-    Index("ix_window_readings_sensor_time", "sensor", "time_ms"))
+    Index("ix_window_readings_sensor_time", "sensor", "time_ms"))  # and on PostgreSQL a BRIN on time_ms (0021)
 
 window_latest = Table(
     "window_latest", metadata,

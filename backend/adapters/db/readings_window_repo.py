@@ -169,12 +169,17 @@ class SqlReadingWindow:
         """Delete raw readings with device time before `before_ms`, folding them into hourly
         rows in the same transaction."""
         expired = 0
-        m = self._m
+        # PostgreSQL: by row address (an `id IN (...)` join scanned the whole table per chunk:
+        # 190 ms against 16 ms a chunk of a million rows); a row another host's expire deleted
+        # meanwhile is skipped, and readings are never updated, so an address is not reused
+        # while this statement's snapshot can see the row.
+        chunk = ("DELETE FROM window_readings WHERE ctid = ANY(ARRAY(SELECT ctid FROM window_readings "
+                 "WHERE time_ms < %s LIMIT %s)) " if self._postgres else
+                 "DELETE FROM window_readings WHERE id IN (SELECT id FROM window_readings WHERE time_ms < ? "
+                 "LIMIT ?) ") + "RETURNING sensor, kind, time_ms, value"
         while True:
             with self.engine.begin() as db:
-                gone = db.exec_driver_sql(
-                    f"DELETE FROM window_readings WHERE id IN (SELECT id FROM window_readings WHERE time_ms < {m} "
-                    f"LIMIT {m}) RETURNING sensor, kind, time_ms, value", (before_ms, _EXPIRE_CHUNK_ROWS)).all()
+                gone = db.exec_driver_sql(chunk, (before_ms, _EXPIRE_CHUNK_ROWS)).all()
                 hours: dict[tuple[str, str, int], list] = {}
                 for sensor, kind, time_ms, value in gone:
                     if value is None:
