@@ -1,7 +1,8 @@
 """Two ingest workers (separate processes, as on two hosts) append the same messages at once
 to the database readings window, while a monitor-like reader follows it by id: each reading
 is stored once, and the reader, moving its cursor past every id it saw, misses none (ids
-become visible in id order, whatever order the writers commit in)."""
+become visible in id order, whatever order the writers commit in). And two hosts expiring at
+once fold each reading into its hourly row once."""
 from __future__ import annotations
 
 import multiprocessing
@@ -73,4 +74,35 @@ def test_two_processes_racing_store_each_reading_once_and_a_follower_misses_none
     assert sum(stored) == total and window.count() == total
     assert len({(sensor, t_ms) for _, sensor, t_ms in seen}) == len(seen) == total  # every reading, once
     assert [i for i, _, _ in seen] == sorted(i for i, _, _ in seen)
+    engine.dispose()
+
+
+def expirer(url: str, before_ms: int, start, results) -> None:
+    window = SqlReadingWindow(make_engine(url))
+    start.wait()
+    results.put(window.expire(before_ms))
+
+
+def test_two_hosts_expiring_at_once_fold_each_reading_into_its_hour_once(database_url):
+    engine = make_engine(database_url)
+    migrate(engine)
+    window = SqlReadingWindow(engine)
+    messages = [accepted(gateway, seq) for gateway in GATEWAYS for seq in range(1, 3001)]  # 50 min a gateway
+    for n in range(0, len(messages), 500):
+        window.append(messages[n:n + 500])
+    cut_ms = T0_MS + 2_400 * 1000  # 40 minutes: 2,399 s of each sensor, 1 to 2,399
+    context = multiprocessing.get_context("spawn")
+    start, results = context.Barrier(2), context.Queue()
+    expirers = [context.Process(target=expirer, args=(database_url, cut_ms, start, results)) for _ in range(2)]
+    for process in expirers:
+        process.start()
+    expired = [results.get(timeout=120) for _ in expirers]
+    for process in expirers:
+        process.join(timeout=30)
+    per_sensor = 2_399
+    assert sum(expired) == per_sensor * len(GATEWAYS) * READINGS
+    assert window.count() == (3000 - per_sensor) * len(GATEWAYS) * READINGS
+    folded = window.hourly("gw-a-s0")
+    assert sum(count for _, _, count, _, _, _ in folded) == per_sensor
+    assert sum(total for *_, total in folded) == float(sum(range(1, per_sensor + 1)))
     engine.dispose()
