@@ -419,6 +419,7 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
     renderer = _report_renderer(settings)  # and a missing font
     metrics = Metrics()
     _check_readings_settings(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # the SQLite database and its migration lock go there
     engine = make_engine(settings.resolved_database_url())
     migrate(engine)
     readings = _reading_store(settings, engine)
