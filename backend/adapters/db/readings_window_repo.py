@@ -97,7 +97,10 @@ class SqlReadingWindow:
     # -- writes ----------------------------------------------------------------------
 
     def append(self, messages: Sequence[AcceptedMessage]) -> int:
-        unique = list({m.key: m for m in reversed(messages)}.values())[::-1]  # the first of each key
+        first: dict[MessageKey, AcceptedMessage] = {}
+        for m in messages:
+            first.setdefault(m.key, m)  # a message twice in one batch is stored once, where it came first
+        unique = list(first.values())
         if not unique:
             return 0
         with self.engine.begin() as db:

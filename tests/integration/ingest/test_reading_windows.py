@@ -101,3 +101,8 @@ def test_retention_folds_old_readings_into_hourly_rows(store):
     assert store.expire(NOW_MS + 3_602_000) == 3  # ...and its next one fold into one row
     assert hourly(store, "scale-1")[1] == (2, 4600.0, 4601.0, 9201.0)
     assert store.latest(["scale-1"])[0].value == 5000.0  # the latest state outlives retention
+
+
+def test_a_message_twice_in_a_batch_is_stored_where_it_came_first(store):
+    store.append([weights(1, 1, NOW_MS + 1000), weights(2, 1, NOW_MS + 2000), weights(1, 1, NOW_MS + 1000)])
+    assert [r.time_ms for r in store.query(ReadingQuery())] == [NOW_MS + 1000, NOW_MS + 2000]
