@@ -29,6 +29,7 @@ from backend.adapters.db.lease_repo import SqlPartitionLeases
 from backend.adapters.db.ledger_repo import SqlIngestLedger
 from backend.adapters.db.money_repo import SqlCollateral, SqlMoney
 from backend.adapters.db.monitor_repo import SqlAlerts, SqlPriceMarks, SqlStandings
+from backend.adapters.db.readings_window_repo import SqlReadingWindow
 from backend.adapters.db.registry_repo import SqlRegistry
 from backend.adapters.db.releases_repo import SqlReleases
 from backend.adapters.db.reports_repo import SqlReports
@@ -209,15 +210,27 @@ class BackendContext:
         self.ledger.close()
 
 
-def _reading_store(settings: BackendSettings) -> ReadingStore:
+def _check_readings_settings(settings: BackendSettings) -> None:
     ts = settings.timeseries
+    if ts.store == "influxdb" and not ts.influx_url:
+        raise ConfigError("timeseries.influx_url is required when timeseries.store is influxdb")
+    if ts.window == "database" and not settings.resolved_database_url().startswith("postgresql"):
+        raise ConfigError("timeseries.window: database needs database_url to be PostgreSQL "
+                          "(postgresql+psycopg://user@host/db), the database every host shares; "
+                          "without one, use timeseries.window: sqlite")
+
+
+def _reading_store(settings: BackendSettings, engine) -> ReadingStore:
+    """The readings store: the window the monitor reads, behind the TSDB when there is one."""
+    ts = settings.timeseries
+    window: ReadingStore = (SqlReadingWindow(engine) if ts.window == "database"
+                            else SqliteReadingStore((ts.window_dir or settings.data_dir) / "readings.sqlite"))
     if ts.store == "influxdb":
         from backend.adapters.influx_readings import InfluxReadingStore
-        if not ts.influx_url:
-            raise ValueError("timeseries.influx_url is required when timeseries.store is influxdb")
+        assert ts.influx_url is not None  # _check_readings_settings
         return InfluxReadingStore(ts.influx_url, ts.influx_token, ts.influx_org, ts.influx_bucket,
-                                  settings.data_dir, window_dir=ts.window_dir)
-    return SqliteReadingStore((ts.window_dir or settings.data_dir) / "readings.sqlite")
+                                  settings.data_dir, window=window)
+    return window
 
 
 def _gateway_keys(settings: BackendSettings) -> dict[str, Ed25519PublicKey | None]:
@@ -405,9 +418,11 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
     gateway_keys, signer = _gateway_keys(settings), _command_signer(settings)  # bad keys: stop before opening anything
     renderer = _report_renderer(settings)  # and a missing font
     metrics = Metrics()
-    readings = _reading_store(settings)
+    _check_readings_settings(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # the SQLite database and its migration lock go there
     engine = make_engine(settings.resolved_database_url())
     migrate(engine)
+    readings = _reading_store(settings, engine)
     ledger = (SqlIngestLedger(engine, clock) if settings.ledger_in_database()
               else SqliteIngestLedger(settings.data_dir / "state.sqlite", clock))
     registry = RegistryService(SqlRegistry(engine), clock)

@@ -105,12 +105,21 @@ class TimeSeriesSettings(BaseModel):
     influx_token: str = ""
     influx_org: str = "pledgewatch"
     influx_bucket: str = "pledgewatch"  # its retention period is the InfluxDB retention
-    # influxdb: raw readings also kept this long in the embedded store the monitor and API read
+    # influxdb: raw readings also kept this long in the window the monitor and API read
     window_days: float = Field(2, gt=0)
-    # Where that embedded store (readings.sqlite) lives; default data_dir. Backend hosts on one
-    # machine may share one (`pledgewatch cluster`): a partition's monitor needs every reading
-    # of its gateways, whichever host's ingest stored it (docs/scaling.md, "the readings window").
-    window_dir: Path | None = None
+    # The readings window the monitor and the API read (docs/scaling.md, "the readings window"):
+    # `sqlite`, the embedded readings.sqlite, which the processes of one machine can share;
+    # `database`, the backend's database (PostgreSQL), which every host shares: a partition's
+    # monitor needs every reading of its gateways, whichever host's ingest stored it.
+    window: Literal["sqlite", "database"] = "sqlite"
+    window_dir: Path | None = None  # sqlite: the folder of readings.sqlite (default data_dir)
+
+    @model_validator(mode="after")
+    def _window_dir_only_for_sqlite(self) -> "TimeSeriesSettings":
+        if self.window == "database" and self.window_dir is not None:
+            raise ValueError("timeseries.window_dir: only for timeseries.window: sqlite (the database window "
+                             "lives in database_url)")
+        return self
 
     def raw_retention_s(self) -> float:
         """How long the embedded store keeps raw readings."""

@@ -2,8 +2,8 @@
 beside the embedded store as the window the monitor and the API read.
 
 `append` writes the batch's line protocol to a spool segment (fsync'd) and the readings to
-the embedded SQLite store (`window`, which keeps them `window_days`): both are durable before
-ingest acknowledges. A flusher thread sends the oldest segments, ~5,000 lines per gzip'd
+the readings window (`window`: the embedded SQLite store or the database's, which keeps them
+`window_days`): both are durable before ingest acknowledges. A flusher thread sends the oldest segments, ~5,000 lines per gzip'd
 POST, with exponential backoff while the server is down, and deletes a segment only after
 the server accepted it: nothing is lost across an outage or a restart. Writing the same
 point twice (a redelivery) overwrites it: same series, same timestamp.
@@ -27,8 +27,14 @@ from influxdb_client import InfluxDBClient, WritePrecision
 from influxdb_client.client.write_api import SYNCHRONOUS
 from tenacity import Retrying, retry_if_exception_type, wait_exponential
 
-from backend.adapters.sqlite_readings import SqliteReadingStore
-from backend.ports.ingest import AcceptedMessage, LatestValue, ReadingQuery, StoredReading, TagPresence
+from backend.ports.ingest import (
+    AcceptedMessage,
+    LatestValue,
+    ReadingQuery,
+    ReadingStore,
+    StoredReading,
+    TagPresence,
+)
 from edge.protocol import Reading
 
 log = logging.getLogger("pledgewatch.influx")
@@ -94,13 +100,13 @@ def _segment_number(path: Path) -> int:
 
 
 class InfluxReadingStore:
-    def __init__(self, url: str, token: str, org: str, bucket: str, state_dir: Path,
-                 retry_max_s: float = 30.0, window_dir: Path | None = None) -> None:
-        """The spool of unsent points in `state_dir` (this process's); the readings window in
-        `window_dir` (default `state_dir`), which processes of one machine may share."""
+    def __init__(self, url: str, token: str, org: str, bucket: str, state_dir: Path, *,
+                 window: ReadingStore, retry_max_s: float = 30.0) -> None:
+        """The spool of unsent points in `state_dir` (this process's); `window`, the readings
+        window the monitor and the API read (the embedded SQLite file, or the database's)."""
         self.bucket, self.org = bucket, org
         self.spool = DiskSpool(state_dir / "influx-spool")
-        self.window = SqliteReadingStore((window_dir or state_dir) / "readings.sqlite")
+        self.window = window
         self._client = InfluxDBClient(url=url, token=token, org=org, enable_gzip=True, timeout=30_000)
         self._write_api = self._client.write_api(write_options=SYNCHRONOUS)
         self._retry_max_s = retry_max_s
@@ -166,7 +172,7 @@ class InfluxReadingStore:
             timer.cancel()
         return not self.pending_segments()
 
-    # -- reads: the embedded window ------------------------------------------------
+    # -- reads: the window ------------------------------------------------------
 
     def latest(self, sensors: Sequence[str] = ()) -> list[LatestValue]:
         return self.window.latest(sensors)

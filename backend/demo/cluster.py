@@ -8,8 +8,10 @@ and the demo warehouses' simulated devices and edge agents (MQTT 3.1.1, the thre
 their broker list). DIR/cluster.yaml (written with its defaults when missing) configures it;
 DIR/cluster.json says where everything is. Ctrl-C stops all in dependency order.
 
-The hosts share one thing on disk, DIR/window (`timeseries.window_dir`): the readings
-window their monitors read, which on separate machines is not shared yet (docs/scaling.md).
+The hosts share nothing on disk: what both need is in PostgreSQL — the ingest ledger, the
+monitor leases, and the readings window their monitors read (`timeseries.window: database`),
+since either host's ingest may store a reading a partition of the other host's monitor
+needs (docs/scaling.md, "The readings window"). So they run as they would on two machines.
 """
 from __future__ import annotations
 
@@ -42,7 +44,8 @@ DEFAULT_CONFIG = """\
 # database_url: postgresql+psycopg://user@host/db   # none: an own PostgreSQL in this folder
 # http_port: 8100          # host-a's API; host-b's is the next free port
 # partitions: 4            # monitor partitions shared by the two hosts
-# timeseries: auto         # influxdb (victoria-metrics), sqlite, or auto: influxdb when installed
+# timeseries: auto         # influxdb (victoria-metrics), sqlite (no TSDB: readings only in the
+#                          # PostgreSQL window), or auto: influxdb when installed
 # monitor: {}              # more monitor settings for both hosts, e.g. {confirmation_s: 60}
 """
 
@@ -194,7 +197,7 @@ class Cluster:
         self.hosts.append(host)
 
     def _timeseries(self) -> dict:
-        window = {"window_dir": str(self.root / "window")}
+        window = {"window": "database"}  # in PostgreSQL, which both hosts reach
         if self.victoria is None:
             return {"store": "sqlite", **window}
         return {"store": "influxdb", "influx_url": self.victoria.url, **window}
@@ -205,8 +208,8 @@ class Cluster:
             "nats": [{"name": n.name, "client": n.nats_url, "mqtt": n.mqtt_url,
                       "monitoring": f"http://127.0.0.1:{n.monitor_port}"} for n in self.nats.nodes],
             "database": {"url": self.database_url, "own_instance": self.postgres is not None},
-            "timeseries": ({"store": "influxdb", "url": self.victoria.url} if self.victoria
-                           else {"store": "sqlite", "why": "victoria-metrics is not installed"
+            "timeseries": ({"store": "influxdb", "url": self.victoria.url, "window": "database"} if self.victoria
+                           else {"store": "sqlite", "window": "database", "why": "victoria-metrics is not installed"
                                  if self.config.timeseries == "auto" else "timeseries: sqlite in cluster.yaml"}),
             "hosts": [{"name": h.name, "api": h.base, "config": str(h.config)} for h in self.hosts],
             "sim_control_ports": self.layout.sim_control_ports,
@@ -259,8 +262,9 @@ def _banner(cluster: Cluster) -> str:
     hosts = "\n".join(f"    {h['name']}  API {h['api']}/api/v1/health  dashboard {h['api']}/  "
                       f"metrics {h['api']}/metrics" for h in where["hosts"])
     series = where["timeseries"]
-    tsdb = (f"victoria-metrics {series['url']} (InfluxDB write API)" if series["store"] == "influxdb"
-            else f"the SQLite readings store in each host ({series['why']})")
+    tsdb = (f"victoria-metrics {series['url']} (InfluxDB write API); the monitors' window in PostgreSQL"
+            if series["store"] == "influxdb"
+            else f"no TSDB, readings in the PostgreSQL window ({series['why']})")
     database = where["database"]["url"].replace("postgresql+psycopg", "postgresql")
     own = "own instance in " + str(cluster.root / "postgres") if where["database"]["own_instance"] else "configured"
     return f"""

@@ -39,3 +39,17 @@ def test_an_unusable_command_key_stops_the_backend_in_one_line(tmp_path):
     assert done.returncode == 2
     [line] = done.stderr.strip().splitlines()
     assert line.startswith("pledgewatch: data_dir: the backend command key keys/backend-command.key is unusable")
+
+
+@pytest.mark.parametrize("timeseries, named", [
+    ("{window: database}", "pledgewatch: timeseries.window: database needs database_url to be PostgreSQL"),
+    ("{window: database, window_dir: /srv/w}", "timeseries.window_dir: only for timeseries.window: sqlite"),
+])
+def test_a_database_window_without_postgresql_stops_the_backend_in_one_line(tmp_path, timeseries, named):
+    config = tmp_path / "backend.yaml"
+    config.write_text(f"data_dir: {tmp_path}\ndemo_mode: true\ntimeseries: {timeseries}\n")
+    done = pledgewatch("backend", "--config", str(config))
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("pledgewatch: ") and named in line
+    assert not (tmp_path / "registry.sqlite").exists()  # refused before opening anything

@@ -73,3 +73,58 @@ monitor_members = Table(
     "monitor_members", metadata,
     Column("owner", String(128), primary_key=True),
     Column("expires_at_s", Float, nullable=False))
+
+# The readings window (`timeseries.window: database`, readings_window_repo.py): what the SQLite
+# window (sqlite_readings.py) keeps, for every host's monitor. `window_messages`' key decides
+# which process stored a message; readings' ids follow commit order (the writers take turns).
+_UPDATED_IN_PLACE = {"fillfactor": 50}  # rewritten at every batch: room for HOT updates
+_ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite numbers rows only as INTEGER PRIMARY KEY
+
+window_messages = Table("window_messages", metadata, *_key())
+
+window_readings = Table(
+    "window_readings", metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("gateway", String(64), nullable=False),
+    Column("epoch", BigInteger, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("idx", Integer, nullable=False),
+    Column("sensor", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("time_ms", BigInteger, nullable=False),
+    Column("quality", Text, nullable=False),
+    Column("value", Float),
+    Column("values_json", Text, nullable=False),
+    Column("historical", Boolean, nullable=False),
+    Index("ix_window_readings_sensor_time", "sensor", "time_ms"))  # and on PostgreSQL a BRIN on time_ms (0021)
+
+window_latest = Table(
+    "window_latest", metadata,
+    Column("sensor", Text, primary_key=True),
+    Column("gateway", String(64), nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("time_ms", BigInteger, nullable=False),
+    Column("quality", Text, nullable=False),
+    Column("value", Float),
+    Column("values_json", Text, nullable=False), postgresql_with=_UPDATED_IN_PLACE)
+
+window_rfid_rounds = Table(
+    "window_rfid_rounds", metadata,
+    Column("reader", Text, primary_key=True),
+    Column("last_round_ms", BigInteger, nullable=False), postgresql_with=_UPDATED_IN_PLACE)
+
+window_tag_presence = Table(
+    "window_tag_presence", metadata,
+    Column("reader", Text, primary_key=True),
+    Column("epc", Text, primary_key=True),
+    Column("last_seen_ms", BigInteger, nullable=False), postgresql_with=_UPDATED_IN_PLACE)
+
+window_hourly = Table(
+    "window_hourly", metadata,
+    Column("sensor", Text, primary_key=True),
+    Column("kind", Text, primary_key=True),
+    Column("hour_ms", BigInteger, primary_key=True),
+    Column("count", BigInteger, nullable=False),
+    Column("min_value", Float, nullable=False),
+    Column("max_value", Float, nullable=False),
+    Column("sum_value", Float, nullable=False))

@@ -4,9 +4,10 @@ partitions. The survivor takes every partition within the lease (plus a tick), a
 the takeover no alert is raised twice and none is missed: a theft started the moment the
 host dies is alerted, once.
 
-Each host has its own process, HTTP port and MQTT session; on this one machine they share
-the data_dir, whose SQLite readings window is what the monitors read (docs/scaling.md: on
-separate machines that window is the part not yet shared)."""
+Each host has its own process, data_dir, HTTP port and MQTT session, as on two machines:
+the broker splits the stream between their ingest (a shared subscription), and each
+partition's monitor reads every reading of its gateways from the readings window in
+PostgreSQL (`timeseries.window: database`), whichever host stored it."""
 from __future__ import annotations
 
 import os
@@ -41,12 +42,15 @@ class SilentNingbo(Gateways):
         return {gw: readings for gw, readings in super()._readings(seq).items() if gw != "gw-ningbo"}
 
 
-def start_host(tmp_path: Path, name: str, database_url: str, broker_port: int) -> tuple[subprocess.Popen, int]:
+def start_host(tmp_path: Path, name: str, database_url: str, broker_port: int,
+               roles: tuple[str, ...] = ("ingest", "monitor")) -> tuple[subprocess.Popen, int]:
+    """`pledgewatch backend` with its own data_dir, the readings window in the database."""
     http_port = free_port()
     config = tmp_path / f"{name}.yaml"
     config.write_text(yaml.safe_dump({
-        "data_dir": str(tmp_path / "data"), "database_url": database_url, "book": str(BOOK),
-        "roles": ["ingest", "monitor"], "broker": {"port": broker_port}, "http": {"port": http_port},
+        "data_dir": str(tmp_path / name), "database_url": database_url, "book": str(BOOK),
+        "roles": list(roles), "broker": {"port": broker_port}, "http": {"port": http_port},
+        "timeseries": {"window": "database"},
         "ingest": {"client_id": f"pw-{name}", "session_expiry_s": 0},
         "gateways": [{"id": gw, "public_key_pem": public_pem(key)} for gw, key in KEYS.items()],
         "monitor": {"interval_s": INTERVAL_S, "reporting_period_s": 1, "confirmation_s": 3, "clear_s": 5,

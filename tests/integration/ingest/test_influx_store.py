@@ -1,14 +1,17 @@
 """The InfluxDB store against a real server speaking /api/v2/write (victoria-metrics)."""
 from __future__ import annotations
 
+from backend.adapters.db.engine import make_engine, migrate
+from backend.adapters.db.readings_window_repo import SqlReadingWindow
 from backend.adapters.influx_readings import InfluxReadingStore, reading_line
+from backend.adapters.sqlite_readings import SqliteReadingStore
 from backend.ports.ingest import ReadingQuery
 from tests.integration.ingest.helpers import NOW_MS, accepted
 
 
 def store_for(url: str, tmp_path) -> InfluxReadingStore:
     return InfluxReadingStore(url, token="test-token", org="pw", bucket="pw", state_dir=tmp_path / "state",
-                              retry_max_s=0.5)
+                              window=SqliteReadingStore(tmp_path / "state" / "readings.sqlite"), retry_max_s=0.5)
 
 
 def test_lines_have_one_measurement_per_kind_low_cardinality_tags_and_numeric_fields():
@@ -105,3 +108,24 @@ def test_processes_sharing_the_spool_send_every_point_once(victoria, tmp_path):
     finally:
         for store in stores:
             store.close()
+
+
+def test_the_window_can_be_the_database_every_host_reads(victoria, postgres_server, tmp_path):
+    """`timeseries.window: database`: the readings go to the TSDB and to PostgreSQL, where
+    another host's window (its own engine) reads them."""
+    victoria.start()
+    url = postgres_server.new_database()
+    engine, other_host = make_engine(url), make_engine(url)
+    migrate(engine)
+    store = InfluxReadingStore(victoria.url, token="test-token", org="pw", bucket="pw", state_dir=tmp_path / "state",
+                               window=SqlReadingWindow(engine), retry_max_s=0.5)
+    try:
+        assert store.append([accepted(seq) for seq in range(1, 11)]) == 30
+        rows = SqlReadingWindow(other_host).query(ReadingQuery(sensors=["scale-1"]))
+        assert [r.values["weight_kg"] for r in rows] == [1000.0 + seq for seq in range(1, 11)]
+        assert store.flush(timeout_s=30)
+        assert len(victoria.export("weight_weight_kg")[0]["values"]) == 10
+    finally:
+        store.close()
+        engine.dispose()
+        other_host.dispose()
