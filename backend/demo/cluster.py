@@ -31,7 +31,7 @@ from backend.demo.nats_cluster import NatsCluster, NatsError, find_nats_server
 from backend.demo.ports import first_free_port, free_port, wait_until_listening
 from backend.demo.postgres import PostgresServer
 from backend.demo.run import BACKENDS, SERVERS, DemoError, spawn_fleet
-from backend.demo.setup import DemoLayout, DemoPorts, load_seed, write_config_set
+from backend.demo.setup import DemoLayout, DemoPace, DemoPorts, load_seed, write_config_set
 from backend.demo.supervise import Children, die_with_parent
 from backend.demo.victoria import VictoriaMetrics, find_victoria_metrics
 from backend.services.commands import COMMAND_KEY_PATH
@@ -46,7 +46,9 @@ DEFAULT_CONFIG = """\
 # partitions: 4            # monitor partitions shared by the two hosts
 # timeseries: auto         # influxdb (victoria-metrics), sqlite (no TSDB: readings only in the
 #                          # PostgreSQL window), or auto: influxdb when installed
-# monitor: {}              # more monitor settings for both hosts, e.g. {confirmation_s: 60}
+# confirmation_s: 120      # how long a condition holds before its alert opens (as `demo --confirmation-s`)
+# reporting_period_s: 60   # every device reports at least this often (as `demo --reporting-period-s`)
+# monitor: {}              # more monitor settings for both hosts, e.g. {clear_s: 60}
 """
 
 
@@ -56,6 +58,8 @@ class ClusterConfig(BaseModel):
     http_port: int = Field(8100, ge=1, le=65535)
     partitions: int = Field(4, ge=1, le=64)
     timeseries: Literal["auto", "influxdb", "sqlite"] = "auto"
+    confirmation_s: int = Field(DemoPace.confirmation_s, ge=1, le=900)
+    reporting_period_s: int = Field(DemoPace.reporting_period_s, ge=5, le=3600)
     monitor: dict = Field(default_factory=dict)
 
     @field_validator("database_url")
@@ -115,7 +119,8 @@ class Cluster:
         edge_brokers = {gw: {"urls": _rotated(self.nats.mqtt_urls, n), "protocol": 4, "subscribe_qos": 0,
                              "username": gw, "password": passwords[gw]} for n, gw in enumerate(gateways)}
         self.layout = write_config_set(self.root, DemoPorts(self.nats.nodes[0].mqtt_port, self.config.http_port, 4),
-                                       seed, edge_brokers)
+                                       seed, edge_brokers,
+                                       DemoPace(self.config.confirmation_s, self.config.reporting_period_s))
         self._start_postgres()
         self._start_victoria()
         for name in HOSTS:  # one after the other: the first migrates the database

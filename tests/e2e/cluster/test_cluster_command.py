@@ -48,7 +48,8 @@ def root():
 
 def test_the_cluster_runs_every_tier_alerts_a_theft_and_stops_cleanly(tmp_path: Path, root: Path):
     (root / "cluster.yaml").write_text(yaml.safe_dump({"http_port": free_port(),
-                                                      "monitor": {"confirmation_s": 3, "clear_s": 10}}))
+                                                      "confirmation_s": 3, "reporting_period_s": 5,
+                                                      "monitor": {"clear_s": 10}}))
     output = tmp_path / "cluster.out"
     with output.open("wb") as out:
         process = subprocess.Popen([sys.executable, "-m", "backend.cli", "cluster", "--config", str(root)],
@@ -63,7 +64,8 @@ def test_the_cluster_runs_every_tier_alerts_a_theft_and_stops_cleanly(tmp_path: 
         assert wait_for(lambda: all(stored(api) > 0 for api in apis), WAIT_S), [stored(api) for api in apis]
         control = where["sim_control_ports"]["gw-shanghai"]
         httpx.post(f"http://127.0.0.1:{control}/lots/lot-sh-1/remove_items", json={"count": 4}).raise_for_status()
-        assert wait_for(lambda: any(lot == "lot-sh-1" for _, lot in alerts(apis[1], admin)), WAIT_S), \
+        # The theft itself (a fresh lot's collateral_unverified at start says nothing of it).
+        assert wait_for(lambda: ("unauthorized_removal", "lot-sh-1") in alerts(apis[1], admin), WAIT_S), \
             alerts(apis[1], admin)
         raised = sorted({kind for kind, lot in alerts(apis[1], admin) if lot == "lot-sh-1"})
         per_host = [stored(api) for api in apis]
