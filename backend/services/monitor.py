@@ -1,7 +1,9 @@
 """The monitor use case: feed new readings and prices to the pure core, keep what it says.
 
 Each `tick` reads the readings stored since the last one, the new price marks and the
-registry, calls `backend.domain.monitor.step`, and stores alerts and loan standings.
+registry, calls `backend.domain.monitor.step`, and stores alerts and loan standings, and
+the lot views that changed (what processes without a monitor guard releases on:
+backend/domain/lot_views.py).
 The core's state lives in memory; on start it is rebuilt from the database (open alerts,
 loan standings) and refilled by the readings that follow. A monitor of one partition of the
 book (backend/domain/partitions.py) judges that partition's sub-registry, raises only its
@@ -127,6 +129,8 @@ class MonitorService:
         self._stored_prices: dict[str, PriceTick] = {}
         self._views_saved = False  # the first save drops what an earlier monitor of the source stored
         self._pledge_digests: dict[str, tuple[frozenset[str], str]] = {}  # lot id → (pledged EPCs, digest)
+        self._view_inputs: dict[str, tuple] = {}  # lot id → what its last view was built from
+        self._display_pending: set[str] = set()  # lots whose shown state moved since it was stored
         self.state = self._restored_state()
 
     def _restored_state(self) -> core.MonitorState:
@@ -304,12 +308,14 @@ class MonitorService:
             changed, gone, prices = self._view_changes(state, registry, now_s)
             self.views.save(self._view_source, now_s, changed, gone=gone, prices=prices, fence=self.fence,
                             fresh=not self._views_saved)
-        except LeaseLost:
-            log.warning("monitor %s: lot views not stored, the lease moved on", self._view_source)
-            return
-        except Exception:
-            log.exception("monitor %s: lot views not stored", self._view_source)
-            self.metrics.monitor_errors.labels("lot_views").inc()
+        except Exception as exc:
+            self._view_inputs.clear()  # the next tick builds every view again and stores what it must
+            self._display_pending.clear()
+            if isinstance(exc, LeaseLost):
+                log.warning("monitor %s: lot views not stored, the lease moved on", self._view_source)
+            else:
+                log.exception("monitor %s: lot views not stored", self._view_source)
+                self.metrics.monitor_errors.labels("lot_views").inc()
             return
         self._views_saved = True
         for view in changed:
@@ -320,25 +326,44 @@ class MonitorService:
 
     def _view_changes(self, state: core.MonitorState, registry: Registry, now_s: float
                       ) -> tuple[list[lot_views.LotReleaseView], list[str], list[PriceTick]]:
+        """(views to store, lots judged no more, accepted prices to store). A lot whose view
+        is built from the same inputs as at the last tick, and has nothing waiting to be
+        shown, is passed over without building it (most lots at most ticks)."""
         critical = lot_views.critical_by_lot(state.alerts.active.values())
-        stored, digests, pledged_epcs = self._stored_views, self._pledge_digests, registry.pledged_epcs
+        stored, inputs, pending = self._stored_views, self._view_inputs, self._display_pending
+        digests, pledged_epcs, loan_of_lot = self._pledge_digests, registry.pledged_epcs, registry.loan_of_lot
+        lot_tracks, episodes, lot_views_now = state.lots, state.unverified, state.lot_views
         changed, judged = [], set()
         for lot_id in registry.lots:
-            pledged = pledged_epcs[lot_id]
+            seen = lot_views_now.get(lot_id)
+            if seen is None:
+                continue
+            judged.add(lot_id)
+            pledged, track = pledged_epcs[lot_id], lot_tracks.get(lot_id)
+            key = (seen, pledged, episodes.get(lot_id), critical.get(lot_id), loan_of_lot.get(lot_id),
+                   track.probe.exposure_degree_min if track is not None else 0.0)
+            if inputs.get(lot_id) == key and lot_id not in pending:
+                continue
+            inputs[lot_id] = key
             held = digests.get(lot_id)
             if held is None or (held[0] is not pledged and held[0] != pledged):
                 held = digests[lot_id] = (pledged, lot_views.pledge_digest(lot_views.pledge_order(pledged)))
-            elif held[0] is not pledged:
-                digests[lot_id] = (pledged, held[1])  # equal: the next tick compares by identity
-            view = lot_views.lot_release_view(state, registry, lot_id, held[1], critical.get(lot_id), now_s)
+            view = lot_views.lot_release_view(state, registry, lot_id, held[1], key[3], now_s)
             if view is None:
                 continue
-            judged.add(lot_id)
-            if lot_views.must_store(stored.get(lot_id), view):
+            last = stored.get(lot_id)
+            if lot_views.must_store(last, view):
                 changed.append(view)
-        gone = [lot_id for lot_id in stored if lot_id not in judged]
-        for lot_id in [lot_id for lot_id in digests if lot_id not in registry.lots]:
-            del digests[lot_id]
+                pending.discard(lot_id)
+            elif last is not None and replace(last, as_of_s=view.as_of_s) != view:
+                pending.add(lot_id)            # only what is shown moved: stored once the minute is up
+            else:
+                pending.discard(lot_id)
+        gone = list(stored.keys() - judged)
+        for lot_id in inputs.keys() - judged:
+            del inputs[lot_id]
+            digests.pop(lot_id, None)
+            pending.discard(lot_id)
         prices = [mark.accepted for commodity_id, mark in state.prices.items()
                   if mark.accepted is not None and self._stored_prices.get(commodity_id) != mark.accepted]
         return changed, gone, prices

@@ -245,3 +245,66 @@ def test_partitioned_monitors_guard_every_hosts_releases(cluster):
         clock.now_s += 60
         seq = tick([survivor], clock, seq, lots=heavy)
     assert quote(client, 1)["reason"].startswith("lot unverified: ")
+
+
+def test_a_monitor_that_cannot_store_its_views_goes_on_and_the_api_process_refuses(split):
+    seq = run_for(split.monitor_side, split.clock, 3)
+    settle(split.monitor_side, split.clock, seq)
+    assert quote(split.remote, 1)["approved"] is True
+    store = split.monitor_side.monitor.views
+    save = store.save
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database gone")
+    store.save = broken
+    split.clock.now_s += 60
+    seq = run_for(split.monitor_side, split.clock, 3, start_seq=seq + 1, missing={"lot-sh-1": 4})
+    settle(split.monitor_side, split.clock, seq, missing={"lot-sh-1": 4})   # the ticks go on
+    assert split.monitor_side.monitor.state.lot_views["lot-sh-1"].observed_items == 36
+    assert split.monitor_side.metrics.registry.get_sample_value(
+        "pw_monitor_errors_total", {"stage": "lot_views"}) == 4
+    refused = quote(split.remote, 1)
+    assert refused["approved"] is False and "s old (more than 10 s)" in refused["reason"]
+    store.save = save                                # back: the next tick stores what changed meanwhile
+    split.monitor_side.monitor.tick()
+    lot = split.remote.get("/api/v1/lots/lot-sh-1", headers=as_("admin")).json()
+    assert (lot["observed_items"], lot["missing_epcs"]) == (36, sorted(STOLEN))
+
+
+def test_the_store_keeps_each_sources_views_fenced_by_its_lease(database_url):
+    from decimal import Decimal
+
+    from backend.adapters.db.engine import make_engine
+    from backend.adapters.db.lease_repo import SqlPartitionLeases
+    from backend.adapters.db.lot_views_repo import SqlLotViews
+    from backend.domain.lot_views import LotReleaseView
+    from backend.domain.observations import PriceTick
+    from backend.ports.monitor import LeaseLost
+
+    engine = make_engine(database_url)
+    store, leases = SqlLotViews(engine), SqlPartitionLeases(engine)
+
+    def view(lot_id: str, at_s: float, missing: bytes = b"") -> LotReleaseView:
+        return LotReleaseView(lot_id, "loan-1", "d" * 32, None, None, True, True, 10, Decimal("12.5"), 1000.5,
+                              1000.0, missing, Decimal("0.95"), at_s)
+    price = PriceTick("steel", Decimal("4000.5"), "CNY", "t", 90.0)
+    store.save("book", 100.0, [view("lot-1", 100.0), view("lot-2", 100.0)], prices=[price], fresh=True)
+    store.save("0/2", 101.0, [view("lot-1", 101.0, b"\x05")], fresh=True)
+    [first, second] = sorted(store.of_lot("lot-1", "steel"), key=lambda s: s.source)
+    assert (first.source, second.source) == ("0/2", "book")
+    assert first.view == view("lot-1", 101.0, b"\x05") and (first.checked_s, first.price) == (101.0, None)
+    assert second.view == view("lot-1", 100.0) and (second.checked_s, second.price) == (100.0, price)
+    store.save("book", 102.0, [], gone=["lot-2"])            # judged no more: dropped, the tick moves on
+    assert store.of_lot("lot-2", "steel") == [] and store.of_lot("lot-1", "steel")[1].checked_s == 102.0
+    store.save("book", 103.0, [view("lot-3", 103.0)], fresh=True)  # a new monitor of the source: starts over
+    assert [s.source for s in store.of_lot("lot-1", "steel")] == ["0/2"]
+    leases.free(2, 0.0)
+    held = leases.take(0, "host-a", 0.0, 10.0)
+    assert held is not None
+    store.save("0/2", 104.0, [view("lot-1", 104.0)], fence=held.fence)
+    assert leases.take(0, "host-b", 20.0, 10.0) is not None  # host-a stalled past its lease
+    with pytest.raises(LeaseLost):
+        store.save("0/2", 130.0, [view("lot-1", 130.0, b"\x01")], fence=held.fence)
+    [kept] = store.of_lot("lot-1", "steel")
+    assert (kept.checked_s, kept.view.missing) == (104.0, b"")
+    engine.dispose()
