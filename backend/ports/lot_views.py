@@ -10,14 +10,15 @@ from backend.ports.monitor import LeaseFence
 
 
 class LotViewStore(Protocol):
-    def save(self, source: str, checked_s: float, views: Sequence[LotReleaseView], *,
+    def save(self, source: str, checked_s: float | None, views: Sequence[LotReleaseView], *,
              gone: Collection[str] = (), prices: Sequence[PriceTick] = (), fence: LeaseFence | None = None,
              fresh: bool = False) -> None:
         """In one transaction: the source's changed `views`, the lots it judges no more
         (`gone`), its changed accepted `prices`, and its tick at `checked_s` (every view of
-        the source holds as of then). `fresh`: the source's first save in this process (a
-        start, a partition taken over): its earlier views are dropped first. With a fence,
-        nothing is written once the partition's lease moved on (LeaseLost)."""
+        the source holds as of then; None: not yet, some views are still to be stored).
+        `fresh`: the source's first save in this process (a start, a partition taken over):
+        its earlier views, and its tick, are dropped first. With a fence, nothing is written
+        once the partition's lease moved on (LeaseLost)."""
 
     def of_lot(self, lot_id: str, commodity_id: str) -> list[StoredLotView]:
         """The lot's views, one per source that stored one, each with its source's last tick

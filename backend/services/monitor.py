@@ -48,6 +48,9 @@ log = logging.getLogger("pledgewatch.monitor")
 READINGS_PER_TICK = 50_000
 WARM_UP_S = 600  # readings this recent are judged when the monitor starts
 HISTORY_EVERY_S = 60  # a loan's history gets a point at least this often, and on every change
+# Lot views stored a tick at most: a start or a takeover stores a large partition's over a few
+# ticks (its tick time is not told until all are stored: releases on other processes wait).
+VIEWS_PER_TICK = 10_000
 
 
 def lot_samples(rows: Sequence[StoredReading], registry: Registry,
@@ -305,9 +308,9 @@ class MonitorService:
         if self.views is None:
             return
         try:
-            changed, gone, prices = self._view_changes(state, registry, now_s)
-            self.views.save(self._view_source, now_s, changed, gone=gone, prices=prices, fence=self.fence,
-                            fresh=not self._views_saved)
+            changed, gone, prices, complete = self._view_changes(state, registry, now_s)
+            self.views.save(self._view_source, now_s if complete else None, changed, gone=gone, prices=prices,
+                            fence=self.fence, fresh=not self._views_saved)
         except Exception as exc:
             self._view_inputs.clear()  # the next tick builds every view again and stores what it must
             self._display_pending.clear()
@@ -325,15 +328,16 @@ class MonitorService:
         self._stored_prices.update((tick.commodity_id, tick) for tick in prices)
 
     def _view_changes(self, state: core.MonitorState, registry: Registry, now_s: float
-                      ) -> tuple[list[lot_views.LotReleaseView], list[str], list[PriceTick]]:
-        """(views to store, lots judged no more, accepted prices to store). A lot whose view
-        is built from the same inputs as at the last tick, and has nothing waiting to be
-        shown, is passed over without building it (most lots at most ticks)."""
+                      ) -> tuple[list[lot_views.LotReleaseView], list[str], list[PriceTick], bool]:
+        """(views to store, lots judged no more, accepted prices to store, whether that is all
+        that changed). A lot whose view is built from the same inputs as at the last tick, and
+        has nothing waiting to be shown, is passed over without building it (most lots at
+        most ticks); beyond VIEWS_PER_TICK views to store, the rest wait for the next tick."""
         critical = lot_views.critical_by_lot(state.alerts.active.values())
         stored, inputs, pending = self._stored_views, self._view_inputs, self._display_pending
         digests, pledged_epcs, loan_of_lot = self._pledge_digests, registry.pledged_epcs, registry.loan_of_lot
         lot_tracks, episodes, lot_views_now = state.lots, state.unverified, state.lot_views
-        changed, judged = [], set()
+        changed, judged, complete = [], set(), True
         for lot_id in registry.lots:
             seen = lot_views_now.get(lot_id)
             if seen is None:
@@ -343,6 +347,10 @@ class MonitorService:
             key = (seen, pledged, episodes.get(lot_id), critical.get(lot_id), loan_of_lot.get(lot_id),
                    track.probe.exposure_degree_min if track is not None else 0.0)
             if inputs.get(lot_id) == key and lot_id not in pending:
+                continue
+            if len(changed) >= VIEWS_PER_TICK:
+                pending.add(lot_id)            # looked at again next tick
+                complete = False
                 continue
             inputs[lot_id] = key
             held = digests.get(lot_id)
@@ -366,7 +374,7 @@ class MonitorService:
             pending.discard(lot_id)
         prices = [mark.accepted for commodity_id, mark in state.prices.items()
                   if mark.accepted is not None and self._stored_prices.get(commodity_id) != mark.accepted]
-        return changed, gone, prices
+        return changed, gone, prices, complete
 
     def lot_view(self, lot_id: str):
         return self.state.lot_views.get(lot_id)

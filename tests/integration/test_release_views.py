@@ -193,6 +193,27 @@ def test_the_monitor_writes_only_the_views_that_changed(split):
     assert written[-1] == ["lot-sh-1"]               # the scale's noise moves every lot's weight: shown later
 
 
+def test_a_start_stores_a_large_book_over_several_ticks_and_releases_wait_for_all(split, monkeypatch):
+    """At most VIEWS_PER_TICK views a tick (a large partition taken over must not hold its
+    tick for seconds): the tick's time is stored once every view is, and not before."""
+    monkeypatch.setattr("backend.services.monitor.VIEWS_PER_TICK", 2)
+    store = split.monitor_side.monitor.views
+    written: list[tuple[int, bool]] = []
+    save = store.save
+
+    def spy(source, checked_s, views, **kwargs):
+        written.append((len(views), checked_s is not None))
+        return save(source, checked_s, views, **kwargs)
+    store.save = spy
+    settle(split.monitor_side, split.clock, 1)
+    assert quote(split.remote, 1)["reason"].startswith("the monitor has no view of lot lot-sh-1")
+    split.monitor_side.monitor.tick()
+    assert quote(split.remote, 1)["approved"] is False
+    split.monitor_side.monitor.tick()
+    assert written == [(2, False), (2, False), (1, True)]
+    assert quote(split.remote, 1)["approved"] is True
+
+
 # -- partitioned monitors ------------------------------------------------------------------
 
 PARTITIONS, LEASE_S = 4, 150
@@ -296,8 +317,11 @@ def test_the_store_keeps_each_sources_views_fenced_by_its_lease(database_url):
     assert second.view == view("lot-1", 100.0) and (second.checked_s, second.price) == (100.0, price)
     store.save("book", 102.0, [], gone=["lot-2"])            # judged no more: dropped, the tick moves on
     assert store.of_lot("lot-2", "steel") == [] and store.of_lot("lot-1", "steel")[1].checked_s == 102.0
-    store.save("book", 103.0, [view("lot-3", 103.0)], fresh=True)  # a new monitor of the source: starts over
-    assert [s.source for s in store.of_lot("lot-1", "steel")] == ["0/2"]
+    store.save("book", None, [view("lot-3", 103.0)], fresh=True)  # a new monitor of the source starts over,
+    assert [s.source for s in store.of_lot("lot-1", "steel")] == ["0/2"]  # its first views not all stored:
+    assert store.of_lot("lot-3", "steel") == []                            # none is read before they are
+    store.save("book", 104.0, [view("lot-4", 104.0)])
+    assert [s.checked_s for s in store.of_lot("lot-3", "steel")] == [104.0]
     leases.free(2, 0.0)
     held = leases.take(0, "host-a", 0.0, 10.0)
     assert held is not None

@@ -27,7 +27,7 @@ class SqlLotViews:
         self.engine = engine
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
 
-    def save(self, source: str, checked_s: float, views: Sequence[LotReleaseView], *,
+    def save(self, source: str, checked_s: float | None, views: Sequence[LotReleaseView], *,
              gone: Collection[str] = (), prices: Sequence[PriceTick] = (), fence: LeaseFence | None = None,
              fresh: bool = False) -> None:
         with self.engine.begin() as db:
@@ -36,6 +36,7 @@ class SqlLotViews:
             if fresh:
                 db.execute(delete(lot_views).where(V.source == source))
                 db.execute(delete(lot_view_prices).where(P.source == source))
+                db.execute(delete(lot_view_sources).where(S.source == source))
             gone = list(gone)
             for start in range(0, len(gone), _IDS_PER_STATEMENT):
                 db.execute(delete(lot_views).where(and_(V.source == source,
@@ -44,7 +45,8 @@ class SqlLotViews:
             self._upsert(db, lot_view_prices, ("source", "commodity_id"), [
                 {"source": source, "commodity_id": tick.commodity_id, "price": tick.price,
                  "currency": tick.currency, "per_unit": tick.per_unit, "at_s": tick.at_s} for tick in prices])
-            self._upsert(db, lot_view_sources, ("source",), [{"source": source, "checked_s": checked_s}])
+            if checked_s is not None:
+                self._upsert(db, lot_view_sources, ("source",), [{"source": source, "checked_s": checked_s}])
 
     def _upsert(self, db: Connection, table: Table, key: tuple[str, ...], rows: list[dict]) -> None:
         if not rows:
