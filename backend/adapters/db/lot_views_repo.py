@@ -12,8 +12,8 @@ from typing import Collection, Sequence
 from sqlalchemy import Connection, Engine, Table, and_, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from backend.adapters.db.cluster_tables import lot_view_prices, lot_view_sources, lot_views
 from backend.adapters.db.lease_repo import check_fence
+from backend.adapters.db.lot_view_tables import lot_view_prices, lot_view_sources, lot_views
 from backend.domain.lot_views import LotReleaseView, StoredLotView
 from backend.domain.observations import PriceTick
 from backend.ports.monitor import LeaseFence
