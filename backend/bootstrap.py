@@ -27,6 +27,7 @@ from backend.adapters.db.inbox_repo import SqlAlertInbox, SqlSilences
 from backend.adapters.db.inspections_repo import SqlInspections
 from backend.adapters.db.lease_repo import SqlPartitionLeases
 from backend.adapters.db.ledger_repo import SqlIngestLedger
+from backend.adapters.db.lot_views_repo import SqlLotViews
 from backend.adapters.db.money_repo import SqlCollateral, SqlMoney
 from backend.adapters.db.monitor_repo import SqlAlerts, SqlPriceMarks, SqlStandings
 from backend.adapters.db.readings_window_repo import SqlReadingWindow
@@ -80,6 +81,7 @@ from backend.services.evidence_export import EvidenceExporter
 from backend.services.ingest import IngestService
 from backend.services.inspections import InspectionService
 from backend.services.limits import FailureThrottle, RateLimiter
+from backend.services.lot_views import StoredLotViews
 from backend.services.money import MoneyService
 from backend.services.monitor import MonitorLoop, MonitorService
 from backend.services.partitions import PartitionedMonitor
@@ -147,6 +149,9 @@ class BackendContext:
     reports: DailyReports  # each bank's daily collateral report
     risk_scores: RiskScoreService  # per warehouse, gateway, borrower, commodity, from history
     monitor: MonitorService | None
+    # without `monitor` (API only, partitioned monitors): releases guarded, lots shown on the
+    # lot views a monitor stores
+    lot_views: StoredLotViews
     ingest: MqttIngest | JetStreamIngest | None
     monitor_loop: MonitorLoop | None
     partitioned_monitor: PartitionedMonitor | None = None  # monitor.partitions: this process's share
@@ -448,7 +453,7 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
     case_base, playbooks = _case_base(settings, engine, registry, publish, clock, standings)
     monitor = loop = partitioned = checkpoints = None
     documents = Ed25519DocumentSigner.from_data_dir(settings.data_dir)
-    release_store = SqlReleases(engine)
+    release_store, views = SqlReleases(engine), SqlLotViews(engine)
     delivery_orders = DeliveryOrderService(registry=registry, store=release_store, signer=documents, clock=clock)
     if "monitor" in settings.roles:
         checkpoints = CheckpointLoop(evidence, settings.evidence.checkpoint_every_s)
@@ -457,7 +462,7 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
                                clock=clock, metrics=metrics,
                                on_events=_also(delivery_orders.closed, _checkpoint_after_critical(
                                    monitor_listener(publish, registry, alerts=not watch_alerts), checkpoints)),
-                               inspections=counts, cases=case_base)
+                               inspections=counts, cases=case_base, views=views)
         if settings.monitor.partitions:
             partitioned = _partitioned_monitor(settings, engine, make_monitor, prices, metrics, clock)
         else:
@@ -474,11 +479,14 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
                            chores=(money.post_interest, playbooks.escalate_overdue))
     market = _market_and_webhooks(settings, engine, prices, price_service, alerts, monitor, loop, metrics, clock)
     monitor_state = (lambda: monitor.state) if monitor else (lambda: None)
+    # The local monitor is the fresher source; without one, the views some monitor stored.
+    stored_views = StoredLotViews(registry=registry, store=views, fx_rates=FxRates(prices, _monitor_config(settings)),
+                                  clock=clock, max_age_s=settings.monitor.view_max_age())
     releases = ReleaseService(
         registry=registry, store=release_store, signer=documents, repayment=money.store.repayment,
         collateral_value=loan_standings.collateral_value,
-        value_per_item=monitor.value_per_item if monitor else lambda lot_id, loan_id: Decimal(0), clock=clock,
-        guard=monitor.release_guard if monitor else _stored_alerts_guard(alerts),
+        value_per_item=monitor.value_per_item if monitor else stored_views.value_per_item, clock=clock,
+        guard=monitor.release_guard if monitor else stored_views.release_guard,
         valid_s=settings.releases.delivery_order_valid_s)
     watcher = StandingsWatcher(standings=standings, registry=registry, bus=events) if api else None
     alerts_watcher = AlertsWatcher(alerts, events) if watch_alerts else None
@@ -505,7 +513,7 @@ def build_context(settings: BackendSettings, clock: Callable[[], float] = time.t
         risk_scores=RiskScoreService(registry=registry.snapshot, history=SqlRiskHistory(engine), clock=clock,
                                      weights=ScoreWeights(half_life_s=settings.risk.half_life_days * DAY_S),
                                      config=_monitor_config(settings)),
-        monitor=monitor, partitioned_monitor=partitioned, ingest=ingest, monitor_loop=loop, events=events,
+        monitor=monitor, lot_views=stored_views, partitioned_monitor=partitioned, ingest=ingest, monitor_loop=loop, events=events,
         feed=feed, standings_watcher=watcher,
         alerts_watcher=alerts_watcher, gateways_watcher=gateways_watcher,
         documents=documents,
@@ -603,14 +611,6 @@ def _checkpoint_after_critical(listener: Callable, checkpoints: CheckpointLoop) 
         if critical_alert_opened(events):
             checkpoints.wake()
     return on_events
-
-
-def _stored_alerts_guard(alerts: AlertStore):
-    """Without a monitor in this process: refuse while a critical alert on the lot is stored."""
-    def guard(lot_id: str) -> tuple[str | None, None]:
-        critical = sorted({a.type for a in alerts.active() if a.lot == lot_id and a.severity == "critical"})
-        return (f"critical alert open on {lot_id}: {', '.join(critical)}" if critical else None), None
-    return guard
 
 
 class _Server(uvicorn.Server):

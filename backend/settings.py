@@ -143,6 +143,10 @@ class MonitorSettings(BaseModel):
     # run out after lease_s when their monitor dies (docs/scaling.md). Same N everywhere.
     partitions: int = Field(0, ge=0, le=1024)
     lease_s: float = Field(10.0, gt=0)
+    # A process without a monitor of the whole book (API only, or partitioned monitors) releases
+    # goods only on lot views the monitor stored at a tick at most this old (docs/scaling.md);
+    # default 3 × interval_s, at least 10 s. Above the time between two ticks of a partition.
+    view_max_age_s: float | None = Field(None, gt=0)
 
     @model_validator(mode="after")
     def _grace_before_zero(self) -> "MonitorSettings":
@@ -151,7 +155,14 @@ class MonitorSettings(BaseModel):
         if self.partitions and self.lease_s < 2 * self.interval_s:
             raise ValueError("monitor.lease_s must be at least twice monitor.interval_s: a lease is renewed "
                              "at each tick")
+        if self.view_max_age_s is not None and self.view_max_age_s < 2 * self.interval_s:
+            raise ValueError("monitor.view_max_age_s must be at least twice monitor.interval_s: the monitor "
+                             "stores its lot views at each tick")
         return self
+
+    def view_max_age(self) -> float:
+        """How old the stored lot views may be for a release (`view_max_age_s`, or its default)."""
+        return self.view_max_age_s if self.view_max_age_s is not None else max(3 * self.interval_s, 10.0)
 
 
 class HttpSettings(BaseModel):

@@ -152,7 +152,8 @@ def get_lot(lot_id: str, caller: Caller, ctx: Ctx) -> LotOut:
     if not access.sees_lot(caller, registry, lot_id):
         raise HTTPException(404, f"no lot {lot_id!r}")
     lot = registry.lots[lot_id]
-    view = ctx.monitor.lot_view(lot_id) if ctx.monitor else None
+    # this process's monitor, else the view a monitor stored (None when not judged of late)
+    view = ctx.monitor.lot_view(lot_id) if ctx.monitor else ctx.lot_views.lot_view(lot_id)
     return LotOut(
         id=lot.id, warehouse=lot.warehouse_id, commodity=lot.commodity_id,
         loan=registry.loan_of_lot.get(lot_id), pledged_items=len(registry.pledged_epcs[lot_id]),

@@ -648,32 +648,48 @@ def value_per_item(state: MonitorState, registry: Registry, lot_id: str, loan: L
     lot = registry.lots[lot_id]
     commodity = registry.commodities[lot.commodity_id]
     mark = state.prices.get(commodity.id)
-    if mark is None or mark.accepted is None or not lot.items:
-        return Decimal(0)
-    price = valuation.unit_price(mark.accepted, commodity, loan.currency, fx_rates or {})
     track = state.lots.get(lot_id) or LotTrack()
-    quality = valuation.quality_factor(track.probe.exposure_degree_min, commodity)
-    quantity = lot.total_quantity / len(lot.items)
-    return valuation.lot_value(quantity, price, loan.haircut, quality)
+    return item_value(lot, commodity, mark.accepted if mark else None, loan,
+                      valuation.quality_factor(track.probe.exposure_degree_min, commodity), fx_rates)
+
+
+def item_value(lot: Lot, commodity: Commodity, accepted: PriceTick | None, loan: Loan, quality: Decimal,
+               fx_rates: Mapping[tuple[str, str], Decimal] | None = None) -> Decimal:
+    """One item of the lot as the loan's collateral at the accepted price (0 if unpriced)."""
+    if accepted is None or not lot.items:
+        return Decimal(0)
+    price = valuation.unit_price(accepted, commodity, loan.currency, fx_rates or {})
+    return valuation.lot_value(lot.total_quantity / len(lot.items), price, loan.haircut, quality)
 
 
 def release_refusal(state: MonitorState, registry: Registry, lot_id: str,
                     now_s: float) -> str | None:
     """Why no goods may leave the lot now (None: a release may be sized): the lot is
     unverified, its price is missing or stale, or a critical alert is open on it."""
-    episode = state.unverified.get(lot_id)
-    if episode is not None:
-        return f"lot unverified: {episode.reason} since {int(episode.since_s)} s"
     commodity = registry.commodities[registry.lots[lot_id].commodity_id]
     mark = state.prices.get(commodity.id)
-    if mark is None or mark.accepted is None:
+    critical = {a.type for a in state.alerts.active.values() if a.lot == lot_id and a.severity == "critical"}
+    return lot_refusal(lot_id, unverified_reason(state.unverified.get(lot_id)), commodity,
+                       mark.accepted if mark else None, ", ".join(sorted(critical)) or None, now_s)
+
+
+def unverified_reason(episode: unverified.Unverified | None) -> str | None:
+    return None if episode is None else f"lot unverified: {episode.reason} since {int(episode.since_s)} s"
+
+
+def lot_refusal(lot_id: str, unverified_since: str | None, commodity: Commodity, accepted: PriceTick | None,
+                critical: str | None, now_s: float) -> str | None:
+    """`release_refusal` from its parts (also of a lot view stored by the monitor, see
+    lot_views.py): `unverified_since` as `unverified_reason` says it, the accepted price,
+    the critical alert types open on the lot (", "-joined)."""
+    if unverified_since is not None:
+        return unverified_since
+    if accepted is None:
         return f"no price for {commodity.id}"
-    if valuation.price_is_stale(mark, commodity, now_s):
-        return f"price of {commodity.id} is stale ({int(now_s - mark.accepted.at_s)} s old)"
-    critical = sorted({a.type for a in state.alerts.active.values()
-                       if a.lot == lot_id and a.severity == "critical"})
+    if valuation.price_is_stale(valuation.PriceMark(accepted), commodity, now_s):
+        return f"price of {commodity.id} is stale ({int(now_s - accepted.at_s)} s old)"
     if critical:
-        return f"critical alert open on {lot_id}: {', '.join(critical)}"
+        return f"critical alert open on {lot_id}: {critical}"
     return None
 
 

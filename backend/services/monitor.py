@@ -1,7 +1,9 @@
 """The monitor use case: feed new readings and prices to the pure core, keep what it says.
 
 Each `tick` reads the readings stored since the last one, the new price marks and the
-registry, calls `backend.domain.monitor.step`, and stores alerts and loan standings.
+registry, calls `backend.domain.monitor.step`, and stores alerts and loan standings, and
+the lot views that changed (what processes without a monitor guard releases on:
+backend/domain/lot_views.py).
 The core's state lives in memory; on start it is rebuilt from the database (open alerts,
 loan standings) and refilled by the readings that follow. A monitor of one partition of the
 book (backend/domain/partitions.py) judges that partition's sub-registry, raises only its
@@ -18,19 +20,21 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
+from backend.domain import lot_views
 from backend.domain import monitor as core
 from backend.domain.alerts import Alert, AlertBook, AlertOpened, Condition, resolve
 from backend.domain.config import MonitorConfig
 from backend.domain.gateways import GatewayTrack
 from backend.domain.inspections import tasks as inspection_tasks
-from backend.domain.observations import GatewayMessage, LotSample, RfidRound
+from backend.domain.observations import GatewayMessage, LotSample, PriceTick, RfidRound
 from backend.domain.partitions import Partition, sub_registry
 from backend.domain.registry import Registry
 from backend.domain.unverified import DRIFT, Unverified
 from backend.metrics import Metrics
 from backend.ports.alerts import AlertStore
 from backend.ports.ingest import IngestLedger, ReadingQuery, ReadingStore, StoredReading
-from backend.ports.monitor import HistoryPoint, InspectionStore, LeaseFence, StandingRecord, StandingStore
+from backend.ports.lot_views import LotViewStore
+from backend.ports.monitor import HistoryPoint, InspectionStore, LeaseFence, LeaseLost, StandingRecord, StandingStore
 from backend.ports.prices import PriceMarkStore
 from backend.services.background import WakeableLoop
 from backend.services.cases import CaseBase
@@ -44,6 +48,9 @@ log = logging.getLogger("pledgewatch.monitor")
 READINGS_PER_TICK = 50_000
 WARM_UP_S = 600  # readings this recent are judged when the monitor starts
 HISTORY_EVERY_S = 60  # a loan's history gets a point at least this often, and on every change
+# Lot views stored a tick at most: a start or a takeover stores a large partition's over a few
+# ticks (its tick time is not told until all are stored: releases on other processes wait).
+VIEWS_PER_TICK = 10_000
 
 
 def lot_samples(rows: Sequence[StoredReading], registry: Registry,
@@ -99,11 +106,12 @@ class MonitorService:
                  fx_rates: Callable[[], Mapping[tuple[str, str], Decimal]] = dict,
                  inspections: InspectionStore | None = None, partition: Partition | None = None,
                  fence: LeaseFence | None = None, cursors: Mapping[str, int] | None = None,
-                 cases: CaseBase | None = None) -> None:
+                 cases: CaseBase | None = None, views: LotViewStore | None = None) -> None:
         """`partition`, `fence`: the part of the book this monitor watches, under which lease;
         `cursors`: where the partition's last owner got to (quarantine, inspections);
-        `cases`: matches each new alert with the risk case base and opens its playbook."""
-        self.cases = cases
+        `cases`: matches each new alert with the risk case base and opens its playbook;
+        `views`: where it stores its lot views for processes without a monitor (lot_views.py)."""
+        self.cases, self.views = cases, views
         self.registry, self.readings, self.ledger, self.alerts = registry, readings, ledger, alerts
         self.fx_rates = fx_rates
         self.standings, self.prices, self.config = standings, prices, config
@@ -119,6 +127,13 @@ class MonitorService:
         self._count_cursor = cursors.get("counts", inspections.last_id() if inspections else 0)
         self._people_checked_s = clock()
         self._last_history: dict[str, HistoryPoint] = {}
+        self._view_source = lot_views.source_name(None if partition is None else (partition.index, partition.count))
+        self._stored_views: dict[str, lot_views.LotReleaseView] = {}  # what the store has, by lot
+        self._stored_prices: dict[str, PriceTick] = {}
+        self._views_saved = False  # the first save drops what an earlier monitor of the source stored
+        self._pledge_digests: dict[str, tuple[frozenset[str], str]] = {}  # lot id → (pledged EPCs, digest)
+        self._view_inputs: dict[str, tuple] = {}  # lot id → what its last view was built from
+        self._display_pending: set[str] = set()  # lots whose shown state moved since it was stored
         self.state = self._restored_state()
 
     def _restored_state(self) -> core.MonitorState:
@@ -188,6 +203,7 @@ class MonitorService:
                 self.metrics.monitor_errors.labels(error.stage).inc()
             events = self._store(result, registry, now_s)
             self._record_history(result.state, registry, now_s)
+            self._store_views(result.state, registry, now_s)
         if events:
             self.on_events(events)
         return tuple(events)
@@ -286,6 +302,80 @@ class MonitorService:
                 self._last_history[loan_id] = point
         self.standings.append_history(points)
 
+    def _store_views(self, state: core.MonitorState, registry: Registry, now_s: float) -> None:
+        """The lot views that changed, the accepted prices that changed and this tick's time,
+        for processes without a monitor (a failure is logged: they then refuse releases)."""
+        if self.views is None:
+            return
+        try:
+            changed, gone, prices, complete = self._view_changes(state, registry, now_s)
+            self.views.save(self._view_source, now_s if complete else None, changed, gone=gone, prices=prices,
+                            fence=self.fence, fresh=not self._views_saved)
+        except Exception as exc:
+            self._view_inputs.clear()  # the next tick builds every view again and stores what it must
+            self._display_pending.clear()
+            if isinstance(exc, LeaseLost):
+                log.warning("monitor %s: lot views not stored, the lease moved on", self._view_source)
+            else:
+                log.exception("monitor %s: lot views not stored", self._view_source)
+                self.metrics.monitor_errors.labels("lot_views").inc()
+            return
+        self._views_saved = True
+        for view in changed:
+            self._stored_views[view.lot_id] = view
+        for lot_id in gone:
+            del self._stored_views[lot_id]
+        self._stored_prices.update((tick.commodity_id, tick) for tick in prices)
+
+    def _view_changes(self, state: core.MonitorState, registry: Registry, now_s: float
+                      ) -> tuple[list[lot_views.LotReleaseView], list[str], list[PriceTick], bool]:
+        """(views to store, lots judged no more, accepted prices to store, whether that is all
+        that changed). A lot whose view is built from the same inputs as at the last tick, and
+        has nothing waiting to be shown, is passed over without building it (most lots at
+        most ticks); beyond VIEWS_PER_TICK views to store, the rest wait for the next tick."""
+        critical = lot_views.critical_by_lot(state.alerts.active.values())
+        stored, inputs, pending = self._stored_views, self._view_inputs, self._display_pending
+        digests, pledged_epcs, loan_of_lot = self._pledge_digests, registry.pledged_epcs, registry.loan_of_lot
+        lot_tracks, episodes, lot_views_now = state.lots, state.unverified, state.lot_views
+        changed, judged, complete = [], set(), True
+        for lot_id in registry.lots:
+            seen = lot_views_now.get(lot_id)
+            if seen is None:
+                continue
+            judged.add(lot_id)
+            pledged, track = pledged_epcs[lot_id], lot_tracks.get(lot_id)
+            key = (seen, pledged, episodes.get(lot_id), critical.get(lot_id), loan_of_lot.get(lot_id),
+                   track.probe.exposure_degree_min if track is not None else 0.0)
+            if inputs.get(lot_id) == key and lot_id not in pending:
+                continue
+            if len(changed) >= VIEWS_PER_TICK:
+                pending.add(lot_id)            # looked at again next tick
+                complete = False
+                continue
+            inputs[lot_id] = key
+            held = digests.get(lot_id)
+            if held is None or (held[0] is not pledged and held[0] != pledged):
+                held = digests[lot_id] = (pledged, lot_views.pledge_digest(lot_views.pledge_order(pledged)))
+            view = lot_views.lot_release_view(state, registry, lot_id, held[1], key[3], now_s)
+            if view is None:
+                continue
+            last = stored.get(lot_id)
+            if lot_views.must_store(last, view):
+                changed.append(view)
+                pending.discard(lot_id)
+            elif last is not None and replace(last, as_of_s=view.as_of_s) != view:
+                pending.add(lot_id)            # only what is shown moved: stored once the minute is up
+            else:
+                pending.discard(lot_id)
+        gone = list(stored.keys() - judged)
+        for lot_id in inputs.keys() - judged:
+            del inputs[lot_id]
+            digests.pop(lot_id, None)
+            pending.discard(lot_id)
+        prices = [mark.accepted for commodity_id, mark in state.prices.items()
+                  if mark.accepted is not None and self._stored_prices.get(commodity_id) != mark.accepted]
+        return changed, gone, prices, complete
+
     def lot_view(self, lot_id: str):
         return self.state.lot_views.get(lot_id)
 
@@ -295,9 +385,9 @@ class MonitorService:
         return (core.release_refusal(state, registry, lot_id, self.clock()),
                 core.observed_present(state, registry, lot_id))
 
-    def value_per_item(self, lot_id: str, loan_id: str):
+    def value_per_item(self, lot_id: str, loan_id: str) -> Decimal:
         registry = self.registry.snapshot()
-        return core.value_per_item(self.state, registry, lot_id, registry.loans[loan_id])
+        return core.value_per_item(self.state, registry, lot_id, registry.loans[loan_id], self.fx_rates())
 
 
 class MonitorLoop(WakeableLoop):

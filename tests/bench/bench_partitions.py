@@ -2,6 +2,7 @@
 
     .venv/bin/python tests/bench/bench_partitions.py [--lots 100000] [--loans 50000]
         [--gateways 10000] [--items 10] [--partitions 2] [--profile] [--compare ../other-checkout]
+        [--lot-views on|off|both] [--tick-rounds 1]
 
 Starts its own PostgreSQL (as the tests do), writes a synthetic book straight into it
 (10 lots a warehouse, a gateway each; 4 loans in 5 with 2 lots, the rest with 1; the other
@@ -11,7 +12,9 @@ process (so its peak memory is the monitor's): the registry load, the ticks of e
 partition until the round is read (a monitor reads at most 50,000 readings a tick), and a
 steady tick (2 s of a 60 s reporting period: 1/30 of the lots report). Last, the API
 listing of bank-big's loans, timed (with `--compare CHECKOUT`, also with that checkout's
-code, interleaved: before and after a change under the same load). Prints one JSON line (and a profile with --profile).
+code, interleaved: before and after a change under the same load). The monitors store their
+lot views as a backend's do (`--lot-views off`: not; `both`: ticks timed without and with,
+alternating, `--tick-rounds` times each). Prints one JSON line (and a profile with --profile).
 """
 from __future__ import annotations
 
@@ -102,10 +105,11 @@ def synthesize(url: str, args, folder: Path, now_s: float) -> dict:
     return {"synthesize_registry_s": round(registry_s, 1), "synthesize_readings_s": round(time.perf_counter() - started, 1)}
 
 
-def monitor_ticks(url: str, folder: Path, partitions: int, now_s: float, profile: bool) -> dict:
+def monitor_ticks(url: str, folder: Path, partitions: int, now_s: float, profile: bool, lot_views: bool = True) -> dict:
     """In its own process: load, tick every partition until the round is read, one steady tick."""
     from backend.adapters.db.inspections_repo import SqlInspections
     from backend.adapters.db.ledger_repo import SqlIngestLedger
+    from backend.adapters.db.lot_views_repo import SqlLotViews
     from backend.adapters.db.monitor_repo import SqlAlerts, SqlPriceMarks, SqlStandings
     from backend.adapters.db.registry_repo import SqlRegistry
     from backend.adapters.sqlite_readings import SqliteReadingStore
@@ -126,7 +130,8 @@ def monitor_ticks(url: str, folder: Path, partitions: int, now_s: float, profile
         registry=registry, readings=readings, ledger=SqlIngestLedger(engine), alerts=SqlAlerts(engine),
         standings=SqlStandings(engine), prices=SqlPriceMarks(engine), config=config, clock=clock, metrics=Metrics(),
         fx_rates=FxRates(SqlPriceMarks(engine), config), inspections=SqlInspections(engine),
-        partition=Partition(n, partitions)) for n in range(partitions)]
+        partition=Partition(n, partitions), views=SqlLotViews(engine) if lot_views else None)
+        for n in range(partitions)]
     catch_up = []
     for _ in range(8):  # the warm-up round, 50,000 readings a tick
         catch_up.append([_timed(m.tick) for m in monitors])
@@ -228,6 +233,9 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--compare", type=Path, action="append", default=[], metavar="CHECKOUT",
                         help="also time the listing with this checkout's code (e.g. main's), interleaved")
+    parser.add_argument("--lot-views", choices=("on", "off", "both"), default="on",
+                        help="the monitors store their lot views (both: ticks timed off and on, alternating)")
+    parser.add_argument("--tick-rounds", type=int, default=1, help="with --lot-views both: rounds of each")
     parser.add_argument("--ticks-only", nargs=2, metavar=("URL", "FOLDER"), help=argparse.SUPPRESS)
     parser.add_argument("--listing-only", nargs=2, metavar=("URL", "FOLDER"), help=argparse.SUPPRESS)
     parser.add_argument("--code", type=Path, default=ROOT, help=argparse.SUPPRESS)
@@ -242,7 +250,8 @@ def main() -> None:
         return
     if args.ticks_only:
         url, folder = args.ticks_only
-        print(json.dumps(monitor_ticks(url, Path(folder), args.partitions, args.now, args.profile)))
+        print(json.dumps(monitor_ticks(url, Path(folder), args.partitions, args.now, args.profile,
+                                       args.lot_views != "off")))
         return
     from tests_pg import PostgresServer
     server = PostgresServer(fsync=True)
@@ -252,12 +261,18 @@ def main() -> None:
         folder = Path(tempfile.mkdtemp(prefix="pw-bench-partitions-"))
         result = {"lots": args.lots, "loans": args.loans, "gateways": args.gateways, "items_per_lot": args.items,
                   "partitions": args.partitions, **synthesize(url, args, folder, args.now)}
-        child = subprocess.run([sys.executable, __file__, "--ticks-only", url, str(folder), "--partitions",
-                                str(args.partitions), "--now", str(args.now + 60), *(["--profile"] if args.profile else [])],
-                               capture_output=True, text=True)
-        if child.returncode:
-            raise SystemExit(child.stderr)
-        result.update(json.loads(child.stdout.strip().splitlines()[-1]))
+        modes = ["off", "on"] * args.tick_rounds if args.lot_views == "both" else [args.lot_views]
+        for mode in modes:
+            child = subprocess.run([sys.executable, __file__, "--ticks-only", url, str(folder), "--partitions",
+                                    str(args.partitions), "--now", str(args.now + 60), "--lot-views", mode,
+                                    *(["--profile"] if args.profile else [])], capture_output=True, text=True)
+            if child.returncode:
+                raise SystemExit(child.stderr)
+            ticks = json.loads(child.stdout.strip().splitlines()[-1])
+            if len(modes) == 1:
+                result.update(ticks)
+            else:
+                result.setdefault(f"lot_views_{mode}", []).append(ticks)
         result.update(listings(url, folder, args.rounds, [ROOT, *args.compare]))
     finally:
         server.stop()

@@ -27,3 +27,11 @@ def test_a_lease_must_outlast_two_ticks():
     with pytest.raises(ValidationError, match="monitor.lease_s"):
         BackendSettings(monitor={"partitions": 4, "lease_s": 3, "interval_s": 2})
     assert BackendSettings(monitor={"partitions": 4, "lease_s": 4, "interval_s": 2}).monitor.partitions == 4
+
+
+def test_lot_views_older_than_three_ticks_or_10_s_refuse_releases_and_the_bound_must_outlast_two_ticks():
+    assert BackendSettings().monitor.view_max_age() == 10.0
+    assert BackendSettings(monitor={"interval_s": 5}).monitor.view_max_age() == 15.0
+    assert BackendSettings(monitor={"view_max_age_s": 30}).monitor.view_max_age() == 30.0
+    with pytest.raises(ValidationError, match="monitor.view_max_age_s"):
+        BackendSettings(monitor={"view_max_age_s": 3, "interval_s": 2})

@@ -3,6 +3,7 @@ from alembic import context
 
 import backend.adapters.db.access_tables  # noqa: F401  (its tables join the metadata)
 import backend.adapters.db.cluster_tables  # noqa: F401
+import backend.adapters.db.lot_view_tables  # noqa: F401
 from backend.adapters.db.tables import metadata
 
 engine = context.config.attributes["engine"]
