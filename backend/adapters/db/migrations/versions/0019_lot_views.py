@@ -2,7 +2,7 @@
 (an API-only process, the hosts of partitioned monitors): their release guard (issue 12)
 
 Revision ID: 0019
-Revises: 0020
+Revises: 0021
 """
 import sqlalchemy as sa
 from alembic import op
@@ -10,7 +10,7 @@ from alembic import op
 from backend.adapters.db.tables import ExactDecimal
 
 revision = '0019'
-down_revision = '0020'
+down_revision = '0021'
 branch_labels = None
 depends_on = None
 
