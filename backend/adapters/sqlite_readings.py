@@ -19,6 +19,7 @@ from typing import Any, Iterable, Sequence
 
 import orjson
 
+from backend.adapters.readings_live import live_state
 from backend.adapters.sqlite_db import connect, transaction
 from backend.ports.ingest import AcceptedMessage, LatestValue, ReadingQuery, StoredReading, TagPresence
 from edge.protocol.wire_fast import Rows
@@ -96,26 +97,7 @@ class LatestState:
 
     def update_rows(self, batch: Sequence[tuple[AcceptedMessage, list, list, int]]) -> None:
         """`batch`: (message, its rows, its good RFID readings, its oldest device time)."""
-        newest: dict[str, tuple] = {}  # sensor -> the row of its newest live reading
-        rounds: dict[str, int] = {}
-        tags_seen: dict[tuple[str, str], int] = {}
-        get = newest.get
-        for m, rows, rfid, min_ms in batch:
-            live_after_ms = m.live_after_ms
-            for row in rows:
-                time_ms = row[6]
-                if time_ms < live_after_ms:
-                    continue  # store-and-forward history never moves the live state
-                known = get(row[4])
-                if known is None or time_ms >= known[6]:
-                    newest[row[4]] = row
-            for sensor, time_ms, values in rfid:
-                if time_ms < live_after_ms:
-                    continue
-                rounds[sensor] = max(rounds.get(sensor, 0), time_ms)
-                for tag in values.get("tags", ()):
-                    key = (sensor, tag["epc"])
-                    tags_seen[key] = max(tags_seen.get(key, 0), time_ms)
+        newest, rounds, tags_seen = live_state(batch)
         self._db.executemany(
             "INSERT INTO latest VALUES (?5,?1,?6,?7,?8,?9,?10) ON CONFLICT (sensor) DO UPDATE SET "
             "gateway=excluded.gateway, kind=excluded.kind, time_ms=excluded.time_ms, "

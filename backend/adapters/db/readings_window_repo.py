@@ -30,6 +30,7 @@ from typing import NamedTuple, Sequence
 import orjson
 from sqlalchemy import Connection, Engine
 
+from backend.adapters.readings_live import live_state
 from backend.adapters.sqlite_readings import message_rows
 from backend.ports.ingest import AcceptedMessage, LatestValue, MessageKey, ReadingQuery, StoredReading, TagPresence
 
@@ -141,23 +142,7 @@ class SqlReadingWindow:
     def _update_latest(self, db: Connection, batch: Batch) -> None:
         """Newest live reading per sensor, and the tags each reader saw in its rounds (the
         SQLite window's rules: history never moves them), upserted in key order."""
-        newest: dict[str, tuple] = {}
-        rounds: dict[str, int] = {}
-        tags_seen: dict[tuple[str, str], int] = {}
-        for m, rows, rfid, _ in batch:
-            live_after_ms = m.live_after_ms
-            for row in rows:
-                if row[6] >= live_after_ms:
-                    known = newest.get(row[4])
-                    if known is None or row[6] >= known[6]:
-                        newest[row[4]] = row
-            for sensor, time_ms, values in rfid:
-                if time_ms < live_after_ms:
-                    continue
-                rounds[sensor] = max(rounds.get(sensor, 0), time_ms)
-                for tag in values.get("tags", ()):
-                    key = (sensor, tag["epc"])
-                    tags_seen[key] = max(tags_seen.get(key, 0), time_ms)
+        newest, rounds, tags_seen = live_state(batch)
         latest = [(row[4], row[0], row[5], row[6], row[7], None if row[8] is None else float(row[8]), row[9])
                   for _, row in sorted(newest.items())]
         self._upsert(db, _LATEST, latest)
