@@ -13,7 +13,12 @@
 from __future__ import annotations
 
 import base64
+import json
+import os
+import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from decimal import Decimal
@@ -23,7 +28,7 @@ from typing import Callable
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from nacl.signing import SigningKey
 
-from backend.bench.ingest import BenchError, ingest_round, record_stream
+from backend.bench.ingest import BenchError, checkout, ingest_round, record_stream
 from backend.demo.broker import start_broker
 from backend.domain import evidence
 from backend.ports.evidence import ArchivedEnvelope
@@ -36,79 +41,244 @@ BOOK = Path(__file__).resolve().parents[2] / "seeds" / "demo.yaml"
 LOAN, GATEWAY, SCALES = "loan-river-1", "gw-qingdao", ("lot-qd-1-scale", "lot-qd-2-scale")
 
 
+SETTINGS = ("off", "on", "baseline")  # the log off; on; on, in the --baseline checkout
+FILLER = "bench-filler"  # the gateway of the envelopes a pre-filled log holds
+
+
+def fill_log(database: Path, entries: int, revision: str = "head") -> None:
+    """A SQLite database at `revision` whose log holds `entries` batch.ingested entries, with
+    their (small) archived envelopes, written through the archive's own `keep`."""
+    import os
+
+    from alembic import command
+
+    from backend.adapters.db.engine import alembic_config, make_engine
+    from backend.adapters.db.evidence_repo import SqlEnvelopeArchive
+
+    engine = make_engine(f"sqlite:///{database}")
+    try:
+        command.upgrade(alembic_config(engine), revision)
+        archive = SqlEnvelopeArchive(engine)
+        for start in range(0, entries, 50_000):
+            chunk = []
+            for seq in range(start + 1, min(entries, start + 50_000) + 1):
+                leaf = evidence.batch_leaf(FILLER, 1, seq, signed_sha256=os.urandom(32).hex(), readings=50,
+                                           key_id=None, received_s=1_700_000_000 + seq // 10)
+                chunk.append(ArchivedEnvelope(FILLER, 1, seq, 0, 0, 0, os.urandom(64), leaf))
+            archive.keep(chunk)
+        with engine.connect() as db:
+            db.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        engine.dispose()
+
+
+def _migrated(database: Path) -> None:
+    from alembic import command
+
+    from backend.adapters.db.engine import alembic_config, make_engine
+    engine = make_engine(f"sqlite:///{database}")
+    try:
+        command.upgrade(alembic_config(engine), "head")
+        with engine.connect() as db:
+            db.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        engine.dispose()
+
+
+def _head_revision(tree: Path) -> str:
+    from alembic.script import ScriptDirectory
+    head = ScriptDirectory(str(tree / "backend" / "adapters" / "db" / "migrations")).get_current_head()
+    if head is None:
+        raise BenchError(f"{tree} holds no migrations: is it a checkout of this project?")
+    return head
+
+
+def _templates(root: Path, log_size: int, baseline: Path | None,
+               progress: Callable[[str], None]) -> dict[str, Path | None]:
+    """Per setting, the registry database each round starts from (None: an empty one). The
+    baseline's is filled at its own latest migration; this checkout's is that one migrated
+    on (or filled anew)."""
+    if not log_size:
+        return {name: None for name in SETTINGS}
+    began = time.monotonic()
+    here = root / "template-registry.sqlite"
+    if baseline is None:
+        fill_log(here, log_size)
+        progress(f"a log of {log_size:,} entries filled in {time.monotonic() - began:,.0f} s")
+        return {"off": here, "on": here, "baseline": None}
+    old = root / "template-baseline-registry.sqlite"
+    fill_log(old, log_size, _head_revision(baseline))
+    progress(f"a log of {log_size:,} entries filled in {time.monotonic() - began:,.0f} s (at the baseline's "
+             f"migration {_head_revision(baseline)})")
+    began = time.monotonic()
+    shutil.copyfile(old, here)
+    _migrated(here)
+    progress(f"... and migrated to this checkout's in {time.monotonic() - began:,.0f} s")
+    return {"off": here, "on": here, "baseline": old}
+
+
+def _start_from(template: Path | None, data: Path) -> None:
+    data.mkdir(parents=True)
+    if template is not None:
+        shutil.copyfile(template, data / "registry.sqlite")
+
+
+def _order(settings: list[str], n: int) -> list[str]:
+    """Round n's order: rotated by n, so that each setting runs first, second, ... in turn."""
+    return settings[n % len(settings):] + settings[:n % len(settings)]
+
+
+def _compare(values: dict[str, list[float]], higher_is_better: bool) -> dict:
+    """Medians, and per round the cost of the log (on, and the baseline's on) against that
+    round's log-off figure: a pair measured minutes apart on the same machine."""
+    figures: dict = {}
+    for name, series in values.items():
+        figures[f"{name}_median"] = statistics.median(series)
+        figures[f"{name}_rounds"] = series
+    off = values["off"]
+    for name in ("on", "baseline"):
+        if name not in values:
+            continue
+        costs = [1 - v / o if higher_is_better else v / o - 1 for v, o in zip(values[name], off)]
+        median_ratio = figures[f"{name}_median"] / figures["off_median"]
+        figures[f"{name}_cost"] = {"of_medians": 1 - median_ratio if higher_is_better else median_ratio - 1,
+                                   "pairs": costs, "pairs_median": statistics.median(costs),
+                                   "pairs_min": min(costs), "pairs_max": max(costs)}
+    return figures
+
+
+def _settings(baseline: Path | None) -> list[str]:
+    return ["off", "on"] + (["baseline"] if baseline is not None else [])
+
+
 def run_ingest_compare(messages: int, rounds: int, processes: int,
-                       progress: Callable[[str], None] = lambda line: None) -> dict:
+                       progress: Callable[[str], None] = lambda line: None, log_size: int = 0,
+                       baseline: Path | None = None) -> dict:
+    """Interleaved rounds through Mosquitto and `backend --role ingest` processes: the log off,
+    on, and (with `baseline`, another checkout) on in that version; each round's database
+    starts with a log of `log_size` entries."""
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="pw-bench-evidence-") as tmp:
         root = Path(tmp)
         stream_path, registry, positions = record_stream(root, messages, 100)
+        templates = _templates(root, log_size, baseline, progress)
         broker = start_broker(root / "broker", prefer="mosquitto")
         if broker.kind != "mosquitto":
             broker.stop()
             raise BenchError("the bench needs Mosquitto (apt-get install mosquitto)")
-        rates: dict[bool, list[float]] = {False: [], True: []}
+        settings = _settings(baseline)
+        rates: dict[str, list[float]] = {name: [] for name in settings}
         try:
             for n in range(rounds):
-                for log_on in ((False, True) if n % 2 == 0 else (True, False)):
-                    folder = root / f"round-{n}-{'on' if log_on else 'off'}"
-                    folder.mkdir()
+                for name in _order(settings, n):
+                    folder = root / f"round-{n}-{name}"
+                    _start_from(templates[name], folder / "data")
                     result = ingest_round(stream_path, registry, positions, broker, folder, processes,
-                                          extra={"evidence": {"log_ingest": log_on}})
+                                          extra={"evidence": {"log_ingest": name != "off"}},
+                                          tree=baseline if name == "baseline" else None)
+                    shutil.rmtree(folder / "data")
                     if result.lost or result.duplicates_stored:
                         raise BenchError(f"round {n}: {result.lost} lost, {result.duplicates_stored} duplicated")
-                    rates[log_on].append(result.readings_per_s)
-                    progress(f"round {n + 1}/{rounds}: log {'on ' if log_on else 'off'} "
-                             f"{result.readings_per_s:,.0f} readings/s")
+                    rates[name].append(round(result.readings_per_s))
+                    progress(f"round {n + 1}/{rounds}: log {name:<8} {result.readings_per_s:,.0f} readings/s")
         finally:
             broker.stop()
-    off, on = statistics.median(rates[False]), statistics.median(rates[True])
-    return {"messages": messages, "rounds": rounds, "ingest_processes": processes,
-            "log_off_readings_per_s": round(off), "log_on_readings_per_s": round(on),
-            "cost_fraction": round(1 - on / off, 3),
-            "log_off_rounds": [round(r) for r in rates[False]], "log_on_rounds": [round(r) for r in rates[True]]}
+    figures = _compare(rates, higher_is_better=True)
+    return {"messages": messages, "rounds": rounds, "ingest_processes": processes, "log_size": log_size,
+            "load_average_1m": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+            "log_off_readings_per_s": round(figures["off_median"]), "log_on_readings_per_s": round(figures["on_median"]),
+            "cost_fraction": round(figures["on_cost"]["of_medians"], 3),
+            "log_off_rounds": rates["off"], "log_on_rounds": rates["on"], "figures": figures}
 
 
-def run_ingest_cpu_compare(messages: int, rounds: int, progress: Callable[[str], None] = lambda line: None) -> dict:
-    """The same stream through IngestService in this process, the log off and on in turn,
-    commits of 1,000 messages as under load: CPU seconds per 100,000 readings (what other
-    processes on a shared machine cannot disturb), and wall seconds."""
-    import orjson
-
-    from backend.bootstrap import build_context
-    from backend.metrics import Metrics
-    from backend.ports.ingest import InboundMessage
-    from backend.services.ingest import IngestService
-    from backend.settings import BackendSettings
-    from edge.protocol.keys import load_public_key
-
+def run_ingest_cpu_compare(messages: int, rounds: int, progress: Callable[[str], None] = lambda line: None,
+                           log_size: int = 0, baseline: Path | None = None) -> dict:
+    """The same stream through IngestService in a fresh process per round (`evidence_round.py`),
+    the log off and on in turn (and on in the baseline checkout), commits of 1,000 messages as
+    under load: CPU seconds per 100,000 readings (what other processes on a shared machine
+    cannot disturb much), and wall seconds."""
+    load_before = os.getloadavg()
+    source = Path(__file__).with_name("evidence_round.py").read_text()
+    here = Path(__file__).resolve().parents[2]
     with tempfile.TemporaryDirectory(prefix="pw-bench-cpu-") as tmp:
         root = Path(tmp)
         stream_path, registry, _ = record_stream(root, messages, 100)
-        stream = orjson.loads(stream_path.read_bytes())
-        keys = {g["id"]: load_public_key(g["public_key_pem"]) for g in registry}
-        figures: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
+        registry_path = root / "registry.json"
+        registry_path.write_text(json.dumps(registry))
+        templates = _templates(root, log_size, baseline, progress)
+        settings = _settings(baseline)
+        cpu: dict[str, list[float]] = {name: [] for name in settings}
+        wall: dict[str, list[float]] = {name: [] for name in settings}
+        per = 100_000 / (messages * 50)
         for n in range(rounds):
-            for log_on in ((False, True) if n % 2 == 0 else (True, False)):
-                settings = BackendSettings(data_dir=root / f"data-{n}-{log_on}", roles=[], gateways=registry)
-                context = build_context(settings)
-                service = IngestService(context.readings, context.ledger, keys, settings.ingest, Metrics(),
-                                        archive=context.exporter.archive if log_on else None)
-                cpu, wall = time.process_time(), time.monotonic()
-                for start in range(0, len(stream), 1000):
-                    now = time.time()
-                    service.ingest([InboundMessage(topic, payload.encode(), now)
-                                    for topic, payload in stream[start:start + 1000]], now)
-                cpu, wall = time.process_time() - cpu, time.monotonic() - wall
-                context.close()
-                per = 100_000 / (len(stream) * 50)
-                figures[log_on].append((cpu * per, wall * per))
-                progress(f"cpu round {n + 1}/{rounds}: log {'on ' if log_on else 'off'} "
-                         f"{cpu * per:.2f} CPU s, {wall * per:.2f} wall s per 100,000 readings")
-    off_cpu, on_cpu = (statistics.median(c for c, _ in figures[flag]) for flag in (False, True))
-    off_wall, on_wall = (statistics.median(w for _, w in figures[flag]) for flag in (False, True))
-    return {"messages": messages, "rounds": rounds, "log_off_cpu_s_per_100k": round(off_cpu, 3),
-            "log_on_cpu_s_per_100k": round(on_cpu, 3), "cpu_cost_fraction": round(on_cpu / off_cpu - 1, 3),
-            "log_off_wall_s_per_100k": round(off_wall, 3), "log_on_wall_s_per_100k": round(on_wall, 3),
-            "wall_cost_fraction": round(on_wall / off_wall - 1, 3)}
+            for name in _order(settings, n):
+                data, out = root / f"data-{n}-{name}", root / f"round-{n}-{name}.json"
+                _start_from(templates[name], data)
+                tree = baseline if name == "baseline" else None
+                subprocess.run([sys.executable, "-c", source, str(stream_path), str(registry_path), str(data),
+                                "off" if name == "off" else "on", str(out)], check=True,
+                               **(checkout(tree) if tree else {"cwd": here}))
+                shutil.rmtree(data)
+                measured = json.loads(out.read_text())
+                cpu[name].append(round(measured["cpu_s"] * per, 4))
+                wall[name].append(round(measured["wall_s"] * per, 4))
+                progress(f"cpu round {n + 1}/{rounds}: log {name:<8} {cpu[name][-1]:.3f} CPU s, "
+                         f"{wall[name][-1]:.3f} wall s per 100,000 readings")
+    cpu_figures, wall_figures = _compare(cpu, higher_is_better=False), _compare(wall, higher_is_better=False)
+    return {"messages": messages, "rounds": rounds, "log_size": log_size,
+            "load_average_1m": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+            "log_off_cpu_s_per_100k": round(cpu_figures["off_median"], 3),
+            "log_on_cpu_s_per_100k": round(cpu_figures["on_median"], 3),
+            "cpu_cost_fraction": round(cpu_figures["on_cost"]["of_medians"], 3),
+            "log_off_wall_s_per_100k": round(wall_figures["off_median"], 3),
+            "log_on_wall_s_per_100k": round(wall_figures["on_median"], 3),
+            "wall_cost_fraction": round(wall_figures["on_cost"]["of_medians"], 3),
+            "cpu_figures": cpu_figures, "wall_figures": wall_figures}
+
+
+def _percent(fraction: float) -> str:
+    return f"{fraction * 100:.1f} %".replace("-", "−")
+
+
+def _cost(cost: dict) -> str:
+    return (f"{_percent(cost['pairs_median'])} ({_percent(cost['pairs_min'])} to {_percent(cost['pairs_max'])}; "
+            f"of the medians {_percent(cost['of_medians'])})")
+
+
+def markdown(result: dict, command: str) -> str:
+    """The ingest figures as lines to paste into docs/evidence.md ("Costs")."""
+    lines = []
+    ingest, cpu = result.get("ingest"), result.get("ingest_cpu")
+    part = ingest or cpu
+    if part is None:
+        return ""
+    when = time.strftime("%Y-%m-%d")
+    loads = " and ".join(f"{p['load_average_1m'][0]:.1f} → {p['load_average_1m'][1]:.1f}"
+                         for p in (ingest, cpu) if p)
+    lines.append(f"`{command}` ({when}; log of {part['log_size']:,} entries at the start of each round; "
+                 f"1-minute load average at the start → end of each part: {loads}):")
+    lines.append("")
+    lines.append("| setting | Mosquitto, median readings/s (rounds) | in-process CPU s per 100,000 readings, median (rounds) |")
+    lines.append("|---|---|---|")
+    labels = {"off": "log off", "on": "log on", "baseline": "log on, baseline checkout"}
+    for name, label in labels.items():
+        rates = ingest["figures"].get(f"{name}_rounds") if ingest else None
+        cpus = cpu["cpu_figures"].get(f"{name}_rounds") if cpu else None
+        if rates is None and cpus is None:
+            continue
+        rate_text = f"{ingest['figures'][f'{name}_median']:,.0f} ({' / '.join(f'{r:,.0f}' for r in rates)})" if rates else "–"
+        cpu_text = (f"{cpu['cpu_figures'][f'{name}_median']:.3f} ({' / '.join(f'{c:.3f}' for c in cpus)})"
+                    if cpus else "–")
+        lines.append(f"| {label} | {rate_text} | {cpu_text} |")
+    lines.append("")
+    lines.append("| cost of the log | throughput: median of the pairs (lowest to highest) | CPU: the same |")
+    lines.append("|---|---|---|")
+    for name, label in (("on", "this checkout"), ("baseline", "baseline checkout")):
+        throughput = _cost(ingest["figures"][f"{name}_cost"]) if ingest and f"{name}_cost" in ingest["figures"] else "–"
+        cpu_cost = _cost(cpu["cpu_figures"][f"{name}_cost"]) if cpu and f"{name}_cost" in cpu["cpu_figures"] else "–"
+        if throughput != "–" or cpu_cost != "–":
+            lines.append(f"| {label} | {throughput} | {cpu_cost} |")
+    return "\n".join(lines)
 
 
 def run_bytes_per_reading(messages: int = 2000) -> dict:

@@ -16,6 +16,7 @@ lag is from a message's publish to its durable write, under that full-speed burs
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import sqlite3
 import statistics
@@ -105,10 +106,12 @@ def ceiling_round(stream_path: Path, messages: int, broker: Broker, folder: Path
 
 
 def start_ingest_process(folder: Path, broker: Broker, registry: list[dict], index: int,
-                         http_port: int | None = None, extra: dict | None = None) -> subprocess.Popen:
+                         http_port: int | None = None, extra: dict | None = None,
+                         tree: Path | None = None) -> subprocess.Popen:
     """`pledgewatch backend --role ingest` as client pw-bench-ingest-<index>, data in folder/data;
     returns once it is connected (its log: folder/ingest-<index>.log). On a NatsCluster it
-    consumes the JetStream stream. `extra`: more settings (e.g. a timeseries block)."""
+    consumes the JetStream stream. `extra`: more settings (e.g. a timeseries block). `tree`:
+    run the backend of that checkout instead of this one (another version, to compare with)."""
     config = folder / f"ingest-{index}.yaml"
     ingest: dict = {"client_id": f"pw-bench-ingest-{index}"}
     if isinstance(broker, NatsCluster):
@@ -125,13 +128,22 @@ def start_ingest_process(folder: Path, broker: Broker, registry: list[dict], ind
     connected_before = log.read_bytes().count(b"ingest connected")  # a restart appends
     with log.open("ab") as log_file:
         process = subprocess.Popen([sys.executable, "-m", "backend.cli", "backend", "--config", str(config),
-                                    "--role", "ingest"], stdout=log_file, stderr=subprocess.STDOUT)
+                                    "--role", "ingest"], stdout=log_file, stderr=subprocess.STDOUT,
+                                   **checkout(tree))
     deadline = time.monotonic() + 60
     while log.read_bytes().count(b"ingest connected") <= connected_before:
         if process.poll() is not None or time.monotonic() > deadline:
             raise BenchError(f"ingest process {index} did not connect; see {log}")
         time.sleep(0.05)
     return process
+
+
+def checkout(tree: Path | None) -> dict:
+    """Popen arguments that make `python -m backend...` import the backend of `tree` (a checkout
+    of another version) rather than this one; none for this one."""
+    if tree is None:
+        return {}
+    return {"cwd": tree, "env": {**os.environ, "PYTHONPATH": str(tree)}}
 
 
 @dataclass(frozen=True)
@@ -143,9 +155,10 @@ class IngestRound:
 
 
 def ingest_round(stream_path: Path, registry: list[dict], positions: dict, broker: Broker,
-                 folder: Path, processes: int, extra: dict | None = None) -> IngestRound:
-    """`extra`: more settings for the ingest processes (e.g. the evidence log off)."""
-    ingests = [start_ingest_process(folder, broker, registry, n, extra=extra) for n in range(processes)]
+                 folder: Path, processes: int, extra: dict | None = None, tree: Path | None = None) -> IngestRound:
+    """`extra`: more settings for the ingest processes (e.g. the evidence log off); `tree`: the
+    checkout whose backend they run (default this one)."""
+    ingests = [start_ingest_process(folder, broker, registry, n, extra=extra, tree=tree) for n in range(processes)]
     try:
         time.sleep(0.5)  # let the SUBACKs land: a shared subscription queues nothing before
         published_at_s = _publish(stream_path, broker, folder)
