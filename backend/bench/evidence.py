@@ -258,26 +258,31 @@ def markdown(result: dict, command: str) -> str:
     lines.append(f"`{command}` ({when}; log of {part['log_size']:,} entries at the start of each round; "
                  f"1-minute load average at the start → end of each part: {loads}):")
     lines.append("")
-    lines.append("| setting | Mosquitto, median readings/s (rounds) | in-process CPU s per 100,000 readings, median (rounds) |")
-    lines.append("|---|---|---|")
+    lines.append("| setting | Mosquitto: readings/s, median (rounds) | in-process: CPU s per 100,000 readings, "
+                 "median (rounds) | in-process: wall s, median |")
+    lines.append("|---|---|---|---|")
     labels = {"off": "log off", "on": "log on", "baseline": "log on, baseline checkout"}
     for name, label in labels.items():
         rates = ingest["figures"].get(f"{name}_rounds") if ingest else None
         cpus = cpu["cpu_figures"].get(f"{name}_rounds") if cpu else None
         if rates is None and cpus is None:
             continue
-        rate_text = f"{ingest['figures'][f'{name}_median']:,.0f} ({' / '.join(f'{r:,.0f}' for r in rates)})" if rates else "–"
+        rate_text = (f"{ingest['figures'][f'{name}_median']:,.0f} ({' / '.join(f'{r:,.0f}' for r in rates)})"
+                     if ingest and rates else "–")
         cpu_text = (f"{cpu['cpu_figures'][f'{name}_median']:.3f} ({' / '.join(f'{c:.3f}' for c in cpus)})"
-                    if cpus else "–")
-        lines.append(f"| {label} | {rate_text} | {cpu_text} |")
+                    if cpu and cpus else "–")
+        wall_text = f"{cpu['wall_figures'][f'{name}_median']:.3f}" if cpu and cpus else "–"
+        lines.append(f"| {label} | {rate_text} | {cpu_text} | {wall_text} |")
     lines.append("")
-    lines.append("| cost of the log | throughput: median of the pairs (lowest to highest) | CPU: the same |")
-    lines.append("|---|---|---|")
+    lines.append("| cost of the log | throughput: median of the pairs (lowest to highest) | CPU: the same | wall: the same |")
+    lines.append("|---|---|---|---|")
     for name, label in (("on", "this checkout"), ("baseline", "baseline checkout")):
-        throughput = _cost(ingest["figures"][f"{name}_cost"]) if ingest and f"{name}_cost" in ingest["figures"] else "–"
-        cpu_cost = _cost(cpu["cpu_figures"][f"{name}_cost"]) if cpu and f"{name}_cost" in cpu["cpu_figures"] else "–"
-        if throughput != "–" or cpu_cost != "–":
-            lines.append(f"| {label} | {throughput} | {cpu_cost} |")
+        key = f"{name}_cost"
+        throughput = _cost(ingest["figures"][key]) if ingest and key in ingest["figures"] else "–"
+        cpu_cost = _cost(cpu["cpu_figures"][key]) if cpu and key in cpu["cpu_figures"] else "–"
+        wall_cost = _cost(cpu["wall_figures"][key]) if cpu and key in cpu["wall_figures"] else "–"
+        if (throughput, cpu_cost) != ("–", "–"):
+            lines.append(f"| {label} | {throughput} | {cpu_cost} | {wall_cost} |")
     return "\n".join(lines)
 
 
