@@ -93,34 +93,46 @@ def _head_revision(tree: Path) -> str:
     return head
 
 
-def _templates(root: Path, log_size: int, baseline: Path | None,
-               progress: Callable[[str], None]) -> dict[str, Path | None]:
-    """Per setting, the registry database each round starts from (None: an empty one). The
-    baseline's is filled at its own latest migration; this checkout's is that one migrated
-    on (or filled anew)."""
+def _databases(root: Path, log_size: int, baseline: Path | None,
+               progress: Callable[[str], None]) -> dict[str, str | None]:
+    """Per setting, the database URL its rounds share (None: each round a new, empty one). With
+    a pre-filled log, the log-on rounds write on top of it (a round adds `messages` entries);
+    the baseline's is filled at its own latest migration, this checkout's is a copy of that one
+    migrated on."""
     if not log_size:
         return {name: None for name in SETTINGS}
     began = time.monotonic()
-    here = root / "template-registry.sqlite"
+    here = root / "log-registry.sqlite"
     if baseline is None:
         fill_log(here, log_size)
         progress(f"a log of {log_size:,} entries filled in {time.monotonic() - began:,.0f} s")
-        return {"off": here, "on": here, "baseline": None}
-    old = root / "template-baseline-registry.sqlite"
+        return {"off": f"sqlite:///{here}", "on": f"sqlite:///{here}", "baseline": None}
+    old = root / "log-registry-baseline.sqlite"
     fill_log(old, log_size, _head_revision(baseline))
     progress(f"a log of {log_size:,} entries filled in {time.monotonic() - began:,.0f} s (at the baseline's "
              f"migration {_head_revision(baseline)})")
     began = time.monotonic()
     shutil.copyfile(old, here)
     _migrated(here)
-    progress(f"... and migrated to this checkout's in {time.monotonic() - began:,.0f} s")
-    return {"off": here, "on": here, "baseline": old}
+    progress(f"... a copy migrated to this checkout's latest in {time.monotonic() - began:,.0f} s")
+    return {"off": f"sqlite:///{here}", "on": f"sqlite:///{here}", "baseline": f"sqlite:///{old}"}
 
 
-def _start_from(template: Path | None, data: Path) -> None:
-    data.mkdir(parents=True)
-    if template is not None:
-        shutil.copyfile(template, data / "registry.sqlite")
+class _Streams:
+    """Round n's recorded stream: one for every round when each round starts a new database;
+    else one per round in its own epoch (the archive would take a message it holds for a resend)."""
+
+    def __init__(self, root: Path, messages: int, per_round: bool) -> None:
+        self.root, self.messages, self.per_round = root, messages, per_round
+        self.made: dict[int, tuple[Path, list[dict], dict]] = {}
+
+    def __call__(self, n: int) -> tuple[Path, list[dict], dict]:
+        key = n if self.per_round else 0
+        if key not in self.made:
+            folder = self.root / f"stream-{key}"
+            folder.mkdir()
+            self.made[key] = record_stream(folder, self.messages, 100, epoch=key + 1)
+        return self.made[key]
 
 
 def _order(settings: list[str], n: int) -> list[str]:
@@ -155,13 +167,14 @@ def run_ingest_compare(messages: int, rounds: int, processes: int,
                        progress: Callable[[str], None] = lambda line: None, log_size: int = 0,
                        baseline: Path | None = None) -> dict:
     """Interleaved rounds through Mosquitto and `backend --role ingest` processes: the log off,
-    on, and (with `baseline`, another checkout) on in that version; each round's database
-    starts with a log of `log_size` entries."""
+    on, and (with `baseline`, another checkout) on in that version; with `log_size`, the rounds
+    start with a log of that many entries."""
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="pw-bench-evidence-") as tmp:
         root = Path(tmp)
-        stream_path, registry, positions = record_stream(root, messages, 100)
-        templates = _templates(root, log_size, baseline, progress)
+        streams = _Streams(root, messages, per_round=log_size > 0)
+        streams(0)
+        databases = _databases(root, log_size, baseline, progress)
         broker = start_broker(root / "broker", prefer="mosquitto")
         if broker.kind != "mosquitto":
             broker.stop()
@@ -170,11 +183,14 @@ def run_ingest_compare(messages: int, rounds: int, processes: int,
         rates: dict[str, list[float]] = {name: [] for name in settings}
         try:
             for n in range(rounds):
+                stream_path, registry, positions = streams(n)
                 for name in _order(settings, n):
                     folder = root / f"round-{n}-{name}"
-                    _start_from(templates[name], folder / "data")
-                    result = ingest_round(stream_path, registry, positions, broker, folder, processes,
-                                          extra={"evidence": {"log_ingest": name != "off"}},
+                    folder.mkdir()
+                    extra: dict = {"evidence": {"log_ingest": name != "off"}}
+                    if databases[name]:
+                        extra["database_url"] = databases[name]
+                    result = ingest_round(stream_path, registry, positions, broker, folder, processes, extra=extra,
                                           tree=baseline if name == "baseline" else None)
                     shutil.rmtree(folder / "data")
                     if result.lost or result.duplicates_stored:
@@ -202,21 +218,22 @@ def run_ingest_cpu_compare(messages: int, rounds: int, progress: Callable[[str],
     here = Path(__file__).resolve().parents[2]
     with tempfile.TemporaryDirectory(prefix="pw-bench-cpu-") as tmp:
         root = Path(tmp)
-        stream_path, registry, _ = record_stream(root, messages, 100)
-        registry_path = root / "registry.json"
-        registry_path.write_text(json.dumps(registry))
-        templates = _templates(root, log_size, baseline, progress)
+        streams = _Streams(root, messages, per_round=log_size > 0)
+        streams(0)
+        databases = _databases(root, log_size, baseline, progress)
         settings = _settings(baseline)
         cpu: dict[str, list[float]] = {name: [] for name in settings}
         wall: dict[str, list[float]] = {name: [] for name in settings}
         per = 100_000 / (messages * 50)
         for n in range(rounds):
+            stream_path, registry, _ = streams(n)
+            registry_path = stream_path.with_name("registry.json")
+            registry_path.write_text(json.dumps(registry))
             for name in _order(settings, n):
                 data, out = root / f"data-{n}-{name}", root / f"round-{n}-{name}.json"
-                _start_from(templates[name], data)
                 tree = baseline if name == "baseline" else None
                 subprocess.run([sys.executable, "-c", source, str(stream_path), str(registry_path), str(data),
-                                "off" if name == "off" else "on", str(out)], check=True,
+                                "off" if name == "off" else "on", str(out), databases[name] or ""], check=True,
                                **(checkout(tree) if tree else {"cwd": here}))
                 shutil.rmtree(data)
                 measured = json.loads(out.read_text())

@@ -51,9 +51,10 @@ class BenchError(RuntimeError):
     pass
 
 
-def record_stream(folder: Path, messages: int, gateways: int) -> tuple[Path, list[dict], dict]:
-    """Sign `messages` batches round-robin over `gateways`; returns the file, the gateway
-    registry entries and each message's (gateway, epoch, seq) -> position."""
+def record_stream(folder: Path, messages: int, gateways: int, epoch: int = 1) -> tuple[Path, list[dict], dict]:
+    """Sign `messages` batches round-robin over `gateways` in `epoch`; returns the file
+    (folder/stream.json), the gateway registry entries and each message's (gateway, epoch,
+    seq) -> position."""
     rng, now_ms = random.Random(7), int(time.time() * 1000)
     keys = {f"bench-gw-{n}": Ed25519PrivateKey.generate() for n in range(gateways)}
     signers = {gw: protocol.Signer(key) for gw, key in keys.items()}
@@ -63,9 +64,9 @@ def record_stream(folder: Path, messages: int, gateways: int) -> tuple[Path, lis
         gw_index = position % gateways
         gw, seq = names[gw_index], position // gateways + 1
         readings = fleet_readings(gw_index, READINGS_PER_MESSAGE, READINGS_PER_MESSAGE, now_ms, rng)
-        payload = protocol.encode(gw, 1, seq, now_ms, readings, signers[gw])
+        payload = protocol.encode(gw, epoch, seq, now_ms, readings, signers[gw])
         stream.append((protocol.topic(gw, "data"), payload.decode()))
-        positions[(gw, 1, seq)] = position
+        positions[(gw, epoch, seq)] = position
     path = folder / "stream.json"
     path.write_bytes(orjson.dumps(stream))
     registry = [{"id": gw, "public_key_pem": key.public_key().public_bytes(
