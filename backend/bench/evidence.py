@@ -181,6 +181,8 @@ def run_ingest_compare(messages: int, rounds: int, processes: int,
             raise BenchError("the bench needs Mosquitto (apt-get install mosquitto)")
         settings = _settings(baseline)
         rates: dict[str, list[float]] = {name: [] for name in settings}
+        cpus: dict[str, list[float]] = {name: [] for name in settings}
+        per = 100_000 / (messages * 50)
         try:
             for n in range(rounds):
                 stream_path, registry, positions = streams(n)
@@ -196,10 +198,15 @@ def run_ingest_compare(messages: int, rounds: int, processes: int,
                     if result.lost or result.duplicates_stored:
                         raise BenchError(f"round {n}: {result.lost} lost, {result.duplicates_stored} duplicated")
                     rates[name].append(round(result.readings_per_s))
-                    progress(f"round {n + 1}/{rounds}: log {name:<8} {result.readings_per_s:,.0f} readings/s")
+                    if result.cpu_s is not None:
+                        cpus[name].append(round(result.cpu_s * per, 4))
+                    progress(f"round {n + 1}/{rounds}: log {name:<8} {result.readings_per_s:,.0f} readings/s"
+                             + (f", {result.cpu_s * per:.3f} CPU s per 100,000" if result.cpu_s is not None else ""))
         finally:
             broker.stop()
     figures = _compare(rates, higher_is_better=True)
+    if all(len(series) == rounds for series in cpus.values()):
+        figures["cpu"] = _compare(cpus, higher_is_better=False)
     return {"messages": messages, "rounds": rounds, "ingest_processes": processes, "log_size": log_size,
             "load_average_1m": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
             "log_off_readings_per_s": round(figures["off_median"]), "log_on_readings_per_s": round(figures["on_median"]),
@@ -264,42 +271,42 @@ def _cost(cost: dict) -> str:
 
 def markdown(result: dict, command: str) -> str:
     """The ingest figures as lines to paste into docs/evidence.md ("Costs")."""
-    lines = []
     ingest, cpu = result.get("ingest"), result.get("ingest_cpu")
     part = ingest or cpu
     if part is None:
         return ""
-    when = time.strftime("%Y-%m-%d")
-    loads = " and ".join(f"{p['load_average_1m'][0]:.1f} → {p['load_average_1m'][1]:.1f}"
-                         for p in (ingest, cpu) if p)
-    lines.append(f"`{command}` ({when}; log of {part['log_size']:,} entries at the start of each round; "
-                 f"1-minute load average at the start → end of each part: {loads}):")
-    lines.append("")
-    lines.append("| setting | Mosquitto: readings/s, median (rounds) | in-process: CPU s per 100,000 readings, "
-                 "median (rounds) | in-process: wall s, median |")
-    lines.append("|---|---|---|---|")
+    # (heading, figures, series, format): what each column shows
+    columns: list[tuple[str, dict, str]] = []
+    if ingest:
+        columns.append(("Mosquitto: readings/s", ingest["figures"], ",.0f"))
+        if "cpu" in ingest["figures"]:
+            columns.append(("ingest process: CPU s per 100,000 readings", ingest["figures"]["cpu"], ".3f"))
+    if cpu:
+        columns.append(("in-process: CPU s per 100,000 readings", cpu["cpu_figures"], ".3f"))
+        columns.append(("in-process: wall s per 100,000 readings", cpu["wall_figures"], ".3f"))
+    loads = " and ".join(f"{p['load_average_1m'][0]:.1f} → {p['load_average_1m'][1]:.1f}" for p in (ingest, cpu) if p)
+    lines = [f"`{command}` ({time.strftime('%Y-%m-%d')}; a log of {part['log_size']:,} entries at the start; "
+             f"1-minute load average at the start → end of each part: {loads}). Median (rounds):", "",
+             "| setting | " + " | ".join(heading for heading, _, _ in columns) + " |",
+             "|---|" + "---|" * len(columns)]
     labels = {"off": "log off", "on": "log on", "baseline": "log on, baseline checkout"}
     for name, label in labels.items():
-        rates = ingest["figures"].get(f"{name}_rounds") if ingest else None
-        cpus = cpu["cpu_figures"].get(f"{name}_rounds") if cpu else None
-        if rates is None and cpus is None:
-            continue
-        rate_text = (f"{ingest['figures'][f'{name}_median']:,.0f} ({' / '.join(f'{r:,.0f}' for r in rates)})"
-                     if ingest and rates else "–")
-        cpu_text = (f"{cpu['cpu_figures'][f'{name}_median']:.3f} ({' / '.join(f'{c:.3f}' for c in cpus)})"
-                    if cpu and cpus else "–")
-        wall_text = f"{cpu['wall_figures'][f'{name}_median']:.3f}" if cpu and cpus else "–"
-        lines.append(f"| {label} | {rate_text} | {cpu_text} | {wall_text} |")
-    lines.append("")
-    lines.append("| cost of the log | throughput: median of the pairs (lowest to highest) | CPU: the same | wall: the same |")
-    lines.append("|---|---|---|---|")
-    for name, label in (("on", "this checkout"), ("baseline", "baseline checkout")):
-        key = f"{name}_cost"
-        throughput = _cost(ingest["figures"][key]) if ingest and key in ingest["figures"] else "–"
-        cpu_cost = _cost(cpu["cpu_figures"][key]) if cpu and key in cpu["cpu_figures"] else "–"
-        wall_cost = _cost(cpu["wall_figures"][key]) if cpu and key in cpu["wall_figures"] else "–"
-        if (throughput, cpu_cost) != ("–", "–"):
-            lines.append(f"| {label} | {throughput} | {cpu_cost} | {wall_cost} |")
+        cells = []
+        for _, figures, fmt in columns:
+            series = figures.get(f"{name}_rounds")
+            cells.append(f"{figures[f'{name}_median']:{fmt}} ({' / '.join(f'{v:{fmt}}' for v in series)})"
+                         if series else "–")
+        if any(cell != "–" for cell in cells):
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += ["", "Cost of the log, each round's pair (on against off, minutes apart): median (lowest to highest; "
+                  "of the medians):", "",
+              "| checkout | " + " | ".join(heading.split(":")[0] + ": " + heading.split(": ")[1].split(" per")[0]
+                                          for heading, _, _ in columns) + " |",
+              "|---|" + "---|" * len(columns)]
+    for name, label in (("on", "this one"), ("baseline", "baseline")):
+        cells = [_cost(figures[f"{name}_cost"]) if f"{name}_cost" in figures else "–" for _, figures, _ in columns]
+        if any(cell != "–" for cell in cells):
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
