@@ -216,47 +216,50 @@ def run_ingest_compare(messages: int, rounds: int, processes: int,
 
 def run_ingest_cpu_compare(messages: int, rounds: int, progress: Callable[[str], None] = lambda line: None,
                            log_size: int = 0, baseline: Path | None = None) -> dict:
-    """The same stream through IngestService in a fresh process per round (`evidence_round.py`),
-    the log off and on in turn (and on in the baseline checkout), commits of 1,000 messages as
-    under load: CPU seconds per 100,000 readings (what other processes on a shared machine
-    cannot disturb much), and wall seconds."""
+    """The same stream through two IngestServices, the log off and on, in one fresh process per
+    round taking the commits of 1,000 messages in turn (`evidence_round.py`); with `baseline`,
+    rounds of that checkout's process interleaved: CPU and wall seconds per 100,000 readings,
+    and per round the log's cost, measured within one process at the same moments."""
     load_before = os.getloadavg()
     source = Path(__file__).with_name("evidence_round.py").read_text()
     here = Path(__file__).resolve().parents[2]
+    checkouts = ["this"] + (["baseline"] if baseline is not None else [])
     with tempfile.TemporaryDirectory(prefix="pw-bench-cpu-") as tmp:
         root = Path(tmp)
         streams = _Streams(root, messages, per_round=log_size > 0)
         streams(0)
         databases = _databases(root, log_size, baseline, progress)
-        settings = _settings(baseline)
-        cpu: dict[str, list[float]] = {name: [] for name in settings}
-        wall: dict[str, list[float]] = {name: [] for name in settings}
+        cpu: dict[str, dict[str, list[float]]] = {c: {"off": [], "on": []} for c in checkouts}
+        wall: dict[str, dict[str, list[float]]] = {c: {"off": [], "on": []} for c in checkouts}
         per = 100_000 / (messages * 50)
         for n in range(rounds):
             stream_path, registry, _ = streams(n)
             registry_path = stream_path.with_name("registry.json")
             registry_path.write_text(json.dumps(registry))
-            for name in _order(settings, n):
+            for name in _order(checkouts, n):
                 data, out = root / f"data-{n}-{name}", root / f"round-{n}-{name}.json"
                 tree = baseline if name == "baseline" else None
+                database = databases["baseline" if tree else "on"]
                 subprocess.run([sys.executable, "-c", source, str(stream_path), str(registry_path), str(data),
-                                "off" if name == "off" else "on", str(out), databases[name] or ""], check=True,
-                               **(checkout(tree) if tree else {"cwd": here}))
+                                str(out), database or ""], check=True, **(checkout(tree) if tree else {"cwd": here}))
                 shutil.rmtree(data)
                 measured = json.loads(out.read_text())
-                cpu[name].append(round(measured["cpu_s"] * per, 4))
-                wall[name].append(round(measured["wall_s"] * per, 4))
-                progress(f"cpu round {n + 1}/{rounds}: log {name:<8} {cpu[name][-1]:.3f} CPU s, "
-                         f"{wall[name][-1]:.3f} wall s per 100,000 readings")
-    cpu_figures, wall_figures = _compare(cpu, higher_is_better=False), _compare(wall, higher_is_better=False)
+                for setting in ("off", "on"):
+                    cpu[name][setting].append(round(measured["cpu_s"][setting] * per, 4))
+                    wall[name][setting].append(round(measured["wall_s"][setting] * per, 4))
+                progress(f"cpu round {n + 1}/{rounds}: {name} checkout, CPU s per 100,000 readings: "
+                         f"log off {cpu[name]['off'][-1]:.3f}, on {cpu[name]['on'][-1]:.3f}")
+    cpu_figures = {name: _compare(cpu[name], higher_is_better=False) for name in checkouts}
+    wall_figures = {name: _compare(wall[name], higher_is_better=False) for name in checkouts}
+    this_cpu, this_wall = cpu_figures["this"], wall_figures["this"]
     return {"messages": messages, "rounds": rounds, "log_size": log_size,
             "load_average_1m": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
-            "log_off_cpu_s_per_100k": round(cpu_figures["off_median"], 3),
-            "log_on_cpu_s_per_100k": round(cpu_figures["on_median"], 3),
-            "cpu_cost_fraction": round(cpu_figures["on_cost"]["of_medians"], 3),
-            "log_off_wall_s_per_100k": round(wall_figures["off_median"], 3),
-            "log_on_wall_s_per_100k": round(wall_figures["on_median"], 3),
-            "wall_cost_fraction": round(wall_figures["on_cost"]["of_medians"], 3),
+            "log_off_cpu_s_per_100k": round(this_cpu["off_median"], 3),
+            "log_on_cpu_s_per_100k": round(this_cpu["on_median"], 3),
+            "cpu_cost_fraction": round(this_cpu["on_cost"]["pairs_median"], 3),
+            "log_off_wall_s_per_100k": round(this_wall["off_median"], 3),
+            "log_on_wall_s_per_100k": round(this_wall["on_median"], 3),
+            "wall_cost_fraction": round(this_wall["on_cost"]["pairs_median"], 3),
             "cpu_figures": cpu_figures, "wall_figures": wall_figures}
 
 
@@ -269,44 +272,41 @@ def _cost(cost: dict) -> str:
             f"of the medians {_percent(cost['of_medians'])})")
 
 
+def _rounds(figures: dict, name: str, fmt: str) -> str:
+    series = figures.get(f"{name}_rounds")
+    return f"{figures[f'{name}_median']:{fmt}} ({' / '.join(f'{v:{fmt}}' for v in series)})" if series else "–"
+
+
 def markdown(result: dict, command: str) -> str:
     """The ingest figures as lines to paste into docs/evidence.md ("Costs")."""
     ingest, cpu = result.get("ingest"), result.get("ingest_cpu")
     part = ingest or cpu
     if part is None:
         return ""
-    # (heading, figures, series, format): what each column shows
-    columns: list[tuple[str, dict, str]] = []
-    if ingest:
-        columns.append(("Mosquitto: readings/s", ingest["figures"], ",.0f"))
-        if "cpu" in ingest["figures"]:
-            columns.append(("ingest process: CPU s per 100,000 readings", ingest["figures"]["cpu"], ".3f"))
-    if cpu:
-        columns.append(("in-process: CPU s per 100,000 readings", cpu["cpu_figures"], ".3f"))
-        columns.append(("in-process: wall s per 100,000 readings", cpu["wall_figures"], ".3f"))
     loads = " and ".join(f"{p['load_average_1m'][0]:.1f} → {p['load_average_1m'][1]:.1f}" for p in (ingest, cpu) if p)
     lines = [f"`{command}` ({time.strftime('%Y-%m-%d')}; a log of {part['log_size']:,} entries at the start; "
-             f"1-minute load average at the start → end of each part: {loads}). Median (rounds):", "",
-             "| setting | " + " | ".join(heading for heading, _, _ in columns) + " |",
-             "|---|" + "---|" * len(columns)]
+             f"1-minute load average at the start → end of each part: {loads}). Medians (rounds); the log's cost "
+             "is the median over rounds of each round's log-on figure against its log-off one (lowest to highest; "
+             "the medians' ratio after the semicolon)."]
     labels = {"off": "log off", "on": "log on", "baseline": "log on, baseline checkout"}
-    for name, label in labels.items():
-        cells = []
-        for _, figures, fmt in columns:
-            series = figures.get(f"{name}_rounds")
-            cells.append(f"{figures[f'{name}_median']:{fmt}} ({' / '.join(f'{v:{fmt}}' for v in series)})"
-                         if series else "–")
-        if any(cell != "–" for cell in cells):
-            lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    lines += ["", "Cost of the log, each round's pair (on against off, minutes apart): median (lowest to highest; "
-                  "of the medians):", "",
-              "| checkout | " + " | ".join(heading.split(":")[0] + ": " + heading.split(": ")[1].split(" per")[0]
-                                          for heading, _, _ in columns) + " |",
-              "|---|" + "---|" * len(columns)]
-    for name, label in (("on", "this one"), ("baseline", "baseline")):
-        cells = [_cost(figures[f"{name}_cost"]) if f"{name}_cost" in figures else "–" for _, figures, _ in columns]
-        if any(cell != "–" for cell in cells):
-            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    if ingest:
+        figures = ingest["figures"]
+        process_cpu = figures.get("cpu")
+        lines += ["", "| through Mosquitto | readings/s | ingest process: CPU s per 100,000 readings |", "|---|---|---|"]
+        lines += [f"| {label} | {_rounds(figures, name, ',.0f')} | "
+                  f"{_rounds(process_cpu, name, '.3f') if process_cpu else '–'} |"
+                  for name, label in labels.items() if f"{name}_rounds" in figures]
+        lines += [f"| cost, {'this checkout' if name == 'on' else 'baseline'} | {_cost(figures[f'{name}_cost'])} | "
+                  f"{_cost(process_cpu[f'{name}_cost']) if process_cpu else '–'} |"
+                  for name in ("on", "baseline") if f"{name}_cost" in figures]
+    if cpu:
+        lines += ["", "| in one process, commits in turn | CPU s per 100,000 readings, log off | log on | "
+                      "the log's cost: CPU | wall |", "|---|---|---|---|---|"]
+        for name, label in (("this", "this checkout"), ("baseline", "baseline checkout")):
+            if name in cpu["cpu_figures"]:
+                figures, walls = cpu["cpu_figures"][name], cpu["wall_figures"][name]
+                lines.append(f"| {label} | {_rounds(figures, 'off', '.3f')} | {_rounds(figures, 'on', '.3f')} | "
+                             f"{_cost(figures['on_cost'])} | {_cost(walls['on_cost'])} |")
     return "\n".join(lines)
 
 

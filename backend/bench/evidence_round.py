@@ -2,12 +2,15 @@
 working directory is the checkout measured (this one, or `--baseline`'s): the bench runs this
 file's text with `python -c`, so `backend` is imported from that directory.
 
-    python -c "<this file>" STREAM REGISTRY DATA_DIR on|off OUT [DATABASE_URL]
+    python -c "<this file>" STREAM REGISTRY DATA_DIR OUT [DATABASE_URL]
 
-The recorded stream through IngestService, commits of 1,000 messages as under load, the
-evidence log on or off, the registry database (the log) DATABASE_URL or DATA_DIR's; writes
-{"cpu_s", "wall_s", "messages"} to OUT (CPU: this process's, what other processes on a shared
-machine disturb least). Only what every version of the backend since the log came offers is
+Two IngestServices in this one process, the evidence log off and on, each with its own stores
+in DATA_DIR (the log: DATABASE_URL's registry database, else DATA_DIR's), take the recorded
+stream in commits of 1,000 messages as under load, batch by batch in turn (which goes first
+alternates): both see the machine as it is within a second of each other, so what other
+processes on a shared machine do falls on both alike. Writes to OUT, per setting, the CPU
+(this process's, the archive's commit thread included) and wall seconds the service's
+`ingest` calls took. Only what every version of the backend since the log came offers is
 used (build_context, IngestService's archive).
 """
 from __future__ import annotations
@@ -17,8 +20,10 @@ import sys
 import time
 from pathlib import Path
 
+COMMIT = 1000
 
-def run(stream_path: Path, registry_path: Path, data_dir: Path, log_on: bool, database_url: str | None) -> dict:
+
+def run(stream_path: Path, registry_path: Path, data_dir: Path, database_url: str | None) -> dict:
     import orjson
 
     from backend.bootstrap import build_context
@@ -28,28 +33,34 @@ def run(stream_path: Path, registry_path: Path, data_dir: Path, log_on: bool, da
     from backend.settings import BackendSettings
     from edge.protocol.keys import load_public_key
 
-    # As the broker hands them over (bytes), and as tuples the collector stops tracking: the
-    # round's own 10,000 lists would otherwise be walked by every full collection of the run.
+    # As the broker hands them over (bytes), in tuples the collector stops tracking.
     stream = [(topic, payload.encode()) for topic, payload in orjson.loads(stream_path.read_bytes())]
     registry = json.loads(registry_path.read_text())
     keys = {g["id"]: load_public_key(g["public_key_pem"]) for g in registry}
-    settings = BackendSettings(data_dir=data_dir, roles=[], gateways=registry, database_url=database_url)
-    context = build_context(settings)
+    contexts, services = {}, {}
+    for name in ("off", "on"):
+        settings = BackendSettings(data_dir=data_dir / name, roles=[], gateways=registry, database_url=database_url)
+        contexts[name] = context = build_context(settings)
+        services[name] = IngestService(context.readings, context.ledger, keys, settings.ingest, Metrics(),
+                                       archive=context.exporter.archive if name == "on" else None)
+    cpu, wall = {"off": 0.0, "on": 0.0}, {"off": 0.0, "on": 0.0}
     try:
-        service = IngestService(context.readings, context.ledger, keys, settings.ingest, Metrics(),
-                                archive=context.exporter.archive if log_on else None)
-        cpu, wall = time.process_time(), time.monotonic()
-        for start in range(0, len(stream), 1000):
-            now = time.time()
-            service.ingest([InboundMessage(topic, payload, now) for topic, payload in stream[start:start + 1000]], now)
-        cpu, wall = time.process_time() - cpu, time.monotonic() - wall
+        for k, start in enumerate(range(0, len(stream), COMMIT)):
+            for name in (("off", "on") if k % 2 == 0 else ("on", "off")):
+                now = time.time()
+                batch = [InboundMessage(topic, payload, now) for topic, payload in stream[start:start + COMMIT]]
+                cpu_before, wall_before = time.process_time(), time.perf_counter()
+                services[name].ingest(batch, now)
+                cpu[name] += time.process_time() - cpu_before
+                wall[name] += time.perf_counter() - wall_before
     finally:
-        context.close()
+        for context in contexts.values():
+            context.close()
     return {"cpu_s": cpu, "wall_s": wall, "messages": len(stream)}
 
 
 if __name__ == "__main__":
-    stream_arg, registry_arg, data_arg, log_arg, out_arg = sys.argv[1:6]
-    figures = run(Path(stream_arg), Path(registry_arg), Path(data_arg), log_arg == "on",
-                  sys.argv[6] if len(sys.argv) > 6 and sys.argv[6] else None)
+    stream_arg, registry_arg, data_arg, out_arg = sys.argv[1:5]
+    figures = run(Path(stream_arg), Path(registry_arg), Path(data_arg),
+                  sys.argv[5] if len(sys.argv) > 5 and sys.argv[5] else None)
     Path(out_arg).write_text(json.dumps(figures))
