@@ -16,6 +16,7 @@ lag is from a message's publish to its durable write, under that full-speed burs
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import sqlite3
 import statistics
@@ -50,9 +51,10 @@ class BenchError(RuntimeError):
     pass
 
 
-def record_stream(folder: Path, messages: int, gateways: int) -> tuple[Path, list[dict], dict]:
-    """Sign `messages` batches round-robin over `gateways`; returns the file, the gateway
-    registry entries and each message's (gateway, epoch, seq) -> position."""
+def record_stream(folder: Path, messages: int, gateways: int, epoch: int = 1) -> tuple[Path, list[dict], dict]:
+    """Sign `messages` batches round-robin over `gateways` in `epoch`; returns the file
+    (folder/stream.json), the gateway registry entries and each message's (gateway, epoch,
+    seq) -> position."""
     rng, now_ms = random.Random(7), int(time.time() * 1000)
     keys = {f"bench-gw-{n}": Ed25519PrivateKey.generate() for n in range(gateways)}
     signers = {gw: protocol.Signer(key) for gw, key in keys.items()}
@@ -62,9 +64,9 @@ def record_stream(folder: Path, messages: int, gateways: int) -> tuple[Path, lis
         gw_index = position % gateways
         gw, seq = names[gw_index], position // gateways + 1
         readings = fleet_readings(gw_index, READINGS_PER_MESSAGE, READINGS_PER_MESSAGE, now_ms, rng)
-        payload = protocol.encode(gw, 1, seq, now_ms, readings, signers[gw])
+        payload = protocol.encode(gw, epoch, seq, now_ms, readings, signers[gw])
         stream.append((protocol.topic(gw, "data"), payload.decode()))
-        positions[(gw, 1, seq)] = position
+        positions[(gw, epoch, seq)] = position
     path = folder / "stream.json"
     path.write_bytes(orjson.dumps(stream))
     registry = [{"id": gw, "public_key_pem": key.public_key().public_bytes(
@@ -105,10 +107,12 @@ def ceiling_round(stream_path: Path, messages: int, broker: Broker, folder: Path
 
 
 def start_ingest_process(folder: Path, broker: Broker, registry: list[dict], index: int,
-                         http_port: int | None = None, extra: dict | None = None) -> subprocess.Popen:
+                         http_port: int | None = None, extra: dict | None = None,
+                         tree: Path | None = None) -> subprocess.Popen:
     """`pledgewatch backend --role ingest` as client pw-bench-ingest-<index>, data in folder/data;
     returns once it is connected (its log: folder/ingest-<index>.log). On a NatsCluster it
-    consumes the JetStream stream. `extra`: more settings (e.g. a timeseries block)."""
+    consumes the JetStream stream. `extra`: more settings (e.g. a timeseries block). `tree`:
+    run the backend of that checkout instead of this one (another version, to compare with)."""
     config = folder / f"ingest-{index}.yaml"
     ingest: dict = {"client_id": f"pw-bench-ingest-{index}"}
     if isinstance(broker, NatsCluster):
@@ -125,7 +129,8 @@ def start_ingest_process(folder: Path, broker: Broker, registry: list[dict], ind
     connected_before = log.read_bytes().count(b"ingest connected")  # a restart appends
     with log.open("ab") as log_file:
         process = subprocess.Popen([sys.executable, "-m", "backend.cli", "backend", "--config", str(config),
-                                    "--role", "ingest"], stdout=log_file, stderr=subprocess.STDOUT)
+                                    "--role", "ingest"], stdout=log_file, stderr=subprocess.STDOUT,
+                                   **checkout(tree))
     deadline = time.monotonic() + 60
     while log.read_bytes().count(b"ingest connected") <= connected_before:
         if process.poll() is not None or time.monotonic() > deadline:
@@ -134,22 +139,45 @@ def start_ingest_process(folder: Path, broker: Broker, registry: list[dict], ind
     return process
 
 
+def checkout(tree: Path | None) -> dict:
+    """Popen arguments that make `python -m backend...` import the backend of `tree` (a checkout
+    of another version) rather than this one; none for this one."""
+    if tree is None:
+        return {}
+    return {"cwd": tree, "env": {**os.environ, "PYTHONPATH": str(tree)}}
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User and system CPU a process has used so far (Linux: /proc), None where unknown."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
 @dataclass(frozen=True)
 class IngestRound:
     readings_per_s: float
     lags_ms: list[float]
     lost: int
     duplicates_stored: int
+    # CPU the ingest processes used from connected to the last message recorded (start-up not
+    # counted): what other processes on a shared machine disturb far less than the rate
+    cpu_s: float | None = None
 
 
 def ingest_round(stream_path: Path, registry: list[dict], positions: dict, broker: Broker,
-                 folder: Path, processes: int, extra: dict | None = None) -> IngestRound:
-    """`extra`: more settings for the ingest processes (e.g. the evidence log off)."""
-    ingests = [start_ingest_process(folder, broker, registry, n, extra=extra) for n in range(processes)]
+                 folder: Path, processes: int, extra: dict | None = None, tree: Path | None = None) -> IngestRound:
+    """`extra`: more settings for the ingest processes (e.g. the evidence log off); `tree`: the
+    checkout whose backend they run (default this one)."""
+    ingests = [start_ingest_process(folder, broker, registry, n, extra=extra, tree=tree) for n in range(processes)]
     try:
         time.sleep(0.5)  # let the SUBACKs land: a shared subscription queues nothing before
+        cpu_before = [cpu_seconds(process.pid) for process in ingests]
         published_at_s = _publish(stream_path, broker, folder)
         recorded = wait_for_ledger(folder / "data" / "state.sqlite", len(positions))
+        cpu_after = [cpu_seconds(process.pid) for process in ingests]
     finally:
         for process in ingests:
             process.terminate()
@@ -160,8 +188,9 @@ def ingest_round(stream_path: Path, registry: list[dict], positions: dict, broke
     last_write_s = max(at_ms for _, at_ms in recorded) / 1000
     lags_ms = [at_ms - published_at_s[positions[key]] * 1000 for key, at_ms in recorded]
     lost, duplicates = audit(folder / "data" / "readings.sqlite", len(positions))
+    used = [after - before for before, after in zip(cpu_before, cpu_after) if before is not None and after is not None]
     return IngestRound(len(positions) * READINGS_PER_MESSAGE / (last_write_s - published_at_s[0]),
-                       lags_ms, lost, duplicates)
+                       lags_ms, lost, duplicates, sum(used) if len(used) == len(ingests) else None)
 
 
 def _delete_consumer(cluster: NatsCluster, name: str) -> None:

@@ -519,15 +519,23 @@ def bench_ingest(as_json, messages, rounds, processes, broker_kind) -> None:
 @click.option("--skip-ingest", is_flag=True, help="Only the export.")
 @click.option("--skip-export", is_flag=True, help="Only ingest with the log on and off.")
 @click.option("--skip-bytes", is_flag=True, help="Do not measure the archive's bytes per reading.")
-@click.option("--cpu", "cpu", is_flag=True, help="Also: the ingest service in this process, log on and off, "
+@click.option("--cpu", "cpu", is_flag=True, help="Also: the ingest service in a process of its own, log on and off, "
                                                  "CPU per reading (robust on a shared machine).")
 @click.option("--verify", is_flag=True, help="Also time `evidence verify` on the pack.")
+@click.option("--log-size", default=0, show_default=True, type=click.IntRange(0, 20_000_000),
+              help="Ingest rounds start with a log of this many entries (an installation's log grows by one "
+                   "a message).")
+@click.option("--baseline", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A checkout of another version (e.g. `git worktree add DIR main`): its ingest, log on, "
+                   "runs in the same interleaved rounds.")
 def bench_evidence(as_json, messages, rounds, processes, days, skip_ingest, skip_export, skip_bytes, cpu,
-                   verify) -> None:
-    """The evidence log's cost: ingest with it on and off; bytes per reading; a dispute pack's export."""
+                   verify, log_size, baseline) -> None:
+    """The evidence log's cost: ingest with it on and off; bytes per reading; a dispute pack's export.
+    Without --json, ends with the ingest figures as Markdown for docs/evidence.md."""
     import json
 
     from backend.bench.evidence import (
+        markdown,
         run_bytes_per_reading,
         run_export_bench,
         run_ingest_compare,
@@ -543,17 +551,24 @@ def bench_evidence(as_json, messages, rounds, processes, days, skip_ingest, skip
         if not skip_bytes:
             result["bytes"] = run_bytes_per_reading()
         if not skip_ingest:
-            result["ingest"] = run_ingest_compare(messages, rounds, processes, progress)
+            result["ingest"] = run_ingest_compare(messages, rounds, processes, progress, log_size, baseline)
         if cpu:
-            result["ingest_cpu"] = run_ingest_cpu_compare(messages, rounds, progress)
+            result["ingest_cpu"] = run_ingest_cpu_compare(messages, rounds, progress, log_size, baseline)
         if not skip_export:
             result["export"] = run_export_bench(days, verify, progress=progress)
     except BenchError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
         click.echo(json.dumps(result))
-    else:
-        for part, figures in result.items():
-            for name, value in figures.items():
+        return
+    for part, figures in result.items():
+        for name, value in figures.items():
+            if not name.endswith("figures"):
                 click.echo(f"{part + '.' + name:>32}: {value}")
+    args = sys.argv[3:]  # pledgewatch bench evidence ...; the baseline's path is the machine's, not the figure's
+    args = ["BASELINE" if before == "--baseline" else "--baseline=BASELINE" if arg.startswith("--baseline=") else arg
+            for before, arg in zip(["", *args], args)]
+    command = " ".join(["pledgewatch bench evidence", *args])
+    if text := markdown(result, command):
+        click.echo("\n" + text)
 

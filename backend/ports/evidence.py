@@ -8,7 +8,7 @@ append_entries), so the row and its entry commit together.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
@@ -115,6 +115,11 @@ class EnvelopeArchive(Protocol):
         """Store the envelopes not archived yet and append their entries, in one transaction
         (a message kept twice, by a resend or a second ingest process, is logged once).
         Returns how many were new."""
+        ...
+
+    def begin_keep(self, envelopes: Sequence[ArchivedEnvelope]) -> Callable[[], int]:
+        """`keep`, its commit still under way: the returned function waits until the envelopes
+        and their entries are durable (or raises why not) and returns how many were new."""
         ...
 
     def window(self, gateways: Sequence[str], from_ms: int, to_ms: int) -> Iterator[WindowEnvelope]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -66,9 +66,10 @@ class IngestService:
                  retention_s: float | None = None, rotated: RotatedKeys | None = None,
                  archive: EnvelopeArchive | None = None) -> None:
         self.readings, self.ledger, self.sensors, self.rotated = readings, ledger, sensors, rotated
-        # None: signed envelopes are neither kept nor logged. Kept on this thread: in a thread
-        # beside the readings' write, both drivers' per-row GIL hand-offs slowed that write more
-        # than the overlapped fsync saved (`bench evidence --cpu`, docs/evidence.md).
+        # None: signed envelopes are neither kept nor logged. Written on this thread, before the
+        # readings (in a thread beside their write, both drivers' per-row GIL hand-offs slowed
+        # it), committed on the archive's own thread while the readings are written: the
+        # commit is one driver call that releases the GIL (docs/evidence.md, "Costs").
         self.archive = archive
         self.gateway_keys, self.settings, self.metrics = gateway_keys, settings, metrics
         self._verifier = wire_fast.Verifier()
@@ -107,8 +108,11 @@ class IngestService:
         stored_keys = seen | {m.key for m in candidates}
         # A resend refused now (say its sensor was unregistered since) but stored before: a duplicate.
         refusals = [(key, q) for key, q in refusals if key not in stored_keys]
-        self.readings.append(candidates)  # durable before anything is acknowledged
-        self._keep(candidates)  # archived and logged before the ledger records it: never acknowledged unlogged
+        kept = self._keep(candidates)  # archived and logged: committing while the readings are written
+        try:
+            self.readings.append(candidates)  # durable before anything is acknowledged
+        finally:
+            kept()  # durable before the ledger records it: never acknowledged unlogged
         recorded = self.ledger.record(candidates, quarantined + [q for _, q in refusals],
                                       [(key, q.reason) for key, q in refusals],
                                       [key for key in announced if key not in stored_keys])
@@ -119,10 +123,12 @@ class IngestService:
         self._count(new, duplicates, quarantined + [q for _, q in refusals], now_s)
         return self._acks(recorded.acks, stored_keys, refusals, announced)
 
-    def _keep(self, candidates: Sequence[AcceptedMessage]) -> None:
-        """Archive and log the new messages (idempotent: a message kept before is not logged again)."""
-        if self.archive is not None and candidates:
-            self.archive.keep([archived(m) for m in candidates])
+    def _keep(self, candidates: Sequence[AcceptedMessage]) -> Callable[[], int]:
+        """Archive and log the new messages (idempotent: a message kept before is not logged
+        again); returns what waits until that is durable."""
+        if self.archive is None or not candidates:
+            return lambda: 0
+        return self.archive.begin_keep([archived(m) for m in candidates])
 
     def _acks(self, contiguous: Mapping[tuple[str, int], int], stored_keys: set[MessageKey],
               refusals: list[tuple[MessageKey, QuarantinedMessage]],

@@ -1,7 +1,13 @@
 """The envelope archive on a real database: a message kept twice (a resend, a second ingest
 process, twice in one batch) is archived and logged once, and every envelope comes back from
-a pack's window byte for byte, compressed in storage or not."""
+a pack's window byte for byte, compressed in storage or not. Ingest acknowledges a message
+only once its archive commit (on the archive's own thread) is durable."""
 from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import text
 
 from backend.adapters.db.evidence_repo import COMPRESS_FROM_BYTES, SqlEnvelopeArchive, SqlEvidenceLog
 from backend.domain import evidence
@@ -38,3 +44,50 @@ def test_a_message_kept_twice_is_archived_and_logged_once_and_read_back_as_recei
         assert compressed == 3
     finally:
         world.context.close()
+
+
+def _archived_seqs(world, gateway: str) -> set[int]:
+    """What another connection sees committed (what a crash now would leave)."""
+    with world.engine.connect() as db:
+        return set(db.execute(text("SELECT seq FROM evidence_envelopes WHERE gateway = :gateway"),
+                              {"gateway": gateway}).scalars())
+
+
+def test_ingest_records_a_message_only_once_its_archive_commit_is_durable(world, monkeypatch):
+    """The archive commits on its own thread while the readings are written; the ledger (what
+    acknowledges) records the messages only after that commit, and a commit that fails leaves
+    them unacknowledged: the resend is archived and logged once."""
+    from backend.adapters.db import evidence_repo
+
+    commit, record = evidence_repo._commit, world.ingest.ledger.record
+    seen_at_record: list[set[int]] = []
+
+    def slow_commit(db, transaction) -> None:
+        time.sleep(0.3)  # the readings' write is long done
+        commit(db, transaction)
+
+    def record_checking(candidates, *args, **kwargs):
+        seen_at_record.append(_archived_seqs(world, "gw-ningbo"))
+        return record(candidates, *args, **kwargs)
+
+    monkeypatch.setattr(evidence_repo, "_commit", slow_commit)
+    monkeypatch.setattr(world.ingest.ledger, "record", record_checking)
+    world.report("gw-ningbo", 150.0)
+    assert seen_at_record == [{1}]
+
+    def failing_commit(db, transaction) -> None:
+        db.close()  # rolled back
+        raise OSError("disk full")
+
+    size = SqlEvidenceLog(world.engine).size()
+    monkeypatch.setattr(evidence_repo, "_commit", failing_commit)
+    with pytest.raises(OSError, match="disk full"):
+        world.report("gw-ningbo", 151.0)
+    assert seen_at_record == [{1}]                           # the ledger never heard of seq 2: no ack
+    assert _archived_seqs(world, "gw-ningbo") == {1} and SqlEvidenceLog(world.engine).size() == size
+
+    monkeypatch.setattr(evidence_repo, "_commit", commit)
+    world.seqs["gw-ningbo"] = 1                              # the gateway sends seq 2 again
+    world.report("gw-ningbo", 151.0)
+    assert _archived_seqs(world, "gw-ningbo") == {1, 2} and SqlEvidenceLog(world.engine).size() == size + 1
+    assert world.context.ledger.already_stored([("gw-ningbo", 1, 2)]) == {("gw-ningbo", 1, 2)}
