@@ -59,8 +59,8 @@ def _state(log: SqlEvidenceLog, archive: SqlEnvelopeArchive) -> tuple:
     return size, tlog.root_hash(log, size), leaves, window, about, fx
 
 
-def test_a_log_written_before_migration_0023_reads_the_same_after_it_and_after_going_back(tmp_path, database_url):
-    engine = make_engine(database_url)
+def test_a_log_written_before_migration_0023_reads_the_same_after_it_and_after_going_back(tmp_path, empty_database_url):
+    engine = make_engine(empty_database_url)
     config = alembic_config(engine)
     command.upgrade(config, "0020")
     log, archive = SqlEvidenceLog(engine), SqlEnvelopeArchive(engine)

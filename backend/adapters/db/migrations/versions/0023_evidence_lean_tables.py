@@ -11,13 +11,13 @@ b-tree a row goes into is a page to find, change and write to the WAL at the ing
   On SQLite the tables are rebuilt: the rows are copied (minutes for a log of millions).
 
 Revision ID: 0023
-Revises: 0020
+Revises: 0019
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0023'
-down_revision = '0020'
+down_revision = '0019'
 branch_labels = None
 depends_on = None
 
