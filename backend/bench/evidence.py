@@ -2,7 +2,14 @@
 
 1. Ingest with the log on and off (`evidence.log_ingest`): the same recorded stream of signed
    50-reading batches through real `backend --role ingest` processes and Mosquitto, in
-   interleaved rounds (off, on, on, off, ...), as `bench ingest` measures it.
+   interleaved rounds (off, on, on, off, ...), as `bench ingest` measures it: the rate, and
+   the ingest process's own CPU per reading. With `--cpu`, also two IngestServices in one
+   process, log off and on, taking the commits in turn (`evidence_round.py`): the log's CPU
+   cost with the machine's other load falling on both alike.
+   `--baseline DIR` adds, in the same rounds, the log on in another checkout (the version
+   before a change); `--log-size N` starts the rounds with a log of N entries (the append's
+   cost must not grow with the log). Without `--json` the figures end as Markdown for
+   docs/evidence.md.
 2. A 30-day dispute pack of a 2-lot loan read at 1 Hz: the demo book's loan-river-1 (lots
    lot-qd-1 and lot-qd-2, both on gateway gw-qingdao). The gateway sends one signed envelope
    per second holding both scales' readings (the edge agent's default batching:
