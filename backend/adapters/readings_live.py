@@ -4,6 +4,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
+
+from backend.ports.ingest import ReadingQuery, StoredReading
+
 
 def live_state(batch: Sequence[tuple[Any, list, list, int]]
                ) -> tuple[dict[str, tuple], dict[str, int], dict[tuple[str, str], int]]:
@@ -31,3 +35,24 @@ def live_state(batch: Sequence[tuple[Any, list, list, int]]
                 key = (sensor, tag["epc"])
                 tags_seen[key] = max(tags_seen.get(key, 0), time_ms)
     return newest, rounds, tags_seen
+
+
+def reading_query_sql(query: ReadingQuery, table: str, marker: str) -> tuple[str, tuple]:
+    """The SELECT for `query` over a readings table, with `marker` as the driver's placeholder."""
+    where, args = [f"id > {marker}"], [query.after_id]
+    if query.sensors:
+        where.append(f"sensor IN ({', '.join([marker] * len(query.sensors))})")
+        args.extend(query.sensors)
+    for condition, value in (("gateway =", query.gateway), ("kind =", query.kind),
+                             ("time_ms >=", query.from_ms), ("time_ms <", query.to_ms)):
+        if value is not None:
+            where.append(f"{condition} {marker}")
+            args.append(value)
+    sql = (f"SELECT id, gateway, sensor, kind, time_ms, quality, values_json, historical FROM {table} "
+           f"WHERE {' AND '.join(where)} ORDER BY id LIMIT {marker}")
+    return sql, (*args, query.limit)
+
+
+def stored_readings(rows: Sequence) -> list[StoredReading]:
+    return [StoredReading(row[0], row[1], row[2], row[3], row[4], row[5], orjson.loads(row[6]), bool(row[7]))
+            for row in rows]

@@ -19,7 +19,7 @@ from typing import Any, Iterable, Sequence
 
 import orjson
 
-from backend.adapters.readings_live import live_state
+from backend.adapters.readings_live import live_state, reading_query_sql, stored_readings
 from backend.adapters.sqlite_db import connect, transaction
 from backend.ports.ingest import AcceptedMessage, LatestValue, ReadingQuery, StoredReading, TagPresence
 from edge.protocol.wire_fast import Rows
@@ -187,26 +187,9 @@ class SqliteReadingStore:
             return self._latest.tags(reader)
 
     def query(self, query: ReadingQuery) -> list[StoredReading]:
-        where, args = ["id > ?"], [query.after_id]
-        if query.sensors:
-            where.append(f"sensor IN ({','.join('?' * len(query.sensors))})")
-            args.extend(query.sensors)
-        for column, value in (("gateway", query.gateway), ("kind", query.kind)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                args.append(value)
-        if query.from_ms is not None:
-            where.append("time_ms >= ?")
-            args.append(query.from_ms)
-        if query.to_ms is not None:
-            where.append("time_ms < ?")
-            args.append(query.to_ms)
-        sql = (f"SELECT id, gateway, sensor, kind, time_ms, quality, values_json, historical "
-               f"FROM readings WHERE {' AND '.join(where)} ORDER BY id LIMIT ?")
+        sql, args = reading_query_sql(query, "readings", "?")
         with self._lock:
-            rows = self._db.execute(sql, (*args, query.limit)).fetchall()
-        return [StoredReading(row[0], row[1], row[2], row[3], row[4], row[5], orjson.loads(row[6]),
-                              bool(row[7])) for row in rows]
+            return stored_readings(self._db.execute(sql, args).fetchall())
 
     def count(self) -> int:
         with self._lock:

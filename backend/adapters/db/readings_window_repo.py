@@ -30,7 +30,7 @@ from typing import NamedTuple, Sequence
 import orjson
 from sqlalchemy import Connection, Engine
 
-from backend.adapters.readings_live import live_state
+from backend.adapters.readings_live import live_state, reading_query_sql, stored_readings
 from backend.adapters.sqlite_readings import message_rows
 from backend.ports.ingest import AcceptedMessage, LatestValue, MessageKey, ReadingQuery, StoredReading, TagPresence
 
@@ -208,27 +208,9 @@ class SqlReadingWindow:
         return [TagPresence(reader, epc, seen_ms, seen_ms >= round_ms) for epc, seen_ms, round_ms in sorted(map(tuple, rows))]
 
     def query(self, query: ReadingQuery) -> list[StoredReading]:
-        m = self._m
-        where, args = [f"id > {m}"], [query.after_id]
-        if query.sensors:
-            where.append(f"sensor IN ({', '.join([m] * len(query.sensors))})")
-            args.extend(query.sensors)
-        for column, value in (("gateway", query.gateway), ("kind", query.kind)):
-            if value is not None:
-                where.append(f"{column} = {m}")
-                args.append(value)
-        if query.from_ms is not None:
-            where.append(f"time_ms >= {m}")
-            args.append(query.from_ms)
-        if query.to_ms is not None:
-            where.append(f"time_ms < {m}")
-            args.append(query.to_ms)
-        sql = (f"SELECT id, gateway, sensor, kind, time_ms, quality, values_json, historical FROM window_readings "
-               f"WHERE {' AND '.join(where)} ORDER BY id LIMIT {m}")
+        sql, args = reading_query_sql(query, "window_readings", self._m)
         with self.engine.connect() as db:
-            rows = db.exec_driver_sql(sql, (*args, query.limit)).all()
-        return [StoredReading(row[0], row[1], row[2], row[3], row[4], row[5], orjson.loads(row[6]), bool(row[7]))
-                for row in rows]
+            return stored_readings(db.exec_driver_sql(sql, args).all())
 
     def count(self) -> int:
         with self.engine.connect() as db:
