@@ -47,7 +47,7 @@ class SimulatedSource:
             factor, self._shock = 1 + self._shock, None
         else:
             factor = math.exp(self.volatility * math.sqrt(elapsed_s / DAY_S) * self.rng.standard_normal())
-            if self.rng.random() < self.jump_probability:
-                factor *= 1 + self.jump_fraction * self.rng.choice((-1.0, 1.0))
+            if self.rng.random() < self.jump_probability:  # a Python float: numpy's repr is "np.float64(…)"
+                factor *= 1 + self.jump_fraction * float(self.rng.choice((-1.0, 1.0)))
         price = (previous * Decimal(repr(factor))).quantize(_CENT)
         return [PriceQuote(self.commodity, max(price, _CENT), self.currency, self.per, now_s)]
