@@ -39,5 +39,9 @@ class Metrics:
             "pw_ingest_lag_seconds", "From the gateway's sent_at to the durable write", registry=r,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600))
 
+    def readings_stored_total(self) -> int:
+        """Readings this process has stored since it started."""
+        return int(self.registry.get_sample_value("pw_readings_stored_total") or 0)
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -67,7 +67,8 @@ class JetStreamIngest:
 
     def stop(self) -> None:
         self._stopping.set()
-        self._thread.join(timeout=10)
+        if self._thread.is_alive():  # a context closed before it started has no thread to wait for
+            self._thread.join(timeout=10)
         self._writer.shutdown(wait=True)
 
     async def _main(self) -> None:

@@ -65,7 +65,8 @@ class MqttIngest:
 
     def stop(self) -> None:
         self._stopping.set()
-        self._thread.join(timeout=10)
+        if self._thread.is_alive():  # a context closed before it started has no thread to wait for
+            self._thread.join(timeout=10)
 
     # -- paho callbacks (called from our own thread, inside client.loop) -------------------
 
