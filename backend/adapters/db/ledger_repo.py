@@ -15,7 +15,7 @@ import json
 import time
 from typing import Any, Callable, Mapping, Sequence
 
-from sqlalchemy import Engine, bindparam, delete, func, insert, select, tuple_, union, update
+from sqlalchemy import Engine, and_, bindparam, delete, func, insert, or_, select, union, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from backend.adapters.db.cluster_tables import (
@@ -86,10 +86,12 @@ class SqlIngestLedger:
             {"gateway": g, "epoch": e, "contiguous_seq": 0, "max_seq": 0, "received": 0, "last_seen_ms": 0}
             for g, e in touched])
         progress = {}
-        key = tuple_(ingest_epochs.c.gateway, ingest_epochs.c.epoch)
+        c = ingest_epochs.c
         for start in range(0, len(touched), CHUNK):
-            rows = db.execute(select(ingest_epochs).where(key.in_(touched[start:start + CHUNK]))
-                              .order_by(ingest_epochs.c.gateway, ingest_epochs.c.epoch).with_for_update())
+            # `gateway = ? AND epoch = ?` terms: the primary key answers each (a row-value IN
+            # list is a scan of the table in SQLite)
+            terms = or_(*(and_(c.gateway == gateway, c.epoch == epoch) for gateway, epoch in touched[start:start + CHUNK]))
+            rows = db.execute(select(ingest_epochs).where(terms).order_by(c.gateway, c.epoch).with_for_update())
             for gateway, epoch, *rest in rows:
                 progress[(gateway, epoch)] = tuple(rest)
         return progress
@@ -209,13 +211,33 @@ def _key_row(key: MessageKey) -> dict[str, Any]:
 
 
 def _existing(db, table, keys: Sequence[MessageKey]) -> set[MessageKey]:
+    """Which of `keys` the table holds: per (gateway, epoch), `seq IN (...)`, a range of the
+    primary key (a row-value IN list is a scan of the whole table in SQLite: every ingest
+    commit read every message ever recorded). Written through the driver: SQLAlchemy compiled
+    each new shape of the OR anew, a tenth of the commit."""
+    seqs: dict[EpochKey, list[int]] = {}
+    for gateway, epoch, seq in keys:
+        seqs.setdefault((gateway, epoch), []).append(seq)
+    mark = "?" if db.dialect.paramstyle == "qmark" else "%s"
     found: set[MessageKey] = set()
-    columns = tuple_(table.c.gateway, table.c.epoch, table.c.seq)
-    for start in range(0, len(keys), CHUNK):
-        rows = db.execute(select(table.c.gateway, table.c.epoch, table.c.seq)
-                          .where(columns.in_(list(keys[start:start + CHUNK]))))
-        found.update(tuple(row) for row in rows)
+    terms: list[str] = []
+    parameters: list = []
+    for (gateway, epoch), listed in seqs.items():
+        for start in range(0, len(listed), CHUNK):
+            chunk = listed[start:start + CHUNK]
+            terms.append(f"(gateway = {mark} AND epoch = {mark} AND seq IN ({', '.join([mark] * len(chunk))}))")
+            parameters += [gateway, epoch, *chunk]
+            if len(parameters) >= CHUNK:
+                found |= _select_keys(db, table.name, terms, parameters)
+                terms, parameters = [], []
+    if terms:
+        found |= _select_keys(db, table.name, terms, parameters)
     return found
+
+
+def _select_keys(db, table: str, terms: list[str], parameters: list) -> set[MessageKey]:
+    rows = db.exec_driver_sql(f"SELECT gateway, epoch, seq FROM {table} WHERE {' OR '.join(terms)}", tuple(parameters))
+    return {tuple(row) for row in rows}
 
 
 def _delete_keys(db, table, keys: list[MessageKey]) -> None:
