@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from backend.adapters.message_keys import key_lookups
 from backend.adapters.sqlite_db import connect, transaction
 from backend.ports.ingest import (
     AcceptedMessage,
@@ -69,15 +70,8 @@ class SqliteIngestLedger:
             return self._existing(keys)
 
     def _existing(self, keys: Sequence[MessageKey]) -> set[MessageKey]:
-        found: set[MessageKey] = set()
-        for start in range(0, len(keys), 300):  # SQLite caps bound parameters
-            chunk = keys[start:start + 300]
-            rows = self._db.execute(
-                "SELECT gateway, epoch, seq FROM messages WHERE (gateway, epoch, seq) IN "
-                f"(VALUES {','.join(['(?,?,?)'] * len(chunk))})",
-                [part for key in chunk for part in key]).fetchall()
-            found.update(rows)
-        return found
+        """Which of `keys` are recorded, found by key (message_keys.py)."""
+        return {row for sql, parameters in key_lookups("messages", keys) for row in self._db.execute(sql, parameters)}
 
     def record(self, stored: Sequence[AcceptedMessage], quarantined: Sequence[QuarantinedMessage],
                refused: Sequence[tuple[MessageKey, str]] = (),
@@ -142,9 +136,11 @@ class SqliteIngestLedger:
         progress = {}
         for start in range(0, len(epoch_keys), 400):  # SQLite caps bound parameters
             chunk = epoch_keys[start:start + 400]
+            # `gateway = ? AND epoch = ?` terms: the primary key answers each (a row-value IN
+            # list is a scan of the table)
             for gateway, epoch, *rest in self._db.execute(
                     "SELECT gateway, epoch, contiguous_seq, max_seq, received, last_seen_ms FROM epochs "
-                    f"WHERE (gateway, epoch) IN (VALUES {','.join(['(?,?)'] * len(chunk))})",
+                    f"WHERE {' OR '.join(['(gateway = ? AND epoch = ?)'] * len(chunk))}",
                     [part for key in chunk for part in key]):
                 progress[(gateway, epoch)] = tuple(rest)
         return progress

@@ -26,6 +26,7 @@ from backend.adapters.db.cluster_tables import (
     ingest_quarantine,
     ingest_refused,
 )
+from backend.adapters.message_keys import key_lookups
 from backend.ports.ingest import (
     AcceptedMessage,
     GatewayStatus,
@@ -211,33 +212,11 @@ def _key_row(key: MessageKey) -> dict[str, Any]:
 
 
 def _existing(db, table, keys: Sequence[MessageKey]) -> set[MessageKey]:
-    """Which of `keys` the table holds: per (gateway, epoch), `seq IN (...)`, a range of the
-    primary key (a row-value IN list is a scan of the whole table in SQLite: every ingest
-    commit read every message ever recorded). Written through the driver: SQLAlchemy compiled
-    each new shape of the OR anew, a tenth of the commit."""
-    seqs: dict[EpochKey, list[int]] = {}
-    for gateway, epoch, seq in keys:
-        seqs.setdefault((gateway, epoch), []).append(seq)
+    """Which of `keys` the table holds, found by key (message_keys.py), through the driver:
+    SQLAlchemy compiled each new shape of the lookup anew, a tenth of a commit."""
     mark = "?" if db.dialect.paramstyle == "qmark" else "%s"
-    found: set[MessageKey] = set()
-    terms: list[str] = []
-    parameters: list = []
-    for (gateway, epoch), listed in seqs.items():
-        for start in range(0, len(listed), CHUNK):
-            chunk = listed[start:start + CHUNK]
-            terms.append(f"(gateway = {mark} AND epoch = {mark} AND seq IN ({', '.join([mark] * len(chunk))}))")
-            parameters += [gateway, epoch, *chunk]
-            if len(parameters) >= CHUNK:
-                found |= _select_keys(db, table.name, terms, parameters)
-                terms, parameters = [], []
-    if terms:
-        found |= _select_keys(db, table.name, terms, parameters)
-    return found
-
-
-def _select_keys(db, table: str, terms: list[str], parameters: list) -> set[MessageKey]:
-    rows = db.exec_driver_sql(f"SELECT gateway, epoch, seq FROM {table} WHERE {' OR '.join(terms)}", tuple(parameters))
-    return {tuple(row) for row in rows}
+    return {tuple(row) for sql, parameters in key_lookups(table.name, keys, mark, CHUNK)
+            for row in db.exec_driver_sql(sql, parameters)}
 
 
 def _delete_keys(db, table, keys: list[MessageKey]) -> None:

@@ -1,5 +1,5 @@
-"""The database ingest ledger (`ingest.ledger: database`) on SQLite finds the messages of a
-commit by key, never by scanning its tables: `ingest_messages` holds a row for every message
+"""The ingest ledgers on SQLite (the file ledger, and `ingest.ledger: database`) find the
+messages and epochs of a commit by key, never by scanning their tables: `ingest_messages` holds a row for every message
 ever recorded, and each ingest commit asks about a thousand of them twice. (A row-value
 `(gateway, epoch, seq) IN (...)` list, which SQLAlchemy renders for `tuple_().in_()`, is a
 scan of the whole table in SQLite.)"""
@@ -11,10 +11,14 @@ from sqlalchemy import event
 
 from backend.adapters.db.engine import make_engine, migrate
 from backend.adapters.db.ledger_repo import SqlIngestLedger
+from backend.adapters.sqlite_ledger import SqliteIngestLedger
+from backend.adapters.sqlite_readings import SqliteReadingStore
 from backend.ports.ingest import AcceptedMessage
 from edge import protocol
 
-LEDGER_TABLES = ("ingest_messages", "ingest_epochs", "ingest_refused", "ingest_dropped")
+LEDGER_TABLES = ("ingest_messages", "ingest_epochs", "ingest_refused", "ingest_dropped",
+                 "messages", "epochs", "refused", "dropped",  # the database ledger's, the file's
+                 "stored_messages")  # the readings store's keys
 _SCAN = re.compile(r"^SCAN (%s)\b" % "|".join(LEDGER_TABLES))
 
 
@@ -51,3 +55,46 @@ def test_on_sqlite_the_ledger_finds_a_commits_messages_by_key(tmp_path):
                 assert not scans, f"{statement} with {parameters}: {scans}"
     finally:
         engine.dispose()
+
+
+def _exercise(ledger) -> None:
+    first = [_message(f"gw-{g}", epoch, seq) for g in range(5) for epoch in (1, 2) for seq in range(1, 40)]
+    assert ledger.record(first, []).new_keys == {m.key for m in first}
+    again = first[::7] + [_message("gw-0", 1, 41), _message("gw-9", 3, 1)]
+    assert ledger.already_stored([m.key for m in again]) == {m.key for m in first[::7]}
+    recorded = ledger.record(again, [], refused=[(("gw-1", 1, 50), "unknown_sensor")], dropped=[("gw-2", 2, 60)])
+    assert recorded.new_keys == {("gw-0", 1, 41), ("gw-9", 3, 1)}
+
+
+def _assert_no_scans(db, statements: list[str]) -> None:
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert selects, "nothing was read: the test no longer looks at the lookups"
+    for statement in selects:
+        scans = [row[3] for row in db.execute("EXPLAIN QUERY PLAN " + statement).fetchall() if _SCAN.match(row[3])]
+        assert not scans, f"{statement}: {scans}"
+
+
+def test_the_file_ledger_finds_a_commits_messages_and_epochs_by_key(tmp_path):
+    ledger = SqliteIngestLedger(tmp_path / "state.sqlite")
+    statements: list[str] = []
+    ledger._db.set_trace_callback(statements.append)  # the statements with their values bound
+    try:
+        _exercise(ledger)
+        ledger._db.set_trace_callback(None)
+        _assert_no_scans(ledger._db, statements)
+    finally:
+        ledger.close()
+
+
+def test_the_readings_store_finds_stored_messages_by_key(tmp_path):
+    store = SqliteReadingStore(tmp_path / "readings.sqlite")
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    try:
+        first = [_message(f"gw-{g}", 1, seq) for g in range(5) for seq in range(1, 30)]
+        assert store.append(first) == len(first)
+        assert store.append(first[::5] + [_message("gw-7", 2, 1)]) == 1  # resends are stored once
+        store._db.set_trace_callback(None)
+        _assert_no_scans(store._db, statements)
+    finally:
+        store.close()
