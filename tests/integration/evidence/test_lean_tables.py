@@ -3,12 +3,11 @@ written before it reads back the same after it and after going back, and on SQLi
 lookup the log makes is a search of a key, never a scan of a table that grows with the log."""
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 
 import pytest
 from alembic import command
-from sqlalchemy import event
+from query_plans import assert_no_scans, scans_of, selects_run
 
 from backend.adapters.db.engine import alembic_config, make_engine
 from backend.adapters.db.evidence_repo import COMPRESS_FROM_BYTES, SqlEnvelopeArchive, SqlEvidenceLog
@@ -90,7 +89,7 @@ def test_a_log_written_before_migration_0023_reads_the_same_after_it_and_after_g
         engine.dispose()
 
 
-_SCAN = re.compile(r"^SCAN (%s)\b" % "|".join(LOG_TABLES))
+_SCAN = scans_of(LOG_TABLES)
 
 
 def test_on_sqlite_the_log_finds_its_rows_by_key_never_by_scanning_a_table(tmp_path):
@@ -99,28 +98,18 @@ def test_on_sqlite_the_log_finds_its_rows_by_key_never_by_scanning_a_table(tmp_p
     engine = make_engine(f"sqlite:///{tmp_path / 'registry.sqlite'}")
     command.upgrade(alembic_config(engine), "head")
     log, archive = SqlEvidenceLog(engine), SqlEnvelopeArchive(engine)
-    statements: list[tuple[str, object]] = []
-
-    @event.listens_for(engine, "before_cursor_execute")
-    def _seen(conn, cursor, statement, parameters, context, executemany) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and not executemany:
-            statements.append((statement, parameters))
-
     try:
-        _write(log, archive, 1, 7)                                  # appends at many frontier shapes
-        archive.keep([_envelope("gw-a", 2, 10), _envelope("gw-a", 99, 10)])  # a duplicate: the lookup path
-        size = log.size()
-        tlog.inclusion_proof(log, 5, size)
-        log.nodes([(0, 3), (0, 4), (1, 2), (2, 0), (3, 1)])
-        log.about([("alert", "a-3"), ("loan", "loan-1"), ("lot", "x")], 0, 2**40, ["alert.opened"])
-        log.of_kinds(["fx_rate.used", "gateway_key.registered"], 0, 2**40)
-        log.leaves([1, 2, 30])
+        with selects_run(engine) as statements:
+            _write(log, archive, 1, 7)                                  # appends at many frontier shapes
+            archive.keep([_envelope("gw-a", 2, 10), _envelope("gw-a", 99, 10)])  # a duplicate: the lookup path
+            size = log.size()
+            tlog.inclusion_proof(log, 5, size)
+            log.nodes([(0, 3), (0, 4), (1, 2), (2, 0), (3, 1)])
+            log.about([("alert", "a-3"), ("loan", "loan-1"), ("lot", "x")], 0, 2**40, ["alert.opened"])
+            log.of_kinds(["fx_rate.used", "gateway_key.registered"], 0, 2**40)
+            log.leaves([1, 2, 30])
         assert len(statements) > 10
-        with engine.connect() as db:
-            for statement, parameters in statements:
-                plan = db.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
-                scans = [row[3] for row in plan if _SCAN.match(row[3])]
-                assert not scans, f"{statement} with {parameters}: {scans}"
+        assert_no_scans(engine, statements, _SCAN)
         with pytest.raises(ValueError, match="envelope archive"):
             log.of_kinds(["batch.ingested"], 0, 2**40)
     finally:

@@ -1,13 +1,12 @@
 """The ingest ledgers on SQLite (the file ledger, and `ingest.ledger: database`) find the
-messages and epochs of a commit by key, never by scanning their tables: `ingest_messages` holds a row for every message
-ever recorded, and each ingest commit asks about a thousand of them twice. (A row-value
+messages and epochs of a commit by key, never by scanning their tables: their messages
+tables hold a row for every message ever recorded, and each ingest commit asks about a
+thousand of them twice. The readings store's message keys likewise. (A row-value
 `(gateway, epoch, seq) IN (...)` list, which SQLAlchemy renders for `tuple_().in_()`, is a
 scan of the whole table in SQLite.)"""
 from __future__ import annotations
 
-import re
-
-from sqlalchemy import event
+from query_plans import assert_no_scans, scans_of, selects_run
 
 from backend.adapters.db.engine import make_engine, migrate
 from backend.adapters.db.ledger_repo import SqlIngestLedger
@@ -19,7 +18,7 @@ from edge import protocol
 LEDGER_TABLES = ("ingest_messages", "ingest_epochs", "ingest_refused", "ingest_dropped",
                  "messages", "epochs", "refused", "dropped",  # the database ledger's, the file's
                  "stored_messages")  # the readings store's keys
-_SCAN = re.compile(r"^SCAN (%s)\b" % "|".join(LEDGER_TABLES))
+_SCAN = scans_of(LEDGER_TABLES)
 
 
 def _message(gateway: str, epoch: int, seq: int) -> AcceptedMessage:
@@ -31,39 +30,23 @@ def test_on_sqlite_the_ledger_finds_a_commits_messages_by_key(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'registry.sqlite'}")
     migrate(engine)
     ledger = SqlIngestLedger(engine, clock=lambda: 1_800_000_000.0)
-    statements: list[tuple[str, object]] = []
-
-    @event.listens_for(engine, "before_cursor_execute")
-    def _seen(conn, cursor, statement, parameters, context, executemany) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and not executemany:
-            statements.append((statement, parameters))
-
     try:
-        first = [_message(f"gw-{g}", epoch, seq) for g in range(5) for epoch in (1, 2) for seq in range(1, 40)]
-        assert ledger.record(first, []).new_keys == {m.key for m in first}
-        again = first[::7] + [_message("gw-0", 1, 41), _message("gw-9", 3, 1)]  # resends, a gap, a new gateway
-        assert ledger.already_stored([m.key for m in again]) == {m.key for m in first[::7]}
-        recorded = ledger.record(again, [], refused=[(("gw-1", 1, 50), "unknown_sensor")],
-                                 dropped=[("gw-2", 2, 60)])
-        assert recorded.new_keys == {("gw-0", 1, 41), ("gw-9", 3, 1)}
-        assert recorded.acks[("gw-0", 1)] == 39 and recorded.acks[("gw-9", 3)] == 1
-        assert statements, "the ledger read nothing: the test no longer looks at its lookups"
-        with engine.connect() as db:
-            for statement, parameters in statements:
-                plan = db.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
-                scans = [row[3] for row in plan if _SCAN.match(row[3])]
-                assert not scans, f"{statement} with {parameters}: {scans}"
+        with selects_run(engine) as statements:
+            _exercise(ledger)
+        assert_no_scans(engine, statements, _SCAN)
     finally:
         engine.dispose()
 
 
 def _exercise(ledger) -> None:
+    """Resends, a gap, a new gateway, a refusal and a drop notice."""
     first = [_message(f"gw-{g}", epoch, seq) for g in range(5) for epoch in (1, 2) for seq in range(1, 40)]
     assert ledger.record(first, []).new_keys == {m.key for m in first}
     again = first[::7] + [_message("gw-0", 1, 41), _message("gw-9", 3, 1)]
     assert ledger.already_stored([m.key for m in again]) == {m.key for m in first[::7]}
     recorded = ledger.record(again, [], refused=[(("gw-1", 1, 50), "unknown_sensor")], dropped=[("gw-2", 2, 60)])
     assert recorded.new_keys == {("gw-0", 1, 41), ("gw-9", 3, 1)}
+    assert recorded.acks[("gw-0", 1)] == 39 and recorded.acks[("gw-9", 3)] == 1
 
 
 def _assert_no_scans(db, statements: list[str]) -> None:
