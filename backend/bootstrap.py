@@ -625,7 +625,7 @@ class _Server(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
-def _tune_collector_for_ingest() -> None:
+def tune_collector_for_ingest() -> None:
     """A commit's worth of parsed messages (~100,000 small dicts) stays alive while it is
     written; at the default threshold the cyclic collector walked them, and everything
     loaded at start-up, again and again: a fifth of ingest's CPU (docs/storage.md).
@@ -651,7 +651,7 @@ def run_backend(settings: BackendSettings) -> None:
     app = create_app(context)
     app.router.lifespan_context = lifespan
     if context.ingest:
-        _tune_collector_for_ingest()
+        tune_collector_for_ingest()
     # Our logging set-up (text or JSON), with uvicorn's access log: a line per request.
     config = uvicorn.Config(app, host=settings.http.host, port=settings.http.port,
                             log_config=None, log_level="info", access_log=True)

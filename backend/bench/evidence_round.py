@@ -26,7 +26,7 @@ COMMIT = 1000
 def run(stream_path: Path, registry_path: Path, data_dir: Path, database_url: str | None) -> dict:
     import orjson
 
-    from backend.bootstrap import _tune_collector_for_ingest, build_context
+    from backend.bootstrap import build_context, tune_collector_for_ingest
     from backend.metrics import Metrics
     from backend.ports.ingest import InboundMessage
     from backend.services.ingest import IngestService
@@ -43,7 +43,7 @@ def run(stream_path: Path, registry_path: Path, data_dir: Path, database_url: st
         contexts[name] = context = build_context(settings)
         services[name] = IngestService(context.readings, context.ledger, keys, settings.ingest, Metrics(),
                                        archive=context.exporter.archive if name == "on" else None)
-    _tune_collector_for_ingest()  # as `backend --role ingest` does
+    tune_collector_for_ingest()  # as `backend --role ingest` does
     cpu, wall = {"off": 0.0, "on": 0.0}, {"off": 0.0, "on": 0.0}
     try:
         for k, start in enumerate(range(0, len(stream), COMMIT)):

@@ -40,7 +40,7 @@ import backend.adapters.db.evidence_repo as repo  # noqa: E402
 import backend.services.ingest as ingest_module  # noqa: E402
 from backend.bench.evidence import fill_log  # noqa: E402
 from backend.bench.ingest import record_stream  # noqa: E402
-from backend.bootstrap import _tune_collector_for_ingest, build_context  # noqa: E402
+from backend.bootstrap import build_context, tune_collector_for_ingest  # noqa: E402
 from backend.metrics import Metrics  # noqa: E402
 from backend.ports.ingest import InboundMessage  # noqa: E402
 from backend.settings import BackendSettings  # noqa: E402
@@ -89,7 +89,7 @@ def run(messages: int, log_size: int) -> dict:
         service = ingest_module.IngestService(context.readings, context.ledger, keys, settings.ingest, Metrics(),
                                               archive=context.exporter.archive)
         _instrument()
-        _tune_collector_for_ingest()
+        tune_collector_for_ingest()
         try:
             for start in range(0, len(stream), COMMIT):
                 now = time.time()

@@ -15,7 +15,7 @@ import json
 import time
 from typing import Any, Callable, Mapping, Sequence
 
-from sqlalchemy import Engine, and_, bindparam, delete, func, insert, or_, select, union, update
+from sqlalchemy import Engine, and_, bindparam, delete, func, insert, or_, select, tuple_, union, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from backend.adapters.db.cluster_tables import (
@@ -89,9 +89,11 @@ class SqlIngestLedger:
         progress = {}
         c = ingest_epochs.c
         for start in range(0, len(touched), CHUNK):
-            # `gateway = ? AND epoch = ?` terms: the primary key answers each (a row-value IN
-            # list is a scan of the table in SQLite)
-            terms = or_(*(and_(c.gateway == gateway, c.epoch == epoch) for gateway, epoch in touched[start:start + CHUNK]))
+            chunk = touched[start:start + CHUNK]
+            if db.dialect.name == "postgresql":  # a row-value IN list: an index scan there
+                terms = tuple_(c.gateway, c.epoch).in_(chunk)
+            else:  # SQLite scans the table for one; `gateway = ? AND epoch = ?` terms are key searches
+                terms = or_(*(and_(c.gateway == gateway, c.epoch == epoch) for gateway, epoch in chunk))
             rows = db.execute(select(ingest_epochs).where(terms).order_by(c.gateway, c.epoch).with_for_update())
             for gateway, epoch, *rest in rows:
                 progress[(gateway, epoch)] = tuple(rest)
@@ -212,11 +214,20 @@ def _key_row(key: MessageKey) -> dict[str, Any]:
 
 
 def _existing(db, table, keys: Sequence[MessageKey]) -> set[MessageKey]:
-    """Which of `keys` the table holds, found by key (message_keys.py), through the driver:
-    SQLAlchemy compiled each new shape of the lookup anew, a tenth of a commit."""
-    mark = "?" if db.dialect.paramstyle == "qmark" else "%s"
-    return {tuple(row) for sql, parameters in key_lookups(table.name, keys, mark, CHUNK)
-            for row in db.exec_driver_sql(sql, parameters)}
+    """Which of `keys` the table holds. PostgreSQL answers a row-value IN list from the primary
+    key; SQLite scans the whole table for one, so there the lookup goes per (gateway, epoch)
+    (message_keys.py), through the driver (SQLAlchemy compiling each new shape of it took half
+    a commit). On PostgreSQL those OR terms were slower than the list (bench_sql_ledger.py)."""
+    if db.dialect.name != "postgresql":
+        return {tuple(row) for sql, parameters in key_lookups(table.name, keys, "?", CHUNK)
+                for row in db.exec_driver_sql(sql, parameters)}
+    found: set[MessageKey] = set()
+    columns = tuple_(table.c.gateway, table.c.epoch, table.c.seq)
+    for start in range(0, len(keys), CHUNK):
+        rows = db.execute(select(table.c.gateway, table.c.epoch, table.c.seq)
+                          .where(columns.in_(list(keys[start:start + CHUNK]))))
+        found.update(tuple(row) for row in rows)
+    return found
 
 
 def _delete_keys(db, table, keys: list[MessageKey]) -> None:
