@@ -308,6 +308,27 @@ def test_a_supervisor_records_a_count_that_closes_the_task_the_lender_sees(open_
     assert supervisor.page.locator("#count-items").input_value() == ""  # the form is ready for the next
 
 
+def test_a_render_that_loses_to_a_newer_one_leaves_the_form_being_filled_in(open_session):
+    """Renders overlap (a navigation, a live refresh); the one that loses is discarded and must not
+    carry the form being filled in, or its chosen lot, off the page with it."""
+    session = open_session("supervisor")
+    session.sign_in("inspections")
+    page = session.page
+    page.fill("#count-note", "half a count, typed before the refresh")
+    held: list = []
+    page.route("**/api/v1/inspections", lambda route: held.append(route) if not held else route.continue_())
+    page.evaluate("location.hash = '#/inspections?lot=lot-qd-1'")  # this render's tasks are held back
+    wait_until(lambda: held or page.wait_for_timeout(20), 30, "the first render's request")
+    session.go("inspections?lot=lot-qd-2")  # a newer render, shown while the first still waits
+    assert page.locator("#count-lot").input_value() == "lot-qd-2"
+    page.evaluate("""() => { window.discarded = new Promise((resolve) => document.getElementById('view')
+        .addEventListener('rendered', (event) => event.detail.shown || resolve(event.detail.hash))); }""")
+    held[0].continue_()
+    assert page.evaluate("window.discarded").startswith("#/inspections")  # the held render ran, and lost
+    assert page.locator("#count-note").input_value() == "half a count, typed before the refresh"
+    assert page.locator("#count-lot").input_value() == "lot-qd-2"
+
+
 def open_double_pledges(demo: Demo, lots: list[str]) -> dict[str, str]:
     """Refused pledges of `lots` to loan-acme-2 (they back loan-river-1): lot → its open alert's id."""
     for lot in lots:

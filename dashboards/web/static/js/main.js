@@ -5,6 +5,7 @@ import { makeApi } from "./api.js";
 import { h } from "./dom.js";
 import { connectEvents } from "./events.js";
 import { countdown } from "./format.js";
+import { beginRender } from "./views/common.js";
 import { LANGUAGES, language, onLanguageChange, setLanguage, setText, t, term, translatePage } from "./i18n.js";
 import * as alert from "./views/alert.js";
 import * as alerts from "./views/alerts.js";
@@ -77,12 +78,16 @@ async function show({ moveFocus }) {
   const token = ++renderCount;
   const shownIn = language();
   const content = h("div");
+  beginRender(content);
   try {
     await view.render(content, app, params);
   } catch (error) {
     content.replaceChildren(h("h1", {}, t("view.failed")), h("p", { class: "error", role: "alert" }, String(error.message)));
   }
-  if (token !== renderCount || !app.api) return; // a newer render (or sign-out) won
+  if (token !== renderCount || !app.api) { // a newer render (or sign-out) won
+    announceRendered(routedHash, false);
+    return;
+  }
   const focusedId = document.activeElement?.id;
   byId("view").replaceChildren(...content.childNodes);
   byId("view").dataset.shown = routedHash; // what is on screen, and in which language (tests wait for it)
@@ -96,6 +101,12 @@ async function show({ moveFocus }) {
   } else if (focusedId && byId(focusedId)) byId(focusedId).focus();
   focusPending = false;
   document.title = t("page.view_title", { view: heading?.textContent ?? t("page.dashboard") });
+  announceRendered(routedHash, true);
+}
+
+// Each render says when it is done, shown or discarded (tests wait for it).
+function announceRendered(hash, shown) {
+  byId("view").dispatchEvent(new CustomEvent("rendered", { detail: { hash, shown } }));
 }
 
 function refreshSoon() {

@@ -99,7 +99,7 @@ export async function render(root, app, { id }) {
     section(t("alert.heading.evidence"), evidence(alert.details)),
     section(t("alert.heading.matches"), matchesTable(alert)),
     section(t("alert.heading.playbook"), tasksTable(alert, app)),
-    app.isStaff && section(t("alert.heading.outcome"), keptForm("outcome-form", () => outcomeForm(alert, app), alert.id)),
-    app.isStaff && section(t("alert.heading.assignee"), keptForm("assignee-form", () => assigneeForm(alert, app), alert.id)),
-    section(t("alert.heading.comments"), commentList(comments), keptForm("comment-form", () => commentForm(alert, app), alert.id)));
+    app.isStaff && section(t("alert.heading.outcome"), keptForm(root, "outcome-form", () => outcomeForm(alert, app), alert.id)),
+    app.isStaff && section(t("alert.heading.assignee"), keptForm(root, "assignee-form", () => assigneeForm(alert, app), alert.id)),
+    section(t("alert.heading.comments"), commentList(comments), keptForm(root, "comment-form", () => commentForm(alert, app), alert.id)));
 }

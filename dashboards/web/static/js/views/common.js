@@ -72,12 +72,21 @@ export function unitsOf(layout) {
   return Object.fromEntries(layout.commodities.map((c) => [c.id, c.unit]));
 }
 
+let newestRoot = null; // the element the newest render builds its page in
+
+// main.js: a render starts building its page in `root`; any render still running has lost.
+export function beginRender(root) {
+  newestRoot = root;
+}
+
 // A form being filled in survives a live refresh: the same element moves to the new page,
 // while it is for the same thing (`key`) in the same language; else `build()` makes a new one.
-export function keptForm(id, build, key = "") {
+// Only the newest render takes it: a render that has lost is discarded, and would carry the
+// form (and what was typed in it) off the page with it.
+export function keptForm(root, id, build, key = "") {
   const kept = document.getElementById(id);
   const language = document.documentElement.lang;
-  if (kept && kept.dataset.key === key && kept.dataset.language === language) return kept;
+  if (root === newestRoot && kept && kept.dataset.key === key && kept.dataset.language === language) return kept;
   const form = build();
   Object.assign(form.dataset, { key, language });
   return form;

@@ -90,5 +90,5 @@ export async function render(root, app, { query }) {
     h("h1", {}, t("inspections.title")),
     h("p", { class: "hint" }, t("inspections.hint")),
     section(t("inspections.heading.tasks"), tasksTable(tasks, app)),
-    app.isStaff && section(t("inspections.heading.count"), chosenLot(keptForm("count-form", () => countForm(app)), query)));
+    app.isStaff && section(t("inspections.heading.count"), chosenLot(keptForm(root, "count-form", () => countForm(app)), query)));
 }

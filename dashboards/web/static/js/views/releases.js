@@ -131,6 +131,6 @@ export async function render(root, app) {
     h("p", { class: "hint" }, t(`releases.hint.${app.caller.role}`)),
     loans.length > 0 && section(t("releases.heading.requests"), requestsTable(requests, app)),
     REQUESTERS.includes(app.caller.role) && loans.length > 0 &&
-      section(t("releases.heading.request"), keptForm("release-form", () => requestForm(loans, app))),
+      section(t("releases.heading.request"), keptForm(root, "release-form", () => requestForm(loans, app))),
     section(t("releases.heading.orders"), ordersTable(orders, app)));
 }

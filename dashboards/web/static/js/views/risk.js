@@ -187,6 +187,6 @@ export async function render(root, app) {
   root.append(h("h1", {}, t("risk.title")),
     h("p", { class: "subtitle" }, t(app.isStaff ? "risk.intro_book" : "risk.intro_lender")),
     scoresSection(app),
-    section(t("risk.form.title"), keptForm("risk-form", () => stressForm(app), app.caller.name)),
+    section(t("risk.form.title"), keptForm(root, "risk-form", () => stressForm(app), app.caller.name)),
     h("div", { id: "risk-results" }, mine ? results(mine) : h("p", { class: "empty" }, t("risk.none"))));
 }
