@@ -42,7 +42,7 @@ def postgres_server():
     from tests_pg import PostgresServer  # tests/ is on sys.path (rootdir conftest)
     if not PostgresServer.available():
         pytest.fail("PostgreSQL server binaries are missing: run `make test`, which installs them")
-    server = PostgresServer()
+    server = PostgresServer(in_memory=True)  # thrown away: in memory when there is room
     server.start()
     yield server
     server.stop()

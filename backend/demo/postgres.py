@@ -12,21 +12,33 @@ from pathlib import Path
 
 from backend.demo.ports import free_port, wait_until_listening
 
+SHARED_MEMORY = "/dev/shm"
+
 
 def _bin(name: str) -> str | None:
     found = shutil.which(name) or sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
     return found if isinstance(found, str) else (found[-1] if found else None)
 
 
+def _scratch_dir(in_memory: bool) -> str | None:
+    """/dev/shm when asked for and it has room (a container's may hold only 64 MiB)."""
+    if in_memory and os.path.isdir(SHARED_MEMORY) and shutil.disk_usage(SHARED_MEMORY).free > 4 * 2**30:
+        return SHARED_MEMORY
+    return None
+
+
 class PostgresServer:
     """initdb + pg_ctl as the `postgres` user when we are root (PostgreSQL refuses root)."""
 
-    def __init__(self, fsync: bool = False, root: Path | None = None, port: int | None = None) -> None:
+    def __init__(self, fsync: bool = False, root: Path | None = None, port: int | None = None,
+                 in_memory: bool = False) -> None:
         """`fsync`: off for tests (speed); on for benchmarks that time durable commits and for
         a cluster's own instance. `root`: kept (and reused at the next start) when given; a
-        temporary folder removed at stop otherwise."""
+        temporary folder removed at stop otherwise, on a tmpfs if `in_memory` and there is one
+        with room: for tests, whose databases are thrown away (a copy of the migrated template
+        took 176 ms on disk, 16 ms there; removing 300 of them at the end, 21 s on disk)."""
         self.keep = root is not None
-        self.root = root.resolve() if root else Path(tempfile.mkdtemp(prefix="pw-pg-"))
+        self.root = root.resolve() if root else Path(tempfile.mkdtemp(prefix="pw-pg-", dir=_scratch_dir(in_memory)))
         self.fsync = fsync
         self.port = port or free_port()
         self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
@@ -63,5 +75,8 @@ class PostgresServer:
         with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
                              autocommit=True) as db:
             if not db.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-                db.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+                copy = ""
+                if template:  # copying the files beats PostgreSQL 15's default (through the WAL) 2-10x
+                    copy = f' TEMPLATE "{template}"' + (" STRATEGY FILE_COPY" if db.info.server_version >= 150000 else "")
+                db.execute(f'CREATE DATABASE "{name}"{copy}')
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
