@@ -375,6 +375,23 @@ def test_alerts_are_acknowledged_in_bulk_and_worked_on_their_own_page(open_sessi
     assert south.page.locator("#view h1").inner_text() == "Could not load this view"
 
 
+def test_typing_goes_on_in_the_same_field_across_a_live_refresh(open_session, demo):
+    """A live refresh moves the form being filled in to the new page, which blurs the field typed
+    in: the focus (and the caret) go back to it, or the next keystrokes would go nowhere (CI saw
+    an assignee typed during a refresh saved as nobody)."""
+    demo.post("/loans/loan-acme-2/pledges", {"lot": "lot-qd-1"})  # refused: an alert to work on, if none yet
+    alert_id = wait_until(lambda: (found := demo.get("/alerts")) and found[0]["id"], 30, "an alert")
+    session = open_session("supervisor")
+    session.sign_in(f"alerts/{alert_id}")
+    page = session.page
+    page.click("#comment-text")
+    page.keyboard.type("Counted twice; ")
+    assert demo.post(f"/alerts/{alert_id}/comments", {"text": "the warehouse called back"}).status_code == 201
+    page.locator("#comments li", has_text="the warehouse called back").wait_for()  # the page was redrawn
+    page.keyboard.type("the second pallet was empty")
+    assert page.locator("#comment-text").input_value() == "Counted twice; the second pallet was empty"
+
+
 def test_an_ltv_change_appears_without_reload(open_session, demo):
     session = open_session("bank-south")
     session.sign_in("loans/loan-acme-2")

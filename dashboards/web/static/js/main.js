@@ -5,7 +5,7 @@ import { makeApi } from "./api.js";
 import { h } from "./dom.js";
 import { connectEvents } from "./events.js";
 import { countdown } from "./format.js";
-import { beginRender } from "./views/common.js";
+import { beginRender, restoreKeptFocus } from "./views/common.js";
 import { LANGUAGES, language, onLanguageChange, setLanguage, setText, t, term, translatePage } from "./i18n.js";
 import * as alert from "./views/alert.js";
 import * as alerts from "./views/alerts.js";
@@ -98,7 +98,7 @@ async function show({ moveFocus }) {
   if (focusPending && heading) {
     heading.setAttribute("tabindex", "-1");
     heading.focus();
-  } else if (focusedId && byId(focusedId)) byId(focusedId).focus();
+  } else if (!restoreKeptFocus() && focusedId && byId(focusedId)) byId(focusedId).focus();
   focusPending = false;
   document.title = t("page.view_title", { view: heading?.textContent ?? t("page.dashboard") });
   announceRendered(routedHash, true);

@@ -73,10 +73,12 @@ export function unitsOf(layout) {
 }
 
 let newestRoot = null; // the element the newest render builds its page in
+let keptFocus = null; // the field being typed in when the newest render took its form
 
 // main.js: a render starts building its page in `root`; any render still running has lost.
 export function beginRender(root) {
   newestRoot = root;
+  keptFocus = null;
 }
 
 // A form being filled in survives a live refresh: the same element moves to the new page,
@@ -86,8 +88,27 @@ export function beginRender(root) {
 export function keptForm(root, id, build, key = "") {
   const kept = document.getElementById(id);
   const language = document.documentElement.lang;
-  if (root === newestRoot && kept && kept.dataset.key === key && kept.dataset.language === language) return kept;
+  if (root === newestRoot && kept && kept.dataset.key === key && kept.dataset.language === language) {
+    if (kept.contains(document.activeElement)) keptFocus = focusOf(document.activeElement);
+    return kept;
+  }
   const form = build();
   Object.assign(form.dataset, { key, language });
   return form;
+}
+
+function focusOf(field) {
+  const caret = field.selectionStart ?? null; // null where there is none (a number, a select)
+  return { field, selection: caret === null ? null : [caret, field.selectionEnd, field.selectionDirection] };
+}
+
+// main.js, once the page is on screen: moving a form off the page and back blurs the field
+// being typed in, and the next keystrokes would go nowhere; focus (and caret) go back to it.
+export function restoreKeptFocus() {
+  const noted = keptFocus;
+  keptFocus = null;
+  if (!noted?.field.isConnected || document.activeElement !== document.body) return false;
+  noted.field.focus();
+  if (noted.selection) noted.field.setSelectionRange(...noted.selection);
+  return true;
 }
