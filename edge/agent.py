@@ -14,6 +14,7 @@ from typing import Any, Callable, Mapping
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge import protocol
+from edge.cancellation import raise_if_cancelled
 from edge.clock import ClockStatus
 from edge.commands import CommandHandler, CommandRefused
 from edge.config import DriverBlock, EdgeSettings
@@ -145,6 +146,7 @@ class EdgeAgent:
         filters = SampleFilters(block.filter.policy())
         try:
             while True:
+                raise_if_cancelled()  # a driver's wait_for may have swallowed the stop
                 started = time.monotonic()
                 samples = await self._read(driver, block.driver)
                 now_s = self.clock()
@@ -175,6 +177,7 @@ class EdgeAgent:
 
     async def _batch(self) -> None:
         while True:
+            raise_if_cancelled()
             self.watchdog.beat("batch", self.settings.watchdog_s)
             until_due_s = self.batcher.seconds_until_due(self.clock())
             wait_s = _RETRY_S if until_due_s is None else min(until_due_s, _RETRY_S)

@@ -27,6 +27,7 @@ from typing import Any, Callable
 import aiomqtt
 
 from edge import protocol
+from edge.cancellation import raise_if_cancelled
 from edge.commands import CommandHandler
 from edge.config import EdgeSettings
 from edge.health import Watchdog
@@ -85,6 +86,7 @@ class Uplink:
         endpoints = self.settings.broker.endpoints()
         turn = 0
         while True:
+            raise_if_cancelled()
             self._beat()
             host, port = endpoints[turn % len(endpoints)]
             client = self._client(host, port)
@@ -120,6 +122,7 @@ class Uplink:
         self.connected = True
         log.info("connected to %s:%d as %s (epoch %d)", host, port, self.settings.gateway_id, self.epoch)
         try:
+            raise_if_cancelled()  # connecting, subscribing or the birth may have swallowed a stop
             await self._exchange(client)
         except asyncio.CancelledError:
             await self._say_goodbye(client)
@@ -163,6 +166,7 @@ class Uplink:
             beat = protocol.encode_heartbeat(self.settings.gateway_id, self.epoch,
                                              round(self.clock() * 1000), info)
             await client.publish(self._topics["heartbeat"], beat, qos=0)
+            raise_if_cancelled()
 
     async def _receive(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
@@ -170,6 +174,7 @@ class Uplink:
                 await self._on_command(client, message.payload, str(message.topic))
             else:
                 await self._on_ack(message.payload)
+            raise_if_cancelled()  # else the next message may be long in coming
 
     async def _on_ack(self, payload: bytes) -> None:
         try:
@@ -216,6 +221,7 @@ class Uplink:
     async def _announce_drops(self, client: aiomqtt.Client) -> None:
         """Tell the backend which seqs the size cap evicted, until it has settled them all."""
         while True:
+            raise_if_cancelled()
             self.new_drops.clear()
             for epoch, seqs in (await asyncio.to_thread(self.outbox.evicted)).items():
                 for start in range(0, len(seqs), protocol.MAX_SEQS_PER_NOTICE):
@@ -251,6 +257,7 @@ class Uplink:
             for batch in batches:
                 await asyncio.sleep(self._bucket.take(time.monotonic()))
                 await client.publish(self._topics["data"], batch.payload, qos=1)
+                raise_if_cancelled()
                 cursor = (batch.epoch, batch.seq)
                 self._sent_at[cursor] = time.monotonic()
             if batches:
