@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge import protocol
-from edge.cancellation import raise_if_cancelled
+from edge.cancellation import StopRequest, run_until_cancelled
 from edge.clock import ClockStatus
 from edge.commands import CommandHandler, CommandRefused
 from edge.config import DriverBlock, EdgeSettings
@@ -66,9 +66,10 @@ class EdgeAgent:
         self.clock_status = ClockStatus(settings.clock_source)
         commands = CommandHandler(settings.gateway_id, settings.commands, self, self._remember_command,
                                   clock)
+        self.stop = StopRequest()  # loops check it: a cancel can be lost on Python 3.11
         self.uplink = Uplink(settings, self.epoch, self.outbox, self._birth_info,
                              self._heartbeat_info, commands, clock, self.current_signer, self.metrics,
-                             self.watchdog)
+                             self.watchdog, self.stop)
         self._batch_ready = asyncio.Event()
         self._store_lock = threading.Lock()
 
@@ -116,11 +117,7 @@ class EdgeAgent:
         self.watchdog.start()
         try:
             await asyncio.to_thread(self._recover_journal)
-            async with asyncio.TaskGroup() as tasks:
-                for n, block in enumerate(self.settings.drivers):
-                    tasks.create_task(self._sample(n, block), name=f"sample-{n}-{block.driver}")
-                tasks.create_task(self._batch(), name="batch")
-                tasks.create_task(self.uplink.run(), name="uplink")
+            await run_until_cancelled(self._work(), self.stop)
         finally:
             self.watchdog.stop()
             if len(self.batcher) or self._unstored:
@@ -128,6 +125,13 @@ class EdgeAgent:
             self.metrics.stop()
             self.journal.close()
             self.outbox.close()
+
+    async def _work(self) -> None:
+        async with asyncio.TaskGroup() as tasks:
+            for n, block in enumerate(self.settings.drivers):
+                tasks.create_task(self._sample(n, block), name=f"sample-{n}-{block.driver}")
+            tasks.create_task(self._batch(), name="batch")
+            tasks.create_task(self.uplink.run(), name="uplink")
 
     def _recover_journal(self) -> None:
         """Readings sampled by an earlier run but never batched become this epoch's first batches."""
@@ -146,7 +150,7 @@ class EdgeAgent:
         filters = SampleFilters(block.filter.policy())
         try:
             while True:
-                raise_if_cancelled()  # a driver's wait_for may have swallowed the stop
+                self.stop.check()  # a driver's wait_for may have swallowed the cancel
                 started = time.monotonic()
                 samples = await self._read(driver, block.driver)
                 now_s = self.clock()
@@ -177,7 +181,7 @@ class EdgeAgent:
 
     async def _batch(self) -> None:
         while True:
-            raise_if_cancelled()
+            self.stop.check()
             self.watchdog.beat("batch", self.settings.watchdog_s)
             until_due_s = self.batcher.seconds_until_due(self.clock())
             wait_s = _RETRY_S if until_due_s is None else min(until_due_s, _RETRY_S)

@@ -27,7 +27,7 @@ from typing import Any, Callable
 import aiomqtt
 
 from edge import protocol
-from edge.cancellation import raise_if_cancelled
+from edge.cancellation import StopRequest
 from edge.commands import CommandHandler
 from edge.config import EdgeSettings
 from edge.health import Watchdog
@@ -57,8 +57,10 @@ class Uplink:
                  heartbeat_info: Info, commands: CommandHandler | None = None,
                  clock: Callable[[], float] = time.time,
                  signer: Callable[[], protocol.Signer | None] = lambda: None,
-                 metrics: EdgeMetrics | None = None, watchdog: Watchdog | None = None) -> None:
+                 metrics: EdgeMetrics | None = None, watchdog: Watchdog | None = None,
+                 stop: StopRequest | None = None) -> None:
         self.settings, self.epoch, self.outbox = settings, epoch, outbox
+        self.stop = stop or StopRequest()
         self.signer, self.metrics, self.watchdog = signer, metrics, watchdog
         # Connected, the send loop wakes at least every PROMPT_RESEND_S / 3; not, each attempt beats.
         self._allowance_s = max(settings.watchdog_s, 2 * settings.uplink.ack_timeout_s,
@@ -86,7 +88,7 @@ class Uplink:
         endpoints = self.settings.broker.endpoints()
         turn = 0
         while True:
-            raise_if_cancelled()
+            self.stop.check()
             self._beat()
             host, port = endpoints[turn % len(endpoints)]
             client = self._client(host, port)
@@ -122,7 +124,7 @@ class Uplink:
         self.connected = True
         log.info("connected to %s:%d as %s (epoch %d)", host, port, self.settings.gateway_id, self.epoch)
         try:
-            raise_if_cancelled()  # connecting, subscribing or the birth may have swallowed a stop
+            self.stop.check()  # connecting, subscribing or the birth may have swallowed a stop
             await self._exchange(client)
         except asyncio.CancelledError:
             await self._say_goodbye(client)
@@ -166,7 +168,7 @@ class Uplink:
             beat = protocol.encode_heartbeat(self.settings.gateway_id, self.epoch,
                                              round(self.clock() * 1000), info)
             await client.publish(self._topics["heartbeat"], beat, qos=0)
-            raise_if_cancelled()
+            self.stop.check()
 
     async def _receive(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
@@ -174,7 +176,7 @@ class Uplink:
                 await self._on_command(client, message.payload, str(message.topic))
             else:
                 await self._on_ack(message.payload)
-            raise_if_cancelled()  # else the next message may be long in coming
+            self.stop.check()  # else the next message may be long in coming
 
     async def _on_ack(self, payload: bytes) -> None:
         try:
@@ -221,7 +223,7 @@ class Uplink:
     async def _announce_drops(self, client: aiomqtt.Client) -> None:
         """Tell the backend which seqs the size cap evicted, until it has settled them all."""
         while True:
-            raise_if_cancelled()
+            self.stop.check()
             self.new_drops.clear()
             for epoch, seqs in (await asyncio.to_thread(self.outbox.evicted)).items():
                 for start in range(0, len(seqs), protocol.MAX_SEQS_PER_NOTICE):
@@ -257,7 +259,7 @@ class Uplink:
             for batch in batches:
                 await asyncio.sleep(self._bucket.take(time.monotonic()))
                 await client.publish(self._topics["data"], batch.payload, qos=1)
-                raise_if_cancelled()
+                self.stop.check()
                 cursor = (batch.epoch, batch.seq)
                 self._sent_at[cursor] = time.monotonic()
             if batches:
