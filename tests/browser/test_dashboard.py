@@ -377,8 +377,8 @@ def test_alerts_are_acknowledged_in_bulk_and_worked_on_their_own_page(open_sessi
 
 def test_typing_goes_on_in_the_same_field_across_a_live_refresh(open_session, demo):
     """A live refresh moves the form being filled in to the new page, which blurs the field typed
-    in: the focus (and the caret) go back to it, or the next keystrokes would go nowhere (CI saw
-    an assignee typed during a refresh saved as nobody)."""
+    in: the focus (and the caret) go back to it, or the next keystrokes would go nowhere (a clean-clone
+    run saw an assignee typed during a refresh saved as nobody)."""
     demo.post("/loans/loan-acme-2/pledges", {"lot": "lot-qd-1"})  # refused: an alert to work on, if none yet
     alert_id = wait_until(lambda: (found := demo.get("/alerts")) and found[0]["id"], 30, "an alert")
     session = open_session("supervisor")
