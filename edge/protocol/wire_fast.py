@@ -34,8 +34,9 @@ _SIGNED_KEYS = _ENVELOPE_KEYS | {"sig"}
 _READING_REQUIRED = frozenset({"sensor", "kind", "time_ms", "values", "quality"})
 _READING_ALLOWED = _READING_REQUIRED | {"clock_synced", "error"}
 _TAG_ALLOWED = frozenset({"epc", "antenna", "rssi_dbm", "seen_count"})
-# kind -> (main value, its range); rfid is checked on its own
-_SCALARS = {"weight": ("weight_kg", 0.0, math.inf), "temperature": ("temperature_c", -273.15, 1000.0),
+# kind -> (main value, its range); rfid is checked on its own. No weight above 2**53: the
+# reference refuses an integer past it (a float could not hold it exactly); declining is safe.
+_SCALARS = {"weight": ("weight_kg", 0.0, float(_MAX_INT)), "temperature": ("temperature_c", -273.15, 1000.0),
             "humidity": ("humidity_pct", 0.0, 100.0)}
 _QUALITIES = frozenset(QUALITIES)
 # A stored row: (gateway, epoch, seq, idx, sensor, kind, time_ms, quality, main value, values_json);
